@@ -1,0 +1,71 @@
+"""The one interface every connector implements.
+
+In the spirit of Singer streams and dlt resources: a source yields batches of
+normalized records, each with the opaque cursor that is valid *after* that
+batch. State is explicit (the cursor string goes in, new cursor strings come
+out) and the caller commits each batch with its cursor atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from connectors.records import SyncBatch
+
+
+class ConnectorError(Exception):
+    """A source failed as a whole (not one bad item: those are SkippedInput)."""
+
+
+class SourceUnavailable(ConnectorError):
+    """The source cannot be read right now (missing export, network down); retry later."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class AuthRequired(ConnectorError):
+    """Credentials are missing, revoked or expired; ``command`` re-authorizes."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.command = command
+
+
+class CursorExpired(ConnectorError):
+    """The provider no longer accepts the stored cursor (HTTP 410, history 404): resync."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceContext:
+    """What a connector needs to know about the account it reads for."""
+
+    account: str
+    owner_addresses: frozenset[str]  # lowercase; the owner's address and aliases
+    timezone: str = "UTC"
+    subjects: str = "kept"  # privacy: "off" | "hashed" | "kept"
+    settings: dict[str, Any] = field(default_factory=dict)
+    base_dir: str = "."  # relative paths in settings resolve against this (the config file's folder)
+
+
+class Source(Protocol):
+    """A named stream of records with an opaque cursor.
+
+    ``name`` is stable (it keys the stored cursor). ``sync`` yields batches in
+    order; every batch carries the cursor to store with it. A source must be
+    safe to call again with any cursor it produced, including one from a run
+    that was killed halfway.
+    """
+
+    name: str
+
+    def sync(self, cursor: str | None) -> Iterator[SyncBatch]: ...
+
+
+class Connector(Protocol):
+    """A provider configured for one account: it offers one or more sources."""
+
+    def sources(self) -> list[Source]: ...

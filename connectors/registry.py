@@ -1,0 +1,31 @@
+"""Maps a config ``type`` string to the connector that implements it.
+
+Modules are imported only when an account uses them, so msal or exchangelib are
+needed only by those who configure Microsoft.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from connectors.base import Connector, SourceContext
+
+CONNECTOR_TYPES: dict[str, str] = {
+    "files": "connectors.files.connector:FilesConnector",
+    "memory": "connectors.memory:MemoryConnector",
+    "google": "connectors.google.connector:GoogleConnector",
+}
+
+
+def known_types() -> list[str]:
+    return sorted(CONNECTOR_TYPES)
+
+
+def load_connector(type_name: str) -> Callable[[SourceContext], Connector]:
+    """Return the connector factory for ``type_name``; KeyError if unknown."""
+    target = CONNECTOR_TYPES[type_name]
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    factory: Callable[[SourceContext], Connector] = getattr(module, attr)
+    return factory

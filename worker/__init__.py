@@ -1,0 +1,1 @@
+"""The imperative shell: config, store, sync orchestration, digest, delivery, CLI."""

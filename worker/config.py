@@ -1,0 +1,384 @@
+"""The user's config: a TOML file plus ``PEERPULSE_*`` environment overrides.
+
+Found at ``--config``, then ``$PEERPULSE_CONFIG``, then
+``$XDG_CONFIG_HOME/peerpulse/config.toml``. Validated with pydantic; every
+problem becomes one :class:`ConfigError` naming the file, line and key. Secrets
+are never accepted inline: a password is a reference to an environment
+variable or a file (systemd ``LoadCredential=`` puts one in
+``$CREDENTIALS_DIRECTORY``).
+
+Environment variables override the file, nested with ``__``:
+``PEERPULSE_STATE_DIR=/var/lib/peerpulse``, ``PEERPULSE_PRIVACY__SUBJECTS=off``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from datetime import time as dtime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from rules.tomlpos import format_path, key_line
+from worker import paths
+from worker.errors import ConfigError
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Strict):
+    """A secret by reference: an environment variable name or a file path."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of 'env' (a variable name) or 'file' (a path)")
+        return self
+
+    def resolve(self) -> str:
+        """The secret's value; raises ConfigError if the reference is dangling."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ConfigError(f"environment variable {self.env} is not set", key="secret")
+            return value
+        assert self.file is not None
+        path = self.file
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not path.is_absolute() and creds:
+            path = Path(creds) / path
+        try:
+            return path.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from exc
+
+
+class PrivacyConfig(_Strict):
+    subjects: Literal["off", "hashed", "kept"] = "kept"
+    retention_days: int = Field(default=400, ge=30, le=3650)
+
+
+class FilesSourceConfig(_Strict):
+    type: Literal["files"]
+    calendar: list[str] = []  # ICS files, folders or globs
+    mail: list[str] = []  # mbox files, Maildir folders, folders of .eml, globs
+    people: list[str] = []  # CSV or TOML people files
+    window_past_days: int = Field(default=400, ge=1, le=3650)
+    window_future_days: int = Field(default=60, ge=0, le=730)
+
+
+class MemorySourceConfig(_Strict):
+    type: Literal["memory"]
+
+
+class GoogleSourceConfig(_Strict):
+    type: Literal["google"]
+    mode: Literal["user", "service_account"] = "user"
+    client_secrets: SecretRef | None = None  # OAuth client JSON (installed app)
+    service_account_key: SecretRef | None = None  # org mode: key JSON with domain-wide delegation
+    calendars: list[str] = ["primary"]
+    mail: bool = True
+    directory: bool = False
+    window_past_days: int = Field(default=400, ge=1, le=3650)
+    window_future_days: int = Field(default=60, ge=0, le=730)
+    quota_units_per_minute: int = Field(default=15000, ge=100)
+    api_endpoint: str | None = None  # tests point this at a local fake server
+    token_endpoint: str | None = None
+    time_budget_seconds: int = Field(default=1800, ge=10)
+
+
+SourceConfig = Annotated[
+    FilesSourceConfig | MemorySourceConfig | GoogleSourceConfig, Field(discriminator="type")
+]
+
+
+class SmtpDelivery(_Strict):
+    type: Literal["smtp"]
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretRef | None = None
+    sender: str | None = None  # From: address; defaults to the account owner
+    timeout_seconds: float = 30.0
+
+
+class FileDelivery(_Strict):
+    type: Literal["file"]
+    dir: Path = Path("out")
+
+
+class StdoutDelivery(_Strict):
+    type: Literal["stdout"]
+    format: Literal["text", "html", "eml"] = "text"
+
+
+class GmailDelivery(_Strict):
+    type: Literal["gmail"]
+
+
+DeliveryConfig = Annotated[
+    SmtpDelivery | FileDelivery | StdoutDelivery | GmailDelivery, Field(discriminator="type")
+]
+
+
+class DigestConfig(_Strict):
+    recipient: str | None = None  # defaults to the account owner
+    day: Literal[WEEKDAYS] = "monday"  # type: ignore[valid-type]
+    time: dtime = dtime(7, 0)
+    send_empty: bool = False  # send "nothing to do this week" rather than nothing
+    attach_hold: bool = True  # attach an .ics hold for the peer of the week's first slot
+    working_hours: tuple[dtime, dtime] = (dtime(9, 0), dtime(17, 0))
+    working_days: list[Literal[WEEKDAYS]] = list(WEEKDAYS[:5])  # type: ignore[valid-type]
+    resend_unknown: bool = False  # after a crash mid-send, resend with the same Message-ID
+
+    @field_validator("working_hours", mode="before")
+    @classmethod
+    def _parse_hours(cls, value: Any) -> Any:
+        if isinstance(value, str) and "-" in value:
+            start, _, end = value.partition("-")
+            return (start.strip(), end.strip())
+        return value
+
+
+class AccountConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    owner: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    aliases: list[str] = []
+    timezone: str = "UTC"
+    source: SourceConfig
+    digest: DigestConfig = DigestConfig()
+    delivery: DeliveryConfig = FileDelivery(type="file")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'Europe/Berlin')") from None
+        return value
+
+    @field_validator("owner", "aliases")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip().lower()
+        return [v.strip().lower() for v in value]
+
+    @property
+    def owner_addresses(self) -> frozenset[str]:
+        return frozenset([self.owner, *self.aliases])
+
+    @property
+    def recipient(self) -> str:
+        return self.digest.recipient or self.owner
+
+
+class Settings(BaseSettings):
+    """The whole config. Field names are the TOML keys."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PEERPULSE_", env_nested_delimiter="__", extra="forbid", frozen=True,
+    )
+
+    state_dir: Path | None = None
+    rules: list[Path] = []  # user rule files layered over rules/default.toml, in order
+    privacy: PrivacyConfig = PrivacyConfig()
+    accounts: list[AccountConfig] = Field(default_factory=list, min_length=1)
+
+    # Where the file was read from; relative paths in it resolve against its folder.
+    source_file: Path | None = Field(default=None, exclude=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file: order is priority, first wins.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        names = [a.name for a in self.accounts]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"account names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source_file.parent if self.source_file else Path.cwd()
+
+    def resolve_path(self, value: str | Path) -> Path:
+        """A path from the config: ``~`` expanded, relative ones against the config's folder."""
+        path = Path(os.path.expanduser(str(value)))
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def state_path(self) -> Path:
+        return self.resolve_path(self.state_dir) if self.state_dir else paths.state_dir()
+
+    @property
+    def database_path(self) -> Path:
+        return self.state_path / "peerpulse.sqlite3"
+
+    def account(self, name: str) -> AccountConfig:
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        raise ConfigError(
+            f"no account named {name!r}; known: {', '.join(a.name for a in self.accounts)}"
+        )
+
+
+def find_config_file(explicit: str | None) -> Path:
+    """--config, then $PEERPULSE_CONFIG, then the XDG default."""
+    candidate = explicit or os.environ.get("PEERPULSE_CONFIG")
+    path = Path(os.path.expanduser(candidate)) if candidate else paths.default_config_file()
+    if not path.is_file():
+        how = "--config" if explicit else "PEERPULSE_CONFIG" if candidate else "the default location"
+        raise ConfigError(
+            f"config file not found (from {how})",
+            file=str(path),
+            hint=f"copy config.example.toml to {paths.default_config_file()} and edit it, "
+            "or pass --config PATH",
+        )
+    return path
+
+
+def load_settings(path: Path) -> Settings:
+    """Read, parse and validate the config file; ConfigError on any problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", file=str(path)) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise ConfigError(f"invalid TOML: {exc}", file=str(path), line=line) from exc
+    try:
+        return Settings(**data, source_file=path)
+    except ValidationError as exc:
+        raise _explain(exc, path, text, data) from None
+
+
+def _explain(exc: ValidationError, path: Path, text: str, data: dict[str, Any]) -> ConfigError:
+    """Turn pydantic's first error into one message naming file, line and key."""
+    error = exc.errors()[0]
+    loc = _clean_loc(error["loc"], data)
+    key = format_path(loc) or "(top level)"
+    line = key_line(text, loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1], data)
+        name = str(loc[-1]) if loc else ""
+        message = "unknown key"
+        close = difflib.get_close_matches(name, allowed, n=1)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+        elif allowed:
+            message += f"; allowed here: {', '.join(sorted(allowed))}"
+        if name in {"password", "secret", "token", "client_secret", "api_key"}:
+            message += "; secrets are never written inline: use {env = \"VAR\"} or {file = \"path\"}"
+    elif kind == "missing":
+        message = "required key is missing"
+    elif loc and loc[-1] in _SECRET_KEYS and isinstance(error.get("input"), str):
+        message = (
+            "secrets are never written inline: use {env = \"VARIABLE\"} or {file = \"path\"}"
+        )
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+    count = len(exc.errors())
+    more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
+    from_env = _env_key(loc)
+    if from_env and from_env in os.environ:
+        return ConfigError(message + more, file=f"environment {from_env}", key=key)
+    return ConfigError(message + more, file=str(path), line=line, key=key)
+
+
+_SECRET_KEYS = {"password", "client_secrets", "service_account_key"}
+
+
+def _clean_loc(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[str | int, ...]:
+    """Drop pydantic's union-tag segments ('files', 'smtp') that are not real keys."""
+    out: list[str | int] = []
+    node: Any = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and out:
+            # a discriminator tag inserted by pydantic; the key path continues below it
+            if part in {"files", "memory", "google", "smtp", "file", "stdout", "gmail"}:
+                continue
+        out.append(part)
+        if isinstance(node, dict):
+            node = node.get(part) if isinstance(part, str) else None
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(out)
+
+
+def _allowed_keys(parent: tuple[str | int, ...], data: dict[str, Any]) -> list[str]:
+    model: Any = Settings
+    node: Any = data
+    for part in parent:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else {}
+            continue
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = _model_for(field.annotation, node)
+    fields = getattr(model, "model_fields", {})
+    return [name for name, info in fields.items() if not info.exclude]
+
+
+def _model_for(annotation: Any, node: Any) -> Any:
+    """The BaseModel class a field holds, picking the union member by its 'type' tag."""
+    import typing
+
+    candidates: list[Any] = []
+
+    def collect(tp: Any) -> None:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            candidates.append(tp)
+            return
+        for arg in typing.get_args(tp):
+            collect(arg)
+
+    collect(annotation)
+    tag = node.get("type") if isinstance(node, dict) else None
+    for candidate in candidates:
+        type_field = candidate.model_fields.get("type")
+        if tag is not None and type_field is not None and tag in typing.get_args(type_field.annotation):
+            return candidate
+    return candidates[0] if candidates else None
+
+
+def _env_key(loc: tuple[str | int, ...]) -> str | None:
+    if not loc or not all(isinstance(p, str) for p in loc):
+        return None
+    return "PEERPULSE_" + "__".join(str(p).upper() for p in loc)
+
+
+def load(explicit: str | None = None) -> Settings:
+    return load_settings(find_config_file(explicit))

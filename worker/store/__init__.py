@@ -1,0 +1,20 @@
+"""Persistent state: normalized records, sync cursors, digest ledger, history.
+
+Callers depend on the methods of :class:`SqliteStore`; a PostgreSQL backend
+will implement the same methods over the same portable SQL (see
+``migrations.py``) and be chosen by ``open_store`` from the state URL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from worker.store.sqlite import SqliteStore, StoreError
+
+Store = SqliteStore
+
+__all__ = ["Store", "SqliteStore", "StoreError", "open_store"]
+
+
+def open_store(path: Path | str) -> Store:
+    return SqliteStore(path)

@@ -1,0 +1,131 @@
+"""Versioned schema migrations, in portable SQL (SQLite and PostgreSQL).
+
+Append a new entry to ``MIGRATIONS`` for every schema change; never edit a
+shipped one. Each entry is applied once, in its own transaction, and recorded in
+``schema_version``. Types are limited to INTEGER, BIGINT-compatible INTEGER,
+TEXT and REAL, and upserts use ``INSERT ... ON CONFLICT ... DO UPDATE``, which
+both engines understand.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "records, cursors, sync runs and skipped inputs",
+        [
+            """CREATE TABLE cursors (
+                account TEXT NOT NULL,
+                source TEXT NOT NULL,
+                cursor TEXT,
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY (account, source)
+            )""",
+            """CREATE TABLE events (
+                account TEXT NOT NULL,
+                source TEXT NOT NULL,
+                source_id TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                series_id TEXT NOT NULL,
+                start_ts INTEGER NOT NULL,
+                end_ts INTEGER NOT NULL,
+                organizer TEXT,
+                attendees TEXT NOT NULL,
+                attendee_count INTEGER NOT NULL,
+                all_day INTEGER NOT NULL,
+                original_tz TEXT,
+                title TEXT,
+                status TEXT NOT NULL,
+                transparency TEXT NOT NULL,
+                event_type TEXT NOT NULL,
+                recurring INTEGER NOT NULL,
+                self_response TEXT,
+                PRIMARY KEY (account, source, source_id)
+            )""",
+            "CREATE INDEX events_by_time ON events (account, start_ts)",
+            "CREATE INDEX events_by_scope ON events (account, source, scope)",
+            """CREATE TABLE messages (
+                account TEXT NOT NULL,
+                source TEXT NOT NULL,
+                source_id TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                message_id TEXT,
+                thread_id TEXT,
+                ts INTEGER NOT NULL,
+                sender TEXT,
+                to_addrs TEXT NOT NULL,
+                cc_addrs TEXT NOT NULL,
+                bcc_addrs TEXT NOT NULL,
+                direction TEXT NOT NULL,
+                in_reply_to TEXT,
+                refs TEXT NOT NULL,
+                list_id TEXT,
+                list_unsubscribe INTEGER NOT NULL,
+                auto_submitted TEXT,
+                precedence TEXT,
+                is_invitation INTEGER NOT NULL,
+                subject TEXT,
+                sender_name TEXT,
+                PRIMARY KEY (account, source, source_id)
+            )""",
+            "CREATE INDEX messages_by_time ON messages (account, ts)",
+            "CREATE INDEX messages_by_scope ON messages (account, source, scope)",
+            """CREATE TABLE people (
+                account TEXT NOT NULL,
+                source TEXT NOT NULL,
+                source_id TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                email TEXT NOT NULL,
+                name TEXT,
+                aliases TEXT NOT NULL,
+                department TEXT,
+                title TEXT,
+                manager TEXT,
+                manages_anyone INTEGER NOT NULL,
+                tags TEXT NOT NULL,
+                team_size INTEGER,
+                PRIMARY KEY (account, source, source_id)
+            )""",
+            "CREATE INDEX people_by_scope ON people (account, source, scope)",
+            """CREATE TABLE title_changes (
+                account TEXT NOT NULL,
+                email TEXT NOT NULL,
+                old_title TEXT,
+                new_title TEXT,
+                seen_at INTEGER NOT NULL
+            )""",
+            "CREATE INDEX title_changes_by_time ON title_changes (account, seen_at)",
+            """CREATE TABLE sync_runs (
+                account TEXT NOT NULL,
+                source TEXT NOT NULL,
+                started_at INTEGER NOT NULL,
+                finished_at INTEGER,
+                outcome TEXT NOT NULL,
+                upserted INTEGER NOT NULL,
+                deleted INTEGER NOT NULL,
+                skipped INTEGER NOT NULL,
+                error TEXT
+            )""",
+            "CREATE INDEX sync_runs_by_account ON sync_runs (account, source, started_at)",
+            """CREATE TABLE skipped_inputs (
+                account TEXT NOT NULL,
+                source TEXT NOT NULL,
+                location TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                seen_at INTEGER NOT NULL,
+                PRIMARY KEY (account, source, location)
+            )""",
+            """CREATE TABLE recommendation_history (
+                account TEXT NOT NULL,
+                period TEXT NOT NULL,
+                section TEXT NOT NULL,
+                email TEXT NOT NULL,
+                recorded_at INTEGER NOT NULL,
+                PRIMARY KEY (account, period, section, email)
+            )""",
+        ],
+    ),
+]

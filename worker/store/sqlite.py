@@ -1,0 +1,419 @@
+"""The SQLite store: records, cursors, history, all in one file.
+
+Every write that must be atomic with another (a page of records and the cursor
+after it; a record and the title change it reveals) happens inside one
+``BEGIN IMMEDIATE`` transaction, so a process killed at any point leaves either
+the whole batch or none of it. WAL mode lets ``status`` and ``digest`` read
+while a sync writes; ``busy_timeout`` turns brief lock contention between
+overlapping processes into waiting instead of errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from connectors.records import (
+    EventInstance,
+    MessageMeta,
+    Person,
+    RecordKind,
+    SyncBatch,
+)
+from worker.store import codec
+from worker.store.migrations import MIGRATIONS
+
+_READ_CHUNK = 5000
+
+
+class StoreError(Exception):
+    """The state database cannot be opened or is not ours."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    upserted: int
+    deleted: int
+    skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class TitleChange:
+    email: str
+    old_title: str | None
+    new_title: str | None
+    seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    account: str
+    source: str
+    cursor_updated_at: datetime | None
+    last_run_started: datetime | None
+    last_run_outcome: str | None
+    last_run_error: str | None
+    skipped_inputs: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCounts:
+    events: int
+    messages: int
+    people: int
+    skipped_inputs: int
+    oldest: datetime | None
+    newest: datetime | None
+
+
+_TABLES = {RecordKind.EVENT: "events", RecordKind.MESSAGE: "messages", RecordKind.PERSON: "people"}
+
+
+class SqliteStore:
+    """peerpulse's state in one SQLite file (WAL mode)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open state database {path}: {exc}") from exc
+        if str(path) != ":memory:":
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)
+        self._migrate()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One IMMEDIATE transaction: the write lock is taken up front, so two
+        writers queue instead of failing halfway with SQLITE_BUSY on upgrade."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        else:
+            cur.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        try:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
+            applied = {row[0] for row in self._db.execute("SELECT version FROM schema_version")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a peerpulse state database: {exc}") from exc
+        newest = max(v for v, _, _ in MIGRATIONS)
+        if applied and max(applied) > newest:
+            raise StoreError(
+                f"{self.path} was written by a newer peerpulse (schema {max(applied)}, "
+                f"this version knows {newest}); upgrade peerpulse"
+            )
+        for version, description, statements in MIGRATIONS:
+            if version in applied:
+                continue
+            with self.transaction() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+                cur.execute(
+                    "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                    (version, description, int(time.time())),
+                )
+
+    def schema_version(self) -> int:
+        row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    # -- sync ----------------------------------------------------------------------
+
+    def cursor(self, account: str, source: str) -> str | None:
+        row = self._db.execute(
+            "SELECT cursor FROM cursors WHERE account = ? AND source = ?", (account, source)
+        ).fetchone()
+        return row[0] if row else None
+
+    def apply_batch(self, account: str, source: str, batch: SyncBatch) -> BatchOutcome:
+        """Apply a batch's upserts, deletions, pruning and cursor in one transaction."""
+        now = int(time.time())
+        events = [r for r in batch.upserts if isinstance(r, EventInstance)]
+        messages = [r for r in batch.upserts if isinstance(r, MessageMeta)]
+        people = [r for r in batch.upserts if isinstance(r, Person)]
+        deleted = 0
+        with self.transaction() as cur:
+            self._upsert(cur, "events", codec.EVENT_COLUMNS, account, source, batch,
+                         ((e.source_id, codec.event_row(e)) for e in events))
+            self._upsert(cur, "messages", codec.MESSAGE_COLUMNS, account, source, batch,
+                         ((m.source_id, codec.message_row(m)) for m in messages))
+            if people:
+                self._record_title_changes(cur, account, source, people, now)
+                self._upsert(cur, "people", codec.PERSON_COLUMNS, account, source, batch,
+                             ((p.source_id, codec.person_row(p)) for p in people))
+            for key in batch.deletions:
+                cur.execute(
+                    f"DELETE FROM {_TABLES[key.kind]} "
+                    "WHERE account = ? AND source = ? AND source_id = ?",
+                    (account, source, key.source_id),
+                )
+                deleted += cur.rowcount
+            if batch.prune_scope:
+                for table in _TABLES.values():
+                    cur.execute(
+                        f"DELETE FROM {table} WHERE account = ? AND source = ? AND scope = ? "
+                        "AND run_id <> ?",
+                        (account, source, batch.scope, batch.run_id),
+                    )
+                    deleted += cur.rowcount
+            for item in batch.skipped:
+                cur.execute(
+                    "INSERT INTO skipped_inputs (account, source, location, reason, seen_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, source, location) "
+                    "DO UPDATE SET reason = excluded.reason, seen_at = excluded.seen_at",
+                    (account, source, item.location, item.reason, now),
+                )
+            if batch.cursor is not None:
+                cur.execute(
+                    "INSERT INTO cursors (account, source, cursor, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (account, source) DO UPDATE SET cursor = excluded.cursor, "
+                    "updated_at = excluded.updated_at",
+                    (account, source, batch.cursor, now),
+                )
+        return BatchOutcome(len(batch.upserts), deleted, len(batch.skipped))
+
+    @staticmethod
+    def _upsert(
+        cur: sqlite3.Cursor,
+        table: str,
+        columns: tuple[str, ...],
+        account: str,
+        source: str,
+        batch: SyncBatch,
+        rows: Iterable[tuple[str, tuple[Any, ...]]],
+    ) -> None:
+        all_columns = ("account", "source", "source_id", "scope", "run_id", *columns)
+        placeholders = ", ".join("?" for _ in all_columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in ("scope", "run_id", *columns))
+        sql = (
+            f"INSERT INTO {table} ({', '.join(all_columns)}) VALUES ({placeholders}) "
+            f"ON CONFLICT (account, source, source_id) DO UPDATE SET {updates}"
+        )
+        cur.executemany(
+            sql,
+            ((account, source, source_id, batch.scope, batch.run_id, *row) for source_id, row in rows),
+        )
+
+    @staticmethod
+    def _record_title_changes(
+        cur: sqlite3.Cursor, account: str, source: str, people: list[Person], now: int
+    ) -> None:
+        for person in people:
+            row = cur.execute(
+                "SELECT title FROM people WHERE account = ? AND source = ? AND source_id = ?",
+                (account, source, person.source_id),
+            ).fetchone()
+            if row is not None and (row[0] or None) != (person.title or None):
+                cur.execute(
+                    "INSERT INTO title_changes (account, email, old_title, new_title, seen_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (account, person.email, row[0], person.title, now),
+                )
+
+    def begin_sync_run(self, account: str, source: str) -> int:
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT INTO sync_runs (account, source, started_at, outcome, upserted, deleted, "
+                "skipped) VALUES (?, ?, ?, 'running', 0, 0, 0)",
+                (account, source, int(time.time())),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_sync_run(
+        self, run: int, outcome: str, upserted: int, deleted: int, skipped: int,
+        error: str | None = None,
+    ) -> None:
+        with self.transaction() as cur:
+            cur.execute(
+                "UPDATE sync_runs SET finished_at = ?, outcome = ?, upserted = ?, deleted = ?, "
+                "skipped = ?, error = ? WHERE rowid = ?",
+                (int(time.time()), outcome, upserted, deleted, skipped, error, run),
+            )
+
+    # -- reading -------------------------------------------------------------------
+
+    def _iter_rows(self, sql: str, params: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+        cur = self._db.execute(sql, params)
+        while True:
+            rows = cur.fetchmany(_READ_CHUNK)
+            if not rows:
+                return
+            yield from rows
+
+    def iter_events(
+        self, account: str, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[EventInstance]:
+        """Event instances overlapping [since, until), oldest first."""
+        lo = codec.to_epoch(since) if since else -(2**62)
+        hi = codec.to_epoch(until) if until else 2**62
+        sql = (
+            f"SELECT source_id, {', '.join(codec.EVENT_COLUMNS)} FROM events "
+            "WHERE account = ? AND start_ts < ? AND end_ts >= ? ORDER BY start_ts, source_id"
+        )
+        for row in self._iter_rows(sql, (account, hi, lo)):
+            yield codec.event_from_row(row[0], row[1:])
+
+    def iter_messages(
+        self, account: str, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[MessageMeta]:
+        """Message metadata with since <= timestamp < until, oldest first."""
+        lo = codec.to_epoch(since) if since else -(2**62)
+        hi = codec.to_epoch(until) if until else 2**62
+        sql = (
+            f"SELECT source_id, {', '.join(codec.MESSAGE_COLUMNS)} FROM messages "
+            "WHERE account = ? AND ts >= ? AND ts < ? ORDER BY ts, source_id"
+        )
+        for row in self._iter_rows(sql, (account, lo, hi)):
+            yield codec.message_from_row(row[0], row[1:])
+
+    def iter_raw_rows(self, account: str) -> Iterator[tuple[Any, ...]]:
+        """Every event and message row, undecoded: the benchmark's "plain read" baseline."""
+        yield from self._iter_rows("SELECT * FROM messages WHERE account = ?", (account,))
+        yield from self._iter_rows("SELECT * FROM events WHERE account = ?", (account,))
+
+    def people(self, account: str) -> list[Person]:
+        sql = f"SELECT {', '.join(codec.PERSON_COLUMNS)} FROM people WHERE account = ? ORDER BY email"
+        return [codec.person_from_row(row) for row in self._db.execute(sql, (account,))]
+
+    def title_changes(self, account: str, since: datetime) -> list[TitleChange]:
+        rows = self._db.execute(
+            "SELECT email, old_title, new_title, seen_at FROM title_changes "
+            "WHERE account = ? AND seen_at >= ? ORDER BY seen_at",
+            (account, codec.to_epoch(since)),
+        )
+        return [TitleChange(e, o, n, codec.from_epoch(s)) for e, o, n, s in rows]
+
+    # -- recommendation history (rotation, feedback asks) ---------------------------
+
+    def record_recommendations(
+        self, account: str, period: str, section: str, emails: Iterable[str],
+        cur: sqlite3.Cursor | None = None,
+    ) -> None:
+        """Remember who a period's digest named, so later digests rotate."""
+        rows = [(account, period, section, email, int(time.time())) for email in emails]
+        sql = (
+            "INSERT INTO recommendation_history (account, period, section, email, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, period, section, email) DO NOTHING"
+        )
+        if cur is not None:
+            cur.executemany(sql, rows)
+            return
+        with self.transaction() as own:
+            own.executemany(sql, rows)
+
+    def recommendation_history(self, account: str, section: str) -> list[tuple[str, str]]:
+        """(period, email) pairs named in ``section``, oldest period first."""
+        rows = self._db.execute(
+            "SELECT period, email FROM recommendation_history WHERE account = ? AND section = ? "
+            "ORDER BY period, email",
+            (account, section),
+        )
+        return [(p, e) for p, e in rows]
+
+    # -- maintenance and status ----------------------------------------------------
+
+    def purge_before(self, account: str, cutoff: datetime) -> dict[str, int]:
+        """Delete events and messages older than ``cutoff`` (the retention limit)."""
+        limit = codec.to_epoch(cutoff)
+        with self.transaction() as cur:
+            cur.execute("DELETE FROM events WHERE account = ? AND end_ts < ?", (account, limit))
+            events = cur.rowcount
+            cur.execute("DELETE FROM messages WHERE account = ? AND ts < ?", (account, limit))
+            messages = cur.rowcount
+            cur.execute(
+                "DELETE FROM title_changes WHERE account = ? AND seen_at < ?", (account, limit)
+            )
+        return {"events": events, "messages": messages}
+
+    def counts(self, account: str) -> AccountCounts:
+        def one(sql: str) -> Any:
+            return self._db.execute(sql, (account,)).fetchone()
+
+        events, ev_lo, ev_hi = one("SELECT COUNT(*), MIN(start_ts), MAX(start_ts) FROM events WHERE account = ?")
+        messages, m_lo, m_hi = one("SELECT COUNT(*), MIN(ts), MAX(ts) FROM messages WHERE account = ?")
+        people = one("SELECT COUNT(*) FROM people WHERE account = ?")[0]
+        skipped = one("SELECT COUNT(*) FROM skipped_inputs WHERE account = ?")[0]
+        lows = [v for v in (ev_lo, m_lo) if v is not None]
+        highs = [v for v in (ev_hi, m_hi) if v is not None]
+        return AccountCounts(
+            events, messages, people, skipped,
+            codec.from_epoch(min(lows)) if lows else None,
+            codec.from_epoch(max(highs)) if highs else None,
+        )
+
+    def source_statuses(self, account: str) -> list[SourceStatus]:
+        sources = {
+            row[0]
+            for row in self._db.execute(
+                "SELECT source FROM cursors WHERE account = ? UNION "
+                "SELECT source FROM sync_runs WHERE account = ?",
+                (account, account),
+            )
+        }
+        result = []
+        for source in sorted(sources):
+            cursor_row = self._db.execute(
+                "SELECT updated_at FROM cursors WHERE account = ? AND source = ?", (account, source)
+            ).fetchone()
+            run_row = self._db.execute(
+                "SELECT started_at, outcome, error FROM sync_runs WHERE account = ? AND source = ? "
+                "ORDER BY started_at DESC, rowid DESC LIMIT 1",
+                (account, source),
+            ).fetchone()
+            skipped = self._db.execute(
+                "SELECT COUNT(*) FROM skipped_inputs WHERE account = ? AND source = ?",
+                (account, source),
+            ).fetchone()[0]
+            result.append(
+                SourceStatus(
+                    account, source,
+                    codec.from_epoch(cursor_row[0]) if cursor_row else None,
+                    codec.from_epoch(run_row[0]) if run_row else None,
+                    run_row[1] if run_row else None,
+                    run_row[2] if run_row else None,
+                    skipped,
+                )
+            )
+        return result
+
+    def skipped_inputs(self, account: str, limit: int = 20) -> list[tuple[str, str, str]]:
+        rows = self._db.execute(
+            "SELECT source, location, reason FROM skipped_inputs WHERE account = ? "
+            "ORDER BY seen_at DESC, location LIMIT ?",
+            (account, limit),
+        )
+        return [(s, loc, r) for s, loc, r in rows]
