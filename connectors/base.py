@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from connectors.records import SyncBatch
@@ -49,6 +50,13 @@ class SourceContext:
     subjects: str = "kept"  # privacy: "off" | "hashed" | "kept"
     settings: dict[str, Any] = field(default_factory=dict)
     base_dir: str = "."  # relative paths in settings resolve against this (the config file's folder)
+    now: datetime | None = None  # pinned clock (tests, --now); None means the real clock
+
+    def current_time(self) -> datetime:
+        """The pinned clock if any, else the real one (aware, UTC)."""
+        from datetime import UTC
+
+        return self.now if self.now is not None else datetime.now(UTC)
 
 
 class Source(Protocol):

@@ -1,0 +1,1 @@
+"""Delivery backends: one ``send(message) -> DeliveryOutcome`` shape for all."""
