@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from datetime import time as dtime
 from pathlib import Path
@@ -272,12 +273,20 @@ def load_settings(path: Path) -> Settings:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise ConfigError(f"invalid TOML: {exc}", file=str(path), line=line) from exc
+        raise ConfigError(f"invalid TOML: {exc}", file=str(path), line=toml_error_line(exc)) from None
     try:
         return Settings(**data, source_file=path)
     except ValidationError as exc:
         raise _explain(exc, path, text, data) from None
+
+
+def toml_error_line(exc: tomllib.TOMLDecodeError) -> int | None:
+    """tomllib puts the position in the message before Python 3.14 added ``lineno``."""
+    line = getattr(exc, "lineno", None)
+    if line is None:
+        match = re.search(r"line (\d+)", str(exc))
+        line = int(match.group(1)) if match else None
+    return line
 
 
 def _explain(exc: ValidationError, path: Path, text: str, data: dict[str, Any]) -> ConfigError:

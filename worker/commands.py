@@ -1,0 +1,295 @@
+"""What each CLI command does, wired from the layers below.
+
+Kept apart from argument parsing (``cli.py``) so each command reads as a short
+story: load config, take the lock, open the store, do the work, report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from worker import config as config_module
+from worker.errors import ConfigError, ExitCode
+from worker.pipeline import compute_for_account, iso_period, read_rules
+from worker.progress import Progress
+from worker.store import Store, StoreError, open_store
+from worker.sync import AccountSyncReport, sync_account
+
+if TYPE_CHECKING:
+    from worker.cli import Env
+    from worker.config import AccountConfig, Settings
+
+log = logging.getLogger("peerpulse")
+
+
+def _now(args: argparse.Namespace) -> datetime:
+    from worker.cli import parse_now
+
+    return parse_now(getattr(args, "now", None)) or datetime.now(UTC)
+
+
+def _accounts(settings: Settings, args: argparse.Namespace) -> list[AccountConfig]:
+    name = getattr(args, "account", None)
+    return [settings.account(name)] if name else list(settings.accounts)
+
+
+def _open(settings: Settings) -> Store:
+    from worker.errors import StateError
+
+    try:
+        return open_store(settings.database_path)
+    except StoreError as exc:
+        raise StateError(str(exc)) from None
+
+
+@contextmanager
+def _locked(settings: Settings) -> Iterator[None]:
+    from worker.lock import run_lock
+
+    settings.state_path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with run_lock(settings.state_path):
+        yield
+
+
+def _report_sync(env: Env, report: AccountSyncReport, verbose: bool) -> None:
+    if report.error:
+        log.error("%s: sync failed: %s", report.account, report.error)
+        if report.hint:
+            log.error("%s: %s", report.account, report.hint)
+    for source in report.sources:
+        if source.error:
+            log.error("%s/%s: sync failed: %s", report.account, source.source, source.error)
+            if source.hint:
+                log.error("%s/%s: %s", report.account, source.source, source.hint)
+        elif verbose:
+            env.print(
+                f"{report.account}/{source.source}: {source.upserted:,} new or changed, "
+                f"{source.deleted:,} removed, {source.skipped:,} skipped"
+            )
+
+
+def _sync_all(
+    env: Env, settings: Settings, store: Store, accounts: list[AccountConfig], now: datetime | None,
+    verbose: bool,
+) -> dict[str, AccountSyncReport]:
+    progress = Progress()
+    reports = {}
+    for account in accounts:
+        reports[account.name] = sync_account(store, settings, account, now=now, progress=progress)
+        progress.done()
+        _report_sync(env, reports[account.name], verbose)
+    return reports
+
+
+def sync(args: argparse.Namespace, env: Env) -> ExitCode:
+    settings = config_module.load(args.config)
+    explicit_now = _explicit_now(args)
+    with _locked(settings), _open(settings) as store:
+        reports = _sync_all(env, settings, store, _accounts(settings, args), explicit_now,
+                            verbose=env.interactive or args.verbose > 0)
+    return ExitCode.OK if all(r.ok for r in reports.values()) else ExitCode.PARTIAL_FAILURE
+
+
+def _explicit_now(args: argparse.Namespace) -> datetime | None:
+    from worker.cli import parse_now
+
+    return parse_now(getattr(args, "now", None))
+
+
+def run(args: argparse.Namespace, env: Env) -> ExitCode:
+    settings = config_module.load(args.config)
+    rules = read_rules(settings)  # a broken rule file stops before any work (exit 2)
+    explicit_now = _explicit_now(args)
+    verbose = env.interactive or args.verbose > 0
+    failed = False
+    with _locked(settings), _open(settings) as store:
+        accounts = _accounts(settings, args)
+        reports = _sync_all(env, settings, store, accounts, explicit_now, verbose)
+        now = explicit_now or datetime.now(UTC)
+        for account in accounts:
+            if not reports[account.name].ok:
+                failed = True
+                log.warning("%s: no digest this run because the sync failed", account.name)
+                continue
+            outcome = _deliver(store, settings, account, rules, now, force=False)
+            failed |= _print_delivery(env, account, outcome, verbose)
+    return ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK
+
+
+def _deliver(
+    store: Store, settings: Settings, account: AccountConfig, rules: Any, now: datetime, *,
+    force: bool,
+) -> Any:
+    from worker.deliver import deliver_due_digest
+    from worker.delivery import make_backend
+
+    def build(period: str) -> Any:
+        return compute_for_account(store, settings, account, rules, now=now, period=period).digest
+
+    backend = make_backend(account.delivery, owner=account.owner, resolve_path=settings.resolve_path)
+    return deliver_due_digest(store, account, now=now, build_digest=build, backend=backend,
+                              force=force)
+
+
+def _print_delivery(env: Env, account: AccountConfig, outcome: Any, verbose: bool) -> bool:
+    """Say what happened to the digest; True if it is a failure the exit code must show."""
+    state = str(getattr(outcome, "state", ""))
+    failed = state in {"failed", "unknown", "retry"}
+    line = f"{account.name}: {outcome.describe()}" if hasattr(outcome, "describe") else (
+        f"{account.name}: digest {outcome.period or ''} {state}"
+    )
+    if failed:
+        log.error("%s", line)
+    elif verbose or state == "sent":
+        if verbose:
+            env.print(line)
+    return failed
+
+
+def digest(args: argparse.Namespace, env: Env) -> ExitCode:
+    settings = config_module.load(args.config)
+    rules = read_rules(settings)
+    now = _now(args)
+    accounts = _accounts(settings, args)
+    if args.dry_run:
+        with _open(settings) as store:
+            for account in accounts:
+                result = compute_for_account(store, settings, account, rules, now=now)
+                env.print(_format_digest(result.digest, args.format, account, now))
+        return ExitCode.OK
+    failed = False
+    with _locked(settings), _open(settings) as store:
+        for account in accounts:
+            outcome = _deliver(store, settings, account, rules, now, force=args.force)
+            failed |= _print_delivery(env, account, outcome, verbose=True)
+    return ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK
+
+
+def _format_digest(digest: Any, fmt: str, account: AccountConfig, now: datetime) -> str:
+    from worker.cli import dump_json
+
+    if fmt == "json":
+        return dump_json(digest.to_json())
+    from worker.digest.render import render_digest
+
+    rendered = render_digest(digest, recipient=account.recipient, sender=account.owner, now=now)
+    return rendered.html if fmt == "html" else f"Subject: {rendered.subject}\n\n{rendered.text}"
+
+
+def rules_check(args: argparse.Namespace, env: Env) -> ExitCode:
+    settings = config_module.load(args.config)
+    rules = read_rules(settings)
+    now = _now(args)
+    env.print(f"rules OK: default rules + {len(settings.rules)} user file(s)")
+    for path in settings.rules:
+        env.print(f"  {settings.resolve_path(path)}")
+    with _open(settings) as store:
+        for account in _accounts(settings, args):
+            result = compute_for_account(store, settings, account, rules, now=now)
+            env.print(f"\n{account.name}: what each rule did on the stored records")
+            counts = result.rule_counts
+            width = max((len(k) for k in counts), default=10)
+            for rule, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+                env.print(f"  {rule.ljust(width)}  {count:>9,}")
+    return ExitCode.OK
+
+
+def explain(args: argparse.Namespace, env: Env) -> ExitCode:
+    settings = config_module.load(args.config)
+    rules = read_rules(settings)
+    now = _now(args)
+    with _open(settings) as store:
+        for account in _accounts(settings, args):
+            result = compute_for_account(store, settings, account, rules, now=now)
+            explanation = result.explain(args.email.strip().lower())
+            env.print(f"== {account.name} ==")
+            env.print(str(explanation))
+    return ExitCode.OK
+
+
+def status(args: argparse.Namespace, env: Env) -> ExitCode:
+    from worker.cli import dump_json
+
+    settings = config_module.load(args.config)
+    now = _now(args)
+    if not settings.database_path.exists():
+        env.print(f"no state yet at {settings.database_path}; run `peerpulse run` first")
+        return ExitCode.OK
+    out: list[dict[str, Any]] = []
+    with _open(settings) as store:
+        for account in _accounts(settings, args):
+            out.append(_account_status(store, account, now))
+    if args.json:
+        env.print(dump_json(out))
+        return ExitCode.OK
+    env.print(f"state: {settings.database_path}")
+    for item in out:
+        env.print(f"\n{item['account']} ({item['owner']}, {item['timezone']})")
+        c = item["counts"]
+        env.print(f"  stored: {c['events']:,} events, {c['messages']:,} messages, "
+                  f"{c['people']:,} people; {c['skipped_inputs']:,} skipped inputs")
+        for s in item["sources"]:
+            age = f"{s['cursor_age_hours']:.1f} h ago" if s["cursor_age_hours"] is not None else "never"
+            error = f"  error: {s['error']}" if s["error"] else ""
+            env.print(f"  {s['source']:<10} last sync {s['last_run'] or 'never'} ({s['outcome']}), "
+                      f"cursor saved {age}, {s['skipped']} skipped{error}")
+        for location, reason in item["recent_skipped"][:5]:
+            env.print(f"  skipped {location}: {reason}")
+        env.print(f"  last digest: {item['last_digest'] or 'none yet'}")
+        env.print(f"  next digest due: {item['next_digest']}")
+    return ExitCode.OK
+
+
+def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict[str, Any]:
+    from worker import ledger, schedule
+
+    counts = store.counts(account.name)
+    sources = []
+    for s in store.source_statuses(account.name):
+        age = (now - s.cursor_updated_at).total_seconds() / 3600 if s.cursor_updated_at else None
+        sources.append({
+            "source": s.source,
+            "last_run": s.last_run_started.isoformat(timespec="seconds") if s.last_run_started else None,
+            "outcome": s.last_run_outcome,
+            "error": s.last_run_error,
+            "cursor_age_hours": age,
+            "skipped": s.skipped_inputs,
+        })
+    last = ledger.last_entry(store, account.name)
+    return {
+        "account": account.name,
+        "owner": account.owner,
+        "timezone": account.timezone,
+        "counts": {
+            "events": counts.events, "messages": counts.messages, "people": counts.people,
+            "skipped_inputs": counts.skipped_inputs,
+        },
+        "sources": sources,
+        "recent_skipped": [(loc, reason) for _, loc, reason in store.skipped_inputs(account.name)],
+        "last_digest": last,
+        "next_digest": schedule.next_due(
+            now, account.timezone, account.digest.day, account.digest.time
+        ).isoformat(timespec="minutes"),
+        "current_period": iso_period(now, account.timezone),
+    }
+
+
+def auth_google(args: argparse.Namespace, env: Env) -> ExitCode:
+    settings = config_module.load(args.config)
+    account = settings.account(args.account)
+    if account.source.type != "google":
+        raise ConfigError(
+            f"account {account.name!r} uses the {account.source.type!r} connector, not google",
+            key=f"accounts.{account.name}.source.type",
+        )
+    from connectors.google.auth import authorize
+    from worker.sync import source_context
+
+    path = authorize(source_context(settings, account, None), console=args.console)
+    env.print(f"{account.name}: Google authorization stored in {path} (mode 0600)")
+    return ExitCode.OK

@@ -1,0 +1,85 @@
+"""From stored records to a computed digest: the seam between store and rules.
+
+Reads the user's rule files (I/O lives here, parsing and validation in
+``rules.loader``), streams the account's records out of the store into the pure
+engine, and hands back the engine's result. Nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rules.engine import EngineInputs, EngineResult, compute
+from rules.errors import RuleError
+from rules.loader import load_rules
+from worker.config import WEEKDAYS, AccountConfig, Settings
+from worker.errors import RulesError
+from worker.store import Store
+
+HISTORY_SECTIONS = ("peer_of_the_week", "feedback")
+
+
+def read_rules(settings: Settings) -> Any:
+    """The default rules layered with the user's files; RulesError on any problem."""
+    files: list[tuple[str, str]] = []
+    for configured in settings.rules:
+        path = settings.resolve_path(configured)
+        try:
+            files.append((str(path), Path(path).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RulesError(f"cannot read rules file: {exc}", file=str(path)) from exc
+    try:
+        return load_rules(files)
+    except RuleError as exc:
+        raise RulesError(
+            exc.message, file=exc.file, line=exc.line, key=exc.key or None
+        ) from None
+
+
+def iso_period(moment: datetime, timezone: str) -> str:
+    """The ISO week containing ``moment`` in the account's zone, e.g. ``2026-W48``."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    year, week, _ = local.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def compute_for_account(
+    store: Store,
+    settings: Settings,
+    account: AccountConfig,
+    rules: Any,
+    *,
+    now: datetime,
+    period: str | None = None,
+    collect_interactions: bool = False,
+) -> EngineResult:
+    """Run the engine over everything stored for ``account`` as of ``now``."""
+    history = {
+        section: store.recommendation_history(account.name, section)
+        for section in HISTORY_SECTIONS
+    }
+    since = now - timedelta(days=settings.privacy.retention_days)
+    changes = [
+        (c.email, c.old_title, c.new_title, c.seen_at)
+        for c in store.title_changes(account.name, now - timedelta(days=14))
+    ]
+    inputs = EngineInputs(
+        account=account.name,
+        owner=account.owner,
+        owner_aliases=account.owner_addresses,
+        timezone=account.timezone,
+        now=now,
+        period=period or iso_period(now, account.timezone),
+        events=store.iter_events(account.name, since=since),
+        messages=store.iter_messages(account.name, since=since),
+        people=store.people(account.name),
+        title_changes=changes,
+        history=history,
+        working_hours=account.digest.working_hours,
+        working_days=tuple(WEEKDAYS.index(d) for d in account.digest.working_days),
+        collect_interactions=collect_interactions,
+    )
+    return compute(inputs, rules)

@@ -1,0 +1,157 @@
+"""Sync one account: every source's batches into the store, cursor by cursor.
+
+This is the only place that moves records from a connector into the store. Each
+batch is committed with its cursor in one transaction (``Store.apply_batch``),
+so a run killed at any moment resumes from the last committed batch. One bad
+source is a recorded failure, not the end of the account; one bad account is a
+partial failure, not the end of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.base import (
+    AuthRequired,
+    ConnectorError,
+    CursorExpired,
+    SourceContext,
+    SourceUnavailable,
+)
+from connectors.registry import load_connector
+from worker.config import AccountConfig, Settings
+from worker.store import Store
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int], None]
+
+
+@dataclass
+class SourceReport:
+    source: str
+    upserted: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    error: str | None = None
+    hint: str | None = None
+
+
+@dataclass
+class AccountSyncReport:
+    account: str
+    sources: list[SourceReport] = field(default_factory=list)
+    purged: dict[str, int] = field(default_factory=dict)
+    error: str | None = None  # the account as a whole could not be synced
+    hint: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(s.error is None for s in self.sources)
+
+
+def source_context(settings: Settings, account: AccountConfig, now: datetime | None) -> SourceContext:
+    """What a connector may know about the account: never the whole config."""
+    # Secrets stay references ({"env": ...} / {"file": ...}); connectors resolve them.
+    connector_settings: dict[str, Any] = account.source.model_dump(mode="python")
+    connector_settings["state_dir"] = str(settings.state_path)
+    return SourceContext(
+        account=account.name,
+        owner_addresses=account.owner_addresses,
+        timezone=account.timezone,
+        subjects=settings.privacy.subjects,
+        settings=connector_settings,
+        base_dir=str(settings.base_dir),
+        now=now,
+    )
+
+
+def sync_account(
+    store: Store,
+    settings: Settings,
+    account: AccountConfig,
+    *,
+    now: datetime | None = None,
+    progress: ProgressCallback | None = None,
+) -> AccountSyncReport:
+    """Sync every source of ``account``; never raises for connector failures."""
+    report = AccountSyncReport(account.name)
+    context = source_context(settings, account, now)
+    try:
+        connector = load_connector(account.source.type)(context)
+        sources = connector.sources()
+    except AuthRequired as exc:
+        report.error, report.hint = str(exc), f"run: {exc.command}"
+        return report
+    except SourceUnavailable as exc:
+        report.error, report.hint = str(exc), exc.hint
+        return report
+    except (ConnectorError, ImportError) as exc:
+        report.error = f"{type(exc).__name__}: {exc}"
+        return report
+
+    for source in sources:
+        report.sources.append(_sync_source(store, account.name, source, progress))
+        if report.sources[-1].error and report.sources[-1].hint and "auth" in report.sources[-1].hint:
+            break  # the same credentials would fail for every other source
+
+    cutoff = (now or datetime.now().astimezone()) - timedelta(days=settings.privacy.retention_days)
+    report.purged = store.purge_before(account.name, cutoff)
+    return report
+
+
+def _sync_source(
+    store: Store, account: str, source: Any, progress: ProgressCallback | None
+) -> SourceReport:
+    result = SourceReport(source.name)
+    run = store.begin_sync_run(account, source.name)
+    started = time.monotonic()
+    try:
+        try:
+            _drain(store, account, source, store.cursor(account, source.name), result, progress)
+        except CursorExpired as exc:
+            log.warning("%s/%s: %s; resyncing from scratch", account, source.name, exc)
+            _drain(store, account, source, None, result, progress)
+    except AuthRequired as exc:
+        result.error, result.hint = str(exc), f"re-authorize with: {exc.command}"
+    except SourceUnavailable as exc:
+        result.error, result.hint = str(exc), exc.hint
+    except ConnectorError as exc:
+        result.error = str(exc)
+    except Exception as exc:  # a connector bug must not take the other accounts down
+        log.exception("%s/%s: unexpected error", account, source.name)
+        result.error = f"unexpected {type(exc).__name__}: {exc}"
+    outcome = "ok" if result.error is None else "failed"
+    store.finish_sync_run(
+        run, outcome, result.upserted, result.deleted, result.skipped, result.error
+    )
+    log.info(
+        "%s/%s: %s, %d upserted, %d deleted, %d skipped in %.1fs",
+        account, source.name, outcome, result.upserted, result.deleted, result.skipped,
+        time.monotonic() - started,
+    )
+    return result
+
+
+def _drain(
+    store: Store,
+    account: str,
+    source: Any,
+    cursor: str | None,
+    result: SourceReport,
+    progress: ProgressCallback | None,
+) -> None:
+    for batch in source.sync(cursor):
+        outcome = store.apply_batch(account, source.name, batch)
+        result.upserted += outcome.upserted
+        result.deleted += outcome.deleted
+        result.skipped += outcome.skipped
+        for item in batch.skipped:
+            log.warning("%s/%s: skipped %s: %s", account, source.name, item.location, item.reason)
+        if progress is not None:
+            progress(f"{account}/{source.name}", result.upserted)
