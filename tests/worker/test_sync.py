@@ -1,0 +1,101 @@
+"""Sync orchestration: batches land with their cursors; failures stay contained."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from connectors.base import AuthRequired, CursorExpired
+from connectors.memory import MemorySource
+from connectors.records import MessageMeta, SyncBatch
+from worker.sync import SourceReport, _drain, _sync_source
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def messages(n: int) -> list[MessageMeta]:
+    return [
+        MessageMeta(f"m{i}", f"m{i}", None, T0 + timedelta(minutes=i), "lee@example.com",
+                    ("dana@example.com",))
+        for i in range(n)
+    ]
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_run_killed_between_batches_resumes_without_loss_or_duplicates(store):
+    source = MemorySource("mail", messages(250), page_size=100)
+    # First run dies after the first batch was committed.
+    batches = source.sync(None)
+    store.apply_batch("a", "mail", next(batches))
+    assert store.counts("a").messages == 100
+    # The next run starts from the stored cursor.
+    report = SourceReport("mail")
+    _drain(store, "a", source, store.cursor("a", "mail"), report, None)
+    assert report.upserted == 150
+    assert [m.source_id for m in store.iter_messages("a")] == [f"m{i}" for i in range(250)]
+
+
+def test_a_source_that_shrinks_is_pruned_on_full_reread(store):
+    source = MemorySource("mail", messages(5))
+    _sync_source(store, "a", source, None)
+    source.records = messages(3)
+    source.generation += 1
+    _sync_source(store, "a", source, None)
+    assert store.counts("a").messages == 3
+
+
+class ExpiringSource:
+    """Rejects any stored cursor once, like Gmail's history 404 or Calendar's 410."""
+
+    name = "cal"
+
+    def __init__(self) -> None:
+        self.calls: list[str | None] = []
+
+    def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
+        self.calls.append(cursor)
+        if cursor is not None:
+            raise CursorExpired("sync token is no longer valid")
+        yield SyncBatch(upserts=messages(2), cursor="fresh", scope="cal", run_id="r",
+                        prune_scope=True)
+
+
+def test_an_expired_cursor_triggers_one_full_resync(store):
+    store.apply_batch("a", "cal", SyncBatch(cursor="stale"))
+    source = ExpiringSource()
+    result = _sync_source(store, "a", source, None)
+    assert result.error is None
+    assert source.calls == ["stale", None]
+    assert store.cursor("a", "cal") == "fresh"
+
+
+class RevokedSource:
+    name = "mail"
+
+    def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
+        yield SyncBatch(upserts=messages(1), cursor="c1")
+        raise AuthRequired("invalid_grant: token revoked", "peerpulse auth google --account a")
+
+
+def test_revoked_auth_keeps_committed_work_and_names_the_fix(store):
+    result = _sync_source(store, "a", RevokedSource(), None)
+    assert "peerpulse auth google --account a" in (result.hint or "")
+    assert store.cursor("a", "mail") == "c1"
+    status = store.source_statuses("a")[0]
+    assert (status.last_run_outcome, status.last_run_error) == ("failed", "invalid_grant: token revoked")
+
+
+class BuggySource:
+    name = "mail"
+
+    def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
+        raise ZeroDivisionError("oops")
+        yield  # pragma: no cover
+
+
+def test_a_connector_bug_is_a_reported_failure_not_a_crash(store):
+    result = _sync_source(store, "a", BuggySource(), None)
+    assert result.error == "unexpected ZeroDivisionError: oops"
