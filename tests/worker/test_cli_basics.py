@@ -1,0 +1,61 @@
+"""CLI conventions: --help everywhere, clear errors, documented exit codes."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from worker.cli import Env, build_parser, main
+
+COMMANDS = [
+    [], ["run"], ["sync"], ["digest"], ["rules"], ["rules", "check"], ["explain"], ["status"],
+    ["demo"], ["auth"], ["auth", "google"],
+]
+
+
+@pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w) or "peerpulse")
+def test_every_command_has_help(words, capsys):
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args([*words, "--help"])
+    assert exited.value.code == 0
+    assert "usage: peerpulse" in capsys.readouterr().out
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), Env(stdout=out, stderr=err))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_a_missing_config_file_is_exit_2_with_a_hint(tmp_path):
+    code, _, err = run_cli("--config", str(tmp_path / "nope.toml"), "status")
+    assert code == 2
+    assert "config file not found" in err
+    assert "hint: copy config.example.toml" in err
+    assert "Traceback" not in err
+
+
+def test_an_invalid_config_is_exit_2_naming_file_line_and_key(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[[accounts]]\nname = "a"\nowner = "a@x.org"\nsource = { type = "files" }\n'
+                    'colour = "blue"\n')
+    code, _, err = run_cli("--config", str(path), "run")
+    assert code == 2
+    assert f"{path}:5: accounts[0].colour: unknown key" in err
+
+
+def test_a_bad_now_is_a_usage_error(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[[accounts]]\nname = "a"\nowner = "a@x.org"\nsource = { type = "files" }\n')
+    code, _, err = run_cli("--config", str(path), "status", "--now", "next tuesday")
+    assert code == 2
+    assert "--now/PEERPULSE_NOW must be an ISO date" in err
+
+
+def test_the_console_script_entry_point_runs():
+    out = subprocess.run([sys.executable, "-m", "worker.cli", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "Exit codes: 0 ok, 1 partial failure, 2 usage or config error" in out.stdout
