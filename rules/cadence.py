@@ -1,0 +1,66 @@
+"""How often the owner wants to be in touch with a peer, and how overdue they are.
+
+The cadence is the tightest of: the default, every matching ``[cadence] groups``
+entry, and the peer's key function; an influential peer (a big team, a senior
+title) gets it multiplied by ``influential.factor``. Each step leaves a reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connectors.records import Person
+from rules.ruleset import CadenceGroupMatcher, RuleSet
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    days: int
+    source: str  # "default", "group Sales", "key function Finance"
+    key_function: str | None
+    influential: str | None  # why they are influential, if they are
+
+
+def cadence_for(person: Person, team_size: int | None, rules: RuleSet) -> Cadence:
+    days = rules.model.cadence.default_days
+    source = "default"
+    for group in rules.cadence_groups:
+        if _group_matches(group, person) and group.days < days:
+            days, source = group.days, f"group {group.name}"
+    function = rules.key_function(person.department)
+    if function and function.cadence_days < days:
+        days, source = function.cadence_days, f"key function {function.name}"
+    influential = influence(person, team_size, rules)
+    if influential:
+        days = max(1, round(days * rules.model.cadence.influential.factor))
+    return Cadence(days, source, function.name if function else None, influential)
+
+
+def influence(person: Person, team_size: int | None, rules: RuleSet) -> str | None:
+    """Why a peer counts as influential (a big team, a senior title), or None."""
+    model = rules.model.cadence.influential
+    size = max(person.team_size or 0, team_size or 0)
+    if model.min_team_size is not None and size >= model.min_team_size:
+        return f"leads {size} people"
+    if person.title:
+        hit = rules.influential_titles.match(person.title)
+        if hit:
+            return f"senior title ({person.title})"
+    return None
+
+
+def _group_matches(group: CadenceGroupMatcher, person: Person) -> bool:
+    if person.email.lower() in group.people:
+        return True
+    if group.departments and group.departments.match(person.department or ""):
+        return True
+    if group.titles and group.titles.match(person.title or ""):
+        return True
+    return bool(group.tags) and any(group.tags.match(t) for t in person.tags)
+
+
+def days_overdue(days_since: int | None, cadence_days: int) -> int | None:
+    """Days past the cadence (negative: still within it); None when never met."""
+    if days_since is None:
+        return None
+    return days_since - cadence_days

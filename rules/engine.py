@@ -1,0 +1,244 @@
+"""The entry point the worker calls: records and rules in, digest and explanations out.
+
+``compute`` streams the events and messages once (they may be generators over a
+store of a million rows), keeps per-rule counters and per-peer evidence, then
+scores peers and builds every section of the :class:`~rules.recommendations.Digest`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from connectors.records import EventInstance, MessageMeta, Person
+from rules import recommend
+from rules.cadence import cadence_for, days_overdue
+from rules.coverage import DepartmentTally
+from rules.explain import Explanation
+from rules.identity import Identity, normalize
+from rules.inference import Exclusion, Hooks, Interaction, infer_events, infer_messages
+from rules.ledger import Ledger
+from rules.peers import Directory, build_directory
+from rules.recommendations import DepartmentCoverage, Digest
+from rules.ruleset import RuleSet
+from rules.scoring import score_peer
+from rules.slots import BusyCollector, free_slots, next_monday, week_window
+from rules.team_meeting import TeamMeeting, TeamMeetingDetector
+from rules.views import Context, PeerView, cadence_reasons, recency_reason
+
+
+@dataclass(frozen=True)
+class EngineInputs:
+    account: str
+    owner: str
+    owner_aliases: frozenset[str]
+    timezone: str
+    now: datetime  # aware
+    period: str  # ISO week, "2026-W48"
+    events: Iterable[EventInstance]
+    messages: Iterable[MessageMeta]
+    people: Sequence[Person]
+    title_changes: Sequence[tuple[str, str | None, str | None, datetime]] = ()
+    history: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
+    working_hours: tuple[time, time] = (time(9), time(17))
+    working_days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    collect_interactions: bool = False
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    digest: Digest
+    rule_counts: Mapping[str, int]
+    views: Mapping[str, PeerView]
+    coverage: tuple[DepartmentCoverage, ...]
+    team_meeting: TeamMeeting | None
+    interactions: tuple[tuple[str, str, str], ...]  # (person, record id, kind); opt-in
+    _ledger: Ledger
+    _identity: Identity
+    _ctx: Context
+
+    def explain(self, email: str) -> Explanation:
+        """Everything the engine knows about one person (any of their addresses)."""
+        return _explain(self, email)
+
+
+def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
+    """Run the rules over the inputs. Pure: same inputs, same result."""
+    zone = ZoneInfo(inputs.timezone)
+    ctx = Context(rules, zone, inputs.now, inputs.period, inputs.history)
+    identity = Identity(inputs.owner, inputs.owner_aliases, inputs.people, rules)
+    directory = build_directory(inputs.people, identity, rules)
+    ledger = Ledger(directory)
+    busy = BusyCollector()
+    monday = next_monday(inputs.period)
+    team = TeamMeetingDetector(directory.reports, inputs.now, rules)
+    hooks = Hooks(busy=busy, busy_window=week_window(monday, zone), series=team.observe)
+    events_read = infer_events(inputs.events, identity, rules, ledger, inputs.now, hooks)
+    messages_read = infer_messages(inputs.messages, identity, rules, ledger, inputs.now)
+    team_meeting = team.result()
+    views = _views(directory, ledger, team_meeting, ctx)
+    ordered = [views[e] for e in sorted(views)]
+    policy = rules.model.recommend
+
+    def slots() -> tuple:
+        return free_slots(
+            busy.blocks, monday, zone, inputs.working_hours, inputs.working_days,
+            policy.slot_minutes, policy.preferred_start, policy.slots, not_before=inputs.now,
+        )
+
+    pick = recommend.peer_of_the_week(ordered, ctx, slots)
+    skip = {pick.person.email} if pick else set()
+    tallies = _tallies(ordered, ctx)
+    subject_hits = {e: p.subject_hits for e, p in ledger.persons.items() if p.subject_hits}
+    owner_person = directory.people.get(identity.owner)
+
+    def department_of(email: str) -> str | None:
+        person = directory.people.get(email)
+        return person.department if person else None
+
+    digest = Digest(
+        account=inputs.account,
+        period=inputs.period,
+        generated_at=inputs.now.astimezone(zone).isoformat(timespec="seconds"),
+        timezone=inputs.timezone,
+        owner=identity.owner,
+        peer_of_the_week=pick,
+        reconnect=recommend.reconnect(ordered, ctx, skip),
+        reciprocity=recommend.reciprocity(ordered, ctx),
+        celebrate=recommend.celebrate(
+            ordered, subject_hits, inputs.title_changes, ctx, identity.resolve
+        ),
+        coverage=recommend.coverage(tallies, ctx),
+        feedback=recommend.feedback(ordered, ctx),
+        invitations=recommend.invitations(
+            ordered, team_meeting, department_of,
+            owner_person.department if owner_person else None, ctx,
+        ),
+        stats={
+            "events_read": events_read,
+            "messages_read": messages_read,
+            "peers": len(views),
+            "peers_met": sum(1 for v in ordered if not v.score.never_met),
+            "interactions": sum(len(v.rows) for v in ordered),
+            "team_meeting": team_meeting.title if team_meeting else None,
+        },
+    )
+    collected: tuple[tuple[str, str, str], ...] = ()
+    if inputs.collect_interactions:
+        collected = tuple(
+            (v.email, rid, kind) for v in ordered for _at, kind, _w, rid, *_ in v.rows
+        )
+    return EngineResult(
+        digest=digest,
+        rule_counts=dict(sorted(ledger.counts.items())),
+        views=views,
+        coverage=tuple(recommend.all_coverage(tallies, ctx)),
+        team_meeting=team_meeting,
+        interactions=collected,
+        _ledger=ledger,
+        _identity=identity,
+        _ctx=ctx,
+    )
+
+
+def _views(
+    directory: Directory, ledger: Ledger, team: TeamMeeting | None, ctx: Context
+) -> dict[str, PeerView]:
+    views: dict[str, PeerView] = {}
+    today = ctx.today
+    for email, person in directory.peers.items():
+        entry = ledger.persons.get(email)
+        rows = entry.interactions if entry else []
+        rows.sort(key=lambda r: (r[0], r[3]))
+        score = score_peer(rows, ctx.now_ts, ctx.rules)
+        cadence = cadence_for(person, directory.team_sizes.get(email), ctx.rules)
+        days_since = None if score.last_at is None else (today - ctx.local_date(score.last_at)).days
+        upcoming = entry.upcoming if entry else None
+        views[email] = PeerView(
+            email=email,
+            person=person,
+            score=score,
+            cadence=cadence,
+            rows=rows,
+            days_since=days_since,
+            overdue=days_overdue(days_since, cadence.days),
+            upcoming=ctx.iso_date(upcoming),
+            attendance=team.attendance.get(email, 0) if team else 0,
+        )
+    return views
+
+
+def _tallies(views: Sequence[PeerView], ctx: Context) -> list[DepartmentTally]:
+    tallies: dict[str, DepartmentTally] = {}
+    for v in views:
+        department = v.department or "(no department)"
+        tally = tallies.get(department)
+        if tally is None:
+            function = ctx.rules.key_function(v.department)
+            tally = tallies[department] = DepartmentTally(
+                department, function.name if function else None
+            )
+        tally.add(v.rows, ctx.now_ts)
+    return list(tallies.values())
+
+
+def _explain(result: EngineResult, email: str) -> Explanation:
+    identity, ctx, ledger = result._identity, result._ctx, result._ledger
+    canonical = identity.resolve(normalize(email))
+    directory = ledger.directory
+    person = directory.people.get(canonical) or directory.peers.get(canonical)
+    entry = ledger.persons.get(canonical)
+    view = result.views.get(canonical)
+    notes: list[str] = []
+    if canonical != normalize(email):
+        notes.append(f"{email} is an alias of {canonical}")
+    verdict_obj = directory.verdict(canonical)
+    verdict = "peer"
+    if verdict_obj is not None:
+        verdict = f"not a peer: {verdict_obj.rule} ({verdict_obj.detail})"
+    if person is None:
+        notes.append("not in the directory: only per-rule counts are kept for unknown addresses")
+
+    def when(ts: float) -> datetime:
+        return datetime.fromtimestamp(ts, ctx.zone)
+
+    counted = tuple(
+        Interaction(canonical, when(at), kind, weight, rid, me, reply, them)
+        for at, kind, weight, rid, me, them, reply in (entry.interactions if entry else [])
+    )
+    excluded = tuple(
+        Exclusion(rid, rule, detail, canonical, when(at))
+        for at, rid, rule, detail in (entry.exclusions if entry else [])
+    )
+    base = dict(
+        email=canonical,
+        name=(person.name if person and person.name else canonical),
+        department=person.department if person else None,
+        title=person.title if person else None,
+        is_peer=view is not None,
+        verdict=verdict,
+        counted=counted,
+        excluded=excluded,
+        excluded_total=entry.excluded_total if entry else 0,
+        half_life_days=ctx.rules.model.tie_strength.half_life_days,
+        zone=str(ctx.zone),
+        notes=tuple(notes),
+    )
+    if view is None:
+        return Explanation(**base)  # type: ignore[arg-type]
+    return Explanation(
+        **base,  # type: ignore[arg-type]
+        tie_strength=view.score.tie_strength,
+        cadence_days=view.cadence.days,
+        cadence_source=view.cadence.source,
+        last_interaction=ctx.iso_date(view.score.last_at),
+        days_since=view.days_since,
+        days_overdue=view.overdue,
+        initiated_by_me=view.score.initiated_by_me,
+        initiated_by_them=view.score.initiated_by_them,
+        already_scheduled=view.upcoming,
+        team_meeting_attendance=view.attendance,
+        reasons=(recency_reason(view), *cadence_reasons(view)),
+    )

@@ -1,0 +1,300 @@
+"""Records in, interactions out: the default semantics of docs/RULES.md, made code.
+
+One pass over the events and one over the messages (both are streamed: the
+worker hands in generators over the store). Every (person, record) pair either
+becomes an interaction, written to the :class:`~rules.ledger.Ledger`, or is
+excluded and attributed to the rule that excluded it. People are resolved
+through :class:`~rules.identity.Identity` first, so an alias counts once under
+the canonical person.
+
+The message loop is the hot path (a million rows): attribute reads, cached dict
+lookups and a tuple append per interaction, nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from connectors.records import (
+    Attendee,
+    EventInstance,
+    EventStatus,
+    MessageMeta,
+    ResponseStatus,
+    Transparency,
+)
+from rules.identity import Identity
+from rules.ledger import Ledger
+from rules.noise import AddressNoise, event_noise, is_kept_subject, message_noise
+from rules.ruleset import RuleSet
+
+DAY = 86400.0
+UNKNOWN = "peers.not_in_directory"
+
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One counted interaction between the owner and a person."""
+
+    person: str
+    at: datetime
+    kind: str
+    weight: float
+    record_id: str
+    initiated_by_me: bool
+    is_reply: bool
+    initiated_by_them: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """A record (or a person's part in it) that does not count, and the rule why."""
+
+    record_id: str
+    rule: str
+    detail: str = ""
+    person: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    email: str  # canonical
+    response: ResponseStatus
+
+
+@dataclass(slots=True)
+class Hooks:
+    """Optional observers of the event stream (slots and team meeting need them)."""
+
+    busy: Callable[[float, float], None] | None = None  # (start, end) of an owner's busy block
+    busy_window: tuple[float, float] = (0.0, 0.0)
+    series: Callable[[EventInstance, list[Participant]], None] | None = None
+
+
+def meeting_kind(size: int, title: str | None, rules: RuleSet) -> tuple[str, float]:
+    """Kind and weight of a meeting of ``size`` people (owner included)."""
+    kinds = rules.model.kinds
+    weights = kinds.weights
+    if size <= kinds.small_meeting_max_people and title and rules.lunch_titles.match(title):
+        return "lunch", weights.lunch
+    if size <= 2:
+        return "one_on_one", weights.one_on_one
+    if size <= kinds.small_meeting_max_people:
+        return "small_meeting", weights.small_meeting
+    smallest = kinds.small_meeting_max_people + 1
+    return "large_meeting", weights.large_meeting * smallest / size
+
+
+def participants_of(
+    event: EventInstance, identity: Identity
+) -> tuple[list[Participant], ResponseStatus | None, bool]:
+    """Other people (canonical, deduplicated), the owner's answer, whether the owner organizes."""
+    owner = identity.owner
+    resolve = identity.resolve
+    organizer = resolve(event.organizer) if event.organizer else None
+    i_organize = organizer == owner
+    my_response = event.self_response
+    seen: dict[str, Participant] = {}
+    attendee: Attendee
+    for attendee in event.attendees:
+        if attendee.is_resource:
+            continue
+        email = resolve(attendee.email)
+        if email == owner:
+            if attendee.is_organizer:
+                i_organize = True
+            if my_response is None:
+                my_response = attendee.response
+            continue
+        response = ResponseStatus.ACCEPTED if attendee.is_organizer else attendee.response
+        previous = seen.get(email)
+        if previous is None or previous.response is ResponseStatus.DECLINED:
+            seen[email] = Participant(email, response)
+    if organizer and organizer != owner and organizer not in seen:
+        seen[organizer] = Participant(organizer, ResponseStatus.ACCEPTED)
+    return list(seen.values()), my_response, i_organize
+
+
+def infer_events(
+    events: Iterable[EventInstance],
+    identity: Identity,
+    rules: RuleSet,
+    ledger: Ledger,
+    now: datetime,
+    hooks: Hooks | None = None,
+) -> int:
+    """Classify every event instance; returns how many were read."""
+    now_ts = now.timestamp()
+    ahead_ts = now_ts + rules.model.recommend.already_scheduled_days * DAY
+    organizing = rules.model.reciprocity.organizing_initiates
+    hooks = hooks or Hooks()
+    busy_lo, busy_hi = hooks.busy_window
+    read = 0
+    for event in events:
+        read += 1
+        rid = event.source_id
+        start = event.start.timestamp()
+        people, my_response, i_organize = participants_of(event, identity)
+        if hooks.busy and start < busy_hi and event.end.timestamp() > busy_lo:
+            _observe_busy(event, my_response, i_organize, start, hooks)
+        if hooks.series and i_organize and event.recurring and start < now_ts:
+            hooks.series(event, people)
+        size = max(event.attendee_count, len(people) + 1)
+        verdict = event_noise(event, my_response, i_organize, size, len(people), rules)
+        if verdict is not None:
+            rule, detail = verdict
+            ledger.rule(rule)
+            for p in people:
+                ledger.exclude(p.email, start, rid, rule, detail)
+            continue
+        kind, weight = meeting_kind(size, event.title, rules)
+        if start >= now_ts:
+            ledger.rule("events.future")
+            if start < ahead_ts and kind != "large_meeting":
+                for p in people:
+                    if p.response is not ResponseStatus.DECLINED:
+                        ledger.upcoming(p.email, start, kind)
+            continue
+        by_me = organizing and i_organize
+        organizer = identity.resolve(event.organizer) if organizing and event.organizer else None
+        for p in people:
+            if p.response is ResponseStatus.DECLINED:
+                ledger.rule("noise.events.exclude_declined")
+                ledger.exclude(p.email, start, rid, "noise.events.exclude_declined", "declined")
+                continue
+            ledger.count(p.email, start, kind, weight, rid, by_me, organizer == p.email, False)
+    return read
+
+
+def _observe_busy(
+    event: EventInstance, my_response: ResponseStatus | None, i_organize: bool, start: float,
+    hooks: Hooks,
+) -> None:
+    if event.status is EventStatus.CANCELLED:
+        return
+    if not i_organize and my_response is ResponseStatus.DECLINED:
+        return
+    if event.transparency is Transparency.FREE:
+        return
+    assert hooks.busy is not None
+    hooks.busy(start, event.end.timestamp())
+
+
+def infer_messages(
+    messages: Iterable[MessageMeta],
+    identity: Identity,
+    rules: RuleSet,
+    ledger: Ledger,
+    now: datetime,
+) -> int:
+    """Classify every message; returns how many were read.
+
+    The hot path. Header noise is checked by :func:`message_noise` only when a
+    cheap pre-check says a header that could exclude the message is present;
+    peers' interactions are appended straight to their row lists; everything else
+    goes through the ledger's methods.
+    """
+    now_ts = now.timestamp()
+    weights = rules.model.kinds.weights
+    w_sent, w_received, w_reply = weights.mail_sent, weights.mail_received, weights.reply_bonus
+    first_initiates = rules.model.reciprocity.first_message_initiates
+    max_recipients = rules.model.noise.mail.max_recipients
+    subject_rules = bool(rules.mail_subjects)
+    celebrate = rules.celebrate_subjects
+    celebrate_from = now_ts - rules.model.celebrate.window_days * DAY
+    owner = identity.owner
+    resolve = identity.resolve
+    known = identity._map  # resolve() without the call for addresses already seen
+    address_noise = AddressNoise(rules)
+    peer_rows = ledger.peer_rows
+    counts = ledger.counts
+    rule = ledger.rule
+    exclude = ledger.exclude
+    not_a_peer = ledger.not_a_peer
+    not_peer_rule = ledger.not_peer_rule
+    read = 0
+    for m in messages:
+        read += 1
+        rid = m.source_id
+        at = m.timestamp.timestamp()
+        to, cc = m.to, m.cc
+        verdict: tuple[str, str] | None = None
+        if (
+            m.list_id or m.list_unsubscribe or m.auto_submitted or m.precedence
+            or m.is_invitation or subject_rules
+            or len(to) + len(cc) + len(m.bcc) > max_recipients
+        ):
+            verdict = message_noise(m, rules)
+        if verdict is None and at > now_ts:
+            verdict = ("mail.future", "dated in the future")
+        raw = m.sender
+        sender = (known.get(raw) or resolve(raw)) if raw else ""
+        is_reply = bool(m.in_reply_to or m.references)
+        if sender == owner:
+            counterparts: list[str] = []
+            for address in (*to, *cc):
+                email = known.get(address) or resolve(address)
+                if email != owner and email not in counterparts:
+                    counterparts.append(email)
+            if verdict is not None:
+                rule(verdict[0])
+                for email in counterparts:
+                    exclude(email, at, rid, verdict[0], verdict[1])
+                continue
+            if not counterparts:
+                rule("mail.no_one_else")
+                continue
+            row = (at, "mail_sent", w_sent + w_reply if is_reply else w_sent, rid,
+                   first_initiates and not is_reply, False, is_reply)
+            for email in counterparts:
+                rows = peer_rows.get(email)
+                if rows is not None:
+                    blocked = address_noise(email)
+                    if blocked is None:
+                        counts["kinds.mail_sent"] = counts.get("kinds.mail_sent", 0) + 1
+                        rows.append(row)
+                        continue
+                    rule(blocked[0])
+                    exclude(email, at, rid, blocked[0], blocked[1])
+                    continue
+                if email in not_peer_rule:
+                    not_a_peer(email, at, "mail_sent", rid)
+                else:  # an address the directory does not know: only counted
+                    counts[UNKNOWN] = counts.get(UNKNOWN, 0) + 1
+            continue
+        if verdict is None:
+            verdict = address_noise(sender) if sender else ("mail.no_sender", "no sender")
+        if verdict is not None:
+            rule(verdict[0])
+            if sender:
+                exclude(sender, at, rid, verdict[0], verdict[1])
+            continue
+        to_me = False
+        for address in (*to, *cc):
+            if (known.get(address) or resolve(address)) == owner:
+                to_me = True
+                break
+        if not to_me:
+            rule("mail.not_addressed_to_me")
+            exclude(sender, at, rid, "mail.not_addressed_to_me", "you are not in To or Cc")
+            continue
+        rows = peer_rows.get(sender)
+        if rows is None:
+            if sender in not_peer_rule:
+                not_a_peer(sender, at, "mail_received", rid)
+            else:
+                counts[UNKNOWN] = counts.get(UNKNOWN, 0) + 1
+            continue
+        counts["kinds.mail_received"] = counts.get("kinds.mail_received", 0) + 1
+        rows.append((at, "mail_received", w_received + w_reply if is_reply else w_received, rid,
+                     False, first_initiates and not is_reply, is_reply))
+        subject = m.subject
+        if celebrate and at >= celebrate_from and is_kept_subject(subject) and (
+            celebrate.match(subject)
+        ):
+            ledger.person(sender).subject_hits.append((at, subject or "", rid))
+    return read

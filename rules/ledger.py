@@ -1,0 +1,111 @@
+"""Where inference writes what it decided, with memory bounded for huge stores.
+
+The inference loop calls :meth:`Ledger.count` for every (person, record)
+interaction and :meth:`Ledger.exclude` for every record that does not count.
+The ledger keeps:
+- a counter per rule, for everything (``rules check``);
+- every counted interaction of a *peer* (peers' interactions are few; scoring and
+  ``explain`` need them all);
+- for people in the directory, only the most recent exclusions (a bounded deque),
+  so a 1,000,000-message store does not keep a million exclusion records.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from rules.peers import Directory
+
+EXCLUSIONS_KEPT = 200
+
+# (at epoch seconds, kind, weight, record id, initiated by me, initiated by them, is reply)
+InteractionRow = tuple[float, str, float, str, bool, bool, bool]
+# (at epoch seconds, record id, rule, detail)
+ExclusionRow = tuple[float, str, str, str]
+
+
+@dataclass(slots=True)
+class PersonLedger:
+    interactions: list[InteractionRow] = field(default_factory=list)
+    exclusions: deque[ExclusionRow] = field(default_factory=lambda: deque(maxlen=EXCLUSIONS_KEPT))
+    excluded_total: int = 0
+    upcoming: float | None = None  # earliest 1:1 / lunch / small meeting ahead
+    upcoming_kind: str | None = None
+    subject_hits: list[tuple[float, str, str]] = field(default_factory=list)  # (at, subject, id)
+
+
+class Ledger:
+    """Per-rule counters plus per-person evidence for the people we may explain."""
+
+    __slots__ = ("directory", "counts", "persons", "peer_rows", "not_peer_rule", "tracked")
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self.counts: dict[str, int] = {}
+        self.persons: dict[str, PersonLedger] = {
+            email: PersonLedger() for email in directory.peers
+        }
+        # the hot path appends to these lists directly (see inference.infer_messages)
+        self.peer_rows: dict[str, list[InteractionRow]] = {
+            email: entry.interactions for email, entry in self.persons.items()
+        }
+        self.not_peer_rule: dict[str, str] = {e: v.rule for e, v in directory.not_peers.items()}
+        self.tracked: frozenset[str] = frozenset(directory.people) | frozenset(directory.peers)
+
+    def person(self, email: str) -> PersonLedger:
+        found = self.persons.get(email)
+        if found is None:
+            found = self.persons[email] = PersonLedger()
+        return found
+
+    def rule(self, rule: str) -> None:
+        """Count a record excluded (or noted) by ``rule``."""
+        counts = self.counts
+        counts[rule] = counts.get(rule, 0) + 1
+
+    def exclude(self, email: str, at: float, record_id: str, rule: str, detail: str = "") -> None:
+        """Attribute an excluded record to a person we may later explain."""
+        if email in self.tracked:
+            entry = self.person(email)
+            entry.exclusions.append((at, record_id, rule, detail))
+            entry.excluded_total += 1
+
+    def not_a_peer(self, email: str, at: float, kind: str, record_id: str) -> None:
+        """An interaction with someone who is not a peer: counted under the peer rule why."""
+        rule = self.not_peer_rule.get(email, "peers.not_in_directory")
+        counts = self.counts
+        counts[rule] = counts.get(rule, 0) + 1
+        if email in self.tracked:
+            entry = self.person(email)
+            entry.exclusions.append((at, record_id, rule, kind))
+            entry.excluded_total += 1
+
+    def count(
+        self,
+        email: str,
+        at: float,
+        kind: str,
+        weight: float,
+        record_id: str,
+        by_me: bool,
+        by_them: bool,
+        is_reply: bool,
+    ) -> bool:
+        """An interaction with ``email``; kept if they are a peer, else excluded. True if kept."""
+        rows = self.peer_rows.get(email)
+        if rows is not None:
+            key = "kinds." + kind
+            counts = self.counts
+            counts[key] = counts.get(key, 0) + 1
+            rows.append((at, kind, weight, record_id, by_me, by_them, is_reply))
+            return True
+        self.not_a_peer(email, at, kind, record_id)
+        return False
+
+    def upcoming(self, email: str, at: float, kind: str) -> None:
+        if email in self.peer_rows:
+            entry = self.person(email)
+            if entry.upcoming is None or at < entry.upcoming:
+                entry.upcoming = at
+                entry.upcoming_kind = kind

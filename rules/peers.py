@@ -1,0 +1,158 @@
+"""Who is a peer: the other managers, sideways on the org chart.
+
+A pure function of the directory, the identity and the ``[peers]`` rules. Every
+person who is not a peer gets the rule that says why, so ``explain`` can show
+it ("peers.exclude_my_reports: reports to you through dana@...").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from connectors.records import Person
+from rules.identity import Identity
+from rules.ruleset import RuleSet
+
+
+@dataclass(frozen=True, slots=True)
+class NotPeer:
+    rule: str
+    detail: str
+
+
+@dataclass(slots=True)
+class Directory:
+    """The directory resolved through identity, and the peer verdict for each person."""
+
+    people: dict[str, Person]  # canonical email -> person
+    peers: dict[str, Person]
+    not_peers: dict[str, NotPeer]
+    reports: frozenset[str]  # the owner's direct and indirect reports
+    direct_reports: frozenset[str]
+    management_chain: tuple[str, ...]  # the owner's manager, their manager, ...
+    team_sizes: dict[str, int] = field(default_factory=dict)  # direct + indirect reports
+
+    def verdict(self, canonical: str) -> NotPeer | None:
+        """None for a peer; otherwise why not."""
+        if canonical in self.peers:
+            return None
+        return self.not_peers.get(canonical) or NotPeer(
+            "peers.not_in_directory", "not in the directory"
+        )
+
+
+def build_directory(people: Sequence[Person], identity: Identity, rules: RuleSet) -> Directory:
+    """Resolve the directory and decide, for every person, whether they are a peer."""
+    resolved: dict[str, Person] = {}
+    for person in people:
+        canonical = identity.resolve(person.email)
+        if canonical not in resolved or canonical == person.email.lower():
+            resolved[canonical] = person
+    managers = {
+        email: identity.resolve(p.manager) for email, p in resolved.items() if p.manager
+    }
+    children: dict[str, list[str]] = {}
+    for email, manager in managers.items():
+        children.setdefault(manager, []).append(email)
+    chain = _chain(identity.owner, managers)
+    reports = _below(identity.owner, children)
+    team_sizes = {email: len(_below(email, children)) for email in children}
+    peers: dict[str, Person] = {}
+    not_peers: dict[str, NotPeer] = {}
+    policy = _Policy(rules, identity, frozenset(chain), reports, children)
+    for email, person in resolved.items():
+        verdict = policy.judge(email, person)
+        if verdict is None:
+            peers[email] = person
+        else:
+            not_peers[email] = verdict
+    for email in rules.model.peers.include:
+        canonical = identity.resolve(email)
+        if canonical not in resolved and canonical != identity.owner:
+            peers[canonical] = Person(email=canonical)
+            not_peers.pop(canonical, None)
+    return Directory(
+        people=resolved,
+        peers=peers,
+        not_peers=not_peers,
+        reports=frozenset(reports),
+        direct_reports=frozenset(children.get(identity.owner, ())),
+        management_chain=tuple(chain),
+        team_sizes=team_sizes,
+    )
+
+
+def _chain(owner: str, managers: dict[str, str]) -> list[str]:
+    chain: list[str] = []
+    current = managers.get(owner)
+    while current and current != owner and current not in chain:
+        chain.append(current)
+        current = managers.get(current)
+    return chain
+
+
+def _below(root: str, children: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(children.get(root, ()))
+    while stack:
+        email = stack.pop()
+        if email in seen or email == root:
+            continue
+        seen.add(email)
+        stack.extend(children.get(email, ()))
+    return seen
+
+
+class _Policy:
+    def __init__(
+        self,
+        rules: RuleSet,
+        identity: Identity,
+        chain: frozenset[str],
+        reports: set[str],
+        children: dict[str, list[str]],
+    ) -> None:
+        self.rules = rules
+        self.model = rules.model.peers
+        self.identity = identity
+        self.chain = chain
+        self.reports = reports
+        self.children = children
+        self.include = {identity.resolve(e) for e in self.model.include}
+        self.exclude = {identity.resolve(e) for e in self.model.exclude}
+
+    def judge(self, email: str, person: Person) -> NotPeer | None:
+        m, r = self.model, self.rules
+        if email == self.identity.owner:
+            return NotPeer("identity.me", "this is you")
+        if email in self.exclude:
+            return NotPeer("peers.exclude", "listed in peers.exclude")
+        if email in self.include:
+            return None
+        if m.exclude_my_management_chain and email in self.chain:
+            return NotPeer("peers.exclude_my_management_chain", "in your management chain")
+        if m.exclude_my_reports and email in self.reports:
+            return NotPeer("peers.exclude_my_reports", "reports to you")
+        if m.internal_only and not self.identity.is_internal(email):
+            return NotPeer("peers.internal_only", "outside your organization's domains")
+        if m.require_manages_anyone and not (person.manages_anyone or self.children.get(email)):
+            return NotPeer("peers.require_manages_anyone", "manages no one")
+        department, title = person.department or "", person.title or ""
+        if r.peer_departments and not r.peer_departments.match(department):
+            return NotPeer("peers.departments", f"department {department!r} not listed")
+        hit = r.peer_exclude_departments.match(department)
+        if hit:
+            return NotPeer("peers.exclude_departments", f"department matches {hit!r}")
+        if r.peer_titles and not r.peer_titles.match(title):
+            return NotPeer("peers.titles", f"title {title!r} not listed")
+        hit = r.peer_exclude_titles.match(title)
+        if hit:
+            return NotPeer("peers.exclude_titles", f"title matches {hit!r}")
+        if r.peer_tags and not any(r.peer_tags.match(t) for t in person.tags):
+            return NotPeer("peers.tags", "no listed tag")
+        for tag in person.tags:
+            hit = r.peer_exclude_tags.match(tag)
+            if hit:
+                return NotPeer("peers.exclude_tags", f"tag matches {hit!r}")
+        return None

@@ -1,0 +1,289 @@
+"""The digest's sections, each a small pure function of the peer views.
+
+Every section respects the never and snooze lists; peer of the week and
+reconnect leave out peers already scheduled; sections that name several people
+spread them across departments (``max_per_department``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, timedelta
+
+from rules.coverage import DepartmentTally, trend
+from rules.reciprocity import balance
+from rules.recommendations import (
+    CelebrateEntry,
+    DepartmentCoverage,
+    Invitation,
+    PeerOfTheWeek,
+    PersonEntry,
+    ReciprocityEntry,
+    Slot,
+)
+from rules.team_meeting import TeamMeeting
+from rules.views import Context, PeerView, cadence_reasons, entry, recency_reason
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def period_monday(period: str) -> date:
+    year, week = period.split("-W")
+    return date.fromisocalendar(int(year), int(week), 1)
+
+
+def _spread(views: Iterable[PeerView], limit: int, per_department: int) -> list[PeerView]:
+    picked: list[PeerView] = []
+    used: dict[str, int] = {}
+    for view in views:
+        if len(picked) >= limit:
+            break
+        department = (view.department or "").lower()
+        if used.get(department, 0) >= per_department:
+            continue
+        used[department] = used.get(department, 0) + 1
+        picked.append(view)
+    return picked
+
+
+def _lottery(period: str, email: str) -> str:
+    """A stable per-week tie-breaker, so equal candidates rotate instead of sorting by name."""
+    return hashlib.sha256(f"{period}|{email}".encode()).hexdigest()
+
+
+# -- peer of the week ------------------------------------------------------------
+
+
+def peer_of_the_week(
+    views: Sequence[PeerView], ctx: Context, slots: Callable[[], tuple[Slot, ...]]
+) -> PeerOfTheWeek | None:
+    """One peer for an informal 1:1 or lunch, never repeated within the rotation window."""
+    policy = ctx.rules.model.recommend
+    this_week = period_monday(ctx.period)
+    recent: set[str] = set()
+    already: str | None = None
+    for past_period, email in ctx.history.get("peer_of_the_week", ()):
+        if past_period == ctx.period:
+            already = email
+            continue
+        weeks = (this_week - period_monday(past_period)).days // 7
+        if 0 <= weeks < policy.rotation_weeks:
+            recent.add(email)
+    candidates = [
+        v for v in views if not v.upcoming and not ctx.blocked(v.email) and v.email not in recent
+    ]
+    if not candidates:
+        return None
+    chosen = next((v for v in candidates if v.email == already), None)
+    if chosen is None:
+        def priority(v: PeerView) -> tuple[float, str]:
+            ratio = policy.never_met_priority if v.overdue is None else v.overdue_ratio or 0.0
+            return (-ratio, _lottery(ctx.period, v.email))
+
+        chosen = min(candidates, key=priority)
+    reasons = [recency_reason(chosen), *cadence_reasons(chosen)]
+    if chosen.score.never_met:
+        reasons.append("A peer you have not met yet: a lunch is a good start")
+    if policy.rotation_weeks:
+        reasons.append(f"Not suggested in the last {policy.rotation_weeks} weeks")
+    return PeerOfTheWeek(person=entry(chosen, reasons, ctx), slots=slots())
+
+
+# -- reconnect -------------------------------------------------------------------
+
+
+def reconnect(views: Sequence[PeerView], ctx: Context, skip: set[str]) -> tuple[PersonEntry, ...]:
+    """Overdue peers (met before), most overdue first relative to cadence, spread."""
+    policy = ctx.rules.model.recommend
+    overdue = [
+        v for v in views
+        if v.overdue is not None and v.overdue > 0 and not v.upcoming
+        and not ctx.blocked(v.email) and v.email not in skip
+    ]
+    overdue.sort(key=lambda v: (-(v.overdue_ratio or 0.0), -v.score.tie_strength, v.email))
+    picked = _spread(overdue, policy.reconnect_size, policy.max_per_department)
+    out = []
+    for v in picked:
+        reasons = [recency_reason(v), f"{v.overdue} days overdue", *cadence_reasons(v)]
+        out.append(entry(v, reasons, ctx))
+    return tuple(out)
+
+
+# -- reciprocity -----------------------------------------------------------------
+
+
+def reciprocity(views: Sequence[PeerView], ctx: Context) -> tuple[ReciprocityEntry, ...]:
+    """"You owe" and "owes you", the most lopsided first."""
+    model = ctx.rules.model
+    found: list[tuple[int, str, PeerView, str]] = []
+    for v in views:
+        if ctx.blocked(v.email):
+            continue
+        direction = balance(v.score.initiated_by_me, v.score.initiated_by_them, ctx.rules)
+        if direction:
+            gap = abs(v.score.initiated_by_me - v.score.initiated_by_them)
+            found.append((-gap, v.email, v, direction))
+    found.sort(key=lambda t: (t[0], t[1]))
+    out = []
+    window = model.reciprocity.window_days
+    for _gap, _email, v, direction in found[: model.recommend.reciprocity_size]:
+        me, them = v.score.initiated_by_me, v.score.initiated_by_them
+        if direction == "you_owe":
+            sentence = (f"{v.name} reached out {them} times in {window} days, you {me}: "
+                        "you owe them one")
+        else:
+            sentence = (f"You reached out {me} times in {window} days, {v.name} {them}: "
+                        "they owe you one")
+        out.append(ReciprocityEntry(entry(v, [sentence], ctx), direction, me, them))
+    return tuple(out)
+
+
+# -- celebrate -------------------------------------------------------------------
+
+
+def celebrate(
+    views: Sequence[PeerView],
+    subject_hits: dict[str, list[tuple[float, str, str]]],
+    title_changes: Sequence[tuple[str, str | None, str | None, datetime]],
+    ctx: Context,
+    resolve: Callable[[str], str],
+) -> tuple[CelebrateEntry, ...]:
+    """Subject keyword hits from peers (kept subjects only) and directory title changes."""
+    model = ctx.rules.model
+    by_email = {v.email: v for v in views}
+    since = ctx.now_ts - model.celebrate.window_days * 86400
+    found: list[tuple[float, str, CelebrateEntry]] = []
+    if model.celebrate.title_changes:
+        for email, old, new, seen in title_changes:
+            view = by_email.get(resolve(email))
+            if view is None or ctx.blocked(view.email) or seen.timestamp() < since or not new:
+                continue
+            what = f"title change: {old or '(none)'} -> {new}"
+            reason = f"New title: {new}. Congratulate them"
+            found.append((seen.timestamp(), view.email,
+                          CelebrateEntry(entry(view, [reason], ctx), what,
+                                         ctx.local_date(seen.timestamp()).isoformat())))
+    for email, hits in subject_hits.items():
+        view = by_email.get(email)
+        if view is None or ctx.blocked(email) or not hits:
+            continue
+        at, subject, _rid = max(hits)
+        if at < since:
+            continue
+        reason = f"Wrote about \u201c{subject}\u201d: worth a congratulation"
+        found.append((at, email, CelebrateEntry(entry(view, [reason], ctx),
+                                                f"subject: {subject!r}",
+                                                ctx.local_date(at).isoformat())))
+    found.sort(key=lambda t: (-t[0], t[1]))
+    return tuple(e for _at, _email, e in found[: model.recommend.celebrate_size])
+
+
+# -- coverage --------------------------------------------------------------------
+
+
+def coverage(tallies: Iterable[DepartmentTally], ctx: Context) -> tuple[DepartmentCoverage, ...]:
+    """Departments and key functions gone quiet (trend down or dark), key functions first."""
+    rows = all_coverage(tallies, ctx)
+    quiet = [c for c in rows if c.trend in ("down", "dark")]
+    quiet.sort(key=lambda c: (not c.key_function, c.trend != "dark", -c.weeks_26, c.department))
+    return tuple(quiet[: ctx.rules.model.recommend.coverage_size])
+
+
+def all_coverage(tallies: Iterable[DepartmentTally], ctx: Context) -> list[DepartmentCoverage]:
+    return [
+        DepartmentCoverage(
+            department=t.department,
+            key_function=t.key_function is not None,
+            weeks_4=round(t.weeks_4, 3),
+            weeks_13=round(t.weeks_13, 3),
+            weeks_26=round(t.weeks_26, 3),
+            trend=trend(t.weeks_4, t.weeks_13, t.weeks_26, ctx.rules),
+            last_interaction=ctx.iso_date(t.last_at),
+            peers=t.peers,
+        )
+        for t in sorted(tallies, key=lambda t: t.department)
+    ]
+
+
+# -- feedback --------------------------------------------------------------------
+
+_PERIOD_MONTHS = {"month": 1, "quarter": 3, "half": 6}
+
+
+def feedback_period(day: date, period: str) -> int:
+    """A running index of the feedback period containing ``day`` (quarters: year*4 + q)."""
+    months = _PERIOD_MONTHS[period]
+    return (day.year * 12 + day.month - 1) // months
+
+
+def feedback(views: Sequence[PeerView], ctx: Context) -> tuple[PersonEntry, ...]:
+    """Once per period: the peers worked with most, across departments, not asked lately."""
+    model = ctx.rules.model.feedback
+    current = feedback_period(ctx.today, model.period)
+    asked_recently: set[str] = set()
+    for past_period, email in ctx.history.get("feedback", ()):
+        if past_period == ctx.period:
+            continue  # this very digest, computed again
+        index = feedback_period(period_monday(past_period) + timedelta(days=3), model.period)
+        if index == current:
+            return ()  # already asked this period
+        if current - index < model.not_asked_within_periods:
+            asked_recently.add(email)
+    window = _PERIOD_MONTHS[model.period] * 30.5 * 86400
+    since = ctx.now_ts - window
+    ranked: list[tuple[float, str, PeerView, int]] = []
+    for v in views:
+        if v.email in asked_recently or ctx.blocked(v.email):
+            continue
+        rows = [r for r in v.rows if since <= r[0] <= ctx.now_ts]
+        if len(rows) >= model.min_interactions:
+            ranked.append((-sum(r[2] for r in rows), v.email, v, len(rows)))
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    counts = {t[2].email: t[3] for t in ranked}
+    picked = _spread((t[2] for t in ranked), model.count, model.max_per_department)
+    out = []
+    for v in picked:
+        reason = (f"You worked together {counts[v.email]} times this {model.period}: "
+                  "ask how your team supports theirs")
+        out.append(entry(v, [reason], ctx))
+    return tuple(out)
+
+
+# -- invitations -----------------------------------------------------------------
+
+
+def invitations(
+    views: Sequence[PeerView],
+    team: TeamMeeting | None,
+    departments_of: Callable[[str], str | None],
+    own_department: str | None,
+    ctx: Context,
+) -> tuple[Invitation, ...]:
+    """Invite a peer from a department that never attends the owner's team meeting."""
+    if team is None:
+        return ()
+    attending = sorted({
+        d for email in team.attendance if (d := departments_of(email)) is not None
+    })
+    absent: dict[str, PeerView] = {}
+    for v in sorted(views, key=lambda v: (-v.score.tie_strength, v.email)):
+        d = v.department
+        if not d or d in attending or d == own_department or ctx.blocked(v.email):
+            continue
+        absent.setdefault(d, v)
+    local = team.last_start.astimezone(ctx.zone)
+    out = []
+    for d, v in list(absent.items())[: ctx.rules.model.recommend.invitations_size]:
+        title = team.title or "your team meeting"
+        reason = (f"No one from {d} attended \u201c{title}\u201d in its last "
+                  f"{team.occurrences} meetings; invite {v.name} to share their view")
+        out.append(Invitation(
+            meeting_title=team.title,
+            meeting_series_id=team.series_id,
+            weekday=WEEKDAYS[local.weekday()],
+            local_time=local.strftime("%H:%M"),
+            attendee_departments=tuple(attending),
+            person=entry(v, [reason], ctx),
+        ))
+    return tuple(out)

@@ -1,0 +1,151 @@
+"""One peer seen from every angle the recommendations need, and how to show them.
+
+:class:`PeerView` gathers a peer's directory entry, score, cadence and recency;
+:class:`Context` holds what every section shares (rules, zone, now, period,
+history). ``entry`` turns a view into the digest's :class:`PersonEntry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from connectors.records import Person
+from rules.cadence import Cadence
+from rules.ledger import InteractionRow
+from rules.recommendations import Evidence, PersonEntry
+from rules.ruleset import RuleSet
+from rules.scoring import PeerScore
+
+KIND_PHRASES = {
+    "one_on_one": "1:1",
+    "lunch": "lunch",
+    "small_meeting": "small meeting",
+    "large_meeting": "meeting",
+    "mail_sent": "mail from you",
+    "mail_received": "mail from them",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    rules: RuleSet
+    zone: ZoneInfo
+    now: datetime
+    period: str
+    history: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
+
+    @property
+    def now_ts(self) -> float:
+        return self.now.timestamp()
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.zone).date()
+
+    def local_date(self, ts: float) -> date:
+        return datetime.fromtimestamp(ts, self.zone).date()
+
+    def iso_date(self, ts: float | None) -> str | None:
+        return None if ts is None else self.local_date(ts).isoformat()
+
+    def blocked(self, email: str) -> bool:
+        """On the never list, or snoozed until after today."""
+        policy = self.rules.model.recommend
+        if email in policy.never:
+            return True
+        return any(s.email == email and s.until >= self.today for s in policy.snooze)
+
+
+@dataclass(slots=True)
+class PeerView:
+    email: str
+    person: Person
+    score: PeerScore
+    cadence: Cadence
+    rows: list[InteractionRow]
+    days_since: int | None
+    overdue: int | None
+    upcoming: str | None  # ISO date of a 1:1 / lunch / small meeting already scheduled
+    attendance: int = 0  # occurrences of the owner's team meeting attended
+
+    @property
+    def name(self) -> str:
+        return self.person.name or self.email
+
+    @property
+    def department(self) -> str | None:
+        return self.person.department
+
+    @property
+    def overdue_ratio(self) -> float | None:
+        """Days overdue as a share of the cadence (0.5 = half a cadence late)."""
+        if self.overdue is None:
+            return None
+        return self.overdue / self.cadence.days
+
+
+def cadence_phrase(view: PeerView) -> str:
+    c = view.cadence
+    if c.key_function:
+        who = c.key_function
+    elif c.source.startswith("group "):
+        who = c.source.removeprefix("group ")
+    else:
+        who = view.department or "peers"
+    return f"your cadence with {who} is {c.days} days"
+
+
+def recency_reason(view: PeerView) -> str:
+    """"Last 1:1 was 74 days ago; your cadence with Finance is 30 days"."""
+    s = view.score
+    if s.last_at is None:
+        return f"No interaction on record; {cadence_phrase(view)}"
+    if s.last_meeting_at is not None and s.last_meeting_kind and s.last_meeting_at >= (
+        s.last_at - 1
+    ):
+        kind = KIND_PHRASES[s.last_meeting_kind]
+    else:
+        kind = KIND_PHRASES.get(s.last_kind or "", "interaction")
+    days = view.days_since
+    ago = "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"
+    return f"Last {kind} was {ago}; {cadence_phrase(view)}"
+
+
+def entry(view: PeerView, reasons: Sequence[str], ctx: Context) -> PersonEntry:
+    """The digest entry for a peer, with their most recent interactions as evidence."""
+    n = ctx.rules.model.recommend.evidence_size
+    recent = sorted(view.rows, key=lambda r: (r[0], r[3]), reverse=True)[:n]
+    evidence = tuple(
+        Evidence(
+            date=ctx.local_date(at).isoformat(),
+            kind=kind,
+            weight=round(weight, 3),
+            record_id=rid,
+            initiated_by_me=me,
+        )
+        for at, kind, weight, rid, me, _them, _reply in recent
+    )
+    return PersonEntry(
+        email=view.email,
+        name=view.name,
+        department=view.department,
+        last_interaction=ctx.iso_date(view.score.last_at),
+        days_since=view.days_since,
+        cadence_days=view.cadence.days,
+        reasons=tuple(reasons),
+        evidence=evidence,
+        title=view.person.title,
+        tie_strength=round(view.score.tie_strength, 3),
+        days_overdue=view.overdue,
+        already_scheduled=view.upcoming,
+    )
+
+
+def cadence_reasons(view: PeerView) -> list[str]:
+    """Extra sentences for a tightened cadence (influence)."""
+    if view.cadence.influential:
+        return [f"Influential peer ({view.cadence.influential}): cadence tightened"]
+    return []

@@ -1,0 +1,205 @@
+"""The digest's sections: rotation, slots, celebrate, feedback, invitations, the schema."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jsonschema
+import pytest
+
+from connectors.records import Person
+from rules.loader import load_rules
+from rules.slots import free_slots
+from tests.rules.builders import ME, PEERS, PEOPLE, days_ago, mail, meeting, run
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "digest.schema.json").read_text())
+FIN, HR, SALES, OPS, MKT = PEERS
+
+
+def _week(period: str, weeks: int) -> str:
+    year, week = period.split("-W")
+    monday = datetime.fromisocalendar(int(year), int(week), 1) + timedelta(weeks=weeks)
+    y, w, _ = monday.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def test_peer_of_the_week_never_repeats_within_the_rotation_window() -> None:
+    rules = load_rules([("r.toml", "[recommend]\nrotation_weeks = 3\n")])
+    history: list[tuple[str, str]] = []
+    picks = []
+    for n in range(10):
+        period = _week("2026-W40", n)
+        now = datetime.fromisocalendar(int(period[:4]), int(period[-2:]), 1).replace(tzinfo=UTC)
+        result = run([], [], rules=rules, now=now, period=period,
+                     history={"peer_of_the_week": list(history)})
+        pick = result.digest.peer_of_the_week
+        assert pick is not None
+        picks.append(pick.person.email)
+        history.append((period, pick.person.email))
+    for i, email in enumerate(picks):
+        assert email not in picks[max(0, i - 2):i], picks
+    assert len(set(picks)) == 5  # every peer gets a turn
+
+
+def test_same_period_recomputed_keeps_its_pick() -> None:
+    first = run().digest.peer_of_the_week
+    assert first is not None
+    again = run(history={"peer_of_the_week": [("2026-W48", first.person.email)]})
+    assert again.digest.peer_of_the_week.person.email == first.person.email  # type: ignore[union-attr]
+
+
+def test_peer_of_the_week_favours_never_met_and_overdue_over_recent() -> None:
+    events = [meeting(days_ago(3), p) for p in (FIN, HR, SALES, MKT)]
+    events.append(meeting(days_ago(200), OPS))  # long overdue, but met
+    pick = run(events).digest.peer_of_the_week
+    assert pick is not None and pick.person.email == OPS
+    assert "days ago" in pick.person.reasons[0]
+    fresh = run([meeting(days_ago(3), p) for p in (FIN, HR, SALES, OPS)])
+    assert fresh.digest.peer_of_the_week.person.email == MKT  # type: ignore[union-attr]
+
+
+def test_already_scheduled_and_snoozed_peers_stay_out_of_the_picks() -> None:
+    rules = load_rules([("r.toml", f"""[recommend]
+never = ["{HR}"]
+snooze = [{{ email = "{SALES}", until = 2026-12-31 }}]
+""")])
+    events = [meeting(days_ago(d), p) for p in PEERS for d in (150, 160)]
+    events.append(meeting(days_ago(-3), FIN, title="Coffee"))  # already on the calendar
+    result = run(events, rules=rules)
+    named = {e.email for e in result.digest.reconnect}
+    if result.digest.peer_of_the_week:
+        named.add(result.digest.peer_of_the_week.person.email)
+    assert named == {OPS, MKT}
+    assert result.views[FIN].upcoming == "2026-11-29"
+
+
+def test_reconnect_ranks_overdue_peers_and_spreads_departments() -> None:
+    people = PEOPLE + (
+        Person("fin2@corp.example", "Fran Fin", department="Finance", title="Controller",
+               manager="ceo@corp.example", manages_anyone=True),
+    )
+    rules = load_rules([("r.toml", "[recommend]\nmax_per_department = 1\n")])
+    events = [meeting(days_ago(d), p) for p, d in
+              [(FIN, 100), ("fin2@corp.example", 90), (SALES, 70), (OPS, 20), (HR, 5),
+               (MKT, 200)]]
+    digest = run(events, people=people, rules=rules).digest
+    pick = digest.peer_of_the_week.person.email  # type: ignore[union-attr]
+    order = [e.email for e in digest.reconnect]
+    assert pick == MKT  # the most overdue
+    assert order == [FIN, SALES]  # fin2 is left out: one per department
+    assert digest.reconnect[0].reasons[0].startswith("Last 1:1 was 100 days ago; "
+                                                     "your cadence with Finance is 30 days")
+    assert digest.reconnect[0].days_overdue == 70
+    assert digest.reconnect[0].evidence[0].kind == "one_on_one"
+
+
+def test_slots_avoid_busy_events_across_a_dst_week() -> None:
+    zone = ZoneInfo("America/New_York")
+    # 2026-03-08 (Sunday) clocks go forward; the week holds both offsets
+    monday = datetime(2026, 3, 2).date()
+    busy = [
+        (datetime(2026, 3, 7, 17, 0, tzinfo=UTC).timestamp(),  # Sat 12:00 EST
+         datetime(2026, 3, 7, 18, 0, tzinfo=UTC).timestamp()),
+        (datetime(2026, 3, 8, 16, 0, tzinfo=UTC).timestamp(),  # Sun 12:00 EDT
+         datetime(2026, 3, 8, 17, 0, tzinfo=UTC).timestamp()),
+    ]
+    slots = free_slots(busy, monday, zone, (time(9), time(17)), (5, 6), 45, time(12), 2)
+    # the free 45 minutes closest to noon, local wall-clock, on both sides of the switch
+    assert [s.start for s in slots] == ["2026-03-07T11:15-05:00", "2026-03-08T11:15-04:00"]
+    assert [s.end for s in slots] == ["2026-03-07T12:00-05:00", "2026-03-08T12:00-04:00"]
+    free = free_slots([], monday, zone, (time(9), time(17)), (5, 6), 45, time(12), 2)
+    assert [s.start for s in free] == ["2026-03-07T12:00-05:00", "2026-03-08T12:00-04:00"]
+
+
+def test_peer_of_the_week_slots_come_from_my_busy_events_next_week() -> None:
+    # next week is 2026-W49: Monday 2026-11-30, Berlin is UTC+1
+    busy = meeting(datetime(2026, 11, 30, 10, 30, tzinfo=UTC), "r1@corp.example",
+                   minutes=120, title="Planning")
+    pick = run([busy]).digest.peer_of_the_week
+    assert pick is not None and len(pick.slots) == 3
+    assert pick.slots[0].start == "2026-11-30T10:45+01:00"  # busy 11:30-13:30 local
+    assert pick.slots[1].start.startswith("2026-12-02T12:00")
+
+
+@pytest.mark.parametrize(
+    ("subject", "celebrated"),
+    [("We shipped Atlas!", True), (None, False),
+     ("sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", False),
+     ("Weekly numbers", False)],
+)
+def test_celebrate_uses_subjects_only_when_kept(subject: str | None, celebrated: bool) -> None:
+    digest = run([], [mail(days_ago(2), OPS, (ME,), subject=subject)]).digest
+    assert bool(digest.celebrate) is celebrated
+    if celebrated:
+        assert digest.celebrate[0].person.email == OPS
+
+
+def test_celebrate_title_changes_of_peers() -> None:
+    changes = [(FIN, "Finance Manager", "VP Finance", days_ago(2)),
+               ("r1@corp.example", "Engineer", "Senior Engineer", days_ago(2))]
+    digest = run(title_changes=changes).digest
+    assert [(c.person.email, c.what) for c in digest.celebrate] == [
+        (FIN, "title change: Finance Manager -> VP Finance")]
+
+
+def _worked_with() -> list:
+    return [mail(days_ago(d), ME, (p,)) for p in (FIN, HR, SALES) for d in (5, 9, 20, 40)]
+
+
+def test_feedback_asks_the_peers_worked_with_most_once_per_quarter() -> None:
+    digest = run([], _worked_with()).digest
+    assert {e.email for e in digest.feedback} == {FIN, HR, SALES}
+    asked = run([], _worked_with(), history={"feedback": [("2026-W41", FIN)]}).digest
+    assert asked.feedback == ()  # already asked this quarter (W41 is in Q4)
+    rerun = run([], _worked_with(), history={"feedback": [("2026-W48", FIN)]}).digest
+    assert FIN in {e.email for e in rerun.feedback}  # the same digest, recomputed
+    last_quarter = run([], _worked_with(), history={"feedback": [("2026-W30", FIN)]}).digest
+    assert {e.email for e in last_quarter.feedback} == {HR, SALES}  # asked lately
+
+
+def test_invitations_name_a_peer_from_a_department_that_never_attends() -> None:
+    team = [meeting(days_ago(7 * w), "r1@corp.example", "r2@corp.example", SALES,
+                    title="Platform weekly", series="weekly-1", uid=f"weekly-1@{w}",
+                    recurring=True) for w in range(1, 6)]
+    strong = [mail(days_ago(d), ME, (OPS,)) for d in (2, 4, 6)]
+    result = run(team, strong)
+    assert result.team_meeting is not None and result.team_meeting.series_id == "weekly-1"
+    invitation = result.digest.invitations[0]
+    assert invitation.person.email == OPS  # strongest tie outside attending departments
+    assert "Sales" in invitation.attendee_departments
+    assert invitation.meeting_title == "Platform weekly"
+    assert result.views[SALES].attendance == 5
+    assert result.explain(SALES).team_meeting_attendance == 5
+
+
+def test_no_team_meeting_no_invitation() -> None:
+    one_off = [meeting(days_ago(7), "r1@corp.example", "r2@corp.example")]
+    assert run(one_off).digest.invitations == ()
+
+
+def test_computed_digest_matches_the_json_schema() -> None:
+    team = [meeting(days_ago(7 * w), "r1@corp.example", "r2@corp.example", SALES,
+                    title="Platform weekly", series="weekly-1", uid=f"weekly-1@{w}",
+                    recurring=True) for w in range(1, 6)]
+    events = team + [meeting(days_ago(d), FIN, organizer=FIN) for d in (40, 50, 60, 70)]
+    events += [meeting(days_ago(150), MKT)]
+    messages = _worked_with() + [mail(days_ago(1), OPS, (ME,), subject="Congrats on the launch")]
+    digest = run(events, messages,
+                 title_changes=[(HR, "HR Manager", "HR Director", days_ago(1))],
+                 history={"peer_of_the_week": [("2026-W47", MKT)]}).digest
+    data = json.loads(json.dumps(digest.to_json()))
+    jsonschema.validate(data, SCHEMA, format_checker=jsonschema.FormatChecker())
+    for section in ("reconnect", "reciprocity", "celebrate", "coverage", "feedback",
+                    "invitations"):
+        assert data[section], f"{section} should not be empty in this fixture"
+    assert data["peer_of_the_week"] is not None
+
+
+def test_schema_rejects_a_digest_missing_a_section() -> None:
+    data = json.loads(json.dumps(run().digest.to_json()))
+    del data["reconnect"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, SCHEMA)

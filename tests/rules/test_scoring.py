@@ -1,0 +1,120 @@
+"""Tie strength, cadence, reciprocity and coverage: the arithmetic behind the advice."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.records import Person
+from rules.cadence import cadence_for, days_overdue
+from rules.coverage import trend
+from rules.loader import load_rules
+from rules.reciprocity import balance
+from rules.scoring import decay, tie_strength
+from tests.rules.builders import ME, NOW, days_ago, mail, meeting, run
+
+RULES = load_rules([])
+FIN = "fin@corp.example"
+NOW_TS = NOW.timestamp()
+DAY = 86400.0
+
+
+@pytest.mark.parametrize(
+    ("age", "half_life", "expected"),
+    [(0, 90, 1.0), (90, 90, 0.5), (180, 90, 0.25), (45, 90, 0.5 ** 0.5), (-3, 90, 1.0),
+     (30, 30, 0.5)],
+)
+def test_decay_halves_every_half_life(age: float, half_life: float, expected: float) -> None:
+    assert decay(age, half_life) == pytest.approx(expected)
+
+
+def test_tie_strength_is_the_interactions_rank() -> None:
+    rows = [
+        (NOW_TS - 90 * DAY, "one_on_one", 3.0, "a", True, False, False),  # mine: x1.5, half
+        (NOW_TS, "mail_received", 0.5, "b", False, True, False),
+    ]
+    assert tie_strength(rows, NOW_TS, RULES) == pytest.approx(3.0 * 1.5 * 0.5 + 0.5)
+
+
+def test_shorter_half_life_forgets_faster() -> None:
+    rows = [(NOW_TS - 60 * DAY, "lunch", 4.0, "a", False, False, False)]
+    fast = load_rules([("r.toml", "[tie_strength]\nhalf_life_days = 30\n")])
+    assert tie_strength(rows, NOW_TS, fast) == pytest.approx(1.0)
+    assert tie_strength(rows, NOW_TS, RULES) > 1.0
+
+
+@pytest.mark.parametrize(
+    ("person", "team_size", "days", "source"),
+    [
+        (Person("a@x.example", department="Sales", title="Manager"), None, 60, "default"),
+        (Person("a@x.example", department="Finance", title="Manager"), None, 30,
+         "key function Finance"),
+        (Person("a@x.example", department="HR", title="Manager"), None, 30, "key function HR"),
+        (Person("a@x.example", department="Sales", title="VP Sales"), None, 45, "default"),
+        (Person("a@x.example", department="Sales", title="Manager"), 40, 45, "default"),
+        (Person("a@x.example", department="Finance", title="Director"), None, 22,
+         "key function Finance"),
+    ],
+)
+def test_cadence_per_group_key_function_and_influence(
+    person: Person, team_size: int | None, days: int, source: str
+) -> None:
+    cadence = cadence_for(person, team_size, RULES)
+    assert (cadence.days, cadence.source) == (days, source)
+
+
+def test_cadence_group_from_user_rules_wins_when_tighter() -> None:
+    rules = load_rules([("r.toml", '[cadence]\ngroups = [{ name = "Sales", '
+                                   'departments = ["sales*"], days = 21 }]\n')])
+    cadence = cadence_for(Person("a@x.example", department="Sales EMEA"), None, rules)
+    assert (cadence.days, cadence.source) == (21, "group Sales")
+
+
+@pytest.mark.parametrize(("since", "cadence", "overdue"),
+                         [(74, 30, 44), (10, 30, -20), (None, 30, None), (30, 30, 0)])
+def test_days_overdue(since: int | None, cadence: int, overdue: int | None) -> None:
+    assert days_overdue(since, cadence) == overdue
+
+
+@pytest.mark.parametrize(
+    ("mine", "theirs", "expected"),
+    [(0, 3, "you_owe"), (1, 6, "you_owe"), (2, 4, None), (5, 0, "owes_you"), (4, 4, None),
+     (0, 2, None), (3, 6, "you_owe"), (4, 6, None)],
+)
+def test_reciprocity_balance(mine: int, theirs: int, expected: str | None) -> None:
+    assert balance(mine, theirs, RULES) == expected
+
+
+def test_reciprocity_counts_organizing_and_first_messages() -> None:
+    events = [meeting(days_ago(d), FIN, organizer=FIN) for d in (5, 12, 19, 26)]
+    messages = [mail(days_ago(3), FIN, (ME,)), mail(days_ago(4), FIN, (ME,), reply=True),
+                mail(days_ago(6), ME, (FIN,))]
+    result = run(events, messages)
+    view = result.views[FIN]
+    assert (view.score.initiated_by_me, view.score.initiated_by_them) == (1, 5)
+    entry = result.digest.reciprocity[0]
+    assert (entry.person.email, entry.direction) == (FIN, "you_owe")
+    assert (entry.initiated_by_me, entry.initiated_by_them) == (1, 5)
+    assert "you owe them one" in entry.person.reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("w4", "w13", "w26", "expected"),
+    [(0, 0, 5, "dark"), (0, 0, 0, "dark"), (8, 12, 30, "up"), (1, 6, 23, "down"),
+     (4, 10, 26, "flat"), (2, 2, 2, "up"), (0, 3, 10, "down")],
+)
+def test_coverage_trend(w4: float, w13: float, w26: float, expected: str) -> None:
+    assert trend(w4, w13, w26, RULES) == expected
+
+
+def test_coverage_reports_departments_gone_quiet_with_key_functions_first() -> None:
+    events = [meeting(days_ago(d), "sales@corp.example") for d in (60, 70, 80, 100)]
+    events += [meeting(days_ago(d), FIN) for d in (100, 120)]
+    events += [meeting(days_ago(d), "ops@corp.example") for d in (3, 10, 50, 60)]
+    result = run(events)
+    quiet = [(c.department, c.trend, c.key_function) for c in result.digest.coverage]
+    assert quiet[0] == ("Finance", "dark", True)
+    assert ("Sales", "down", False) in quiet  # quiet for 8 weeks, not yet dark
+    assert all(c.department != "Operations" for c in result.digest.coverage)
+    table = {c.department: c for c in result.coverage}
+    assert table["Operations"].weeks_4 == pytest.approx(6.0)
+    assert table["Operations"].weeks_26 == pytest.approx(12.0)
