@@ -8,7 +8,6 @@ day by day from the RNG and grows with ``scale`` like its square root.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -47,12 +46,12 @@ def _weekday_at(window: DemoWindow, fraction: float) -> date:
 class SingleEvents:
     """Yields single events day by day; memory stays flat whatever the window."""
 
-    def __init__(self, f: EventFactory, window: DemoWindow, scale: float,
+    def __init__(self, f: EventFactory, window: DemoWindow, calendar_scale: float,
                  profiles: dict[str, str]) -> None:
         self.f = f
         self.org = f.org
         self.window = window
-        self.calendar_factor = math.sqrt(scale)
+        self.calendar_factor = calendar_scale
         self.profiles = profiles
         self.met = [p for p in self.org.peers if profiles.get(p) != "never"]
         self.steady = [p for p in self.met if profiles.get(p) != "dormant"]

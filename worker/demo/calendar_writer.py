@@ -71,7 +71,8 @@ class _Writer:
 
 
 def write_calendar(path: Path, org: OrgChart, window: DemoWindow, rng: random.Random,
-                   scale: float, profiles: dict[str, str], truth: GroundTruth) -> CalendarCounts:
+                   calendar_scale: float, profiles: dict[str, str],
+                   truth: GroundTruth) -> CalendarCounts:
     factory = EventFactory(org, rng)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as out:
@@ -84,7 +85,7 @@ def write_calendar(path: Path, org: OrgChart, window: DemoWindow, rng: random.Ra
         writer.lines(header)
         for master in recurring_series(factory, window, profiles):
             writer.event(master)
-        for single in SingleEvents(factory, window, scale, profiles):
+        for single in SingleEvents(factory, window, calendar_scale, profiles):
             writer.event(single)
         writer.lines(["END:VCALENDAR"])
     return CalendarCounts(writer.components, writer.instances)
