@@ -67,10 +67,13 @@ def prepare(workdir: Path, messages: int, events: int, end: date) -> Path:
         return config
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    base = generate(workdir / "probe", seed=11, managers=60, months=12, scale=1.0, end=end)
+    # Probe once at scale 1 to learn the volumes per unit of scale, then aim at the targets.
+    base = generate(workdir / "probe", seed=11, managers=60, months=12, scale=1.0,
+                    calendar_scale=10.0, end=end)
     scale = max(1.0, messages / max(base.messages, 1))
-    months = max(12, int(12 * events / max(base.events, 1)))
-    summary = generate(org, seed=11, managers=60, months=min(months, 120), scale=scale, end=end)
+    calendar_scale = max(1.0, 10.0 * events / max(base.events, 1))
+    summary = generate(org, seed=11, managers=60, months=12, scale=scale,
+                       calendar_scale=calendar_scale, end=end)
     print(f"generated {summary.messages:,} messages, {summary.events:,} events "
           f"in {time.monotonic() - started:.0f}s", flush=True)
     config.write_text(_config_text(org, state, summary.owner, list(summary.aliases),
