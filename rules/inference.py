@@ -119,6 +119,21 @@ def participants_of(
     return list(seen.values()), my_response, i_organize
 
 
+def meeting_size(event: EventInstance, other_people: int) -> int:
+    """People in the meeting, me included, each counted once.
+
+    Counted from the resolved participants, so a peer listed under an alias as
+    attendee and under their main address as organizer is one person. Only when
+    the source truncated the list (Google's attendeesOmitted, Graph's caps) does
+    the reported ``attendee_count`` win, since then the list undercounts.
+    """
+    listed = sum(1 for a in event.attendees if not a.is_resource)
+    resolved = other_people + 1
+    if event.attendee_count > listed:
+        return max(event.attendee_count, resolved)
+    return resolved
+
+
 def infer_events(
     events: Iterable[EventInstance],
     identity: Identity,
@@ -143,7 +158,7 @@ def infer_events(
             _observe_busy(event, my_response, i_organize, start, hooks)
         if hooks.series and i_organize and event.recurring and start < now_ts:
             hooks.series(event, people)
-        size = max(event.attendee_count, len(people) + 1)
+        size = meeting_size(event, len(people))
         verdict = event_noise(event, my_response, i_organize, size, len(people), rules)
         if verdict is not None:
             rule, detail = verdict

@@ -1,0 +1,294 @@
+"""The ``files`` connector: local ICS, mbox/Maildir/.eml and people exports.
+
+Each configured file (or message folder) is read on its own and is its own
+store *scope*, so a broken or changed file never touches the records of the
+others. The cursor is a JSON object with one state per input:
+
+* unchanged fingerprint → nothing is read;
+* an mbox that only grew → only the new tail is read (same run id, no pruning);
+* anything else that changed → re-read whole under a new run id, and the last
+  batch of that input prunes what the new read did not produce (an event
+  removed from the export disappears); a vanished input is pruned to nothing;
+* every batch (≤ ``BATCH_SIZE`` records) carries the cursor after it, so a run
+  killed halfway resumes where it stopped, under the same run id, and ends with
+  the same store content as an uninterrupted run.
+
+An input that yields only skips (an unreadable file) keeps its previous state
+and records: a broken export must not empty the store (vdirsyncer #1102).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from connectors.base import SourceContext, SourceUnavailable
+from connectors.files.ics import IcsOptions, ics_items
+from connectors.files.inputs import (
+    Input,
+    fingerprint,
+    folder_fingerprint,
+    head_hash,
+    message_files,
+    prefix_hash,
+    resolve,
+)
+from connectors.files.mail import (
+    MailOwner,
+    mbox_items,
+    mbox_starts_at,
+    message_file_item,
+)
+from connectors.files.people import people_items
+from connectors.records import Record, SkippedInput, SyncBatch
+
+BATCH_SIZE = 2000
+CURSOR_VERSION = 1
+
+SourceName = Literal["calendar", "mail", "people"]
+Item = Record | SkippedInput
+State = dict[str, Any]
+
+
+def _new_run() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass
+class _Read:
+    """How one input is read in this run."""
+
+    run: str
+    full: bool  # a whole re-read: prune the scope at the end
+    start: int  # items (sequence inputs) or bytes (mbox) already done
+    records: int  # records already delivered by this read (resumed runs)
+    base: State = field(default_factory=dict)  # state fields fixed for the whole read
+
+
+class FilesSource:
+    """One of ``calendar``, ``mail``, ``people``: every input of that setting."""
+
+    def __init__(self, name: SourceName, context: SourceContext) -> None:
+        self.name = name
+        self._context = context
+        self._entries: list[str] = list(context.settings.get(name) or [])
+        now = context.current_time().astimezone(UTC)
+        self._day = now.date().isoformat()
+        past = int(context.settings.get("window_past_days", 400))
+        future = int(context.settings.get("window_future_days", 60))
+        # Whole days, so that a run resumed later the same day expands identically.
+        midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
+        self._ics = IcsOptions(
+            window_start=midnight - timedelta(days=past),
+            window_end=midnight + timedelta(days=future + 1),
+            timezone=context.timezone,
+            owner=context.owner_addresses,
+            subjects=context.subjects,
+        )
+        self._owner = MailOwner(context.owner_addresses, context.subjects)
+
+    # -- the protocol ------------------------------------------------------------
+
+    def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
+        inputs, missing = resolve(self._entries, self._context.base_dir, self.name)
+        if missing:
+            raise SourceUnavailable(
+                f"{self.name}: configured path not found: {', '.join(missing)}",
+                hint=f"check the '{self.name}' list of this account's files source "
+                f"(paths are relative to {self._context.base_dir})",
+            )
+        states = _load(cursor)
+        changed = False
+        current = {i.label for i in inputs}
+        for label in sorted(set(states) - current):
+            # The file is gone from the export: its records go too.
+            del states[label]
+            changed = True
+            yield SyncBatch(cursor=_dump(states), scope=label, run_id=_new_run(), prune_scope=True)
+        for item in inputs:
+            for batch in self._sync_input(item, states):
+                changed = True
+                yield batch
+        if not changed and cursor is not None and _dump(states) != cursor:
+            yield SyncBatch(cursor=_dump(states))
+
+    # -- one input ---------------------------------------------------------------
+
+    def _sync_input(self, item: Input, states: dict[str, State]) -> Iterator[SyncBatch]:
+        old = states.get(item.label)
+        try:
+            if item.kind == "mbox":
+                fp = _mbox_fingerprint(item.path)
+                read = _plan_mbox(item, old, fp)
+            else:
+                fp, files = self._sequence_fingerprint(item)
+                read = _plan_sequence(old, fp, self._day if item.kind == "ics" else "")
+        except OSError as exc:
+            yield SyncBatch(cursor=_dump(states), skipped=[
+                SkippedInput(item.label, f"cannot read: {exc.strerror or exc}")])
+            return
+        if read is None:
+            if old is not None and old.get("fp") != fp:
+                states[item.label] = {**old, "fp": fp}  # touched, not changed: remember that
+            return
+        if item.kind == "mbox":
+            items: Iterator[tuple[Item, int]] = mbox_items(item.path, item.label, self._owner,
+                                                            read.start)
+        else:
+            items = _counted(self._sequence_items(item, files), read.start)
+        yield from self._batches(item, items, read, old, fp, states)
+
+    def _batches(
+        self,
+        item: Input,
+        items: Iterator[tuple[Item, int]],
+        read: _Read,
+        old: State | None,
+        fp: Any,
+        states: dict[str, State],
+    ) -> Iterator[SyncBatch]:
+        upserts: list[Record] = []
+        skipped: list[SkippedInput] = []
+        records = read.records
+        position = read.start
+        for entry, position in items:
+            if isinstance(entry, SkippedInput):
+                skipped.append(entry)
+            else:
+                upserts.append(entry)
+                records += 1
+            if len(upserts) + len(skipped) >= BATCH_SIZE:
+                states[item.label] = {**read.base, "run": read.run, "full": read.full,
+                                      "pos": position, "records": records, "done": False,
+                                      **_edge(item, position)}
+                yield SyncBatch(upserts=upserts, cursor=_dump(states), scope=item.label,
+                                run_id=read.run, skipped=skipped)
+                upserts, skipped = [], []
+        broken = read.full and records == 0 and bool(skipped)
+        if broken:
+            # Only skips: keep what the previous readable version gave us.
+            if old is None:
+                states.pop(item.label, None)
+            else:
+                states[item.label] = old
+            yield SyncBatch(cursor=_dump(states), skipped=skipped)
+            return
+        states[item.label] = {**read.base, "run": read.run, "full": False, "pos": position,
+                              "done": True, "fp": fp, **_edge(item, position)}
+        yield SyncBatch(upserts=upserts, cursor=_dump(states), scope=item.label,
+                        run_id=read.run, prune_scope=read.full, skipped=skipped)
+
+    # -- sequence inputs: ICS, people, single messages, message folders ---------
+
+    def _sequence_fingerprint(self, item: Input) -> tuple[Any, list[Path]]:
+        if item.kind == "folder":
+            files = message_files(item.path)
+            return folder_fingerprint(files, item.path), files
+        return fingerprint(item.path), []
+
+    def _sequence_items(self, item: Input, files: list[Path]) -> Iterator[Item]:
+        if item.kind == "ics":
+            return ics_items(item.path, item.label, self._ics)
+        if item.kind == "people":
+            return people_items(item.path, item.label)
+        if item.kind == "message":
+            return iter([message_file_item(item.path, item.label, self._owner)])
+        return (
+            message_file_item(path, f"{item.label}/{path.relative_to(item.path).as_posix()}",
+                              self._owner)
+            for path in files
+        )
+
+
+def _edge(item: Input, position: int) -> State:
+    """For a plain mbox, the hash of the bytes before ``position`` (to detect rewrites)."""
+    if item.kind != "mbox" or item.path.suffix == ".gz":
+        return {}
+    return {"edge": prefix_hash(item.path, position), "head": head_hash(item.path, position)}
+
+
+def _counted(items: Iterator[Item], skip: int) -> Iterator[tuple[Item, int]]:
+    """Items numbered from 1, the first ``skip`` (already delivered) left out."""
+    for number, entry in enumerate(items, 1):
+        if number > skip:
+            yield entry, number
+
+
+def _plan_sequence(old: State | None, fp: Any, day: str) -> _Read | None:
+    """Unchanged → None; a read of ours interrupted on the same content → resume; else all."""
+    if old is not None and old.get("fp_start", old.get("fp")) == fp and old.get("day") == day:
+        if old.get("done"):
+            return None
+        return _Read(old["run"], bool(old.get("full", True)), int(old.get("pos", 0)),
+                     int(old.get("records", 0)), {"fp_start": fp, "day": day})
+    return _Read(_new_run(), True, 0, 0, {"fp_start": fp, "day": day})
+
+
+def _mbox_fingerprint(path: Path) -> dict[str, Any]:
+    return fingerprint(path)
+
+
+def _plan_mbox(item: Input, old: State | None, fp: dict[str, Any]) -> _Read | None:
+    """Decide between nothing, the appended tail, resuming, and a full re-read."""
+    fresh = _Read(_new_run(), True, 0, 0, {"fp_start": fp})
+    if old is None:
+        return fresh
+    if old.get("done") and old.get("fp") == fp:
+        return None
+    offset = int(old.get("pos", 0))
+    compressed = item.path.suffix == ".gz"
+    if compressed:
+        # Offsets are into the decompressed stream: only resuming the same bytes is sound.
+        if not old.get("done") and old.get("fp_start") == fp:
+            return _Read(old["run"], bool(old.get("full")), offset, int(old.get("records", 0)),
+                         {"fp_start": fp})
+        return fresh
+    intact = (
+        fp["size"] >= offset
+        and head_hash(item.path, offset) == old.get("head")
+        and prefix_hash(item.path, offset) == old.get("edge")
+        and mbox_starts_at(item.path, offset)
+    )
+    if not intact:
+        return fresh
+    if old.get("done"):
+        if fp["size"] == offset:
+            return None  # touched but not grown
+        return _Read(old["run"], False, offset, 0, {"fp_start": fp})
+    return _Read(old["run"], bool(old.get("full")), offset, int(old.get("records", 0)),
+                 {"fp_start": fp})
+
+
+def _load(cursor: str | None) -> dict[str, State]:
+    if not cursor:
+        return {}
+    try:
+        data = json.loads(cursor)
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
+        return {}
+    inputs = data.get("inputs")
+    return dict(inputs) if isinstance(inputs, dict) else {}
+
+
+def _dump(states: dict[str, State]) -> str:
+    return json.dumps({"v": CURSOR_VERSION, "inputs": states}, sort_keys=True,
+                      separators=(",", ":"))
+
+
+class FilesConnector:
+    """Offers a source for each of ``calendar``, ``mail``, ``people`` that is configured."""
+
+    def __init__(self, context: SourceContext) -> None:
+        self._context = context
+
+    def sources(self) -> list[FilesSource]:
+        names: tuple[SourceName, ...] = ("calendar", "mail", "people")
+        return [FilesSource(n, self._context) for n in names if self._context.settings.get(n)]
+

@@ -1,0 +1,292 @@
+"""One message's header block → :class:`MessageMeta`, and the mail inputs that yield them.
+
+Only header blocks are parsed; bodies are scanned for a ``text/calendar`` part
+header (to recognize invitations) and dropped. Header fields are split with
+one regular expression instead of :class:`email.parser.BytesHeaderParser`:
+measured on a 50,000-message mbox this is ~6x faster than the compat32 parser
+and ~25x faster than ``policy=default``, and the fields we keep are decoded
+with the stdlib (:mod:`email.header`, :mod:`email.utils`, :mod:`email.headerregistry`
+via :mod:`connectors.addresses`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_tz
+from pathlib import Path
+
+from connectors.addresses import (
+    clean_text,
+    decode_words,
+    normalize_message_id,
+    parse_address_header,
+    parse_message_ids,
+    private_text,
+)
+from connectors.files.mbox import CALENDAR_PART, MboxScanner, RawMessage
+from connectors.records import Direction, MessageMeta, SkippedInput
+
+_WANTED = (
+    "message-id", "date", "from", "to", "cc", "bcc", "subject", "in-reply-to", "references",
+    "list-id", "list-unsubscribe", "auto-submitted", "precedence", "content-type", "x-gm-thrid",
+    "delivered-to", "sender",
+)
+# Only the fields we keep, with their folded continuation lines; the regex engine
+# skips Received/DKIM lines far faster than a Python loop over every field.
+_FIELD = re.compile(
+    rb"^(" + b"|".join(re.escape(n.encode()) for n in _WANTED) + rb")[ \t]*:[ \t]*"
+    rb"([^\n]*(?:\n[ \t][^\n]*)*)",
+    re.M | re.I,
+)
+_ADDRESS_FIELDS = frozenset({"to", "cc", "bcc", "delivered-to"})
+_INVITE_SUBJECT = re.compile(
+    r"^(?:invitation|updated invitation(?: with note)?|invitation updated|accepted|declined|"
+    r"tentatively accepted|tentative|canceled event|cancelled event|canceled|cancelled|"
+    r"new time proposed|event canceled)(?: \([^)]*\))?:",
+    re.I,
+)
+_ENVELOPE_DATE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w* +(\w{3}) +(\d{1,2}) +(\d{1,2}):(\d\d):(\d\d)"
+    r"(?: +([+-]\d{4}))?(?: +[A-Z]{3,5})? +(\d{4})"
+)
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+# Placeholder envelope dates: mboxrd@z's epoch and git format-patch's magic date.
+_PLACEHOLDER_DATES = {datetime(1970, 1, 1, tzinfo=UTC), datetime(2001, 9, 17, tzinfo=UTC)}
+
+
+class MalformedMessage(ValueError):
+    """This message cannot become a record (no headers, no usable date)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MailOwner:
+    """What mapping needs to know about the account: its addresses and privacy."""
+
+    addresses: frozenset[str]
+    subjects: str = "kept"
+
+
+def split_fields(header: bytes) -> dict[str, str]:
+    """The first occurrence of each wanted field, unfolded and decoded to text."""
+    fields: dict[str, str] = {}
+    for match in _FIELD.finditer(header):
+        key = match.group(1).decode("ascii").lower()
+        if key in fields:
+            if key in _ADDRESS_FIELDS:  # duplicated address headers add up
+                fields[key] += ", " + _text(match.group(2))
+            continue
+        fields[key] = _text(match.group(2))
+    return fields
+
+
+def _text(raw: bytes) -> str:
+    raw = raw.replace(b"\r", b"").replace(b"\n", b"")
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").strip()
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """An RFC 5322 date → aware UTC, or None when absent or garbled."""
+    if not value:
+        return None
+    try:
+        parts = parsedate_tz(value)
+        if parts is None:
+            return None
+        offset = parts[9] or 0
+        moment = datetime(*parts[:6], tzinfo=timezone(timedelta(seconds=offset)))  # type: ignore[misc]
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if not 1971 <= moment.year <= 2200:
+        return None
+    return moment.astimezone(UTC)
+
+
+def envelope_date(envelope: bytes) -> datetime | None:
+    """The asctime date of an mbox ``From `` line, if it is a real one."""
+    match = _ENVELOPE_DATE.search(envelope.decode("latin-1"))
+    if match is None:
+        return None
+    month = _MONTHS.get(match.group(1).lower())
+    if month is None:
+        return None
+    try:
+        offset = match.group(6)
+        tz = UTC
+        if offset:
+            sign = -1 if offset[0] == "-" else 1
+            tz = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
+        moment = datetime(int(match.group(7)), month, int(match.group(2)), int(match.group(3)),
+                          int(match.group(4)), int(match.group(5)), tzinfo=tz).astimezone(UTC)
+    except ValueError:
+        return None
+    if moment.replace(hour=0, minute=0, second=0) in _PLACEHOLDER_DATES or moment.year < 1971:
+        return None
+    return moment
+
+
+def message_meta(
+    header: bytes, owner: MailOwner, *, envelope: bytes = b"", calendar_part: bool = False
+) -> MessageMeta:
+    """Map one header block; raises :class:`MalformedMessage` when it cannot be a record."""
+    fields = split_fields(header)
+    if not fields.keys() & {"from", "date", "message-id", "to"}:
+        raise MalformedMessage("no RFC 5322 header fields (not a mail message)")
+    timestamp = parse_date(fields.get("date")) or envelope_date(envelope)
+    if timestamp is None:
+        raise MalformedMessage(f"no usable Date header ({fields.get('date', 'missing')!r})")
+
+    sender_list = parse_address_header(fields.get("from"))
+    if not sender_list.mailboxes and fields.get("sender"):
+        sender_list = parse_address_header(fields["sender"])
+    sender = sender_list.mailboxes[0] if sender_list.mailboxes else None
+    to = parse_address_header(fields.get("to")).emails
+    cc = parse_address_header(fields.get("cc")).emails
+    bcc = parse_address_header(fields.get("bcc")).emails
+    direction = _direction(sender.email if sender else None, to, cc, bcc, fields, owner.addresses)
+    if direction not in (Direction.SENT, Direction.SELF):
+        bcc = ()
+
+    message_id = normalize_message_id(fields.get("message-id"))
+    references = parse_message_ids(fields.get("references"))
+    in_reply_to = parse_message_ids(fields.get("in-reply-to"))
+    subject = clean_text(decode_words(fields["subject"])) if "subject" in fields else None
+    content_type = fields.get("content-type", "").lower()
+    auto = fields.get("auto-submitted")
+    precedence = fields.get("precedence")
+    return MessageMeta(
+        source_id=message_id or "sha256:" + hashlib.sha256(header).hexdigest()[:32],
+        message_id=message_id,
+        thread_id=_thread_id(fields.get("x-gm-thrid"), references, in_reply_to, message_id),
+        timestamp=timestamp,
+        sender=sender.email if sender else None,
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        direction=direction,
+        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        references=references,
+        list_id=_optional(decode_words(fields["list-id"])) if "list-id" in fields else None,
+        list_unsubscribe=bool(fields.get("list-unsubscribe")),
+        auto_submitted=_optional(auto.lower()) if auto else None,
+        precedence=_optional(precedence.lower()) if precedence else None,
+        is_invitation=(
+            content_type.startswith("text/calendar")
+            or calendar_part
+            or bool(subject and _INVITE_SUBJECT.match(subject))
+        ),
+        subject=private_text(subject, owner.subjects),
+        sender_name=sender.name if sender else "",
+    )
+
+
+def _optional(text: str) -> str | None:
+    return clean_text(text) or None
+
+
+def _direction(
+    sender: str | None,
+    to: tuple[str, ...],
+    cc: tuple[str, ...],
+    bcc: tuple[str, ...],
+    fields: dict[str, str],
+    owner: frozenset[str],
+) -> Direction:
+    if sender is not None and sender in owner:
+        recipients = to + cc + bcc
+        if recipients and all(r in owner for r in recipients):
+            return Direction.SELF
+        return Direction.SENT
+    delivered = parse_address_header(fields.get("delivered-to")).emails
+    if any(r in owner for r in (*to, *cc, *bcc, *delivered)):
+        return Direction.RECEIVED
+    return Direction.OTHER
+
+
+def _thread_id(
+    gm_thrid: str | None,
+    references: tuple[str, ...],
+    in_reply_to: tuple[str, ...],
+    message_id: str | None,
+) -> str | None:
+    if gm_thrid and gm_thrid.strip().isdigit():
+        # Takeout's X-GM-THRID is the decimal form of the Gmail API's hex threadId.
+        return format(int(gm_thrid.strip()), "x")
+    if references:
+        return references[0]
+    if in_reply_to:
+        return in_reply_to[0]
+    return message_id
+
+
+# -- inputs ------------------------------------------------------------------------
+
+
+MailItem = MessageMeta | SkippedInput
+
+
+def mbox_items(
+    path: Path, label: str, owner: MailOwner, start: int = 0
+) -> Iterator[tuple[MailItem, int]]:
+    """Each message of an mbox from byte ``start``, with the offset just after it."""
+    opener = _open_gz if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        for number, raw in enumerate(MboxScanner(handle, start), 1):
+            yield _map_raw(raw, label, number, owner), raw.end
+
+
+def mbox_starts_at(path: Path, offset: int) -> bool:
+    """Whether a new message starts at ``offset`` (so reading on from there is sound)."""
+    opener = _open_gz if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        return MboxScanner(handle, offset).starts_with_message()
+
+
+def _open_gz(path: Path, mode: str):  # type: ignore[no-untyped-def]
+    import gzip
+
+    return gzip.open(path, mode)
+
+
+def _map_raw(raw: RawMessage, label: str, number: int, owner: MailOwner) -> MailItem:
+    try:
+        return message_meta(
+            raw.header, owner, envelope=raw.envelope, calendar_part=raw.has_calendar_part
+        )
+    except MalformedMessage as exc:
+        return SkippedInput(f"{label}: message at byte {raw.offset}", str(exc))
+    except Exception as exc:  # a parser bug on hostile input must not stop the mailbox
+        return SkippedInput(f"{label}: message at byte {raw.offset}", f"unreadable: {exc!r}")
+
+
+def message_file_item(path: Path, label: str, owner: MailOwner) -> MailItem:
+    """One ``.eml`` / Maildir file → a record or a skip (its body is scanned, never kept)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return SkippedInput(label, f"cannot read: {exc.strerror or exc}")
+    envelope = b""
+    if data.startswith(b"From ") and b"\n" in data:  # some .eml files keep an mbox envelope
+        envelope, _, data = data.partition(b"\n")
+    match = re.search(rb"\r?\n\r?\n", data)
+    header, body_start = (data[: match.start()], match.end()) if match else (data, len(data))
+    if data[:1] in (b"\n", b"\r"):
+        header, body_start = b"", 0
+    try:
+        return message_meta(
+            header,
+            owner,
+            envelope=envelope,
+            calendar_part=CALENDAR_PART.search(data, body_start) is not None,
+        )
+    except MalformedMessage as exc:
+        return SkippedInput(label, str(exc))
+    except Exception as exc:
+        return SkippedInput(label, f"unreadable: {exc!r}")
