@@ -129,3 +129,36 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         ],
     ),
 ]
+
+# 2: the digest ledger (worker/ledger.py). One row per digest message: seq 0 is the
+# period's scheduled digest, seq 1, 2, ... are deliberate resends (`digest --force`).
+# The message column holds the exact RFC 5322 bytes (ASCII: every part uses a 7-bit
+# transfer encoding), so a retry sends what was rendered, with the same Message-ID.
+MIGRATIONS.append(
+    (
+        2,
+        "digest ledger: one digest per recipient and period",
+        [
+            """CREATE TABLE digest_ledger (
+                account TEXT NOT NULL,
+                recipient TEXT NOT NULL,
+                period TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                message_id TEXT NOT NULL UNIQUE,
+                subject TEXT NOT NULL,
+                message TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN
+                    ('pending', 'sending', 'sent', 'unknown', 'failed', 'empty')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                location TEXT,
+                created_at INTEGER NOT NULL,
+                sending_at INTEGER,
+                finished_at INTEGER,
+                reported_at INTEGER,
+                PRIMARY KEY (account, recipient, period, seq)
+            )""",
+            "CREATE INDEX digest_ledger_by_state ON digest_ledger (account, state)",
+        ],
+    )
+)

@@ -1,0 +1,207 @@
+"""Rendering the digest: sections, subject, both parts, size, hostile input, the .ics hold."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+
+from tests.worker.digest_builders import empty_digest, full_digest, person
+from worker.digest.ics_hold import build_hold, hold_uid
+from worker.digest.message import build_message, message_bytes, new_message_id
+from worker.digest.render import render_digest, subject_line
+from worker.digest.sample import NOW as SAMPLE_NOW
+from worker.digest.sample import sample_digest
+
+NOW = datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+EXPECTED_HEADERS = {
+    "From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "X-Auto-Response-Suppress",
+    "X-Peerpulse-Period", "X-Peerpulse-Account", "MIME-Version", "Content-Type",
+}
+
+
+def _render(digest, hold_attached=False):
+    return render_digest(digest, recipient="sam@example.com", sender="sam@example.com", now=NOW,
+                         hold_attached=hold_attached)
+
+
+def _wire(digest) -> bytes:
+    rendered = _render(digest, hold_attached=True)
+    hold = build_hold(digest, organizer="sam@example.com", now=NOW)
+    message = build_message(rendered, account="work",
+                            message_id=new_message_id(digest.period, "sam@example.com"),
+                            date=NOW, hold=hold)
+    return message_bytes(message)
+
+
+def test_sections_appear_in_the_order_of_the_product_spec_in_both_parts():
+    rendered = _render(full_digest())
+    text_order = ["PEER OF THE WEEK", "RECONNECT", "RECIPROCITY", "CELEBRATE", "ASK FOR FEEDBACK",
+                  "INVITE TO YOUR TEAM MEETING", "COVERAGE BY DEPARTMENT"]
+    html_order = ["Peer of the week", "Reconnect", "Reciprocity", "Celebrate", "Ask for feedback",
+                  "Invite to your team meeting", "Coverage by department"]
+    text_positions = [rendered.text.index(h) for h in text_order]
+    html_positions = [rendered.html.index(f">{h}</h2>") for h in html_order]
+    assert text_positions == sorted(text_positions)
+    assert html_positions == sorted(html_positions)
+
+
+def test_the_html_and_text_parts_name_the_same_people_with_their_reasons():
+    digest = sample_digest()
+    rendered = render_digest(digest, recipient="sam@example.com", sender="sam@example.com",
+                             now=SAMPLE_NOW)
+    assert len(rendered.people) == 8
+    in_text = re.findall(r"<([^<>\s]+@example\.com)>", rendered.text)
+    in_html = re.findall(r'href="mailto:([^"]+)"', rendered.html)
+    assert in_text == in_html == list(rendered.people)
+    names = re.findall(r'href="mailto:[^"]+" style="[^"]*">([^<]+)</a>', rendered.html)
+    for entry in [digest.peer_of_the_week.person, *digest.reconnect, *digest.feedback]:
+        assert entry.name in rendered.text and entry.name in names
+        assert entry.reasons[0] in rendered.text
+        assert entry.reasons[0].replace("'", "&#39;") in rendered.html
+
+
+def test_each_person_shows_department_reason_and_why():
+    rendered = _render(full_digest())
+    assert "Dana Okafor (Finance, Director) <dana@example.com>" in rendered.text
+    assert "Key function you have not met in 10 weeks." in rendered.text
+    assert ("Why: last together 14 Sep (70 days ago); usual cadence every ~30 days; "
+            "40 days overdue") in rendered.text
+    assert "Recent: lunch 14 Sep" in rendered.text
+
+
+@pytest.mark.parametrize(
+    ("digest", "subject"),
+    [
+        (full_digest(), "Week 48: lunch with Dana, 2 peers to reconnect"),
+        (replace(full_digest(), peer_of_the_week=None),
+         "Week 48: 2 peers to reconnect, 1 favour to return"),
+        (replace(full_digest(), peer_of_the_week=None, reconnect=(person("a@x.org", "A"),)),
+         "Week 48: 1 peer to reconnect, 1 favour to return"),
+        (replace(empty_digest(), feedback=(person("a@x.org", "A"),)), "Week 48: 1 feedback ask"),
+        (empty_digest(), "Week 48: nothing to do this week"),
+        (empty_digest("2027-W01"), "Week 1: nothing to do this week"),
+    ],
+    ids=["pick-and-reconnect", "no-pick", "singular", "feedback-only", "empty", "week-1"],
+)
+def test_the_subject_says_the_period_and_the_headline(digest, subject):
+    assert subject_line(digest) == subject
+
+
+def test_an_empty_digest_says_there_is_nothing_to_do():
+    rendered = _render(empty_digest())
+    assert rendered.is_empty
+    assert "Nothing to do this week" in rendered.text
+    assert "Nothing to do this week" in rendered.html
+
+
+def test_the_html_is_mail_client_safe_and_dark_mode_aware():
+    html = _render(full_digest()).html
+    assert "<script" not in html.lower()
+    assert "<img" not in html.lower() and "<svg" not in html.lower()
+    assert "<canvas" not in html.lower() and "<link" not in html.lower()
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", html)  # nothing external to load
+    assert '<meta name="color-scheme" content="light dark">' in html
+    assert "@media (prefers-color-scheme: dark)" in html
+    assert "max-width:640px" in html
+
+
+def test_coverage_bars_are_table_cells_with_widths_and_colours():
+    html = _render(full_digest()).html
+    fills = re.findall(r'<td width="(\d+)%" class="pp-fill[^"]*" bgcolor="(#[0-9a-f]{6})"', html)
+    # Engineering is the busiest department: its 4-week rate sets the scale.
+    assert ("100", "#2f6fdf") in fills
+    assert len(fills) == 5  # Finance's 4-week window is empty: no fill cell at all
+    text = _render(full_digest()).text
+    assert "4 wk   ████████████ 3.5/wk" in text
+
+
+def test_the_sample_digest_message_stays_well_under_100_kb():
+    digest = sample_digest()
+    raw = _wire(digest)
+    assert len(raw) < 100_000
+    assert len(_render(digest).html.encode()) < 60_000
+
+
+# -- hostile input -------------------------------------------------------------------
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "Eve\r\nBcc: victim@evil.example",
+    "=?utf-8?q?E=0ABcc:_x@evil.example?=",  # short enough to survive as a first name
+    "Eve\u202eevil\u2028Bcc: x",
+    "<img src=x onerror=alert(1)>" + "A" * 10_000,
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=["markup", "crlf", "encoded-word", "bidi", "10kb"])
+def test_hostile_names_titles_and_subjects_never_reach_the_output_unescaped(hostile):
+    digest = full_digest(name=hostile, department=hostile, title=hostile, reason=hostile,
+                         meeting_title=hostile, celebrate=hostile)
+    raw = _wire(digest)
+    assert len(raw) < 100_000
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert set(parsed.keys()) == EXPECTED_HEADERS
+    assert len(parsed.keys()) == len(EXPECTED_HEADERS)
+    assert "\n" not in str(parsed["Subject"]) and "\r" not in str(parsed["Subject"])
+    assert not re.search(rb"(?mi)^bcc:", raw)
+    html = parsed.get_body(("html",)).get_content()
+    text = parsed.get_body(("plain",)).get_content()
+    assert "<script" not in html and "<img" not in html
+    assert "\u202e" not in html and "\u2028" not in text
+    assert not re.search(r"(?m)^Bcc:", text)
+    hold = next(p for p in parsed.walk() if p.get_content_type() == "text/calendar")
+    calendar = icalendar.Calendar.from_ical(hold.get_content())
+    event = calendar.walk("VEVENT")[0]
+    assert "\n" not in str(event["SUMMARY"]) and len(str(event["SUMMARY"])) < 120
+
+
+def test_a_long_name_is_cut_short_in_the_subject_and_the_page():
+    digest = full_digest(name="Bartholomew" * 1000)
+    rendered = _render(digest)
+    assert len(rendered.subject) <= 140
+    assert "Bartholomew" * 10 not in rendered.html
+
+
+# -- the .ics hold -------------------------------------------------------------------
+
+
+def test_the_hold_is_a_published_event_in_the_managers_zone_inviting_nobody():
+    data = build_hold(full_digest(), organizer="sam@example.com", now=NOW)
+    calendar = icalendar.Calendar.from_ical(data)
+    assert str(calendar["METHOD"]) == "PUBLISH"
+    event = calendar.walk("VEVENT")[0]
+    assert "ATTENDEE" not in event
+    assert str(event["ORGANIZER"]) == "mailto:sam@example.com"
+    assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert event.decoded("DTSTART") == datetime(2026, 11, 24, 12, 0,
+                                                tzinfo=ZoneInfo("Europe/Berlin"))
+    assert calendar.walk("VTIMEZONE")
+    assert str(event["UID"]) == hold_uid("work", "2026-W48", "example.com")
+
+
+def test_the_hold_uid_is_stable_per_account_and_period():
+    uid = hold_uid("work", "2026-W48", "example.com")
+    assert uid == hold_uid("work", "2026-W48", "example.com")
+    assert uid != hold_uid("work", "2026-W49", "example.com")
+    assert uid != hold_uid("home", "2026-W48", "example.com")
+
+
+def test_no_hold_without_a_pick_or_a_slot():
+    assert build_hold(empty_digest(), organizer="sam@example.com", now=NOW) is None
+    digest = full_digest()
+    no_slots = replace(digest, peer_of_the_week=replace(digest.peer_of_the_week, slots=()))
+    assert build_hold(no_slots, organizer="sam@example.com", now=NOW) is None
+
+
+def test_a_peer_not_yet_due_shows_no_negative_overdue():
+    digest = full_digest()
+    early = replace(digest.reconnect[0], days_overdue=-53)
+    rendered = _render(replace(digest, reconnect=(early,)))
+    assert "-53" not in rendered.text and "-53" not in rendered.html

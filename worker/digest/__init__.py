@@ -1,0 +1,1 @@
+"""The digest as the user sees it: rendering (text + HTML), the MIME message, the .ics hold."""

@@ -1,0 +1,323 @@
+"""From a :class:`Digest` to the words and markup the manager reads.
+
+Two steps. First the digest becomes a *view*: plain dicts of already cleaned,
+length-limited, formatted strings (dates as "12 Sep", cadence as "every ~30
+days"), built once so the text and HTML parts cannot disagree about who is in
+them. Then two Jinja2 templates draw the view. The HTML environment autoescapes
+everything (Jinja2's default is *off*; see faults-and-hardening.md 5.2) and both
+use StrictUndefined, so a misspelt field is an error, not a blank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from rules.recommendations import Digest, PersonEntry
+from worker.digest.sanitize import NAME_LIMIT, clean_address, clean_text, header_text
+from worker.schedule import parse_period, period_dates
+
+TEMPLATES = Path(__file__).parent / "templates"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_KINDS = {
+    "one_on_one": "1:1",
+    "lunch": "lunch",
+    "small_meeting": "meeting",
+    "meeting": "meeting",
+    "mail_sent": "mail sent",
+    "mail_received": "mail received",
+    "mail_reply": "reply",
+}
+_TREND = {"up": "rising", "flat": "steady", "down": "falling", "dark": "gone dark"}
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDigest:
+    """What the message builder needs: the subject line and both bodies."""
+
+    period: str
+    subject: str
+    text: str
+    html: str
+    recipient: str
+    sender: str
+    people: tuple[str, ...]  # emails named in the digest, in order of appearance
+    is_empty: bool
+
+
+def render_digest(
+    digest: Digest, *, recipient: str, sender: str, now: datetime, hold_attached: bool = False
+) -> RenderedDigest:
+    """Render ``digest`` as a subject, a plain-text body and an HTML body."""
+    view = build_view(digest, now=now, hold_attached=hold_attached)
+    context = {"v": view, "recipient": clean_text(recipient, 120)}
+    text = _text_env().get_template("digest.txt.j2").render(context)
+    html = _html_env().get_template("digest.html.j2").render(context)
+    return RenderedDigest(
+        period=digest.period,
+        subject=view["subject"],
+        text=text,
+        html=html,
+        recipient=recipient,
+        sender=sender,
+        people=tuple(view["people"]),
+        is_empty=digest.is_empty,
+    )
+
+
+@lru_cache(maxsize=1)
+def _html_env() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@lru_cache(maxsize=1)
+def _text_env() -> Environment:
+    # text/plain is not markup: escaping would print "&lt;" to the reader. Every value
+    # in the view is already one clean line, which is what plain text needs.
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=False,  # noqa: S701 - the text part is not HTML
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+# -- the view ----------------------------------------------------------------------
+
+
+def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) -> dict[str, Any]:
+    """The digest as cleaned strings, in the order the templates show them."""
+    today = _local_today(digest, now)
+    people: list[str] = []
+
+    def person(entry: PersonEntry) -> dict[str, Any]:
+        people.append(entry.email)
+        return _person_view(entry, today)
+
+    pick = None
+    if digest.peer_of_the_week is not None:
+        pick = {
+            "person": person(digest.peer_of_the_week.person),
+            "slots": [_slot_text(s.start, s.end) for s in digest.peer_of_the_week.slots[:3]],
+            "hold_attached": hold_attached and bool(digest.peer_of_the_week.slots),
+        }
+    view: dict[str, Any] = {
+        "period": digest.period,
+        "week_label": _week_label(digest.period),
+        "range": week_range(digest.period),
+        "pick": pick,
+        "reconnect": [person(p) for p in digest.reconnect],
+        "reciprocity": [
+            {
+                "person": person(r.person),
+                "line": _reciprocity_line(r.direction, r.person, r.initiated_by_me,
+                                          r.initiated_by_them),
+            }
+            for r in digest.reciprocity
+        ],
+        "celebrate": [
+            {"person": person(c.person), "what": clean_text(c.what), "date": _day(c.date, today)}
+            for c in digest.celebrate
+        ],
+        "feedback": [person(p) for p in digest.feedback],
+        "invitations": [
+            {
+                "person": person(i.person),
+                "meeting": clean_text(i.meeting_title, 120) or "your recurring team meeting",
+                "when": clean_text(f"{i.weekday.capitalize()}s at {i.local_time}", 60),
+                "departments": clean_text(", ".join(i.attendee_departments), 200)
+                or "none recorded",
+            }
+            for i in digest.invitations
+        ],
+        "coverage": _coverage_view(digest, today),
+        "generated": _generated_text(now, digest.timezone),
+        "timezone": clean_text(digest.timezone, 64),
+        "is_empty": digest.is_empty,
+    }
+    view["subject"] = subject_line(digest)
+    view["headline"] = view["subject"].split(": ", 1)[-1]
+    view["people"] = people
+    return view
+
+
+def subject_line(digest: Digest) -> str:
+    """"Week 48: lunch with Dana, 3 peers to reconnect": the period and the headline."""
+    parts: list[str] = []
+    if digest.peer_of_the_week is not None:
+        parts.append(f"lunch with {first_name(digest.peer_of_the_week.person)}")
+    counted = (
+        (len(digest.reconnect), "peer to reconnect", "peers to reconnect"),
+        (len(digest.reciprocity), "favour to return", "favours to return"),
+        (len(digest.celebrate), "win to celebrate", "wins to celebrate"),
+        (len(digest.feedback), "feedback ask", "feedback asks"),
+        (len(digest.invitations), "meeting invitation", "meeting invitations"),
+    )
+    for count, one, many in counted:
+        if count and len(parts) < 2:
+            parts.append(f"{count} {one if count == 1 else many}")
+    headline = ", ".join(parts) or "nothing to do this week"
+    return header_text(f"{_week_label(digest.period)}: {headline}")
+
+
+def first_name(entry: PersonEntry) -> str:
+    name = clean_text(entry.name, NAME_LIMIT) or entry.email.split("@", 1)[0]
+    return clean_text(name.split(" ", 1)[0], 40)
+
+
+def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
+    why: list[str] = []
+    if entry.last_interaction:
+        ago = f" ({entry.days_since} days ago)" if entry.days_since is not None else ""
+        why.append(f"last together {_day(entry.last_interaction, today)}{ago}")
+    else:
+        why.append("no interaction on record")
+    why.append(f"usual cadence every ~{entry.cadence_days} days")
+    if entry.days_overdue is not None and entry.days_overdue > 0:  # negative: not due yet
+        why.append(f"{entry.days_overdue} days overdue")
+    if entry.already_scheduled:
+        why.append(f"already on your calendar {_day(entry.already_scheduled, today)}")
+    recent = [
+        f"{_KINDS.get(e.kind, clean_text(e.kind.replace('_', ' '), 30))} {_day(e.date, today)}"
+        for e in sorted(entry.evidence, key=lambda e: e.date, reverse=True)[:3]
+    ]
+    try:
+        mailto = clean_address(entry.email)
+    except ValueError:
+        mailto = ""  # not an address we would put in a link
+    return {
+        "name": clean_text(entry.name, NAME_LIMIT) or clean_text(entry.email, NAME_LIMIT),
+        "email": clean_text(entry.email, 120),
+        "mailto": mailto,
+        "department": clean_text(entry.department, 60),
+        "title": clean_text(entry.title, 80),
+        "reason": clean_text(entry.reasons[0]) if entry.reasons else "",
+        "why": clean_text("; ".join(why), 300),
+        "recent": clean_text(", ".join(recent), 200),
+    }
+
+
+def _reciprocity_line(direction: str, entry: PersonEntry, mine: int, theirs: int) -> str:
+    first = first_name(entry)
+    if direction == "you_owe":
+        text = f"You owe {first} one: they started {theirs} of your last {mine + theirs} contacts."
+    else:
+        text = f"{first} owes you one: you started {mine} of your last {mine + theirs} contacts."
+    return clean_text(text)
+
+
+def _coverage_view(digest: Digest, today: date) -> list[dict[str, Any]]:
+    """Per department, three bars: interactions per week over 4, 13 and 26 weeks.
+
+    Rates per week make the windows comparable (a falling 4-week bar under a long
+    26-week bar is a tie cooling down); all bars share one scale, the largest rate.
+    """
+    rows = sorted(digest.coverage, key=lambda c: (not c.key_function, -c.weeks_26, c.department))
+    rates = [(c.weeks_4 / 4, c.weeks_13 / 13, c.weeks_26 / 26) for c in rows]
+    top = max((r for trio in rates for r in trio), default=0.0) or 1.0
+    view = []
+    for row, trio in zip(rows, rates, strict=True):
+        bars = [
+            {"label": label, "pct": _pct(rate, top), "value": f"{rate:.1f}/wk",
+             "blocks": _blocks(rate, top)}
+            for label, rate in zip(("4 wk", "13 wk", "26 wk"), trio, strict=True)
+        ]
+        view.append({
+            "department": clean_text(row.department, 60) or "(no department)",
+            "key": row.key_function,
+            "trend": row.trend if row.trend in _TREND else "flat",
+            "trend_text": _TREND.get(row.trend, clean_text(row.trend, 20)),
+            "last": _day(row.last_interaction, today) if row.last_interaction else "never",
+            "peers": row.peers,
+            "bars": bars,
+        })
+    return view
+
+
+def _pct(rate: float, top: float) -> int:
+    if rate <= 0:
+        return 0
+    return max(2, min(100, round(rate / top * 100)))
+
+
+def _blocks(rate: float, top: float, width: int = 12) -> str:
+    filled = 0 if rate <= 0 else max(1, round(rate / top * width))
+    return "\u2588" * filled + "\u2591" * (width - filled)
+
+
+# -- dates -------------------------------------------------------------------------
+
+
+def _local_today(digest: Digest, now: datetime) -> date:
+    try:
+        return now.astimezone(ZoneInfo(digest.timezone)).date()
+    except (ValueError, KeyError):
+        return now.date()
+
+
+def _day(value: str | None, today: date) -> str:
+    """"12 Sep" (with the year when it is not this year); the raw text if unparseable."""
+    if not value:
+        return ""
+    try:
+        day = date.fromisoformat(value[:10])
+    except ValueError:
+        return clean_text(value, 30)
+    text = f"{day.day} {_MONTHS[day.month - 1]}"
+    return text if day.year == today.year else f"{text} {day.year}"
+
+
+def _slot_text(start: str, end: str) -> str:
+    try:
+        begin, finish = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    except ValueError:
+        return clean_text(f"{start} to {end}", 80)
+    return (
+        f"{_DAYS[begin.weekday()]} {begin.day} {_MONTHS[begin.month - 1]}, "
+        f"{begin:%H:%M}\u2013{finish:%H:%M}"
+    )
+
+
+def _week_label(period: str) -> str:
+    try:
+        _, week = parse_period(period)
+    except ValueError:
+        return clean_text(period, 20)
+    return f"Week {week}"
+
+
+def week_range(period: str) -> str:
+    """"23\u201329 Nov 2026" for the subject's week."""
+    try:
+        monday, sunday = period_dates(period)
+    except ValueError:
+        return ""
+    if monday.month == sunday.month:
+        return f"{monday.day}\u2013{sunday.day} {_MONTHS[sunday.month - 1]} {sunday.year}"
+    return (
+        f"{monday.day} {_MONTHS[monday.month - 1]} \u2013 "
+        f"{sunday.day} {_MONTHS[sunday.month - 1]} {sunday.year}"
+    )
+
+
+def _generated_text(now: datetime, timezone: str) -> str:
+    try:
+        local = now.astimezone(ZoneInfo(timezone))
+    except (ValueError, KeyError):
+        local = now
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}, {local:%H:%M}"

@@ -1,0 +1,64 @@
+"""Cleaning strings that came from other people before they reach the digest.
+
+Names, departments, meeting titles and subjects are attacker-controlled: anyone
+can email the manager or invite them to a meeting. HTML escaping is Jinja2's job
+(autoescape is on); this module makes every value one printable line of bounded
+length, and makes header values inert:
+
+- control characters (C0, C1, DEL), Unicode line/paragraph separators and
+  bidirectional overrides become spaces, so no value carries a CR/LF into a
+  header or fakes a line in the text part;
+- ``=?`` is broken up in header values: Python 3.11.7 (this project's floor
+  machine) decodes an RFC 2047 encoded word even in a plain ``str`` header value
+  and then emits its decoded newline verbatim, which is CVE-2024-6923
+  (see ../shared/research/faults-and-hardening.md section 5.1);
+- long values are cut with an ellipsis, so a 10 KB display name cannot blow up
+  the subject or the layout.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_SPACES = re.compile(r"\s+")
+_ADDRESS = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})$"
+)
+
+NAME_LIMIT = 80
+LINE_LIMIT = 240
+SUBJECT_LIMIT = 140
+
+
+def clean_text(value: object, limit: int = LINE_LIMIT) -> str:
+    """One printable line: unsafe characters become spaces, whitespace collapses,
+    and the result is at most ``limit`` characters (ending in an ellipsis if cut)."""
+    if value is None:
+        return ""
+    text = _SPACES.sub(" ", _UNSAFE.sub(" ", str(value))).strip()
+    if len(text) > limit:
+        text = text[: max(limit - 1, 0)].rstrip() + "\u2026"
+    return text
+
+
+def header_text(value: object, limit: int = SUBJECT_LIMIT) -> str:
+    """A value safe to put in a header: :func:`clean_text` plus no encoded-word opener."""
+    text = clean_text(value, limit)
+    while "=?" in text:
+        text = text.replace("=?", "= ?")
+    return text
+
+
+def clean_address(value: str) -> str:
+    """A plain ``local@domain`` address, or ValueError (it goes into headers and the envelope)."""
+    address = value.strip()
+    if not _ADDRESS.match(address) or ".." in address.split("@", 1)[1]:
+        raise ValueError(f"not a usable email address: {clean_text(value, 80)!r}")
+    return address
+
+
+def address_domain(value: str) -> str:
+    return clean_address(value).rsplit("@", 1)[1].lower()
