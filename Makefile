@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint bench bench-sync accuracy chaos screenshot clean
+.PHONY: demo test lint bench bench-google accuracy screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 ## demo: build the demo organization, run the main job on it, write the digest under ./out
 demo: $(STAMP)
 	$(PP) demo --out demo --quiet-if-exists
-	$(PP) --config config.example.toml run --force-digest
-	@echo "digest written under ./out (open out/*.html in a browser)"
+	$(PP) -v --config config.example.toml run
+	@echo "digest files under ./out:" && ls -1 out/
 
 ## test: the default test suite (what CI runs)
 test: $(STAMP)
@@ -35,6 +35,17 @@ accuracy: $(STAMP)
 ## bench: digest computation vs a plain read of 1M messages + 100k events
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.digest_bench
+
+## bench-google: Google sync cost vs the API minimum, against the local fake server
+bench-google: $(STAMP)
+	$(BIN)/python -m benchmarks.google_sync_bench
+
+## screenshot: the demo digest in headless Chromium -> docs/digest.png, docs/digest-dark.png
+## (needs Debian's chromium package: apt-get install -y chromium)
+screenshot: demo
+	mkdir -p out
+	$(PP) --config config.example.toml digest --dry-run --format html > out/digest-preview.html
+	scripts/screenshot.sh out/digest-preview.html
 
 clean:
 	rm -rf $(VENV) out demo build *.egg-info

@@ -130,11 +130,11 @@ def reciprocity(views: Sequence[PeerView], ctx: Context) -> tuple[ReciprocityEnt
     for _gap, _email, v, direction in found[: model.recommend.reciprocity_size]:
         me, them = v.score.initiated_by_me, v.score.initiated_by_them
         if direction == "you_owe":
-            sentence = (f"{v.name} reached out {them} times in {window} days, you {me}: "
-                        "you owe them one")
+            sentence = (f"In {window} days {v.name} reached out {_times(them)} and you "
+                        f"{_times(me)}: you owe them one")
         else:
-            sentence = (f"You reached out {me} times in {window} days, {v.name} {them}: "
-                        "they owe you one")
+            sentence = (f"In {window} days you reached out {_times(me)} and {v.name} "
+                        f"{_times(them)}: they owe you one")
         out.append(ReciprocityEntry(entry(v, [sentence], ctx), direction, me, them))
     return tuple(out)
 
@@ -287,3 +287,7 @@ def invitations(
             person=entry(v, [reason], ctx),
         ))
     return tuple(out)
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else "never" if n == 0 else f"{n} times"

@@ -91,8 +91,13 @@ def sync(args: argparse.Namespace, env: Env) -> ExitCode:
     explicit_now = _explicit_now(args)
     with _locked(settings), _open(settings) as store:
         reports = _sync_all(env, settings, store, _accounts(settings, args), explicit_now,
-                            verbose=env.interactive or args.verbose > 0)
+                            verbose=_summaries(env, args))
     return ExitCode.OK if all(r.ok for r in reports.values()) else ExitCode.PARTIAL_FAILURE
+
+
+def _summaries(env: Env, args: argparse.Namespace) -> bool:
+    """Per-source summary lines: on a terminal, unless -v already logs the same facts."""
+    return env.interactive and args.verbose == 0 and not args.quiet
 
 
 def _explicit_now(args: argparse.Namespace) -> datetime | None:
@@ -109,7 +114,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
     failed = False
     with _locked(settings), _open(settings) as store:
         accounts = _accounts(settings, args)
-        reports = _sync_all(env, settings, store, accounts, explicit_now, verbose)
+        reports = _sync_all(env, settings, store, accounts, explicit_now, _summaries(env, args))
         now = explicit_now or datetime.now(UTC)
         for account in accounts:
             if not reports[account.name].ok:
@@ -136,19 +141,20 @@ def _deliver(
                               force=force)
 
 
-def _print_delivery(env: Env, account: AccountConfig, outcome: Any, verbose: bool) -> bool:
-    """Say what happened to the digest; True if it is a failure the exit code must show."""
-    state = str(getattr(outcome, "state", ""))
-    failed = state in {"failed", "unknown", "retry"}
-    line = f"{account.name}: {outcome.describe()}" if hasattr(outcome, "describe") else (
-        f"{account.name}: digest {outcome.period or ''} {state}"
-    )
-    if failed:
+def _print_delivery(env: Env, account: AccountConfig, report: Any, verbose: bool) -> bool:
+    """Say what happened to the digest; True if the exit code must show a failure.
+
+    Under cron nothing is printed on success; a failed or doubtful delivery (and a
+    notice about an earlier period) is logged as an error whatever the verbosity.
+    """
+    line = f"{account.name}: {report.describe()}"
+    if report.failed:
         log.error("%s", line)
-    elif verbose or state == "sent":
-        if verbose:
-            env.print(line)
-    return failed
+    elif verbose:
+        env.print(line)
+    for notice in getattr(report, "notices", ()):
+        log.warning("%s: %s", account.name, notice)
+    return bool(report.failed)
 
 
 def digest(args: argparse.Namespace, env: Env) -> ExitCode:
