@@ -67,11 +67,15 @@ def prepare(workdir: Path, messages: int, events: int, end: date) -> Path:
         return config
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    # Probe once at scale 1 to learn the volumes per unit of scale, then aim at the targets.
-    base = generate(workdir / "probe", seed=11, managers=60, months=12, scale=1.0,
-                    calendar_scale=10.0, end=end)
-    scale = max(1.0, messages / max(base.messages, 1))
-    calendar_scale = max(1.0, 10.0 * events / max(base.events, 1))
+    # Probe twice at scale 1 to learn how volumes grow (events grow linearly with
+    # calendar_scale, plus a fixed part for recurring series), then aim at the targets.
+    low = generate(workdir / "probe", seed=11, managers=60, months=12, scale=1.0,
+                   calendar_scale=10.0, end=end)
+    high = generate(workdir / "probe", seed=11, managers=60, months=12, scale=1.0,
+                    calendar_scale=20.0, end=end)
+    per_unit = max((high.events - low.events) / 10.0, 1.0)
+    calendar_scale = max(1.0, 10.0 + (events - low.events) / per_unit)
+    scale = max(1.0, messages / max(low.messages, 1))
     summary = generate(org, seed=11, managers=60, months=12, scale=scale,
                        calendar_scale=calendar_scale, end=end)
     print(f"generated {summary.messages:,} messages, {summary.events:,} events "

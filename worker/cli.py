@@ -232,7 +232,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     verbosity = -1 if args.quiet else args.verbose
-    logs.configure(verbosity, args.log_format)
+    logs.configure(verbosity, args.log_format, env.stderr)
     try:
         return int(args.func(args, env))
     except PeerpulseError as exc:

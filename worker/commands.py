@@ -60,12 +60,12 @@ def _report_sync(env: Env, report: AccountSyncReport, verbose: bool) -> None:
     if report.error:
         log.error("%s: sync failed: %s", report.account, report.error)
         if report.hint:
-            log.error("%s: %s", report.account, report.hint)
+            log.error("%s: hint: %s", report.account, report.hint)
     for source in report.sources:
         if source.error:
             log.error("%s/%s: sync failed: %s", report.account, source.source, source.error)
             if source.hint:
-                log.error("%s/%s: %s", report.account, source.source, source.hint)
+                log.error("%s/%s: hint: %s", report.account, source.source, source.hint)
         elif verbose:
             env.print(
                 f"{report.account}/{source.source}: {source.upserted:,} new or changed, "

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
+from typing import TextIO
 
 _SYSLOG_PRIORITY = {
     logging.DEBUG: 7,
@@ -43,10 +44,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False)
 
 
-def configure(verbosity: int, log_format: str = "text") -> None:
+def configure(verbosity: int, log_format: str = "text", stream: TextIO | None = None) -> None:
     """verbosity: -1 quiet (errors only), 0 default (warnings), 1 info, 2+ debug."""
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     elif os.environ.get("JOURNAL_STREAM"):

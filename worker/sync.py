@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from connectors.base import (
@@ -97,12 +98,26 @@ def sync_account(
 
     for source in sources:
         report.sources.append(_sync_source(store, account.name, source, progress))
+        if report.sources[-1].error and "not found" in report.sources[-1].error:
+            report.sources[-1].hint = _demo_hint(settings, account) or report.sources[-1].hint
         if report.sources[-1].error and report.sources[-1].hint and "auth" in report.sources[-1].hint:
             break  # the same credentials would fail for every other source
 
     cutoff = (now or datetime.now().astimezone()) - timedelta(days=settings.privacy.retention_days)
     report.purged = store.purge_before(account.name, cutoff)
     return report
+
+
+def _demo_hint(settings: Settings, account: AccountConfig) -> str | None:
+    """The example config points at ./demo: say the one command that creates it."""
+    source = account.source
+    if source.type != "files":
+        return None
+    for entry in [*source.calendar, *source.mail, *source.people]:
+        first = Path(entry).parts[0] if Path(entry).parts else ""
+        if first == "demo" and not settings.resolve_path(first).exists():
+            return f"create the demo organization with: peerpulse demo --out {settings.resolve_path(first)}"
+    return None
 
 
 def _sync_source(

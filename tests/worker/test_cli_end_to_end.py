@@ -1,0 +1,150 @@
+"""The CLI end to end on a small demo organization, as a user runs it.
+
+demo -> run (sync + digest into files) -> rerun changes nothing -> status,
+explain, rules check, digest --dry-run --format json (checked against the
+published JSON Schema), and a broken user rule file stopping with exit 2.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from worker.cli import Env, main
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = "2026-11-23T09:30:00+00:00"  # a Monday, after the 07:00 Berlin due time
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), Env(stdout=out, stderr=err))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    code, out, _ = cli("demo", "--out", str(root / "demo"), "--end", "2026-11-22",
+                       "--managers", "24", "--months", "3")
+    assert code == 0 and "demo organization written" in out
+    meta = json.loads((root / "demo" / "demo.json").read_text())
+    config = root / "config.toml"
+    config.write_text(
+        (REPO / "config.example.toml").read_text()
+        .replace('# state_dir = "~/.local/state/peerpulse"', f'state_dir = "{root / "state"}"')
+        .replace('aliases = ["dana@example.com", "dana.reyes@example.co.uk"]',
+                 f"aliases = {json.dumps(meta['aliases'])}")
+    )
+    return root, config
+
+
+@pytest.fixture(scope="module")
+def first_run(org):
+    root, config = org
+    return cli("--config", str(config), "run", "--now", NOW)
+
+
+def test_run_syncs_and_writes_the_digest_files(org, first_run):
+    root, _ = org
+    code, _, err = first_run
+    assert code == 0, err
+    written = sorted(p.name for p in (root / "out").iterdir())
+    assert written == ["2026-W48-demo.eml", "2026-W48-demo.html", "2026-W48-demo.txt"]
+    text = (root / "out" / "2026-W48-demo.txt").read_text()
+    assert "PEER OF THE WEEK" in text.upper()
+
+
+def test_run_is_quiet_on_success_when_not_on_a_terminal(first_run):
+    _, out, err = first_run
+    assert out == "" and err == ""
+
+
+def test_a_second_run_in_the_same_period_sends_nothing_new(org, first_run):
+    root, config = org
+    before = {p.name: p.stat().st_mtime_ns for p in (root / "out").iterdir()}
+    code, out, err = cli("--config", str(config), "-v", "run", "--now", NOW)
+    assert code == 0, err
+    assert "already sent" in out
+    assert {p.name: p.stat().st_mtime_ns for p in (root / "out").iterdir()} == before
+
+
+def test_status_reports_counts_and_the_next_digest(org, first_run):
+    _, config = org
+    code, out, _ = cli("--config", str(config), "status", "--json", "--now", NOW)
+    assert code == 0
+    (account,) = json.loads(out)
+    assert account["counts"]["messages"] > 500
+    assert account["counts"]["events"] > 50
+    assert {s["source"] for s in account["sources"]} == {
+        "demo/calendar", "demo/mail", "demo/people.csv"} or len(account["sources"]) == 3
+    assert account["last_digest"].startswith("2026-W48 sent")
+    assert account["next_digest"].startswith("2026-11-30T07:00")
+
+
+def test_digest_json_matches_the_published_schema(org, first_run):
+    _, config = org
+    code, out, _ = cli("--config", str(config), "digest", "--dry-run", "--format", "json",
+                       "--now", NOW)
+    assert code == 0
+    digest = json.loads(out)
+    schema = json.loads((REPO / "docs" / "digest.schema.json").read_text())
+    jsonschema.validate(digest, schema)
+    assert digest["period"] == "2026-W48"
+    assert digest["peer_of_the_week"]["person"]["reasons"]
+
+
+def test_explain_shows_counted_and_excluded_records_for_a_peer(org, first_run):
+    _, config = org
+    code, out, _ = cli("--config", str(config), "digest", "--dry-run", "--format", "json",
+                       "--now", NOW)
+    peer = json.loads(out)["peer_of_the_week"]["person"]["email"]
+    code, out, _ = cli("--config", str(config), "explain", peer, "--now", NOW)
+    assert code == 0
+    assert "verdict: peer" in out
+    assert "cadence:" in out and "reasons:" in out
+
+
+def test_rules_check_counts_what_each_rule_did(org, first_run):
+    _, config = org
+    code, out, _ = cli("--config", str(config), "rules", "check", "--now", NOW)
+    assert code == 0
+    assert "rules OK" in out
+    assert "noise.mail.exclude_list_id" in out
+
+
+def test_a_broken_user_rule_file_stops_with_exit_2_naming_file_and_line(org, tmp_path):
+    root, config = org
+    rules = tmp_path / "my-rules.toml"
+    rules.write_text("[noise.mail]\nmax_recipients = 15\nmax_recipents = 20\n")
+    broken = tmp_path / "config.toml"
+    broken.write_text(config.read_text().replace("rules = []", f'rules = ["{rules}"]'))
+    code, _, err = cli("--config", str(broken), "run", "--now", NOW)
+    assert code == 2
+    assert f"{rules}:3" in err and "max_recipents" in err and "max_recipients" in err
+    assert "Traceback" not in err
+
+
+def test_the_example_config_without_demo_files_names_the_command_that_creates_them(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        (REPO / "config.example.toml").read_text()
+        .replace('# state_dir = "~/.local/state/peerpulse"', f'state_dir = "{tmp_path / "s"}"')
+    )
+    code, _, err = cli("--config", str(config), "run", "--now", NOW)
+    assert code == 1
+    assert f"hint: create the demo organization with: peerpulse demo --out {tmp_path}/demo" in err
+    assert "demo: no digest this run because the sync failed" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_today_is_the_default_demo_end(tmp_path):
+    code, _, _ = cli("demo", "--out", str(tmp_path / "d"), "--managers", "22", "--months", "1")
+    assert code == 0
+    meta = json.loads((tmp_path / "d" / "demo.json").read_text())
+    assert meta["end"] == date.today().isoformat()
