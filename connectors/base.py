@@ -49,7 +49,9 @@ class SourceContext:
     timezone: str = "UTC"
     subjects: str = "kept"  # privacy: "off" | "hashed" | "kept"
     settings: dict[str, Any] = field(default_factory=dict)
-    base_dir: str = "."  # relative paths in settings resolve against this (the config file's folder)
+    base_dir: str = (
+        "."  # relative paths in settings resolve against this (the config file's folder)
+    )
     now: datetime | None = None  # pinned clock (tests, --now); None means the real clock
 
     def current_time(self) -> datetime:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from connectors.base import SourceContext
 from connectors.records import Record, SyncBatch
@@ -24,7 +25,9 @@ class MemorySource:
     page_size: int = 100
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
-        state = json.loads(cursor) if cursor else {"generation": -1, "offset": 0, "run": ""}
+        state: dict[str, Any] = (
+            json.loads(cursor) if cursor else {"generation": -1, "offset": 0, "run": ""}
+        )
         if state["generation"] != self.generation:
             state = {"generation": self.generation, "offset": 0, "run": f"g{self.generation}"}
         offset = state["offset"]
@@ -42,7 +45,9 @@ class MemorySource:
                 prune_scope=full_read and offset >= len(self.records),
             )
         if full_read and not self.records:
-            yield SyncBatch(cursor=json.dumps(state), scope=self.name, run_id=run_id, prune_scope=True)
+            yield SyncBatch(
+                cursor=json.dumps(state), scope=self.name, run_id=run_id, prune_scope=True
+            )
 
 
 class MemoryConnector:

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PROVIDER_LIBS = ("google", "googleapiclient", "google_auth_oauthlib", "msal", "exchangelib", "httplib2")
+PROVIDER_LIBS = (
+    "google",
+    "googleapiclient",
+    "google_auth_oauthlib",
+    "msal",
+    "exchangelib",
+    "httplib2",
+)
 
 
 def imports_of(package: str) -> list[tuple[Path, str]]:
@@ -26,8 +33,11 @@ def imports_of(package: str) -> list[tuple[Path, str]]:
 
 
 def test_connectors_never_import_rules_or_worker():
-    bad = [(p.relative_to(REPO), m) for p, m in imports_of("connectors")
-           if m.split(".")[0] in {"rules", "worker"}]
+    bad = [
+        (p.relative_to(REPO), m)
+        for p, m in imports_of("connectors")
+        if m.split(".")[0] in {"rules", "worker"}
+    ]
     assert bad == []
 
 
@@ -42,8 +52,17 @@ def test_rules_import_only_records_and_themselves():
 
 
 def test_rules_do_no_io_and_read_no_clock():
-    forbidden = {"open(", "datetime.now(", "time.time(", "date.today(", "socket", "sqlite3",
-                 "subprocess", "os.environ", "Path("}
+    forbidden = {
+        "open(",
+        "datetime.now(",
+        "time.time(",
+        "date.today(",
+        "socket",
+        "sqlite3",
+        "subprocess",
+        "os.environ",
+        "Path(",
+    }
     offenders = []
     for path in sorted((REPO / "rules").rglob("*.py")):
         text = path.read_text()
@@ -51,13 +70,16 @@ def test_rules_do_no_io_and_read_no_clock():
     assert offenders == []
 
 
-@pytest.mark.parametrize("module", ["connectors.records", "connectors.base", "connectors.registry",
-                                    "rules", "worker.store"])
+@pytest.mark.parametrize(
+    "module",
+    ["connectors.records", "connectors.base", "connectors.registry", "rules", "worker.store"],
+)
 def test_core_modules_do_not_pull_in_provider_libraries(module):
     code = (
         f"import sys, {module}; "
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {PROVIDER_LIBS!r}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
     assert out.stdout.strip() == "[]"

@@ -66,13 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 partial failure, 2 usage or config error, "
         "75 another run holds the lock.",
     )
-    parser.add_argument("--config", help="config file (default: $PEERPULSE_CONFIG, then "
-                        "$XDG_CONFIG_HOME/peerpulse/config.toml)")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more output (-v info, -vv debug)")
+    parser.add_argument(
+        "--config",
+        help="config file (default: $PEERPULSE_CONFIG, then "
+        "$XDG_CONFIG_HOME/peerpulse/config.toml)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more output (-v info, -vv debug)"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
-    parser.add_argument("--log-format", choices=["text", "json"], default="text",
-                        help="log line format on stderr (default: text)")
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="log line format on stderr (default: text)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -82,78 +90,116 @@ def build_parser() -> argparse.ArgumentParser:
     def now_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--now", help="pin the clock (ISO date/datetime; also PEERPULSE_NOW)")
 
-    p = sub.add_parser("run", help="sync every account, then deliver digests that are due",
-                       description="The scheduled job: safe to call hourly. Syncs every "
-                       "account, then sends a digest only when one is due and not yet sent.")
+    p = sub.add_parser(
+        "run",
+        help="sync every account, then deliver digests that are due",
+        description="The scheduled job: safe to call hourly. Syncs every "
+        "account, then sends a digest only when one is due and not yet sent.",
+    )
     account_arg(p)
     now_arg(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("sync", help="sync sources into the store, send nothing",
-                       description="Pull new calendar, mail and directory metadata.")
+    p = sub.add_parser(
+        "sync",
+        help="sync sources into the store, send nothing",
+        description="Pull new calendar, mail and directory metadata.",
+    )
     account_arg(p)
     now_arg(p)
     p.set_defaults(func=cmd_sync)
 
-    p = sub.add_parser("digest", help="compute (and deliver) this period's digest",
-                       description="Compute the digest from stored data. Without --dry-run "
-                       "it is delivered once for the period (use --force to resend).")
+    p = sub.add_parser(
+        "digest",
+        help="compute (and deliver) this period's digest",
+        description="Compute the digest from stored data. Without --dry-run "
+        "it is delivered once for the period (use --force to resend).",
+    )
     account_arg(p)
     now_arg(p)
-    p.add_argument("--dry-run", action="store_true", help="print it, deliver nothing, record nothing")
-    p.add_argument("--format", choices=["text", "html", "json"], default="text",
-                   help="what --dry-run prints (default: text)")
-    p.add_argument("--force", action="store_true",
-                   help="deliver even if this period's digest was already sent")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print it, deliver nothing, record nothing"
+    )
+    p.add_argument(
+        "--format",
+        choices=["text", "html", "json"],
+        default="text",
+        help="what --dry-run prints (default: text)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="deliver even if this period's digest was already sent"
+    )
     p.set_defaults(func=cmd_digest)
 
-    rules = sub.add_parser("rules", help="rule files: check them",
-                           description="Work with the TOML rule files.")
+    rules = sub.add_parser(
+        "rules", help="rule files: check them", description="Work with the TOML rule files."
+    )
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="SUBCOMMAND")
     rules_sub.required = True
-    p = rules_sub.add_parser("check", help="validate the rules and show what they do on stored data",
-                             description="Validate the rule files and count, per rule, how "
-                             "many stored records it counted or excluded.")
+    p = rules_sub.add_parser(
+        "check",
+        help="validate the rules and show what they do on stored data",
+        description="Validate the rule files and count, per rule, how "
+        "many stored records it counted or excluded.",
+    )
     account_arg(p)
     now_arg(p)
     p.set_defaults(func=cmd_rules_check)
 
-    p = sub.add_parser("explain", help="show the whole computation for one person",
-                       description="Every counted record with kind and weight, every "
-                       "excluded one with the rule that excluded it, the score, the "
-                       "cadence and the reasons.")
+    p = sub.add_parser(
+        "explain",
+        help="show the whole computation for one person",
+        description="Every counted record with kind and weight, every "
+        "excluded one with the rule that excluded it, the score, the "
+        "cadence and the reasons.",
+    )
     p.add_argument("email", help="the person's address (any alias works)")
     account_arg(p)
     now_arg(p)
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("status", help="per account: last sync, cursor age, counts, next digest",
-                       description="Read the state database and report on every account.")
+    p = sub.add_parser(
+        "status",
+        help="per account: last sync, cursor age, counts, next digest",
+        description="Read the state database and report on every account.",
+    )
     account_arg(p)
     now_arg(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("demo", help="write a synthetic demo organization (ICS, mbox, people)",
-                       description="Write a deterministic synthetic company as real export "
-                       "files, with a ground-truth file for accuracy checks.")
+    p = sub.add_parser(
+        "demo",
+        help="write a synthetic demo organization (ICS, mbox, people)",
+        description="Write a deterministic synthetic company as real export "
+        "files, with a ground-truth file for accuracy checks.",
+    )
     p.add_argument("--out", required=True, help="folder to write into")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--managers", type=int, default=40)
     p.add_argument("--months", type=int, default=6)
     p.add_argument("--scale", type=float, default=1.0, help="multiplies mail volume")
     p.add_argument("--end", help="last day of history (default: today)")
-    p.add_argument("--quiet-if-exists", action="store_true",
-                   help="do nothing if DIR already holds a demo organization")
+    p.add_argument(
+        "--quiet-if-exists",
+        action="store_true",
+        help="do nothing if DIR already holds a demo organization",
+    )
     p.set_defaults(func=cmd_demo, needs_config=False)
 
-    auth = sub.add_parser("auth", help="authorize access to a provider",
-                          description="Run the OAuth flow for an account and store its token (0600).")
+    auth = sub.add_parser(
+        "auth",
+        help="authorize access to a provider",
+        description="Run the OAuth flow for an account and store its token (0600).",
+    )
     auth_sub = auth.add_subparsers(dest="provider", metavar="PROVIDER")
     auth_sub.required = True
-    p = auth_sub.add_parser("google", help="Google installed-app OAuth flow",
-                            description="Open the Google consent page (or print a URL with "
-                            "--console) and store the refresh token.")
+    p = auth_sub.add_parser(
+        "google",
+        help="Google installed-app OAuth flow",
+        description="Open the Google consent page (or print a URL with "
+        "--console) and store the refresh token.",
+    )
     p.add_argument("--account", required=True)
     p.add_argument("--console", action="store_true", help="headless: print the URL, paste the code")
     p.set_defaults(func=cmd_auth_google)
@@ -214,9 +260,12 @@ def cmd_demo(args: argparse.Namespace, env: Env) -> ExitCode:
     try:
         end = date.fromisoformat(args.end) if args.end else date.today()
     except ValueError:
-        raise ConfigError(f"--end must be YYYY-MM-DD, got {args.end!r}", file="command line") from None
-    summary = generate(out, seed=args.seed, managers=args.managers, months=args.months,
-                       scale=args.scale, end=end)
+        raise ConfigError(
+            f"--end must be YYYY-MM-DD, got {args.end!r}", file="command line"
+        ) from None
+    summary = generate(
+        out, seed=args.seed, managers=args.managers, months=args.months, scale=args.scale, end=end
+    )
     env.print(
         f"demo organization written to {out}/: {summary.messages:,} messages, "
         f"{summary.events:,} events, {summary.people:,} people; owner {summary.owner}"

@@ -74,7 +74,11 @@ def _report_sync(env: Env, report: AccountSyncReport, verbose: bool) -> None:
 
 
 def _sync_all(
-    env: Env, settings: Settings, store: Store, accounts: list[AccountConfig], now: datetime | None,
+    env: Env,
+    settings: Settings,
+    store: Store,
+    accounts: list[AccountConfig],
+    now: datetime | None,
     verbose: bool,
 ) -> dict[str, AccountSyncReport]:
     progress = Progress()
@@ -90,8 +94,14 @@ def sync(args: argparse.Namespace, env: Env) -> ExitCode:
     settings = config_module.load(args.config)
     explicit_now = _explicit_now(args)
     with _locked(settings), _open(settings) as store:
-        reports = _sync_all(env, settings, store, _accounts(settings, args), explicit_now,
-                            verbose=_summaries(env, args))
+        reports = _sync_all(
+            env,
+            settings,
+            store,
+            _accounts(settings, args),
+            explicit_now,
+            verbose=_summaries(env, args),
+        )
     return ExitCode.OK if all(r.ok for r in reports.values()) else ExitCode.PARTIAL_FAILURE
 
 
@@ -127,7 +137,12 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
 
 
 def _deliver(
-    store: Store, settings: Settings, account: AccountConfig, rules: Any, now: datetime, *,
+    store: Store,
+    settings: Settings,
+    account: AccountConfig,
+    rules: Any,
+    now: datetime,
+    *,
     force: bool,
 ) -> Any:
     from worker.deliver import deliver_due_digest
@@ -136,9 +151,12 @@ def _deliver(
     def build(period: str) -> Any:
         return compute_for_account(store, settings, account, rules, now=now, period=period).digest
 
-    backend = make_backend(account.delivery, owner=account.owner, resolve_path=settings.resolve_path)
-    return deliver_due_digest(store, account, now=now, build_digest=build, backend=backend,
-                              force=force)
+    backend = make_backend(
+        account.delivery, owner=account.owner, resolve_path=settings.resolve_path
+    )
+    return deliver_due_digest(
+        store, account, now=now, build_digest=build, backend=backend, force=force
+    )
 
 
 def _print_delivery(env: Env, account: AccountConfig, report: Any, verbose: bool) -> bool:
@@ -237,13 +255,21 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
     for item in out:
         env.print(f"\n{item['account']} ({item['owner']}, {item['timezone']})")
         c = item["counts"]
-        env.print(f"  stored: {c['events']:,} events, {c['messages']:,} messages, "
-                  f"{c['people']:,} people; {c['skipped_inputs']:,} skipped inputs")
+        env.print(
+            f"  stored: {c['events']:,} events, {c['messages']:,} messages, "
+            f"{c['people']:,} people; {c['skipped_inputs']:,} skipped inputs"
+        )
         for s in item["sources"]:
-            age = f"{s['cursor_age_hours']:.1f} h ago" if s["cursor_age_hours"] is not None else "never"
+            age = (
+                f"{s['cursor_age_hours']:.1f} h ago"
+                if s["cursor_age_hours"] is not None
+                else "never"
+            )
             error = f"  error: {s['error']}" if s["error"] else ""
-            env.print(f"  {s['source']:<10} last sync {s['last_run'] or 'never'} ({s['outcome']}), "
-                      f"cursor saved {age}, {s['skipped']} skipped{error}")
+            env.print(
+                f"  {s['source']:<10} last sync {s['last_run'] or 'never'} ({s['outcome']}), "
+                f"cursor saved {age}, {s['skipped']} skipped{error}"
+            )
         for location, reason in item["recent_skipped"][:5]:
             env.print(f"  skipped {location}: {reason}")
         env.print(f"  last digest: {item['last_digest'] or 'none yet'}")
@@ -258,21 +284,27 @@ def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict
     sources = []
     for s in store.source_statuses(account.name):
         age = (now - s.cursor_updated_at).total_seconds() / 3600 if s.cursor_updated_at else None
-        sources.append({
-            "source": s.source,
-            "last_run": s.last_run_started.isoformat(timespec="seconds") if s.last_run_started else None,
-            "outcome": s.last_run_outcome,
-            "error": s.last_run_error,
-            "cursor_age_hours": age,
-            "skipped": s.skipped_inputs,
-        })
+        sources.append(
+            {
+                "source": s.source,
+                "last_run": s.last_run_started.isoformat(timespec="seconds")
+                if s.last_run_started
+                else None,
+                "outcome": s.last_run_outcome,
+                "error": s.last_run_error,
+                "cursor_age_hours": age,
+                "skipped": s.skipped_inputs,
+            }
+        )
     last = ledger.last_entry(store, account.name)
     return {
         "account": account.name,
         "owner": account.owner,
         "timezone": account.timezone,
         "counts": {
-            "events": counts.events, "messages": counts.messages, "people": counts.people,
+            "events": counts.events,
+            "messages": counts.messages,
+            "people": counts.people,
             "skipped_inputs": counts.skipped_inputs,
         },
         "sources": sources,

@@ -56,7 +56,9 @@ class AccountSyncReport:
         return self.error is None and all(s.error is None for s in self.sources)
 
 
-def source_context(settings: Settings, account: AccountConfig, now: datetime | None) -> SourceContext:
+def source_context(
+    settings: Settings, account: AccountConfig, now: datetime | None
+) -> SourceContext:
     """What a connector may know about the account: never the whole config."""
     # Secrets stay references ({"env": ...} / {"file": ...}); connectors resolve them.
     connector_settings: dict[str, Any] = account.source.model_dump(mode="python")
@@ -100,7 +102,11 @@ def sync_account(
         report.sources.append(_sync_source(store, account.name, source, progress))
         if report.sources[-1].error and "not found" in report.sources[-1].error:
             report.sources[-1].hint = _demo_hint(settings, account) or report.sources[-1].hint
-        if report.sources[-1].error and report.sources[-1].hint and "auth" in report.sources[-1].hint:
+        if (
+            report.sources[-1].error
+            and report.sources[-1].hint
+            and "auth" in report.sources[-1].hint
+        ):
             break  # the same credentials would fail for every other source
 
     cutoff = (now or datetime.now().astimezone()) - timedelta(days=settings.privacy.retention_days)
@@ -115,8 +121,9 @@ def _demo_hint(settings: Settings, account: AccountConfig) -> str | None:
         return None
     for entry in [*source.calendar, *source.mail, *source.people]:
         first = Path(entry).parts[0] if Path(entry).parts else ""
-        if first == "demo" and not settings.resolve_path(first).exists():
-            return f"create the demo organization with: peerpulse demo --out {settings.resolve_path(first)}"
+        folder = settings.resolve_path(first) if first == "demo" else None
+        if folder is not None and not folder.exists():
+            return f"create the demo organization with: peerpulse demo --out {folder}"
     return None
 
 
@@ -147,7 +154,12 @@ def _sync_source(
     )
     log.info(
         "%s/%s: %s, %d upserted, %d deleted, %d skipped in %.1fs",
-        account, source.name, outcome, result.upserted, result.deleted, result.skipped,
+        account,
+        source.name,
+        outcome,
+        result.upserted,
+        result.deleted,
+        result.skipped,
         time.monotonic() - started,
     )
     return result

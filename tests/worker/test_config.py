@@ -48,10 +48,18 @@ def test_a_minimal_config_gets_sensible_defaults(tmp_path):
 @pytest.mark.parametrize(
     ("extra", "line", "key", "message"),
     [
-        ('[accounts.delivery]\ntype = "smtp"\nhost = "h"\nprot = 25\n', 13, "accounts[0].delivery.prot",
-         "did you mean 'port'"),
-        ('[accounts.delivery]\ntype = "smtp"\nhost = "h"\npassword = "hunter2"\n', 13,
-         "accounts[0].delivery.password", "never written inline"),
+        (
+            '[accounts.delivery]\ntype = "smtp"\nhost = "h"\nprot = 25\n',
+            13,
+            "accounts[0].delivery.prot",
+            "did you mean 'port'",
+        ),
+        (
+            '[accounts.delivery]\ntype = "smtp"\nhost = "h"\npassword = "hunter2"\n',
+            13,
+            "accounts[0].delivery.password",
+            "never written inline",
+        ),
         ('[accounts.digest]\nday = "someday"\n', 11, "accounts[0].digest.day", "monday"),
         ('[accounts.delivery]\ntype = "pigeon"\n', 10, "accounts[0].delivery", "pigeon"),
         ('[privacy]\nsubjects = "maybe"\n', 11, "privacy.subjects", "'off', 'hashed' or 'kept'"),
@@ -81,7 +89,7 @@ def test_toml_syntax_errors_give_the_line(tmp_path):
 
 def test_a_config_without_accounts_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="accounts"):
-        load_settings(write(tmp_path, 'rules = []\n'))
+        load_settings(write(tmp_path, "rules = []\n"))
 
 
 def test_duplicate_account_names_are_refused(tmp_path):
@@ -105,7 +113,9 @@ def test_a_bad_environment_override_names_the_variable(tmp_path, monkeypatch):
 
 
 def test_secret_references_resolve_from_env_or_credentials_dir(tmp_path, monkeypatch):
-    text = MINIMAL + '\n[accounts.delivery]\ntype = "smtp"\nhost = "h"\npassword = { file = "pw" }\n'
+    text = (
+        MINIMAL + '\n[accounts.delivery]\ntype = "smtp"\nhost = "h"\npassword = { file = "pw" }\n'
+    )
     settings = load_settings(write(tmp_path, text))
     (tmp_path / "pw").write_text("s3cret\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))

@@ -25,8 +25,12 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 def message(n: int, **kw) -> MessageMeta:
     base = dict(
-        source_id=f"m{n}@x", message_id=f"m{n}@x", thread_id="t", timestamp=T0 + timedelta(hours=n),
-        sender="lee@example.com", to=("dana@example.com",),
+        source_id=f"m{n}@x",
+        message_id=f"m{n}@x",
+        thread_id="t",
+        timestamp=T0 + timedelta(hours=n),
+        sender="lee@example.com",
+        to=("dana@example.com",),
     )
     base.update(kw)
     return MessageMeta(**base)
@@ -34,8 +38,11 @@ def message(n: int, **kw) -> MessageMeta:
 
 def event(n: int, **kw) -> EventInstance:
     base = dict(
-        source_id=f"e{n}", series_id=f"e{n}", start=T0 + timedelta(days=n),
-        end=T0 + timedelta(days=n, hours=1), organizer="dana@example.com",
+        source_id=f"e{n}",
+        series_id=f"e{n}",
+        start=T0 + timedelta(days=n),
+        end=T0 + timedelta(days=n, hours=1),
+        organizer="dana@example.com",
         attendees=(Attendee("lee@example.com", "Lee", ResponseStatus.ACCEPTED),),
         attendee_count=2,
     )
@@ -46,8 +53,17 @@ def event(n: int, **kw) -> EventInstance:
 def test_records_round_trip_through_the_store_unchanged(store):
     m = message(1, cc=("a@x", "b@x"), references=("r1@x", "r2@x"), list_id="l.x", subject="Hi")
     e = event(1, title="1:1", original_tz="Europe/Berlin", self_response=ResponseStatus.ACCEPTED)
-    p = Person("lee@example.com", "Lee", ("lchen@example.com",), "Finance", "Director",
-               "ceo@example.com", True, ("key",), 12)
+    p = Person(
+        "lee@example.com",
+        "Lee",
+        ("lchen@example.com",),
+        "Finance",
+        "Director",
+        "ceo@example.com",
+        True,
+        ("key",),
+        12,
+    )
     store.apply_batch("a", "s", SyncBatch(upserts=[m, e, p], cursor="c1", scope="f"))
     assert list(store.iter_messages("a")) == [m]
     assert list(store.iter_events("a")) == [e]
@@ -76,12 +92,17 @@ def test_a_batch_and_its_cursor_commit_together_or_not_at_all(store, monkeypatch
 
 
 def test_pruning_a_scope_removes_records_not_seen_in_this_run(store):
-    store.apply_batch("a", "s", SyncBatch(upserts=[event(1), event(2)], scope="cal.ics", run_id="r1",
-                                          prune_scope=True))
-    store.apply_batch("a", "s", SyncBatch(upserts=[event(9)], scope="other.ics", run_id="r1",
-                                          prune_scope=True))
-    store.apply_batch("a", "s", SyncBatch(upserts=[event(1)], scope="cal.ics", run_id="r2",
-                                          prune_scope=True))
+    store.apply_batch(
+        "a",
+        "s",
+        SyncBatch(upserts=[event(1), event(2)], scope="cal.ics", run_id="r1", prune_scope=True),
+    )
+    store.apply_batch(
+        "a", "s", SyncBatch(upserts=[event(9)], scope="other.ics", run_id="r1", prune_scope=True)
+    )
+    store.apply_batch(
+        "a", "s", SyncBatch(upserts=[event(1)], scope="cal.ics", run_id="r2", prune_scope=True)
+    )
     assert sorted(e.source_id for e in store.iter_events("a")) == ["e1", "e9"]
 
 
@@ -136,7 +157,8 @@ def test_recommendation_history_remembers_picks_once(store):
     store.record_recommendations("a", "2026-W47", "peer_of_the_week", ["lee@example.com"])
     store.record_recommendations("a", "2026-W48", "peer_of_the_week", ["kim@example.com"])
     assert store.recommendation_history("a", "peer_of_the_week") == [
-        ("2026-W47", "lee@example.com"), ("2026-W48", "kim@example.com"),
+        ("2026-W47", "lee@example.com"),
+        ("2026-W48", "kim@example.com"),
     ]
 
 

@@ -15,8 +15,14 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 def messages(n: int) -> list[MessageMeta]:
     return [
-        MessageMeta(f"m{i}", f"m{i}", None, T0 + timedelta(minutes=i), "lee@example.com",
-                    ("dana@example.com",))
+        MessageMeta(
+            f"m{i}",
+            f"m{i}",
+            None,
+            T0 + timedelta(minutes=i),
+            "lee@example.com",
+            ("dana@example.com",),
+        )
         for i in range(n)
     ]
 
@@ -59,8 +65,9 @@ class ExpiringSource:
         self.calls.append(cursor)
         if cursor is not None:
             raise CursorExpired("sync token is no longer valid")
-        yield SyncBatch(upserts=messages(2), cursor="fresh", scope="cal", run_id="r",
-                        prune_scope=True)
+        yield SyncBatch(
+            upserts=messages(2), cursor="fresh", scope="cal", run_id="r", prune_scope=True
+        )
 
 
 def test_an_expired_cursor_triggers_one_full_resync(store):
@@ -85,7 +92,10 @@ def test_revoked_auth_keeps_committed_work_and_names_the_fix(store):
     assert "peerpulse auth google --account a" in (result.hint or "")
     assert store.cursor("a", "mail") == "c1"
     status = store.source_statuses("a")[0]
-    assert (status.last_run_outcome, status.last_run_error) == ("failed", "invalid_grant: token revoked")
+    assert (status.last_run_outcome, status.last_run_error) == (
+        "failed",
+        "invalid_grant: token revoked",
+    )
 
 
 class BuggySource:

@@ -124,8 +124,8 @@ class SqliteStore:
     def _migrate(self) -> None:
         try:
             self._db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version "
-                "(version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                "description TEXT NOT NULL, applied_at INTEGER NOT NULL)"
             )
             applied = {row[0] for row in self._db.execute("SELECT version FROM schema_version")}
         except sqlite3.DatabaseError as exc:
@@ -143,7 +143,8 @@ class SqliteStore:
                 for statement in statements:
                     cur.execute(statement)
                 cur.execute(
-                    "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                    "INSERT INTO schema_version (version, description, applied_at) "
+                    "VALUES (?, ?, ?)",
                     (version, description, int(time.time())),
                 )
 
@@ -167,14 +168,35 @@ class SqliteStore:
         people = [r for r in batch.upserts if isinstance(r, Person)]
         deleted = 0
         with self.transaction() as cur:
-            self._upsert(cur, "events", codec.EVENT_COLUMNS, account, source, batch,
-                         ((e.source_id, codec.event_row(e)) for e in events))
-            self._upsert(cur, "messages", codec.MESSAGE_COLUMNS, account, source, batch,
-                         ((m.source_id, codec.message_row(m)) for m in messages))
+            self._upsert(
+                cur,
+                "events",
+                codec.EVENT_COLUMNS,
+                account,
+                source,
+                batch,
+                ((e.source_id, codec.event_row(e)) for e in events),
+            )
+            self._upsert(
+                cur,
+                "messages",
+                codec.MESSAGE_COLUMNS,
+                account,
+                source,
+                batch,
+                ((m.source_id, codec.message_row(m)) for m in messages),
+            )
             if people:
                 self._record_title_changes(cur, account, source, people, now)
-                self._upsert(cur, "people", codec.PERSON_COLUMNS, account, source, batch,
-                             ((p.source_id, codec.person_row(p)) for p in people))
+                self._upsert(
+                    cur,
+                    "people",
+                    codec.PERSON_COLUMNS,
+                    account,
+                    source,
+                    batch,
+                    ((p.source_id, codec.person_row(p)) for p in people),
+                )
             for key in batch.deletions:
                 cur.execute(
                     f"DELETE FROM {_TABLES[key.kind]} "
@@ -225,7 +247,10 @@ class SqliteStore:
         )
         cur.executemany(
             sql,
-            ((account, source, source_id, batch.scope, batch.run_id, *row) for source_id, row in rows),
+            (
+                (account, source, source_id, batch.scope, batch.run_id, *row)
+                for source_id, row in rows
+            ),
         )
 
     @staticmethod
@@ -254,7 +279,12 @@ class SqliteStore:
             return int(cur.lastrowid or 0)
 
     def finish_sync_run(
-        self, run: int, outcome: str, upserted: int, deleted: int, skipped: int,
+        self,
+        run: int,
+        outcome: str,
+        upserted: int,
+        deleted: int,
+        skipped: int,
         error: str | None = None,
     ) -> None:
         with self.transaction() as cur:
@@ -306,7 +336,9 @@ class SqliteStore:
         yield from self._iter_rows("SELECT * FROM events WHERE account = ?", (account,))
 
     def people(self, account: str) -> list[Person]:
-        sql = f"SELECT {', '.join(codec.PERSON_COLUMNS)} FROM people WHERE account = ? ORDER BY email"
+        sql = (
+            f"SELECT {', '.join(codec.PERSON_COLUMNS)} FROM people WHERE account = ? ORDER BY email"
+        )
         return [codec.person_from_row(row) for row in self._db.execute(sql, (account,))]
 
     def title_changes(self, account: str, since: datetime) -> list[TitleChange]:
@@ -320,7 +352,11 @@ class SqliteStore:
     # -- recommendation history (rotation, feedback asks) ---------------------------
 
     def record_recommendations(
-        self, account: str, period: str, section: str, emails: Iterable[str],
+        self,
+        account: str,
+        period: str,
+        section: str,
+        emails: Iterable[str],
         cur: sqlite3.Cursor | None = None,
     ) -> None:
         """Remember who a period's digest named, so later digests rotate."""
@@ -363,14 +399,21 @@ class SqliteStore:
         def one(sql: str) -> Any:
             return self._db.execute(sql, (account,)).fetchone()
 
-        events, ev_lo, ev_hi = one("SELECT COUNT(*), MIN(start_ts), MAX(start_ts) FROM events WHERE account = ?")
-        messages, m_lo, m_hi = one("SELECT COUNT(*), MIN(ts), MAX(ts) FROM messages WHERE account = ?")
+        events, ev_lo, ev_hi = one(
+            "SELECT COUNT(*), MIN(start_ts), MAX(start_ts) FROM events WHERE account = ?"
+        )
+        messages, m_lo, m_hi = one(
+            "SELECT COUNT(*), MIN(ts), MAX(ts) FROM messages WHERE account = ?"
+        )
         people = one("SELECT COUNT(*) FROM people WHERE account = ?")[0]
         skipped = one("SELECT COUNT(*) FROM skipped_inputs WHERE account = ?")[0]
         lows = [v for v in (ev_lo, m_lo) if v is not None]
         highs = [v for v in (ev_hi, m_hi) if v is not None]
         return AccountCounts(
-            events, messages, people, skipped,
+            events,
+            messages,
+            people,
+            skipped,
             codec.from_epoch(min(lows)) if lows else None,
             codec.from_epoch(max(highs)) if highs else None,
         )
@@ -400,7 +443,8 @@ class SqliteStore:
             ).fetchone()[0]
             result.append(
                 SourceStatus(
-                    account, source,
+                    account,
+                    source,
                     codec.from_epoch(cursor_row[0]) if cursor_row else None,
                     codec.from_epoch(run_row[0]) if run_row else None,
                     run_row[1] if run_row else None,
