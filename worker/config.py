@@ -98,6 +98,10 @@ class GoogleSourceConfig(_Strict):
     api_endpoint: str | None = None  # tests point this at a local fake server
     token_endpoint: str | None = None
     time_budget_seconds: int = Field(default=1800, ge=10)
+    subject: str | None = None  # service_account mode: the mailbox to act as (default: owner)
+    directory_admin_view: bool = False  # users.list as an administrator (else domain_public)
+    mail_fetch: Literal["auto", "messages", "threads"] = "auto"  # auto: cheaper for the mailbox
+    batches_in_flight: int = Field(default=2, ge=1, le=8)  # concurrent Gmail batches per mailbox
 
 
 SourceConfig = Annotated[
@@ -169,7 +173,9 @@ class AccountConfig(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'Europe/Berlin')") from None
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like 'Europe/Berlin')"
+            ) from None
         return value
 
     @field_validator("owner", "aliases")
@@ -192,7 +198,10 @@ class Settings(BaseSettings):
     """The whole config. Field names are the TOML keys."""
 
     model_config = SettingsConfigDict(
-        env_prefix="PEERPULSE_", env_nested_delimiter="__", extra="forbid", frozen=True,
+        env_prefix="PEERPULSE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
     )
 
     state_dir: Path | None = None
@@ -254,7 +263,9 @@ def find_config_file(explicit: str | None) -> Path:
     candidate = explicit or os.environ.get("PEERPULSE_CONFIG")
     path = Path(os.path.expanduser(candidate)) if candidate else paths.default_config_file()
     if not path.is_file():
-        how = "--config" if explicit else "PEERPULSE_CONFIG" if candidate else "the default location"
+        how = (
+            "--config" if explicit else "PEERPULSE_CONFIG" if candidate else "the default location"
+        )
         raise ConfigError(
             f"config file not found (from {how})",
             file=str(path),
@@ -273,7 +284,9 @@ def load_settings(path: Path) -> Settings:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", file=str(path), line=toml_error_line(exc)) from None
+        raise ConfigError(
+            f"invalid TOML: {exc}", file=str(path), line=toml_error_line(exc)
+        ) from None
     try:
         return Settings(**data, source_file=path)
     except ValidationError as exc:
@@ -306,13 +319,11 @@ def _explain(exc: ValidationError, path: Path, text: str, data: dict[str, Any]) 
         elif allowed:
             message += f"; allowed here: {', '.join(sorted(allowed))}"
         if name in {"password", "secret", "token", "client_secret", "api_key"}:
-            message += "; secrets are never written inline: use {env = \"VAR\"} or {file = \"path\"}"
+            message += '; secrets are never written inline: use {env = "VAR"} or {file = "path"}'
     elif kind == "missing":
         message = "required key is missing"
     elif loc and loc[-1] in _SECRET_KEYS and isinstance(error.get("input"), str):
-        message = (
-            "secrets are never written inline: use {env = \"VARIABLE\"} or {file = \"path\"}"
-        )
+        message = 'secrets are never written inline: use {env = "VARIABLE"} or {file = "path"}'
     else:
         message = error["msg"].removeprefix("Value error, ")
     count = len(exc.errors())
@@ -323,6 +334,7 @@ def _explain(exc: ValidationError, path: Path, text: str, data: dict[str, Any]) 
     return ConfigError(message + more, file=str(path), line=line, key=key)
 
 
+_UNION_TAGS = {"files", "memory", "google", "smtp", "file", "stdout", "gmail"}
 _SECRET_KEYS = {"password", "client_secrets", "service_account_key"}
 
 
@@ -331,10 +343,10 @@ def _clean_loc(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[str | int, .
     out: list[str | int] = []
     node: Any = data
     for part in loc:
-        if isinstance(node, dict) and isinstance(part, str) and part not in node and out:
-            # a discriminator tag inserted by pydantic; the key path continues below it
-            if part in {"files", "memory", "google", "smtp", "file", "stdout", "gmail"}:
-                continue
+        # A discriminator tag inserted by pydantic; the key path continues below it.
+        tagged = isinstance(node, dict) and isinstance(part, str) and part not in node and out
+        if tagged and part in _UNION_TAGS:
+            continue
         out.append(part)
         if isinstance(node, dict):
             node = node.get(part) if isinstance(part, str) else None
@@ -378,7 +390,11 @@ def _model_for(annotation: Any, node: Any) -> Any:
     tag = node.get("type") if isinstance(node, dict) else None
     for candidate in candidates:
         type_field = candidate.model_fields.get("type")
-        if tag is not None and type_field is not None and tag in typing.get_args(type_field.annotation):
+        if (
+            tag is not None
+            and type_field is not None
+            and tag in typing.get_args(type_field.annotation)
+        ):
             return candidate
     return candidates[0] if candidates else None
 
