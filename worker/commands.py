@@ -325,9 +325,21 @@ def auth_google(args: argparse.Namespace, env: Env) -> ExitCode:
             f"account {account.name!r} uses the {account.source.type!r} connector, not google",
             key=f"accounts.{account.name}.source.type",
         )
+    from connectors.base import ConnectorError
     from connectors.google.auth import authorize
-    from worker.sync import source_context
+    from worker.errors import PeerpulseError
 
-    path = authorize(source_context(settings, account, None), console=args.console)
+    try:
+        path = authorize(
+            account.name,
+            account.source.model_dump(mode="python"),
+            state_dir=settings.state_path,
+            base_dir=settings.base_dir,
+            console=args.console,
+            send=account.delivery.type == "gmail",
+            say=env.print,
+        )
+    except ConnectorError as exc:
+        raise PeerpulseError(str(exc), getattr(exc, "hint", None)) from None
     env.print(f"{account.name}: Google authorization stored in {path} (mode 0600)")
     return ExitCode.OK

@@ -29,9 +29,18 @@ _BACKENDS = {
 
 
 def make_backend(
-    config: Any, *, owner: str, resolve_path: PathResolver
+    config: Any,
+    *,
+    owner: str,
+    resolve_path: PathResolver,
+    account: Any = None,
+    settings: Any = None,
 ) -> DeliveryBackend:
-    """The backend an account's ``[delivery]`` table asks for."""
+    """The backend an account's ``[delivery]`` table asks for.
+
+    ``account`` and ``settings`` are given to backends that send with the
+    account's own provider credentials (gmail); the others ignore them.
+    """
     kind = getattr(config, "type", None)
     target = _BACKENDS.get(str(kind))
     if target is None:
@@ -49,7 +58,12 @@ def make_backend(
     if factory is None:
         raise ConfigError(f"the {kind!r} delivery backend is not wired in ({target} is missing)",
                           key="delivery.type")
-    backend: DeliveryBackend = factory(config, owner=owner, resolve_path=resolve_path)
+    if kind == "gmail":
+        backend: DeliveryBackend = factory(
+            config, owner=owner, resolve_path=resolve_path, account=account, settings=settings
+        )
+    else:
+        backend = factory(config, owner=owner, resolve_path=resolve_path)
     return backend
 
 

@@ -1,0 +1,77 @@
+"""Organization mode: the Admin SDK directory as people (department, title, manager).
+
+users.list (500 a page, ``fields`` mask) is read whole each run: reporting
+lines are derived across everyone (``manages_anyone``, ``team_size``), and the
+store records title changes between syncs for the celebrate section. The whole
+directory is one scope pruned at the end, with the same refusal as calendars
+when a directory that had people comes back empty.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+from connectors.base import ConnectorError
+from connectors.google.normalize import USER_FIELDS, people
+from connectors.google.pacing import Pacer
+from connectors.google.services import GoogleApi, run_request
+from connectors.records import SyncBatch
+
+EMPTY_GUARD = 5
+
+
+class EmptyDirectoryRefused(ConnectorError):
+    """The directory came back empty where people were stored; nothing was deleted."""
+
+
+class DirectorySource:
+    name = "directory"
+
+    def __init__(self, api: GoogleApi, pacer: Pacer, *, account: str, admin_view: bool) -> None:
+        self.api, self.pacer = api, pacer
+        self.account = account
+        # domain_public is what a non-administrator may read (admin.directory_v1 viewType).
+        self.view = "admin_view" if admin_view else "domain_public"
+
+    def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
+        previous = _count(cursor)
+        users: list[dict[str, Any]] = []
+        page: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "customer": "my_customer",
+                "maxResults": 500,
+                "viewType": self.view,
+                "fields": USER_FIELDS,
+            }
+            if page:
+                params["pageToken"] = page
+            request = self.api.directory.users().list(**params)
+            response = run_request(self.api, self.pacer, request, 1, self.account)
+            users.extend(response.get("users") or [])
+            page = response.get("nextPageToken")
+            if not page:
+                break
+        found = people(users)
+        if not found and previous >= EMPTY_GUARD:
+            raise EmptyDirectoryRefused(
+                f"the directory came back empty where {previous} people were stored; "
+                "nothing was deleted"
+            )
+        yield SyncBatch(
+            upserts=list(found),
+            cursor=json.dumps({"v": 1, "count": len(found)}),
+            scope="directory",
+            run_id=secrets.token_hex(6),
+            prune_scope=True,
+        )
+
+
+def _count(cursor: str | None) -> int:
+    try:
+        return int(json.loads(cursor).get("count", 0)) if cursor else 0
+    except (ValueError, AttributeError, TypeError):
+        return 0

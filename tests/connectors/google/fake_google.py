@@ -1,0 +1,396 @@
+"""A local fake of the Google endpoints peerpulse uses, speaking their wire format.
+
+Threaded ``http.server`` on 127.0.0.1, reached through the real
+google-api-python-client, google-auth and httplib2 (``api_endpoint`` /
+``token_endpoint``). It serves: the OAuth token endpoint (refresh and JWT
+bearer grants), Gmail getProfile, messages/threads list+get, history (404 on
+an expired start), messages.send and ``multipart/mixed`` batches; Calendar
+events.list with pages, syncToken and 410; Admin SDK users.list. It enforces a
+per-user quota (token bucket over Gmail's unit prices, answering 429 with
+Retry-After), adds configurable latency, and records *violations* that fail
+the test: any request for message bodies (format full/raw or none), ``q``
+under gmail.metadata, a scope beyond the configured ones, a batch over 50.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.connectors.google.fake_data import Calendar, Mailbox
+
+GMAIL_READ = {"https://www.googleapis.com/auth/gmail.metadata"}
+GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
+CALENDAR_READ = {
+    "https://www.googleapis.com/auth/calendar.events.readonly",
+    "https://www.googleapis.com/auth/calendar.readonly",
+}
+DIRECTORY_READ = {"https://www.googleapis.com/auth/admin.directory.user.readonly"}
+COSTS = {
+    "profile": 1,
+    "messages.list": 5,
+    "messages.get": 5,
+    "threads.list": 10,
+    "threads.get": 10,
+    "history.list": 2,
+    "messages.send": 100,
+}
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, reason: str, message: str, headers: dict[str, str] | None = None
+    ):
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": self.status,
+                "message": self.message,
+                "errors": [{"domain": "global", "reason": self.reason, "message": self.message}],
+            }
+        }
+
+
+@dataclass
+class Injected:
+    match: str
+    status: int
+    reason: str
+    count: int
+    headers: dict[str, str]
+
+
+@dataclass
+class Quota:
+    rate: float  # units per second
+    capacity: float
+    tokens: float
+    stamp: float = field(default_factory=time.monotonic)
+
+    def take(self, units: float) -> float | None:
+        """None if granted, else the seconds until it would be."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= units:
+            self.tokens -= units
+            return None
+        return (units - self.tokens) / self.rate
+
+
+class FakeGoogle:
+    def __init__(
+        self,
+        *,
+        allowed_scopes: set[str],
+        latency: float = 0.0,
+        quota_per_minute: float | None = None,
+        burst_seconds: float = 1.0,
+    ) -> None:
+        self.allowed_scopes = set(allowed_scopes)
+        self.latency = latency
+        self.quota_per_minute = quota_per_minute
+        self.burst_seconds = burst_seconds
+        self.mailboxes: dict[str, Mailbox] = {}
+        self.calendars: dict[tuple[str, str], Calendar] = {}
+        self.directory: list[dict[str, Any]] = []
+        self.refresh_tokens: dict[str, tuple[str, set[str]]] = {}
+        self.auth_codes: dict[str, tuple[str, set[str]]] = {}
+        self.access_tokens: dict[str, tuple[str, set[str]]] = {}
+        self.violations: list[str] = []
+        self.log: list[tuple[str, str]] = []  # (method name, query) of every API call
+        self.http_requests = 0
+        self.token_requests = 0
+        self.units: dict[str, int] = {}
+        self.first_unit_at: float | None = None
+        self.last_unit_at: float | None = None
+        self.throttled = 0
+        self.sent: list[bytes] = []
+        self.injected: list[Injected] = []
+        self._quota: dict[str, Quota] = {}
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "token"
+
+    def start(self) -> FakeGoogle:
+        fake = self
+
+        class Handler(_Handler):
+            server_fake = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # -- setup helpers -------------------------------------------------------------------
+
+    def grant(self, user: str, scopes: set[str], refresh_token: str = "refresh-1") -> str:
+        self.refresh_tokens[refresh_token] = (user, set(scopes))
+        return refresh_token
+
+    def revoke(self, refresh_token: str) -> None:
+        self.refresh_tokens.pop(refresh_token, None)
+        for token in list(self.access_tokens):
+            self.access_tokens.pop(token)
+
+    def fail_next(
+        self,
+        match: str,
+        status: int,
+        reason: str = "backendError",
+        count: int = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self.injected.append(Injected(match, status, reason, count, headers))
+
+    def calls(self, name: str) -> int:
+        return sum(1 for n, _ in self.log if n == name)
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.log.clear()
+            self.http_requests = 0
+            self.token_requests = 0
+            self.units.clear()
+            self.first_unit_at = self.last_unit_at = None
+            self.throttled = 0
+
+    # -- token endpoint ------------------------------------------------------------------
+
+    def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        grant = form.get("grant_type")
+        if grant == "refresh_token":
+            found = self.refresh_tokens.get(form.get("refresh_token", ""))
+            if found is None:
+                return 400, {
+                    "error": "invalid_grant",
+                    "error_description": "Token has been expired or revoked.",
+                }
+            user, granted = found
+            asked = set(form.get("scope", "").split()) or granted
+        elif grant == "authorization_code":
+            found = self.auth_codes.pop(form.get("code", ""), None)
+            if found is None:
+                return 400, {"error": "invalid_grant", "error_description": "Malformed auth code."}
+            user, granted = found
+            asked = granted
+            refresh = self.grant(user, granted, f"refresh-{len(self.refresh_tokens) + 1}")
+        elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            claims = _jwt_claims(form.get("assertion", ""))
+            user = claims.get("sub") or claims.get("iss", "")
+            asked = set(str(claims.get("scope", "")).split())
+            granted = asked
+        else:
+            return 400, {"error": "unsupported_grant_type"}
+        beyond = asked - self.allowed_scopes
+        if beyond:
+            self.violations.append(f"scope beyond the configured ones requested: {sorted(beyond)}")
+            return 400, {"error": "invalid_scope", "error_description": "scope not allowed"}
+        if not asked <= granted:
+            return 400, {"error": "invalid_scope"}
+        access = f"at-{len(self.access_tokens) + 1}-{user}"
+        self.access_tokens[access] = (user, asked)
+        answer = {
+            "access_token": access,
+            "expires_in": 3599,
+            "token_type": "Bearer",
+            "scope": " ".join(sorted(asked)),
+        }
+        if grant == "authorization_code":
+            answer["refresh_token"] = refresh
+        return 200, answer
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    def authorize(self, auth_header: str | None, needed: set[str]) -> str:
+        token = (auth_header or "").removeprefix("Bearer ").strip()
+        found = self.access_tokens.get(token)
+        if found is None:
+            raise ApiError(401, "authError", "Invalid Credentials")
+        user, scopes = found
+        if not scopes & needed:
+            raise ApiError(403, "insufficientPermissions", "Request had insufficient scopes.")
+        return user
+
+    def charge(self, user: str, units: int) -> None:
+        with self._lock:
+            if self.quota_per_minute:
+                rate = self.quota_per_minute / 60
+                bucket = self._quota.setdefault(
+                    user, Quota(rate, rate * self.burst_seconds, rate * self.burst_seconds)
+                )
+                wait = bucket.take(units)
+                if wait is not None:
+                    self.throttled += 1
+                    raise ApiError(
+                        429,
+                        "rateLimitExceeded",
+                        "User-rate limit exceeded",
+                        {"Retry-After": str(max(1, math.ceil(wait)))},
+                    )
+            self.units[user] = self.units.get(user, 0) + units
+            now = time.monotonic()
+            self.first_unit_at = self.first_unit_at or now
+            self.last_unit_at = now
+
+    def _inject(self, path: str) -> None:
+        for item in self.injected:
+            if item.count > 0 and item.match in path:
+                item.count -= 1
+                raise ApiError(item.status, item.reason, "injected failure", dict(item.headers))
+
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One API call (top level or batch part) -> (status, headers, JSON body)."""
+        parsed = urllib.parse.urlparse(target)
+        query = urllib.parse.parse_qs(parsed.query)
+        try:
+            self._inject(parsed.path)
+            payload = self._route(method, parsed.path, query, headers, body)
+            return (
+                200,
+                {"Content-Type": "application/json; charset=UTF-8"},
+                json.dumps(payload).encode(),
+            )
+        except ApiError as exc:
+            out = {"Content-Type": "application/json; charset=UTF-8", **exc.headers}
+            return exc.status, out, json.dumps(exc.body()).encode()
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> Any:
+        from tests.connectors.google import fake_routes
+
+        return fake_routes.route(self, method, path, query, headers, body)
+
+    def mailbox(self, user: str) -> Mailbox:
+        box = self.mailboxes.get(user)
+        if box is None:
+            raise ApiError(404, "notFound", "Mailbox not found")
+        return box
+
+
+def _jwt_claims(assertion: str) -> dict[str, Any]:
+    try:
+        part = assertion.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (IndexError, ValueError):
+        return {}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_fake: FakeGoogle
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        fake = self.server_fake
+        body = self._body()
+        with fake._lock:
+            fake.http_requests += 1
+        if fake.latency:
+            time.sleep(fake.latency)
+        path = self.path.split("?", 1)[0]
+        if path == "/token":
+            with fake._lock:
+                fake.token_requests += 1
+            form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+            status, payload = fake.token(form)
+            self._reply(status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+            return
+        if path.startswith("/batch/"):
+            self._batch(body)
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, out_headers, out = fake.handle(method, self.path, headers, body)
+        self._reply(status, out_headers, out)
+
+    def _batch(self, body: bytes) -> None:
+        fake = self.server_fake
+        content_type = self.headers.get("Content-Type", "")
+        message = BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        parts = message.get_payload()
+        if not isinstance(parts, list):
+            self._reply(400, {}, b"not multipart")
+            return
+        if len(parts) > 50:
+            fake.violations.append(f"batch of {len(parts)} requests (Gmail recommends at most 50)")
+        boundary = "batch_fake_boundary"
+        out = []
+        for part in parts:
+            content_id = part.get("Content-ID", "<x + 0>")
+            raw = part.get_payload(decode=False)
+            head, _, sub_body = raw.replace("\r\n", "\n").partition("\n\n")
+            request_line, *header_lines = head.split("\n")
+            method, target, _ = request_line.split(" ", 2)
+            sub_headers = {}
+            for line in header_lines:
+                key, _, value = line.partition(":")
+                sub_headers[key.strip().lower()] = value.strip()
+            status, headers, payload = fake.handle(method, target, sub_headers, sub_body.encode())
+            lines = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}"]
+            lines += [f"{k}: {v}" for k, v in headers.items()]
+            inner = "\r\n".join(lines) + "\r\n\r\n" + payload.decode()
+            out.append(
+                f"--{boundary}\r\nContent-Type: application/http\r\n"
+                f"Content-ID: <response-{content_id.strip('<>')}>\r\n\r\n{inner}\r\n"
+            )
+        text = "".join(out) + f"--{boundary}--\r\n"
+        self._reply(200, {"Content-Type": f"multipart/mixed; boundary={boundary}"}, text.encode())

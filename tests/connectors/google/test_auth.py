@@ -1,0 +1,169 @@
+"""Credentials: token files, refresh, revocation, scopes, service accounts, the consent flow."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.base import AuthRequired
+from connectors.google.auth import (
+    SCOPE_CALENDAR,
+    SCOPE_GMAIL_METADATA,
+    SCOPE_GMAIL_SEND,
+    authorize,
+    token_path,
+)
+from connectors.google.connector import GoogleConnector
+from tests.connectors.google.conftest import (
+    NOW,
+    READ_SCOPES,
+    USER,
+    drain,
+    make_context,
+    write_token,
+)
+from tests.connectors.google.test_calendar import fill
+
+
+def test_without_a_token_the_connector_asks_for_the_exact_command(fake, state_dir):
+    with pytest.raises(AuthRequired) as caught:
+        GoogleConnector(make_context(fake, state_dir))
+    assert caught.value.command == "peerpulse auth google --account alice"
+
+
+def test_a_refreshed_token_is_saved_private(fake, state_dir):
+    write_token(state_dir, fake, READ_SCOPES)
+    GoogleConnector(make_context(fake, state_dir))
+    path = token_path(state_dir, "alice")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert json.loads(path.read_text())["token"].startswith("at-")
+
+
+def test_a_token_missing_a_scope_needs_authorizing_again(fake, state_dir):
+    write_token(state_dir, fake, {SCOPE_CALENDAR})
+    with pytest.raises(AuthRequired, match="gmail.metadata"):
+        GoogleConnector(make_context(fake, state_dir))
+
+
+def test_a_revoked_token_fails_the_account_and_keeps_its_cursors(fake, state_dir, store):
+    from worker.config import Settings
+    from worker.sync import sync_account
+
+    fill(fake, 12)
+    write_token(state_dir, fake, READ_SCOPES)
+    settings = Settings(
+        state_dir=state_dir,
+        accounts=[
+            {
+                "name": "alice",
+                "owner": USER,
+                "source": {
+                    "type": "google",
+                    "mail": False,
+                    "api_endpoint": fake.url,
+                    "token_endpoint": fake.token_url,
+                    "quota_units_per_minute": 3_000_000,
+                },
+            }
+        ],
+    )
+    account = settings.accounts[0]
+    assert sync_account(store, settings, account, now=NOW).ok
+    cursor = store.cursor("alice", "calendar")
+    write_token(state_dir, fake, READ_SCOPES, refresh="refresh-1")
+    fake.revoke("refresh-1")
+    report = sync_account(store, settings, account, now=NOW)
+    assert not report.ok and "peerpulse auth google --account alice" in (report.hint or "")
+    assert store.cursor("alice", "calendar") == cursor
+    assert len(list(store.iter_events("alice"))) == 12
+
+
+def _service_account_key(tmp_path: Path, token_url: str) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    path = tmp_path / "sa.json"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "p",
+                "private_key_id": "k1",
+                "private_key": pem,
+                "client_email": "peerpulse@p.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": token_url,
+            }
+        )
+    )
+    return path
+
+
+def test_a_service_account_acts_as_the_user_with_domain_wide_delegation(
+    fake, state_dir, store, tmp_path
+):
+    fill(fake, 4)
+    key = _service_account_key(tmp_path, fake.token_url)
+    context = make_context(
+        fake,
+        state_dir,
+        mode="service_account",
+        mail=False,
+        service_account_key={"env": None, "file": key},
+    )
+    (source,) = GoogleConnector(context).sources()
+    drain(store, source)
+    assert len(list(store.iter_events("alice"))) == 4
+    assert all(user == USER for user, _ in fake.access_tokens.values())
+
+
+def test_console_authorization_stores_a_refreshable_token(fake, state_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake speaks plain HTTP
+    secrets = tmp_path / "client.json"
+    secrets.write_text(
+        json.dumps(
+            {
+                "installed": {
+                    "client_id": "cid.apps.googleusercontent.com",
+                    "client_secret": "shh",
+                    "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+                    "token_uri": "https://oauth2.googleapis.com/token",
+                    "redirect_uris": ["http://localhost"],
+                }
+            }
+        )
+    )
+    fake.auth_codes["code-1"] = (USER, READ_SCOPES | {SCOPE_GMAIL_SEND})
+    shown: list[str] = []
+    settings: dict[str, Any] = {
+        "mode": "user",
+        "calendars": ["primary"],
+        "mail": True,
+        "client_secrets": {"file": str(secrets), "env": None},
+        "token_endpoint": fake.token_url,
+    }
+    path = authorize(
+        "alice",
+        settings,
+        state_dir=state_dir,
+        console=True,
+        send=True,
+        prompt=lambda _: "http://127.0.0.1:1/?state=x&code=code-1&scope=a",
+        say=shown.append,
+    )
+    assert "scope=" in shown[0] and "gmail.metadata" in shown[0] and "gmail.send" in shown[0]
+    assert "gmail.readonly" not in shown[0]
+    saved = json.loads(path.read_text())
+    assert saved["refresh_token"].startswith("refresh-")
+    assert set(saved["scopes"]) == {SCOPE_CALENDAR, SCOPE_GMAIL_METADATA, SCOPE_GMAIL_SEND}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    GoogleConnector(make_context(fake, state_dir))  # cron can now refresh it silently
