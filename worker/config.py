@@ -56,7 +56,7 @@ class SecretRef(_Strict):
                 raise ConfigError(f"environment variable {self.env} is not set", key="secret")
             return value
         assert self.file is not None
-        path = self.file
+        path = Path(os.path.expanduser(str(self.file)))
         creds = os.environ.get("CREDENTIALS_DIRECTORY")
         if not path.is_absolute() and creds:
             path = Path(creds) / path
