@@ -44,7 +44,7 @@ class Explanation:
                 f"  tie strength: {self.tie_strength:.3f} (half-life {self.half_life_days:g} days)",
                 f"  cadence: {self.cadence_days} days ({self.cadence_source})",
                 f"  last interaction: {self.last_interaction or 'never'}"
-                + (f" ({self.days_since} days ago)" if self.days_since is not None else ""),
+                + (f" ({_ago(self.days_since)})" if self.days_since is not None else ""),
                 f"  days overdue: {self.days_overdue if self.days_overdue is not None else '-'}",
                 f"  initiated by you / by them: {self.initiated_by_me} / {self.initiated_by_them}",
                 f"  team meeting attendance: {self.team_meeting_attendance}",
@@ -70,3 +70,7 @@ class Explanation:
             when = e.at.isoformat(timespec="minutes") if e.at else "-"
             lines.append(f"    {when}  {e.rule}  {e.detail}  {e.record_id}")
         return "\n".join(lines)
+
+
+def _ago(days: int) -> str:
+    return "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"

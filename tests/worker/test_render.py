@@ -67,9 +67,17 @@ def test_the_html_and_text_parts_name_the_same_people_with_their_reasons():
         assert entry.reasons[0].replace("'", "&#39;") in rendered.html
 
 
+def test_a_title_that_names_the_department_is_not_repeated():
+    digest = full_digest()
+    pick = replace(digest.peer_of_the_week.person, title="Manager, Finance")
+    rendered = _render(replace(digest, peer_of_the_week=replace(digest.peer_of_the_week,
+                                                                 person=pick)))
+    assert "Dana Okafor (Manager, Finance) <dana@example.com>" in rendered.text
+
+
 def test_each_person_shows_department_reason_and_why():
     rendered = _render(full_digest())
-    assert "Dana Okafor (Finance, Director) <dana@example.com>" in rendered.text
+    assert "Dana Okafor (Director, Finance) <dana@example.com>" in rendered.text
     assert "Key function you have not met in 10 weeks." in rendered.text
     assert ("Why: last together 14 Sep (70 days ago); usual cadence every ~30 days; "
             "40 days overdue") in rendered.text

@@ -180,10 +180,23 @@ def first_name(entry: PersonEntry) -> str:
     return clean_text(name.split(" ", 1)[0], 40)
 
 
+def _ago(days: int) -> str:
+    return "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"
+
+
+def _role(entry: PersonEntry) -> str:
+    """"Director, Finance", without repeating a department the title already names."""
+    title = clean_text(entry.title, 80)
+    department = clean_text(entry.department, 60)
+    if title and department and department.casefold() not in title.casefold():
+        return f"{title}, {department}"
+    return title or department
+
+
 def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
     why: list[str] = []
     if entry.last_interaction:
-        ago = f" ({entry.days_since} days ago)" if entry.days_since is not None else ""
+        ago = f" ({_ago(entry.days_since)})" if entry.days_since is not None else ""
         why.append(f"last together {_day(entry.last_interaction, today)}{ago}")
     else:
         why.append("no interaction on record")
@@ -206,6 +219,7 @@ def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
         "mailto": mailto,
         "department": clean_text(entry.department, 60),
         "title": clean_text(entry.title, 80),
+        "role": _role(entry),
         "reason": clean_text(entry.reasons[0]) if entry.reasons else "",
         "why": clean_text("; ".join(why), 300),
         "recent": clean_text(", ".join(recent), 200),
