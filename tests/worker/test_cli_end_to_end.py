@@ -148,3 +148,14 @@ def test_today_is_the_default_demo_end(tmp_path):
     assert code == 0
     meta = json.loads((tmp_path / "d" / "demo.json").read_text())
     assert meta["end"] == date.today().isoformat()
+
+
+def test_a_second_concurrent_run_exits_75_at_once(org, first_run):
+    from worker.config import load_settings
+    from worker.lock import run_lock
+
+    _, config = org
+    with run_lock(load_settings(config).state_path):
+        code, _, err = cli("--config", str(config), "run", "--now", NOW)
+    assert code == 75
+    assert "another peerpulse run holds" in err
