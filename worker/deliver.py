@@ -30,7 +30,7 @@ from rules.recommendations import Digest
 from worker import ledger, schedule
 from worker.config import AccountConfig
 from worker.delivery.base import DeliveryBackend, DeliveryOutcome, DeliveryState
-from worker.delivery.faults import fault_point
+from worker.faults import fault_point
 from worker.digest.ics_hold import build_hold
 from worker.digest.message import (
     build_message,

@@ -26,6 +26,7 @@ from connectors.base import (
 )
 from connectors.registry import load_connector
 from worker.config import AccountConfig, Settings
+from worker.faults import counted_fault_point
 from worker.store import Store
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ def _drain(
 ) -> None:
     for batch in source.sync(cursor):
         outcome = store.apply_batch(account, source.name, batch)
+        counted_fault_point("after_sync_batch")
         result.upserted += outcome.upserted
         result.deleted += outcome.deleted
         result.skipped += outcome.skipped

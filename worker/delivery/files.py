@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from worker.delivery.base import DeliveryOutcome, DeliveryState
-from worker.delivery.faults import fault_point
+from worker.faults import fault_point
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 

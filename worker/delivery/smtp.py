@@ -30,7 +30,7 @@ from email.message import EmailMessage
 
 from worker.config import SmtpDelivery
 from worker.delivery.base import DeliveryOutcome, DeliveryState
-from worker.delivery.faults import fault_point
+from worker.faults import fault_point
 from worker.errors import ConfigError
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}

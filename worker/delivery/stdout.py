@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from typing import Literal, TextIO
 
 from worker.delivery.base import DeliveryOutcome, DeliveryState
-from worker.delivery.faults import fault_point
+from worker.faults import fault_point
 
 
 class StdoutBackend:
