@@ -30,7 +30,6 @@ from rules.recommendations import Digest
 from worker import ledger, schedule
 from worker.config import AccountConfig
 from worker.delivery.base import DeliveryBackend, DeliveryOutcome, DeliveryState
-from worker.faults import fault_point
 from worker.digest.ics_hold import build_hold
 from worker.digest.message import (
     build_message,
@@ -40,6 +39,7 @@ from worker.digest.message import (
     with_new_identity,
 )
 from worker.digest.render import render_digest
+from worker.faults import fault_point
 from worker.ledger import LedgerEntry, LedgerState
 from worker.store import Store
 

@@ -21,7 +21,7 @@ import pytest
 
 from tests.worker.smtp_sink import Sink, smtp_server
 from worker import ledger
-from worker.delivery.faults import FAULT_ENV, STEPS
+from worker.faults import FAULT_ENV, STEPS
 from worker.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]

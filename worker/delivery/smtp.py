@@ -30,8 +30,8 @@ from email.message import EmailMessage
 
 from worker.config import SmtpDelivery
 from worker.delivery.base import DeliveryOutcome, DeliveryState
-from worker.faults import fault_point
 from worker.errors import ConfigError
+from worker.faults import fault_point
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _DOT_LINE = re.compile(rb"(?m)^\.")
