@@ -162,3 +162,19 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        3,
+        "time indexes that also order by source_id (no temp sort when scoring)",
+        [
+            # The digest reads every message in (ts, source_id) order: with the
+            # id in the index SQLite walks it in order instead of sorting ties
+            # in a temporary B-tree (measured: ~0.6 s per million messages).
+            "CREATE INDEX messages_by_time_id ON messages (account, ts, source_id)",
+            "DROP INDEX messages_by_time",
+            "CREATE INDEX events_by_time_id ON events (account, start_ts, source_id)",
+            "DROP INDEX events_by_time",
+        ],
+    )
+)

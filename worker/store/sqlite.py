@@ -14,7 +14,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -304,6 +304,13 @@ class SqliteStore:
                 return
             yield from rows
 
+    def _iter_decoded(
+        self, sql: str, params: tuple[Any, ...], decode: Callable[[tuple[Any, ...]], Any]
+    ) -> Iterator[Any]:
+        cur = self._db.execute(sql, params)
+        while rows := cur.fetchmany(_READ_CHUNK):
+            yield from map(decode, rows)
+
     def iter_events(
         self, account: str, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[EventInstance]:
@@ -314,8 +321,7 @@ class SqliteStore:
             f"SELECT source_id, {', '.join(codec.EVENT_COLUMNS)} FROM events "
             "WHERE account = ? AND start_ts < ? AND end_ts >= ? ORDER BY start_ts, source_id"
         )
-        for row in self._iter_rows(sql, (account, hi, lo)):
-            yield codec.event_from_row(row[0], row[1:])
+        yield from self._iter_decoded(sql, (account, hi, lo), codec.event_from_row)
 
     def iter_messages(
         self, account: str, since: datetime | None = None, until: datetime | None = None
@@ -327,8 +333,7 @@ class SqliteStore:
             f"SELECT source_id, {', '.join(codec.MESSAGE_COLUMNS)} FROM messages "
             "WHERE account = ? AND ts >= ? AND ts < ? ORDER BY ts, source_id"
         )
-        for row in self._iter_rows(sql, (account, lo, hi)):
-            yield codec.message_from_row(row[0], row[1:])
+        yield from self._iter_decoded(sql, (account, lo, hi), codec.message_from_row)
 
     def iter_raw_rows(self, account: str) -> Iterator[tuple[Any, ...]]:
         """Every event and message row, undecoded: the benchmark's "plain read" baseline."""
