@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     account_arg(p)
     now_arg(p)
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=_command("run"))
 
     p = sub.add_parser(
         "sync",
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     account_arg(p)
     now_arg(p)
-    p.set_defaults(func=cmd_sync)
+    p.set_defaults(func=_command("sync"))
 
     p = sub.add_parser(
         "digest",
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--force", action="store_true", help="deliver even if this period's digest was already sent"
     )
-    p.set_defaults(func=cmd_digest)
+    p.set_defaults(func=_command("digest"))
 
     rules = sub.add_parser(
         "rules", help="rule files: check them", description="Work with the TOML rule files."
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     account_arg(p)
     now_arg(p)
-    p.set_defaults(func=cmd_rules_check)
+    p.set_defaults(func=_command("rules_check"))
 
     p = sub.add_parser(
         "explain",
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("email", help="the person's address (any alias works)")
     account_arg(p)
     now_arg(p)
-    p.set_defaults(func=cmd_explain)
+    p.set_defaults(func=_command("explain"))
 
     p = sub.add_parser(
         "status",
@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     account_arg(p)
     now_arg(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_status)
+    p.set_defaults(func=_command("status"))
 
     p = sub.add_parser(
         "demo",
@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do nothing if DIR already holds a demo organization",
     )
-    p.set_defaults(func=cmd_demo, needs_config=False)
+    p.set_defaults(func=cmd_demo)
 
     auth = sub.add_parser(
         "auth",
@@ -202,53 +202,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--account", required=True)
     p.add_argument("--console", action="store_true", help="headless: print the URL, paste the code")
-    p.set_defaults(func=cmd_auth_google)
+    p.set_defaults(func=_command("auth_google"))
     return parser
 
 
 # -- commands ----------------------------------------------------------------------------
 
 
-def cmd_run(args: argparse.Namespace, env: Env) -> ExitCode:
-    from worker import commands
+def _command(name: str) -> Callable[[argparse.Namespace, Env], ExitCode]:
+    """The implementation in :mod:`worker.commands`, imported only when called, so
+    that ``--help`` and argument errors never pay for loading the whole worker."""
 
-    return commands.run(args, env)
+    def call(args: argparse.Namespace, env: Env) -> ExitCode:
+        from worker import commands
 
+        result: ExitCode = getattr(commands, name)(args, env)
+        return result
 
-def cmd_sync(args: argparse.Namespace, env: Env) -> ExitCode:
-    from worker import commands
-
-    return commands.sync(args, env)
-
-
-def cmd_digest(args: argparse.Namespace, env: Env) -> ExitCode:
-    from worker import commands
-
-    return commands.digest(args, env)
-
-
-def cmd_rules_check(args: argparse.Namespace, env: Env) -> ExitCode:
-    from worker import commands
-
-    return commands.rules_check(args, env)
-
-
-def cmd_explain(args: argparse.Namespace, env: Env) -> ExitCode:
-    from worker import commands
-
-    return commands.explain(args, env)
-
-
-def cmd_status(args: argparse.Namespace, env: Env) -> ExitCode:
-    from worker import commands
-
-    return commands.status(args, env)
-
-
-def cmd_auth_google(args: argparse.Namespace, env: Env) -> ExitCode:
-    from worker import commands
-
-    return commands.auth_google(args, env)
+    call.__name__ = f"cmd_{name}"
+    return call
 
 
 def cmd_demo(args: argparse.Namespace, env: Env) -> ExitCode:
