@@ -45,7 +45,7 @@ class Explanation:
                 f"  cadence: {self.cadence_days} days ({self.cadence_source})",
                 f"  last interaction: {self.last_interaction or 'never'}"
                 + (f" ({_ago(self.days_since)})" if self.days_since is not None else ""),
-                f"  days overdue: {self.days_overdue if self.days_overdue is not None else '-'}",
+                f"  due: {_due(self.days_overdue)}",
                 f"  initiated by you / by them: {self.initiated_by_me} / {self.initiated_by_them}",
                 f"  team meeting attendance: {self.team_meeting_attendance}",
             ]
@@ -74,3 +74,11 @@ class Explanation:
 
 def _ago(days: int) -> str:
     return "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"
+
+
+def _due(days_overdue: int | None) -> str:
+    if days_overdue is None:
+        return "-"
+    if days_overdue > 0:
+        return f"{days_overdue} days overdue"
+    return "due today" if days_overdue == 0 else f"in {-days_overdue} days"
