@@ -102,6 +102,7 @@ class GoogleSourceConfig(_Strict):
     directory_admin_view: bool = False  # users.list as an administrator (else domain_public)
     mail_fetch: Literal["auto", "messages", "threads"] = "auto"  # auto: cheaper for the mailbox
     batches_in_flight: int = Field(default=2, ge=1, le=8)  # concurrent Gmail batches per mailbox
+    sent_first_share: float = Field(default=0.03, ge=0, le=1)  # SENT-first pages, share of floor
 
 
 SourceConfig = Annotated[

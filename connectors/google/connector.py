@@ -12,6 +12,9 @@ the token file and the Gmail known-ids file live under it. Keys read here:
 - ``quota_units_per_minute``: the project's Gmail per-user quota (15,000 legacy,
   6,000 for projects created from May 2026; also selects per-method prices);
 - ``mail_fetch`` (``auto`` | ``messages`` | ``threads``), ``batches_in_flight``;
+- ``sent_first_share``: how much the SENT-first listing may add to the initial
+  sync's request floor (default 0.03; 0 turns SENT-first off), see
+  :func:`connectors.google.mail_state.sent_page_budget`;
 - ``time_budget_seconds``: the initial mail sync stops there and resumes next run;
 - ``api_endpoint`` / ``token_endpoint``: a fake server in tests.
 """
@@ -26,7 +29,7 @@ from connectors.google.auth import account_credentials, auth_command, scopes_for
 from connectors.google.batch import MAX_BATCH, BatchFetcher
 from connectors.google.calendar import CalendarSource
 from connectors.google.directory import DirectorySource
-from connectors.google.mail import MailSource
+from connectors.google.mail import SENT_SHARE, MailSource
 from connectors.google.pacing import UNIT_COSTS, Pacer, bucket_for, regime_for
 from connectors.google.services import GoogleApi
 
@@ -114,6 +117,7 @@ class GoogleConnector:
                     deadline=self.deadline,
                     method=str(settings.get("mail_fetch", "auto")),
                     costs=self.costs,
+                    sent_share=float(settings.get("sent_first_share", SENT_SHARE)),
                 )
             )
         if settings.get("directory"):

@@ -2,13 +2,16 @@
 
 Initial sync (Gmail sync guide; research §1.2-1.4, §7): getProfile gives the
 historyId to continue from *before* anything is listed; messages.list (500 ids
-a page, SENT label first) then batched messages.get ``format=metadata`` with
-only the headers MessageMeta needs. ``gmail.metadata`` forbids ``q``, so the
-date window is applied by stopping once a fetched chunk is entirely older than
-it (lists come newest first). When the mailbox's mean thread length L makes
-it cheaper (threads.get costs 2/L of messages.get per message, research §0.3),
-threads are listed and fetched instead; getProfile's messagesTotal /
-threadsTotal measures L for free.
+a page) then batched messages.get ``format=metadata`` with only the headers
+MessageMeta needs. The newest SENT pages are listed first, so a first digest
+is possible early; Gmail cannot list "all but SENT", so those pages are listed
+twice, and they are capped at ``sent_first_share`` (default 3%) of the sync's
+request floor (:func:`connectors.google.mail_state.sent_page_budget`).
+``gmail.metadata`` forbids ``q``, so the date window is applied by stopping
+once a fetched chunk is entirely older than it (lists come newest first).
+When the mailbox's mean thread length L makes it cheaper (threads.get costs
+2/L of messages.get per message, research §0.3), threads are listed and
+fetched instead; getProfile's messagesTotal / threadsTotal measures L for free.
 
 Increments: history.list (messageAdded, messageDeleted) from the stored
 historyId: one request when nothing changed. A 404 means the historyId
@@ -27,7 +30,13 @@ from typing import Any
 from googleapiclient.errors import HttpError
 
 from connectors.google.batch import BatchFetcher
-from connectors.google.mail_state import IdSet, KnownIds, MailCursor, new_generation
+from connectors.google.mail_state import (
+    LIST_PAGE,
+    KnownIds,
+    MailCursor,
+    new_generation,
+    sent_page_budget,
+)
 from connectors.google.normalize import (
     MESSAGE_FIELDS,
     METADATA_HEADERS,
@@ -40,8 +49,9 @@ from connectors.records import MessageMeta, Record, RecordKey, RecordKind, SyncB
 
 log = logging.getLogger(__name__)
 
-PAGE = 500
+PAGE = LIST_PAGE
 SKIP_LABELS = frozenset({"DRAFT", "SPAM", "TRASH"})
+SENT_SHARE = 0.03  # SENT-first pages: at most 3% over the floor, so the sync stays within 5%
 THREADS_BREAK_EVEN = 2.2  # threads.get costs 2x a get; a little margin for out-of-window mail
 
 
@@ -78,6 +88,7 @@ class MailSource:
         deadline: float,
         method: str = "auto",
         costs: dict[str, int],
+        sent_share: float = SENT_SHARE,
     ) -> None:
         self.api, self.pacer, self.fetcher = api, pacer, fetcher
         self.account, self.owner, self.subjects = account, owner, subjects
@@ -87,6 +98,7 @@ class MailSource:
         self.deadline = deadline
         self.method_setting = method
         self.costs = costs
+        self.sent_share = sent_share
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -116,12 +128,16 @@ class MailSource:
         state = MailCursor.load(cursor)
         if state is None:
             state = self._start()
-        if state.phase in ("sent", "rest"):
-            yield from self._initial(state)
-        elif state.phase == "resync":
-            yield from self._resync(state)
-        else:
-            yield from self._incremental(state)
+        known = self._known(state)
+        try:
+            if state.phase in ("sent", "rest"):
+                yield from self._initial(state, known)
+            elif state.phase == "resync":
+                yield from self._resync(state, known)
+            else:
+                yield from self._incremental(state, known)
+        finally:
+            known.close()
 
     def _start(self) -> MailCursor:
         profile = self._profile()
@@ -131,17 +147,21 @@ class MailSource:
             int(profile.get("threadsTotal", 0)),
             self.costs,
         )
+        items = int(profile.get("threadsTotal" if method == "threads" else "messagesTotal", 0))
+        sent_pages = sent_page_budget(items, self.sent_share)
         state = MailCursor(
-            phase="sent",
+            phase="sent" if sent_pages > 0 else "rest",
             history=str(profile["historyId"]),
             window_start=self._window_start(),
             method=method,
             gen=new_generation(),
+            sent_pages=sent_pages,
         )
-        self._known(state).start_fresh()
-        log.info(
-            "%s/gmail: initial sync by %s from historyId %s", self.account, method, state.history
-        )
+        fresh = self._known(state)
+        fresh.start_fresh()
+        fresh.close()
+        what = "%s/gmail: initial sync by %s from historyId %s, SENT first for <= %d pages"
+        log.info(what, self.account, method, state.history, sent_pages)
         return state
 
     # -- initial sync ------------------------------------------------------------------
@@ -169,17 +189,12 @@ class MailSource:
             pairs = [(m["id"], m.get("threadId", "")) for m in response.get("messages") or []]
         return pairs, response.get("nextPageToken")
 
-    def _initial(self, state: MailCursor) -> Iterator[SyncBatch]:
-        known_file = self._known(state)
-        skip: IdSet | None = None
-        handed_over: set[str] = set()
+    def _initial(self, state: MailCursor, known: KnownIds) -> Iterator[SyncBatch]:
+        handed_over: set[str] = set()  # SENT ids carried over, listed again by the full listing
         while state.phase in ("sent", "rest"):
             if self._out_of_time():
                 log.info("%s/gmail: time budget spent; the next run continues", self.account)
                 return
-            if state.phase == "rest" and skip is None:
-                skip = known_file.threads() if state.method == "threads" else known_file.messages()
-                handed_over = set(state.carry)  # SENT ids carried into this phase
             label = "SENT" if state.phase == "sent" else None
             try:
                 pairs, next_page = self._list(state.method, label, state.page)
@@ -191,12 +206,19 @@ class MailSource:
                 log.warning("%s/gmail: stale page token; listing this phase again", self.account)
                 state = state.but(page=None)
                 continue
+            listed = [p[0] for p in pairs]
+            skip: set[str] = set()
+            if state.phase == "rest":  # what the SENT phase stored (one page's lookup)
+                threads = state.method == "threads"
+                skip = known.known_threads(listed) if threads else known.known_messages(listed)
             carried = set(state.carry) | handed_over
-            wanted = state.carry + [
-                p[0] for p in pairs if (skip is None or p[0] not in skip) and p[0] not in carried
-            ]
-            last_page = not next_page
-            if last_page and state.phase == "rest":
+            wanted = state.carry + [i for i in listed if i not in skip and i not in carried]
+            sent_pages = state.sent_pages
+            if state.phase == "sent" and sent_pages is not None:
+                sent_pages -= 1
+            budget_spent = state.phase == "sent" and sent_pages is not None and sent_pages <= 0
+            phase_done = not next_page or budget_spent
+            if phase_done and state.phase == "rest":
                 carry: list[str] = []
             else:  # keep the tail that would make a partial batch for the next page
                 cut = len(wanted) // self.fetcher.size * self.fetcher.size
@@ -204,15 +226,19 @@ class MailSource:
             messages, reached_end = self._fetch_window(wanted, state.method, state.window_start)
             if reached_end:
                 carry = []  # listed after the window's edge: older still
-            if reached_end or last_page:
+            if reached_end or phase_done:
+                if state.phase == "sent":
+                    handed_over = set(carry)
                 state = state.but(
-                    phase="rest" if state.phase == "sent" else "live", page=None, carry=carry
+                    phase="rest" if state.phase == "sent" else "live",
+                    page=None,
+                    carry=carry,
+                    sent_pages=0,
                 )
-                skip = None
             else:
-                state = state.but(page=next_page, carry=carry)
+                state = state.but(page=next_page, carry=carry, sent_pages=sent_pages)
             yield SyncBatch(upserts=list(messages), cursor=state.dump())
-            known_file.append((m.source_id, m.thread_id) for m in messages)
+            known.add((m.source_id, m.thread_id) for m in messages)
 
     def _fetch_window(
         self, ids: list[str], method: str, window_start: int
@@ -258,7 +284,7 @@ class MailSource:
 
     # -- increments --------------------------------------------------------------------
 
-    def _incremental(self, state: MailCursor) -> Iterator[SyncBatch]:
+    def _incremental(self, state: MailCursor, known: KnownIds) -> Iterator[SyncBatch]:
         added: dict[str, str] = {}
         deleted: set[str] = set()
         page: str | None = None
@@ -281,7 +307,7 @@ class MailSource:
                     log.warning(
                         "%s/gmail: historyId %s expired; resyncing ids", self.account, state.history
                     )
-                    yield from self._resync(state.but(phase="resync", page=None))
+                    yield from self._resync(state.but(phase="resync", page=None), known)
                     return
                 raise
             for record in response.get("history") or []:
@@ -299,62 +325,70 @@ class MailSource:
             page = response.get("nextPageToken")
             if not page:
                 break
-        yield from self._apply_changes(state, added, deleted, state.but(history=latest))
+        yield from self._apply_changes(state, added, deleted, state.but(history=latest), known)
 
     def _apply_changes(
-        self, state: MailCursor, added: dict[str, str], deleted: set[str], final: MailCursor
+        self,
+        state: MailCursor,
+        added: dict[str, str],
+        deleted: set[str],
+        final: MailCursor,
+        known: KnownIds,
     ) -> Iterator[SyncBatch]:
-        known_file = self._known(state)
-        if added:
-            known = known_file.messages()
-            ids = [i for i in added if i not in known]
-            for start in range(0, len(ids), PAGE):
-                fetched = self._fetch(ids[start : start + PAGE], "messages")
-                messages = [
-                    m
-                    for raw in fetched.values()
-                    if (m := message_meta(raw, self.owner, self.subjects)) is not None
-                ]
+        ids = list(added)
+        for start in range(0, len(ids), PAGE):
+            page = ids[start : start + PAGE]
+            have = known.known_messages(page)
+            fetched = self._fetch([i for i in page if i not in have], "messages")
+            messages = [
+                m
+                for raw in fetched.values()
+                if (m := message_meta(raw, self.owner, self.subjects)) is not None
+            ]
+            if messages:
                 yield SyncBatch(upserts=list[Record](messages), cursor=state.dump())
-                known_file.append((m.source_id, m.thread_id) for m in messages)
+                known.add((m.source_id, m.thread_id) for m in messages)
         yield SyncBatch(
             deletions=[RecordKey(RecordKind.MESSAGE, i) for i in sorted(deleted)],
             cursor=final.dump(),
         )
+        known.forget(sorted(deleted))
 
     # -- resync after a 404 --------------------------------------------------------------
 
-    def _resync(self, state: MailCursor) -> Iterator[SyncBatch]:
-        """List every id again (5 units per 500), fetch only unknown ones, delete the gone."""
+    def _resync(self, state: MailCursor, known: KnownIds) -> Iterator[SyncBatch]:
+        """List every id again (5 units per 500), fetch only unknown ones, delete the gone.
+
+        The sweep marks listed ids in the on-disk index page by page, so memory stays
+        flat in the mailbox size; what was never marked is gone from Gmail.
+        """
         history = str(self._profile()["historyId"])
-        known_file = self._known(state)
-        known = known_file.messages()
         window_start = self._window_start()
-        listed: list[tuple[str, str]] = []
+        known.begin_sweep()
         page: str | None = None
         complete = True
         while True:
             if self._out_of_time():
                 return  # the next run lists again; what was fetched is known by then
             pairs, page = self._list("messages", None, page)
-            unknown = [m for m, _ in pairs if m not in known]
+            listed = [m for m, _ in pairs]
+            have = known.known_messages(listed)
+            known.mark_seen(have)
+            unknown = [m for m in listed if m not in have]
             messages, reached_end = self._fetch_window(unknown, "messages", window_start)
-            fetched = {m.source_id for m in messages}
-            listed.extend(p for p in pairs if p[0] in known or p[0] in fetched)
             if messages:
                 yield SyncBatch(upserts=list(messages), cursor=state.dump())
-                known_file.append((m.source_id, m.thread_id) for m in messages)
+                known.add((m.source_id, m.thread_id) for m in messages)
             if reached_end:
-                complete = False
+                complete = False  # older ids were not listed: nothing can be called gone
             if reached_end or not page:
                 break
-        still_there = IdSet(m for m, _ in listed)
-        gone = [m for m in known if m not in still_there] if complete else []
+        gone = known.unseen() if complete else []
         final = state.but(phase="live", history=history, page=None)
         yield SyncBatch(
             deletions=[RecordKey(RecordKind.MESSAGE, m) for m in gone], cursor=final.dump()
         )
-        known_file.rewrite(listed)
+        known.forget(gone)
 
 
 def _messages_of(item: dict[str, Any] | None, method: str) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The Gmail source's state: a small JSON cursor plus a side file of known ids.
+"""The Gmail source's state: a small JSON cursor plus an on-disk index of known ids.
 
 The cursor (committed with each batch) says where the sync stands:
 
@@ -6,6 +6,8 @@ The cursor (committed with each batch) says where the sync stands:
   label first (a first digest is possible long before a big inbox is done),
   then everything else; ``live`` is history.list increments; ``resync`` lists
   ids after the history cursor expired (HTTP 404).
+- ``sent_pages`` is how many more SENT list pages the ``sent`` phase may spend
+  (see :func:`sent_page_budget`); ``None`` means unbounded.
 - ``page`` is the list page token to resume at, so an initial sync stopped by
   the time budget continues in the next run.
 - ``carry`` holds the few listed ids (fewer than one batch) left over from a
@@ -16,24 +18,32 @@ The cursor (committed with each batch) says where the sync stands:
 The connector cannot read the store, yet two steps must know which messages
 it already has: the ``rest`` phase must not fetch SENT messages again, and a
 404 resync must fetch only unknown ids (research §7: listing 100k ids costs
-1,000 units, fetching them 500,000). Those ids live in a side file,
-``<state_dir>/google/<account>-<gen>.ids`` (one ``message thread`` pair a
-line), appended only *after* the worker committed the batch that stored them.
-A crash between commit and append leaves an id out, which costs one
-re-fetch, never a lost message. ``gen`` is in the cursor: a fresh cursor
-(``None``) starts a fresh file, so a wiped database never trusts old ids.
+1,000 units, fetching them 500,000). Those ids live in a small SQLite file,
+``<state_dir>/google/<account>/known-<gen>.sqlite3``, and are looked up one
+list page (500 ids) at a time, so memory stays flat however big the mailbox
+is. Ids are added only *after* the worker committed the batch that stored
+them: a crash before that commit leaves them unknown (they are fetched
+again, never lost), a crash between commit and add costs one re-fetch. Every
+add is its own SQLite transaction, so a crash never leaves the index torn.
+``gen`` is in the cursor: a fresh cursor (``None``) starts a fresh file, so a
+wiped database never trusts old ids.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import secrets
-from array import array
-from bisect import bisect_left
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+LIST_PAGE = 500  # messages.list / threads.list maxResults
+FETCH_BATCH = 50  # gets per batch (Gmail batch guide)
+_CHUNK = 500  # ids per SQL ``IN (...)``: well under SQLite's variable limit
 
 
 @dataclass
@@ -45,6 +55,7 @@ class MailCursor:
     method: str = "messages"  # messages | threads (the cheaper for this mailbox)
     gen: str = ""
     carry: list[str] = field(default_factory=list)  # < 50 listed ids waiting for a full batch
+    sent_pages: int | None = None  # SENT list pages the sent phase may still spend
     v: int = 1
 
     def dump(self) -> str:
@@ -71,92 +82,134 @@ def new_generation() -> str:
     return secrets.token_hex(4)
 
 
-class IdSet:
-    """A compact set of Gmail ids: 16-hex-digit ids as sorted 64-bit ints, others as str."""
+def sent_page_budget(items: int, share: float) -> int:
+    """SENT list pages the initial sync may spend before listing everything.
 
-    def __init__(self, ids: Iterable[str] = ()) -> None:
-        numbers: list[int] = []
-        self._other: set[str] = set()
-        for value in ids:
-            number = _as_int(value)
-            if number is None:
-                self._other.add(value)
-            else:
-                numbers.append(number)
-        numbers.sort()
-        self._numbers = array("Q", numbers)
-
-    def __contains__(self, value: object) -> bool:
-        if not isinstance(value, str):
-            return False
-        number = _as_int(value)
-        if number is None:
-            return value in self._other
-        i = bisect_left(self._numbers, number)
-        return i < len(self._numbers) and self._numbers[i] == number
-
-    def __len__(self) -> int:
-        return len(self._numbers) + len(self._other)
-
-    def __iter__(self):
-        for number in self._numbers:
-            yield f"{number:x}"
-        yield from self._other
-
-
-def _as_int(value: str) -> int | None:
-    # Gmail ids are lowercase hex; keep the exact spelling round-trippable.
-    if 0 < len(value) <= 16 and value == value.lower() and value[0] != "0":
-        try:
-            return int(value, 16)
-        except ValueError:
-            return None
-    return None
+    Gmail cannot list "everything but SENT" without ``q`` (forbidden under
+    gmail.metadata), so every SENT page is listed twice: once in the SENT
+    phase, once in the full listing. Those pages are pure overhead on the
+    floor of ``ceil(items/500)`` list pages plus ``ceil(items/50)`` batches
+    (research §7), so they are capped at ``share`` of that floor, and at least
+    one page (the newest 500 SENT items, enough for a first digest) unless
+    ``share`` is 0, which turns the SENT phase off. That one page is more than
+    ``share`` only for mailboxes under ~1,700 items, where it is one request.
+    """
+    if share <= 0:
+        return 0
+    floor = math.ceil(items / LIST_PAGE) + math.ceil(items / FETCH_BATCH)
+    return max(1, int(share * floor))
 
 
 class KnownIds:
-    """The side file of ids already committed to the store (see module docstring)."""
+    """The index of ids already committed to the store (see the module docstring)."""
 
     def __init__(self, state_dir: str | Path, account: str, gen: str) -> None:
-        self.folder = Path(state_dir) / "google"
-        self.account = account
-        self.path = self.folder / f"{account}-{gen}.ids"
+        self.folder = Path(state_dir) / "google" / account
+        self.path = self.folder / f"known-{gen}.sqlite3"
+        self._db: sqlite3.Connection | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # One source uses this at a time, but the worker may drive it from any thread.
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS known (id TEXT PRIMARY KEY, thread TEXT NOT NULL, "
+                "seen INTEGER NOT NULL DEFAULT 1) WITHOUT ROWID"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS known_thread ON known (thread)")
+            self._db = db
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def start_fresh(self) -> None:
-        """A new generation: drop every older file of this account."""
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for old in self.folder.glob(f"{self.account}-*.ids"):
-            if old != self.path:
+        """A new generation: drop every older index of this account."""
+        self.close()
+        if self.folder.is_dir():
+            for old in self.folder.glob("known-*"):
                 old.unlink(missing_ok=True)
-        self.path.touch(mode=0o600)
+        self._conn()
 
-    def append(self, pairs: Iterable[tuple[str, str | None]]) -> None:
-        lines = "".join(f"{m} {t or '-'}\n" for m, t in pairs)
-        if not lines:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.path, "a", encoding="ascii") as handle:
-            handle.write(lines)
+    # -- writes (each one transaction) ----------------------------------------------------
 
-    def _pairs(self) -> Iterable[tuple[str, str]]:
+    def add(self, pairs: Iterable[tuple[str, str | None]]) -> None:
+        """Record committed messages as (message id, thread id)."""
+        rows = [(m, t or "") for m, t in pairs]
+        if rows:
+            with self._transaction() as db:
+                db.executemany(
+                    "INSERT INTO known (id, thread, seen) VALUES (?, ?, 1) "
+                    "ON CONFLICT (id) DO UPDATE SET thread = excluded.thread, seen = 1",
+                    rows,
+                )
+
+    def begin_sweep(self) -> None:
+        """Start a resync's sweep: every id is unseen until listed again."""
+        with self._transaction() as db:
+            db.execute("UPDATE known SET seen = 0")
+
+    def mark_seen(self, ids: Iterable[str]) -> None:
+        with self._transaction() as db:
+            for chunk in _chunks(list(ids)):
+                db.execute(f"UPDATE known SET seen = 1 WHERE id IN ({_marks(chunk)})", chunk)
+
+    def forget(self, ids: Sequence[str]) -> None:
+        with self._transaction() as db:
+            for chunk in _chunks(list(ids)):
+                db.execute(f"DELETE FROM known WHERE id IN ({_marks(chunk)})", chunk)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def known_messages(self, ids: Sequence[str]) -> set[str]:
+        """The message ids among ``ids`` that are known."""
+        return self._select("SELECT id FROM known WHERE id IN ({})", ids)
+
+    def known_threads(self, ids: Sequence[str]) -> set[str]:
+        """The thread ids among ``ids`` with at least one known message."""
+        return self._select("SELECT DISTINCT thread FROM known WHERE thread IN ({})", ids)
+
+    def unseen(self) -> list[str]:
+        """Ids not listed since :meth:`begin_sweep` (messages gone from the mailbox)."""
+        return [row[0] for row in self._conn().execute("SELECT id FROM known WHERE seen = 0")]
+
+    def __len__(self) -> int:
+        return int(self._conn().execute("SELECT count(*) FROM known").fetchone()[0])
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _select(self, sql: str, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        db = self._conn()
+        for chunk in _chunks(list(ids)):
+            found.update(row[0] for row in db.execute(sql.format(_marks(chunk)), chunk))
+        return found
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
         try:
-            with open(self.path, encoding="ascii") as handle:
-                for line in handle:
-                    message, _, thread = line.rstrip("\n").partition(" ")
-                    if message:
-                        yield message, thread
-        except FileNotFoundError:
-            return
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
-    def messages(self) -> IdSet:
-        return IdSet(m for m, _ in self._pairs())
 
-    def threads(self) -> IdSet:
-        return IdSet(t for _, t in self._pairs() if t and t != "-")
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
 
-    def rewrite(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """Replace the file (after a resync committed: only ids that still exist)."""
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="ascii") as handle:
-            handle.writelines(f"{m} {t}\n" for m, t in pairs)
-        os.replace(tmp, self.path)
+
+def _marks(chunk: list[str]) -> str:
+    return ",".join("?" * len(chunk))

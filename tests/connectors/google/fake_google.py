@@ -113,6 +113,7 @@ class FakeGoogle:
         self.log: list[tuple[str, str]] = []  # (method name, query) of every API call
         self.http_requests = 0
         self.token_requests = 0
+        self.batch_sizes: list[int] = []  # sub-requests of each batch envelope, in order
         self.units: dict[str, int] = {}
         self.first_unit_at: float | None = None
         self.last_unit_at: float | None = None
@@ -182,6 +183,7 @@ class FakeGoogle:
             self.log.clear()
             self.http_requests = 0
             self.token_requests = 0
+            self.batch_sizes.clear()
             self.units.clear()
             self.first_unit_at = self.last_unit_at = None
             self.throttled = 0
@@ -370,6 +372,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(parts, list):
             self._reply(400, {}, b"not multipart")
             return
+        with fake._lock:
+            fake.batch_sizes.append(len(parts))
         if len(parts) > 50:
             fake.violations.append(f"batch of {len(parts)} requests (Gmail recommends at most 50)")
         boundary = "batch_fake_boundary"

@@ -1,0 +1,83 @@
+"""The initial Gmail sync stays within 5% of the API's request floor (research §7).
+
+Counted on the fake's log, never timed: ``ceil(T/500)`` list pages plus
+``ceil(T/50)`` batch envelopes for T fetched items (threads or messages),
+plus the one getProfile the starting historyId needs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from connectors.google.mail_state import sent_page_budget
+from connectors.records import Direction
+from tests.connectors.google.conftest import drain
+from tests.connectors.google.test_mail import fill, mail_source
+
+
+def gmail_http(fake) -> int:
+    return fake.http_requests - fake.token_requests - fake.calls("events.list")
+
+
+@pytest.mark.parametrize(
+    "mean_thread,kind",
+    [(1.0, "messages"), (3.0, "threads")],
+)
+def test_initial_sync_of_5000_messages_costs_within_5_percent_of_the_floor(
+    fake, state_dir, store, mean_thread, kind
+):
+    fill(fake, 5000, mean_thread=mean_thread)
+    box = fake.mailboxes["alice@example.com"]
+    items = len(box.threads()) if kind == "threads" else len(box.messages)
+    batches = drain(store, mail_source(fake, state_dir, batches_in_flight=2))
+
+    floor = 1 + math.ceil(items / 500) + math.ceil(items / 50)  # getProfile + research §7
+    assert len(list(store.iter_messages("alice"))) == 5000
+    assert fake.calls(f"{kind}.get") == items  # every item fetched exactly once
+    assert fake.calls("getProfile") == 1
+    assert sum(1 for size in fake.batch_sizes if size != 50) <= 1  # only the last is short
+    assert gmail_http(fake) <= 1.05 * floor
+    # SENT still comes first, within its page budget
+    lists = [q for name, q in fake.log if name == f"{kind}.list"]
+    sent_pages = sum(1 for q in lists if '"labelIds": "SENT"' in q)
+    assert 1 <= sent_pages <= sent_page_budget(items, 0.03)
+    first = batches[0].upserts  # threads mode fetches whole threads that have a SENT message
+    sent_threads = {m.thread_id for m in first if m.direction == Direction.SENT}
+    assert first and {m.thread_id for m in first} == sent_threads
+
+
+def test_a_zero_sent_share_skips_the_sent_phase(fake, state_dir, store):
+    fill(fake, 1200, mean_thread=1.0)
+    drain(store, mail_source(fake, state_dir, sent_first_share=0))
+    lists = [q for name, q in fake.log if name == "messages.list"]
+    assert len(lists) == 3 and not any("SENT" in q for q in lists)
+    assert len(list(store.iter_messages("alice"))) == 1200
+
+
+def test_a_full_sent_share_lists_every_sent_page_first(fake, state_dir, store):
+    fill(fake, 2000, mean_thread=1.0)  # ~600 SENT messages: two SENT pages
+    drain(store, mail_source(fake, state_dir, sent_first_share=1.0))
+    lists = [q for name, q in fake.log if name == "messages.list"]
+    sent = sum(1 for q in lists if "SENT" in q)
+    expected = math.ceil(
+        sum(1 for m in fake.mailboxes["alice@example.com"].messages if "SENT" in m.labels) / 500
+    )
+    assert sent == expected and len(lists) == expected + 4
+    assert fake.calls("messages.get") == 2000
+
+
+@pytest.mark.parametrize(
+    "items,share,pages",
+    [
+        (5000, 0.03, 3),  # floor 10 + 100 = 110 requests
+        (100_000, 0.03, 66),  # floor 200 + 2,000
+        (31_871, 0.03, 21),  # the benchmark's 100k mailbox, fetched by thread
+        (600, 0.03, 1),  # always at least the newest SENT page
+        (5000, 0.0, 0),  # SENT-first off
+        (5000, 1.0, 110),
+    ],
+)
+def test_the_sent_page_budget_is_a_share_of_the_request_floor(items, share, pages):
+    assert sent_page_budget(items, share) == pages
