@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-google accuracy screenshot clean
+.PHONY: demo test lint bench bench-google accuracy chaos screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ accuracy: $(STAMP)
 ## bench: digest computation vs a plain read of 1M messages + 100k events
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.digest_bench
+
+## chaos: kill syncs and deliveries at every step and resume (also part of `make test`)
+chaos: $(STAMP)
+	$(BIN)/python -m pytest -q tests/worker/test_crash_resume.py tests/worker/test_exactly_once.py
 
 ## bench-google: Google sync cost vs the API minimum, against the local fake server
 bench-google: $(STAMP)
