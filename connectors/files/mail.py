@@ -19,16 +19,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_tz
 from pathlib import Path
 
-from connectors.addresses import (
-    clean_text,
-    decode_words,
-    normalize_message_id,
-    parse_address_header,
-    parse_message_ids,
-    private_text,
-)
+from connectors.addresses import normalize_message_id
 from connectors.files.mbox import CALENDAR_PART, MboxScanner, RawMessage
-from connectors.records import Direction, MessageMeta, SkippedInput
+from connectors.headers import ADDRESS_HEADERS, message_meta_from_headers
+from connectors.records import MessageMeta, SkippedInput
 
 _WANTED = (
     "message-id", "date", "from", "to", "cc", "bcc", "subject", "in-reply-to", "references",
@@ -41,13 +35,6 @@ _FIELD = re.compile(
     rb"^(" + b"|".join(re.escape(n.encode()) for n in _WANTED) + rb")[ \t]*:[ \t]*"
     rb"([^\n]*(?:\n[ \t][^\n]*)*)",
     re.M | re.I,
-)
-_ADDRESS_FIELDS = frozenset({"to", "cc", "bcc", "delivered-to"})
-_INVITE_SUBJECT = re.compile(
-    r"^(?:invitation|updated invitation(?: with note)?|invitation updated|accepted|declined|"
-    r"tentatively accepted|tentative|canceled event|cancelled event|canceled|cancelled|"
-    r"new time proposed|event canceled)(?: \([^)]*\))?:",
-    re.I,
 )
 _ENVELOPE_DATE = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w* +(\w{3}) +(\d{1,2}) +(\d{1,2}):(\d\d):(\d\d)"
@@ -77,7 +64,7 @@ def split_fields(header: bytes) -> dict[str, str]:
     for match in _FIELD.finditer(header):
         key = match.group(1).decode("ascii").lower()
         if key in fields:
-            if key in _ADDRESS_FIELDS:  # duplicated address headers add up
+            if key in ADDRESS_HEADERS:  # duplicated address headers add up
                 fields[key] += ", " + _text(match.group(2))
             continue
         fields[key] = _text(match.group(2))
@@ -135,95 +122,35 @@ def envelope_date(envelope: bytes) -> datetime | None:
 def message_meta(
     header: bytes, owner: MailOwner, *, envelope: bytes = b"", calendar_part: bool = False
 ) -> MessageMeta:
-    """Map one header block; raises :class:`MalformedMessage` when it cannot be a record."""
+    """Map one header block; raises :class:`MalformedMessage` when it cannot be a record.
+
+    The meaning of the fields is :func:`connectors.headers.message_meta_from_headers`'s;
+    this only supplies what an mbox knows: the time (Date, else the envelope), an id
+    (Message-ID, else a hash of the block) and Takeout's ``X-GM-THRID`` thread.
+    """
     fields = split_fields(header)
     if not fields.keys() & {"from", "date", "message-id", "to"}:
         raise MalformedMessage("no RFC 5322 header fields (not a mail message)")
     timestamp = parse_date(fields.get("date")) or envelope_date(envelope)
     if timestamp is None:
         raise MalformedMessage(f"no usable Date header ({fields.get('date', 'missing')!r})")
-
-    sender_list = parse_address_header(fields.get("from"))
-    if not sender_list.mailboxes and fields.get("sender"):
-        sender_list = parse_address_header(fields["sender"])
-    sender = sender_list.mailboxes[0] if sender_list.mailboxes else None
-    to = parse_address_header(fields.get("to")).emails
-    cc = parse_address_header(fields.get("cc")).emails
-    bcc = parse_address_header(fields.get("bcc")).emails
-    direction = _direction(sender.email if sender else None, to, cc, bcc, fields, owner.addresses)
-    if direction not in (Direction.SENT, Direction.SELF):
-        bcc = ()
-
-    message_id = normalize_message_id(fields.get("message-id"))
-    references = parse_message_ids(fields.get("references"))
-    in_reply_to = parse_message_ids(fields.get("in-reply-to"))
-    subject = clean_text(decode_words(fields["subject"])) if "subject" in fields else None
-    content_type = fields.get("content-type", "").lower()
-    auto = fields.get("auto-submitted")
-    precedence = fields.get("precedence")
-    return MessageMeta(
-        source_id=message_id or "sha256:" + hashlib.sha256(header).hexdigest()[:32],
-        message_id=message_id,
-        thread_id=_thread_id(fields.get("x-gm-thrid"), references, in_reply_to, message_id),
+    return message_meta_from_headers(
+        fields,
+        source_id=normalize_message_id(fields.get("message-id"))
+        or "sha256:" + hashlib.sha256(header).hexdigest()[:32],
         timestamp=timestamp,
-        sender=sender.email if sender else None,
-        to=to,
-        cc=cc,
-        bcc=bcc,
-        direction=direction,
-        in_reply_to=in_reply_to[0] if in_reply_to else None,
-        references=references,
-        list_id=_optional(decode_words(fields["list-id"])) if "list-id" in fields else None,
-        list_unsubscribe=bool(fields.get("list-unsubscribe")),
-        auto_submitted=_optional(auto.lower()) if auto else None,
-        precedence=_optional(precedence.lower()) if precedence else None,
-        is_invitation=(
-            content_type.startswith("text/calendar")
-            or calendar_part
-            or bool(subject and _INVITE_SUBJECT.match(subject))
-        ),
-        subject=private_text(subject, owner.subjects),
-        sender_name=sender.name if sender else "",
+        owner=owner.addresses,
+        subjects=owner.subjects,
+        thread_id=_gmail_thread(fields.get("x-gm-thrid")),
+        calendar_part=calendar_part,
     )
 
 
-def _optional(text: str) -> str | None:
-    return clean_text(text) or None
-
-
-def _direction(
-    sender: str | None,
-    to: tuple[str, ...],
-    cc: tuple[str, ...],
-    bcc: tuple[str, ...],
-    fields: dict[str, str],
-    owner: frozenset[str],
-) -> Direction:
-    if sender is not None and sender in owner:
-        recipients = to + cc + bcc
-        if recipients and all(r in owner for r in recipients):
-            return Direction.SELF
-        return Direction.SENT
-    delivered = parse_address_header(fields.get("delivered-to")).emails
-    if any(r in owner for r in (*to, *cc, *bcc, *delivered)):
-        return Direction.RECEIVED
-    return Direction.OTHER
-
-
-def _thread_id(
-    gm_thrid: str | None,
-    references: tuple[str, ...],
-    in_reply_to: tuple[str, ...],
-    message_id: str | None,
-) -> str | None:
+def _gmail_thread(gm_thrid: str | None) -> str | None:
+    """Takeout's X-GM-THRID is the decimal form of the Gmail API's hex threadId."""
     if gm_thrid and gm_thrid.strip().isdigit():
-        # Takeout's X-GM-THRID is the decimal form of the Gmail API's hex threadId.
         return format(int(gm_thrid.strip()), "x")
-    if references:
-        return references[0]
-    if in_reply_to:
-        return in_reply_to[0]
-    return message_id
+    return None
 
 
 # -- inputs ------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Google API JSON -> normalized records. Pure functions: no I/O, no clock.
 
-Addresses, Message-IDs and subject privacy go through :mod:`connectors.addresses`
-so Gmail headers normalize exactly like headers read from an mbox.
+Mail headers are mapped by :mod:`connectors.headers` (and names, titles and
+addresses go through :mod:`connectors.addresses`), so Gmail headers normalize
+exactly like headers read from an mbox.
 """
 
 from __future__ import annotations
@@ -11,18 +12,10 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.addresses import (
-    clean_text,
-    decode_words,
-    normalize_address,
-    normalize_message_id,
-    parse_address_header,
-    parse_message_ids,
-    private_text,
-)
+from connectors.addresses import clean_text, normalize_address, private_text
+from connectors.headers import ADDRESS_HEADERS, message_meta_from_headers
 from connectors.records import (
     Attendee,
-    Direction,
     EventInstance,
     EventStatus,
     EventType,
@@ -48,6 +41,8 @@ METADATA_HEADERS = (
     "Auto-Submitted",
     "Precedence",
     "Content-Type",
+    "Delivered-To",
+    "Sender",
 )
 MESSAGE_FIELDS = "id,threadId,labelIds,internalDate,payload/headers"
 THREAD_FIELDS = "id,messages(id,threadId,labelIds,internalDate,payload/headers)"
@@ -88,7 +83,7 @@ def header_map(message: Mapping[str, Any]) -> dict[str, str]:
     for header in (message.get("payload") or {}).get("headers") or []:
         name = str(header.get("name", "")).lower()
         value = str(header.get("value", ""))
-        if name in out and name in {"to", "cc", "bcc"}:
+        if name in out and name in ADDRESS_HEADERS:
             out[name] += ", " + value
         else:
             out.setdefault(name, value)
@@ -112,72 +107,29 @@ def message_time(message: Mapping[str, Any], headers: Mapping[str, str]) -> date
     return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def direction_of(
-    sender: str | None, recipients: Iterable[str], owner: frozenset[str], labels: Iterable[str] = ()
-) -> Direction:
-    recipients = tuple(recipients)
-    if sender is not None and sender in owner:
-        if recipients and all(r in owner for r in recipients):
-            return Direction.SELF
-        return Direction.SENT
-    if any(r in owner for r in recipients):
-        return Direction.RECEIVED
-    if "SENT" in labels:  # sent from an alias the config does not list
-        return Direction.SENT
-    return Direction.OTHER
-
-
 def message_meta(
     message: Mapping[str, Any], owner: frozenset[str], subjects: str
 ) -> MessageMeta | None:
-    """A Gmail ``format=metadata`` message as MessageMeta; None if it has no usable time."""
+    """A Gmail ``format=metadata`` message as MessageMeta; None if it has no usable time.
+
+    The meaning of the headers is :func:`connectors.headers.message_meta_from_headers`'s;
+    Gmail adds its own ids, internalDate and the SENT label (mail sent from an alias
+    the config does not list). ``format=metadata`` shows only top-level headers, so
+    there is no calendar-part hint: the Content-Type and subject must do.
+    """
     headers = header_map(message)
     when = message_time(message, headers)
     if when is None:
         return None
-    sender_list = parse_address_header(headers.get("from"))
-    sender = sender_list.mailboxes[0] if sender_list.mailboxes else None
-    to = parse_address_header(headers.get("to")).emails
-    cc = parse_address_header(headers.get("cc")).emails
-    bcc = parse_address_header(headers.get("bcc")).emails
-    labels = message.get("labelIds") or ()
-    direction = direction_of(sender.email if sender else None, to + cc + bcc, owner, labels)
-    if direction not in (Direction.SENT, Direction.SELF):
-        bcc = ()  # a Bcc we can see on received mail is not ours to keep
-    auto = headers.get("auto-submitted", "").strip().lower() or None
-    content_type = headers.get("content-type", "").lower()
-    subject = headers.get("subject")
-    return MessageMeta(
+    return message_meta_from_headers(
+        headers,
         source_id=str(message["id"]),
-        message_id=normalize_message_id(headers.get("message-id")),
-        thread_id=message.get("threadId"),
         timestamp=when,
-        sender=sender.email if sender else None,
-        to=to,
-        cc=cc,
-        bcc=bcc,
-        direction=direction,
-        in_reply_to=normalize_message_id(headers.get("in-reply-to")),
-        references=parse_message_ids(headers.get("references")),
-        list_id=_list_id(headers.get("list-id")),
-        list_unsubscribe="list-unsubscribe" in headers,
-        auto_submitted=None if auto == "no" else auto,
-        precedence=headers.get("precedence", "").strip().lower() or None,
-        # format=metadata shows only top-level headers: a bare text/calendar body or
-        # an iTIP method parameter is all that betrays an invitation here.
-        is_invitation="text/calendar" in content_type or "method=" in content_type,
-        subject=private_text(decode_words(subject), subjects) if subject is not None else None,
-        sender_name=sender.name if sender else "",
+        owner=owner,
+        subjects=subjects,
+        thread_id=message.get("threadId"),
+        sent_label="SENT" in (message.get("labelIds") or ()),
     )
-
-
-def _list_id(value: str | None) -> str | None:
-    if not value:
-        return None
-    inner = (
-        value[value.find("<") + 1 : value.rfind(">")] if "<" in value and ">" in value else value
-    )
-    return clean_text(inner).lower() or None
 
 
 # -- calendar --------------------------------------------------------------------------

@@ -82,7 +82,7 @@ def meta(headers: str, owner: MailOwner = OWNER, **kwargs):  # type: ignore[no-u
             "mailing list",
             BASE + "From: a@example.com\nTo: list@example.org\nList-Id: Dev <dev.example.org>\n"
             "List-Unsubscribe: <mailto:unsub@example.org>\nPrecedence: LIST\n",
-            {"list_id": "Dev <dev.example.org>", "list_unsubscribe": True, "precedence": "list"},
+            {"list_id": "dev.example.org", "list_unsubscribe": True, "precedence": "list"},
         ),
         (
             "auto-submitted",
