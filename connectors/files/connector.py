@@ -6,6 +6,9 @@ others. The cursor is a JSON object with one state per input:
 
 * unchanged fingerprint → nothing is read;
 * an mbox that only grew → only the new tail is read (same run id, no pruning);
+* a message folder (Maildir, .eml files) → only the files not read before; the
+  last batch deletes the records of files that went (see :mod:`.folder`), and a
+  folder whose files were all replaced is re-read whole like a changed file;
 * anything else that changed → re-read whole under a new run id, and the last
   batch of that input prunes what the new read did not produce (an event
   removed from the export disappears); a vanished input is pruned to nothing;
@@ -28,16 +31,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from connectors.base import SourceContext, SourceUnavailable
+from connectors.files import folder
 from connectors.files.ics import IcsOptions, ics_items
-from connectors.files.inputs import (
-    Input,
-    fingerprint,
-    folder_fingerprint,
-    head_hash,
-    message_files,
-    prefix_hash,
-    resolve,
-)
+from connectors.files.inputs import Input, fingerprint, head_hash, prefix_hash, resolve
 from connectors.files.mail import (
     MailOwner,
     mbox_items,
@@ -45,7 +41,7 @@ from connectors.files.mail import (
     message_file_item,
 )
 from connectors.files.people import people_items
-from connectors.records import Record, SkippedInput, SyncBatch
+from connectors.records import Record, RecordKey, RecordKind, SkippedInput, SyncBatch
 
 BATCH_SIZE = 2000
 CURSOR_VERSION = 1
@@ -120,13 +116,16 @@ class FilesSource:
     # -- one input ---------------------------------------------------------------
 
     def _sync_input(self, item: Input, states: dict[str, State]) -> Iterator[SyncBatch]:
+        if item.kind == "folder":
+            yield from self._sync_folder(item, states)
+            return
         old = states.get(item.label)
         try:
             if item.kind == "mbox":
                 fp = _mbox_fingerprint(item.path)
                 read = _plan_mbox(item, old, fp)
             else:
-                fp, files = self._sequence_fingerprint(item)
+                fp = fingerprint(item.path)
                 read = _plan_sequence(old, fp, self._day if item.kind == "ics" else "")
         except OSError as exc:
             yield SyncBatch(cursor=_dump(states), skipped=[
@@ -140,7 +139,7 @@ class FilesSource:
             items: Iterator[tuple[Item, int]] = mbox_items(item.path, item.label, self._owner,
                                                             read.start)
         else:
-            items = _counted(self._sequence_items(item, files), read.start)
+            items = _counted(self._sequence_items(item), read.start)
         yield from self._batches(item, items, read, old, fp, states)
 
     def _batches(
@@ -183,26 +182,68 @@ class FilesSource:
         yield SyncBatch(upserts=upserts, cursor=_dump(states), scope=item.label,
                         run_id=read.run, prune_scope=read.full, skipped=skipped)
 
-    # -- sequence inputs: ICS, people, single messages, message folders ---------
+    # -- sequence inputs: ICS, people, single messages ----------------------------
 
-    def _sequence_fingerprint(self, item: Input) -> tuple[Any, list[Path]]:
-        if item.kind == "folder":
-            files = message_files(item.path)
-            return folder_fingerprint(files, item.path), files
-        return fingerprint(item.path), []
-
-    def _sequence_items(self, item: Input, files: list[Path]) -> Iterator[Item]:
+    def _sequence_items(self, item: Input) -> Iterator[Item]:
         if item.kind == "ics":
             return ics_items(item.path, item.label, self._ics)
         if item.kind == "people":
             return people_items(item.path, item.label)
-        if item.kind == "message":
-            return iter([message_file_item(item.path, item.label, self._owner)])
-        return (
-            message_file_item(path, f"{item.label}/{path.relative_to(item.path).as_posix()}",
-                              self._owner)
-            for path in files
-        )
+        return iter([message_file_item(item.path, item.label, self._owner)])
+
+    # -- message folders: Maildir, .eml ------------------------------------------
+
+    def _sync_folder(self, item: Input, states: dict[str, State]) -> Iterator[SyncBatch]:
+        """Read the files the index lacks; the last batch drops the index entries that went.
+
+        After every batch the index holds what was read so far (plus, on an
+        incremental read, the old entries not yet dropped), so a killed run
+        resumes by reading what is still missing, and only the last batch
+        deletes or prunes.
+        """
+        old = states.get(item.label)
+        try:
+            entries = folder.listing(item.path)
+        except OSError as exc:
+            yield SyncBatch(cursor=_dump(states), skipped=[
+                SkippedInput(item.label, f"cannot read: {exc.strerror or exc}")])
+            return
+        fp = folder.listing_digest(entries)
+        plan = _plan_folder(old, fp, entries)
+        if plan is None:
+            return
+        read, index = plan
+        upserts: list[Record] = []
+        skipped: list[SkippedInput] = []
+        records = read.records
+        for key, path in entries:
+            if key in index:
+                continue
+            entry = message_file_item(
+                path, f"{item.label}/{path.relative_to(item.path).as_posix()}", self._owner)
+            if isinstance(entry, SkippedInput):
+                skipped.append(entry)
+                index.add(key, "")
+            else:
+                upserts.append(entry)
+                index.add(key, entry.source_id)
+                records += 1
+            if len(upserts) + len(skipped) >= BATCH_SIZE:
+                states[item.label] = {"run": read.run, "full": read.full, "done": False,
+                                      "records": records, "index": index.chunks()}
+                yield SyncBatch(upserts=upserts, cursor=_dump(states), scope=item.label,
+                                run_id=read.run, skipped=skipped)
+                upserts, skipped = [], []
+        if read.full and records == 0 and skipped and old is not None:
+            states[item.label] = old  # only skips: keep what the readable version gave us
+            yield SyncBatch(cursor=_dump(states), skipped=skipped)
+            return
+        deletions = index.finish({key for key, _ in entries})
+        states[item.label] = {"run": read.run, "full": False, "done": True, "fp": fp,
+                              "index": index.chunks()}
+        yield SyncBatch(upserts=upserts, cursor=_dump(states), scope=item.label,
+                        run_id=read.run, prune_scope=read.full, skipped=skipped,
+                        deletions=[RecordKey(RecordKind.MESSAGE, sid) for sid in deletions])
 
 
 def _edge(item: Input, position: int) -> State:
@@ -227,6 +268,28 @@ def _plan_sequence(old: State | None, fp: Any, day: str) -> _Read | None:
         return _Read(old["run"], bool(old.get("full", True)), int(old.get("pos", 0)),
                      int(old.get("records", 0)), {"fp_start": fp, "day": day})
     return _Read(_new_run(), True, 0, 0, {"fp_start": fp, "day": day})
+
+
+def _plan_folder(
+    old: State | None, fp: str, entries: list[tuple[bytes, Path]]
+) -> tuple[_Read, folder.FolderIndex] | None:
+    """Nothing (same files), an incremental read, a resumed one, or a whole re-read.
+
+    A whole re-read (new run, pruned at the end) is for a folder never read, a
+    cursor without an index, and a folder none of whose files were read before
+    (replaced wholesale, or renamed by a UIDVALIDITY reset): the prune then also
+    clears records that no index entry accounts for.
+    """
+    if old is not None and old.get("done") and old.get("fp") == fp and "index" in old:
+        return None
+    index = folder.FolderIndex.load(old.get("index")) if old is not None else None
+    if old is None or index is None or "run" not in old:
+        return _Read(_new_run(), True, 0, 0), folder.FolderIndex()
+    if not old.get("done"):
+        return _Read(old["run"], bool(old.get("full")), 0, int(old.get("records", 0))), index
+    if len(index) and not any(key in index for key, _ in entries):
+        return _Read(_new_run(), True, 0, 0), folder.FolderIndex()
+    return _Read(old["run"], False, 0, 0), index
 
 
 def _mbox_fingerprint(path: Path) -> dict[str, Any]:

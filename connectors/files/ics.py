@@ -57,6 +57,18 @@ _TITLE_TYPES = {
     "ooo": EventType.OUT_OF_OFFICE,
     "focus time": EventType.FOCUS_TIME,
 }
+# Occurrences a day a recurrence rule may produce (see _runaway_rule).
+MAX_PER_DAY = 48
+_PER_DAY = {"SECONDLY": 86400, "MINUTELY": 1440, "HOURLY": 24}
+# BY parts that multiply occurrences within one FREQ period (RFC 5545 3.3.10 "expand").
+_EXPANDING = {
+    "MINUTELY": ("BYSECOND",),
+    "HOURLY": ("BYMINUTE", "BYSECOND"),
+    "DAILY": ("BYHOUR", "BYMINUTE", "BYSECOND"),
+    "WEEKLY": ("BYHOUR", "BYMINUTE", "BYSECOND"),
+    "MONTHLY": ("BYHOUR", "BYMINUTE", "BYSECOND"),
+    "YEARLY": ("BYHOUR", "BYMINUTE", "BYSECOND"),
+}
 _CALENDAR_PROPS = ("X-WR-TIMEZONE", "METHOD", "CALSCALE", "VERSION", "PRODID")
 _BEGIN_EVENT = re.compile(rb"^BEGIN:VEVENT\r?$", re.M)
 _BLOCK = re.compile(rb"^BEGIN:(VEVENT|VTIMEZONE)\r?$(.*?)^END:\1\r?$", re.M | re.S)
@@ -141,7 +153,10 @@ def _salvage(data: bytes) -> Calendar | None:
 
 
 def _uid_of(event: Component) -> str:
-    uid = str(event.get("UID", "")).strip()
+    value = event.get("UID", "")
+    if isinstance(value, list):  # a repeated UID line: the first one, not the list's repr
+        value = value[0] if value else ""
+    uid = str(value).strip()
     if uid:
         return uid
     # No UID (hand-written files): the content identifies it, stable across re-reads.
@@ -222,6 +237,10 @@ def _expand_series(
         except Exception as exc:
             yield SkippedInput(where, f"unreadable event: {type(exc).__name__}: {exc}")
         return
+    runaway = next(filter(None, (_runaway_rule(c) for _, c in members)), None)
+    if runaway is not None:
+        yield SkippedInput(where, runaway)
+        return
     mini = Calendar()
     for prop in _CALENDAR_PROPS:
         if prop in calendar:
@@ -245,6 +264,30 @@ def _expand_series(
             yield _instance(occurrence, span, uid, recurring, cancelled_file, options)
         except Exception as exc:
             yield SkippedInput(where, f"unreadable occurrence: {type(exc).__name__}: {exc}")
+
+
+def _runaway_rule(component: Component) -> str | None:
+    """Describe an RRULE no calendar app writes and the expansion cannot afford.
+
+    dateutil expands a rule from its DTSTART period by period and builds the
+    whole window as a list: ``FREQ=SECONDLY`` took 18 s and gigabytes for a
+    three-month window. Rules of more than one occurrence per half hour are
+    skipped instead (Google, Outlook and Apple offer daily at the finest).
+    """
+    for rule in _as_list(component.get("RRULE")):
+        if not hasattr(rule, "get"):
+            continue
+        freq = str((rule.get("FREQ") or [""])[0]).upper()
+        per_day = _PER_DAY.get(freq, 1)
+        for part in _EXPANDING.get(freq, ()):
+            per_day *= max(1, len(rule.get(part) or ()))
+        try:
+            interval = max(1, int((rule.get("INTERVAL") or [1])[0]))
+        except (TypeError, ValueError):
+            interval = 1
+        if per_day / interval > MAX_PER_DAY:
+            return f"RRULE too frequent ({freq or 'no FREQ'}, ~{per_day // interval} a day)"
+    return None
 
 
 def _single_span(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -75,12 +76,7 @@ def _inputs_at(path: Path, base: Path, source: str) -> list[Input]:
     if source == "mail":
         # A Takeout "Mail" folder holds .mbox files; a Maildir or an Outlook
         # export holds message files. A folder may hold both.
-        mboxes = [
-            Input("mbox", p, label_for(p, base))
-            for p in sorted(path.rglob("*"))
-            if p.is_file() and p.name.lower().endswith(_MBOX)
-            and not {"cur", "new", "tmp"} & set(p.relative_to(path).parts[:-1])
-        ]
+        mboxes = [Input("mbox", p, label_for(p, base)) for p in _mbox_files(path)]
         if mboxes and not message_files(path):
             return mboxes
         return [*mboxes, Input("folder", path, label_for(path, base))]
@@ -91,6 +87,21 @@ def _inputs_at(path: Path, base: Path, source: str) -> list[Input]:
         for p in sorted(path.rglob("*"))
         if p.is_file() and p.name.lower().endswith(suffixes) and not p.name.startswith(".")
     ]
+
+
+def _mbox_files(folder: Path) -> list[Path]:
+    """The .mbox files under ``folder``, outside Maildir cur/new/tmp, sorted by path.
+
+    Names are filtered before anything is stat'ed: a mail folder is often a big
+    Maildir, listed on every run.
+    """
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d not in ("cur", "new", "tmp")]
+        for name in filenames:
+            if name.lower().endswith(_MBOX) and os.path.isfile(os.path.join(dirpath, name)):
+                found.append(Path(dirpath, name))
+    return sorted(found)
 
 
 def _file_kind(path: Path, source: str) -> InputKind:
@@ -107,18 +118,43 @@ def message_files(folder: Path) -> list[Path]:
     Sorted by name without the Maildir flags suffix, so marking a message read
     (``:2,S``) or moving it from new/ to cur/ does not reorder anything.
     """
-    files: list[Path] = []
-    for path in folder.rglob("*"):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        parent = path.parent.name
+    return [path for _, path, _ in scan_messages(folder)]
+
+
+def scan_messages(folder: Path) -> list[tuple[str, Path, int]]:
+    """(stable name, path, size) of each message file of ``folder``, in stable-name order.
+
+    Walks with :func:`os.walk` and plain strings: on a 10,000-file Maildir
+    ``Path.rglob`` plus ``relative_to`` per file cost ~0.45 s, this ~0.1 s.
+    A file that vanishes while we list it is left out.
+    """
+    found: list[tuple[str, Path, int]] = []
+    root = str(folder)
+    for dirpath, _, filenames in os.walk(root):
+        parent = os.path.basename(dirpath)
         maildir = parent in ("cur", "new")
-        if maildir or (parent != "tmp" and path.name.lower().endswith(_MESSAGE)):
-            files.append(path)
-    return sorted(files, key=lambda p: (_stable_name(p, folder), str(p)))
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        if maildir and prefix:
+            prefix = prefix[: -len(parent) - 1] + "~/"
+        for name in filenames:
+            if name.startswith(".") or not (
+                maildir or (parent != "tmp" and name.lower().endswith(_MESSAGE))
+            ):
+                continue
+            full = os.path.join(dirpath, name)
+            try:
+                info = os.stat(full)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found.append((prefix + name.split(":2,")[0], Path(full), info.st_size))
+    found.sort(key=lambda entry: (entry[0], str(entry[1])))
+    return found
 
 
-def _stable_name(path: Path, folder: Path) -> str:
+def stable_name(path: Path, folder: Path) -> str:
+    """The path in ``folder`` without Maildir flags (``:2,S``) and with cur/new as ``~``."""
     rel = path.relative_to(folder)
     parts = list(rel.parts)
     if len(parts) >= 2 and parts[-2] in ("cur", "new"):
@@ -154,16 +190,3 @@ def head_hash(path: Path, limit: int) -> str:
     """Hash of the first min(4 KiB, ``limit``) bytes: the start of what was already read."""
     with open(path, "rb") as handle:
         return _hash(handle.read(min(EDGE, limit)))
-
-
-def folder_fingerprint(files: list[Path], folder: Path) -> str:
-    """One digest of a message folder's listing (stable names, sizes, mtimes)."""
-    digest = hashlib.sha256()
-    for path in files:
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        line = f"{_stable_name(path, folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
-        digest.update(line.encode())
-    return digest.hexdigest()[:32]

@@ -11,6 +11,7 @@ via :mod:`connectors.addresses`).
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_tz
 from pathlib import Path
 
-from connectors.addresses import normalize_message_id
+from connectors.addresses import decode_words, normalize_message_id
 from connectors.files.mbox import CALENDAR_PART, MboxScanner, RawMessage
 from connectors.headers import ADDRESS_HEADERS, message_meta_from_headers
 from connectors.records import MessageMeta, SkippedInput
@@ -27,7 +28,7 @@ from connectors.records import MessageMeta, SkippedInput
 _WANTED = (
     "message-id", "date", "from", "to", "cc", "bcc", "subject", "in-reply-to", "references",
     "list-id", "list-unsubscribe", "auto-submitted", "precedence", "content-type", "x-gm-thrid",
-    "delivered-to", "sender",
+    "delivered-to", "sender", "x-gmail-labels",
 )
 # Only the fields we keep, with their folded continuation lines; the regex engine
 # skips Received/DKIM lines far faster than a Python loop over every field.
@@ -42,6 +43,7 @@ _ENVELOPE_DATE = re.compile(
 )
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_THREAD_DIGITS = re.compile(r"[0-9]{1,20}")
 # Placeholder envelope dates: mboxrd@z's epoch and git format-patch's magic date.
 _PLACEHOLDER_DATES = {datetime(1970, 1, 1, tzinfo=UTC), datetime(2001, 9, 17, tzinfo=UTC)}
 
@@ -126,7 +128,8 @@ def message_meta(
 
     The meaning of the fields is :func:`connectors.headers.message_meta_from_headers`'s;
     this only supplies what an mbox knows: the time (Date, else the envelope), an id
-    (Message-ID, else a hash of the block) and Takeout's ``X-GM-THRID`` thread.
+    (Message-ID, else a hash of the block), Takeout's ``X-GM-THRID`` thread and
+    its ``X-Gmail-Labels`` Sent label (mail sent from an alias the config omits).
     """
     fields = split_fields(header)
     if not fields.keys() & {"from", "date", "message-id", "to"}:
@@ -143,13 +146,36 @@ def message_meta(
         subjects=owner.subjects,
         thread_id=_gmail_thread(fields.get("x-gm-thrid")),
         calendar_part=calendar_part,
+        sent_label=gmail_sent_label(fields.get("x-gmail-labels")),
     )
+
+
+def gmail_sent_label(labels: str | None) -> bool:
+    """Whether Takeout's ``X-Gmail-Labels`` (``Archived,Sent,Opened``) holds the Sent label.
+
+    Labels are comma-separated, a label holding a comma is double-quoted, and
+    non-ASCII label lists come as RFC 2047 encoded words; only the exact system
+    label counts (a user label ``Sent/Old`` is not Gmail's SENT).
+    """
+    if not labels:
+        return False
+    text = decode_words(labels)
+    if "Sent" not in text:
+        return False
+    try:
+        row = next(csv.reader([text.replace("\n", " ")], skipinitialspace=True), [])
+    except csv.Error:  # a stray quote or NUL: plain commas then
+        row = text.split(",")
+    return any(label.strip() == "Sent" for label in row)
 
 
 def _gmail_thread(gm_thrid: str | None) -> str | None:
     """Takeout's X-GM-THRID is the decimal form of the Gmail API's hex threadId."""
-    if gm_thrid and gm_thrid.strip().isdigit():
-        return format(int(gm_thrid.strip()), "x")
+    # ASCII digits only ("²".isdigit() is true, int("²") fails), and at most the
+    # 20 digits of a 64-bit id (int() refuses strings beyond 4,300 digits).
+    value = (gm_thrid or "").strip()
+    if _THREAD_DIGITS.fullmatch(value):
+        return format(int(value), "x")
     return None
 
 
