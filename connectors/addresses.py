@@ -51,24 +51,38 @@ class AddressList(NamedTuple):
 
 EMPTY = AddressList((), 0)
 
-# A usable addr-spec: one "@", no whitespace, no specials that betray a mis-parse.
-_VALID = re.compile(r"[^\s@<>(),;:\"\\\[\]]+@[^\s@<>(),;:\"\\\[\]]+")
+# A usable addr-spec: one "@", no whitespace, no specials that betray a mis-parse,
+# no control characters or lone surrogates (SQLite refuses to store those).
+_ADDR_CHAR = r"[^\s@<>(),;:\"\\\[\]\x00-\x1f\x7f-\x9f\ud800-\udfff]"
+_VALID = re.compile(_ADDR_CHAR + "+@" + _ADDR_CHAR + "+")
 # Values without these characters are split by hand (quoted names, comments,
 # groups and encoded words need a real parser).
 _NEEDS_PARSER = re.compile(r"[\"()\\:;]|=\?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+# C0 and C1 controls (CR/LF, NUL, the 8-bit CSI terminal escape) and Unicode line breaks.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Lone surrogates (JSON can carry "\udcff") cannot be encoded, stored or hashed.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Above this length the stdlib parsers turn quadratic (comments, backslashes):
+# a 20,000-character value took seconds. Longer values are split by hand.
+_PARSER_LIMIT = 16 * 1024
 _SPACES = re.compile(r"\s{2,}")
-_MSGID = re.compile(r"<([^<>\s]+)>")
+_MSGID_CHARS = r"[^<>\s\x00-\x1f\x7f-\x9f\ud800-\udfff]+"
+_MSGID = re.compile(f"<({_MSGID_CHARS})>")
+_BARE_MSGID = re.compile(_MSGID_CHARS)
 
 
 def clean_text(text: str) -> str:
     """One line of text: control characters (CR/LF included) become spaces, runs collapse.
+
+    Lone surrogates become U+FFFD, so the result can always be encoded and stored.
 
     Decoded encoded words may carry ``=0A`` (header injection); nothing that
     leaves here can split a header or a log line.
     """
     if _CONTROL.search(text):
         text = _CONTROL.sub(" ", text)
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
     if "  " in text:
         text = _SPACES.sub(" ", text)
     return text.strip()
@@ -143,9 +157,13 @@ def _registry_parse(value: str) -> AddressList:
 
 def _quoted_parse(value: str) -> AddressList:
     """Quoted names and encoded words without comments/groups: getaddresses is enough."""
+    try:
+        found = getaddresses([value])
+    except Exception:  # deeply nested comments: RecursionError in email._parseaddr
+        return AddressList((), 1)
     mailboxes: list[Mailbox] = []
     bad = 0
-    for name, raw in getaddresses([value]):
+    for name, raw in found:
         addr = _valid(raw) if raw else None
         if addr is None:
             bad += 1
@@ -163,7 +181,7 @@ def parse_address_header(value: str | None) -> AddressList:
     """
     if not value or not value.strip():
         return EMPTY
-    if not _NEEDS_PARSER.search(value):
+    if len(value) > _PARSER_LIMIT or not _NEEDS_PARSER.search(value):
         return _fast_split(value)
     if "(" in value or "\\" in value or ":" in value or ";" in value:
         # Comments and groups: getaddresses mis-parses crafted ones (CVE-2023-27043).
@@ -179,7 +197,7 @@ def normalize_message_id(value: str | None) -> str | None:
     if match:
         return match.group(1)
     bare = value.strip()
-    if bare and not any(c.isspace() for c in bare) and len(bare) < 1000:
+    if bare and len(bare) < 1000 and _BARE_MSGID.fullmatch(bare):
         return bare
     return None
 

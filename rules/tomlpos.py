@@ -11,14 +11,26 @@ never an exception.
 from __future__ import annotations
 
 import re
+import tomllib
 
+_BASIC = r'"(?:[^"\\]|\\.)*"'
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_\-.]+)\s*=""")
+_KEY = re.compile(r"^\s*(" + _BASIC + r"|'[^']*'|[A-Za-z0-9_\-.]+)\s*=")
 
 
 def _split_dotted(key: str) -> list[str]:
-    parts = re.findall(r'"[^"]*"|\'[^\']*\'|[^.\s]+', key)
-    return [p.strip("\"'") for p in parts]
+    parts = re.findall(_BASIC + r"|'[^']*'|[^.\s]+", key)
+    return [_unquote(p) for p in parts]
+
+
+def _unquote(part: str) -> str:
+    """A quoted key as tomllib reads it (escapes such as ``\\u001f`` decoded)."""
+    if part[:1] == '"':
+        try:
+            return str(tomllib.loads(f"k = {part}")["k"])
+        except tomllib.TOMLDecodeError:
+            return part.strip('"')
+    return part.strip("'")
 
 
 def key_line(text: str, path: tuple[str | int, ...]) -> int | None:

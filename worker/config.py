@@ -288,6 +288,13 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(
             f"invalid TOML: {exc}", file=str(path), line=toml_error_line(exc)
         ) from None
+    # The table becomes keyword arguments: "source_file" would be passed twice, and
+    # BaseSettings reads "_env_file", "_secrets_dir"... as its own options.
+    reserved = sorted(k for k in data if k == "source_file" or k.startswith("_"))
+    if reserved:
+        raise ConfigError(
+            "unknown key", file=str(path), line=key_line(text, (reserved[0],)), key=reserved[0]
+        )
     try:
         return Settings(**data, source_file=path)
     except ValidationError as exc:

@@ -271,8 +271,9 @@ def _runaway_rule(component: Component) -> str | None:
 
     dateutil expands a rule from its DTSTART period by period and builds the
     whole window as a list: ``FREQ=SECONDLY`` took 18 s and gigabytes for a
-    three-month window. Rules of more than one occurrence per half hour are
-    skipped instead (Google, Outlook and Apple offer daily at the finest).
+    three-month window, and ``INTERVAL=0`` never ends. Such rules, and rules of
+    more than one occurrence per half hour, are skipped instead (Google, Outlook
+    and Apple offer daily at the finest).
     """
     for rule in _as_list(component.get("RRULE")):
         if not hasattr(rule, "get"):
@@ -282,9 +283,11 @@ def _runaway_rule(component: Component) -> str | None:
         for part in _EXPANDING.get(freq, ()):
             per_day *= max(1, len(rule.get(part) or ()))
         try:
-            interval = max(1, int((rule.get("INTERVAL") or [1])[0]))
+            interval = int((rule.get("INTERVAL") or [1])[0])
         except (TypeError, ValueError):
             interval = 1
+        if interval < 1:  # dateutil loops forever on INTERVAL=0
+            return f"RRULE INTERVAL={interval} is not a positive number"
         if per_day / interval > MAX_PER_DAY:
             return f"RRULE too frequent ({freq or 'no FREQ'}, ~{per_day // interval} a day)"
     return None

@@ -1,0 +1,111 @@
+"""Arbitrary bytes as a header block, an .eml file or an mbox: a record or a skip, never a crash."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from connectors.files.mail import (
+    MailOwner,
+    MalformedMessage,
+    mbox_items,
+    message_file_item,
+    message_meta,
+    split_fields,
+)
+from connectors.records import MessageMeta, SkippedInput
+
+OWNER = MailOwner(frozenset({"me@corp.example"}), subjects="hashed")
+
+LINES = (
+    b"From ", b"From lee@corp.example Mon Jan  6 09:00:00 2025", b"From MAILER-DAEMON Thu Jan  1 "
+    b"00:00:00 1970", b"From: Lee <lee@corp.example>", b"To: me@corp.example, (((",
+    b"Cc: =?utf-8?q?J=C3=BCrgen?= <j@corp.example>", b"Date: Mon, 6 Jan 2025 09:00:00 +0100",
+    b"Date: Mon, 6 Jan 0000 09:00:00 +9999", b"Date: 99 Feb 2025 25:61:61 -2400", b"Date: ",
+    b"Date: Mon, 6 Jan 99999999999999999999 09:00:00 +0000", b"Message-ID: <a@b>",
+    b"Message-ID:", b"Subject: =?UTF-8?Q?hi=0Athere?=", b"Subject: \xff\xfe\x00",
+    b"X-GM-THRID: 1234567890123456789", b"X-GM-THRID: 99999999999999999999999999999999999",
+    b"Content-Type: text/calendar; method=REQUEST", b"References: <a@b> <c@d>", b" folded",
+    b"\tfolded", b"", b"\r", b"Auto-Submitted: auto-replied", b"List-Id: <l.corp.example>",
+    b"body line", b">From escaped", b"\x00\x01\x02", b"Sender: x@y",
+)
+header_block = st.lists(
+    st.one_of(st.sampled_from(LINES), st.binary(max_size=40)), max_size=16
+).map(lambda lines: b"\n".join(lines))
+crlf_block = header_block.map(lambda block: block.replace(b"\n", b"\r\n"))
+any_block = st.one_of(header_block, header_block, crlf_block, st.binary(max_size=300))
+
+
+@pytest.fixture(scope="module")
+def folder() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as name:
+        yield Path(name)
+
+
+def _assert_record(record: MessageMeta) -> None:
+    assert record.timestamp.tzinfo is not None
+    assert record.timestamp.utcoffset() == timedelta(0)
+    assert record.source_id
+    if record.subject is not None:
+        assert record.subject.startswith("sha256:")
+
+
+@settings(max_examples=400)
+@given(any_block, any_block)
+@example(b"From: a@b\nDate: Mon, 6 Jan 2025 09:00:00 +0000\nX-GM-THRID: 1" + b"0" * 5000, b"")
+@example("From: a@b\nDate: 6 Jan 2025 09:00 +0000\nX-GM-THRID: \u00b2".encode(), b"")
+@example(b"From: a@b\nDate: Mon, 6 Jan 99999999999999999999 09:00:00 +0000", b"")
+@example(b"From: a@b\nDate: 1 Jan 1970 00:00:00 +9999", b"From x Thu Jan  1 00:00:00 1970")
+def test_a_header_block_is_a_record_or_a_malformed_message(header: bytes, envelope: bytes) -> None:
+    fields = split_fields(header)
+    assert all(key == key.lower() for key in fields)
+    try:
+        record = message_meta(header, OWNER, envelope=envelope)
+    except MalformedMessage:
+        return
+    _assert_record(record)
+
+
+@settings(max_examples=200)
+@given(any_block, st.binary(max_size=200))
+@example(b"From x Mon Jan  6 09:00:00 2025", b"")
+@example(b"\n\n", b"BEGIN:VCALENDAR")
+def test_an_eml_file_is_a_record_or_a_skip(folder: Path, header: bytes, body: bytes) -> None:
+    path = folder / "message.eml"
+    path.write_bytes(header + b"\n\n" + body)
+    item = message_file_item(path, "message.eml", OWNER)
+    assert isinstance(item, MessageMeta | SkippedInput)
+    if isinstance(item, MessageMeta):
+        _assert_record(item)
+        assert not str(item).startswith("unreadable")
+    else:
+        assert "unreadable" not in item.reason, item.reason  # a parser bug, not bad input
+
+
+mbox_bytes = st.lists(
+    st.one_of(st.sampled_from(LINES), st.sampled_from(LINES), st.binary(max_size=30)), max_size=40
+).map(lambda lines: b"\n".join(lines))
+
+
+@settings(max_examples=200)
+@given(st.one_of(mbox_bytes, mbox_bytes.map(lambda b: b.replace(b"\n", b"\r\n"))))
+@example(b"From x Mon Jan  6 09:00:00 2025\nFrom: a@b\n\nFrom x Mon Jan  6 09:00:00 2025\nTo: c")
+@example(b"garbage\nFrom \nFrom: a@b")
+def test_every_mbox_message_is_a_record_or_a_skip(folder: Path, data: bytes) -> None:
+    path = folder / "mail.mbox"
+    path.write_bytes(data)
+    previous = 0
+    for item, end in mbox_items(path, "mail.mbox", OWNER):
+        assert isinstance(item, MessageMeta | SkippedInput)
+        if isinstance(item, MessageMeta):
+            _assert_record(item)
+        else:
+            assert "unreadable" not in item.reason, item.reason
+        assert previous < end <= len(data)
+        previous = end
