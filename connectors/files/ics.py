@@ -257,10 +257,10 @@ def _expand_series(
         yield SkippedInput(where, f"cannot expand: {type(exc).__name__}: {exc}")
         return
     for occurrence in occurrences:
-        end_prop: Any = occurrence.get("DTEND")
-        start: Any = occurrence["DTSTART"].dt  # type: ignore[union-attr]
-        span = (start, end_prop.dt if end_prop is not None else start)
         try:
+            end_prop: Any = occurrence.get("DTEND")
+            start: Any = occurrence["DTSTART"].dt  # type: ignore[union-attr]
+            span = (start, end_prop.dt if end_prop is not None else start)
             yield _instance(occurrence, span, uid, recurring, cancelled_file, options)
         except Exception as exc:
             yield SkippedInput(where, f"unreadable occurrence: {type(exc).__name__}: {exc}")
