@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from benchmarks.demo_config import demo_config_text
+
 Key = tuple[str, str, str]  # (person, natural record key, kind)
 
 
@@ -59,25 +61,6 @@ class AccuracyReport:
         return "\n".join(lines)
 
 
-def _config(demo: Path, state: Path, meta: dict) -> str:
-    return f"""
-state_dir = "{state}"
-[privacy]
-retention_days = 3650
-[[accounts]]
-name = "demo"
-owner = "{meta['owner']}"
-aliases = {json.dumps(meta['aliases'])}
-timezone = "{meta['timezone']}"
-[accounts.source]
-type = "files"
-calendar = ["{demo}/calendar"]
-mail = ["{demo}/mail"]
-people = ["{demo}/people.csv"]
-window_past_days = 3650
-"""
-
-
 def measure(demo: Path, workdir: Path) -> AccuracyReport:
     """Sync ``demo`` (a generated organization) into a fresh store and score the inference."""
     from worker.config import load_settings
@@ -87,7 +70,10 @@ def measure(demo: Path, workdir: Path) -> AccuracyReport:
 
     meta = json.loads((demo / "demo.json").read_text())
     config = workdir / "config.toml"
-    config.write_text(_config(demo.resolve(), (workdir / "state").resolve(), meta))
+    config.write_text(demo_config_text(
+        "demo", demo.resolve(), (workdir / "state").resolve(), meta["owner"], meta["aliases"],
+        meta["timezone"],
+    ))
     settings = load_settings(config)
     account = settings.accounts[0]
     now = datetime.fromisoformat(meta["now"].replace("Z", "+00:00"))

@@ -28,30 +28,9 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from benchmarks.demo_config import demo_config_text
+
 DEFAULT_DIR = Path("bench-out/digest")
-
-
-def _config_text(org: Path, state: Path, owner: str, aliases: list[str], timezone: str) -> str:
-    return f"""
-state_dir = "{state}"
-[privacy]
-retention_days = 3650
-[[accounts]]
-name = "bench"
-owner = "{owner}"
-aliases = {json.dumps(aliases)}
-timezone = "{timezone}"
-[accounts.source]
-type = "files"
-calendar = ["{org}/calendar"]
-mail = ["{org}/mail"]
-people = ["{org}/people.csv"]
-window_past_days = 3650
-window_future_days = 60
-[accounts.delivery]
-type = "file"
-dir = "{state}/out"
-"""
 
 
 def prepare(workdir: Path, messages: int, events: int, end: date) -> Path:
@@ -81,8 +60,9 @@ def prepare(workdir: Path, messages: int, events: int, end: date) -> Path:
                        calendar_scale=calendar_scale, end=end)
     print(f"generated {summary.messages:,} messages, {summary.events:,} events "
           f"in {time.monotonic() - started:.0f}s", flush=True)
-    config.write_text(_config_text(org, state, summary.owner, list(summary.aliases),
-                                   summary.timezone))
+    config.write_text(demo_config_text(
+        "bench", org, state, summary.owner, list(summary.aliases), summary.timezone
+    ))
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "worker.cli", "--config", str(config), "sync",
                     "--now", end.isoformat()], check=True)

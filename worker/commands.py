@@ -163,15 +163,14 @@ def _print_delivery(env: Env, account: AccountConfig, report: Any, verbose: bool
     """Say what happened to the digest; True if the exit code must show a failure.
 
     Under cron nothing is printed on success; a failed or doubtful delivery (and a
-    notice about an earlier period) is logged as an error whatever the verbosity.
+    notice about an earlier period, which ``describe`` includes and ``failed``
+    counts) is logged as an error whatever the verbosity.
     """
     line = f"{account.name}: {report.describe()}"
     if report.failed:
         log.error("%s", line)
     elif verbose:
         env.print(line)
-    for notice in getattr(report, "notices", ()):
-        log.warning("%s: %s", account.name, notice)
     return bool(report.failed)
 
 

@@ -42,6 +42,9 @@ class SourceReport:
     skipped: int = 0
     error: str | None = None
     hint: str | None = None
+    # Why it failed, from the exception type (never from the message text):
+    # "auth" stops the account's other sources, "unavailable" may get the demo hint.
+    failure: str | None = None
 
 
 @dataclass
@@ -100,14 +103,11 @@ def sync_account(
         return report
 
     for source in sources:
-        report.sources.append(_sync_source(store, account.name, source, progress))
-        if report.sources[-1].error and "not found" in report.sources[-1].error:
-            report.sources[-1].hint = _demo_hint(settings, account) or report.sources[-1].hint
-        if (
-            report.sources[-1].error
-            and report.sources[-1].hint
-            and "auth" in report.sources[-1].hint
-        ):
+        result = _sync_source(store, account.name, source, progress)
+        report.sources.append(result)
+        if result.failure == "unavailable":
+            result.hint = _demo_hint(settings, account) or result.hint
+        if result.failure == "auth":
             break  # the same credentials would fail for every other source
 
     cutoff = (now or datetime.now().astimezone()) - timedelta(days=settings.privacy.retention_days)
@@ -142,8 +142,10 @@ def _sync_source(
             _drain(store, account, source, None, result, progress)
     except AuthRequired as exc:
         result.error, result.hint = str(exc), f"re-authorize with: {exc.command}"
+        result.failure = "auth"
     except SourceUnavailable as exc:
         result.error, result.hint = str(exc), exc.hint
+        result.failure = "unavailable"
     except ConnectorError as exc:
         result.error = str(exc)
     except Exception as exc:  # a connector bug must not take the other accounts down

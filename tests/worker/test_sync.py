@@ -90,6 +90,7 @@ class RevokedSource:
 def test_revoked_auth_keeps_committed_work_and_names_the_fix(store):
     result = _sync_source(store, "a", RevokedSource(), None)
     assert "peerpulse auth google --account a" in (result.hint or "")
+    assert result.failure == "auth"
     assert store.cursor("a", "mail") == "c1"
     status = store.source_statuses("a")[0]
     assert (status.last_run_outcome, status.last_run_error) == (

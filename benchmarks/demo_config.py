@@ -1,0 +1,32 @@
+"""The config both benchmarks write: one files account over a generated demo organization."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def demo_config_text(
+    name: str, org: Path, state: Path, owner: str, aliases: list[str], timezone: str
+) -> str:
+    """A config reading everything the demo wrote (ten years back, no retention purge)."""
+    return f"""
+state_dir = "{state}"
+[privacy]
+retention_days = 3650
+[[accounts]]
+name = "{name}"
+owner = "{owner}"
+aliases = {json.dumps(aliases)}
+timezone = "{timezone}"
+[accounts.source]
+type = "files"
+calendar = ["{org}/calendar"]
+mail = ["{org}/mail"]
+people = ["{org}/people.csv"]
+window_past_days = 3650
+window_future_days = 60
+[accounts.delivery]
+type = "file"
+dir = "{state}/out"
+"""
