@@ -63,10 +63,10 @@ class AccuracyReport:
 
 def measure(demo: Path, workdir: Path) -> AccuracyReport:
     """Sync ``demo`` (a generated organization) into a fresh store and score the inference."""
-    from worker.config import load_settings
-    from worker.pipeline import compute_for_account, read_rules
-    from worker.store import open_store
-    from worker.sync import sync_account
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.pipeline import compute_for_account, read_rules
+    from peerpulse.worker.store import open_store
+    from peerpulse.worker.sync import sync_account
 
     meta = json.loads((demo / "demo.json").read_text())
     config = workdir / "config.toml"
@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--end", default=date.today().isoformat())
     args = parser.parse_args()
-    from worker.demo import generate
+    from peerpulse.worker.demo import generate
 
     with tempfile.TemporaryDirectory(prefix="peerpulse-accuracy-") as tmp:
         demo = Path(tmp) / "demo"

@@ -35,7 +35,7 @@ DEFAULT_DIR = Path("bench-out/digest")
 
 def prepare(workdir: Path, messages: int, events: int, end: date) -> Path:
     """Generate the organization and sync it into a store; reuse it if present."""
-    from worker.demo import generate
+    from peerpulse.worker.demo import generate
 
     org = workdir / "org"
     state = workdir / "state"
@@ -64,7 +64,7 @@ def prepare(workdir: Path, messages: int, events: int, end: date) -> Path:
         "bench", org, state, summary.owner, list(summary.aliases), summary.timezone
     ))
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "worker.cli", "--config", str(config), "sync",
+    subprocess.run([sys.executable, "-m", "peerpulse.worker.cli", "--config", str(config), "sync",
                     "--now", end.isoformat()], check=True)
     print(f"synced into the store in {time.monotonic() - started:.0f}s", flush=True)
     marker.write_text(json.dumps(wanted))
@@ -73,9 +73,9 @@ def prepare(workdir: Path, messages: int, events: int, end: date) -> Path:
 
 def phase(config: Path, which: str, now: str) -> dict[str, float]:
     """Run one measured phase in this process and return its figures."""
-    from worker.config import load_settings
-    from worker.pipeline import compute_for_account, read_rules
-    from worker.store import open_store
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.pipeline import compute_for_account, read_rules
+    from peerpulse.worker.store import open_store
 
     settings = load_settings(config)
     account = settings.accounts[0]

@@ -59,10 +59,10 @@ def child(url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: 
     import tracemalloc
     from datetime import UTC, datetime
 
-    from connectors.base import SourceContext
-    from connectors.google.connector import GoogleConnector
-    from connectors.google.mail_state import MailCursor
-    from worker.store import open_store
+    from peerpulse.connectors.base import SourceContext
+    from peerpulse.connectors.google.connector import GoogleConnector
+    from peerpulse.connectors.google.mail_state import MailCursor
+    from peerpulse.worker.store import open_store
 
     if traced:
         tracemalloc.start()
@@ -195,8 +195,8 @@ def _write_token(fake: Any, state: Path) -> None:
 
 def client_burst(rate: int) -> float:
     """The connector's bucket capacity (connectors/google/connector.py)."""
-    from connectors.google.batch import MAX_BATCH
-    from connectors.google.pacing import UNIT_COSTS, regime_for
+    from peerpulse.connectors.google.batch import MAX_BATCH
+    from peerpulse.connectors.google.pacing import UNIT_COSTS, regime_for
 
     return max(MAX_BATCH * UNIT_COSTS[regime_for(rate)]["messages.get"], rate / 120)
 
@@ -205,7 +205,7 @@ def bench_size(
     size: int, rate: int, latency: float, in_flight: int, traced: bool
 ) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
-    from connectors.google.pacing import UNIT_COSTS, regime_for
+    from peerpulse.connectors.google.pacing import UNIT_COSTS, regime_for
     from tests.connectors.google.fake_data import Calendar, synthetic_mailbox
     from tests.connectors.google.fake_google import FakeGoogle
     from tests.connectors.google.test_calendar import event

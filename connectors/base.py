@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from connectors.records import SyncBatch
+from peerpulse.connectors.records import SyncBatch
 
 
 class ConnectorError(Exception):

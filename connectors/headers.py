@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from connectors.addresses import (
+from peerpulse.connectors.addresses import (
     clean_text,
     decode_words,
     normalize_message_id,
@@ -21,7 +21,7 @@ from connectors.addresses import (
     parse_message_ids,
     private_text,
 )
-from connectors.records import Direction, MessageMeta
+from peerpulse.connectors.records import Direction, MessageMeta
 
 __all__ = ["ADDRESS_HEADERS", "message_meta_from_headers"]
 

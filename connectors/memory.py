@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import SourceContext
-from connectors.records import Record, SyncBatch
+from peerpulse.connectors.base import SourceContext
+from peerpulse.connectors.records import Record, SyncBatch
 
 
 @dataclass

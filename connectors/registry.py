@@ -9,12 +9,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from connectors.base import Connector, SourceContext
+from peerpulse.connectors.base import Connector, SourceContext
 
 CONNECTOR_TYPES: dict[str, str] = {
-    "files": "connectors.files.connector:FilesConnector",
-    "memory": "connectors.memory:MemoryConnector",
-    "google": "connectors.google.connector:GoogleConnector",
+    "files": "peerpulse.connectors.files.connector:FilesConnector",
+    "memory": "peerpulse.connectors.memory:MemoryConnector",
+    "google": "peerpulse.connectors.google.connector:GoogleConnector",
 }
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.records import Person
-from rules.ruleset import CadenceGroupMatcher, RuleSet
+from peerpulse.connectors.records import Person
+from peerpulse.rules.ruleset import CadenceGroupMatcher, RuleSet
 
 
 @dataclass(frozen=True, slots=True)

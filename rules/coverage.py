@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rules.ledger import InteractionRow
-from rules.ruleset import RuleSet
+from peerpulse.rules.ledger import InteractionRow
+from peerpulse.rules.ruleset import RuleSet
 
 DAY = 86400.0
 WEEK = 7 * DAY

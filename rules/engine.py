@@ -12,21 +12,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from connectors.records import EventInstance, MessageMeta, Person
-from rules import recommend
-from rules.cadence import cadence_for, days_overdue
-from rules.coverage import DepartmentTally
-from rules.explain import Explanation
-from rules.identity import Identity, normalize
-from rules.inference import Exclusion, Hooks, Interaction, infer_events, infer_messages
-from rules.ledger import Ledger
-from rules.peers import Directory, build_directory
-from rules.recommendations import DepartmentCoverage, Digest
-from rules.ruleset import RuleSet
-from rules.scoring import score_peer
-from rules.slots import BusyCollector, free_slots, next_monday, week_window
-from rules.team_meeting import TeamMeeting, TeamMeetingDetector
-from rules.views import Context, PeerView, cadence_reasons, recency_reason
+from peerpulse.connectors.records import EventInstance, MessageMeta, Person
+from peerpulse.rules import recommend
+from peerpulse.rules.cadence import cadence_for, days_overdue
+from peerpulse.rules.coverage import DepartmentTally
+from peerpulse.rules.explain import Explanation
+from peerpulse.rules.identity import Identity, normalize
+from peerpulse.rules.inference import Exclusion, Hooks, Interaction, infer_events, infer_messages
+from peerpulse.rules.ledger import Ledger
+from peerpulse.rules.peers import Directory, build_directory
+from peerpulse.rules.recommendations import DepartmentCoverage, Digest
+from peerpulse.rules.ruleset import RuleSet
+from peerpulse.rules.scoring import score_peer
+from peerpulse.rules.slots import BusyCollector, free_slots, next_monday, week_window
+from peerpulse.rules.team_meeting import TeamMeeting, TeamMeetingDetector
+from peerpulse.rules.views import Context, PeerView, cadence_reasons, recency_reason
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rules.inference import Exclusion, Interaction
+from peerpulse.rules.inference import Exclusion, Interaction
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from connectors.records import Person
-from rules.ruleset import RuleSet
+from peerpulse.connectors.records import Person
+from peerpulse.rules.ruleset import RuleSet
 
 
 def normalize(address: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from connectors.records import (
+from peerpulse.connectors.records import (
     Attendee,
     EventInstance,
     EventStatus,
@@ -26,10 +26,10 @@ from connectors.records import (
     ResponseStatus,
     Transparency,
 )
-from rules.identity import Identity
-from rules.ledger import Ledger
-from rules.noise import AddressNoise, event_noise, is_kept_subject, message_noise
-from rules.ruleset import RuleSet
+from peerpulse.rules.identity import Identity
+from peerpulse.rules.ledger import Ledger
+from peerpulse.rules.noise import AddressNoise, event_noise, is_kept_subject, message_noise
+from peerpulse.rules.ruleset import RuleSet
 
 DAY = 86400.0
 UNKNOWN = "peers.not_in_directory"

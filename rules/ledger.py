@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from rules.peers import Directory
+from peerpulse.rules.peers import Directory
 
 EXCLUSIONS_KEPT = 200
 

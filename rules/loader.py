@@ -25,10 +25,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rules.errors import RuleError
-from rules.ruleset import RuleSet
-from rules.schema import RulesModel
-from rules.tomlpos import format_path, key_line
+from peerpulse.rules.errors import RuleError
+from peerpulse.rules.ruleset import RuleSet
+from peerpulse.rules.schema import RulesModel
+from peerpulse.rules.tomlpos import format_path, key_line
 
 DEFAULT_NAME = "rules/default.toml"
 EXTEND = "extend"
@@ -37,7 +37,7 @@ _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 def default_text() -> str:
     """The shipped default rules, read as package data."""
-    return resources.files("rules").joinpath("default.toml").read_text(encoding="utf-8")
+    return resources.files("peerpulse.rules").joinpath("default.toml").read_text(encoding="utf-8")
 
 
 def load_rules(user_files: list[tuple[str, str]] | None = None) -> RuleSet:

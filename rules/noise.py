@@ -9,7 +9,7 @@ judgemental (size).
 
 from __future__ import annotations
 
-from connectors.records import (
+from peerpulse.connectors.records import (
     EventInstance,
     EventStatus,
     EventType,
@@ -17,8 +17,8 @@ from connectors.records import (
     ResponseStatus,
     Transparency,
 )
-from rules.identity import domain_of
-from rules.ruleset import RuleSet
+from peerpulse.rules.identity import domain_of
+from peerpulse.rules.ruleset import RuleSet
 
 Verdict = tuple[str, str] | None
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from connectors.records import Person
-from rules.identity import Identity
-from rules.ruleset import RuleSet
+from peerpulse.connectors.records import Person
+from peerpulse.rules.identity import Identity
+from peerpulse.rules.ruleset import RuleSet
 
 
 @dataclass(frozen=True, slots=True)

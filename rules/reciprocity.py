@@ -8,7 +8,7 @@ as often; "Lee owes you" the other way round.
 
 from __future__ import annotations
 
-from rules.ruleset import RuleSet
+from peerpulse.rules.ruleset import RuleSet
 
 
 def balance(initiated_by_me: int, initiated_by_them: int, rules: RuleSet) -> str | None:

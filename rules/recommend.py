@@ -11,9 +11,9 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 
-from rules.coverage import DepartmentTally, trend
-from rules.reciprocity import balance
-from rules.recommendations import (
+from peerpulse.rules.coverage import DepartmentTally, trend
+from peerpulse.rules.reciprocity import balance
+from peerpulse.rules.recommendations import (
     CelebrateEntry,
     DepartmentCoverage,
     Invitation,
@@ -22,8 +22,8 @@ from rules.recommendations import (
     ReciprocityEntry,
     Slot,
 )
-from rules.team_meeting import TeamMeeting
-from rules.views import Context, PeerView, cadence_reasons, entry, recency_reason
+from peerpulse.rules.team_meeting import TeamMeeting
+from peerpulse.rules.views import Context, PeerView, cadence_reasons, entry, recency_reason
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 

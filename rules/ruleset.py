@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rules.globs import GlobSet
-from rules.schema import RulesModel
+from peerpulse.rules.globs import GlobSet
+from peerpulse.rules.schema import RulesModel
 
 
 @dataclass(frozen=True, slots=True)

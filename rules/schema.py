@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from rules.globs import check_glob
+from peerpulse.rules.globs import check_glob
 
 
 def _email(value: str) -> str:

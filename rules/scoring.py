@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rules.ledger import InteractionRow
-from rules.ruleset import RuleSet
+from peerpulse.rules.ledger import InteractionRow
+from peerpulse.rules.ruleset import RuleSet
 
 DAY = 86400.0
 MEETINGS = frozenset({"one_on_one", "lunch", "small_meeting", "large_meeting"})

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from rules.recommendations import Slot
+from peerpulse.rules.recommendations import Slot
 
 STEP = timedelta(minutes=15)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.records import EventInstance, ResponseStatus
-from rules.inference import Participant
-from rules.ruleset import RuleSet
+from peerpulse.connectors.records import EventInstance, ResponseStatus
+from peerpulse.rules.inference import Participant
+from peerpulse.rules.ruleset import RuleSet
 
 DAY = 86400.0
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from connectors.records import Person
-from rules.cadence import Cadence
-from rules.ledger import InteractionRow
-from rules.recommendations import Evidence, PersonEntry
-from rules.ruleset import RuleSet
-from rules.scoring import PeerScore
+from peerpulse.connectors.records import Person
+from peerpulse.rules.cadence import Cadence
+from peerpulse.rules.ledger import InteractionRow
+from peerpulse.rules.recommendations import Evidence, PersonEntry
+from peerpulse.rules.ruleset import RuleSet
+from peerpulse.rules.scoring import PeerScore
 
 KIND_PHRASES = {
     "one_on_one": "1:1",

@@ -28,7 +28,7 @@ if [ $# -ge 1 ]; then
     HTML=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 else
     HTML="$WORK/digest.html"
-    (cd "$ROOT" && "$PYTHON" -m worker.digest.sample --html "$HTML")
+    (cd "$ROOT" && "$PYTHON" -m peerpulse.worker.digest.sample --html "$HTML")
 fi
 mkdir -p "$OUT_DIR"
 

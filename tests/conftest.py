@@ -21,7 +21,7 @@ def corpora() -> Path:
 
 @pytest.fixture
 def store(tmp_path: Path):
-    from worker.store import open_store
+    from peerpulse.worker.store import open_store
 
     with open_store(tmp_path / "state.sqlite3") as opened:
         yield opened

@@ -20,6 +20,14 @@ PROVIDER_LIBS = (
 )
 
 
+def layer(module: str) -> str:
+    """The layer a dotted import name belongs to: 'worker' for peerpulse.worker.x."""
+    parts = module.split(".")
+    if parts[0] == "peerpulse" and len(parts) > 1:
+        return parts[1]
+    return parts[0]
+
+
 def imports_of(package: str) -> list[tuple[Path, str]]:
     found = []
     for path in sorted((REPO / package).rglob("*.py")):
@@ -36,7 +44,7 @@ def test_connectors_never_import_rules_or_worker():
     bad = [
         (p.relative_to(REPO), m)
         for p, m in imports_of("connectors")
-        if m.split(".")[0] in {"rules", "worker"}
+        if layer(m) in {"rules", "worker"}
     ]
     assert bad == []
 
@@ -45,7 +53,7 @@ def test_rules_import_only_records_and_themselves():
     bad = [
         (p.relative_to(REPO), m)
         for p, m in imports_of("rules")
-        if (m.split(".")[0] in {"worker", "connectors"} and m != "connectors.records")
+        if (layer(m) in {"worker", "connectors"} and m != "peerpulse.connectors.records")
         or m.split(".")[0] in PROVIDER_LIBS
     ]
     assert bad == []
@@ -72,7 +80,13 @@ def test_rules_do_no_io_and_read_no_clock():
 
 @pytest.mark.parametrize(
     "module",
-    ["connectors.records", "connectors.base", "connectors.registry", "rules", "worker.store"],
+    [
+        "peerpulse.connectors.records",
+        "peerpulse.connectors.base",
+        "peerpulse.connectors.registry",
+        "peerpulse.rules",
+        "peerpulse.worker.store",
+    ],
 )
 def test_core_modules_do_not_pull_in_provider_libraries(module):
     code = (
@@ -83,3 +97,17 @@ def test_core_modules_do_not_pull_in_provider_libraries(module):
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_only_the_peerpulse_namespace_is_installed():
+    """Top-level `rules`, `worker` or `connectors` would collide with PyPI projects."""
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert all(p == "peerpulse" or p.startswith("peerpulse.") for p in config["packages"])
+    on_disk = {
+        "peerpulse." + ".".join(init.parent.relative_to(REPO).parts)
+        for top in ("connectors", "rules", "worker")
+        for init in (REPO / top).rglob("__init__.py")
+    }
+    assert on_disk <= set(config["packages"]), "a subpackage is missing from pyproject.toml"

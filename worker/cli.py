@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from worker import logs
-from worker.errors import ConfigError, ExitCode, PeerpulseError, StateError
+from peerpulse.worker import logs
+from peerpulse.worker.errors import ConfigError, ExitCode, PeerpulseError, StateError
 
 log = logging.getLogger("peerpulse")
 
@@ -214,7 +214,7 @@ def _command(name: str) -> Callable[[argparse.Namespace, Env], ExitCode]:
     that ``--help`` and argument errors never pay for loading the whole worker."""
 
     def call(args: argparse.Namespace, env: Env) -> ExitCode:
-        from worker import commands
+        from peerpulse.worker import commands
 
         result: ExitCode = getattr(commands, name)(args, env)
         return result
@@ -224,7 +224,7 @@ def _command(name: str) -> Callable[[argparse.Namespace, Env], ExitCode]:
 
 
 def cmd_demo(args: argparse.Namespace, env: Env) -> ExitCode:
-    from worker.demo import generate
+    from peerpulse.worker.demo import generate
 
     out = Path(args.out)
     if args.quiet_if_exists and (out / "demo.json").is_file():

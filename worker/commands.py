@@ -13,22 +13,22 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from worker import config as config_module
-from worker.errors import ConfigError, ExitCode
-from worker.pipeline import compute_for_account, iso_period, read_rules
-from worker.progress import Progress
-from worker.store import Store, StoreError, open_store
-from worker.sync import AccountSyncReport, sync_account
+from peerpulse.worker import config as config_module
+from peerpulse.worker.errors import ConfigError, ExitCode
+from peerpulse.worker.pipeline import compute_for_account, iso_period, read_rules
+from peerpulse.worker.progress import Progress
+from peerpulse.worker.store import Store, StoreError, open_store
+from peerpulse.worker.sync import AccountSyncReport, sync_account
 
 if TYPE_CHECKING:
-    from worker.cli import Env
-    from worker.config import AccountConfig, Settings
+    from peerpulse.worker.cli import Env
+    from peerpulse.worker.config import AccountConfig, Settings
 
 log = logging.getLogger("peerpulse")
 
 
 def _now(args: argparse.Namespace) -> datetime:
-    from worker.cli import parse_now
+    from peerpulse.worker.cli import parse_now
 
     return parse_now(getattr(args, "now", None)) or datetime.now(UTC)
 
@@ -39,7 +39,7 @@ def _accounts(settings: Settings, args: argparse.Namespace) -> list[AccountConfi
 
 
 def _open(settings: Settings) -> Store:
-    from worker.errors import StateError
+    from peerpulse.worker.errors import StateError
 
     try:
         return open_store(settings.database_path)
@@ -49,7 +49,7 @@ def _open(settings: Settings) -> Store:
 
 @contextmanager
 def _locked(settings: Settings) -> Iterator[None]:
-    from worker.lock import run_lock
+    from peerpulse.worker.lock import run_lock
 
     settings.state_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     with run_lock(settings.state_path):
@@ -111,7 +111,7 @@ def _summaries(env: Env, args: argparse.Namespace) -> bool:
 
 
 def _explicit_now(args: argparse.Namespace) -> datetime | None:
-    from worker.cli import parse_now
+    from peerpulse.worker.cli import parse_now
 
     return parse_now(getattr(args, "now", None))
 
@@ -145,8 +145,8 @@ def _deliver(
     *,
     force: bool,
 ) -> Any:
-    from worker.deliver import deliver_due_digest
-    from worker.delivery import make_backend
+    from peerpulse.worker.deliver import deliver_due_digest
+    from peerpulse.worker.delivery import make_backend
 
     def build(period: str) -> Any:
         return compute_for_account(store, settings, account, rules, now=now, period=period).digest
@@ -194,11 +194,11 @@ def digest(args: argparse.Namespace, env: Env) -> ExitCode:
 
 
 def _format_digest(digest: Any, fmt: str, account: AccountConfig, now: datetime) -> str:
-    from worker.cli import dump_json
+    from peerpulse.worker.cli import dump_json
 
     if fmt == "json":
         return dump_json(digest.to_json())
-    from worker.digest.render import render_digest
+    from peerpulse.worker.digest.render import render_digest
 
     rendered = render_digest(digest, recipient=account.recipient, sender=account.owner, now=now)
     return rendered.html if fmt == "html" else f"Subject: {rendered.subject}\n\n{rendered.text}"
@@ -236,7 +236,7 @@ def explain(args: argparse.Namespace, env: Env) -> ExitCode:
 
 
 def status(args: argparse.Namespace, env: Env) -> ExitCode:
-    from worker.cli import dump_json
+    from peerpulse.worker.cli import dump_json
 
     settings = config_module.load(args.config)
     now = _now(args)
@@ -277,7 +277,7 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
 
 
 def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict[str, Any]:
-    from worker import ledger, schedule
+    from peerpulse.worker import ledger, schedule
 
     counts = store.counts(account.name)
     sources = []
@@ -324,9 +324,9 @@ def auth_google(args: argparse.Namespace, env: Env) -> ExitCode:
             f"account {account.name!r} uses the {account.source.type!r} connector, not google",
             key=f"accounts.{account.name}.source.type",
         )
-    from connectors.base import ConnectorError
-    from connectors.google.auth import authorize
-    from worker.errors import PeerpulseError
+    from peerpulse.connectors.base import ConnectorError
+    from peerpulse.connectors.google.auth import authorize
+    from peerpulse.worker.errors import PeerpulseError
 
     try:
         path = authorize(

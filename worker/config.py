@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from rules.tomlpos import format_path, key_line
-from worker import paths
-from worker.errors import ConfigError
+from peerpulse.rules.tomlpos import format_path, key_line
+from peerpulse.worker import paths
+from peerpulse.worker.errors import ConfigError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

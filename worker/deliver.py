@@ -26,22 +26,22 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from rules.recommendations import Digest
-from worker import ledger, schedule
-from worker.config import AccountConfig
-from worker.delivery.base import DeliveryBackend, DeliveryOutcome, DeliveryState
-from worker.digest.ics_hold import build_hold
-from worker.digest.message import (
+from peerpulse.rules.recommendations import Digest
+from peerpulse.worker import ledger, schedule
+from peerpulse.worker.config import AccountConfig
+from peerpulse.worker.delivery.base import DeliveryBackend, DeliveryOutcome, DeliveryState
+from peerpulse.worker.digest.ics_hold import build_hold
+from peerpulse.worker.digest.message import (
     build_message,
     message_bytes,
     new_message_id,
     parse_stored,
     with_new_identity,
 )
-from worker.digest.render import render_digest
-from worker.faults import fault_point
-from worker.ledger import LedgerEntry, LedgerState
-from worker.store import Store
+from peerpulse.worker.digest.render import render_digest
+from peerpulse.worker.faults import fault_point
+from peerpulse.worker.ledger import LedgerEntry, LedgerState
+from peerpulse.worker.store import Store
 
 log = logging.getLogger("peerpulse")
 

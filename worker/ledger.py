@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from worker.delivery.base import DeliveryOutcome, DeliveryState
-from worker.store import Store
+from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
+from peerpulse.worker.store import Store
 
 _COLUMNS = (
     "account, recipient, period, seq, message_id, subject, message, state, attempts, "

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from worker.errors import LockedError
+from peerpulse.worker.errors import LockedError
 
 LOCK_NAME = "run.lock"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rules.engine import EngineInputs, EngineResult, compute
-from rules.errors import RuleError
-from rules.loader import load_rules
-from worker.config import WEEKDAYS, AccountConfig, Settings
-from worker.errors import RulesError
-from worker.store import Store
+from peerpulse.rules.engine import EngineInputs, EngineResult, compute
+from peerpulse.rules.errors import RuleError
+from peerpulse.rules.loader import load_rules
+from peerpulse.worker.config import WEEKDAYS, AccountConfig, Settings
+from peerpulse.worker.errors import RulesError
+from peerpulse.worker.store import Store
 
 HISTORY_SECTIONS = ("peer_of_the_week", "feedback")
 

@@ -17,17 +17,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.base import (
+from peerpulse.connectors.base import (
     AuthRequired,
     ConnectorError,
     CursorExpired,
     SourceContext,
     SourceUnavailable,
 )
-from connectors.registry import load_connector
-from worker.config import AccountConfig, Settings
-from worker.faults import counted_fault_point
-from worker.store import Store
+from peerpulse.connectors.registry import load_connector
+from peerpulse.worker.config import AccountConfig, Settings
+from peerpulse.worker.faults import counted_fault_point
+from peerpulse.worker.store import Store
 
 log = logging.getLogger(__name__)
 

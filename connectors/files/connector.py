@@ -30,18 +30,18 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from connectors.base import SourceContext, SourceUnavailable
-from connectors.files import folder
-from connectors.files.ics import IcsOptions, ics_items
-from connectors.files.inputs import Input, fingerprint, head_hash, prefix_hash, resolve
-from connectors.files.mail import (
+from peerpulse.connectors.base import SourceContext, SourceUnavailable
+from peerpulse.connectors.files import folder
+from peerpulse.connectors.files.ics import IcsOptions, ics_items
+from peerpulse.connectors.files.inputs import Input, fingerprint, head_hash, prefix_hash, resolve
+from peerpulse.connectors.files.mail import (
     MailOwner,
     mbox_items,
     mbox_starts_at,
     message_file_item,
 )
-from connectors.files.people import people_items
-from connectors.records import Record, RecordKey, RecordKind, SkippedInput, SyncBatch
+from peerpulse.connectors.files.people import people_items
+from peerpulse.connectors.records import Record, RecordKey, RecordKind, SkippedInput, SyncBatch
 
 BATCH_SIZE = 2000
 CURSOR_VERSION = 1

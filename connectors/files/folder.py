@@ -27,7 +27,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from connectors.files.inputs import scan_messages
+from peerpulse.connectors.files.inputs import scan_messages
 
 KEY_BYTES = 8
 MAX_CHUNKS = 16

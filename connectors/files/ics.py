@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 import recurring_ical_events
 from icalendar import Calendar, Component, Event
 
-from connectors.addresses import normalize_address, private_text
-from connectors.records import (
+from peerpulse.connectors.addresses import normalize_address, private_text
+from peerpulse.connectors.records import (
     Attendee,
     EventInstance,
     EventStatus,

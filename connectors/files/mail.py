@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_tz
 from pathlib import Path
 
-from connectors.addresses import decode_words, normalize_message_id
-from connectors.files.mbox import CALENDAR_PART, MboxScanner, RawMessage
-from connectors.headers import ADDRESS_HEADERS, message_meta_from_headers
-from connectors.records import MessageMeta, SkippedInput
+from peerpulse.connectors.addresses import decode_words, normalize_message_id
+from peerpulse.connectors.files.mbox import CALENDAR_PART, MboxScanner, RawMessage
+from peerpulse.connectors.headers import ADDRESS_HEADERS, message_meta_from_headers
+from peerpulse.connectors.records import MessageMeta, SkippedInput
 
 _WANTED = (
     "message-id", "date", "from", "to", "cc", "bcc", "subject", "in-reply-to", "references",

@@ -18,8 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from connectors.addresses import clean_text, normalize_address
-from connectors.records import Person, SkippedInput
+from peerpulse.connectors.addresses import clean_text, normalize_address
+from peerpulse.connectors.records import Person, SkippedInput
 
 PeopleItem = Person | SkippedInput
 

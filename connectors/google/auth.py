@@ -33,7 +33,7 @@ import httplib2
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
-from connectors.base import AuthRequired, SourceUnavailable
+from peerpulse.connectors.base import AuthRequired, SourceUnavailable
 
 SCOPE_CALENDAR = "https://www.googleapis.com/auth/calendar.events.readonly"
 SCOPE_GMAIL_METADATA = "https://www.googleapis.com/auth/gmail.metadata"

@@ -20,8 +20,8 @@ from typing import Any
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from connectors.base import AuthRequired, ConnectorError
-from connectors.google.pacing import Pacer, is_retryable
+from peerpulse.connectors.base import AuthRequired, ConnectorError
+from peerpulse.connectors.google.pacing import Pacer, is_retryable
 
 MAX_BATCH = 50
 

@@ -27,11 +27,11 @@ from typing import Any
 
 from googleapiclient.errors import HttpError
 
-from connectors.base import ConnectorError, SourceUnavailable
-from connectors.google.normalize import EVENT_FIELDS, event_instance
-from connectors.google.pacing import Pacer
-from connectors.google.services import GoogleApi, run_request
-from connectors.records import EventInstance, EventStatus, RecordKey, RecordKind, SyncBatch
+from peerpulse.connectors.base import ConnectorError, SourceUnavailable
+from peerpulse.connectors.google.normalize import EVENT_FIELDS, event_instance
+from peerpulse.connectors.google.pacing import Pacer
+from peerpulse.connectors.google.services import GoogleApi, run_request
+from peerpulse.connectors.records import EventInstance, EventStatus, RecordKey, RecordKind, SyncBatch
 
 log = logging.getLogger(__name__)
 

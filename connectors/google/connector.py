@@ -24,14 +24,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from connectors.base import SourceContext, SourceUnavailable
-from connectors.google.auth import account_credentials, auth_command, scopes_for
-from connectors.google.batch import MAX_BATCH, BatchFetcher
-from connectors.google.calendar import CalendarSource
-from connectors.google.directory import DirectorySource
-from connectors.google.mail import SENT_SHARE, MailSource
-from connectors.google.pacing import UNIT_COSTS, Pacer, bucket_for, regime_for
-from connectors.google.services import GoogleApi
+from peerpulse.connectors.base import SourceContext, SourceUnavailable
+from peerpulse.connectors.google.auth import account_credentials, auth_command, scopes_for
+from peerpulse.connectors.google.batch import MAX_BATCH, BatchFetcher
+from peerpulse.connectors.google.calendar import CalendarSource
+from peerpulse.connectors.google.directory import DirectorySource
+from peerpulse.connectors.google.mail import SENT_SHARE, MailSource
+from peerpulse.connectors.google.pacing import UNIT_COSTS, Pacer, bucket_for, regime_for
+from peerpulse.connectors.google.services import GoogleApi
 
 # Aim a little under the quota: timing jitter must not turn into 429s.
 HEADROOM = 0.95

@@ -14,11 +14,11 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.base import ConnectorError
-from connectors.google.normalize import USER_FIELDS, people
-from connectors.google.pacing import Pacer
-from connectors.google.services import GoogleApi, run_request
-from connectors.records import SyncBatch
+from peerpulse.connectors.base import ConnectorError
+from peerpulse.connectors.google.normalize import USER_FIELDS, people
+from peerpulse.connectors.google.pacing import Pacer
+from peerpulse.connectors.google.services import GoogleApi, run_request
+from peerpulse.connectors.records import SyncBatch
 
 EMPTY_GUARD = 5
 

@@ -29,23 +29,23 @@ from typing import Any
 
 from googleapiclient.errors import HttpError
 
-from connectors.google.batch import BatchFetcher
-from connectors.google.mail_state import (
+from peerpulse.connectors.google.batch import BatchFetcher
+from peerpulse.connectors.google.mail_state import (
     LIST_PAGE,
     KnownIds,
     MailCursor,
     new_generation,
     sent_page_budget,
 )
-from connectors.google.normalize import (
+from peerpulse.connectors.google.normalize import (
     MESSAGE_FIELDS,
     METADATA_HEADERS,
     THREAD_FIELDS,
     message_meta,
 )
-from connectors.google.pacing import Pacer
-from connectors.google.services import GoogleApi, run_request
-from connectors.records import MessageMeta, Record, RecordKey, RecordKind, SyncBatch
+from peerpulse.connectors.google.pacing import Pacer
+from peerpulse.connectors.google.services import GoogleApi, run_request
+from peerpulse.connectors.records import MessageMeta, Record, RecordKey, RecordKind, SyncBatch
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.addresses import clean_text, normalize_address, private_text
-from connectors.headers import ADDRESS_HEADERS, message_meta_from_headers
-from connectors.records import (
+from peerpulse.connectors.addresses import clean_text, normalize_address, private_text
+from peerpulse.connectors.headers import ADDRESS_HEADERS, message_meta_from_headers
+from peerpulse.connectors.records import (
     Attendee,
     EventInstance,
     EventStatus,

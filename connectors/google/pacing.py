@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import httplib2
 from googleapiclient.errors import HttpError
 
-from connectors.base import SourceUnavailable
+from peerpulse.connectors.base import SourceUnavailable
 
 log = logging.getLogger(__name__)
 

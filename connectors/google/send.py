@@ -18,7 +18,7 @@ import google.auth.exceptions
 import httplib2
 from googleapiclient.errors import HttpError
 
-from connectors.google.pacing import error_reason
+from peerpulse.connectors.google.pacing import error_reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,9 +86,9 @@ def run_request(api: GoogleApi, pacer: Any, request: Any, units: float, account:
     import google.auth.exceptions
     from googleapiclient.errors import HttpError
 
-    from connectors.base import AuthRequired
-    from connectors.google.auth import auth_command
-    from connectors.google.pacing import error_reason
+    from peerpulse.connectors.base import AuthRequired
+    from peerpulse.connectors.google.auth import auth_command
+    from peerpulse.connectors.google.pacing import error_reason
 
     try:
         return pacer.call(units, lambda: request.execute(http=api.http()))

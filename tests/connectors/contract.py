@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.records import EventInstance, MessageMeta, Person, SyncBatch
+from peerpulse.connectors.records import EventInstance, MessageMeta, Person, SyncBatch
 
 ACCOUNT = "contract"
 

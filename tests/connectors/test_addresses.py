@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.addresses import (
+from peerpulse.connectors.addresses import (
     normalize_address,
     normalize_message_id,
     parse_address_header,

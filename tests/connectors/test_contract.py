@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.base import SourceContext
-from connectors.files.connector import FilesConnector
-from connectors.memory import MemoryConnector
-from connectors.records import MessageMeta
+from peerpulse.connectors.base import SourceContext
+from peerpulse.connectors.files.connector import FilesConnector
+from peerpulse.connectors.memory import MemoryConnector
+from peerpulse.connectors.records import MessageMeta
 from tests.connectors.contract import SourceContract
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)

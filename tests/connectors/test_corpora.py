@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files.ics import IcsOptions, ics_items
-from connectors.files.mail import MailOwner, mbox_items, message_file_item
-from connectors.records import EventInstance, MessageMeta, SkippedInput
+from peerpulse.connectors.files.ics import IcsOptions, ics_items
+from peerpulse.connectors.files.mail import MailOwner, mbox_items, message_file_item
+from peerpulse.connectors.records import EventInstance, MessageMeta, SkippedInput
 
 pytestmark = pytest.mark.corpus
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from connectors.files import connector as connector_module
-from connectors.files import folder
-from connectors.records import RecordKind
+from peerpulse.connectors.files import connector as connector_module
+from peerpulse.connectors.files import folder
+from peerpulse.connectors.records import RecordKind
 from tests.connectors.test_files_incremental import ACCOUNT, ids, snapshot, source
-from worker.store import open_store
+from peerpulse.worker.store import open_store
 
 
 def header(i: int, tag: str = "m") -> str:

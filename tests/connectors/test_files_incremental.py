@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from connectors.base import SourceContext, SourceUnavailable
-from connectors.files import connector as connector_module
-from connectors.files.connector import FilesConnector, FilesSource
-from worker.store import open_store
+from peerpulse.connectors.base import SourceContext, SourceUnavailable
+from peerpulse.connectors.files import connector as connector_module
+from peerpulse.connectors.files.connector import FilesConnector, FilesSource
+from peerpulse.worker.store import open_store
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 ACCOUNT = "me"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.files.inputs import resolve
+from peerpulse.connectors.files.inputs import resolve
 
 
 def touch(path: Path, text: str = "x") -> Path:

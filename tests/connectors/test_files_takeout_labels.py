@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files.mail import gmail_sent_label
-from connectors.records import Direction
+from peerpulse.connectors.files.mail import gmail_sent_label
+from peerpulse.connectors.records import Direction
 from tests.connectors.test_files_incremental import ACCOUNT, source, sync
 
 

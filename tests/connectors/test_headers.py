@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from connectors.addresses import private_text
-from connectors.files.mail import MailOwner
-from connectors.files.mail import message_meta as files_meta
-from connectors.google.normalize import message_meta as google_meta
-from connectors.headers import message_meta_from_headers
-from connectors.records import Direction, MessageMeta
+from peerpulse.connectors.addresses import private_text
+from peerpulse.connectors.files.mail import MailOwner
+from peerpulse.connectors.files.mail import message_meta as files_meta
+from peerpulse.connectors.google.normalize import message_meta as google_meta
+from peerpulse.connectors.headers import message_meta_from_headers
+from peerpulse.connectors.records import Direction, MessageMeta
 
 OWNER = frozenset({"owner@example.com", "owner.alias@example.com"})
 WHEN = datetime(2024, 3, 5, 9, tzinfo=UTC)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.files.ics import IcsOptions, ics_items_from_bytes
-from connectors.records import (
+from peerpulse.connectors.files.ics import IcsOptions, ics_items_from_bytes
+from peerpulse.connectors.records import (
     EventInstance,
     EventStatus,
     EventType,

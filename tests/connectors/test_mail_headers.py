@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.files import mbox as mbox_module
-from connectors.files.mail import MailOwner, MalformedMessage, message_meta
-from connectors.files.mbox import MboxScanner
-from connectors.records import Direction
+from peerpulse.connectors.files import mbox as mbox_module
+from peerpulse.connectors.files.mail import MailOwner, MalformedMessage, message_meta
+from peerpulse.connectors.files.mbox import MboxScanner
+from peerpulse.connectors.records import Direction
 
 OWNER = MailOwner(frozenset({"owner@example.com", "owner.alias@example.com"}))
 BASE = "Message-ID: <m1@example.com>\nDate: Tue, 05 Mar 2024 10:00:00 +0100\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.files.people import people_items
-from connectors.records import Person, SkippedInput
+from peerpulse.connectors.files.people import people_items
+from peerpulse.connectors.records import Person, SkippedInput
 
 
 def read(path: Path) -> tuple[dict[str, Person], list[SkippedInput]]:

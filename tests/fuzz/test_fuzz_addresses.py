@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from connectors.addresses import (
+from peerpulse.connectors.addresses import (
     clean_text,
     decode_words,
     normalize_address,

@@ -13,8 +13,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.tomlwriter import dumps
-from worker.config import Settings, load_settings
-from worker.errors import ConfigError
+from peerpulse.worker.config import Settings, load_settings
+from peerpulse.worker.errors import ConfigError
 
 TOP = ["state_dir", "rules", "privacy", "accounts", "source_file", "model_config", "unknown"]
 ACCOUNT = ["name", "owner", "aliases", "timezone", "source", "digest", "delivery", "password"]

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from connectors.files.ics import IcsOptions, ics_items_from_bytes
-from connectors.records import EventInstance, SkippedInput
+from peerpulse.connectors.files.ics import IcsOptions, ics_items_from_bytes
+from peerpulse.connectors.records import EventInstance, SkippedInput
 
 OPTIONS = IcsOptions(
     window_start=datetime(2024, 1, 1, tzinfo=UTC),

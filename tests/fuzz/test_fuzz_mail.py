@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from connectors.files.mail import (
+from peerpulse.connectors.files.mail import (
     MailOwner,
     MalformedMessage,
     mbox_items,
@@ -19,7 +19,7 @@ from connectors.files.mail import (
     message_meta,
     split_fields,
 )
-from connectors.records import MessageMeta, SkippedInput
+from peerpulse.connectors.records import MessageMeta, SkippedInput
 
 OWNER = MailOwner(frozenset({"me@corp.example"}), subjects="hashed")
 

@@ -10,10 +10,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from rules.errors import RuleError
-from rules.loader import load_rules
-from rules.ruleset import RuleSet
-from rules.schema import RulesModel
+from peerpulse.rules.errors import RuleError
+from peerpulse.rules.loader import load_rules
+from peerpulse.rules.ruleset import RuleSet
+from peerpulse.rules.schema import RulesModel
 from tests.fuzz.tomlwriter import dumps
 
 

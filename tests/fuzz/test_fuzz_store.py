@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from connectors.records import (
+from peerpulse.connectors.records import (
     Attendee,
     EventInstance,
     MessageMeta,
@@ -23,8 +23,8 @@ from connectors.records import (
     SkippedInput,
     SyncBatch,
 )
-from worker.store import open_store
-from worker.store.sqlite import SqliteStore
+from peerpulse.worker.store import open_store
+from peerpulse.worker.store.sqlite import SqliteStore
 
 T0 = datetime(2025, 1, 6, 9, tzinfo=UTC)
 

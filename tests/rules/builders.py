@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from itertools import count
 
-from connectors.records import (
+from peerpulse.connectors.records import (
     Attendee,
     Direction,
     EventInstance,
@@ -13,9 +13,9 @@ from connectors.records import (
     Person,
     ResponseStatus,
 )
-from rules.engine import EngineInputs, EngineResult, compute
-from rules.loader import load_rules
-from rules.ruleset import RuleSet
+from peerpulse.rules.engine import EngineInputs, EngineResult, compute
+from peerpulse.rules.loader import load_rules
+from peerpulse.rules.ruleset import RuleSet
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # a Thursday, ISO week 2026-W48
 PERIOD = "2026-W48"

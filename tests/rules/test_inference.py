@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from connectors.records import EventStatus, EventType, ResponseStatus, Transparency
-from rules.loader import load_rules
+from peerpulse.connectors.records import EventStatus, EventType, ResponseStatus, Transparency
+from peerpulse.rules.loader import load_rules
 from tests.rules.builders import (
     ME,
     MY_ALIAS,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rules.errors import RuleError
-from rules.loader import default_text, load_rules
+from peerpulse.rules.errors import RuleError
+from peerpulse.rules.loader import default_text, load_rules
 
 FILES = Path(__file__).parent / "files"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.recommendations import (
+from peerpulse.rules.recommendations import (
     CelebrateEntry,
     DepartmentCoverage,
     Digest,

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 
 from benchmarks.accuracy import measure
-from worker.demo import generate
+from peerpulse.worker.demo import generate
 
 
 @pytest.fixture(scope="module", params=[(7, date(2026, 11, 20)), (23, date(2026, 3, 31))],

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from worker.cli import Env, build_parser, main
+from peerpulse.worker.cli import Env, build_parser, main
 
 COMMANDS = [
     [], ["run"], ["sync"], ["digest"], ["rules"], ["rules", "check"], ["explain"], ["status"],
@@ -56,6 +56,6 @@ def test_a_bad_now_is_a_usage_error(tmp_path):
 
 
 def test_the_console_script_entry_point_runs():
-    out = subprocess.run([sys.executable, "-m", "worker.cli", "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "peerpulse.worker.cli", "--help"], capture_output=True,
                          text=True, check=True)
     assert "Exit codes: 0 ok, 1 partial failure, 2 usage or config error" in out.stdout

@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from worker.cli import Env, main
+from peerpulse.worker.cli import Env, main
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = "2026-11-23T09:30:00+00:00"  # a Monday, after the 07:00 Berlin due time
@@ -151,8 +151,8 @@ def test_today_is_the_default_demo_end(tmp_path):
 
 
 def test_a_second_concurrent_run_exits_75_at_once(org, first_run):
-    from worker.config import load_settings
-    from worker.lock import run_lock
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.lock import run_lock
 
     _, config = org
     with run_lock(load_settings(config).state_path):

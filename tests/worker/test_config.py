@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.config import load_settings
-from worker.errors import ConfigError, ExitCode
+from peerpulse.worker.config import load_settings
+from peerpulse.worker.errors import ConfigError, ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
 

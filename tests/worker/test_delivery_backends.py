@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.worker.digest_builders import full_digest
-from worker.config import FileDelivery, GmailDelivery, SmtpDelivery, StdoutDelivery
-from worker.delivery import make_backend
-from worker.delivery.base import DeliveryState
-from worker.delivery.files import FileBackend
-from worker.delivery.smtp import SmtpBackend
-from worker.delivery.stdout import StdoutBackend
-from worker.digest.message import build_message, message_bytes, new_message_id
-from worker.digest.render import render_digest
-from worker.errors import ConfigError
+from peerpulse.worker.config import FileDelivery, GmailDelivery, SmtpDelivery, StdoutDelivery
+from peerpulse.worker.delivery import make_backend
+from peerpulse.worker.delivery.base import DeliveryState
+from peerpulse.worker.delivery.files import FileBackend
+from peerpulse.worker.delivery.smtp import SmtpBackend
+from peerpulse.worker.delivery.stdout import StdoutBackend
+from peerpulse.worker.digest.message import build_message, message_bytes, new_message_id
+from peerpulse.worker.digest.render import render_digest
+from peerpulse.worker.errors import ConfigError
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 

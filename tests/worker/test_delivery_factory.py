@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from worker.cli import Env, main
-from worker.config import load_settings
-from worker.delivery import make_backend
-from worker.delivery.gmail import GmailDeliveryBackend
-from worker.errors import ConfigError
+from peerpulse.worker.cli import Env, main
+from peerpulse.worker.config import load_settings
+from peerpulse.worker.delivery import make_backend
+from peerpulse.worker.delivery.gmail import GmailDeliveryBackend
+from peerpulse.worker.errors import ConfigError
 
 GOOGLE = """\
 [[accounts]]

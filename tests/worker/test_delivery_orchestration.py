@@ -11,11 +11,11 @@ import pytest
 
 from tests.worker.digest_builders import empty_digest, full_digest
 from tests.worker.smtp_sink import RefuseRcpt, Sink, smtp_server
-from worker import ledger
-from worker.config import AccountConfig
-from worker.deliver import ReportState, deliver_due_digest
-from worker.delivery import make_backend
-from worker.delivery.files import FileBackend
+from peerpulse.worker import ledger
+from peerpulse.worker.config import AccountConfig
+from peerpulse.worker.deliver import ReportState, deliver_due_digest
+from peerpulse.worker.delivery import make_backend
+from peerpulse.worker.delivery.files import FileBackend
 
 MONDAY_0659 = datetime(2026, 11, 23, 5, 59, tzinfo=UTC)  # 06:59 in Berlin
 MONDAY_0800 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)

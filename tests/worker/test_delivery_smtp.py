@@ -23,12 +23,12 @@ from tests.worker.smtp_sink import (
     free_port,
     smtp_server,
 )
-from worker.config import SecretRef, SmtpDelivery
-from worker.delivery.base import DeliveryState
-from worker.delivery.smtp import SmtpBackend
-from worker.digest.ics_hold import build_hold
-from worker.digest.message import build_message, message_bytes, new_message_id
-from worker.digest.render import render_digest
+from peerpulse.worker.config import SecretRef, SmtpDelivery
+from peerpulse.worker.delivery.base import DeliveryState
+from peerpulse.worker.delivery.smtp import SmtpBackend
+from peerpulse.worker.digest.ics_hold import build_hold
+from peerpulse.worker.digest.message import build_message, message_bytes, new_message_id
+from peerpulse.worker.digest.render import render_digest
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 PASSWORD_ENV = "PEERPULSE_TEST_SMTP_PASSWORD"
@@ -68,7 +68,7 @@ def test_a_digest_arrives_whole_and_its_mime_structure_parses():
 def test_a_message_with_a_line_starting_with_a_dot_arrives_unchanged():
     message = _message()
     raw = message_bytes(message).replace(b"Only you receive", b".Only you receive", 1)
-    from worker.digest.message import parse_stored
+    from peerpulse.worker.digest.message import parse_stored
 
     with smtp_server(Sink()) as (sink, port):
         outcome = _backend(port).send(parse_stored(raw))

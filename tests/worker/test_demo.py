@@ -15,10 +15,10 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from worker.demo import DemoSummary, generate
-from worker.demo.ground_truth import TRAP_REASONS, event_kind
-from worker.demo.ics_format import fold
-from worker.demo.invites import safe_to_decline
+from peerpulse.worker.demo import DemoSummary, generate
+from peerpulse.worker.demo.ground_truth import TRAP_REASONS, event_kind
+from peerpulse.worker.demo.ics_format import fold
+from peerpulse.worker.demo.invites import safe_to_decline
 
 END = date(2026, 11, 26)
 KINDS = {"one_on_one", "lunch", "small_meeting", "large_meeting", "mail_sent", "mail_received"}

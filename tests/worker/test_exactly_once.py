@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.worker.smtp_sink import Sink, smtp_server
-from worker import ledger
-from worker.faults import FAULT_ENV, STEPS
-from worker.store import open_store
+from peerpulse.worker import ledger
+from peerpulse.worker.faults import FAULT_ENV, STEPS
+from peerpulse.worker.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 MONDAY_0800 = "2026-11-23T08:00:00+01:00"

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker import ledger
-from worker.delivery.base import DeliveryOutcome, DeliveryState
-from worker.ledger import LedgerState
+from peerpulse.worker import ledger
+from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
+from peerpulse.worker.ledger import LedgerState
 
 NOW = datetime(2026, 11, 23, 7, tzinfo=UTC)
 RAW = b"From: peerpulse <sam@example.com>\r\nMessage-ID: <1@example.com>\r\n\r\nhello\r\n"

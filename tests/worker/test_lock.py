@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.errors import ExitCode, LockedError
-from worker.lock import acquire_run_lock, run_lock
+from peerpulse.worker.errors import ExitCode, LockedError
+from peerpulse.worker.lock import acquire_run_lock, run_lock
 
 REPO = Path(__file__).resolve().parents[2]
 HOLDER = (
@@ -76,7 +76,7 @@ def test_two_concurrent_cli_runs_one_proceeds_and_one_exits_75(tmp_path):
     holder = _hold_in_subprocess(state)  # the run that proceeds, mid-way through its work
     try:
         second = subprocess.run(
-            [sys.executable, "-m", "worker.cli", "--config", str(config), "run"],
+            [sys.executable, "-m", "peerpulse.worker.cli", "--config", str(config), "run"],
             cwd=REPO, capture_output=True, text=True, timeout=60,
         )
     finally:

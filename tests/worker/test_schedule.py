@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from worker.schedule import due_moment, due_period, next_due, period_of
+from peerpulse.worker.schedule import due_moment, due_period, next_due, period_of
 
 
 def utc(*args: int) -> datetime:

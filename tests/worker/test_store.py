@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.records import (
+from peerpulse.connectors.records import (
     Attendee,
     EventInstance,
     MessageMeta,
@@ -18,7 +18,7 @@ from connectors.records import (
     SkippedInput,
     SyncBatch,
 )
-from worker.store import StoreError, open_store
+from peerpulse.worker.store import StoreError, open_store
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from connectors.base import AuthRequired, CursorExpired
-from connectors.memory import MemorySource
-from connectors.records import MessageMeta, SyncBatch
-from worker.sync import SourceReport, _drain, _sync_source
+from peerpulse.connectors.base import AuthRequired, CursorExpired
+from peerpulse.connectors.memory import MemorySource
+from peerpulse.connectors.records import MessageMeta, SyncBatch
+from peerpulse.worker.sync import SourceReport, _drain, _sync_source
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from worker.delivery.base import DeliveryBackend, DeliveryOutcome, DeliveryState
-from worker.errors import ConfigError
+from peerpulse.worker.delivery.base import DeliveryBackend, DeliveryOutcome, DeliveryState
+from peerpulse.worker.errors import ConfigError
 
 PathResolver = Callable[[str | Path], Path]
 
@@ -21,10 +21,10 @@ __all__ = ["DeliveryBackend", "DeliveryOutcome", "DeliveryState", "make_backend"
 
 # type -> "module:factory"; a factory takes (config, owner=..., resolve_path=...).
 _BACKENDS = {
-    "smtp": "worker.delivery:_smtp",
-    "file": "worker.delivery:_file",
-    "stdout": "worker.delivery:_stdout",
-    "gmail": "worker.delivery.gmail:make_gmail_backend",
+    "smtp": "peerpulse.worker.delivery:_smtp",
+    "file": "peerpulse.worker.delivery:_file",
+    "stdout": "peerpulse.worker.delivery:_stdout",
+    "gmail": "peerpulse.worker.delivery.gmail:make_gmail_backend",
 }
 
 
@@ -68,18 +68,18 @@ def make_backend(
 
 
 def _smtp(config: Any, *, owner: str, resolve_path: PathResolver) -> DeliveryBackend:
-    from worker.delivery.smtp import SmtpBackend
+    from peerpulse.worker.delivery.smtp import SmtpBackend
 
     return SmtpBackend(config)
 
 
 def _file(config: Any, *, owner: str, resolve_path: PathResolver) -> DeliveryBackend:
-    from worker.delivery.files import FileBackend
+    from peerpulse.worker.delivery.files import FileBackend
 
     return FileBackend(resolve_path(config.dir))
 
 
 def _stdout(config: Any, *, owner: str, resolve_path: PathResolver) -> DeliveryBackend:
-    from worker.delivery.stdout import StdoutBackend
+    from peerpulse.worker.delivery.stdout import StdoutBackend
 
     return StdoutBackend(config.format)

@@ -15,8 +15,8 @@ import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 
-from worker.delivery.base import DeliveryOutcome, DeliveryState
-from worker.faults import fault_point
+from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
+from peerpulse.worker.faults import fault_point
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 

@@ -11,8 +11,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from connectors.base import ConnectorError
-from worker.delivery.base import DeliveryOutcome, DeliveryState
+from peerpulse.connectors.base import ConnectorError
+from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
 
 
 class GmailDeliveryBackend:
@@ -34,9 +34,9 @@ class GmailDeliveryBackend:
         self.subject = subject
 
     def send(self, message: EmailMessage) -> DeliveryOutcome:
-        from connectors.google.auth import SCOPE_GMAIL_SEND, account_credentials
-        from connectors.google.send import send_message
-        from connectors.google.services import GoogleApi
+        from peerpulse.connectors.google.auth import SCOPE_GMAIL_SEND, account_credentials
+        from peerpulse.connectors.google.send import send_message
+        from peerpulse.connectors.google.services import GoogleApi
 
         try:
             credentials = account_credentials(
@@ -69,7 +69,7 @@ def make_gmail_backend(
     settings: Any = None,
 ) -> GmailDeliveryBackend:
     """The ``gmail`` delivery factory: sends with the account's own Google credentials."""
-    from worker.errors import ConfigError
+    from peerpulse.worker.errors import ConfigError
 
     if account is None or settings is None or account.source.type != "google":
         raise ConfigError(

@@ -28,10 +28,10 @@ import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
 
-from worker.config import SmtpDelivery
-from worker.delivery.base import DeliveryOutcome, DeliveryState
-from worker.errors import ConfigError
-from worker.faults import fault_point
+from peerpulse.worker.config import SmtpDelivery
+from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
+from peerpulse.worker.errors import ConfigError
+from peerpulse.worker.faults import fault_point
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _DOT_LINE = re.compile(rb"(?m)^\.")

@@ -11,8 +11,8 @@ import sys
 from email.message import EmailMessage
 from typing import Literal, TextIO
 
-from worker.delivery.base import DeliveryOutcome, DeliveryState
-from worker.faults import fault_point
+from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
+from peerpulse.worker.faults import fault_point
 
 
 class StdoutBackend:

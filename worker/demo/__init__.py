@@ -5,6 +5,6 @@ writes ``people.csv``, ``calendar/dana.ics``, ``mail/dana.mbox``,
 ``ground_truth.jsonl`` and ``demo.json``. Same arguments, byte-identical files.
 """
 
-from worker.demo.generate import DemoSummary, generate
+from peerpulse.worker.demo.generate import DemoSummary, generate
 
 __all__ = ["DemoSummary", "generate"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, datetime, timedelta
 
-from worker.demo.invites import EventFactory, safe_to_decline
-from worker.demo.model import DemoWindow, EventSpec, Guest, zoned
-from worker.demo.org import HOME_ZONE
-from worker.demo.recurrence import first_weekday_of, monthly_first, next_weekday, weekly
+from peerpulse.worker.demo.invites import EventFactory, safe_to_decline
+from peerpulse.worker.demo.model import DemoWindow, EventSpec, Guest, zoned
+from peerpulse.worker.demo.org import HOME_ZONE
+from peerpulse.worker.demo.recurrence import first_weekday_of, monthly_first, next_weekday, weekly
 
 MON, TUE, WED, THU, FRI = range(5)
 

@@ -12,9 +12,9 @@ import random
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
-from worker.demo.invites import PROJECTOR, PROJECTS, EventFactory, safe_to_decline
-from worker.demo.model import DemoWindow, EventSpec, Guest, zoned
-from worker.demo.org import HOME_ZONE, OrgChart
+from peerpulse.worker.demo.invites import PROJECTOR, PROJECTS, EventFactory, safe_to_decline
+from peerpulse.worker.demo.model import DemoWindow, EventSpec, Guest, zoned
+from peerpulse.worker.demo.org import HOME_ZONE, OrgChart
 
 # Cadence profiles: (min days, max days) between meetings; None never meets.
 PROFILES = {"biweekly": (11, 17), "monthly": (24, 36), "occasional": (30, 65),

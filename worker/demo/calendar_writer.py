@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from worker.demo.calendar_series import recurring_series
-from worker.demo.calendar_singles import SingleEvents
-from worker.demo.ground_truth import GroundTruth
-from worker.demo.ics_format import VTIMEZONES, fold, vevent, vtimezone
-from worker.demo.invites import EventFactory
-from worker.demo.model import DemoWindow, EventSpec
-from worker.demo.org import HOME_ZONE, OrgChart
+from peerpulse.worker.demo.calendar_series import recurring_series
+from peerpulse.worker.demo.calendar_singles import SingleEvents
+from peerpulse.worker.demo.ground_truth import GroundTruth
+from peerpulse.worker.demo.ics_format import VTIMEZONES, fold, vevent, vtimezone
+from peerpulse.worker.demo.invites import EventFactory
+from peerpulse.worker.demo.model import DemoWindow, EventSpec
+from peerpulse.worker.demo.org import HOME_ZONE, OrgChart
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from worker.demo.calendar_singles import peer_profiles
-from worker.demo.calendar_writer import write_calendar
-from worker.demo.ground_truth import GroundTruth
-from worker.demo.mail_factory import MailFactory
-from worker.demo.mail_writer import write_mailbox
-from worker.demo.model import DemoWindow, months_before, utc_stamp
-from worker.demo.names import ALIAS_DOMAIN, DOMAIN
-from worker.demo.org import HOME_ZONE, OrgChart, build_org
+from peerpulse.worker.demo.calendar_singles import peer_profiles
+from peerpulse.worker.demo.calendar_writer import write_calendar
+from peerpulse.worker.demo.ground_truth import GroundTruth
+from peerpulse.worker.demo.mail_factory import MailFactory
+from peerpulse.worker.demo.mail_writer import write_mailbox
+from peerpulse.worker.demo.model import DemoWindow, months_before, utc_stamp
+from peerpulse.worker.demo.names import ALIAS_DOMAIN, DOMAIN
+from peerpulse.worker.demo.org import HOME_ZONE, OrgChart, build_org
 
 PEOPLE_HEADER = ("email", "name", "aliases", "department", "title", "manager", "tags",
                  "team_size")

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import TextIO
 
-from worker.demo.model import EventSpec, MailSpec, utc_stamp
-from worker.demo.org import OrgChart
+from peerpulse.worker.demo.model import EventSpec, MailSpec, utc_stamp
+from peerpulse.worker.demo.org import OrgChart
 
 ALL_HANDS_GLOBS = ("*all hands*", "*all-hands*", "*town hall*", "*townhall*")
 MEAL_GLOBS = ("*lunch*", "*coffee*", "*breakfast*", "*dinner*")

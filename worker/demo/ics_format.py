@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from worker.demo.model import EventSpec, Guest
+from peerpulse.worker.demo.model import EventSpec, Guest
 
 CRLF = "\r\n"
 

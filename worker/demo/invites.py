@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from worker.demo.ground_truth import MAX_ATTENDEES, event_kind
-from worker.demo.model import EventSpec, Guest, Recurrence
-from worker.demo.org import OrgChart
+from peerpulse.worker.demo.ground_truth import MAX_ATTENDEES, event_kind
+from peerpulse.worker.demo.model import EventSpec, Guest, Recurrence
+from peerpulse.worker.demo.org import OrgChart
 
 ROOMS = (
     ("Berlin-3-Spree (8)", "c_1881b3spree2a9f@resource.calendar.google.com"),

@@ -7,8 +7,8 @@ import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from worker.demo.model import Address, DemoWindow, MailSpec
-from worker.demo.org import HOME_ZONE, OrgChart
+from peerpulse.worker.demo.model import Address, DemoWindow, MailSpec
+from peerpulse.worker.demo.org import HOME_ZONE, OrgChart
 
 BODIES = (
     "Thanks, that works for me.",

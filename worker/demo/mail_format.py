@@ -13,7 +13,7 @@ from email.header import Header
 from email.utils import format_datetime
 from functools import lru_cache
 
-from worker.demo.model import Address, MailSpec
+from peerpulse.worker.demo.model import Address, MailSpec
 
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 _FROM_LINE = re.compile(r"^(>*From )", re.MULTILINE)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 
-from worker.demo.invites import PROJECTS
-from worker.demo.mail_factory import MailFactory
-from worker.demo.model import Address, MailSpec
+from peerpulse.worker.demo.invites import PROJECTS
+from peerpulse.worker.demo.mail_factory import MailFactory
+from peerpulse.worker.demo.model import Address, MailSpec
 
 RATES = {"peer": 3.0, "team": 3.0, "external": 0.5, "list": 4.0, "newsletter": 1.5,
          "bot": 4.0, "huge": 0.25, "invitation": 0.5, "auto_reply": 0.1, "self": 0.05}

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 
-from worker.demo.mail_factory import MailFactory
-from worker.demo.model import Address, MailSpec
+from peerpulse.worker.demo.mail_factory import MailFactory
+from peerpulse.worker.demo.model import Address, MailSpec
 
 
 def scripted_mail(mf: MailFactory, profiles: dict[str, str]) -> Iterator[MailSpec]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from worker.demo.ground_truth import GroundTruth
-from worker.demo.mail_factory import MailFactory
-from worker.demo.mail_format import render
-from worker.demo.mail_plan import BackgroundMail
-from worker.demo.mail_scripted import scripted_mail
+from peerpulse.worker.demo.ground_truth import GroundTruth
+from peerpulse.worker.demo.mail_factory import MailFactory
+from peerpulse.worker.demo.mail_format import render
+from peerpulse.worker.demo.mail_plan import BackgroundMail
+from peerpulse.worker.demo.mail_scripted import scripted_mail
 
 
 def write_mailbox(path: Path, factory: MailFactory, scale: float, profiles: dict[str, str],

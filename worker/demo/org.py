@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from worker.demo import names
+from peerpulse.worker.demo import names
 
 MIN_MANAGERS = 22
 HOME_ZONE = "Europe/Berlin"

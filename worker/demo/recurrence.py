@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from worker.demo.model import Recurrence
+from peerpulse.worker.demo.model import Recurrence
 
 _BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from rules.recommendations import Digest
-from worker.digest.sanitize import NAME_LIMIT, clean_address, clean_text
+from peerpulse.rules.recommendations import Digest
+from peerpulse.worker.digest.sanitize import NAME_LIMIT, clean_address, clean_text
 
 PRODID = "-//peerpulse//peer-of-the-week hold//EN"
 FILENAME = "peer-of-the-week.ics"

@@ -18,10 +18,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
-from worker.digest.ics_hold import FILENAME as HOLD_FILENAME
-from worker.digest.render import RenderedDigest
-from worker.digest.sanitize import address_domain, clean_address, header_text
-from worker.schedule import parse_period
+from peerpulse.worker.digest.ics_hold import FILENAME as HOLD_FILENAME
+from peerpulse.worker.digest.render import RenderedDigest
+from peerpulse.worker.digest.sanitize import address_domain, clean_address, header_text
+from peerpulse.worker.schedule import parse_period
 
 POLICY = email.policy.SMTP
 SENDER_NAME = "peerpulse"

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from rules.recommendations import Digest, PersonEntry
-from worker.digest.sanitize import NAME_LIMIT, clean_address, clean_text, header_text
-from worker.schedule import parse_period, period_dates
+from peerpulse.rules.recommendations import Digest, PersonEntry
+from peerpulse.worker.digest.sanitize import NAME_LIMIT, clean_address, clean_text, header_text
+from peerpulse.worker.schedule import parse_period, period_dates
 
 TEMPLATES = Path(__file__).parent / "templates"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -1,6 +1,6 @@
 """A realistic sample digest, for previews and the README screenshot only.
 
-``python -m worker.digest.sample --html out.html`` renders it. The people are
+``python -m peerpulse.worker.digest.sample --html out.html`` renders it. The people are
 invented; the shapes (reasons, evidence, coverage numbers) follow what the rules
 engine produces, so the preview shows a digest as a user would receive it.
 """
@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from rules.recommendations import (
+from peerpulse.rules.recommendations import (
     CelebrateEntry,
     DepartmentCoverage,
     Digest,
@@ -129,7 +129,7 @@ def sample_digest(period: str = "2026-W48", account: str = "work") -> Digest:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from worker.digest.render import render_digest
+    from peerpulse.worker.digest.render import render_digest
 
     parser = argparse.ArgumentParser(description="Render the sample digest (previews only).")
     parser.add_argument("--html", type=Path, help="write the HTML part here")

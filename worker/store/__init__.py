@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker.store.sqlite import SqliteStore, StoreError
+from peerpulse.worker.store.sqlite import SqliteStore, StoreError
 
 Store = SqliteStore
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.records import (
+from peerpulse.connectors.records import (
     Attendee,
     Direction,
     EventInstance,

@@ -20,15 +20,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.records import (
+from peerpulse.connectors.records import (
     EventInstance,
     MessageMeta,
     Person,
     RecordKind,
     SyncBatch,
 )
-from worker.store import codec
-from worker.store.migrations import MIGRATIONS
+from peerpulse.worker.store import codec
+from peerpulse.worker.store.migrations import MIGRATIONS
 
 _READ_CHUNK = 5000
 

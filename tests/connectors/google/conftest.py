@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from connectors.base import SourceContext
-from connectors.google import pacing
-from connectors.google.auth import (
+from peerpulse.connectors.base import SourceContext
+from peerpulse.connectors.google import pacing
+from peerpulse.connectors.google.auth import (
     SCOPE_CALENDAR,
     SCOPE_DIRECTORY,
     SCOPE_GMAIL_METADATA,

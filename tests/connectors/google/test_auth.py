@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from connectors.base import AuthRequired
-from connectors.google.auth import (
+from peerpulse.connectors.base import AuthRequired
+from peerpulse.connectors.google.auth import (
     SCOPE_CALENDAR,
     SCOPE_GMAIL_METADATA,
     SCOPE_GMAIL_SEND,
     authorize,
     token_path,
 )
-from connectors.google.connector import GoogleConnector
+from peerpulse.connectors.google.connector import GoogleConnector
 from tests.connectors.google.conftest import (
     NOW,
     READ_SCOPES,
@@ -51,8 +51,8 @@ def test_a_token_missing_a_scope_needs_authorizing_again(fake, state_dir):
 
 
 def test_a_revoked_token_fails_the_account_and_keeps_its_cursors(fake, state_dir, store):
-    from worker.config import Settings
-    from worker.sync import sync_account
+    from peerpulse.worker.config import Settings
+    from peerpulse.worker.sync import sync_account
 
     fill(fake, 12)
     write_token(state_dir, fake, READ_SCOPES)

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from connectors.google.calendar import EmptyResyncRefused
-from connectors.google.connector import GoogleConnector
-from connectors.records import EventType, ResponseStatus, Transparency
+from peerpulse.connectors.google.calendar import EmptyResyncRefused
+from peerpulse.connectors.google.connector import GoogleConnector
+from peerpulse.connectors.records import EventType, ResponseStatus, Transparency
 from tests.connectors.google.conftest import READ_SCOPES, USER, drain, make_context, write_token
 from tests.connectors.google.fake_data import Calendar
 

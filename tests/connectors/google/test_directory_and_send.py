@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from connectors.google.auth import SCOPE_DIRECTORY, SCOPE_GMAIL_SEND
-from connectors.google.connector import GoogleConnector
+from peerpulse.connectors.google.auth import SCOPE_DIRECTORY, SCOPE_GMAIL_SEND
+from peerpulse.connectors.google.connector import GoogleConnector
 from tests.connectors.google.conftest import NOW, USER, drain, make_context, write_token
-from worker.delivery.base import DeliveryState
-from worker.delivery.gmail import GmailDeliveryBackend
+from peerpulse.worker.delivery.base import DeliveryState
+from peerpulse.worker.delivery.gmail import GmailDeliveryBackend
 
 
 def user(email: str, title: str, manager: str | None = None, **extra) -> dict:

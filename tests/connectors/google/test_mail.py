@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from connectors.google.connector import GoogleConnector
-from connectors.records import Direction
+from peerpulse.connectors.google.connector import GoogleConnector
+from peerpulse.connectors.records import Direction
 from tests.connectors.google.conftest import (
     NOW_MS,
     READ_SCOPES,

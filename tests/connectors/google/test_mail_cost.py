@@ -11,8 +11,8 @@ import math
 
 import pytest
 
-from connectors.google.mail_state import sent_page_budget
-from connectors.records import Direction
+from peerpulse.connectors.google.mail_state import sent_page_budget
+from peerpulse.connectors.records import Direction
 from tests.connectors.google.conftest import drain
 from tests.connectors.google.test_mail import fill, mail_source
 

@@ -6,8 +6,8 @@ import httplib2
 import pytest
 from googleapiclient.errors import HttpError
 
-from connectors.google.mail import choose_method
-from connectors.google.pacing import UNIT_COSTS, TokenBucket, is_retryable, retry_after
+from peerpulse.connectors.google.mail import choose_method
+from peerpulse.connectors.google.pacing import UNIT_COSTS, TokenBucket, is_retryable, retry_after
 
 
 class Clock:
