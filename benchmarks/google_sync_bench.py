@@ -206,6 +206,7 @@ def bench_size(
 ) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
     from peerpulse.connectors.google.pacing import UNIT_COSTS, regime_for
+
     from tests.connectors.google.fake_data import Calendar, synthetic_mailbox
     from tests.connectors.google.fake_google import FakeGoogle
     from tests.connectors.google.test_calendar import event

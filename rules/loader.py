@@ -23,12 +23,11 @@ import typing
 from importlib import resources
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from peerpulse.rules.errors import RuleError
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.schema import RulesModel
 from peerpulse.rules.tomlpos import format_path, key_line
+from pydantic import BaseModel, ValidationError
 
 DEFAULT_NAME = "rules/default.toml"
 EXTEND = "extend"

@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
-
 from peerpulse.rules.globs import check_glob
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 
 def _email(value: str) -> str:

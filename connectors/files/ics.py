@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 import recurring_ical_events
 from icalendar import Calendar, Component, Event
-
 from peerpulse.connectors.addresses import normalize_address, private_text
 from peerpulse.connectors.records import (
     Attendee,

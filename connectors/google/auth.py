@@ -32,7 +32,6 @@ import google_auth_httplib2
 import httplib2
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
-
 from peerpulse.connectors.base import AuthRequired, SourceUnavailable
 
 SCOPE_CALENDAR = "https://www.googleapis.com/auth/calendar.events.readonly"

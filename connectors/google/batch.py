@@ -19,7 +19,6 @@ from typing import Any
 
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
-
 from peerpulse.connectors.base import AuthRequired, ConnectorError
 from peerpulse.connectors.google.pacing import Pacer, is_retryable
 

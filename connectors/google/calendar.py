@@ -26,12 +26,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from googleapiclient.errors import HttpError
-
 from peerpulse.connectors.base import ConnectorError, SourceUnavailable
 from peerpulse.connectors.google.normalize import EVENT_FIELDS, event_instance
 from peerpulse.connectors.google.pacing import Pacer
 from peerpulse.connectors.google.services import GoogleApi, run_request
-from peerpulse.connectors.records import EventInstance, EventStatus, RecordKey, RecordKind, SyncBatch
+from peerpulse.connectors.records import (
+    EventInstance,
+    EventStatus,
+    RecordKey,
+    RecordKind,
+    SyncBatch,
+)
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from googleapiclient.errors import HttpError
-
 from peerpulse.connectors.google.batch import BatchFetcher
 from peerpulse.connectors.google.mail_state import (
     LIST_PAGE,

@@ -31,7 +31,6 @@ from typing import Any, TypeVar
 
 import httplib2
 from googleapiclient.errors import HttpError
-
 from peerpulse.connectors.base import SourceUnavailable
 
 log = logging.getLogger(__name__)

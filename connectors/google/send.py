@@ -17,7 +17,6 @@ from typing import Any
 import google.auth.exceptions
 import httplib2
 from googleapiclient.errors import HttpError
-
 from peerpulse.connectors.google.pacing import error_reason
 
 

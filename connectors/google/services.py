@@ -85,7 +85,6 @@ def run_request(api: GoogleApi, pacer: Any, request: Any, units: float, account:
     """
     import google.auth.exceptions
     from googleapiclient.errors import HttpError
-
     from peerpulse.connectors.base import AuthRequired
     from peerpulse.connectors.google.auth import auth_command
     from peerpulse.connectors.google.pacing import error_reason

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from peerpulse.connectors.addresses import (
     normalize_address,
     normalize_message_id,

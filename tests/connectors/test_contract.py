@@ -10,6 +10,7 @@ from peerpulse.connectors.base import SourceContext
 from peerpulse.connectors.files.connector import FilesConnector
 from peerpulse.connectors.memory import MemoryConnector
 from peerpulse.connectors.records import MessageMeta
+
 from tests.connectors.contract import SourceContract
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from peerpulse.connectors.files.ics import IcsOptions, ics_items
 from peerpulse.connectors.files.mail import MailOwner, mbox_items, message_file_item
 from peerpulse.connectors.records import EventInstance, MessageMeta, SkippedInput

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from peerpulse.connectors.files import connector as connector_module
 from peerpulse.connectors.files import folder
 from peerpulse.connectors.records import RecordKind
-from tests.connectors.test_files_incremental import ACCOUNT, ids, snapshot, source
 from peerpulse.worker.store import open_store
+
+from tests.connectors.test_files_incremental import ACCOUNT, ids, snapshot, source
 
 
 def header(i: int, tag: str = "m") -> str:

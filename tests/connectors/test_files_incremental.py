@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from peerpulse.connectors.base import SourceContext, SourceUnavailable
 from peerpulse.connectors.files import connector as connector_module
 from peerpulse.connectors.files.connector import FilesConnector, FilesSource

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from peerpulse.connectors.files.mail import gmail_sent_label
 from peerpulse.connectors.records import Direction
+
 from tests.connectors.test_files_incremental import ACCOUNT, source, sync
 
 

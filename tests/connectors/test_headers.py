@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from peerpulse.connectors.addresses import private_text
 from peerpulse.connectors.files.mail import MailOwner
 from peerpulse.connectors.files.mail import message_meta as files_meta

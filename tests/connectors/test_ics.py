@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from peerpulse.connectors.files.ics import IcsOptions, ics_items_from_bytes
 from peerpulse.connectors.records import (
     EventInstance,

@@ -8,7 +8,6 @@ import random
 from datetime import UTC, datetime
 
 import pytest
-
 from peerpulse.connectors.files import mbox as mbox_module
 from peerpulse.connectors.files.mail import MailOwner, MalformedMessage, message_meta
 from peerpulse.connectors.files.mbox import MboxScanner

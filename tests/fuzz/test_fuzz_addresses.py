@@ -7,7 +7,6 @@ import unicodedata
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
 from peerpulse.connectors.addresses import (
     clean_text,
     decode_words,
@@ -17,6 +16,7 @@ from peerpulse.connectors.addresses import (
     parse_message_ids,
     private_text,
 )
+
 from tests.fuzz.strategies import any_text, header_value, huge_value
 
 _HASHED = re.compile(r"sha256:[0-9a-f]{16}")

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
-from tests.fuzz.tomlwriter import dumps
 from peerpulse.worker.config import Settings, load_settings
 from peerpulse.worker.errors import ConfigError
+
+from tests.fuzz.tomlwriter import dumps
 
 TOP = ["state_dir", "rules", "privacy", "accounts", "source_file", "model_config", "unknown"]
 ACCOUNT = ["name", "owner", "aliases", "timezone", "source", "digest", "delivery", "password"]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
 from peerpulse.connectors.headers import message_meta_from_headers
 from peerpulse.connectors.records import Direction
+
 from tests.fuzz.strategies import ADDRESSES, header_value
 
 NAMES = (

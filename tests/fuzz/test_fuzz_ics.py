@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
 from peerpulse.connectors.files.ics import IcsOptions, ics_items_from_bytes
 from peerpulse.connectors.records import EventInstance, SkippedInput
 

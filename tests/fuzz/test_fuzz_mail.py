@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
 from peerpulse.connectors.files.mail import (
     MailOwner,
     MalformedMessage,

@@ -8,12 +8,12 @@ from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
-
 from peerpulse.rules.errors import RuleError
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.schema import RulesModel
+from pydantic import BaseModel
+
 from tests.fuzz.tomlwriter import dumps
 
 

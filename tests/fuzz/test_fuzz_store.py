@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
 from peerpulse.connectors.records import (
     Attendee,
     EventInstance,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
 from peerpulse.connectors.records import EventStatus, EventType, ResponseStatus, Transparency
 from peerpulse.rules.loader import load_rules
+
 from tests.rules.builders import (
     ME,
     MY_ALIAS,

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from peerpulse.rules.errors import RuleError
 from peerpulse.rules.loader import default_text, load_rules
 

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import jsonschema
 import pytest
-
 from peerpulse.connectors.records import Person
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.slots import free_slots
+
 from tests.rules.builders import ME, PEERS, PEOPLE, days_ago, mail, meeting, run
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "digest.schema.json").read_text())

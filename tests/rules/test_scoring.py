@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
 from peerpulse.connectors.records import Person
 from peerpulse.rules.cadence import cadence_for, days_overdue
 from peerpulse.rules.coverage import trend
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.reciprocity import balance
 from peerpulse.rules.scoring import decay, tie_strength
+
 from tests.rules.builders import ME, NOW, days_ago, mail, meeting, run
 
 RULES = load_rules([])

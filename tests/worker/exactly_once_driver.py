@@ -16,12 +16,13 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from tests.worker.digest_builders import full_digest
 from peerpulse.worker.config import AccountConfig
 from peerpulse.worker.deliver import deliver_due_digest
 from peerpulse.worker.delivery import make_backend
 from peerpulse.worker.lock import run_lock
 from peerpulse.worker.store import open_store
+
+from tests.worker.digest_builders import full_digest
 
 
 def account(port: int, *, resend_unknown: bool = False) -> AccountConfig:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from peerpulse.worker.demo import generate
 
 from benchmarks.accuracy import measure
-from peerpulse.worker.demo import generate
 
 
 @pytest.fixture(scope="module", params=[(7, date(2026, 11, 20)), (23, date(2026, 3, 31))],

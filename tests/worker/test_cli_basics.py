@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from peerpulse.worker.cli import Env, build_parser, main
 
 COMMANDS = [
@@ -56,6 +55,8 @@ def test_a_bad_now_is_a_usage_error(tmp_path):
 
 
 def test_the_console_script_entry_point_runs():
-    out = subprocess.run([sys.executable, "-m", "peerpulse.worker.cli", "--help"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "peerpulse.worker.cli", "--help"],
+        capture_output=True, text=True, check=True,
+    )
     assert "Exit codes: 0 ok, 1 partial failure, 2 usage or config error" in out.stdout

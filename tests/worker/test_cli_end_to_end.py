@@ -14,7 +14,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from peerpulse.worker.cli import Env, main
 
 REPO = Path(__file__).resolve().parents[2]

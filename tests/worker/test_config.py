@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from peerpulse.worker.config import load_settings
 from peerpulse.worker.errors import ConfigError, ExitCode
 

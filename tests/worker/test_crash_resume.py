@@ -19,7 +19,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from peerpulse.worker.demo import generate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +40,8 @@ def sync(config: Path, fault: str | None = None) -> subprocess.CompletedProcess[
     if fault:
         env["PEERPULSE_FAULT"] = fault
     return subprocess.run(
-        [sys.executable, "-m", "peerpulse.worker.cli", "--config", str(config), "sync", "--now", NOW],
+        [sys.executable, "-m", "peerpulse.worker.cli", "--config", str(config),
+         "sync", "--now", NOW],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
     )
 
@@ -84,7 +84,8 @@ def test_a_sync_killed_by_sigkill_midway_resumes_to_the_same_store(org):
     root, expected = org
     config = write_config(root, root / "demo", "sigkill")
     process = subprocess.Popen(
-        [sys.executable, "-m", "peerpulse.worker.cli", "--config", str(config), "sync", "--now", NOW],
+        [sys.executable, "-m", "peerpulse.worker.cli", "--config", str(config),
+         "sync", "--now", NOW],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     database = config.parent / config.stem / "peerpulse.sqlite3"

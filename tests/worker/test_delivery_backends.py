@@ -10,8 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from tests.worker.digest_builders import full_digest
 from peerpulse.worker.config import FileDelivery, GmailDelivery, SmtpDelivery, StdoutDelivery
 from peerpulse.worker.delivery import make_backend
 from peerpulse.worker.delivery.base import DeliveryState
@@ -21,6 +19,8 @@ from peerpulse.worker.delivery.stdout import StdoutBackend
 from peerpulse.worker.digest.message import build_message, message_bytes, new_message_id
 from peerpulse.worker.digest.render import render_digest
 from peerpulse.worker.errors import ConfigError
+
+from tests.worker.digest_builders import full_digest
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 

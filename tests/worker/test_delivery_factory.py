@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import pytest
-
 from peerpulse.worker.cli import Env, main
 from peerpulse.worker.config import load_settings
 from peerpulse.worker.delivery import make_backend

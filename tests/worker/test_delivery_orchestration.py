@@ -8,14 +8,14 @@ import stat
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from tests.worker.digest_builders import empty_digest, full_digest
-from tests.worker.smtp_sink import RefuseRcpt, Sink, smtp_server
 from peerpulse.worker import ledger
 from peerpulse.worker.config import AccountConfig
 from peerpulse.worker.deliver import ReportState, deliver_due_digest
 from peerpulse.worker.delivery import make_backend
 from peerpulse.worker.delivery.files import FileBackend
+
+from tests.worker.digest_builders import empty_digest, full_digest
+from tests.worker.smtp_sink import RefuseRcpt, Sink, smtp_server
 
 MONDAY_0659 = datetime(2026, 11, 23, 5, 59, tzinfo=UTC)  # 06:59 in Berlin
 MONDAY_0800 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)

@@ -11,6 +11,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from peerpulse.worker.config import SecretRef, SmtpDelivery
+from peerpulse.worker.delivery.base import DeliveryState
+from peerpulse.worker.delivery.smtp import SmtpBackend
+from peerpulse.worker.digest.ics_hold import build_hold
+from peerpulse.worker.digest.message import build_message, message_bytes, new_message_id
+from peerpulse.worker.digest.render import render_digest
 
 from tests.worker.digest_builders import full_digest
 from tests.worker.smtp_sink import (
@@ -23,12 +29,6 @@ from tests.worker.smtp_sink import (
     free_port,
     smtp_server,
 )
-from peerpulse.worker.config import SecretRef, SmtpDelivery
-from peerpulse.worker.delivery.base import DeliveryState
-from peerpulse.worker.delivery.smtp import SmtpBackend
-from peerpulse.worker.digest.ics_hold import build_hold
-from peerpulse.worker.digest.message import build_message, message_bytes, new_message_id
-from peerpulse.worker.digest.render import render_digest
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 PASSWORD_ENV = "PEERPULSE_TEST_SMTP_PASSWORD"

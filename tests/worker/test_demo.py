@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 import recurring_ical_events
-
 from peerpulse.worker.demo import DemoSummary, generate
 from peerpulse.worker.demo.ground_truth import TRAP_REASONS, event_kind
 from peerpulse.worker.demo.ics_format import fold

@@ -18,11 +18,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.worker.smtp_sink import Sink, smtp_server
 from peerpulse.worker import ledger
 from peerpulse.worker.faults import FAULT_ENV, STEPS
 from peerpulse.worker.store import open_store
+
+from tests.worker.smtp_sink import Sink, smtp_server
 
 REPO = Path(__file__).resolve().parents[2]
 MONDAY_0800 = "2026-11-23T08:00:00+01:00"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from peerpulse.worker import ledger
 from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
 from peerpulse.worker.ledger import LedgerState

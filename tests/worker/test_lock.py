@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from peerpulse.worker.errors import ExitCode, LockedError
 from peerpulse.worker.lock import acquire_run_lock, run_lock
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 import pytest
-
 from peerpulse.worker.schedule import due_moment, due_period, next_due, period_of
 
 

@@ -6,7 +6,6 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from peerpulse.connectors.records import (
     Attendee,
     EventInstance,

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
-
 from peerpulse.rules.recommendations import Digest
 from peerpulse.worker.digest.sanitize import NAME_LIMIT, clean_address, clean_text
 

@@ -18,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from peerpulse.rules.recommendations import Digest, PersonEntry
 from peerpulse.worker.digest.sanitize import NAME_LIMIT, clean_address, clean_text, header_text
 from peerpulse.worker.schedule import parse_period, period_dates

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from peerpulse.connectors.base import SourceContext
 from peerpulse.connectors.google import pacing
 from peerpulse.connectors.google.auth import (
@@ -18,6 +17,7 @@ from peerpulse.connectors.google.auth import (
     SCOPE_GMAIL_METADATA,
     SCOPE_GMAIL_SEND,
 )
+
 from tests.connectors.google.fake_data import Calendar, Mailbox
 from tests.connectors.google.fake_google import FakeGoogle
 

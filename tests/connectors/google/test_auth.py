@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from peerpulse.connectors.base import AuthRequired
 from peerpulse.connectors.google.auth import (
     SCOPE_CALENDAR,
@@ -18,6 +17,7 @@ from peerpulse.connectors.google.auth import (
     token_path,
 )
 from peerpulse.connectors.google.connector import GoogleConnector
+
 from tests.connectors.google.conftest import (
     NOW,
     READ_SCOPES,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from peerpulse.connectors.google.calendar import EmptyResyncRefused
 from peerpulse.connectors.google.connector import GoogleConnector
 from peerpulse.connectors.records import EventType, ResponseStatus, Transparency
+
 from tests.connectors.google.conftest import READ_SCOPES, USER, drain, make_context, write_token
 from tests.connectors.google.fake_data import Calendar
 

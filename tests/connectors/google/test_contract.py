@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from peerpulse.connectors.google.connector import GoogleConnector
+
 from tests.connectors.contract import SourceContract
 from tests.connectors.google.conftest import NOW_MS, READ_SCOPES, USER, make_context, write_token
 from tests.connectors.google.fake_data import Calendar, Mailbox, synthetic_mailbox

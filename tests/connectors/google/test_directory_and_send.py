@@ -6,9 +6,10 @@ from email.message import EmailMessage
 
 from peerpulse.connectors.google.auth import SCOPE_DIRECTORY, SCOPE_GMAIL_SEND
 from peerpulse.connectors.google.connector import GoogleConnector
-from tests.connectors.google.conftest import NOW, USER, drain, make_context, write_token
 from peerpulse.worker.delivery.base import DeliveryState
 from peerpulse.worker.delivery.gmail import GmailDeliveryBackend
+
+from tests.connectors.google.conftest import NOW, USER, drain, make_context, write_token
 
 
 def user(email: str, title: str, manager: str | None = None, **extra) -> dict:

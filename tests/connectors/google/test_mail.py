@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from peerpulse.connectors.google.connector import GoogleConnector
 from peerpulse.connectors.records import Direction
+
 from tests.connectors.google.conftest import (
     NOW_MS,
     READ_SCOPES,

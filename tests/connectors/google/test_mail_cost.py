@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from peerpulse.connectors.google.mail_state import sent_page_budget
 from peerpulse.connectors.records import Direction
+
 from tests.connectors.google.conftest import drain
 from tests.connectors.google.test_mail import fill, mail_source
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from peerpulse.connectors.google.mail_state import KnownIds, MailCursor
+
 from tests.connectors.google.conftest import drain
 from tests.connectors.google.test_mail import fill, mail_source
 

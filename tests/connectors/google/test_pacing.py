@@ -5,7 +5,6 @@ from __future__ import annotations
 import httplib2
 import pytest
 from googleapiclient.errors import HttpError
-
 from peerpulse.connectors.google.mail import choose_method
 from peerpulse.connectors.google.pacing import UNIT_COSTS, TokenBucket, is_retryable, retry_after
 

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from peerpulse.connectors.google.connector import GoogleConnector
 from peerpulse.connectors.google.normalize import event_instance, message_meta
 from peerpulse.connectors.records import Direction
+
 from tests.connectors.google.conftest import READ_SCOPES, drain, make_context, write_token
 from tests.connectors.google.fake_data import Msg
 
