@@ -18,10 +18,6 @@ CONNECTOR_TYPES: dict[str, str] = {
 }
 
 
-def known_types() -> list[str]:
-    return sorted(CONNECTOR_TYPES)
-
-
 def load_connector(type_name: str) -> Callable[[SourceContext], Connector]:
     """Return the connector factory for ``type_name``; KeyError if unknown."""
     target = CONNECTOR_TYPES[type_name]

@@ -74,9 +74,6 @@ class Identity:
             self._map[address] = found
         return found
 
-    def is_owner(self, canonical: str) -> bool:
-        return canonical == self.owner
-
     def is_internal(self, canonical: str) -> bool:
         cached = self._internal_cache.get(canonical)
         if cached is None:

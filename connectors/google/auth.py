@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -32,6 +31,7 @@ import google_auth_httplib2
 import httplib2
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
+from peerpulse.connectors.atomic_file import write_atomic
 from peerpulse.connectors.base import AuthRequired, SourceUnavailable
 
 SCOPE_CALENDAR = "https://www.googleapis.com/auth/calendar.events.readonly"
@@ -95,20 +95,10 @@ def resolve_secret(ref: Any, base_dir: str | Path = ".") -> str:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write atomically (temp file, fsync, rename) as 0600 inside a 0700 folder."""
+    """Write atomically as 0600 inside a 0700 folder (tokens are secrets)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path.parent, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"))
 
 
 def auth_transport() -> google_auth_httplib2.Request:

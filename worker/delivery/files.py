@@ -11,10 +11,10 @@ from __future__ import annotations
 import email.policy
 import os
 import re
-import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 
+from peerpulse.connectors.atomic_file import write_atomic
 from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
 from peerpulse.worker.faults import fault_point
 
@@ -54,19 +54,7 @@ class FileBackend:
             os.chmod(self.directory, 0o700)
 
     def _write(self, name: str, data: bytes) -> Path:
-        target = self.directory / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.directory)
-        return target
+        return write_atomic(self.directory / name, data)
 
 
 def _stem(message: EmailMessage) -> str:
@@ -82,10 +70,3 @@ def _part(message: EmailMessage, subtype: str) -> str | None:
     content = body.get_content()
     return content if isinstance(content, str) else None
 
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
