@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from peerpulse.worker import config as config_module
 from peerpulse.worker.errors import ConfigError, ExitCode
-from peerpulse.worker.pipeline import compute_for_account, iso_period, read_rules
+from peerpulse.worker.pipeline import compute_for_account, read_rules
 from peerpulse.worker.progress import Progress
+from peerpulse.worker.schedule import period_of
 from peerpulse.worker.store import Store, StoreError, open_store
 from peerpulse.worker.sync import AccountSyncReport, sync_account
 
@@ -312,7 +313,7 @@ def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict
         "next_digest": schedule.next_due(
             now, account.timezone, account.digest.day, account.digest.time
         ).isoformat(timespec="minutes"),
-        "current_period": iso_period(now, account.timezone),
+        "current_period": period_of(now, account.timezone),
     }
 
 

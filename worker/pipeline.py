@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from peerpulse.rules.engine import EngineInputs, EngineResult, compute
 from peerpulse.rules.errors import RuleError
 from peerpulse.rules.loader import load_rules
 from peerpulse.worker.config import WEEKDAYS, AccountConfig, Settings
 from peerpulse.worker.errors import RulesError
+from peerpulse.worker.schedule import period_of
 from peerpulse.worker.store import Store
 
 HISTORY_SECTIONS = ("peer_of_the_week", "feedback")
@@ -37,13 +37,6 @@ def read_rules(settings: Settings) -> Any:
         raise RulesError(
             exc.message, file=exc.file, line=exc.line, key=exc.key or None
         ) from None
-
-
-def iso_period(moment: datetime, timezone: str) -> str:
-    """The ISO week containing ``moment`` in the account's zone, e.g. ``2026-W48``."""
-    local = moment.astimezone(ZoneInfo(timezone))
-    year, week, _ = local.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def compute_for_account(
@@ -72,7 +65,7 @@ def compute_for_account(
         owner_aliases=account.owner_addresses,
         timezone=account.timezone,
         now=now,
-        period=period or iso_period(now, account.timezone),
+        period=period or period_of(now, account.timezone),
         events=store.iter_events(account.name, since=since),
         messages=store.iter_messages(account.name, since=since),
         people=store.people(account.name),
