@@ -8,12 +8,13 @@ out) and the caller commits each batch with its cursor atomically.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from peerpulse.connectors.records import SyncBatch
+from peerpulse.connectors.state import CommittedState, StagedState
 
 
 class ConnectorError(Exception):
@@ -53,12 +54,34 @@ class SourceContext:
         "."  # relative paths in settings resolve against this (the config file's folder)
     )
     now: datetime | None = None  # pinned clock (tests, --now); None means the real clock
+    # source name -> that source's committed state (the worker wires it to the store)
+    committed_state: Callable[[str], CommittedState] | None = None
+
+    def source_state(self, name: str) -> StagedState:
+        """The keyed state of source ``name`` for this run (see connectors.state).
+
+        Call once per source and run; stage changes there and attach
+        ``take_changes()`` to each yielded batch. Without a store (unit tests)
+        the committed state is empty.
+        """
+        committed = self.committed_state(name) if self.committed_state else _EmptyState()
+        return StagedState(committed)
 
     def current_time(self) -> datetime:
         """The pinned clock if any, else the real one (aware, UTC)."""
         from datetime import UTC
 
         return self.now if self.now is not None else datetime.now(UTC)
+
+
+class _EmptyState:
+    """No committed state: a context built without a store."""
+
+    def get(self, key: str) -> str | None:
+        return None
+
+    def iter_prefix(self, prefix: str) -> Iterator[tuple[str, str]]:
+        return iter(())
 
 
 class Source(Protocol):

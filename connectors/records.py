@@ -14,6 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from peerpulse.connectors.state import StateChange
 
 
 class ResponseStatus(StrEnum):
@@ -191,3 +195,5 @@ class SyncBatch:
     run_id: str = ""
     prune_scope: bool = False
     skipped: list[SkippedInput] = field(default_factory=list)
+    # Connector state changes (connectors.state.StateChange) committed with this batch.
+    state: list[StateChange] = field(default_factory=list)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -61,7 +61,7 @@ class AccountSyncReport:
 
 
 def source_context(
-    settings: Settings, account: AccountConfig, now: datetime | None
+    settings: Settings, account: AccountConfig, now: datetime | None, store: Store | None = None
 ) -> SourceContext:
     """What a connector may know about the account: never the whole config."""
     # Secrets stay references ({"env": ...} / {"file": ...}); connectors resolve them.
@@ -75,7 +75,23 @@ def source_context(
         settings=connector_settings,
         base_dir=str(settings.base_dir),
         now=now,
+        committed_state=(lambda name: _CommittedState(store, account.name, name))
+        if store
+        else None,
     )
+
+
+class _CommittedState:
+    """One source's committed connector state, read through the store."""
+
+    def __init__(self, store: Store, account: str, source: str) -> None:
+        self._store, self._account, self._source = store, account, source
+
+    def get(self, key: str) -> str | None:
+        return self._store.state_get(self._account, self._source, key)
+
+    def iter_prefix(self, prefix: str) -> Iterator[tuple[str, str]]:
+        return self._store.state_iter_prefix(self._account, self._source, prefix)
 
 
 def sync_account(
@@ -88,7 +104,7 @@ def sync_account(
 ) -> AccountSyncReport:
     """Sync every source of ``account``; never raises for connector failures."""
     report = AccountSyncReport(account.name)
-    context = source_context(settings, account, now)
+    context = source_context(settings, account, now, store)
     try:
         connector = load_connector(account.source.type)(context)
         sources = connector.sources()

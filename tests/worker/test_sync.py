@@ -110,3 +110,54 @@ class BuggySource:
 def test_a_connector_bug_is_a_reported_failure_not_a_crash(store):
     result = _sync_source(store, "a", BuggySource(), None)
     assert result.error == "unexpected ZeroDivisionError: oops"
+
+
+class _SeenIdsSource:
+    """Remembers every id it yielded in connector state, one key per id."""
+
+    name = "mail"
+
+    def __init__(self, context, records: list[MessageMeta]) -> None:  # noqa: ANN001
+        self.context, self.records = context, records
+
+    def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
+        state = self.context.source_state(self.name)
+        start = int(cursor or 0)
+        for i in range(start, len(self.records), 2):
+            page = self.records[i : i + 2]
+            for m in page:
+                assert state.get(f"seen/{m.source_id}") is None  # never re-read after resume
+                state.put(f"seen/{m.source_id}", "1")
+            yield SyncBatch(upserts=page, cursor=str(i + 2), state=state.take_changes())
+
+
+def test_connector_state_commits_with_its_batch_and_resumes_after_a_kill(store, tmp_path):
+    from peerpulse.connectors.base import SourceContext
+    from peerpulse.worker.store.sqlite import SqliteStore
+    from peerpulse.worker.sync import _CommittedState
+
+    context = SourceContext(
+        "a", frozenset(), committed_state=lambda name: _CommittedState(store, "a", name)
+    )
+    source = _SeenIdsSource(context, messages(5))
+    batches = source.sync(None)
+    store.apply_batch("a", "mail", next(batches))  # killed after the first commit
+    assert [k for k, _ in store.state_iter_prefix("a", "mail", "seen/")] == ["seen/m0", "seen/m1"]
+    _drain(
+        store,
+        "a",
+        _SeenIdsSource(context, messages(5)),
+        store.cursor("a", "mail"),
+        SourceReport("mail"),
+        None,
+    )
+
+    with SqliteStore(tmp_path / "whole.db") as whole:
+        ctx = SourceContext(
+            "a", frozenset(), committed_state=lambda name: _CommittedState(whole, "a", name)
+        )
+        _drain(whole, "a", _SeenIdsSource(ctx, messages(5)), None, SourceReport("mail"), None)
+        assert list(store.state_iter_prefix("a", "mail", "")) == list(
+            whole.state_iter_prefix("a", "mail", "")
+        )
+        assert list(store.iter_messages("a")) == list(whole.iter_messages("a"))

@@ -178,3 +178,21 @@ MIGRATIONS.append(
         ],
     )
 )
+
+# 4: connector state (connectors/state.py), one home for what a connector must
+# remember beyond its cursor; written in the same transaction as the batch.
+MIGRATIONS.append(
+    (
+        4,
+        "connector state keyed by source and key",
+        [
+            """CREATE TABLE connector_state (
+                account TEXT NOT NULL,
+                source TEXT NOT NULL,
+                state_key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, source, state_key)
+            )""",
+        ],
+    )
+)

@@ -219,6 +219,20 @@ class SqliteStore:
                     "DO UPDATE SET reason = excluded.reason, seen_at = excluded.seen_at",
                     (account, source, item.location, item.reason, now),
                 )
+            for change in batch.state:
+                if change.value is None:
+                    cur.execute(
+                        "DELETE FROM connector_state "
+                        "WHERE account = ? AND source = ? AND state_key = ?",
+                        (account, source, change.key),
+                    )
+                else:
+                    cur.execute(
+                        "INSERT INTO connector_state (account, source, state_key, value) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT (account, source, state_key) "
+                        "DO UPDATE SET value = excluded.value",
+                        (account, source, change.key, change.value),
+                    )
             if batch.cursor is not None:
                 cur.execute(
                     "INSERT INTO cursors (account, source, cursor, updated_at) VALUES (?, ?, ?, ?) "
@@ -227,6 +241,36 @@ class SqliteStore:
                     (account, source, batch.cursor, now),
                 )
         return BatchOutcome(len(batch.upserts), deleted, len(batch.skipped))
+
+    def state_get(self, account: str, source: str, key: str) -> str | None:
+        """One committed connector state value, or None."""
+        row = self._db.execute(
+            "SELECT value FROM connector_state WHERE account = ? AND source = ? AND state_key = ?",
+            (account, source, key),
+        ).fetchone()
+        return row[0] if row else None
+
+    def state_iter_prefix(
+        self, account: str, source: str, prefix: str
+    ) -> Iterator[tuple[str, str]]:
+        """Committed (key, value) pairs whose key starts with ``prefix``, in key
+        order, fetched in pages so a large state is never loaded whole."""
+        after = ""
+        first = True
+        while True:
+            rows = self._db.execute(
+                "SELECT state_key, value FROM connector_state WHERE account = ? "
+                "AND source = ? AND state_key >= ? AND (? OR state_key > ?) "
+                "ORDER BY state_key LIMIT 500",
+                (account, source, prefix, first, after),
+            ).fetchall()
+            for key, value in rows:
+                if not key.startswith(prefix):
+                    return
+                yield key, value
+            if len(rows) < 500:
+                return
+            after, first = rows[-1][0], False
 
     @staticmethod
     def _upsert(

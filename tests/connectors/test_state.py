@@ -1,0 +1,58 @@
+"""Connector state: staged writes overlay committed reads and travel with the batch."""
+
+from __future__ import annotations
+
+import pytest
+from peerpulse.connectors.records import SyncBatch
+from peerpulse.connectors.state import StagedState, StateChange
+from peerpulse.worker.store.sqlite import SqliteStore
+
+
+class _StoreView:
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    def get(self, key: str) -> str | None:
+        return self.store.state_get("a", "s", key)
+
+    def iter_prefix(self, prefix: str):  # noqa: ANN201
+        return self.store.state_iter_prefix("a", "s", prefix)
+
+
+@pytest.fixture
+def store(tmp_path):  # noqa: ANN001, ANN201
+    with SqliteStore(tmp_path / "state.db") as s:
+        yield s
+
+
+def test_staged_changes_commit_with_the_batch(store: SqliteStore) -> None:
+    state = StagedState(_StoreView(store))
+    state.put("file/b", "2")
+    state.put("file/a", "1")
+    assert state.get("file/a") == "1" and store.state_get("a", "s", "file/a") is None
+    store.apply_batch("a", "s", SyncBatch(cursor="c1", state=state.take_changes()))
+    assert store.state_get("a", "s", "file/a") == "1"
+    assert list(store.state_iter_prefix("a", "s", "file/")) == [("file/a", "1"), ("file/b", "2")]
+
+
+def test_reads_overlay_staged_puts_and_deletes_in_key_order(store: SqliteStore) -> None:
+    changes = [StateChange(f"k/{i:04d}", str(i)) for i in range(1200)]
+    store.apply_batch("a", "s", SyncBatch(state=[*changes, StateChange("other", "x")]))
+    state = StagedState(_StoreView(store))
+    state.delete("k/0001")
+    state.put("k/0002", "two")
+    state.put("k/9999", "last")
+    state.put("k/", "first")
+    pairs = list(state.iter_prefix("k/"))
+    assert pairs[0] == ("k/", "first") and pairs[-1] == ("k/9999", "last")
+    assert ("k/0001", "1") not in pairs and ("k/0002", "two") in pairs
+    assert len(pairs) == 1200 - 1 + 2
+    assert [k for k, _ in pairs] == sorted(k for k, _ in pairs)
+
+
+def test_a_failed_batch_commits_neither_state_nor_cursor(store: SqliteStore) -> None:
+    unstorable = StateChange("k2", object())  # type: ignore[arg-type]  # SQLite rejects it
+    bad = SyncBatch(state=[StateChange("k", "v"), unstorable], cursor="c")
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        store.apply_batch("a", "s", bad)
+    assert store.state_get("a", "s", "k") is None and store.cursor("a", "s") is None
