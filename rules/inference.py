@@ -28,7 +28,13 @@ from peerpulse.connectors.records import (
 )
 from peerpulse.rules.identity import Identity
 from peerpulse.rules.ledger import Ledger
-from peerpulse.rules.noise import AddressNoise, event_noise, is_kept_subject, message_noise
+from peerpulse.rules.noise import (
+    AddressNoise,
+    blocked_noise,
+    event_noise,
+    is_kept_subject,
+    message_noise,
+)
 from peerpulse.rules.ruleset import RuleSet
 
 DAY = 86400.0
@@ -232,6 +238,7 @@ def infer_messages(
     resolve = identity.resolve
     known = identity._map  # resolve() without the call for addresses already seen
     address_noise = AddressNoise(rules)
+    check_blocked = bool(rules.blocked_addresses or rules.blocked_domains)
     peer_rows = ledger.peer_rows
     counts = ledger.counts
     rule = ledger.rule
@@ -296,10 +303,17 @@ def infer_messages(
                 exclude(sender, at, rid, verdict[0], verdict[1])
             continue
         to_me = False
+        blocked_to: tuple[str, str] | None = None
         for address in (*to, *cc):
-            if (known.get(address) or resolve(address)) == owner:
+            email = known.get(address) or resolve(address)
+            if email == owner:
                 to_me = True
-                break
+            elif check_blocked and blocked_to is None:
+                blocked_to = blocked_noise(email, rules)
+        if blocked_to is not None:
+            rule(blocked_to[0])
+            exclude(sender, at, rid, blocked_to[0], "to " + blocked_to[1])
+            continue
         if not to_me:
             rule("mail.not_addressed_to_me")
             exclude(sender, at, rid, "mail.not_addressed_to_me", "you are not in To or Cc")

@@ -212,3 +212,17 @@ def test_inference_is_deterministic() -> None:
     first, second = run(records, messages), run(records, messages)
     assert first.interactions == second.interactions
     assert first.digest == second.digest
+
+
+def test_blocked_list_address_in_to_excludes_received_mail() -> None:
+    """Mail from a peer to a blocked list address (me in Cc) is list mail, not a tie."""
+    rules = load_rules([("mine.toml", """
+[noise.mail]
+blocked_addresses = { extend = ["all-staff@lists.example"] }
+""")])
+    result = run([], [mail(days_ago(2), FIN, ("all-staff@lists.example",), cc=(ME,))],
+                 rules=rules)
+    assert result.rule_counts.get("noise.mail.blocked_addresses") == 1
+    assert result.interactions == ()
+    direct = run([], [mail(days_ago(2), FIN, (ME,))], rules=rules)
+    assert len(direct.interactions) == 1
