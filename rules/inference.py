@@ -13,6 +13,7 @@ lookups and a tuple append per interaction, nothing else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -212,6 +213,26 @@ def _observe_busy(
     hooks.busy(start, event.end.timestamp())
 
 
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|antw|vs)\s*(?:\[\d+\])?\s*:\s*", re.IGNORECASE)
+
+
+def split_reply_prefix(subject: str) -> tuple[bool, str]:
+    """(had a reply prefix, the subject without any Re:/RE :/AW:/SV: prefixes, casefolded).
+
+    Exports that lost In-Reply-To/References (Enron) still carry "Re:" in the
+    subject; matched to an earlier subject in the same pair it marks a reply.
+    """
+    stripped = subject
+    had = False
+    while True:
+        m = _REPLY_PREFIX.match(stripped)
+        if not m:
+            break
+        had = True
+        stripped = stripped[m.end():]
+    return had, " ".join(stripped.split()).casefold()
+
+
 def infer_messages(
     messages: Iterable[MessageMeta],
     identity: Identity,
@@ -238,6 +259,7 @@ def infer_messages(
     resolve = identity.resolve
     known = identity._map  # resolve() without the call for addresses already seen
     address_noise = AddressNoise(rules)
+    threads: dict[tuple[str, str], float] = {}  # (peer, stripped subject) -> earliest time
     check_blocked = bool(rules.blocked_addresses or rules.blocked_domains)
     peer_rows = ledger.peer_rows
     counts = ledger.counts
@@ -263,6 +285,10 @@ def infer_messages(
         raw = m.sender
         sender = (known.get(raw) or resolve(raw)) if raw else ""
         is_reply = bool(m.in_reply_to or m.references)
+        subject_key = ""
+        prefixed = False
+        if is_kept_subject(m.subject):
+            prefixed, subject_key = split_reply_prefix(m.subject or "")
         if sender == owner:
             counterparts: list[str] = []
             for address in (*to, *cc):
@@ -277,6 +303,10 @@ def infer_messages(
             if not counterparts:
                 rule("mail.no_one_else")
                 continue
+            if subject_key:
+                answered = prefixed and _answers(threads, counterparts, subject_key, at)
+                is_reply = is_reply or answered
+                _remember(threads, counterparts, subject_key, at)
             row = (at, "mail_sent", w_sent + w_reply if is_reply else w_sent, rid,
                    first_initiates and not is_reply, False, is_reply)
             for email in counterparts:
@@ -325,6 +355,9 @@ def infer_messages(
             else:
                 counts[UNKNOWN] = counts.get(UNKNOWN, 0) + 1
             continue
+        if subject_key:
+            is_reply = is_reply or (prefixed and _answers(threads, (sender,), subject_key, at))
+            _remember(threads, (sender,), subject_key, at)
         counts["kinds.mail_received"] = counts.get("kinds.mail_received", 0) + 1
         rows.append((at, "mail_received", w_received + w_reply if is_reply else w_received, rid,
                      False, first_initiates and not is_reply, is_reply))
@@ -334,3 +367,21 @@ def infer_messages(
         ):
             ledger.person(sender).subject_hits.append((at, subject or "", rid))
     return read
+
+
+def _answers(threads: dict[tuple[str, str], float], peers: Iterable[str], key: str,
+             at: float) -> bool:
+    """Whether an earlier mail with this subject passed between the owner and any of ``peers``."""
+    for peer in peers:
+        first = threads.get((peer, key))
+        if first is not None and first < at:
+            return True
+    return False
+
+
+def _remember(threads: dict[tuple[str, str], float], peers: Iterable[str], key: str,
+              at: float) -> None:
+    for peer in peers:
+        first = threads.get((peer, key))
+        if first is None or at < first:
+            threads[(peer, key)] = at

@@ -226,3 +226,27 @@ blocked_addresses = { extend = ["all-staff@lists.example"] }
     assert result.interactions == ()
     direct = run([], [mail(days_ago(2), FIN, (ME,))], rules=rules)
     assert len(direct.interactions) == 1
+
+
+def test_subject_prefix_marks_a_reply_when_reply_headers_are_missing() -> None:
+    """Exports without In-Reply-To/References (Enron): 'RE: Budget' after 'Budget' is a reply."""
+    result = run([], [
+        mail(days_ago(5), FIN, (ME,), subject="Budget Q3"),
+        mail(days_ago(4), ME, (FIN,), subject="RE : budget q3"),
+        mail(days_ago(3), FIN, (ME,), subject="AW: Re: Budget Q3"),
+        mail(days_ago(2), ME, (FIN,), subject="Re: something never sent before"),
+    ])
+    counted = sorted(result.explain(FIN).counted, key=lambda i: i.at)
+    assert [i.is_reply for i in counted] == [False, True, True, False]
+    assert counted[0].initiated_by_them and not counted[1].initiated_by_me
+    assert counted[3].initiated_by_me
+
+
+def test_subject_prefix_needs_the_same_pair() -> None:
+    """A 'Re:' to Fin does not answer a thread the owner had with HR."""
+    result = run([], [
+        mail(days_ago(5), HR, (ME,), subject="Offsite"),
+        mail(days_ago(4), ME, (FIN,), subject="Re: Offsite"),
+    ])
+    (sent,) = result.explain(FIN).counted
+    assert not sent.is_reply and sent.initiated_by_me
