@@ -233,6 +233,24 @@ def split_reply_prefix(subject: str) -> tuple[bool, str]:
     return had, " ".join(stripped.split()).casefold()
 
 
+# A success belongs to the person the mail is about: congratulations and welcomes
+# are about the recipient (often you, or your new hire), never the sender.
+_ABOUT_SOMEONE_ELSE = re.compile(r"congrat|welcome|kudos|well done|thank", re.IGNORECASE)
+ANNOUNCEMENT_MIN_RECIPIENTS = 3
+
+
+def _senders_own_news(subject: str, is_reply: bool, recipients: int) -> bool:
+    """Whether a celebrate subject is the sender's own news.
+
+    Only an announcement the sender sends to many (at least
+    ``ANNOUNCEMENT_MIN_RECIPIENTS`` in To/Cc, not a reply, not a 1:1) counts,
+    and never a congratulation or welcome (those are about the recipient).
+    """
+    if is_reply or recipients < ANNOUNCEMENT_MIN_RECIPIENTS:
+        return False
+    return _ABOUT_SOMEONE_ELSE.search(subject) is None
+
+
 def infer_messages(
     messages: Iterable[MessageMeta],
     identity: Identity,
@@ -363,8 +381,8 @@ def infer_messages(
                      False, first_initiates and not is_reply, is_reply))
         subject = m.subject
         if celebrate and at >= celebrate_from and is_kept_subject(subject) and (
-            celebrate.match(subject)
-        ):
+            _senders_own_news(subject or "", is_reply, len(set(to) | set(cc)))
+        ) and celebrate.match(subject):
             ledger.person(sender).subject_hits.append((at, subject or "", rid))
     return read
 
