@@ -80,5 +80,7 @@ def _due(days_overdue: int | None) -> str:
     if days_overdue is None:
         return "-"
     if days_overdue > 0:
-        return f"{days_overdue} days overdue"
-    return "due today" if days_overdue == 0 else f"in {-days_overdue} days"
+        return f"{days_overdue} day{'s' if days_overdue != 1 else ''} overdue"
+    if days_overdue == 0:
+        return "due today"
+    return "in 1 day" if days_overdue == -1 else f"in {-days_overdue} days"

@@ -13,6 +13,7 @@ lookups and a tuple append per interaction, nothing else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,13 @@ from peerpulse.connectors.records import (
 )
 from peerpulse.rules.identity import Identity
 from peerpulse.rules.ledger import Ledger
-from peerpulse.rules.noise import AddressNoise, event_noise, is_kept_subject, message_noise
+from peerpulse.rules.noise import (
+    AddressNoise,
+    blocked_noise,
+    event_noise,
+    is_kept_subject,
+    message_noise,
+)
 from peerpulse.rules.ruleset import RuleSet
 
 DAY = 86400.0
@@ -206,6 +213,44 @@ def _observe_busy(
     hooks.busy(start, event.end.timestamp())
 
 
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|antw|vs)\s*(?:\[\d+\])?\s*:\s*", re.IGNORECASE)
+
+
+def split_reply_prefix(subject: str) -> tuple[bool, str]:
+    """(had a reply prefix, the subject without any Re:/RE :/AW:/SV: prefixes, casefolded).
+
+    Exports that lost In-Reply-To/References (Enron) still carry "Re:" in the
+    subject; matched to an earlier subject in the same pair it marks a reply.
+    """
+    stripped = subject
+    had = False
+    while True:
+        m = _REPLY_PREFIX.match(stripped)
+        if not m:
+            break
+        had = True
+        stripped = stripped[m.end():]
+    return had, " ".join(stripped.split()).casefold()
+
+
+# A success belongs to the person the mail is about: congratulations and welcomes
+# are about the recipient (often you, or your new hire), never the sender.
+_ABOUT_SOMEONE_ELSE = re.compile(r"congrat|welcome|kudos|well done|thank", re.IGNORECASE)
+ANNOUNCEMENT_MIN_RECIPIENTS = 3
+
+
+def _senders_own_news(subject: str, is_reply: bool, recipients: int) -> bool:
+    """Whether a celebrate subject is the sender's own news.
+
+    Only an announcement the sender sends to many (at least
+    ``ANNOUNCEMENT_MIN_RECIPIENTS`` in To/Cc, not a reply, not a 1:1) counts,
+    and never a congratulation or welcome (those are about the recipient).
+    """
+    if is_reply or recipients < ANNOUNCEMENT_MIN_RECIPIENTS:
+        return False
+    return _ABOUT_SOMEONE_ELSE.search(subject) is None
+
+
 def infer_messages(
     messages: Iterable[MessageMeta],
     identity: Identity,
@@ -232,6 +277,8 @@ def infer_messages(
     resolve = identity.resolve
     known = identity._map  # resolve() without the call for addresses already seen
     address_noise = AddressNoise(rules)
+    threads: dict[tuple[str, str], float] = {}  # (peer, stripped subject) -> earliest time
+    check_blocked = bool(rules.blocked_addresses or rules.blocked_domains)
     peer_rows = ledger.peer_rows
     counts = ledger.counts
     rule = ledger.rule
@@ -256,6 +303,10 @@ def infer_messages(
         raw = m.sender
         sender = (known.get(raw) or resolve(raw)) if raw else ""
         is_reply = bool(m.in_reply_to or m.references)
+        subject_key = ""
+        prefixed = False
+        if is_kept_subject(m.subject):
+            prefixed, subject_key = split_reply_prefix(m.subject or "")
         if sender == owner:
             counterparts: list[str] = []
             for address in (*to, *cc):
@@ -270,6 +321,10 @@ def infer_messages(
             if not counterparts:
                 rule("mail.no_one_else")
                 continue
+            if subject_key:
+                answered = prefixed and _answers(threads, counterparts, subject_key, at)
+                is_reply = is_reply or answered
+                _remember(threads, counterparts, subject_key, at)
             row = (at, "mail_sent", w_sent + w_reply if is_reply else w_sent, rid,
                    first_initiates and not is_reply, False, is_reply)
             for email in counterparts:
@@ -296,10 +351,17 @@ def infer_messages(
                 exclude(sender, at, rid, verdict[0], verdict[1])
             continue
         to_me = False
+        blocked_to: tuple[str, str] | None = None
         for address in (*to, *cc):
-            if (known.get(address) or resolve(address)) == owner:
+            email = known.get(address) or resolve(address)
+            if email == owner:
                 to_me = True
-                break
+            elif check_blocked and blocked_to is None:
+                blocked_to = blocked_noise(email, rules)
+        if blocked_to is not None:
+            rule(blocked_to[0])
+            exclude(sender, at, rid, blocked_to[0], "to " + blocked_to[1])
+            continue
         if not to_me:
             rule("mail.not_addressed_to_me")
             exclude(sender, at, rid, "mail.not_addressed_to_me", "you are not in To or Cc")
@@ -311,12 +373,33 @@ def infer_messages(
             else:
                 counts[UNKNOWN] = counts.get(UNKNOWN, 0) + 1
             continue
+        if subject_key:
+            is_reply = is_reply or (prefixed and _answers(threads, (sender,), subject_key, at))
+            _remember(threads, (sender,), subject_key, at)
         counts["kinds.mail_received"] = counts.get("kinds.mail_received", 0) + 1
         rows.append((at, "mail_received", w_received + w_reply if is_reply else w_received, rid,
                      False, first_initiates and not is_reply, is_reply))
         subject = m.subject
         if celebrate and at >= celebrate_from and is_kept_subject(subject) and (
-            celebrate.match(subject)
-        ):
+            _senders_own_news(subject or "", is_reply, len(set(to) | set(cc)))
+        ) and celebrate.match(subject):
             ledger.person(sender).subject_hits.append((at, subject or "", rid))
     return read
+
+
+def _answers(threads: dict[tuple[str, str], float], peers: Iterable[str], key: str,
+             at: float) -> bool:
+    """Whether an earlier mail with this subject passed between the owner and any of ``peers``."""
+    for peer in peers:
+        first = threads.get((peer, key))
+        if first is not None and first < at:
+            return True
+    return False
+
+
+def _remember(threads: dict[tuple[str, str], float], peers: Iterable[str], key: str,
+              at: float) -> None:
+    for peer in peers:
+        first = threads.get((peer, key))
+        if first is None or at < first:
+            threads[(peer, key)] = at

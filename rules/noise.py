@@ -107,6 +107,15 @@ def address_noise(address: str, rules: RuleSet) -> Verdict:
     hit = rules.noreply.match(local)
     if hit:
         return ("noise.mail.noreply_senders", f"sender matches {hit!r}")
+    return blocked_noise(address, rules)
+
+
+def blocked_noise(address: str, rules: RuleSet) -> Verdict:
+    """Why an address is blocked (``blocked_addresses`` / ``blocked_domains``), or None.
+
+    Used for recipients too: mail received through a blocked list address in
+    To/Cc never counts, as docs/RULES.md promises ("not to or from").
+    """
     hit = rules.blocked_addresses.match(address)
     if hit:
         return ("noise.mail.blocked_addresses", f"address matches {hit!r}")

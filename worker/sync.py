@@ -119,7 +119,7 @@ def sync_account(
         return report
 
     for source in sources:
-        result = _sync_source(store, account.name, source, progress)
+        result = _sync_source(store, account.name, source, progress, now)
         report.sources.append(result)
         if result.failure == "unavailable":
             result.hint = _demo_hint(settings, account) or result.hint
@@ -145,17 +145,19 @@ def _demo_hint(settings: Settings, account: AccountConfig) -> str | None:
 
 
 def _sync_source(
-    store: Store, account: str, source: Any, progress: ProgressCallback | None
+    store: Store, account: str, source: Any, progress: ProgressCallback | None,
+    now: datetime | None = None,
 ) -> SourceReport:
     result = SourceReport(source.name)
     run = store.begin_sync_run(account, source.name)
     started = time.monotonic()
     try:
         try:
-            _drain(store, account, source, store.cursor(account, source.name), result, progress)
+            _drain(store, account, source, store.cursor(account, source.name), result, progress,
+                   now)
         except CursorExpired as exc:
             log.warning("%s/%s: %s; resyncing from scratch", account, source.name, exc)
-            _drain(store, account, source, None, result, progress)
+            _drain(store, account, source, None, result, progress, now)
     except AuthRequired as exc:
         result.error, result.hint = str(exc), f"re-authorize with: {exc.command}"
         result.failure = "auth"
@@ -191,9 +193,10 @@ def _drain(
     cursor: str | None,
     result: SourceReport,
     progress: ProgressCallback | None,
+    now: datetime | None = None,
 ) -> None:
     for batch in source.sync(cursor):
-        outcome = store.apply_batch(account, source.name, batch)
+        outcome = store.apply_batch(account, source.name, batch, now=now)
         counted_fault_point("after_sync_batch")
         result.upserted += outcome.upserted
         result.deleted += outcome.deleted

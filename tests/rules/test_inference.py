@@ -212,3 +212,41 @@ def test_inference_is_deterministic() -> None:
     first, second = run(records, messages), run(records, messages)
     assert first.interactions == second.interactions
     assert first.digest == second.digest
+
+
+def test_blocked_list_address_in_to_excludes_received_mail() -> None:
+    """Mail from a peer to a blocked list address (me in Cc) is list mail, not a tie."""
+    rules = load_rules([("mine.toml", """
+[noise.mail]
+blocked_addresses = { extend = ["all-staff@lists.example"] }
+""")])
+    result = run([], [mail(days_ago(2), FIN, ("all-staff@lists.example",), cc=(ME,))],
+                 rules=rules)
+    assert result.rule_counts.get("noise.mail.blocked_addresses") == 1
+    assert result.interactions == ()
+    direct = run([], [mail(days_ago(2), FIN, (ME,))], rules=rules)
+    assert len(direct.interactions) == 1
+
+
+def test_subject_prefix_marks_a_reply_when_reply_headers_are_missing() -> None:
+    """Exports without In-Reply-To/References (Enron): 'RE: Budget' after 'Budget' is a reply."""
+    result = run([], [
+        mail(days_ago(5), FIN, (ME,), subject="Budget Q3"),
+        mail(days_ago(4), ME, (FIN,), subject="RE : budget q3"),
+        mail(days_ago(3), FIN, (ME,), subject="AW: Re: Budget Q3"),
+        mail(days_ago(2), ME, (FIN,), subject="Re: something never sent before"),
+    ])
+    counted = sorted(result.explain(FIN).counted, key=lambda i: i.at)
+    assert [i.is_reply for i in counted] == [False, True, True, False]
+    assert counted[0].initiated_by_them and not counted[1].initiated_by_me
+    assert counted[3].initiated_by_me
+
+
+def test_subject_prefix_needs_the_same_pair() -> None:
+    """A 'Re:' to Fin does not answer a thread the owner had with HR."""
+    result = run([], [
+        mail(days_ago(5), HR, (ME,), subject="Offsite"),
+        mail(days_ago(4), ME, (FIN,), subject="Re: Offsite"),
+    ])
+    (sent,) = result.explain(FIN).counted
+    assert not sent.is_reply and sent.initiated_by_me

@@ -131,10 +131,35 @@ def test_peer_of_the_week_slots_come_from_my_busy_events_next_week() -> None:
      ("Weekly numbers", False)],
 )
 def test_celebrate_uses_subjects_only_when_kept(subject: str | None, celebrated: bool) -> None:
-    digest = run([], [mail(days_ago(2), OPS, (ME,), subject=subject)]).digest
+    digest = run([], [mail(days_ago(2), OPS, (ME, *TEAM), subject=subject)]).digest
     assert bool(digest.celebrate) is celebrated
     if celebrated:
         assert digest.celebrate[0].person.email == OPS
+
+
+TEAM = ("t1@corp.example", "t2@corp.example", "t3@corp.example")
+
+
+@pytest.mark.parametrize(
+    ("why", "message"),
+    [
+        ("congratulations sent to me are about me",
+         mail(days_ago(2), OPS, (ME,), subject="Congrats on the launch!")),
+        ("a welcome to my new hire, me in Cc, is about the hire",
+         mail(days_ago(2), OPS, ("noah@corp.example",), cc=(ME,),
+              subject="Welcome to the team, Noah!")),
+        ("a welcome sent to many is still about the newcomer",
+         mail(days_ago(2), OPS, (ME, *TEAM), subject="Welcome to the team, Noah!")),
+        ("a 1:1 is not an announcement",
+         mail(days_ago(2), OPS, (ME,), subject="We shipped Atlas!")),
+        ("a reply is not an announcement",
+         mail(days_ago(2), OPS, (ME, *TEAM), subject="We shipped Atlas!", reply=True)),
+    ],
+)
+def test_celebrate_never_credits_the_sender_with_someone_elses_news(  # type: ignore[no-untyped-def]
+    why: str, message
+) -> None:
+    assert run([], [message]).digest.celebrate == (), why
 
 
 def test_celebrate_title_changes_of_peers() -> None:

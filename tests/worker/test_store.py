@@ -188,3 +188,15 @@ def test_a_newer_schema_is_refused_rather_than_corrupted(tmp_path):
     db.close()
     with pytest.raises(StoreError, match="newer peerpulse"):
         open_store(path)
+
+
+def test_a_title_change_is_stamped_with_the_sync_clock_not_the_wall_clock(store):
+    """A sync run with --now (replay, back-dated demo) dates the promotion at that time."""
+    synced_at = datetime(2021, 3, 4, 9, 0, tzinfo=UTC)
+    lee = Person("lee@example.com", "Lee", title="Manager")
+    store.apply_batch("a", "people", SyncBatch(upserts=[lee], scope="p"), now=synced_at)
+    promoted = Person("lee@example.com", "Lee", title="Director")
+    store.apply_batch("a", "people", SyncBatch(upserts=[promoted], scope="p"), now=synced_at)
+    (change,) = store.title_changes("a", since=datetime(2000, 1, 1, tzinfo=UTC))
+    assert change.seen_at == synced_at
+    assert store.title_changes("a", since=datetime(2021, 3, 5, tzinfo=UTC)) == []

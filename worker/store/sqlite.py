@@ -160,9 +160,15 @@ class SqliteStore:
         ).fetchone()
         return row[0] if row else None
 
-    def apply_batch(self, account: str, source: str, batch: SyncBatch) -> BatchOutcome:
-        """Apply a batch's upserts, deletions, pruning and cursor in one transaction."""
-        now = int(time.time())
+    def apply_batch(
+        self, account: str, source: str, batch: SyncBatch, *, now: datetime | None = None
+    ) -> BatchOutcome:
+        """Apply a batch's upserts, deletions, pruning and cursor in one transaction.
+
+        ``now`` is the sync's clock (``--now``): title changes are stamped with it,
+        so a replayed or back-dated sync never dates a promotion to the wall clock.
+        """
+        now_ts = int(now.timestamp()) if now is not None else int(time.time())
         events = [r for r in batch.upserts if isinstance(r, EventInstance)]
         messages = [r for r in batch.upserts if isinstance(r, MessageMeta)]
         people = [r for r in batch.upserts if isinstance(r, Person)]
@@ -187,7 +193,7 @@ class SqliteStore:
                 ((m.source_id, codec.message_row(m)) for m in messages),
             )
             if people:
-                self._record_title_changes(cur, account, source, people, now)
+                self._record_title_changes(cur, account, source, people, now_ts)
                 self._upsert(
                     cur,
                     "people",
@@ -217,7 +223,7 @@ class SqliteStore:
                     "INSERT INTO skipped_inputs (account, source, location, reason, seen_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, source, location) "
                     "DO UPDATE SET reason = excluded.reason, seen_at = excluded.seen_at",
-                    (account, source, item.location, item.reason, now),
+                    (account, source, item.location, item.reason, now_ts),
                 )
             for change in batch.state:
                 if change.value is None:
@@ -238,7 +244,7 @@ class SqliteStore:
                     "INSERT INTO cursors (account, source, cursor, updated_at) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (account, source) DO UPDATE SET cursor = excluded.cursor, "
                     "updated_at = excluded.updated_at",
-                    (account, source, batch.cursor, now),
+                    (account, source, batch.cursor, now_ts),
                 )
         return BatchOutcome(len(batch.upserts), deleted, len(batch.skipped))
 
