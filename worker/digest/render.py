@@ -254,8 +254,10 @@ def _coverage_view(digest: Digest, today: date) -> list[dict[str, Any]]:
             "department": clean_text(row.department, 60) or "(no department)",
             "key": row.key_function,
             "trend": row.trend if row.trend in _TREND else "flat",
-            "trend_text": _TREND.get(row.trend, clean_text(row.trend, 20)),
-            "last": _day(row.last_interaction, today) if row.last_interaction else "never",
+            # Never contacted is not "gone dark": nothing went quiet, it never started.
+            "trend_text": (_TREND.get(row.trend, clean_text(row.trend, 20))
+                           if row.last_interaction else "not yet met"),
+            "last": _day(row.last_interaction, today) if row.last_interaction else "",
             "peers": row.peers,
             "bars": bars,
         })
