@@ -143,6 +143,16 @@ def test_a_department_never_contacted_is_not_yet_met_not_gone_dark():
     assert "gone dark, last 14 Sep" in rendered.text  # a real silence keeps its wording
 
 
+def test_a_rate_printed_as_zero_has_an_empty_bar():
+    digest = full_digest()
+    trickle = DepartmentCoverage("Legal", False, 0.1, 0.2, 0.3, "flat", "2026-11-02", 1)
+    text = _render(replace(digest, coverage=(*digest.coverage, trickle))).text
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("Legal"))
+    bars = [line for line in lines[start + 1:start + 4] if "/wk" in line]
+    assert bars and all("0.0/wk" in line and "\u2588" not in line for line in bars)
+
+
 def test_the_sample_digest_message_stays_well_under_100_kb():
     digest = sample_digest()
     raw = _wire(digest)

@@ -264,14 +264,19 @@ def _coverage_view(digest: Digest, today: date) -> list[dict[str, Any]]:
     return view
 
 
+def _shown_empty(rate: float) -> bool:
+    """A rate printed as "0.0/wk" must have an empty bar, or bar and label disagree."""
+    return round(rate, 1) <= 0
+
+
 def _pct(rate: float, top: float) -> int:
-    if rate <= 0:
+    if _shown_empty(rate):
         return 0
     return max(2, min(100, round(rate / top * 100)))
 
 
 def _blocks(rate: float, top: float, width: int = 12) -> str:
-    filled = 0 if rate <= 0 else max(1, round(rate / top * width))
+    filled = 0 if _shown_empty(rate) else max(1, round(rate / top * width))
     return "\u2588" * filled + "\u2591" * (width - filled)
 
 
