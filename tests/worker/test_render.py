@@ -153,6 +153,16 @@ def test_a_rate_printed_as_zero_has_an_empty_bar():
     assert bars and all("0.0/wk" in line and "\u2588" not in line for line in bars)
 
 
+def test_without_a_calendar_the_digest_says_why_there_are_no_times():
+    digest = full_digest()
+    bare = replace(digest, stats={**digest.stats, "calendar": False},
+                   peer_of_the_week=replace(digest.peer_of_the_week, slots=()))
+    rendered = _render(bare)
+    for body in (rendered.text, rendered.html):
+        assert "Free in your calendar" not in body
+        assert "no calendar is configured" in body
+
+
 def test_the_sample_digest_message_stays_well_under_100_kb():
     digest = sample_digest()
     raw = _wire(digest)

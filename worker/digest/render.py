@@ -114,6 +114,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             "person": person(digest.peer_of_the_week.person),
             "slots": [_slot_text(s.start, s.end) for s in digest.peer_of_the_week.slots[:3]],
             "hold_attached": hold_attached and bool(digest.peer_of_the_week.slots),
+            "no_calendar": digest.stats.get("calendar") is False,
         }
     view: dict[str, Any] = {
         "period": digest.period,
