@@ -129,6 +129,8 @@ def test_coverage_bars_are_table_cells_with_widths_and_colours():
     assert len(fills) == 5  # Finance's 4-week window is empty: no fill cell at all
     text = _render(full_digest()).text
     assert "4 wk   ████████████ 3.5/wk" in text
+    assert "all bars on one scale" in text
+    assert "all on one scale" in _render(full_digest()).html
 
 
 def test_a_department_never_contacted_is_not_yet_met_not_gone_dark():
