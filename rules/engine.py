@@ -45,6 +45,8 @@ class EngineInputs:
     working_hours: tuple[time, time] = (time(9), time(17))
     working_days: tuple[int, ...] = (0, 1, 2, 3, 4)
     collect_interactions: bool = False
+    # No calendar source: "free" would only mean "unknown", so no slots are proposed.
+    has_calendar: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     policy = rules.model.recommend
 
     def slots() -> tuple:
+        if not inputs.has_calendar:
+            return ()
         return free_slots(
             busy.blocks, monday, zone, inputs.working_hours, inputs.working_days,
             policy.slot_minutes, policy.preferred_start, policy.slots, not_before=inputs.now,
@@ -118,6 +122,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         ),
         stats={
             "events_read": events_read,
+            "calendar": inputs.has_calendar,
             "messages_read": messages_read,
             "peers": len(views),
             "peers_met": sum(1 for v in ordered if not v.score.never_met),

@@ -74,5 +74,16 @@ def compute_for_account(
         working_hours=account.digest.working_hours,
         working_days=tuple(WEEKDAYS.index(d) for d in account.digest.working_days),
         collect_interactions=collect_interactions,
+        has_calendar=_has_calendar(account),
     )
     return compute(inputs, rules)
+
+
+def _has_calendar(account: AccountConfig) -> bool:
+    """Whether the account syncs any calendar: without one, free time is unknown."""
+    source = account.source
+    if source.type == "files":
+        return bool(source.calendar)
+    if source.type == "google":
+        return bool(source.calendars)
+    return True

@@ -143,6 +143,7 @@ def run(
     history: dict[str, list[tuple[str, str]]] | None = None,
     title_changes: list[tuple[str, str | None, str | None, datetime]] = (),  # type: ignore[assignment]
     collect: bool = True,
+    has_calendar: bool = True,
 ) -> EngineResult:
     return compute(
         EngineInputs(
@@ -160,6 +161,7 @@ def run(
             working_hours=(time(9), time(17)),
             working_days=(0, 1, 2, 3, 4),
             collect_interactions=collect,
+            has_calendar=has_calendar,
         ),
         rules or DEFAULT,
     )

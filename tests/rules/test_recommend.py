@@ -124,6 +124,15 @@ def test_peer_of_the_week_slots_come_from_my_busy_events_next_week() -> None:
     assert pick.slots[1].start.startswith("2026-12-02T12:00")
 
 
+def test_without_a_calendar_no_slots_are_proposed_and_the_digest_says_why() -> None:
+    busy = meeting(datetime(2026, 11, 30, 10, 30, tzinfo=UTC), "r1@corp.example",
+                   minutes=120, title="Planning")
+    result = run([busy], has_calendar=False)
+    pick = result.digest.peer_of_the_week
+    assert pick is not None and pick.slots == ()
+    assert result.digest.stats["calendar"] is False
+
+
 @pytest.mark.parametrize(
     ("subject", "celebrated"),
     [("We shipped Atlas!", True), (None, False),

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+from peerpulse.rules.recommendations import DepartmentCoverage
 from peerpulse.worker.digest.ics_hold import build_hold, hold_uid
 from peerpulse.worker.digest.message import build_message, message_bytes, new_message_id
 from peerpulse.worker.digest.render import render_digest, subject_line
@@ -128,6 +129,40 @@ def test_coverage_bars_are_table_cells_with_widths_and_colours():
     assert len(fills) == 5  # Finance's 4-week window is empty: no fill cell at all
     text = _render(full_digest()).text
     assert "4 wk   ████████████ 3.5/wk" in text
+    assert "all bars on one scale" in text
+    assert "all on one scale" in _render(full_digest()).html
+
+
+def test_a_department_never_contacted_is_not_yet_met_not_gone_dark():
+    digest = full_digest()
+    never = DepartmentCoverage("Legal", False, 0.0, 0.0, 0.0, "dark", None, 3)
+    rendered = _render(replace(digest, coverage=(*digest.coverage, never)))
+    for body in (rendered.text, rendered.html):
+        assert "not yet met" in body
+        assert "last never" not in body
+    legal = next(line for line in rendered.text.splitlines() if line.strip().startswith("Legal"))
+    assert "not yet met" in legal and "last" not in legal
+    assert "gone dark, last 14 Sep" in rendered.text  # a real silence keeps its wording
+
+
+def test_a_rate_printed_as_zero_has_an_empty_bar():
+    digest = full_digest()
+    trickle = DepartmentCoverage("Legal", False, 0.1, 0.2, 0.3, "flat", "2026-11-02", 1)
+    text = _render(replace(digest, coverage=(*digest.coverage, trickle))).text
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("Legal"))
+    bars = [line for line in lines[start + 1:start + 4] if "/wk" in line]
+    assert bars and all("0.0/wk" in line and "\u2588" not in line for line in bars)
+
+
+def test_without_a_calendar_the_digest_says_why_there_are_no_times():
+    digest = full_digest()
+    bare = replace(digest, stats={**digest.stats, "calendar": False},
+                   peer_of_the_week=replace(digest.peer_of_the_week, slots=()))
+    rendered = _render(bare)
+    for body in (rendered.text, rendered.html):
+        assert "Free in your calendar" not in body
+        assert "no calendar is configured" in body
 
 
 def test_the_sample_digest_message_stays_well_under_100_kb():

@@ -114,6 +114,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             "person": person(digest.peer_of_the_week.person),
             "slots": [_slot_text(s.start, s.end) for s in digest.peer_of_the_week.slots[:3]],
             "hold_attached": hold_attached and bool(digest.peer_of_the_week.slots),
+            "no_calendar": digest.stats.get("calendar") is False,
         }
     view: dict[str, Any] = {
         "period": digest.period,
@@ -254,22 +255,29 @@ def _coverage_view(digest: Digest, today: date) -> list[dict[str, Any]]:
             "department": clean_text(row.department, 60) or "(no department)",
             "key": row.key_function,
             "trend": row.trend if row.trend in _TREND else "flat",
-            "trend_text": _TREND.get(row.trend, clean_text(row.trend, 20)),
-            "last": _day(row.last_interaction, today) if row.last_interaction else "never",
+            # Never contacted is not "gone dark": nothing went quiet, it never started.
+            "trend_text": (_TREND.get(row.trend, clean_text(row.trend, 20))
+                           if row.last_interaction else "not yet met"),
+            "last": _day(row.last_interaction, today) if row.last_interaction else "",
             "peers": row.peers,
             "bars": bars,
         })
     return view
 
 
+def _shown_empty(rate: float) -> bool:
+    """A rate printed as "0.0/wk" must have an empty bar, or bar and label disagree."""
+    return round(rate, 1) <= 0
+
+
 def _pct(rate: float, top: float) -> int:
-    if rate <= 0:
+    if _shown_empty(rate):
         return 0
     return max(2, min(100, round(rate / top * 100)))
 
 
 def _blocks(rate: float, top: float, width: int = 12) -> str:
-    filled = 0 if rate <= 0 else max(1, round(rate / top * width))
+    filled = 0 if _shown_empty(rate) else max(1, round(rate / top * width))
     return "\u2588" * filled + "\u2591" * (width - filled)
 
 
