@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -264,6 +265,17 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     except KeyboardInterrupt:
         env.stderr.write("peerpulse: interrupted; everything committed so far is kept\n")
         return 130
+    except sqlite3.DatabaseError as exc:
+        # A damaged or replaced state file: one clear message naming it, never a traceback.
+        from peerpulse.worker.commands import OPENED_DATABASE
+
+        where = OPENED_DATABASE[0] if OPENED_DATABASE else "the state database"
+        env.stderr.write(f"peerpulse: error: state database {where} is damaged: {exc}\n")
+        env.stderr.write(
+            "peerpulse: hint: move it aside and run `peerpulse sync` to rebuild it from the "
+            "sources; keep a copy, its digest ledger says which weeks were already sent\n"
+        )
+        return int(StateError.exit_code)
     except OSError as exc:
         # Disk full, permission denied on the state dir: say what and where.
         env.stderr.write(f"peerpulse: error: {exc.strerror or exc} ({exc.filename or ''})\n")

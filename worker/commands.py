@@ -39,9 +39,15 @@ def _accounts(settings: Settings, args: argparse.Namespace) -> list[AccountConfi
     return [settings.account(name)] if name else list(settings.accounts)
 
 
+#: The state database this process opened last, so the CLI can name it when a
+#: ``sqlite3.DatabaseError`` escapes from deep inside a command (issue 10, item 4).
+OPENED_DATABASE: list[str] = []
+
+
 def _open(settings: Settings) -> Store:
     from peerpulse.worker.errors import StateError
 
+    OPENED_DATABASE[:] = [str(settings.database_path)]
     try:
         return open_store(settings.database_path)
     except StoreError as exc:

@@ -60,3 +60,24 @@ def test_the_console_script_entry_point_runs():
         capture_output=True, text=True, check=True,
     )
     assert "Exit codes: 0 ok, 1 partial failure, 2 usage or config error" in out.stdout
+
+
+def test_a_damaged_database_is_one_message_naming_the_file_exit_1(tmp_path):
+    """Issue 10, item 4: a database damaged past its header gave a traceback from `run`."""
+    config = tmp_path / "c.toml"
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\n'
+                      '[[accounts]]\nname = "a"\nowner = "a@x.org"\n'
+                      f'source = {{ type = "files", mail = ["{tmp_path / "in"}"] }}\n')
+    (tmp_path / "in").mkdir()
+    code, _, err = run_cli("--config", str(config), "sync")
+    assert code == 0, err
+    db = tmp_path / "state" / "peerpulse.sqlite3"
+    data = bytearray(db.read_bytes())
+    page = 2 * 4096  # one table page past the schema pages
+    data[page:page + 4096] = b"\xff" * 4096
+    db.write_bytes(bytes(data))
+    for command in ("status",):
+        code, _, err = run_cli("--config", str(config), command)
+        assert code == 1, (command, err)
+        assert "Traceback" not in err
+        assert str(db) in err
