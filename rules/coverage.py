@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from peerpulse.rules.ledger import InteractionRow
 from peerpulse.rules.ruleset import RuleSet
@@ -43,17 +44,30 @@ class DepartmentTally:
                 self.last_at = at
 
 
-def trend(weeks_4: float, weeks_13: float, weeks_26: float, rules: RuleSet) -> str:
-    """"up", "flat", "down" or "dark"."""
+class Trend(StrEnum):
+    """Where a department's coverage is heading.
+
+    String-valued, so stored digests and their JSON keep the words they always had
+    (``"up"``...), and a value read back as a plain string still compares equal.
+    """
+
+    UP = "up"
+    FLAT = "flat"
+    DOWN = "down"
+    DARK = "dark"  # nothing at all in 13 weeks
+
+
+def trend(weeks_4: float, weeks_13: float, weeks_26: float, rules: RuleSet) -> Trend:
+    """The last 4 weeks' weekly rate against the 22 weeks before them."""
     if weeks_13 <= 0:
-        return "dark"
+        return Trend.DARK
     recent = weeks_4 / 4
     before = (weeks_26 - weeks_4) / 22
     if before <= 0:
-        return "up" if recent > 0 else "flat"
+        return Trend.UP if recent > 0 else Trend.FLAT
     ratio = recent / before
     if ratio >= rules.model.coverage.up_ratio:
-        return "up"
+        return Trend.UP
     if ratio <= rules.model.coverage.down_ratio:
-        return "down"
-    return "flat"
+        return Trend.DOWN
+    return Trend.FLAT

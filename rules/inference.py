@@ -31,10 +31,10 @@ from peerpulse.rules.identity import Identity
 from peerpulse.rules.ledger import Ledger
 from peerpulse.rules.noise import (
     AddressNoise,
+    MessageNoise,
     blocked_noise,
     event_noise,
     is_kept_subject,
-    message_noise,
 )
 from peerpulse.rules.ruleset import RuleSet
 
@@ -260,8 +260,8 @@ def infer_messages(
 ) -> int:
     """Classify every message; returns how many were read.
 
-    The hot path. Header noise is checked by :func:`message_noise` only when a
-    cheap pre-check says a header that could exclude the message is present;
+    The hot path. Header noise is checked by :class:`MessageNoise` (the same rule
+    list as :func:`message_noise`, each rule testing its cheap trigger first);
     peers' interactions are appended straight to their row lists; everything else
     goes through the ledger's methods.
     """
@@ -269,8 +269,6 @@ def infer_messages(
     weights = rules.model.kinds.weights
     w_sent, w_received, w_reply = weights.mail_sent, weights.mail_received, weights.reply_bonus
     first_initiates = rules.model.reciprocity.first_message_initiates
-    max_recipients = rules.model.noise.mail.max_recipients
-    subject_rules = bool(rules.mail_subjects)
     celebrate = rules.celebrate_subjects
     celebrate_from = now_ts - rules.model.celebrate.window_days * DAY
     owner = identity.owner
@@ -279,6 +277,7 @@ def infer_messages(
     address_noise = AddressNoise(rules)
     threads: dict[tuple[str, str], float] = {}  # (peer, stripped subject) -> earliest time
     check_blocked = bool(rules.blocked_addresses or rules.blocked_domains)
+    message_noise = MessageNoise(rules)
     peer_rows = ledger.peer_rows
     counts = ledger.counts
     rule = ledger.rule
@@ -291,13 +290,7 @@ def infer_messages(
         rid = m.source_id
         at = m.timestamp.timestamp()
         to, cc = m.to, m.cc
-        verdict: tuple[str, str] | None = None
-        if (
-            m.list_id or m.list_unsubscribe or m.auto_submitted or m.precedence
-            or m.is_invitation or subject_rules
-            or len(to) + len(cc) + len(m.bcc) > max_recipients
-        ):
-            verdict = message_noise(m, rules)
+        verdict = message_noise(m)
         if verdict is None and at > now_ts:
             verdict = ("mail.future", "dated in the future")
         raw = m.sender

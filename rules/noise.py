@@ -9,6 +9,10 @@ judgemental (size).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
+
 from peerpulse.connectors.records import (
     EventInstance,
     EventStatus,
@@ -76,29 +80,137 @@ def event_noise(
     return None
 
 
-def message_noise(message: MessageMeta, rules: RuleSet) -> Verdict:
-    """Why a message is bulk, automated or a broadcast (header checks only), or None."""
-    mail = rules.model.noise.mail
-    if mail.exclude_list_id and message.list_id:
+def _list_id(m: MessageMeta, rules: RuleSet) -> Verdict:
+    if m.list_id and rules.model.noise.mail.exclude_list_id:
         return ("noise.mail.exclude_list_id", "List-Id")
-    if mail.exclude_list_unsubscribe and message.list_unsubscribe:
+    return None
+
+
+def _list_unsubscribe(m: MessageMeta, rules: RuleSet) -> Verdict:
+    if m.list_unsubscribe and rules.model.noise.mail.exclude_list_unsubscribe:
         return ("noise.mail.exclude_list_unsubscribe", "List-Unsubscribe")
-    auto = message.auto_submitted
-    if mail.exclude_auto_submitted and auto and auto.strip().lower() != "no":
+    return None
+
+
+def _auto_submitted(m: MessageMeta, rules: RuleSet) -> Verdict:
+    auto = m.auto_submitted
+    if auto and rules.model.noise.mail.exclude_auto_submitted and auto.strip().lower() != "no":
         return ("noise.mail.exclude_auto_submitted", f"Auto-Submitted: {auto}")
-    if message.precedence and rules.precedence.match(message.precedence.strip()):
-        return ("noise.mail.precedence", f"Precedence: {message.precedence}")
-    if mail.exclude_invitations and message.is_invitation:
+    return None
+
+
+def _precedence(m: MessageMeta, rules: RuleSet) -> Verdict:
+    if m.precedence and rules.precedence.match(m.precedence.strip()):
+        return ("noise.mail.precedence", f"Precedence: {m.precedence}")
+    return None
+
+
+def _invitation(m: MessageMeta, rules: RuleSet) -> Verdict:
+    if m.is_invitation and rules.model.noise.mail.exclude_invitations:
         return ("noise.mail.exclude_invitations", "calendar invitation")
-    recipients = len(message.to) + len(message.cc) + len(message.bcc)
-    if recipients > mail.max_recipients:
-        return ("noise.mail.max_recipients", f"{recipients} recipients > {mail.max_recipients}")
-    subject = message.subject
+    return None
+
+
+def _recipients(m: MessageMeta, rules: RuleSet) -> Verdict:
+    recipients = len(m.to) + len(m.cc) + len(m.bcc)
+    limit = rules.model.noise.mail.max_recipients
+    if recipients > limit:
+        return ("noise.mail.max_recipients", f"{recipients} recipients > {limit}")
+    return None
+
+
+def _subject(m: MessageMeta, rules: RuleSet) -> Verdict:
+    subject = m.subject
     if rules.mail_subjects and is_kept_subject(subject):
         hit = rules.mail_subjects.match(subject)
         if hit:
             return ("noise.mail.exclude_subjects", f"subject matches {hit!r}")
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRule:
+    """One header-noise rule.
+
+    ``headers`` names the :class:`MessageMeta` fields of which one must be set for
+    the rule to fire (the hot path skips the rule's call when none is);
+    ``over_recipients``, when given, is the recipient count the rule set allows,
+    above which the rule may fire. A rule with neither looks at every message.
+    ``active`` says whether the rule set turns the rule on at all.
+    """
+
+    check: Callable[[MessageMeta, RuleSet], Verdict]
+    headers: tuple[str, ...] = ()
+    active: Callable[[RuleSet], bool] = lambda rules: True
+    over_recipients: Callable[[RuleSet], int] | None = None
+
+
+MESSAGE_RULES: list[MessageRule] = [
+    MessageRule(_list_id, ("list_id",), lambda r: r.model.noise.mail.exclude_list_id),
+    MessageRule(_list_unsubscribe, ("list_unsubscribe",),
+                lambda r: r.model.noise.mail.exclude_list_unsubscribe),
+    MessageRule(_auto_submitted, ("auto_submitted",),
+                lambda r: r.model.noise.mail.exclude_auto_submitted),
+    MessageRule(_precedence, ("precedence",)),
+    MessageRule(_invitation, ("is_invitation",),
+                lambda r: r.model.noise.mail.exclude_invitations),
+    MessageRule(_recipients, over_recipients=lambda r: r.model.noise.mail.max_recipients),
+    MessageRule(_subject, ("subject",), lambda r: bool(r.mail_subjects)),
+]
+"""The header-noise rules, in attribution order: the one list both :func:`message_noise`
+and the inference hot path (:class:`MessageNoise`) run, so a rule added here fires on
+both."""
+
+
+def message_noise(message: MessageMeta, rules: RuleSet) -> Verdict:
+    """Why a message is bulk, automated or a broadcast (header checks only), or None."""
+    for rule in MESSAGE_RULES:
+        verdict = rule.check(message, rules)
+        if verdict is not None:
+            return verdict
+    return None
+
+
+class MessageNoise:
+    """:func:`message_noise` compiled for one rule set, for the per-message hot path.
+
+    Built from :data:`MESSAGE_RULES` when constructed: rules the rule set turns off
+    are dropped, and a message none of whose trigger headers is set is checked only
+    against the rules that look at every message (none by default), so the common
+    message (no list or automation headers, few recipients) costs one C-level
+    attribute fetch and a length check.
+    """
+
+    __slots__ = ("_rules", "_checks", "_always", "_headers", "_many", "_limit")
+
+    def __init__(self, rules: RuleSet) -> None:
+        active = [rule for rule in MESSAGE_RULES if rule.active(rules)]
+        self._rules = rules
+        self._checks = tuple(rule.check for rule in active)
+        self._always = tuple(rule.check for rule in active
+                             if not rule.headers and rule.over_recipients is None)
+        limits = [rule.over_recipients(rules) for rule in active if rule.over_recipients]
+        self._limit = min(limits) if limits else None
+        fields = sorted({field for rule in active for field in rule.headers})
+        self._headers = attrgetter(*fields) if fields else None
+        self._many = len(fields) > 1  # attrgetter returns a tuple only for several fields
+
+    def __call__(self, message: MessageMeta) -> Verdict:
+        rules = self._rules
+        opened = False
+        if self._headers is not None:
+            got = self._headers(message)
+            opened = bool(any(got) if self._many else got)
+        if not opened and self._limit is not None:
+            opened = len(message.to) + len(message.cc) + len(message.bcc) > self._limit
+        checks = self._checks if opened else self._always
+        if not checks:
+            return None
+        for check in checks:
+            verdict = check(message, rules)
+            if verdict is not None:
+                return verdict
+        return None
 
 
 def address_noise(address: str, rules: RuleSet) -> Verdict:

@@ -11,8 +11,8 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 
-from peerpulse.rules.coverage import DepartmentTally, trend
-from peerpulse.rules.reciprocity import balance
+from peerpulse.rules.coverage import DepartmentTally, Trend, trend
+from peerpulse.rules.reciprocity import Balance, balance
 from peerpulse.rules.recommendations import (
     CelebrateEntry,
     DepartmentCoverage,
@@ -129,7 +129,7 @@ def reciprocity(views: Sequence[PeerView], ctx: Context) -> tuple[ReciprocityEnt
     window = model.reciprocity.window_days
     for _gap, _email, v, direction in found[: model.recommend.reciprocity_size]:
         me, them = v.score.initiated_by_me, v.score.initiated_by_them
-        if direction == "you_owe":
+        if direction == Balance.YOU_OWE:
             sentence = (f"In {window} days {v.name} reached out {_times(them)} and you "
                         f"{_times(me)}: you owe them one")
         else:
@@ -185,8 +185,9 @@ def celebrate(
 def coverage(tallies: Iterable[DepartmentTally], ctx: Context) -> tuple[DepartmentCoverage, ...]:
     """Departments and key functions gone quiet (trend down or dark), key functions first."""
     rows = all_coverage(tallies, ctx)
-    quiet = [c for c in rows if c.trend in ("down", "dark")]
-    quiet.sort(key=lambda c: (not c.key_function, c.trend != "dark", -c.weeks_26, c.department))
+    quiet = [c for c in rows if c.trend in (Trend.DOWN, Trend.DARK)]
+    quiet.sort(key=lambda c: (not c.key_function, c.trend != Trend.DARK, -c.weeks_26,
+                              c.department))
     return tuple(quiet[: ctx.rules.model.recommend.coverage_size])
 
 

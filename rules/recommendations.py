@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from peerpulse.rules.coverage import Trend
+from peerpulse.rules.reciprocity import Balance
+
 SECTIONS = (
     "peer_of_the_week",
     "reconnect",
@@ -69,7 +72,7 @@ class PeerOfTheWeek:
 @dataclass(frozen=True, slots=True)
 class ReciprocityEntry:
     person: PersonEntry
-    direction: str  # "you_owe" | "owes_you"
+    direction: Balance
     initiated_by_me: int
     initiated_by_them: int
 
@@ -88,7 +91,7 @@ class DepartmentCoverage:
     weeks_4: float  # interactions (weighted) in the last 4 weeks
     weeks_13: float
     weeks_26: float
-    trend: str  # "up" | "flat" | "down" | "dark"
+    trend: Trend
     last_interaction: str | None
     peers: int
 

@@ -3,7 +3,7 @@
 #
 #   scripts/screenshot.sh [digest.html]
 #
-# Without an argument it renders the sample digest (worker/digest/sample.py).
+# Without an argument it renders the sample digest (tests/worker/sample_digest.py, a test fixture).
 # Writes docs/digest.png (light) and docs/digest-dark.png (prefers-color-scheme: dark),
 # shot in a tall window and trimmed to the digest's height by scripts/png_trim.py.
 # Needs Debian's `chromium` package (apt-get install -y chromium).
@@ -28,7 +28,7 @@ if [ $# -ge 1 ]; then
     HTML=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 else
     HTML="$WORK/digest.html"
-    (cd "$ROOT" && "$PYTHON" -m peerpulse.worker.digest.sample --html "$HTML")
+    (cd "$ROOT" && "$PYTHON" -m tests.worker.sample_digest --html "$HTML")
 fi
 mkdir -p "$OUT_DIR"
 

@@ -9,51 +9,19 @@ code (README, "Exit codes").
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sqlite3
-import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 from peerpulse.worker import logs
+from peerpulse.worker.console import Env, dump_json, parse_now
 from peerpulse.worker.errors import ConfigError, ExitCode, PeerpulseError, StateError
 
+__all__ = ["Env", "build_parser", "dump_json", "main", "parse_now"]
+
 log = logging.getLogger("peerpulse")
-
-
-@dataclass
-class Env:
-    """What a command may touch of the outside world; tests inject their own."""
-
-    stdout: Any = sys.stdout
-    stderr: Any = sys.stderr
-
-    def print(self, text: str = "") -> None:
-        self.stdout.write(text + "\n")
-
-    @property
-    def interactive(self) -> bool:
-        return bool(getattr(self.stdout, "isatty", lambda: False)())
-
-
-def parse_now(value: str | None) -> datetime | None:
-    """--now / PEERPULSE_NOW: an ISO date or datetime; naive means UTC."""
-    value = value or os.environ.get("PEERPULSE_NOW")
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(
-            f"--now/PEERPULSE_NOW must be an ISO date or datetime, got {value!r}",
-            file="command line",
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # -- parser ------------------------------------------------------------------------------
@@ -280,16 +248,6 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         # Disk full, permission denied on the state dir: say what and where.
         env.stderr.write(f"peerpulse: error: {exc.strerror or exc} ({exc.filename or ''})\n")
         return int(StateError.exit_code)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
-
-
-def dump_json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from peerpulse.worker import config as config_module
+from peerpulse.worker.console import Env, dump_json, parse_now
 from peerpulse.worker.errors import ConfigError, ExitCode
 from peerpulse.worker.pipeline import compute_for_account, read_rules
 from peerpulse.worker.progress import Progress
@@ -22,15 +23,12 @@ from peerpulse.worker.store import Store, StoreError, open_store
 from peerpulse.worker.sync import AccountSyncReport, sync_account
 
 if TYPE_CHECKING:
-    from peerpulse.worker.cli import Env
     from peerpulse.worker.config import AccountConfig, Settings
 
 log = logging.getLogger("peerpulse")
 
 
 def _now(args: argparse.Namespace) -> datetime:
-    from peerpulse.worker.cli import parse_now
-
     return parse_now(getattr(args, "now", None)) or datetime.now(UTC)
 
 
@@ -118,8 +116,6 @@ def _summaries(env: Env, args: argparse.Namespace) -> bool:
 
 
 def _explicit_now(args: argparse.Namespace) -> datetime | None:
-    from peerpulse.worker.cli import parse_now
-
     return parse_now(getattr(args, "now", None))
 
 
@@ -201,8 +197,6 @@ def digest(args: argparse.Namespace, env: Env) -> ExitCode:
 
 
 def _format_digest(digest: Any, fmt: str, account: AccountConfig, now: datetime) -> str:
-    from peerpulse.worker.cli import dump_json
-
     if fmt == "json":
         return dump_json(digest.to_json())
     from peerpulse.worker.digest.render import render_digest
@@ -243,8 +237,6 @@ def explain(args: argparse.Namespace, env: Env) -> ExitCode:
 
 
 def status(args: argparse.Namespace, env: Env) -> ExitCode:
-    from peerpulse.worker.cli import dump_json
-
     settings = config_module.load(args.config)
     now = _now(args)
     if not settings.database_path.exists():

@@ -29,6 +29,7 @@ from googleapiclient.errors import HttpError
 from peerpulse.connectors.base import ConnectorError, SourceUnavailable
 from peerpulse.connectors.google.normalize import EVENT_FIELDS, event_instance
 from peerpulse.connectors.google.pacing import Pacer
+from peerpulse.connectors.google.paging import PageTokens
 from peerpulse.connectors.google.services import GoogleApi, run_request
 from peerpulse.connectors.records import (
     EventInstance,
@@ -150,13 +151,14 @@ class CalendarSource:
     def _increment(self, calendar: str, state: dict[str, Any]) -> Iterator[SyncBatch]:
         entry = state[calendar]
         page: str | None = None
+        tokens = PageTokens(f"calendar {calendar!r} events.list (incremental)")
         while True:
             params: dict[str, Any] = {"syncToken": entry["sync"]}
             if page:
                 params["pageToken"] = page
             response = self._list(calendar, **params)
             upserts, deletions = self._instances(calendar, response)
-            page = response.get("nextPageToken")
+            page = tokens.next(response)
             if not page:
                 entry["sync"] = response.get("nextSyncToken", entry["sync"])
                 entry["count"] = max(0, entry.get("count", 0) + len(upserts) - len(deletions))
@@ -181,6 +183,7 @@ class CalendarSource:
                 since=int((now - self.past).timestamp()),
                 until=int((now + self.future).timestamp()),
             )
+        tokens = PageTokens(f"calendar {calendar!r} events.list (full)", entry.get("page"))
         while True:
             params: dict[str, Any] = {
                 "timeMin": _rfc3339(entry["since"]),
@@ -191,7 +194,7 @@ class CalendarSource:
             response = self._list(calendar, **params)
             upserts, _ = self._instances(calendar, response)
             entry["seen"] = entry.get("seen", 0) + len(upserts)
-            page = response.get("nextPageToken")
+            page = tokens.next(response)
             if page:
                 entry["page"] = page
                 if upserts:

@@ -17,6 +17,7 @@ from typing import Any
 from peerpulse.connectors.base import ConnectorError
 from peerpulse.connectors.google.normalize import USER_FIELDS, people
 from peerpulse.connectors.google.pacing import Pacer
+from peerpulse.connectors.google.paging import pages
 from peerpulse.connectors.google.services import GoogleApi, run_request
 from peerpulse.connectors.records import SyncBatch
 
@@ -39,8 +40,8 @@ class DirectorySource:
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
         previous = _count(cursor)
         users: list[dict[str, Any]] = []
-        page: str | None = None
-        while True:
+
+        def fetch(page: str | None) -> dict[str, Any]:
             params: dict[str, Any] = {
                 "customer": "my_customer",
                 "maxResults": 500,
@@ -50,11 +51,10 @@ class DirectorySource:
             if page:
                 params["pageToken"] = page
             request = self.api.directory.users().list(**params)
-            response = run_request(self.api, self.pacer, request, 1, self.account)
+            return run_request(self.api, self.pacer, request, 1, self.account)
+
+        for response in pages(fetch, f"{self.account}/directory users.list"):
             users.extend(response.get("users") or [])
-            page = response.get("nextPageToken")
-            if not page:
-                break
         found = people(users)
         if not found and previous >= EMPTY_GUARD:
             raise EmptyDirectoryRefused(

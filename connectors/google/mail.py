@@ -43,6 +43,7 @@ from peerpulse.connectors.google.normalize import (
     message_meta,
 )
 from peerpulse.connectors.google.pacing import Pacer
+from peerpulse.connectors.google.paging import PageTokens
 from peerpulse.connectors.google.services import GoogleApi, run_request
 from peerpulse.connectors.records import MessageMeta, Record, RecordKey, RecordKind, SyncBatch
 
@@ -190,6 +191,12 @@ class MailSource:
 
     def _initial(self, state: MailCursor, known: KnownIds) -> Iterator[SyncBatch]:
         handed_over: set[str] = set()  # SENT ids carried over, listed again by the full listing
+
+        def listing(phase: str, start: str | None = None) -> PageTokens:
+            return PageTokens(f"{self.account}/gmail {state.method}.list ({phase})", start)
+
+        tokens = {phase: listing(phase, state.page if state.phase == phase else None)
+                  for phase in ("sent", "rest")}
         while state.phase in ("sent", "rest"):
             if self._out_of_time():
                 log.info("%s/gmail: time budget spent; the next run continues", self.account)
@@ -204,7 +211,9 @@ class MailSource:
                 # what was stored is skipped, so this costs list calls only.
                 log.warning("%s/gmail: stale page token; listing this phase again", self.account)
                 state = state.but(page=None)
+                tokens[state.phase] = listing(state.phase)
                 continue
+            next_page = tokens[state.phase].check(next_page)
             listed = [p[0] for p in pairs]
             skip: set[str] = set()
             if state.phase == "rest":  # what the SENT phase stored (one page's lookup)
@@ -288,6 +297,7 @@ class MailSource:
         deleted: set[str] = set()
         page: str | None = None
         latest = state.history
+        tokens = PageTokens(f"{self.account}/gmail history.list")
         while True:
             kwargs: dict[str, Any] = {
                 "userId": "me",
@@ -321,7 +331,7 @@ class MailSource:
                         deleted.add(message_id)
                         added.pop(message_id, None)
             latest = str(response.get("historyId") or latest)
-            page = response.get("nextPageToken")
+            page = tokens.next(response)
             if not page:
                 break
         yield from self._apply_changes(state, added, deleted, state.but(history=latest), known)
@@ -366,10 +376,12 @@ class MailSource:
         known.begin_sweep()
         page: str | None = None
         complete = True
+        tokens = PageTokens(f"{self.account}/gmail messages.list (resync)")
         while True:
             if self._out_of_time():
                 return  # the next run lists again; what was fetched is known by then
             pairs, page = self._list("messages", None, page)
+            page = tokens.check(page)
             listed = [m for m, _ in pairs]
             have = known.known_messages(listed)
             known.mark_seen(have)

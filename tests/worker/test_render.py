@@ -15,10 +15,10 @@ from peerpulse.rules.recommendations import DepartmentCoverage
 from peerpulse.worker.digest.ics_hold import build_hold, hold_uid
 from peerpulse.worker.digest.message import build_message, message_bytes, new_message_id
 from peerpulse.worker.digest.render import render_digest, subject_line
-from peerpulse.worker.digest.sample import NOW as SAMPLE_NOW
-from peerpulse.worker.digest.sample import sample_digest
 
 from tests.worker.digest_builders import empty_digest, full_digest, person
+from tests.worker.sample_digest import NOW as SAMPLE_NOW
+from tests.worker.sample_digest import sample_digest
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 EXPECTED_HEADERS = {

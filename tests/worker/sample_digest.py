@@ -1,6 +1,7 @@
-"""A realistic sample digest, for previews and the README screenshot only.
+"""A realistic sample digest, for the render tests, previews and the README screenshot.
 
-``python -m peerpulse.worker.digest.sample --html out.html`` renders it. The people are
+A test fixture, not shipped in the package: ``python -m tests.worker.sample_digest
+--html out.html`` (from the repository root) renders it. The people are
 invented; the shapes (reasons, evidence, coverage numbers) follow what the rules
 engine produces, so the preview shows a digest as a user would receive it.
 """
