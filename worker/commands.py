@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from peerpulse.worker import config as config_module
+from peerpulse.worker.digest.sanitize import terminal_text
 from peerpulse.worker.errors import ConfigError, ExitCode
 from peerpulse.worker.pipeline import compute_for_account, iso_period, read_rules
 from peerpulse.worker.progress import Progress
@@ -236,8 +237,8 @@ def explain(args: argparse.Namespace, env: Env) -> ExitCode:
         for account in _accounts(settings, args):
             result = compute_for_account(store, settings, account, rules, now=now)
             explanation = result.explain(args.email.strip().lower())
-            env.print(f"== {account.name} ==")
-            env.print(str(explanation))
+            env.print(terminal_text(f"== {account.name} =="))
+            env.print(terminal_text(str(explanation)))
     return ExitCode.OK
 
 

@@ -158,3 +158,22 @@ def test_a_second_concurrent_run_exits_75_at_once(org, first_run):
         code, _, err = cli("--config", str(config), "run", "--now", NOW)
     assert code == 75
     assert "another peerpulse run holds" in err
+
+
+def test_explain_strips_invisible_and_control_characters_from_the_terminal(
+        org, first_run, monkeypatch):
+    from peerpulse.worker import commands
+
+    class Spoofed:
+        def explain(self, email: str) -> str:
+            return ("Al\u200bi\u202ece\u2066 <alice@example.com>\n"
+                    "  verdict: peer\u2069\ufeff\n  note: \x1b[2Jcleared")
+
+    monkeypatch.setattr(commands, "compute_for_account", lambda *a, **k: Spoofed())
+    _, config = org
+    code, out, _ = cli("--config", str(config), "explain", "alice@example.com", "--now", NOW)
+    assert code == 0
+    assert "Alice <alice@example.com>" in out
+    assert "  verdict: peer\n" in out
+    assert "\x1b" not in out
+    assert not [c for c in out if c in "\u200b\u202e\u2066\u2069\ufeff"]
