@@ -44,12 +44,14 @@ def _accounts(settings: Settings, args: argparse.Namespace) -> list[AccountConfi
 OPENED_DATABASE: list[str] = []
 
 
-def _open(settings: Settings) -> Store:
+def _open(settings: Settings, *, read_only: bool = False) -> Store:
+    """The state store; ``read_only`` for commands that only read, so they work on
+    a read-only state directory and never create or migrate it (issue 10, item 6)."""
     from peerpulse.worker.errors import StateError
 
     OPENED_DATABASE[:] = [str(settings.database_path)]
     try:
-        return open_store(settings.database_path)
+        return open_store(settings.database_path, read_only=read_only)
     except StoreError as exc:
         raise StateError(str(exc)) from None
 
@@ -187,7 +189,7 @@ def digest(args: argparse.Namespace, env: Env) -> ExitCode:
     now = _now(args)
     accounts = _accounts(settings, args)
     if args.dry_run:
-        with _open(settings) as store:
+        with _open(settings, read_only=True) as store:
             for account in accounts:
                 result = compute_for_account(store, settings, account, rules, now=now)
                 env.print(_format_digest(result.digest, args.format, account, now))
@@ -218,7 +220,7 @@ def rules_check(args: argparse.Namespace, env: Env) -> ExitCode:
     env.print(f"rules OK: default rules + {len(settings.rules)} user file(s)")
     for path in settings.rules:
         env.print(f"  {settings.resolve_path(path)}")
-    with _open(settings) as store:
+    with _open(settings, read_only=True) as store:
         for account in _accounts(settings, args):
             result = compute_for_account(store, settings, account, rules, now=now)
             env.print(f"\n{account.name}: what each rule did on the stored records")
@@ -233,7 +235,7 @@ def explain(args: argparse.Namespace, env: Env) -> ExitCode:
     settings = config_module.load(args.config)
     rules = read_rules(settings)
     now = _now(args)
-    with _open(settings) as store:
+    with _open(settings, read_only=True) as store:
         for account in _accounts(settings, args):
             result = compute_for_account(store, settings, account, rules, now=now)
             explanation = result.explain(args.email.strip().lower())
@@ -251,7 +253,7 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
         env.print(f"no state yet at {settings.database_path}; run `peerpulse run` first")
         return ExitCode.OK
     out: list[dict[str, Any]] = []
-    with _open(settings) as store:
+    with _open(settings, read_only=True) as store:
         for account in _accounts(settings, args):
             out.append(_account_status(store, account, now))
     if args.json:
