@@ -10,6 +10,7 @@ import argparse
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,16 +45,38 @@ def _accounts(settings: Settings, args: argparse.Namespace) -> list[AccountConfi
 OPENED_DATABASE: list[str] = []
 
 
-def _open(settings: Settings, *, read_only: bool = False) -> Store:
+def _open(
+    settings: Settings, *, read_only: bool = False, accept_new_store: bool = False
+) -> Store:
     """The state store; ``read_only`` for commands that only read, so they work on
-    a read-only state directory and never create or migrate it (issue 10, item 6)."""
+    a read-only state directory and never create or migrate it (issue 10, item 6).
+
+    A writer first checks the marker beside the database (issue 10, item 3): a
+    missing, empty, replaced or older database is refused unless
+    ``accept_new_store``; then the marker is brought up to date."""
+    from peerpulse.worker import marker
     from peerpulse.worker.errors import StateError
 
-    OPENED_DATABASE[:] = [str(settings.database_path)]
+    path = settings.database_path
+    OPENED_DATABASE[:] = [str(path)]
+    remembered = None if read_only else marker.read(path)
+    if not read_only and not accept_new_store:
+        marker.refuse_new(path, remembered)
     try:
-        return open_store(settings.database_path, read_only=read_only)
+        store = open_store(path, read_only=read_only)
     except StoreError as exc:
         raise StateError(str(exc)) from None
+    if read_only:
+        return store
+    try:
+        sent = store.newest_sent_periods()
+        if not accept_new_store:
+            marker.refuse_replaced(path, remembered, store.store_id(create=False) or "", sent)
+        marker.write(path, marker.merged(remembered, store.store_id() or "", sent))
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 @contextmanager
@@ -102,7 +125,7 @@ def _sync_all(
 def sync(args: argparse.Namespace, env: Env) -> ExitCode:
     settings = config_module.load(args.config)
     explicit_now = _explicit_now(args)
-    with _locked(settings), _open(settings) as store:
+    with _locked(settings), _open(settings, accept_new_store=args.accept_new_store) as store:
         reports = _sync_all(
             env,
             settings,
@@ -131,7 +154,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
     explicit_now = _explicit_now(args)
     verbose = env.interactive or args.verbose > 0
     failed = False
-    with _locked(settings), _open(settings) as store:
+    with _locked(settings), _open(settings, accept_new_store=args.accept_new_store) as store:
         accounts = _accounts(settings, args)
         reports = _sync_all(env, settings, store, accounts, explicit_now, _summaries(env, args))
         now = explicit_now or datetime.now(UTC)
@@ -160,11 +183,54 @@ def _deliver(
     def build(period: str) -> Any:
         return compute_for_account(store, settings, account, rules, now=now, period=period).digest
 
+    floor = _sent_before_this_store(store, settings, account, now)
+    if floor is not None and not force:
+        return floor
     backend = make_backend(
         account.delivery, owner=account.owner, resolve_path=settings.resolve_path
     )
-    return deliver_due_digest(
+    report = deliver_due_digest(
         store, account, now=now, build_digest=build, backend=backend, force=force
+    )
+    _remember_sent(store, settings)
+    return report
+
+
+@dataclass(frozen=True)
+class _AlreadySentBefore:
+    """The due period was sent from an earlier store (the marker remembers it)."""
+
+    period: str
+    failed: bool = False
+
+    def describe(self) -> str:
+        return (
+            f"digest for {self.period} already sent before this store was started "
+            "(the store marker remembers it); not sent again (--force resends)"
+        )
+
+
+def _sent_before_this_store(
+    store: Store, settings: Settings, account: AccountConfig, now: datetime
+) -> _AlreadySentBefore | None:
+    from peerpulse.worker import marker, schedule
+
+    remembered = marker.read(settings.database_path)
+    floor = remembered.periods_sent.get(account.name) if remembered else None
+    period = schedule.due_period(now, account.timezone, account.digest.day, account.digest.time)
+    if floor is None or period is None or period > floor:
+        return None
+    if store.newest_sent_periods().get(account.name, "") >= floor:
+        return None  # this store knows its own ledger; the normal path decides
+    return _AlreadySentBefore(period)
+
+
+def _remember_sent(store: Store, settings: Settings) -> None:
+    from peerpulse.worker import marker
+
+    path = settings.database_path
+    marker.write(
+        path, marker.merged(marker.read(path), store.store_id() or "", store.newest_sent_periods())
     )
 
 
@@ -195,7 +261,7 @@ def digest(args: argparse.Namespace, env: Env) -> ExitCode:
                 env.print(_format_digest(result.digest, args.format, account, now))
         return ExitCode.OK
     failed = False
-    with _locked(settings), _open(settings) as store:
+    with _locked(settings), _open(settings, accept_new_store=args.accept_new_store) as store:
         for account in accounts:
             outcome = _deliver(store, settings, account, rules, now, force=args.force)
             failed |= _print_delivery(env, account, outcome, verbose=True)

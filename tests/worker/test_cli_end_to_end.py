@@ -236,3 +236,49 @@ def test_a_dry_run_without_a_database_says_so_and_creates_nothing(org, tmp_path)
     assert "no state yet" in err and str(tmp_path / "none") in err
     assert "Traceback" not in err
     assert not (tmp_path / "none").exists()
+
+
+def _copy_org(root: Path, config: Path, to: Path) -> Path:
+    """A private copy of the demo organization after its first run."""
+    shutil.copytree(root, to, ignore=shutil.ignore_patterns("e2e*"))
+    copied = to / "config.toml"
+    copied.write_text(config.read_text().replace(str(root), str(to)))
+    return copied
+
+
+@pytest.mark.parametrize("damage", ["zero-bytes", "deleted", "replaced"])
+def test_a_lost_or_replaced_database_is_refused_and_never_resends_the_week(
+        org, first_run, tmp_path, damage):
+    root, config = org
+    assert first_run[0] == 0
+    work = tmp_path / "org"
+    copied = _copy_org(root, config, work)
+    db = next((work / "state").glob("*.sqlite3"))
+    assert (db.parent / (db.name + ".marker")).exists()
+    for stale in db.parent.glob(db.name + "-*"):
+        stale.unlink()
+    if damage == "zero-bytes":
+        db.write_bytes(b"")
+    elif damage == "deleted":
+        db.unlink()
+    else:
+        db.unlink()
+        from peerpulse.worker.store import open_store
+        open_store(db).close()
+    before = db.read_bytes() if db.exists() else None
+    for out in (work / "out").iterdir():
+        out.unlink()
+
+    code, out, err = cli("--config", str(copied), "run", "--now", NOW)
+    assert code == 1
+    assert str(db) in err and "--accept-new-store" in err and "demo 2026-W48" in err
+    assert "Traceback" not in err
+    assert (db.read_bytes() if db.exists() else None) == before
+    assert not list((work / "out").iterdir())
+
+    code, out, err = cli("--config", str(copied), "run", "--now", NOW, "--accept-new-store")
+    assert code == 0, err
+    assert not list((work / "out").iterdir()), "the week already sent went out again"
+    code, out, err = cli("--config", str(copied), "run", "--now", NOW)
+    assert code == 0, err
+    assert not list((work / "out").iterdir())

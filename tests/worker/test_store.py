@@ -203,8 +203,8 @@ def test_a_read_only_store_reads_but_never_migrates_or_writes(tmp_path):
     db.execute("DELETE FROM schema_version WHERE version = ?", (newest,))
     db.commit()
     db.close()
-    with pytest.raises(StoreError, match=f"schema {newest - 1}.*run `peerpulse run`"):
+    with pytest.raises(StoreError, match=f"needs {newest}; run `peerpulse run`"):
         open_store(path, read_only=True)
     db = sqlite3.connect(path)
-    assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == newest - 1
+    assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] < newest
     db.close()

@@ -178,3 +178,11 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        5,  # 4 is taken by connector_state on another branch; gaps are fine
+        "store identity, so a replaced database is recognised (issue 10, item 3)",
+        ["CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"],
+    )
+)

@@ -15,6 +15,7 @@ import os
 import sqlite3
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -202,6 +203,30 @@ class SqliteStore:
     def schema_version(self) -> int:
         row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
+
+    def store_id(self, *, create: bool = True) -> str | None:
+        """This database's identity, made when first asked for by a writer; the marker
+        beside the file remembers it, so a replaced database is told apart (issue 10,
+        item 3). ``create=False`` only looks (None if there is none yet)."""
+        row = self._db.execute("SELECT value FROM store_meta WHERE key = 'store_id'").fetchone()
+        if row is not None or self.read_only or not create:
+            return row[0] if row else None
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT INTO store_meta (key, value) VALUES ('store_id', ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (uuid.uuid4().hex,),
+            )
+            return str(
+                cur.execute("SELECT value FROM store_meta WHERE key = 'store_id'").fetchone()[0]
+            )
+
+    def newest_sent_periods(self) -> dict[str, str]:
+        """Per account, the newest period whose digest the ledger records as sent."""
+        rows = self._db.execute(
+            "SELECT account, MAX(period) FROM digest_ledger WHERE state = 'sent' GROUP BY account"
+        ).fetchall()
+        return {str(account): str(period) for account, period in rows}
 
     # -- sync ----------------------------------------------------------------------
 
