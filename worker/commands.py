@@ -320,6 +320,7 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
         return ExitCode.OK
     out: list[dict[str, Any]] = []
     with _open(settings, read_only=True) as store:
+        _refuse_damaged(store, settings)
         for account in _accounts(settings, args):
             out.append(_account_status(store, account, now))
     if args.json:
@@ -349,6 +350,23 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
         env.print(f"  last digest: {item['last_digest'] or 'none yet'}")
         env.print(f"  next digest due: {item['next_digest']}")
     return ExitCode.OK
+
+
+def _refuse_damaged(store: Store, settings: Settings) -> None:
+    """StateError (exit 1) naming the file and the first problems if SQLite's quick
+    integrity check finds damage, so ``status`` never says all is well over a
+    damaged store."""
+    from peerpulse.worker.errors import StateError
+
+    problems = store.quick_check()
+    if problems:
+        shown = "; ".join(terminal_text(p) for p in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise StateError(
+            f"{settings.database_path} is damaged: {shown}{more}. Move it aside and run "
+            "`peerpulse sync` to rebuild it from the sources; keep the old copy, its "
+            "ledger records which weeks were sent"
+        )
 
 
 def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict[str, Any]:
