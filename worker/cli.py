@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     def now_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--now", help="pin the clock (ISO date/datetime; also PEERPULSE_NOW)")
 
+    def accept_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--accept-new-store",
+            action="store_true",
+            help="start from a missing, empty or replaced state database although the "
+            "store marker says data existed (weeks already sent are not sent again)",
+        )
+
     p = sub.add_parser(
         "run",
         help="sync every account, then deliver digests that are due",
@@ -67,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     account_arg(p)
     now_arg(p)
+    accept_arg(p)
     p.set_defaults(func=_command("run"))
 
     p = sub.add_parser(
@@ -76,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     account_arg(p)
     now_arg(p)
+    accept_arg(p)
     p.set_defaults(func=_command("sync"))
 
     p = sub.add_parser(
@@ -98,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--force", action="store_true", help="deliver even if this period's digest was already sent"
     )
+    accept_arg(p)
     p.set_defaults(func=_command("digest"))
 
     rules = sub.add_parser(

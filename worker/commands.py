@@ -10,11 +10,13 @@ import argparse
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from peerpulse.worker import config as config_module
 from peerpulse.worker.console import Env, dump_json, parse_now
+from peerpulse.worker.digest.sanitize import terminal_text
 from peerpulse.worker.errors import ConfigError, ExitCode
 from peerpulse.worker.pipeline import compute_for_account, read_rules
 from peerpulse.worker.progress import Progress
@@ -42,14 +44,38 @@ def _accounts(settings: Settings, args: argparse.Namespace) -> list[AccountConfi
 OPENED_DATABASE: list[str] = []
 
 
-def _open(settings: Settings) -> Store:
+def _open(
+    settings: Settings, *, read_only: bool = False, accept_new_store: bool = False
+) -> Store:
+    """The state store; ``read_only`` for commands that only read, so they work on
+    a read-only state directory and never create or migrate it (issue 10, item 6).
+
+    A writer first checks the marker beside the database (issue 10, item 3): a
+    missing, empty, replaced or older database is refused unless
+    ``accept_new_store``; then the marker is brought up to date."""
+    from peerpulse.worker import marker
     from peerpulse.worker.errors import StateError
 
-    OPENED_DATABASE[:] = [str(settings.database_path)]
+    path = settings.database_path
+    OPENED_DATABASE[:] = [str(path)]
+    remembered = None if read_only else marker.read(path)
+    if not read_only and not accept_new_store:
+        marker.refuse_new(path, remembered)
     try:
-        return open_store(settings.database_path)
+        store = open_store(path, read_only=read_only)
     except StoreError as exc:
         raise StateError(str(exc)) from None
+    if read_only:
+        return store
+    try:
+        sent = store.newest_sent_periods()
+        if not accept_new_store:
+            marker.refuse_replaced(path, remembered, store.store_id(create=False) or "", sent)
+        marker.write(path, marker.merged(remembered, store.store_id() or "", sent))
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 @contextmanager
@@ -98,7 +124,7 @@ def _sync_all(
 def sync(args: argparse.Namespace, env: Env) -> ExitCode:
     settings = config_module.load(args.config)
     explicit_now = _explicit_now(args)
-    with _locked(settings), _open(settings) as store:
+    with _locked(settings), _open(settings, accept_new_store=args.accept_new_store) as store:
         reports = _sync_all(
             env,
             settings,
@@ -125,7 +151,7 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
     explicit_now = _explicit_now(args)
     verbose = env.interactive or args.verbose > 0
     failed = False
-    with _locked(settings), _open(settings) as store:
+    with _locked(settings), _open(settings, accept_new_store=args.accept_new_store) as store:
         accounts = _accounts(settings, args)
         reports = _sync_all(env, settings, store, accounts, explicit_now, _summaries(env, args))
         now = explicit_now or datetime.now(UTC)
@@ -154,11 +180,54 @@ def _deliver(
     def build(period: str) -> Any:
         return compute_for_account(store, settings, account, rules, now=now, period=period).digest
 
+    floor = _sent_before_this_store(store, settings, account, now)
+    if floor is not None and not force:
+        return floor
     backend = make_backend(
         account.delivery, owner=account.owner, resolve_path=settings.resolve_path
     )
-    return deliver_due_digest(
+    report = deliver_due_digest(
         store, account, now=now, build_digest=build, backend=backend, force=force
+    )
+    _remember_sent(store, settings)
+    return report
+
+
+@dataclass(frozen=True)
+class _AlreadySentBefore:
+    """The due period was sent from an earlier store (the marker remembers it)."""
+
+    period: str
+    failed: bool = False
+
+    def describe(self) -> str:
+        return (
+            f"digest for {self.period} already sent before this store was started "
+            "(the store marker remembers it); not sent again (--force resends)"
+        )
+
+
+def _sent_before_this_store(
+    store: Store, settings: Settings, account: AccountConfig, now: datetime
+) -> _AlreadySentBefore | None:
+    from peerpulse.worker import marker, schedule
+
+    remembered = marker.read(settings.database_path)
+    floor = remembered.periods_sent.get(account.name) if remembered else None
+    period = schedule.due_period(now, account.timezone, account.digest.day, account.digest.time)
+    if floor is None or period is None or period > floor:
+        return None
+    if store.newest_sent_periods().get(account.name, "") >= floor:
+        return None  # this store knows its own ledger; the normal path decides
+    return _AlreadySentBefore(period)
+
+
+def _remember_sent(store: Store, settings: Settings) -> None:
+    from peerpulse.worker import marker
+
+    path = settings.database_path
+    marker.write(
+        path, marker.merged(marker.read(path), store.store_id() or "", store.newest_sent_periods())
     )
 
 
@@ -183,13 +252,13 @@ def digest(args: argparse.Namespace, env: Env) -> ExitCode:
     now = _now(args)
     accounts = _accounts(settings, args)
     if args.dry_run:
-        with _open(settings) as store:
+        with _open(settings, read_only=True) as store:
             for account in accounts:
                 result = compute_for_account(store, settings, account, rules, now=now)
                 env.print(_format_digest(result.digest, args.format, account, now))
         return ExitCode.OK
     failed = False
-    with _locked(settings), _open(settings) as store:
+    with _locked(settings), _open(settings, accept_new_store=args.accept_new_store) as store:
         for account in accounts:
             outcome = _deliver(store, settings, account, rules, now, force=args.force)
             failed |= _print_delivery(env, account, outcome, verbose=True)
@@ -212,7 +281,7 @@ def rules_check(args: argparse.Namespace, env: Env) -> ExitCode:
     env.print(f"rules OK: default rules + {len(settings.rules)} user file(s)")
     for path in settings.rules:
         env.print(f"  {settings.resolve_path(path)}")
-    with _open(settings) as store:
+    with _open(settings, read_only=True) as store:
         for account in _accounts(settings, args):
             result = compute_for_account(store, settings, account, rules, now=now)
             env.print(f"\n{account.name}: what each rule did on the stored records")
@@ -227,12 +296,12 @@ def explain(args: argparse.Namespace, env: Env) -> ExitCode:
     settings = config_module.load(args.config)
     rules = read_rules(settings)
     now = _now(args)
-    with _open(settings) as store:
+    with _open(settings, read_only=True) as store:
         for account in _accounts(settings, args):
             result = compute_for_account(store, settings, account, rules, now=now)
             explanation = result.explain(args.email.strip().lower())
-            env.print(f"== {account.name} ==")
-            env.print(str(explanation))
+            env.print(terminal_text(f"== {account.name} =="))
+            env.print(terminal_text(str(explanation)))
     return ExitCode.OK
 
 
@@ -243,7 +312,8 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
         env.print(f"no state yet at {settings.database_path}; run `peerpulse run` first")
         return ExitCode.OK
     out: list[dict[str, Any]] = []
-    with _open(settings) as store:
+    with _open(settings, read_only=True) as store:
+        _refuse_damaged(store, settings)
         for account in _accounts(settings, args):
             out.append(_account_status(store, account, now))
     if args.json:
@@ -273,6 +343,23 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
         env.print(f"  last digest: {item['last_digest'] or 'none yet'}")
         env.print(f"  next digest due: {item['next_digest']}")
     return ExitCode.OK
+
+
+def _refuse_damaged(store: Store, settings: Settings) -> None:
+    """StateError (exit 1) naming the file and the first problems if SQLite's quick
+    integrity check finds damage, so ``status`` never says all is well over a
+    damaged store."""
+    from peerpulse.worker.errors import StateError
+
+    problems = store.quick_check()
+    if problems:
+        shown = "; ".join(terminal_text(p) for p in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise StateError(
+            f"{settings.database_path} is damaged: {shown}{more}. Move it aside and run "
+            "`peerpulse sync` to rebuild it from the sources; keep the old copy, its "
+            "ledger records which weeks were sent"
+        )
 
 
 def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 import subprocess
 import sys
 
@@ -81,3 +82,31 @@ def test_a_damaged_database_is_one_message_naming_the_file_exit_1(tmp_path):
         assert code == 1, (command, err)
         assert "Traceback" not in err
         assert str(db) in err
+
+
+def test_status_reports_damage_that_its_own_reads_never_touch(tmp_path):
+    """Issue 10: `status` said all was well over a damaged store; now it runs
+    PRAGMA quick_check. The damaged page is the (unread by status) title_changes table."""
+    config = tmp_path / "c.toml"
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\n'
+                      '[[accounts]]\nname = "a"\nowner = "a@x.org"\n'
+                      f'source = {{ type = "files", mail = ["{tmp_path / "in"}"] }}\n')
+    (tmp_path / "in").mkdir()
+    code, _, err = run_cli("--config", str(config), "sync")
+    assert code == 0, err
+    code, _, err = run_cli("--config", str(config), "status")
+    assert code == 0, err
+    db = tmp_path / "state" / "peerpulse.sqlite3"
+    con = sqlite3.connect(db)
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    root = con.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'title_changes'").fetchone()[0]
+    con.close()
+    data = bytearray(db.read_bytes())
+    start = (root - 1) * page_size
+    data[start:start + page_size] = b"\xff" * page_size
+    db.write_bytes(bytes(data))
+    code, out, err = run_cli("--config", str(config), "status")
+    assert code == 1, (out, err)
+    assert str(db) in err and "is damaged" in err and "peerpulse sync" in err
+    assert "Traceback" not in err

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -158,3 +164,121 @@ def test_a_second_concurrent_run_exits_75_at_once(org, first_run):
         code, _, err = cli("--config", str(config), "run", "--now", NOW)
     assert code == 75
     assert "another peerpulse run holds" in err
+
+
+def test_explain_strips_invisible_and_control_characters_from_the_terminal(
+        org, first_run, monkeypatch):
+    from peerpulse.worker import commands
+
+    class Spoofed:
+        def explain(self, email: str) -> str:
+            return ("Al\u200bi\u202ece\u2066 <alice@example.com>\n"
+                    "  verdict: peer\u2069\ufeff\n  note: \x1b[2Jcleared")
+
+    monkeypatch.setattr(commands, "compute_for_account", lambda *a, **k: Spoofed())
+    _, config = org
+    code, out, _ = cli("--config", str(config), "explain", "alice@example.com", "--now", NOW)
+    assert code == 0
+    assert "Alice <alice@example.com>" in out
+    assert "  verdict: peer\n" in out
+    assert "\x1b" not in out
+    assert not [c for c in out if c in "\u200b\u202e\u2066\u2069\ufeff"]
+
+
+@contextmanager
+def _read_only_tree(directory: Path) -> Iterator[None]:
+    """Make ``directory`` and its files unwritable even for root (chattr +i), or by
+    mode bits for an ordinary user; skip where neither is possible."""
+    paths = [directory, *directory.iterdir()]
+    if os.geteuid() != 0:
+        for p in paths:
+            p.chmod(0o500 if p.is_dir() else 0o400)
+        try:
+            yield
+        finally:
+            for p in paths:
+                p.chmod(0o700 if p.is_dir() else 0o600)
+        return
+    if subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True).returncode:
+        subprocess.run(["chattr", "-i", *map(str, paths)], capture_output=True)
+        pytest.skip("cannot make a directory read-only for root here (no chattr +i)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+
+def test_status_and_dry_run_work_on_a_read_only_state_directory(org, first_run, tmp_path):
+    root, config = org
+    state = tmp_path / "state"
+    shutil.copytree(root / "state", state)
+    moved = tmp_path / "config.toml"
+    moved.write_text(config.read_text().replace(str(root / "state"), str(state)))
+    before = sorted(p.name for p in state.iterdir())
+    with _read_only_tree(state):
+        code, out, err = cli("--config", str(moved), "status", "--now", NOW)
+        assert code == 0, err
+        assert "last digest: 2026-W48 sent" in out
+        code, out, err = cli("--config", str(moved), "digest", "--dry-run", "--format", "json",
+                             "--now", NOW)
+        assert code == 0, err
+        assert json.loads(out)["period"] == "2026-W48"
+    assert sorted(p.name for p in state.iterdir()) == before
+
+
+def test_a_dry_run_without_a_database_says_so_and_creates_nothing(org, tmp_path):
+    _, config = org
+    empty = tmp_path / "config.toml"
+    empty.write_text(re.sub(r'(?m)^state_dir = ".*"$', f'state_dir = "{tmp_path / "none"}"',
+                            config.read_text()))
+    code, out, err = cli("--config", str(empty), "digest", "--dry-run", "--now", NOW)
+    assert code == 1
+    assert "no state yet" in err and str(tmp_path / "none") in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "none").exists()
+
+
+def _copy_org(root: Path, config: Path, to: Path) -> Path:
+    """A private copy of the demo organization after its first run."""
+    shutil.copytree(root, to, ignore=shutil.ignore_patterns("e2e*"))
+    copied = to / "config.toml"
+    copied.write_text(config.read_text().replace(str(root), str(to)))
+    return copied
+
+
+@pytest.mark.parametrize("damage", ["zero-bytes", "deleted", "replaced"])
+def test_a_lost_or_replaced_database_is_refused_and_never_resends_the_week(
+        org, first_run, tmp_path, damage):
+    root, config = org
+    assert first_run[0] == 0
+    work = tmp_path / "org"
+    copied = _copy_org(root, config, work)
+    db = next((work / "state").glob("*.sqlite3"))
+    assert (db.parent / (db.name + ".marker")).exists()
+    for stale in db.parent.glob(db.name + "-*"):
+        stale.unlink()
+    if damage == "zero-bytes":
+        db.write_bytes(b"")
+    elif damage == "deleted":
+        db.unlink()
+    else:
+        db.unlink()
+        from peerpulse.worker.store import open_store
+        open_store(db).close()
+    before = db.read_bytes() if db.exists() else None
+    for out in (work / "out").iterdir():
+        out.unlink()
+
+    code, out, err = cli("--config", str(copied), "run", "--now", NOW)
+    assert code == 1
+    assert str(db) in err and "--accept-new-store" in err and "demo 2026-W48" in err
+    assert "Traceback" not in err
+    assert (db.read_bytes() if db.exists() else None) == before
+    assert not list((work / "out").iterdir())
+
+    code, out, err = cli("--config", str(copied), "run", "--now", NOW, "--accept-new-store")
+    assert code == 0, err
+    assert not list((work / "out").iterdir()), "the week already sent went out again"
+    code, out, err = cli("--config", str(copied), "run", "--now", NOW)
+    assert code == 0, err
+    assert not list((work / "out").iterdir())

@@ -248,3 +248,25 @@ def test_a_peer_not_yet_due_shows_no_negative_overdue():
     early = replace(digest.reconnect[0], days_overdue=-53)
     rendered = _render(replace(digest, reconnect=(early,)))
     assert "-53" not in rendered.text and "-53" not in rendered.html
+
+
+INVISIBLE = (
+    "\u200b\u200c\u200d\u2060\u061c\u180e\ufeff"
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def test_invisible_characters_never_reach_the_page_the_text_or_the_subject():
+    hostile = "Al" + INVISIBLE + "ice"
+    digest = full_digest(name=hostile, department=hostile, title=hostile, reason=hostile,
+                         meeting_title=hostile, celebrate=hostile)
+    parsed = email.message_from_bytes(_wire(digest), policy=email.policy.default)
+    parts = {
+        "subject": str(parsed["Subject"]),
+        "html": parsed.get_body(("html",)).get_content(),
+        "text": parsed.get_body(("plain",)).get_content(),
+    }
+    for where, content in parts.items():
+        found = sorted({f"U+{ord(c):04X}" for c in content if c in INVISIBLE})
+        assert not found, f"{where} carries {found}"
+    assert "Alice" in parts["subject"] and "Alice" in parts["text"]

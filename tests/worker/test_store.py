@@ -200,3 +200,23 @@ def test_a_title_change_is_stamped_with_the_sync_clock_not_the_wall_clock(store)
     (change,) = store.title_changes("a", since=datetime(2000, 1, 1, tzinfo=UTC))
     assert change.seen_at == synced_at
     assert store.title_changes("a", since=datetime(2021, 3, 5, tzinfo=UTC)) == []
+
+
+def test_a_read_only_store_reads_but_never_migrates_or_writes(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    with open_store(path) as writer:
+        writer.apply_batch("a", "s", SyncBatch(upserts=[message(1)], cursor="c"))
+        newest = writer.schema_version()
+    with open_store(path, read_only=True) as reader:
+        assert reader.cursor("a", "s") == "c"
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.apply_batch("a", "s", SyncBatch(upserts=[message(2)], cursor="d"))
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM schema_version WHERE version = ?", (newest,))
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match=f"needs {newest}; run `peerpulse run`"):
+        open_store(path, read_only=True)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] < newest
+    db.close()

@@ -5,9 +5,14 @@ can email the manager or invite them to a meeting. HTML escaping is Jinja2's job
 (autoescape is on); this module makes every value one printable line of bounded
 length, and makes header values inert:
 
-- control characters (C0, C1, DEL), Unicode line/paragraph separators and
-  bidirectional overrides become spaces, so no value carries a CR/LF into a
-  header or fakes a line in the text part;
+- control characters (C0, C1, DEL) and Unicode line/paragraph separators
+  become spaces, so no value carries a CR/LF into a header or fakes a line in
+  the text part;
+- invisible characters are removed: zero-width spaces and joiners, word joiner,
+  Arabic letter mark, Mongolian vowel separator, byte order mark, directional
+  marks, embeddings, overrides and isolates. They make a name look like another
+  (``Al\u200bice``) or reverse what a line appears to say (U+202E), in the page,
+  the text part, the Subject and ``explain``'s terminal output alike;
 - ``=?`` is broken up in header values: Python 3.11.7 (this project's floor
   machine) decodes an RFC 2047 encoded word even in a plain ``str`` header value
   and then emits its decoded newline verbatim, which is CVE-2024-6923
@@ -20,8 +25,9 @@ from __future__ import annotations
 
 import re
 
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_INVISIBLE = re.compile(
+    "[\u200b-\u200f\u2060\u061c\u180e\ufeff\u202a-\u202e\u2066-\u2069]"
 )
 _SPACES = re.compile(r"\s+")
 _ADDRESS = re.compile(
@@ -38,10 +44,23 @@ def clean_text(value: object, limit: int = LINE_LIMIT) -> str:
     and the result is at most ``limit`` characters (ending in an ellipsis if cut)."""
     if value is None:
         return ""
-    text = _SPACES.sub(" ", _UNSAFE.sub(" ", str(value))).strip()
+    text = _SPACES.sub(" ", _UNSAFE.sub(" ", strip_invisible(str(value)))).strip()
     if len(text) > limit:
         text = text[: max(limit - 1, 0)].rstrip() + "\u2026"
     return text
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without invisible and bidirectional-control characters (the one list)."""
+    return _INVISIBLE.sub("", text)
+
+
+def terminal_text(text: str) -> str:
+    """Multi-line text safe for a terminal: each line keeps its indentation, loses
+    invisible characters, and has control characters (escape sequences) as spaces."""
+    return "\n".join(
+        _UNSAFE.sub(" ", strip_invisible(line)).rstrip() for line in text.splitlines()
+    )
 
 
 def header_text(value: object, limit: int = SUBJECT_LIMIT) -> str:

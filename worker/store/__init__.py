@@ -16,5 +16,7 @@ Store = SqliteStore
 __all__ = ["Store", "SqliteStore", "StoreError", "open_store"]
 
 
-def open_store(path: Path | str) -> Store:
-    return SqliteStore(path)
+def open_store(path: Path | str, *, read_only: bool = False) -> Store:
+    """The store at ``path``; ``read_only`` for commands that only read (never
+    creates, migrates or writes; StoreError if there is no database yet)."""
+    return SqliteStore(path, read_only=read_only)

@@ -196,3 +196,12 @@ MIGRATIONS.append(
         ],
     )
 )
+
+# 5: the store's identity, checked against the marker file beside the database.
+MIGRATIONS.append(
+    (
+        5,
+        "store identity, so a replaced database is recognised (issue 10, item 3)",
+        ["CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"],
+    )
+)

@@ -14,6 +14,8 @@ import contextlib
 import os
 import sqlite3
 import time
+import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,8 +81,13 @@ _TABLES = {RecordKind.EVENT: "events", RecordKind.MESSAGE: "messages", RecordKin
 class SqliteStore:
     """peerpulse's state in one SQLite file (WAL mode)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        if read_only:
+            self._db = self._connect_read_only()
+            self._check_schema()
+            return
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
@@ -96,6 +103,50 @@ class SqliteStore:
                 os.chmod(self.path, 0o600)
         self._migrate()
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that cannot write, for ``status``, ``digest --dry-run`` and
+        the other readers, so they work on a read-only state directory (issue 10,
+        item 6). Nothing is created, migrated or chmod-ed.
+
+        SQLite needs the ``-shm`` file to read a WAL database; when the directory is
+        read-only and the last writer closed cleanly (no ``-wal`` left, so every
+        commit is in the main file) it cannot create one, and the file is opened
+        ``immutable`` instead, which reads the main file as it is."""
+        if not self.path.is_file():
+            raise StoreError(f"no state yet at {self.path}; run `peerpulse run` first")
+        base = f"file:{urllib.parse.quote(str(self.path.resolve()))}?mode=ro"
+        uris = [base]
+        if not Path(f"{self.path}-wal").exists():
+            uris.append(base + "&immutable=1")
+        for n, uri in enumerate(uris, 1):
+            try:
+                db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
+                db.execute("PRAGMA busy_timeout=30000")
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.DatabaseError as exc:
+                if n == len(uris) or getattr(exc, "sqlite_errorname", "") != "SQLITE_CANTOPEN":
+                    raise StoreError(f"cannot open state database {self.path}: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check_schema(self) -> None:
+        """A reader never migrates: an older schema is reported, not upgraded."""
+        try:
+            applied = self.schema_version()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a peerpulse state database: {exc}") from exc
+        newest = max(v for v, _, _ in MIGRATIONS)
+        if applied < newest:
+            raise StoreError(
+                f"{self.path} has schema {applied}, this peerpulse needs {newest}; "
+                "run `peerpulse run` (or `peerpulse sync`) once to upgrade it"
+            )
+        if applied > newest:
+            raise StoreError(
+                f"{self.path} was written by a newer peerpulse (schema {applied}, "
+                f"this version knows {newest}); upgrade peerpulse"
+            )
+
     # -- lifecycle -----------------------------------------------------------------
 
     def close(self) -> None:
@@ -110,9 +161,10 @@ class SqliteStore:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
         """One IMMEDIATE transaction: the write lock is taken up front, so two
-        writers queue instead of failing halfway with SQLITE_BUSY on upgrade."""
+        writers queue instead of failing halfway with SQLITE_BUSY on upgrade. A
+        read-only store takes a plain (deferred) transaction: a consistent read."""
         cur = self._db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        cur.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
         try:
             yield cur
         except BaseException:
@@ -151,6 +203,44 @@ class SqliteStore:
     def schema_version(self) -> int:
         row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
+
+    def store_id(self, *, create: bool = True) -> str | None:
+        """This database's identity, made when first asked for by a writer; the marker
+        beside the file remembers it, so a replaced database is told apart (issue 10,
+        item 3). ``create=False`` only looks (None if there is none yet)."""
+        row = self._db.execute("SELECT value FROM store_meta WHERE key = 'store_id'").fetchone()
+        if row is not None or self.read_only or not create:
+            return row[0] if row else None
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT INTO store_meta (key, value) VALUES ('store_id', ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (uuid.uuid4().hex,),
+            )
+            return str(
+                cur.execute("SELECT value FROM store_meta WHERE key = 'store_id'").fetchone()[0]
+            )
+
+    def newest_sent_periods(self) -> dict[str, str]:
+        """Per account, the newest period whose digest the ledger records as sent."""
+        rows = self._db.execute(
+            "SELECT account, MAX(period) FROM digest_ledger WHERE state = 'sent' GROUP BY account"
+        ).fetchall()
+        return {str(account): str(period) for account, period in rows}
+
+    def quick_check(self, limit: int = 10) -> list[str]:
+        """SQLite's ``PRAGMA quick_check``: the problems found (empty if none).
+
+        ``status`` runs it so damage in a page no ordinary read touches (an index,
+        a table the week's digest has not needed yet) is reported before a run
+        trips over it (issue 10). It reads every page once: seconds for a large
+        store, fine for a command a person runs."""
+        try:
+            rows = self._db.execute(f"PRAGMA quick_check({int(limit)})").fetchall()
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        problems = [str(row[0]) for row in rows]
+        return [] if problems == ["ok"] else problems
 
     # -- sync ----------------------------------------------------------------------
 
