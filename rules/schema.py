@@ -161,7 +161,11 @@ class Recommend(_Section):
     invitations_size: int = Field(default=1, ge=0, le=10)
     max_per_department: int = Field(default=2, ge=1)
     rotation_weeks: int = Field(default=12, ge=0, le=520)
-    never_met_priority: float = Field(default=1.5, ge=0)
+    never_met_priority: float = Field(default=1.5, ge=0)  # accepted, no longer used
+    reconnect_min_interactions: int = Field(default=3, ge=1)
+    reconnect_min_meetings: int = Field(default=1, ge=1)
+    reconnect_overdue_cap: float = Field(default=4.0, gt=0)
+    first_coffee_every: int = Field(default=4, ge=0, le=52)
     already_scheduled_days: int = Field(default=14, ge=0, le=90)
     evidence_size: int = Field(default=3, ge=0, le=20)
     slots: int = Field(default=3, ge=0, le=10)

@@ -13,7 +13,7 @@ from peerpulse.connectors.records import Person
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.slots import free_slots
 
-from tests.rules.builders import ME, PEERS, PEOPLE, days_ago, mail, meeting, run
+from tests.rules.builders import ME, NOW, PEERS, PEOPLE, days_ago, mail, meeting, run
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "digest.schema.json").read_text())
 FIN, HR, SALES, OPS, MKT = PEERS
@@ -237,3 +237,51 @@ def test_schema_rejects_a_digest_missing_a_section() -> None:
     del data["reconnect"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, SCHEMA)
+
+
+def _strong_tie_and_acquaintance() -> tuple[list, list]:
+    """FIN: a weekly 1:1 for a year, quiet for 2x its cadence; HR: two mails a year ago."""
+    events = [meeting(days_ago(60 + 7 * w), FIN) for w in range(52)]
+    messages = [mail(days_ago(370), ME, (HR,)), mail(days_ago(365), HR, (ME,))]
+    events += [meeting(days_ago(2), p) for p in (SALES, OPS, MKT)]
+    return events, messages
+
+
+def test_reconnect_ranks_a_strong_quiet_tie_above_a_long_silent_acquaintance() -> None:
+    events, messages = _strong_tie_and_acquaintance()
+    digest = run(events, messages).digest
+    order = [e.email for e in digest.reconnect]
+    assert order and order[0] == FIN
+    assert HR not in order  # two messages are not a tie to reconnect
+
+
+def test_an_acquaintance_with_two_messages_is_never_a_reconnect_pick() -> None:
+    messages = [mail(days_ago(400), ME, (HR,)), mail(days_ago(399), HR, (ME,))]
+    for period, now in (("2026-W47", NOW - timedelta(weeks=1)), ("2026-W48", NOW)):
+        digest = run([], messages, now=now, period=period).digest
+        assert HR not in [e.email for e in digest.reconnect]
+    # one real meeting is history enough (reconnect_min_meetings = 1)
+    digest = run([meeting(days_ago(200), HR)]).digest
+    assert [e.email for e in digest.reconnect] == [HR]
+
+
+def test_reconnect_minimum_history_is_configurable() -> None:
+    rules = load_rules([("r.toml", "[recommend]\nreconnect_min_interactions = 2\n")])
+    messages = [mail(days_ago(400), ME, (HR,)), mail(days_ago(399), HR, (ME,))]
+    assert [e.email for e in run([], messages, rules=rules).digest.reconnect] == [HR]
+    with pytest.raises(Exception, match="reconnect_min_interactions"):
+        load_rules([("r.toml", "[recommend]\nreconnect_min_interactions = 0\n")])
+
+
+def test_peer_of_the_week_prefers_a_tie_worth_keeping_and_offers_a_first_coffee_every_4th_week(
+) -> None:
+    events, messages = _strong_tie_and_acquaintance()
+    week47 = run(events, messages, now=NOW - timedelta(weeks=1), period="2026-W47").digest
+    assert week47.peer_of_the_week is not None
+    assert week47.peer_of_the_week.person.email == FIN
+    assert not week47.peer_of_the_week.first_coffee
+    week48 = run(events, messages).digest  # 48 % 4 == 0: a first coffee
+    pick = week48.peer_of_the_week
+    assert pick is not None and pick.first_coffee and pick.person.email == HR
+    assert any(r.startswith("A first coffee with") for r in pick.person.reasons)
+    assert not any("reconnect" in r.lower() for r in pick.person.reasons)
