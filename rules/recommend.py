@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 
 from peerpulse.rules.coverage import DepartmentTally, trend
 from peerpulse.rules.reciprocity import balance
-from peerpulse.rules.scoring import MEETINGS, tie_strength
 from peerpulse.rules.recommendations import (
     CelebrateEntry,
     DepartmentCoverage,
@@ -23,6 +22,7 @@ from peerpulse.rules.recommendations import (
     ReciprocityEntry,
     Slot,
 )
+from peerpulse.rules.scoring import MEETINGS, tie_strength
 from peerpulse.rules.team_meeting import TeamMeeting
 from peerpulse.rules.views import Context, PeerView, cadence_reasons, entry, recency_reason
 
@@ -121,7 +121,8 @@ def peer_of_the_week(
         week = int(ctx.period.split("-W")[1])
         coffee_week = policy.first_coffee_every > 0 and week % policy.first_coffee_every == 0
         if ties and not (coffee_week and strangers):
-            chosen = min(ties, key=lambda v: (-value_at_risk(v, ctx), _lottery(ctx.period, v.email)))
+            chosen = min(ties, key=lambda v: (-value_at_risk(v, ctx),
+                                              _lottery(ctx.period, v.email)))
         else:
             chosen = min(strangers, key=lambda v: (v.score.interactions,
                                                    _lottery(ctx.period, v.email)))
