@@ -52,6 +52,12 @@ class Identity(_Section):
         return groups
 
 
+class TitleLevel(_Section):
+    name: str = Field(min_length=1, max_length=80)
+    level: int = Field(ge=1, le=20)
+    titles: list[Glob] = Field(min_length=1)
+
+
 class Peers(_Section):
     require_manages_anyone: bool = True
     internal_only: bool = True
@@ -65,6 +71,8 @@ class Peers(_Section):
     exclude_tags: list[Glob] = []
     include: list[Email] = []
     exclude: list[Email] = []
+    leaders_by_title_when_chain_unknown: bool = True
+    title_levels: list[TitleLevel] = []
 
 
 class EventNoise(_Section):

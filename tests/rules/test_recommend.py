@@ -285,3 +285,45 @@ def test_peer_of_the_week_prefers_a_tie_worth_keeping_and_offers_a_first_coffee_
     assert pick is not None and pick.first_coffee and pick.person.email == HR
     assert any(r.startswith("A first coffee with") for r in pick.person.reasons)
     assert not any("reconnect" in r.lower() for r in pick.person.reasons)
+
+
+# A directory with no manager column, shaped like the Enron one (issue 9, item 2).
+FLAT = (
+    Person(ME, "Morgan Me", department="ENA Gas West", title="Dir Trading", manages_anyone=True),
+    Person("vp@corp.example", "Val Vp", department="ENA Gas West", title="VP Trading",
+           manages_anyone=True),
+    Person("ceo@corp.example", "Casey Ceo", department="Enron", title="President & CEO",
+           manages_anyone=True),
+    Person("svp@corp.example", "Sky Svp", department="ETS", title="SVP Operations",
+           manages_anyone=True),
+    Person("vp2@corp.example", "Vic Vp", department="ETS", title="Vice President",
+           manages_anyone=True),
+    Person("dir@corp.example", "Dee Dir", department="ENA Legal", title="Director",
+           manages_anyone=True),
+    Person("mgr@corp.example", "Max Mgr", department="ENA Gas West", title="Mgr Trading",
+           manages_anyone=True),
+)
+
+
+def test_without_a_manager_column_leaders_by_title_are_not_peers() -> None:
+    events = [meeting(days_ago(200 + d), p.email) for p in FLAT[1:] for d in (0, 7, 14)]
+    messages = [mail(days_ago(d), p.email, (ME,)) for p in FLAT[1:] for d in range(10, 60, 2)]
+    result = run(events, messages, people=FLAT)
+    peers = set(result.views)
+    # the VP of my own department (my likely boss), the CEO, the SVP: leaders, not peers
+    assert peers == {"vp2@corp.example", "dir@corp.example", "mgr@corp.example"}
+    assert result.digest.stats["management_chain_known"] is False
+    named = {e.email for e in result.digest.reconnect} | {e.person.email for e in
+                                                          result.digest.reciprocity}
+    assert not named & {"vp@corp.example", "ceo@corp.example", "svp@corp.example"}
+    assert run([], [], people=PEOPLE).digest.stats["management_chain_known"] is True
+
+
+def test_title_levels_are_configurable_and_can_be_switched_off() -> None:
+    off = load_rules([("r.toml", "[peers]\nleaders_by_title_when_chain_unknown = false\n")])
+    assert "vp@corp.example" in run([], [], people=FLAT, rules=off).views
+    flat = load_rules([("r.toml", '[peers]\ntitle_levels = [{ name = "Boss", level = 9, '
+                                  'titles = ["*ceo*"] }]\n')])
+    assert set(run([], [], people=FLAT, rules=flat).views) == {
+        "vp@corp.example", "svp@corp.example", "vp2@corp.example", "dir@corp.example",
+        "mgr@corp.example"}

@@ -248,3 +248,13 @@ def test_a_peer_not_yet_due_shows_no_negative_overdue():
     early = replace(digest.reconnect[0], days_overdue=-53)
     rendered = _render(replace(digest, reconnect=(early,)))
     assert "-53" not in rendered.text and "-53" not in rendered.html
+
+
+def test_footer_says_when_the_directory_has_no_manager_column() -> None:
+    digest = full_digest()
+    known = _render(digest)
+    assert "no manager column" not in known.text and "no manager column" not in known.html
+    digest = replace(digest, stats={**digest.stats, "management_chain_known": False})
+    unknown = _render(digest)
+    assert "Your directory has no manager column" in unknown.text
+    assert "Your directory has no manager column" in unknown.html

@@ -149,6 +149,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         ],
         "coverage": _coverage_view(digest, today),
         "generated": _generated_text(now, digest.timezone),
+        "chain_unknown": digest.stats.get("management_chain_known") is False,
         "timezone": clean_text(digest.timezone, 64),
         "is_empty": digest.is_empty,
     }
