@@ -17,6 +17,9 @@ Reported (issue 9, item 1):
 - mean decayed tie strength at the last contact of the reconnect picks, divided
   by that of a naive baseline: the same number of peers, the longest silent
   first among those with any contact (goal >= 1.3);
+- peer picks (peer of the week, reconnect, reciprocity, feedback, invitations)
+  above the owner's title level in the owner's department, or two or more
+  levels above anywhere (goal 0; issue 9, item 2);
 - owners whose computation raised (goal 0).
 Exit 0 when every goal is met, 1 otherwise.
 """
@@ -97,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     pick_strengths: list[float] = []
     base_strengths: list[float] = []
     crashes = 0
+    leader_picks = 0
+    by_email = {p.email: p for p in directory}
     for pid in owners:
         owner = people[pid].email
         mailbox = []
@@ -119,6 +124,18 @@ def main(argv: list[str] | None = None) -> int:
             crashes += 1
             traceback.print_exc()
             continue
+        d = result.digest
+        named = [e.email for e in d.reconnect] + [e.person.email for e in d.reciprocity]
+        named += [e.email for e in d.feedback] + [e.person.email for e in d.invitations]
+        if d.peer_of_the_week:
+            named.append(d.peer_of_the_week.person.email)
+        me = people[pid]
+        mine = rules.title_level(me.title)[0]
+        for email in named:
+            them = by_email[email]
+            level = rules.title_level(them.title)[0]
+            if level >= mine + 2 or (level > mine and them.department == me.department):
+                leader_picks += 1
         chosen = [result.views[e.email] for e in result.digest.reconnect]
         picks += len(chosen)
         with_history += sum(1 for v in chosen if v.score.interactions >= 3)
@@ -138,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(share {share:.2f}, goal >= 0.90)")
     print(f"mean strength at last contact: picks {mean_picks:.3f}, longest-silent baseline "
           f"{mean_base:.3f} (ratio {ratio:.2f}, goal >= 1.30)")
-    ok = crashes == 0 and share >= 0.9 and ratio >= 1.3
+    print(f"peer picks that are leaders by title: {leader_picks} (goal 0)")
+    ok = crashes == 0 and share >= 0.9 and ratio >= 1.3 and leader_picks == 0
     return 0 if ok else 1
 
 
