@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-google accuracy chaos screenshot clean
+.PHONY: demo test lint bench bench-google accuracy enron chaos screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(STAMP)
 ## accuracy: inference precision/recall against the demo generator's ground truth
 accuracy: $(STAMP)
 	$(BIN)/python -m benchmarks.accuracy
+
+## enron: reconnect advice on the Enron organization, every senior person as owner
+## (needs the corpus under $$PEERPULSE_CORPORA, default /work/shared/corpora; not in `make test`)
+enron: $(STAMP)
+	$(BIN)/python -m benchmarks.enron_advice
 
 ## bench: digest computation vs a plain read of 1M messages + 100k events
 bench: $(STAMP)

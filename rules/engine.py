@@ -128,6 +128,8 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
             "peers_met": sum(1 for v in ordered if not v.score.never_met),
             "interactions": sum(len(v.rows) for v in ordered),
             "team_meeting": team_meeting.title if team_meeting else None,
+            # No manager column: chain/report exclusions cannot apply; titles stand in.
+            "management_chain_known": directory.chain_known,
         },
     )
     collected: tuple[tuple[str, str, str], ...] = ()

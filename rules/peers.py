@@ -32,6 +32,7 @@ class Directory:
     direct_reports: frozenset[str]
     management_chain: tuple[str, ...]  # the owner's manager, their manager, ...
     team_sizes: dict[str, int] = field(default_factory=dict)  # direct + indirect reports
+    chain_known: bool = True  # False: no one in the directory has a manager
 
     def verdict(self, canonical: str) -> NotPeer | None:
         """None for a peer; otherwise why not."""
@@ -61,6 +62,11 @@ def build_directory(people: Sequence[Person], identity: Identity, rules: RuleSet
     peers: dict[str, Person] = {}
     not_peers: dict[str, NotPeer] = {}
     policy = _Policy(rules, identity, frozenset(chain), reports, children)
+    chain_known = bool(managers)
+    owner_person = resolved.get(identity.owner)
+    if not chain_known and rules.model.peers.leaders_by_title_when_chain_unknown and owner_person:
+        policy.owner_level = rules.title_level(owner_person.title)[0]
+        policy.owner_department = (owner_person.department or "").lower()
     for email, person in resolved.items():
         verdict = policy.judge(email, person)
         if verdict is None:
@@ -80,6 +86,7 @@ def build_directory(people: Sequence[Person], identity: Identity, rules: RuleSet
         direct_reports=frozenset(children.get(identity.owner, ())),
         management_chain=tuple(chain),
         team_sizes=team_sizes,
+        chain_known=chain_known,
     )
 
 
@@ -121,6 +128,9 @@ class _Policy:
         self.children = children
         self.include = {identity.resolve(e) for e in self.model.include}
         self.exclude = {identity.resolve(e) for e in self.model.exclude}
+        # Set only when the chain is unknown and titles stand in for it.
+        self.owner_level: int | None = None
+        self.owner_department = ""
 
     def judge(self, email: str, person: Person) -> NotPeer | None:
         m, r = self.model, self.rules
@@ -134,6 +144,9 @@ class _Policy:
             return NotPeer("peers.exclude_my_management_chain", "in your management chain")
         if m.exclude_my_reports and email in self.reports:
             return NotPeer("peers.exclude_my_reports", "reports to you")
+        leader = self._leader(person)
+        if leader:
+            return leader
         if m.internal_only and not self.identity.is_internal(email):
             return NotPeer("peers.internal_only", "outside your organization's domains")
         if m.require_manages_anyone and not (person.manages_anyone or self.children.get(email)):
@@ -155,4 +168,23 @@ class _Policy:
             hit = r.peer_exclude_tags.match(tag)
             if hit:
                 return NotPeer("peers.exclude_tags", f"tag matches {hit!r}")
+        return None
+
+    def _leader(self, person: Person) -> NotPeer | None:
+        """Without a manager column, title rank stands in for the chain (issue 9, item 2).
+
+        Someone above your level in your own department is probably your boss
+        or theirs; someone two or more levels above you anywhere is a leader.
+        Neither is a peer.
+        """
+        if self.owner_level is None:
+            return None
+        level, name = self.rules.title_level(person.title)
+        same = (person.department or "").lower() == self.owner_department != ""
+        if same and level > self.owner_level:
+            return NotPeer("peers.leader_in_my_department",
+                           f"{name} title above yours in your department (no manager column)")
+        if level >= self.owner_level + 2:
+            return NotPeer("peers.leader",
+                           f"{name} title two or more levels above yours (no manager column)")
         return None

@@ -22,6 +22,7 @@ from peerpulse.rules.recommendations import (
     ReciprocityEntry,
     Slot,
 )
+from peerpulse.rules.scoring import MEETINGS, tie_strength
 from peerpulse.rules.team_meeting import TeamMeeting
 from peerpulse.rules.views import Context, PeerView, cadence_reasons, entry, recency_reason
 
@@ -52,6 +53,44 @@ def _lottery(period: str, email: str) -> str:
     return hashlib.sha256(f"{period}|{email}".encode()).hexdigest()
 
 
+# -- value at risk ---------------------------------------------------------------
+
+
+def established(view: PeerView, ctx: Context) -> bool:
+    """A tie with real history: enough interactions, or a real meeting (not a big one).
+
+    Two messages a year ago are an acquaintance, not a tie worth keeping; they
+    never appear as "reconnect" (issue 9, item 1).
+    """
+    policy = ctx.rules.model.recommend
+    if view.score.interactions >= policy.reconnect_min_interactions:
+        return True
+    kinds = view.score.kinds
+    met = sum(n for k, n in kinds.items() if k in MEETINGS and k != "large_meeting")
+    return met >= policy.reconnect_min_meetings
+
+
+def strength_at_last_contact(view: PeerView, ctx: Context) -> float:
+    """The tie strength (decayed, as scoring defines it) on the day the tie went quiet."""
+    last = view.score.last_at
+    if last is None:
+        return 0.0
+    return tie_strength([r for r in view.rows if r[0] <= last], last, ctx.rules)
+
+
+def value_at_risk(view: PeerView, ctx: Context) -> float:
+    """How much is lost by letting the tie slide: strength when it went quiet x cadences overdue.
+
+    Overdue is counted up to ``reconnect_overdue_cap`` cadences, so length of
+    silence alone cannot outrank a strong tie (the "longest silent" trap).
+    Not overdue yet gives a small positive value ranked by strength only.
+    """
+    ratio = view.overdue_ratio or 0.0
+    cap = ctx.rules.model.recommend.reconnect_overdue_cap
+    factor = min(ratio, cap) if ratio > 0 else 0.01 / (1.0 - ratio)
+    return strength_at_last_contact(view, ctx) * factor
+
+
 # -- peer of the week ------------------------------------------------------------
 
 
@@ -77,31 +116,41 @@ def peer_of_the_week(
         return None
     chosen = next((v for v in candidates if v.email == already), None)
     if chosen is None:
-        def priority(v: PeerView) -> tuple[float, str]:
-            ratio = policy.never_met_priority if v.overdue is None else v.overdue_ratio or 0.0
-            return (-ratio, _lottery(ctx.period, v.email))
-
-        chosen = min(candidates, key=priority)
+        ties = [v for v in candidates if established(v, ctx)]
+        strangers = [v for v in candidates if not established(v, ctx)]
+        week = int(ctx.period.split("-W")[1])
+        coffee_week = policy.first_coffee_every > 0 and week % policy.first_coffee_every == 0
+        if ties and not (coffee_week and strangers):
+            chosen = min(ties, key=lambda v: (-value_at_risk(v, ctx),
+                                              _lottery(ctx.period, v.email)))
+        else:
+            chosen = min(strangers, key=lambda v: (v.score.interactions,
+                                                   _lottery(ctx.period, v.email)))
+    first_coffee = not established(chosen, ctx)
     reasons = [recency_reason(chosen), *cadence_reasons(chosen)]
     if chosen.score.never_met:
-        reasons.append("A peer you have not met yet: a lunch is a good start")
+        reasons.append(f"A first coffee with {chosen.name}: a peer you have not met yet")
+    elif first_coffee:
+        reasons.append(f"A first coffee with {chosen.name}: you have barely met "
+                       f"({_times(chosen.score.interactions)} on record)")
     if policy.rotation_weeks:
         reasons.append(f"Not suggested in the last {policy.rotation_weeks} weeks")
-    return PeerOfTheWeek(person=entry(chosen, reasons, ctx), slots=slots())
+    return PeerOfTheWeek(person=entry(chosen, reasons, ctx), slots=slots(),
+                         first_coffee=first_coffee)
 
 
 # -- reconnect -------------------------------------------------------------------
 
 
 def reconnect(views: Sequence[PeerView], ctx: Context, skip: set[str]) -> tuple[PersonEntry, ...]:
-    """Overdue peers (met before), most overdue first relative to cadence, spread."""
+    """Overdue ties with real history, the most value at risk first, spread."""
     policy = ctx.rules.model.recommend
     overdue = [
         v for v in views
         if v.overdue is not None and v.overdue > 0 and not v.upcoming
-        and not ctx.blocked(v.email) and v.email not in skip
+        and not ctx.blocked(v.email) and v.email not in skip and established(v, ctx)
     ]
-    overdue.sort(key=lambda v: (-(v.overdue_ratio or 0.0), -v.score.tie_strength, v.email))
+    overdue.sort(key=lambda v: (-value_at_risk(v, ctx), v.email))
     picked = _spread(overdue, policy.reconnect_size, policy.max_per_department)
     out = []
     for v in picked:

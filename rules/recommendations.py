@@ -67,6 +67,7 @@ class Slot:
 class PeerOfTheWeek:
     person: PersonEntry
     slots: tuple[Slot, ...] = ()
+    first_coffee: bool = False  # a peer never or barely met, not a tie to keep
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ class RuleSet:
     peer_exclude_titles: GlobSet = field(default_factory=lambda: GlobSet(()))
     peer_tags: GlobSet = field(default_factory=lambda: GlobSet(()))
     peer_exclude_tags: GlobSet = field(default_factory=lambda: GlobSet(()))
+    title_levels: tuple[tuple[int, str, GlobSet], ...] = ()  # highest level first
     influential_titles: GlobSet = field(default_factory=lambda: GlobSet(()))
     celebrate_subjects: GlobSet = field(default_factory=lambda: GlobSet(()))
     key_functions: tuple[KeyFunctionMatcher, ...] = ()
@@ -75,6 +76,10 @@ class RuleSet:
             peer_exclude_titles=GlobSet(peers.exclude_titles),
             peer_tags=GlobSet(peers.tags),
             peer_exclude_tags=GlobSet(peers.exclude_tags),
+            title_levels=tuple(sorted(
+                ((t.level, t.name, GlobSet(t.titles)) for t in peers.title_levels),
+                key=lambda t: -t[0],
+            )),
             influential_titles=GlobSet(model.cadence.influential.titles),
             celebrate_subjects=GlobSet(model.celebrate.subject_keywords),
             key_functions=tuple(
@@ -89,6 +94,14 @@ class RuleSet:
                 for g in model.cadence.groups
             ),
         )
+
+    def title_level(self, title: str | None) -> tuple[int, str | None]:
+        """The seniority a title implies: the highest ``[[peers.title_levels]]`` it matches."""
+        if title:
+            for level, name, globs in self.title_levels:
+                if globs.match(title):
+                    return level, name
+        return 0, None
 
     def key_function(self, department: str | None) -> KeyFunctionMatcher | None:
         """The key function a department belongs to, if any."""

@@ -52,6 +52,12 @@ class Identity(_Section):
         return groups
 
 
+class TitleLevel(_Section):
+    name: str = Field(min_length=1, max_length=80)
+    level: int = Field(ge=1, le=20)
+    titles: list[Glob] = Field(min_length=1)
+
+
 class Peers(_Section):
     require_manages_anyone: bool = True
     internal_only: bool = True
@@ -65,6 +71,8 @@ class Peers(_Section):
     exclude_tags: list[Glob] = []
     include: list[Email] = []
     exclude: list[Email] = []
+    leaders_by_title_when_chain_unknown: bool = True
+    title_levels: list[TitleLevel] = []
 
 
 class EventNoise(_Section):
@@ -161,7 +169,11 @@ class Recommend(_Section):
     invitations_size: int = Field(default=1, ge=0, le=10)
     max_per_department: int = Field(default=2, ge=1)
     rotation_weeks: int = Field(default=12, ge=0, le=520)
-    never_met_priority: float = Field(default=1.5, ge=0)
+    never_met_priority: float = Field(default=1.5, ge=0)  # accepted, no longer used
+    reconnect_min_interactions: int = Field(default=3, ge=1)
+    reconnect_min_meetings: int = Field(default=1, ge=1)
+    reconnect_overdue_cap: float = Field(default=4.0, gt=0)
+    first_coffee_every: int = Field(default=4, ge=0, le=52)
     already_scheduled_days: int = Field(default=14, ge=0, le=90)
     evidence_size: int = Field(default=3, ge=0, le=20)
     slots: int = Field(default=3, ge=0, le=10)

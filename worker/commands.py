@@ -340,6 +340,9 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
             )
         for location, reason in item["recent_skipped"][:5]:
             env.print(f"  skipped {location}: {reason}")
+        if item["management_chain_known"] is False:
+            env.print("  directory: no manager column, so your management chain and reports are "
+                      "unknown; leaders are told apart by title ([peers] title_levels)")
         env.print(f"  last digest: {item['last_digest'] or 'none yet'}")
         env.print(f"  next digest due: {item['next_digest']}")
     return ExitCode.OK
@@ -395,6 +398,10 @@ def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict
         "sources": sources,
         "recent_skipped": [(loc, reason) for _, loc, reason in store.skipped_inputs(account.name)],
         "last_digest": last,
+        # None: no directory yet; False: a directory without a manager column.
+        "management_chain_known": (
+            any(p.manager for p in store.people(account.name)) if counts.people else None
+        ),
         "next_digest": schedule.next_due(
             now, account.timezone, account.digest.day, account.digest.time
         ).isoformat(timespec="minutes"),

@@ -13,7 +13,7 @@ from peerpulse.connectors.records import Person
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.slots import free_slots
 
-from tests.rules.builders import ME, PEERS, PEOPLE, days_ago, mail, meeting, run
+from tests.rules.builders import ME, NOW, PEERS, PEOPLE, days_ago, mail, meeting, run
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "digest.schema.json").read_text())
 FIN, HR, SALES, OPS, MKT = PEERS
@@ -237,3 +237,93 @@ def test_schema_rejects_a_digest_missing_a_section() -> None:
     del data["reconnect"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, SCHEMA)
+
+
+def _strong_tie_and_acquaintance() -> tuple[list, list]:
+    """FIN: a weekly 1:1 for a year, quiet for 2x its cadence; HR: two mails a year ago."""
+    events = [meeting(days_ago(60 + 7 * w), FIN) for w in range(52)]
+    messages = [mail(days_ago(370), ME, (HR,)), mail(days_ago(365), HR, (ME,))]
+    events += [meeting(days_ago(2), p) for p in (SALES, OPS, MKT)]
+    return events, messages
+
+
+def test_reconnect_ranks_a_strong_quiet_tie_above_a_long_silent_acquaintance() -> None:
+    events, messages = _strong_tie_and_acquaintance()
+    digest = run(events, messages).digest
+    order = [e.email for e in digest.reconnect]
+    assert order and order[0] == FIN
+    assert HR not in order  # two messages are not a tie to reconnect
+
+
+def test_an_acquaintance_with_two_messages_is_never_a_reconnect_pick() -> None:
+    messages = [mail(days_ago(400), ME, (HR,)), mail(days_ago(399), HR, (ME,))]
+    for period, now in (("2026-W47", NOW - timedelta(weeks=1)), ("2026-W48", NOW)):
+        digest = run([], messages, now=now, period=period).digest
+        assert HR not in [e.email for e in digest.reconnect]
+    # one real meeting is history enough (reconnect_min_meetings = 1)
+    digest = run([meeting(days_ago(200), HR)]).digest
+    assert [e.email for e in digest.reconnect] == [HR]
+
+
+def test_reconnect_minimum_history_is_configurable() -> None:
+    rules = load_rules([("r.toml", "[recommend]\nreconnect_min_interactions = 2\n")])
+    messages = [mail(days_ago(400), ME, (HR,)), mail(days_ago(399), HR, (ME,))]
+    assert [e.email for e in run([], messages, rules=rules).digest.reconnect] == [HR]
+    with pytest.raises(Exception, match="reconnect_min_interactions"):
+        load_rules([("r.toml", "[recommend]\nreconnect_min_interactions = 0\n")])
+
+
+def test_peer_of_the_week_prefers_a_tie_worth_keeping_and_offers_a_first_coffee_every_4th_week(
+) -> None:
+    events, messages = _strong_tie_and_acquaintance()
+    week47 = run(events, messages, now=NOW - timedelta(weeks=1), period="2026-W47").digest
+    assert week47.peer_of_the_week is not None
+    assert week47.peer_of_the_week.person.email == FIN
+    assert not week47.peer_of_the_week.first_coffee
+    week48 = run(events, messages).digest  # 48 % 4 == 0: a first coffee
+    pick = week48.peer_of_the_week
+    assert pick is not None and pick.first_coffee and pick.person.email == HR
+    assert any(r.startswith("A first coffee with") for r in pick.person.reasons)
+    assert not any("reconnect" in r.lower() for r in pick.person.reasons)
+
+
+# A directory with no manager column, shaped like the Enron one (issue 9, item 2).
+FLAT = (
+    Person(ME, "Morgan Me", department="ENA Gas West", title="Dir Trading", manages_anyone=True),
+    Person("vp@corp.example", "Val Vp", department="ENA Gas West", title="VP Trading",
+           manages_anyone=True),
+    Person("ceo@corp.example", "Casey Ceo", department="Enron", title="President & CEO",
+           manages_anyone=True),
+    Person("svp@corp.example", "Sky Svp", department="ETS", title="SVP Operations",
+           manages_anyone=True),
+    Person("vp2@corp.example", "Vic Vp", department="ETS", title="Vice President",
+           manages_anyone=True),
+    Person("dir@corp.example", "Dee Dir", department="ENA Legal", title="Director",
+           manages_anyone=True),
+    Person("mgr@corp.example", "Max Mgr", department="ENA Gas West", title="Mgr Trading",
+           manages_anyone=True),
+)
+
+
+def test_without_a_manager_column_leaders_by_title_are_not_peers() -> None:
+    events = [meeting(days_ago(200 + d), p.email) for p in FLAT[1:] for d in (0, 7, 14)]
+    messages = [mail(days_ago(d), p.email, (ME,)) for p in FLAT[1:] for d in range(10, 60, 2)]
+    result = run(events, messages, people=FLAT)
+    peers = set(result.views)
+    # the VP of my own department (my likely boss), the CEO, the SVP: leaders, not peers
+    assert peers == {"vp2@corp.example", "dir@corp.example", "mgr@corp.example"}
+    assert result.digest.stats["management_chain_known"] is False
+    named = {e.email for e in result.digest.reconnect} | {e.person.email for e in
+                                                          result.digest.reciprocity}
+    assert not named & {"vp@corp.example", "ceo@corp.example", "svp@corp.example"}
+    assert run([], [], people=PEOPLE).digest.stats["management_chain_known"] is True
+
+
+def test_title_levels_are_configurable_and_can_be_switched_off() -> None:
+    off = load_rules([("r.toml", "[peers]\nleaders_by_title_when_chain_unknown = false\n")])
+    assert "vp@corp.example" in run([], [], people=FLAT, rules=off).views
+    flat = load_rules([("r.toml", '[peers]\ntitle_levels = [{ name = "Boss", level = 9, '
+                                  'titles = ["*ceo*"] }]\n')])
+    assert set(run([], [], people=FLAT, rules=flat).views) == {
+        "vp@corp.example", "svp@corp.example", "vp2@corp.example", "dir@corp.example",
+        "mgr@corp.example"}

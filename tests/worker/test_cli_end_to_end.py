@@ -90,6 +90,7 @@ def test_status_reports_counts_and_the_next_digest(org, first_run):
         "demo/calendar", "demo/mail", "demo/people.csv"} or len(account["sources"]) == 3
     assert account["last_digest"].startswith("2026-W48 sent")
     assert account["next_digest"].startswith("2026-11-30T07:00")
+    assert account["management_chain_known"] is True  # the demo directory has managers
 
 
 def test_digest_json_matches_the_published_schema(org, first_run):

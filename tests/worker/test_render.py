@@ -270,3 +270,13 @@ def test_invisible_characters_never_reach_the_page_the_text_or_the_subject():
         found = sorted({f"U+{ord(c):04X}" for c in content if c in INVISIBLE})
         assert not found, f"{where} carries {found}"
     assert "Alice" in parts["subject"] and "Alice" in parts["text"]
+
+
+def test_footer_says_when_the_directory_has_no_manager_column() -> None:
+    digest = full_digest()
+    known = _render(digest)
+    assert "no manager column" not in known.text and "no manager column" not in known.html
+    digest = replace(digest, stats={**digest.stats, "management_chain_known": False})
+    unknown = _render(digest)
+    assert "Your directory has no manager column" in unknown.text
+    assert "Your directory has no manager column" in unknown.html

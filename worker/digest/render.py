@@ -115,6 +115,8 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             "slots": [_slot_text(s.start, s.end) for s in digest.peer_of_the_week.slots[:3]],
             "hold_attached": hold_attached and bool(digest.peer_of_the_week.slots),
             "no_calendar": digest.stats.get("calendar") is False,
+            "heading": ("Peer of the week: a first coffee" if digest.peer_of_the_week.first_coffee
+                        else "Peer of the week"),
         }
     view: dict[str, Any] = {
         "period": digest.period,
@@ -147,6 +149,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         ],
         "coverage": _coverage_view(digest, today),
         "generated": _generated_text(now, digest.timezone),
+        "chain_unknown": digest.stats.get("management_chain_known") is False,
         "timezone": clean_text(digest.timezone, 64),
         "is_empty": digest.is_empty,
     }
@@ -160,7 +163,9 @@ def subject_line(digest: Digest) -> str:
     """"Week 48: lunch with Dana, 3 peers to reconnect": the period and the headline."""
     parts: list[str] = []
     if digest.peer_of_the_week is not None:
-        parts.append(f"lunch with {first_name(digest.peer_of_the_week.person)}")
+        pick = digest.peer_of_the_week
+        what = "a first coffee" if pick.first_coffee else "lunch"
+        parts.append(f"{what} with {first_name(pick.person)}")
     counted = (
         (len(digest.reconnect), "peer to reconnect", "peers to reconnect"),
         (len(digest.reciprocity), "favour to return", "favours to return"),
