@@ -16,70 +16,44 @@ if the user asked for that. Row ``seq`` 0 is the period's scheduled digest;
 ``digest --force`` adds seq 1, 2, ... with a new Message-ID.
 
 The caller holds the run lock (worker/lock.py) around every mutating call.
+This module decides the transitions; the store runs each one as a single
+transaction (its SQL lives in worker/store/sqlite_ledger.py), so no step here
+can be half-applied.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
-from peerpulse.worker.store import Store
+from peerpulse.worker.store.protocol import Store
+from peerpulse.worker.store.rows import LedgerEntry, LedgerState
 
-_COLUMNS = (
-    "account, recipient, period, seq, message_id, subject, message, state, attempts, "
-    "last_error, location, created_at, sending_at, finished_at, reported_at"
-)
+__all__ = [
+    "LedgerEntry",
+    "LedgerState",
+    "claim",
+    "entries",
+    "expire_pending",
+    "finish",
+    "last_entry",
+    "latest",
+    "mark_reported",
+    "record_rendered",
+    "record_resend",
+    "requeue",
+    "settle_interrupted",
+    "unreported",
+]
 
-
-class LedgerState(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    UNKNOWN = "unknown"
-    FAILED = "failed"
-    EMPTY = "empty"
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    account: str
-    recipient: str
-    period: str
-    seq: int
-    message_id: str
-    subject: str
-    message: bytes = field(repr=False)
-    state: LedgerState
-    attempts: int
-    last_error: str | None
-    location: str | None
-    created_at: int
-    sending_at: int | None
-    finished_at: int | None
-    reported_at: int | None
-
-    @property
-    def key(self) -> tuple[str, str, str, int]:
-        return (self.account, self.recipient, self.period, self.seq)
-
-
-def _entry(row: tuple[object, ...]) -> LedgerEntry:
-    values = list(row)
-    values[6] = str(values[6]).encode("ascii")
-    values[7] = LedgerState(str(values[7]))
-    return LedgerEntry(*values)  # type: ignore[arg-type]
+_INTERRUPTED = "the run sending it was interrupted; it may or may not have arrived"
+_EXPIRED = "not delivered before its period ended"
 
 
 def _epoch(now: datetime | None) -> int:
     return int(now.timestamp()) if now is not None else int(time.time())
-
-
-_WHERE_KEY = "account = ? AND recipient = ? AND period = ? AND seq = ?"
 
 
 # -- reading -------------------------------------------------------------------------
@@ -87,41 +61,24 @@ _WHERE_KEY = "account = ? AND recipient = ? AND period = ? AND seq = ?"
 
 def latest(store: Store, account: str, recipient: str, period: str) -> LedgerEntry | None:
     """The period's newest row (the scheduled digest or the last forced resend)."""
-    with store.transaction() as cur:
-        row = cur.execute(
-            f"SELECT {_COLUMNS} FROM digest_ledger WHERE account = ? AND recipient = ? "
-            "AND period = ? ORDER BY seq DESC LIMIT 1",
-            (account, recipient, period),
-        ).fetchone()
-    return _entry(row) if row else None
+    return store.ledger_latest(account, recipient, period)
 
 
 def entries(store: Store, account: str) -> list[LedgerEntry]:
     """Every row of an account, oldest period first."""
-    with store.transaction() as cur:
-        rows = cur.execute(
-            f"SELECT {_COLUMNS} FROM digest_ledger WHERE account = ? "
-            "ORDER BY period, seq, recipient",
-            (account,),
-        ).fetchall()
-    return [_entry(r) for r in rows]
+    return store.ledger_entries(account)
 
 
 def last_entry(store: Store, account: str) -> str | None:
     """One line for ``status``: the newest period, its state and when."""
-    with store.transaction() as cur:
-        row = cur.execute(
-            "SELECT period, state, recipient, COALESCE(finished_at, sending_at, created_at), "
-            "last_error FROM digest_ledger WHERE account = ? "
-            "ORDER BY period DESC, seq DESC LIMIT 1",
-            (account,),
-        ).fetchone()
-    if row is None:
+    summary = store.ledger_last_summary(account)
+    if summary is None:
         return None
-    period, state, recipient, at, error = row
-    when = datetime.fromtimestamp(at, UTC).isoformat(timespec="minutes")
-    line = f"{period} {state} to {recipient} ({when})"
-    return f"{line}: {error}" if error and state != LedgerState.SENT else line
+    when = datetime.fromtimestamp(summary.at, UTC).isoformat(timespec="minutes")
+    line = f"{summary.period} {summary.state} to {summary.recipient} ({when})"
+    if summary.error and summary.state != LedgerState.SENT:
+        return f"{line}: {summary.error}"
+    return line
 
 
 # -- writing -------------------------------------------------------------------------
@@ -145,20 +102,15 @@ def record_rendered(
     If the period already has a row, nothing changes and that row is returned:
     the first rendering wins, so one period never gets two different digests.
     """
-    state = LedgerState.EMPTY if empty else LedgerState.PENDING
-    with store.transaction() as cur:
-        cur.execute(
-            "INSERT INTO digest_ledger (account, recipient, period, seq, message_id, subject, "
-            "message, state, attempts, created_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?, 0, ?) "
-            "ON CONFLICT (account, recipient, period, seq) DO NOTHING",
-            (account, recipient, period, message_id, subject, message.decode("ascii"),
-             str(state), _epoch(now)),
-        )
-        if cur.rowcount == 1:
-            for section, emails in picks.items():
-                store.record_recommendations(account, period, section, list(emails), cur=cur)
-        row = _select(cur, (account, recipient, period, 0))
-    return row
+    return store.ledger_insert_first(
+        (account, recipient, period, 0),
+        message_id=message_id,
+        subject=subject,
+        message=message,
+        state=LedgerState.EMPTY if empty else LedgerState.PENDING,
+        created_at=_epoch(now),
+        picks=picks,
+    )
 
 
 def record_resend(
@@ -166,32 +118,14 @@ def record_resend(
     now: datetime | None = None,
 ) -> LedgerEntry:
     """A deliberate resend (``--force``): a new row after ``previous``, state pending."""
-    with store.transaction() as cur:
-        seq = cur.execute(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM digest_ledger WHERE account = ? AND "
-            "recipient = ? AND period = ?",
-            (previous.account, previous.recipient, previous.period),
-        ).fetchone()[0]
-        cur.execute(
-            "INSERT INTO digest_ledger (account, recipient, period, seq, message_id, subject, "
-            "message, state, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
-            (previous.account, previous.recipient, previous.period, seq, message_id,
-             previous.subject, message.decode("ascii"), _epoch(now)),
-        )
-        return _select(cur, (previous.account, previous.recipient, previous.period, seq))
+    return store.ledger_insert_next(
+        previous, message_id=message_id, message=message, created_at=_epoch(now)
+    )
 
 
 def claim(store: Store, entry: LedgerEntry, *, now: datetime | None = None) -> LedgerEntry | None:
     """pending -> sending, committed before any network I/O; None if not pending."""
-    with store.transaction() as cur:
-        cur.execute(
-            f"UPDATE digest_ledger SET state = 'sending', attempts = attempts + 1, "
-            f"sending_at = ? WHERE {_WHERE_KEY} AND state = 'pending'",
-            (_epoch(now), *entry.key),
-        )
-        if cur.rowcount != 1:
-            return None
-        return _select(cur, entry.key)
+    return store.ledger_claim(entry.key, _epoch(now))
 
 
 def finish(
@@ -205,85 +139,32 @@ def finish(
         DeliveryState.RETRY: LedgerState.PENDING,
     }[outcome.state]
     error = None if state == LedgerState.SENT else (outcome.detail or str(outcome.state))[:1000]
-    with store.transaction() as cur:
-        cur.execute(
-            f"UPDATE digest_ledger SET state = ?, last_error = ?, location = ?, finished_at = ? "
-            f"WHERE {_WHERE_KEY} AND state = 'sending'",
-            (str(state), error, outcome.location, _epoch(now), *entry.key),
-        )
-        return _select(cur, entry.key)
+    return store.ledger_finish(entry.key, state, error, outcome.location, _epoch(now))
 
 
 def settle_interrupted(
     store: Store, account: str, *, now: datetime | None = None
 ) -> list[LedgerEntry]:
     """Rows left in "sending" by a run that died: now "unknown" (not yet reported)."""
-    with store.transaction() as cur:
-        keys = cur.execute(
-            "SELECT account, recipient, period, seq FROM digest_ledger "
-            "WHERE account = ? AND state = 'sending'",
-            (account,),
-        ).fetchall()
-        for key in keys:
-            cur.execute(
-                f"UPDATE digest_ledger SET state = 'unknown', finished_at = ?, reported_at = NULL, "
-                f"last_error = 'the run sending it was interrupted; it may or may not have "
-                f"arrived' WHERE {_WHERE_KEY}",
-                (_epoch(now), *key),
-            )
-        return [_select(cur, tuple(key)) for key in keys]
+    return store.ledger_settle_sending(account, _epoch(now), _INTERRUPTED)
 
 
 def expire_pending(
     store: Store, account: str, current_period: str, *, now: datetime | None = None
 ) -> list[LedgerEntry]:
     """Pending rows of earlier periods become failed: a late digest is not sent."""
-    with store.transaction() as cur:
-        keys = cur.execute(
-            "SELECT account, recipient, period, seq FROM digest_ledger "
-            "WHERE account = ? AND state = 'pending' AND period < ?",
-            (account, current_period),
-        ).fetchall()
-        for key in keys:
-            cur.execute(
-                f"UPDATE digest_ledger SET state = 'failed', finished_at = ?, reported_at = NULL, "
-                f"last_error = 'not delivered before its period ended (' || "
-                f"COALESCE(last_error, 'no attempt') || ')' WHERE {_WHERE_KEY}",
-                (_epoch(now), *key),
-            )
-        return [_select(cur, tuple(key)) for key in keys]
+    return store.ledger_expire_pending(account, current_period, _epoch(now), _EXPIRED)
 
 
 def unreported(store: Store, account: str) -> list[LedgerEntry]:
     """Failed or unknown rows no run has reported yet."""
-    with store.transaction() as cur:
-        rows = cur.execute(
-            f"SELECT {_COLUMNS} FROM digest_ledger WHERE account = ? "
-            "AND state IN ('failed', 'unknown') AND reported_at IS NULL ORDER BY period, seq",
-            (account,),
-        ).fetchall()
-    return [_entry(r) for r in rows]
+    return store.ledger_unreported(account)
 
 
 def mark_reported(store: Store, entry: LedgerEntry, *, now: datetime | None = None) -> None:
-    with store.transaction() as cur:
-        cur.execute(
-            f"UPDATE digest_ledger SET reported_at = ? WHERE {_WHERE_KEY}",
-            (_epoch(now), *entry.key),
-        )
+    store.ledger_mark_reported(entry.key, _epoch(now))
 
 
 def requeue(store: Store, entry: LedgerEntry) -> LedgerEntry:
     """unknown, failed or empty -> pending, same bytes and Message-ID (a careful resend)."""
-    with store.transaction() as cur:
-        cur.execute(
-            f"UPDATE digest_ledger SET state = 'pending', reported_at = NULL WHERE {_WHERE_KEY} "
-            "AND state IN ('unknown', 'failed', 'empty')",
-            entry.key,
-        )
-        return _select(cur, entry.key)
-
-
-def _select(cur: sqlite3.Cursor, key: tuple[object, ...]) -> LedgerEntry:
-    row = cur.execute(f"SELECT {_COLUMNS} FROM digest_ledger WHERE {_WHERE_KEY}", key).fetchone()
-    return _entry(row)
+    return store.ledger_requeue(entry.key)

@@ -104,5 +104,7 @@ def test_a_batch_failing_midway_changes_nothing(
     assert dump(seeded) == before
     assert seeded.cursor("a", "files") == "cursor-1"
     # The connection is not left inside the failed transaction: the next batch commits.
-    with seeded.transaction() as cur:
-        cur.execute("SELECT 1")
+    # (A write: BEGIN inside a still-open transaction would raise. Idempotent, so
+    # later examples start from the same state.)
+    seeded.record_recommendations("a", "probe", "s", ["probe@example.com"])
+    assert ("probe", "probe@example.com") in seeded.recommendation_history("a", "s")

@@ -1,17 +1,16 @@
 """Persistent state: normalized records, sync cursors, digest ledger, history.
 
-Callers depend on the methods of :class:`SqliteStore`; a PostgreSQL backend
-will implement the same methods over the same portable SQL (see
-``migrations.py``) and be chosen by ``open_store`` from the state URL.
+Callers depend on the :class:`Store` protocol (``protocol.py``), never on a
+backend. :class:`SqliteStore` implements it; a PostgreSQL backend will
+implement the same protocol and be chosen by ``open_store`` from the state URL.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from peerpulse.worker.store.protocol import Store
 from peerpulse.worker.store.sqlite import SqliteStore, StoreError
-
-Store = SqliteStore
 
 __all__ = ["Store", "SqliteStore", "StoreError", "open_store"]
 

@@ -16,8 +16,7 @@ import sqlite3
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,49 +29,33 @@ from peerpulse.connectors.records import (
     SyncBatch,
 )
 from peerpulse.worker.store import codec
+from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store.migrations import MIGRATIONS
+from peerpulse.worker.store.rows import (
+    AccountCounts,
+    BatchOutcome,
+    LedgerEntry,
+    LedgerKey,
+    LedgerState,
+    LedgerSummary,
+    SourceStatus,
+    TitleChange,
+)
+
+__all__ = [
+    "AccountCounts",
+    "BatchOutcome",
+    "SourceStatus",
+    "SqliteStore",
+    "StoreError",
+    "TitleChange",
+]
 
 _READ_CHUNK = 5000
 
 
 class StoreError(Exception):
     """The state database cannot be opened or is not ours."""
-
-
-@dataclass(frozen=True, slots=True)
-class BatchOutcome:
-    upserted: int
-    deleted: int
-    skipped: int
-
-
-@dataclass(frozen=True, slots=True)
-class TitleChange:
-    email: str
-    old_title: str | None
-    new_title: str | None
-    seen_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SourceStatus:
-    account: str
-    source: str
-    cursor_updated_at: datetime | None
-    last_run_started: datetime | None
-    last_run_outcome: str | None
-    last_run_error: str | None
-    skipped_inputs: int
-
-
-@dataclass(frozen=True, slots=True)
-class AccountCounts:
-    events: int
-    messages: int
-    people: int
-    skipped_inputs: int
-    oldest: datetime | None
-    newest: datetime | None
 
 
 _TABLES = {RecordKind.EVENT: "events", RecordKind.MESSAGE: "messages", RecordKind.PERSON: "people"}
@@ -159,10 +142,12 @@ class SqliteStore:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Cursor]:
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
         """One IMMEDIATE transaction: the write lock is taken up front, so two
         writers queue instead of failing halfway with SQLITE_BUSY on upgrade. A
-        read-only store takes a plain (deferred) transaction: a consistent read."""
+        read-only store takes a plain (deferred) transaction: a consistent read.
+
+        Private on purpose: callers get atomic operations, never a raw cursor."""
         cur = self._db.cursor()
         cur.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
         try:
@@ -191,7 +176,7 @@ class SqliteStore:
         for version, description, statements in MIGRATIONS:
             if version in applied:
                 continue
-            with self.transaction() as cur:
+            with self._transaction() as cur:
                 for statement in statements:
                     cur.execute(statement)
                 cur.execute(
@@ -211,7 +196,7 @@ class SqliteStore:
         row = self._db.execute("SELECT value FROM store_meta WHERE key = 'store_id'").fetchone()
         if row is not None or self.read_only or not create:
             return row[0] if row else None
-        with self.transaction() as cur:
+        with self._transaction() as cur:
             cur.execute(
                 "INSERT INTO store_meta (key, value) VALUES ('store_id', ?) "
                 "ON CONFLICT (key) DO NOTHING",
@@ -263,7 +248,7 @@ class SqliteStore:
         messages = [r for r in batch.upserts if isinstance(r, MessageMeta)]
         people = [r for r in batch.upserts if isinstance(r, Person)]
         deleted = 0
-        with self.transaction() as cur:
+        with self._transaction() as cur:
             self._upsert(
                 cur,
                 "events",
@@ -410,7 +395,7 @@ class SqliteStore:
                 )
 
     def begin_sync_run(self, account: str, source: str) -> int:
-        with self.transaction() as cur:
+        with self._transaction() as cur:
             cur.execute(
                 "INSERT INTO sync_runs (account, source, started_at, outcome, upserted, deleted, "
                 "skipped) VALUES (?, ?, ?, 'running', 0, 0, 0)",
@@ -427,7 +412,7 @@ class SqliteStore:
         skipped: int,
         error: str | None = None,
     ) -> None:
-        with self.transaction() as cur:
+        with self._transaction() as cur:
             cur.execute(
                 "UPDATE sync_runs SET finished_at = ?, outcome = ?, upserted = ?, deleted = ?, "
                 "skipped = ?, error = ? WHERE rowid = ?",
@@ -497,24 +482,13 @@ class SqliteStore:
     # -- recommendation history (rotation, feedback asks) ---------------------------
 
     def record_recommendations(
-        self,
-        account: str,
-        period: str,
-        section: str,
-        emails: Iterable[str],
-        cur: sqlite3.Cursor | None = None,
+        self, account: str, period: str, section: str, emails: Iterable[str]
     ) -> None:
         """Remember who a period's digest named, so later digests rotate."""
-        rows = [(account, period, section, email, int(time.time())) for email in emails]
-        sql = (
-            "INSERT INTO recommendation_history (account, period, section, email, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, period, section, email) DO NOTHING"
-        )
-        if cur is not None:
-            cur.executemany(sql, rows)
-            return
-        with self.transaction() as own:
-            own.executemany(sql, rows)
+        with self._transaction() as cur:
+            ledger_sql.record_recommendations(
+                cur, account, period, section, emails, int(time.time())
+            )
 
     def recommendation_history(self, account: str, section: str) -> list[tuple[str, str]]:
         """(period, email) pairs named in ``section``, oldest period first."""
@@ -530,7 +504,7 @@ class SqliteStore:
     def purge_before(self, account: str, cutoff: datetime) -> dict[str, int]:
         """Delete events and messages older than ``cutoff`` (the retention limit)."""
         limit = codec.to_epoch(cutoff)
-        with self.transaction() as cur:
+        with self._transaction() as cur:
             cur.execute("DELETE FROM events WHERE account = ? AND end_ts < ?", (account, limit))
             events = cur.rowcount
             cur.execute("DELETE FROM messages WHERE account = ? AND ts < ?", (account, limit))
@@ -606,3 +580,68 @@ class SqliteStore:
             (account, limit),
         )
         return [(s, loc, r) for s, loc, r in rows]
+
+    # -- digest ledger (decisions in worker/ledger.py, SQL in sqlite_ledger.py) -----
+
+    def ledger_latest(self, account: str, recipient: str, period: str) -> LedgerEntry | None:
+        with self._transaction() as cur:
+            return ledger_sql.latest(cur, account, recipient, period)
+
+    def ledger_entries(self, account: str) -> list[LedgerEntry]:
+        with self._transaction() as cur:
+            return ledger_sql.entries(cur, account)
+
+    def ledger_last_summary(self, account: str) -> LedgerSummary | None:
+        with self._transaction() as cur:
+            return ledger_sql.last_summary(cur, account)
+
+    def ledger_insert_first(
+        self, key: LedgerKey, *, message_id: str, subject: str, message: bytes,
+        state: LedgerState, created_at: int, picks: Mapping[str, Iterable[str]],
+    ) -> LedgerEntry:
+        with self._transaction() as cur:
+            return ledger_sql.insert_first(
+                cur, key, message_id=message_id, subject=subject, message=message, state=state,
+                created_at=created_at, picks=picks, recorded_at=int(time.time()),
+            )
+
+    def ledger_insert_next(
+        self, previous: LedgerEntry, *, message_id: str, message: bytes, created_at: int
+    ) -> LedgerEntry:
+        with self._transaction() as cur:
+            return ledger_sql.insert_next(
+                cur, previous, message_id=message_id, message=message, created_at=created_at
+            )
+
+    def ledger_claim(self, key: LedgerKey, at: int) -> LedgerEntry | None:
+        with self._transaction() as cur:
+            return ledger_sql.claim(cur, key, at)
+
+    def ledger_finish(
+        self, key: LedgerKey, state: LedgerState, error: str | None, location: str | None,
+        at: int,
+    ) -> LedgerEntry:
+        with self._transaction() as cur:
+            return ledger_sql.finish(cur, key, state, error, location, at)
+
+    def ledger_settle_sending(self, account: str, at: int, error: str) -> list[LedgerEntry]:
+        with self._transaction() as cur:
+            return ledger_sql.settle_sending(cur, account, at, error)
+
+    def ledger_expire_pending(
+        self, account: str, before_period: str, at: int, reason: str
+    ) -> list[LedgerEntry]:
+        with self._transaction() as cur:
+            return ledger_sql.expire_pending(cur, account, before_period, at, reason)
+
+    def ledger_unreported(self, account: str) -> list[LedgerEntry]:
+        with self._transaction() as cur:
+            return ledger_sql.unreported(cur, account)
+
+    def ledger_mark_reported(self, key: LedgerKey, at: int) -> None:
+        with self._transaction() as cur:
+            ledger_sql.mark_reported(cur, key, at)
+
+    def ledger_requeue(self, key: LedgerKey) -> LedgerEntry:
+        with self._transaction() as cur:
+            return ledger_sql.requeue(cur, key)

@@ -1,0 +1,215 @@
+"""The Store contract: what any backend must do, tested only through the protocol.
+
+Every test takes ``backend``, a :class:`~peerpulse.worker.store.protocol.Store`
+from each implementation in ``BACKENDS``. Only SQLite exists today; a
+PostgreSQL backend joins by adding a factory (skipped when no server is
+configured) and must pass the same tests unchanged. Nothing here opens a
+connection or writes SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from peerpulse.connectors.records import (
+    EventInstance,
+    MessageMeta,
+    Person,
+    RecordKey,
+    RecordKind,
+    SkippedInput,
+    SyncBatch,
+)
+from peerpulse.connectors.state import StateChange
+from peerpulse.worker.store import SqliteStore
+from peerpulse.worker.store.protocol import Store
+from peerpulse.worker.store.rows import LedgerState
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+AT = int(T0.timestamp())
+
+
+def _sqlite(tmp_path: Path) -> AbstractContextManager[Store]:
+    return SqliteStore(tmp_path / "state.sqlite3")
+
+
+BACKENDS: dict[str, Callable[[Path], AbstractContextManager[Store]]] = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with BACKENDS[request.param](tmp_path) as store:
+        yield store
+
+
+def message(n: int, **kw: object) -> MessageMeta:
+    base: dict[str, object] = dict(
+        source_id=f"m{n}@x", message_id=f"m{n}@x", thread_id="t",
+        timestamp=T0 + timedelta(hours=n), sender="lee@example.com", to=("dana@example.com",),
+    )
+    base.update(kw)
+    return MessageMeta(**base)  # type: ignore[arg-type]
+
+
+def event(n: int, **kw: object) -> EventInstance:
+    base: dict[str, object] = dict(
+        source_id=f"e{n}", series_id=f"e{n}", start=T0 + timedelta(days=n),
+        end=T0 + timedelta(days=n, hours=1), organizer="dana@example.com",
+    )
+    base.update(kw)
+    return EventInstance(**base)  # type: ignore[arg-type]
+
+
+def _failing(batch: SyncBatch) -> SyncBatch:
+    """``batch`` plus, last, a record no backend can encode: it fails after the
+    earlier rows were written, inside the transaction."""
+    batch.upserts.append(message(99, timestamp=None))
+    return batch
+
+
+# -- records -------------------------------------------------------------------------
+
+
+def test_a_record_upserted_twice_is_stored_once_with_the_newer_values(backend):
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(1, subject="old")], cursor="c1"))
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(1, subject="new")], cursor="c2"))
+    assert [m.subject for m in backend.iter_messages("a")] == ["new"]
+    assert backend.counts("a").messages == 1
+
+
+def test_a_deletion_removes_only_that_record_of_that_source(backend):
+    backend.apply_batch("a", "s", SyncBatch(upserts=[event(1), event(2)]))
+    backend.apply_batch("a", "other", SyncBatch(upserts=[event(1)]))
+    outcome = backend.apply_batch(
+        "a", "s", SyncBatch(deletions=[RecordKey(RecordKind.EVENT, "e1")])
+    )
+    assert outcome.deleted == 1
+    assert sorted(e.source_id for e in backend.iter_events("a")) == ["e1", "e2"]
+    assert backend.counts("a").events == 2
+
+
+def test_accounts_do_not_see_each_others_records(backend):
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(1)]))
+    assert list(backend.iter_messages("b")) == []
+
+
+def test_a_title_change_is_recorded_with_the_syncs_clock(backend):
+    person = Person("lee@example.com", "Lee", (), "Finance", "Manager")
+    backend.apply_batch("a", "dir", SyncBatch(upserts=[person]), now=T0)
+    promoted = Person("lee@example.com", "Lee", (), "Finance", "Director")
+    backend.apply_batch("a", "dir", SyncBatch(upserts=[promoted]), now=T0 + timedelta(days=3))
+    changes = backend.title_changes("a", T0)
+    assert [(c.old_title, c.new_title, c.seen_at) for c in changes] == [
+        ("Manager", "Director", T0 + timedelta(days=3))]
+
+
+# -- cursor and connector state commit with the batch --------------------------------
+
+
+def test_cursor_and_state_commit_with_the_batch(backend):
+    backend.apply_batch("a", "s", SyncBatch(
+        upserts=[message(1)], cursor="c1",
+        state=[StateChange("seen/1", "x"), StateChange("seen/2", "y")]))
+    assert backend.cursor("a", "s") == "c1"
+    assert backend.state_get("a", "s", "seen/1") == "x"
+    assert list(backend.state_iter_prefix("a", "s", "seen/")) == [("seen/1", "x"), ("seen/2", "y")]
+    backend.apply_batch("a", "s", SyncBatch(state=[StateChange("seen/1", None)]))
+    assert backend.state_get("a", "s", "seen/1") is None
+    assert backend.cursor("a", "s") == "c1"  # a batch without a cursor keeps the old one
+
+
+def test_a_failing_batch_commits_neither_records_nor_cursor_nor_state(backend):
+    backend.apply_batch("a", "s", SyncBatch(
+        upserts=[message(1)], cursor="c1", state=[StateChange("k", "v1")]))
+    with pytest.raises(Exception):  # noqa: B017 - which error is the backend's; nothing kept
+        backend.apply_batch("a", "s", _failing(SyncBatch(
+            upserts=[message(2)], deletions=[RecordKey(RecordKind.MESSAGE, "m1@x")],
+            cursor="c2", state=[StateChange("k", "v2"), StateChange("new", "n")],
+            skipped=[SkippedInput("x.mbox", "bad")])))
+    assert backend.cursor("a", "s") == "c1"
+    assert backend.state_get("a", "s", "k") == "v1"
+    assert backend.state_get("a", "s", "new") is None
+    assert [m.source_id for m in backend.iter_messages("a")] == ["m1@x"]
+    assert backend.counts("a").skipped_inputs == 0
+    # And the store is usable afterwards: the next batch commits.
+    backend.apply_batch("a", "s", SyncBatch(cursor="c3"))
+    assert backend.cursor("a", "s") == "c3"
+
+
+def test_state_is_kept_per_account_and_source(backend):
+    backend.apply_batch("a", "s", SyncBatch(state=[StateChange("k", "a-s")]))
+    backend.apply_batch("a", "t", SyncBatch(state=[StateChange("k", "a-t")]))
+    assert backend.state_get("a", "s", "k") == "a-s"
+    assert backend.state_get("b", "s", "k") is None
+    assert list(backend.state_iter_prefix("a", "t", "")) == [("k", "a-t")]
+
+
+# -- the digest ledger ---------------------------------------------------------------
+
+KEY = ("a", "sam@example.com", "2026-W48", 0)
+
+
+def _first(backend: Store, message_id: str = "<1@x>", picks=None):
+    return backend.ledger_insert_first(
+        KEY, message_id=message_id, subject="Week 48", message=b"bytes",
+        state=LedgerState.PENDING, created_at=AT,
+        picks={"peer_of_the_week": ["dana@example.com"]} if picks is None else picks,
+    )
+
+
+def test_the_first_rendering_of_a_period_wins_and_its_picks_are_kept_once(backend):
+    first = _first(backend)
+    again = _first(backend, message_id="<2@x>", picks={"peer_of_the_week": ["lee@example.com"]})
+    assert again == first and again.message_id == "<1@x>" and again.message == b"bytes"
+    assert backend.recommendation_history("a", "peer_of_the_week") == [
+        ("2026-W48", "dana@example.com")]
+
+
+def test_a_period_is_claimed_once(backend):
+    _first(backend)
+    claimed = backend.ledger_claim(KEY, AT + 1)
+    assert claimed is not None
+    assert (claimed.state, claimed.attempts, claimed.sending_at) == (LedgerState.SENDING, 1, AT + 1)
+    assert backend.ledger_claim(KEY, AT + 2) is None
+    done = backend.ledger_finish(KEY, LedgerState.SENT, None, "smtp", AT + 3)
+    assert (done.state, done.location, done.finished_at) == (LedgerState.SENT, "smtp", AT + 3)
+    assert backend.ledger_claim(KEY, AT + 4) is None
+
+
+def test_finish_changes_only_a_row_being_sent(backend):
+    _first(backend)
+    row = backend.ledger_finish(KEY, LedgerState.SENT, None, None, AT)
+    assert row.state == LedgerState.PENDING
+
+
+def test_an_interrupted_send_becomes_unknown_then_reported_once(backend):
+    _first(backend)
+    backend.ledger_claim(KEY, AT)
+    settled = backend.ledger_settle_sending("a", AT + 5, "interrupted")
+    assert [(e.state, e.last_error, e.finished_at) for e in settled] == [
+        (LedgerState.UNKNOWN, "interrupted", AT + 5)]
+    assert [e.key for e in backend.ledger_unreported("a")] == [KEY]
+    backend.ledger_mark_reported(KEY, AT + 6)
+    assert backend.ledger_unreported("a") == []
+    assert backend.ledger_requeue(KEY).state == LedgerState.PENDING
+
+
+def test_pending_rows_of_past_periods_expire_with_the_reason(backend):
+    _first(backend)
+    assert backend.ledger_expire_pending("a", "2026-W48", AT, "late") == []
+    expired = backend.ledger_expire_pending("a", "2026-W49", AT + 9, "late")
+    assert [(e.state, e.last_error) for e in expired] == [(LedgerState.FAILED, "late (no attempt)")]
+
+
+def test_a_resend_gets_the_next_seq_and_latest_returns_it(backend):
+    first = _first(backend)
+    resend = backend.ledger_insert_next(first, message_id="<r@x>", message=b"again", created_at=AT)
+    assert (resend.seq, resend.state, resend.subject) == (1, LedgerState.PENDING, "Week 48")
+    assert backend.ledger_latest("a", "sam@example.com", "2026-W48") == resend
+    assert [e.seq for e in backend.ledger_entries("a")] == [0, 1]
+    summary = backend.ledger_last_summary("a")
+    assert summary is not None and (summary.period, summary.state) == ("2026-W48", "pending")

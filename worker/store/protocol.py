@@ -1,0 +1,217 @@
+"""What the worker needs from persistent state, independent of the database.
+
+:class:`Store` is the seam between the worker and its backend. Today the only
+implementation is :class:`~peerpulse.worker.store.sqlite.SqliteStore`; a
+PostgreSQL backend implements the same protocol and passes the same contract
+tests (tests/worker/test_store_contract.py). Callers in worker/ annotate with
+``Store`` so they cannot reach for SQLite specifics, and no module outside
+worker/store/ writes SQL (tests/test_architecture.py).
+
+Guarantees every implementation gives:
+
+* ``apply_batch`` is one transaction: upserts, deletions, pruning, skipped
+  inputs, connector state changes and the cursor commit together or not at all.
+* Each ``ledger_*`` write is one transaction; the exactly-once decisions
+  (which transition, when) stay in worker/ledger.py.
+* Times passed in as ``at``/``created_at`` are epoch seconds from the caller's
+  clock, so ``--now`` is honoured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from peerpulse.connectors.records import EventInstance, MessageMeta, Person, SyncBatch
+from peerpulse.worker.store.rows import (
+    AccountCounts,
+    BatchOutcome,
+    LedgerEntry,
+    LedgerKey,
+    LedgerState,
+    LedgerSummary,
+    SourceStatus,
+    TitleChange,
+)
+
+
+class Store(Protocol):
+    """Records, cursors, connector state, the digest ledger and history."""
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    read_only: bool
+    """Opened for reading only (``status``, ``digest --dry-run``): writes fail."""
+
+    def schema_version(self) -> int:
+        """The newest applied migration."""
+        ...
+
+    # -- identity and health (the marker beside the store, ``status``) --------------
+
+    def store_id(self, *, create: bool = True) -> str | None:
+        """This store's identity, made on a writer's first ask; None if absent and
+        ``create`` is False (or the store is read-only)."""
+        ...
+
+    def newest_sent_periods(self) -> dict[str, str]:
+        """Per account, the newest period the ledger records as sent."""
+        ...
+
+    def quick_check(self, limit: int = 10) -> list[str]:
+        """Problems an integrity check finds (empty when healthy)."""
+        ...
+
+    # -- sync: records, cursors, connector state ------------------------------------
+
+    def cursor(self, account: str, source: str) -> str | None:
+        """The committed cursor of (account, source), or None before the first sync."""
+        ...
+
+    def apply_batch(
+        self, account: str, source: str, batch: SyncBatch, *, now: datetime | None = None
+    ) -> BatchOutcome:
+        """Apply one batch atomically (see the module docstring)."""
+        ...
+
+    def state_get(self, account: str, source: str, key: str) -> str | None:
+        """One committed connector state value, or None."""
+        ...
+
+    def state_iter_prefix(
+        self, account: str, source: str, prefix: str
+    ) -> Iterator[tuple[str, str]]:
+        """Committed (key, value) pairs whose key starts with ``prefix``, in key order."""
+        ...
+
+    def begin_sync_run(self, account: str, source: str) -> int:
+        """Record a run as started; returns its id for ``finish_sync_run``."""
+        ...
+
+    def finish_sync_run(
+        self,
+        run: int,
+        outcome: str,
+        upserted: int,
+        deleted: int,
+        skipped: int,
+        error: str | None = None,
+    ) -> None: ...
+
+    # -- reading records -----------------------------------------------------------
+
+    def iter_events(
+        self, account: str, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[EventInstance]:
+        """Event instances overlapping [since, until), oldest first, streamed."""
+        ...
+
+    def iter_messages(
+        self, account: str, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[MessageMeta]:
+        """Messages in [since, until), oldest first, streamed."""
+        ...
+
+    def iter_raw_rows(self, account: str) -> Iterator[tuple[Any, ...]]:
+        """Undecoded rows: the benchmark's baseline only."""
+        ...
+
+    def people(self, account: str) -> list[Person]: ...
+
+    def title_changes(self, account: str, since: datetime) -> list[TitleChange]: ...
+
+    # -- recommendation history ----------------------------------------------------
+
+    def record_recommendations(
+        self, account: str, period: str, section: str, emails: Iterable[str]
+    ) -> None: ...
+
+    def recommendation_history(self, account: str, section: str) -> list[tuple[str, str]]:
+        """(period, email) pairs named in ``section``, oldest period first."""
+        ...
+
+    # -- maintenance and status ----------------------------------------------------
+
+    def purge_before(self, account: str, cutoff: datetime) -> dict[str, int]: ...
+
+    def counts(self, account: str) -> AccountCounts: ...
+
+    def source_statuses(self, account: str) -> list[SourceStatus]: ...
+
+    def skipped_inputs(self, account: str, limit: int = 20) -> list[tuple[str, str, str]]: ...
+
+    # -- digest ledger -------------------------------------------------------------
+
+    def ledger_latest(self, account: str, recipient: str, period: str) -> LedgerEntry | None:
+        """The period's row with the highest seq."""
+        ...
+
+    def ledger_entries(self, account: str) -> list[LedgerEntry]:
+        """Every row, ordered by period, seq, recipient."""
+        ...
+
+    def ledger_last_summary(self, account: str) -> LedgerSummary | None: ...
+
+    def ledger_insert_first(
+        self,
+        key: LedgerKey,
+        *,
+        message_id: str,
+        subject: str,
+        message: bytes,
+        state: LedgerState,
+        created_at: int,
+        picks: Mapping[str, Iterable[str]],
+    ) -> LedgerEntry:
+        """Insert ``key`` unless it exists, with ``picks`` in the same transaction
+        (recorded only when the row is new); returns the stored row either way."""
+        ...
+
+    def ledger_insert_next(
+        self, previous: LedgerEntry, *, message_id: str, message: bytes, created_at: int
+    ) -> LedgerEntry:
+        """A pending row with seq one above the period's highest."""
+        ...
+
+    def ledger_claim(self, key: LedgerKey, at: int) -> LedgerEntry | None:
+        """pending -> sending (attempts + 1); None if the row was not pending."""
+        ...
+
+    def ledger_finish(
+        self,
+        key: LedgerKey,
+        state: LedgerState,
+        error: str | None,
+        location: str | None,
+        at: int,
+    ) -> LedgerEntry:
+        """sending -> ``state``; a row not in sending is left as it is."""
+        ...
+
+    def ledger_settle_sending(self, account: str, at: int, error: str) -> list[LedgerEntry]:
+        """Every sending row -> unknown, unreported, with ``error``."""
+        ...
+
+    def ledger_expire_pending(
+        self, account: str, before_period: str, at: int, reason: str
+    ) -> list[LedgerEntry]:
+        """Pending rows of periods before ``before_period`` -> failed, unreported,
+        error ``"<reason> (<previous error or 'no attempt'>)"``."""
+        ...
+
+    def ledger_unreported(self, account: str) -> list[LedgerEntry]:
+        """Failed or unknown rows not yet reported, by period and seq."""
+        ...
+
+    def ledger_mark_reported(self, key: LedgerKey, at: int) -> None: ...
+
+    def ledger_requeue(self, key: LedgerKey) -> LedgerEntry:
+        """unknown, failed or empty -> pending and unreported; other rows unchanged."""
+        ...

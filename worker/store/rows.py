@@ -1,0 +1,96 @@
+"""Plain values the store hands back: no SQL, no connection, safe to keep.
+
+They live apart from any backend so callers (the ledger, status, digest) and
+the :class:`~peerpulse.worker.store.protocol.Store` protocol name them without
+importing SQLite, and a PostgreSQL backend returns the very same types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    upserted: int
+    deleted: int
+    skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class TitleChange:
+    email: str
+    old_title: str | None
+    new_title: str | None
+    seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    account: str
+    source: str
+    cursor_updated_at: datetime | None
+    last_run_started: datetime | None
+    last_run_outcome: str | None
+    last_run_error: str | None
+    skipped_inputs: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCounts:
+    events: int
+    messages: int
+    people: int
+    skipped_inputs: int
+    oldest: datetime | None
+    newest: datetime | None
+
+
+class LedgerState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    UNKNOWN = "unknown"
+    FAILED = "failed"
+    EMPTY = "empty"
+
+
+LedgerKey = tuple[str, str, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One digest_ledger row: (account, recipient, period, seq) and its bytes."""
+
+    account: str
+    recipient: str
+    period: str
+    seq: int
+    message_id: str
+    subject: str
+    message: bytes = field(repr=False)
+    state: LedgerState
+    attempts: int
+    last_error: str | None
+    location: str | None
+    created_at: int
+    sending_at: int | None
+    finished_at: int | None
+    reported_at: int | None
+
+    @property
+    def key(self) -> LedgerKey:
+        return (self.account, self.recipient, self.period, self.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSummary:
+    """The newest ledger row of an account, reduced to what ``status`` prints."""
+
+    period: str
+    state: LedgerState
+    recipient: str
+    at: int
+    error: str | None
