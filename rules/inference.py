@@ -168,6 +168,8 @@ def infer_events(
         rid = event.source_id
         start = event.start.timestamp()
         people, my_response, i_organize = participants_of(event, identity)
+        if i_organize or my_response is not None:
+            ledger.owner_records += 1
         if hooks.busy and start < busy_hi and event.end.timestamp() > busy_lo:
             _observe_busy(event, my_response, i_organize, start, hooks)
         if hooks.series and i_organize and event.recurring and start < now_ts:
@@ -286,6 +288,7 @@ def infer_messages(
     not_a_peer = ledger.not_a_peer
     not_peer_rule = ledger.not_peer_rule
     read = 0
+    owner_seen = 0
     for m in messages:
         read += 1
         rid = m.source_id
@@ -308,6 +311,7 @@ def infer_messages(
         if is_kept_subject(m.subject):
             prefixed, subject_key = split_reply_prefix(m.subject or "")
         if sender == owner:
+            owner_seen += 1
             counterparts: list[str] = []
             for address in (*to, *cc):
                 email = known.get(address) or resolve(address)
@@ -349,6 +353,8 @@ def infer_messages(
             rule(verdict[0])
             if sender:
                 exclude(sender, at, rid, verdict[0], verdict[1])
+            if not owner_seen and any(resolve(a) == owner for a in (*to, *cc)):
+                owner_seen += 1  # only until the owner is found once: off the hot path
             continue
         to_me = False
         blocked_to: tuple[str, str] | None = None
@@ -358,6 +364,8 @@ def infer_messages(
                 to_me = True
             elif check_blocked and blocked_to is None:
                 blocked_to = blocked_noise(email, rules)
+        if to_me:
+            owner_seen += 1
         if blocked_to is not None:
             rule(blocked_to[0])
             exclude(sender, at, rid, blocked_to[0], "to " + blocked_to[1])
@@ -384,6 +392,7 @@ def infer_messages(
             _senders_own_news(subject or "", is_reply, len(set(to) | set(cc)))
         ) and celebrate.match(subject):
             ledger.person(sender).subject_hits.append((at, subject or "", rid))
+    ledger.owner_records += owner_seen
     return read
 
 

@@ -147,7 +147,14 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         "coverage": _coverage_view(digest, today),
         "generated": _generated_text(now, digest.timezone),
         "timezone": clean_text(digest.timezone, 64),
-        "is_empty": digest.is_empty,
+        "is_empty": digest.is_empty and not digest.owner_missing,
+        "owner_missing": (
+            f"Your address {clean_address(digest.owner)} appears in none of the "
+            f"{_records(digest)} records read, so this digest has no advice: anything "
+            "it suggested would not be based on your own meetings and mail. Check the "
+            "account's owner and aliases in the config, then run `peerpulse status`."
+            if digest.owner_missing else ""
+        ),
     }
     view["subject"] = subject_line(digest)
     view["headline"] = view["subject"].split(": ", 1)[-1]
@@ -158,6 +165,8 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
 def subject_line(digest: Digest) -> str:
     """"Week 48: lunch with Dana, 3 peers to reconnect": the period and the headline."""
     parts: list[str] = []
+    if digest.owner_missing:
+        return header_text(f"{_week_label(digest.period)}: your address was not found in your data")
     if digest.peer_of_the_week is not None:
         parts.append(f"lunch with {first_name(digest.peer_of_the_week.person)}")
     counted = (
@@ -172,6 +181,11 @@ def subject_line(digest: Digest) -> str:
             parts.append(f"{count} {one if count == 1 else many}")
     headline = ", ".join(parts) or "nothing to do this week"
     return header_text(f"{_week_label(digest.period)}: {headline}")
+
+
+def _records(digest: Digest) -> str:
+    read = int(digest.stats.get("events_read", 0)) + int(digest.stats.get("messages_read", 0))
+    return f"{read:,}"
 
 
 def first_name(entry: PersonEntry) -> str:
