@@ -162,6 +162,11 @@ def infer_events(
     organizing = rules.model.reciprocity.organizing_initiates
     hooks = hooks or Hooks()
     busy_lo, busy_hi = hooks.busy_window
+    # A recurring series is initiated once, by its first occurrence; the rest are
+    # meetings, not initiatives (a standing weekly 1:1 does not fill reciprocity).
+    series_first: dict[str, tuple[float, str]] = {}  # series -> (earliest start, record id)
+    series_of: dict[str, str] = {}  # record id of an initiating occurrence -> series
+    initiated: set[str] = set()  # peers credited with a series occurrence's initiative
     read = 0
     for event in events:
         read += 1
@@ -192,13 +197,37 @@ def infer_events(
             continue
         by_me = organizing and i_organize
         organizer = identity.resolve(event.organizer) if organizing and event.organizer else None
+        if event.recurring and (by_me or organizer):
+            first = series_first.get(event.series_id)
+            if first is None or (start, rid) < first:
+                series_first[event.series_id] = (start, rid)
+            series_of[rid] = event.series_id
         for p in people:
             if p.response is ResponseStatus.DECLINED:
                 ledger.rule("noise.events.exclude_declined")
                 ledger.exclude(p.email, start, rid, "noise.events.exclude_declined", "declined")
                 continue
-            ledger.count(p.email, start, kind, weight, rid, by_me, organizer == p.email, False)
+            by_them = organizer == p.email
+            if ledger.count(p.email, start, kind, weight, rid, by_me, by_them, False) and (
+                event.recurring and (by_me or by_them)
+            ):
+                initiated.add(p.email)
+    if initiated:
+        _initiate_series_once(ledger, initiated, series_of, series_first)
     return read
+
+
+def _initiate_series_once(
+    ledger: Ledger, peers: set[str], series_of: dict[str, str],
+    series_first: dict[str, tuple[float, str]],
+) -> None:
+    """Clear the initiative flags of every series occurrence but the first (order-independent)."""
+    for email in peers:
+        rows = ledger.peer_rows[email]
+        for i, row in enumerate(rows):
+            series = series_of.get(row[3])
+            if series is not None and series_first[series][1] != row[3]:
+                rows[i] = (row[0], row[1], row[2], row[3], False, False, row[6])
 
 
 def _observe_busy(

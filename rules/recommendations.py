@@ -72,6 +72,7 @@ class ReciprocityEntry:
     direction: str  # "you_owe" | "owes_you"
     initiated_by_me: int
     initiated_by_them: int
+    action: str = ""  # the concrete next step: "invite Lee next", "write to Lee first next"
 
 
 @dataclass(frozen=True, slots=True)

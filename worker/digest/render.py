@@ -125,7 +125,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             {
                 "person": person(r.person),
                 "line": _reciprocity_line(r.direction, r.person, r.initiated_by_me,
-                                          r.initiated_by_them),
+                                          r.initiated_by_them, r.action),
             }
             for r in digest.reciprocity
         ],
@@ -239,12 +239,17 @@ def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
     }
 
 
-def _reciprocity_line(direction: str, entry: PersonEntry, mine: int, theirs: int) -> str:
+def _reciprocity_line(
+    direction: str, entry: PersonEntry, mine: int, theirs: int, action: str = ""
+) -> str:
+    """Both directions and the next step ("You owe Lee one: Lee started 5, you 1. ...")."""
     first = first_name(entry)
     if direction == "you_owe":
-        text = f"You owe {first} one: they started {theirs} of your last {mine + theirs} contacts."
+        text = f"You owe {first} one: {first} started {theirs}, you {mine}."
     else:
-        text = f"{first} owes you one: you started {mine} of your last {mine + theirs} contacts."
+        text = f"{first} owes you one: you started {mine}, {first} {theirs}."
+    if action:
+        text += f" {action[:1].upper()}{action[1:]}."
     return clean_text(text)
 
 
