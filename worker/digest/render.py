@@ -27,7 +27,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _KINDS = {
     "one_on_one": "1:1",
-    "lunch": "lunch",
+    "lunch": "meal or coffee",  # lunch_titles match coffee, breakfast and dinner too
     "small_meeting": "meeting",
     "meeting": "meeting",
     "mail_sent": "mail sent",
@@ -206,6 +206,16 @@ def _role(entry: PersonEntry) -> str:
     return title or department
 
 
+def _recent(entry: PersonEntry, today: date) -> list[str]:
+    """Newest first, one item per kind and day with a count: "mail sent 20 Jul ×2"."""
+    counts: dict[str, int] = {}
+    for e in sorted(entry.evidence, key=lambda e: e.date, reverse=True):
+        kind = _KINDS.get(e.kind, clean_text(e.kind.replace("_", " "), 30))
+        item = f"{kind} {_day(e.date, today)}"
+        counts[item] = counts.get(item, 0) + 1
+    return [item if n == 1 else f"{item} \u00d7{n}" for item, n in list(counts.items())[:3]]
+
+
 def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
     why: list[str] = []
     if entry.last_interaction:
@@ -218,10 +228,7 @@ def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
         why.append(f"{entry.days_overdue} days overdue")
     if entry.already_scheduled:
         why.append(f"already on your calendar {_day(entry.already_scheduled, today)}")
-    recent = [
-        f"{_KINDS.get(e.kind, clean_text(e.kind.replace('_', ' '), 30))} {_day(e.date, today)}"
-        for e in sorted(entry.evidence, key=lambda e: e.date, reverse=True)[:3]
-    ]
+    recent = _recent(entry, today)
     try:
         mailto = clean_address(entry.email)
     except ValueError:
