@@ -138,14 +138,16 @@ def reciprocity(views: Sequence[PeerView], ctx: Context) -> tuple[ReciprocityEnt
         me, them = v.score.initiated_by_me, v.score.initiated_by_them
         mine, theirs = _initiatives(v, since)
         first = v.name.split(" ", 1)[0] if v.name else v.email
+        # The digest's line says who owes whom and the action; the reason adds only
+        # how the initiatives were made (no fact twice in one entry).
         if direction == "you_owe":
             action = _next_step(theirs, first)
-            sentence = (f"In {window} days {v.name} started {_how(theirs, them)} and you "
-                        f"{_how(mine, me)}: you owe them one; {action}")
+            sentence = (f"In {window} days {v.name} started {_how(theirs, them)}, "
+                        f"you {_how(mine, me)}")
         else:
             action = f"let {first} make the next move"
-            sentence = (f"In {window} days you started {_how(mine, me)} and {v.name} "
-                        f"{_how(theirs, them)}: they owe you one; {action}")
+            sentence = (f"In {window} days you started {_how(mine, me)}, "
+                        f"{v.name} {_how(theirs, them)}")
         out.append(ReciprocityEntry(entry(v, [sentence], ctx), direction, me, them, action))
     return tuple(out)
 
@@ -172,7 +174,7 @@ def _how(split: tuple[int, int], total: int) -> str:
         return _times(total)
     parts = [f"{n} {word}{'' if n == 1 else 's'}"
              for n, word in ((threads, "thread"), (meetings, "meeting")) if n]
-    return " and ".join(parts) or "nothing"
+    return " and ".join(parts) or "none"
 
 
 def _next_step(theirs: tuple[int, int], first: str) -> str:
