@@ -102,6 +102,8 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         person = directory.people.get(email)
         return person.department if person else None
 
+    # Records were read, yet none names the owner: a wrong owner address or alias.
+    owner_missing = events_read + messages_read > 0 and ledger.owner_records == 0
     digest = Digest(
         account=inputs.account,
         period=inputs.period,
@@ -130,8 +132,17 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
             "team_meeting": team_meeting.title if team_meeting else None,
             # No manager column: chain/report exclusions cannot apply; titles stand in.
             "management_chain_known": directory.chain_known,
+            "owner_missing": owner_missing,
         },
     )
+    if owner_missing:
+        # Advice untuned to the owner's own interactions would be guesses presented
+        # as facts: the digest carries only the warning (and the counts behind it).
+        digest = Digest(
+            account=digest.account, period=digest.period, generated_at=digest.generated_at,
+            timezone=digest.timezone, owner=digest.owner, peer_of_the_week=None,
+            stats=digest.stats,
+        )
     collected: tuple[tuple[str, str, str], ...] = ()
     if inputs.collect_interactions:
         collected = tuple(

@@ -162,12 +162,19 @@ def infer_events(
     organizing = rules.model.reciprocity.organizing_initiates
     hooks = hooks or Hooks()
     busy_lo, busy_hi = hooks.busy_window
+    # A recurring series is initiated once, by its first occurrence; the rest are
+    # meetings, not initiatives (a standing weekly 1:1 does not fill reciprocity).
+    series_first: dict[str, tuple[float, str]] = {}  # series -> (earliest start, record id)
+    series_of: dict[str, str] = {}  # record id of an initiating occurrence -> series
+    initiated: set[str] = set()  # peers credited with a series occurrence's initiative
     read = 0
     for event in events:
         read += 1
         rid = event.source_id
         start = event.start.timestamp()
         people, my_response, i_organize = participants_of(event, identity)
+        if i_organize or my_response is not None:
+            ledger.owner_records += 1
         if hooks.busy and start < busy_hi and event.end.timestamp() > busy_lo:
             _observe_busy(event, my_response, i_organize, start, hooks)
         if hooks.series and i_organize and event.recurring and start < now_ts:
@@ -190,13 +197,37 @@ def infer_events(
             continue
         by_me = organizing and i_organize
         organizer = identity.resolve(event.organizer) if organizing and event.organizer else None
+        if event.recurring and (by_me or organizer):
+            first = series_first.get(event.series_id)
+            if first is None or (start, rid) < first:
+                series_first[event.series_id] = (start, rid)
+            series_of[rid] = event.series_id
         for p in people:
             if p.response is ResponseStatus.DECLINED:
                 ledger.rule("noise.events.exclude_declined")
                 ledger.exclude(p.email, start, rid, "noise.events.exclude_declined", "declined")
                 continue
-            ledger.count(p.email, start, kind, weight, rid, by_me, organizer == p.email, False)
+            by_them = organizer == p.email
+            if ledger.count(p.email, start, kind, weight, rid, by_me, by_them, False) and (
+                event.recurring and (by_me or by_them)
+            ):
+                initiated.add(p.email)
+    if initiated:
+        _initiate_series_once(ledger, initiated, series_of, series_first)
     return read
+
+
+def _initiate_series_once(
+    ledger: Ledger, peers: set[str], series_of: dict[str, str],
+    series_first: dict[str, tuple[float, str]],
+) -> None:
+    """Clear the initiative flags of every series occurrence but the first (order-independent)."""
+    for email in peers:
+        rows = ledger.peer_rows[email]
+        for i, row in enumerate(rows):
+            series = series_of.get(row[3])
+            if series is not None and series_first[series][1] != row[3]:
+                rows[i] = (row[0], row[1], row[2], row[3], False, False, row[6])
 
 
 def _observe_busy(
@@ -285,6 +316,7 @@ def infer_messages(
     not_a_peer = ledger.not_a_peer
     not_peer_rule = ledger.not_peer_rule
     read = 0
+    owner_seen = 0
     for m in messages:
         read += 1
         rid = m.source_id
@@ -301,6 +333,7 @@ def infer_messages(
         if is_kept_subject(m.subject):
             prefixed, subject_key = split_reply_prefix(m.subject or "")
         if sender == owner:
+            owner_seen += 1
             counterparts: list[str] = []
             for address in (*to, *cc):
                 email = known.get(address) or resolve(address)
@@ -342,6 +375,8 @@ def infer_messages(
             rule(verdict[0])
             if sender:
                 exclude(sender, at, rid, verdict[0], verdict[1])
+            if not owner_seen and any(resolve(a) == owner for a in (*to, *cc)):
+                owner_seen += 1  # only until the owner is found once: off the hot path
             continue
         to_me = False
         blocked_to: tuple[str, str] | None = None
@@ -351,6 +386,8 @@ def infer_messages(
                 to_me = True
             elif check_blocked and blocked_to is None:
                 blocked_to = blocked_noise(email, rules)
+        if to_me:
+            owner_seen += 1
         if blocked_to is not None:
             rule(blocked_to[0])
             exclude(sender, at, rid, blocked_to[0], "to " + blocked_to[1])
@@ -377,6 +414,7 @@ def infer_messages(
             _senders_own_news(subject or "", is_reply, len(set(to) | set(cc)))
         ) and celebrate.match(subject):
             ledger.person(sender).subject_hits.append((at, subject or "", rid))
+    ledger.owner_records += owner_seen
     return read
 
 

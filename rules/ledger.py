@@ -38,7 +38,8 @@ class PersonLedger:
 class Ledger:
     """Per-rule counters plus per-person evidence for the people we may explain."""
 
-    __slots__ = ("directory", "counts", "persons", "peer_rows", "not_peer_rule", "tracked")
+    __slots__ = ("directory", "counts", "persons", "peer_rows", "not_peer_rule", "tracked",
+                 "owner_records")
 
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
@@ -52,6 +53,8 @@ class Ledger:
         }
         self.not_peer_rule: dict[str, str] = {e: v.rule for e, v in directory.not_peers.items()}
         self.tracked: frozenset[str] = frozenset(directory.people) | frozenset(directory.peers)
+        # records naming the owner (any alias): none means the owner address is wrong
+        self.owner_records = 0
 
     def person(self, email: str) -> PersonLedger:
         found = self.persons.get(email)

@@ -163,29 +163,74 @@ def reconnect(views: Sequence[PeerView], ctx: Context, skip: set[str]) -> tuple[
 
 
 def reciprocity(views: Sequence[PeerView], ctx: Context) -> tuple[ReciprocityEntry, ...]:
-    """"You owe" and "owes you", the most lopsided first."""
+    """"You owe" and "owes you": both directions, the most lopsided relative to volume first.
+
+    25 of 27 is more telling than 5 of 40; the absolute gap breaks ties. Each entry
+    names how the initiatives were made (threads started, meetings proposed) and
+    the concrete next step.
+    """
     model = ctx.rules.model
-    found: list[tuple[int, str, PeerView, str]] = []
+    found: list[tuple[float, int, str, PeerView, str]] = []
     for v in views:
         if ctx.blocked(v.email):
             continue
-        direction = balance(v.score.initiated_by_me, v.score.initiated_by_them, ctx.rules)
+        me, them = v.score.initiated_by_me, v.score.initiated_by_them
+        direction = balance(me, them, ctx.rules)
         if direction:
-            gap = abs(v.score.initiated_by_me - v.score.initiated_by_them)
-            found.append((-gap, v.email, v, direction))
-    found.sort(key=lambda t: (t[0], t[1]))
+            gap = abs(me - them)
+            found.append((-gap / (me + them), -gap, v.email, v, direction))
+    found.sort(key=lambda t: (t[0], t[1], t[2]))
     out = []
     window = model.reciprocity.window_days
-    for _gap, _email, v, direction in found[: model.recommend.reciprocity_size]:
+    since = ctx.now_ts - window * 86400
+    for *_key, v, direction in found[: model.recommend.reciprocity_size]:
         me, them = v.score.initiated_by_me, v.score.initiated_by_them
+        mine, theirs = _initiatives(v, since)
+        first = v.name.split(" ", 1)[0] if v.name else v.email
+        # The digest's line says who owes whom and the action; the reason adds only
+        # how the initiatives were made (no fact twice in one entry).
         if direction == Balance.YOU_OWE:
-            sentence = (f"In {window} days {v.name} reached out {_times(them)} and you "
-                        f"{_times(me)}: you owe them one")
+            action = _next_step(theirs, first)
+            sentence = (f"In {window} days {v.name} started {_how(theirs, them)}, "
+                        f"you {_how(mine, me)}")
         else:
-            sentence = (f"In {window} days you reached out {_times(me)} and {v.name} "
-                        f"{_times(them)}: they owe you one")
-        out.append(ReciprocityEntry(entry(v, [sentence], ctx), direction, me, them))
+            action = f"let {first} make the next move"
+            sentence = (f"In {window} days you started {_how(mine, me)}, "
+                        f"{v.name} {_how(theirs, them)}")
+        out.append(ReciprocityEntry(entry(v, [sentence], ctx), direction, me, them, action))
     return tuple(out)
+
+
+def _initiatives(v: PeerView, since: float) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((threads, meetings) I started, (threads, meetings) they started) in the window."""
+    mine = [0, 0]
+    theirs = [0, 0]
+    for at, kind, _w, _rid, by_me, by_them, *_ in v.rows:
+        if at < since:
+            continue
+        slot = 0 if kind.startswith("mail") else 1
+        if by_me:
+            mine[slot] += 1
+        if by_them:
+            theirs[slot] += 1
+    return (mine[0], mine[1]), (theirs[0], theirs[1])
+
+
+def _how(split: tuple[int, int], total: int) -> str:
+    """"3 threads and 2 meetings"; the total alone when the rows do not add up to it."""
+    threads, meetings = split
+    if threads + meetings != total:
+        return _times(total)
+    parts = [f"{n} {word}{'' if n == 1 else 's'}"
+             for n, word in ((threads, "thread"), (meetings, "meeting")) if n]
+    return " and ".join(parts) or "none"
+
+
+def _next_step(theirs: tuple[int, int], first: str) -> str:
+    threads, meetings = theirs
+    if meetings > threads:
+        return f"invite {first} next"
+    return f"answer or start the next thread with {first}"
 
 
 # -- celebrate -------------------------------------------------------------------

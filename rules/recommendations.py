@@ -76,6 +76,7 @@ class ReciprocityEntry:
     direction: Balance
     initiated_by_me: int
     initiated_by_them: int
+    action: str = ""  # the concrete next step: "invite Lee next", "write to Lee first next"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +126,25 @@ class Digest:
 
     @property
     def is_empty(self) -> bool:
-        """Nothing actionable: no pick, no one to reconnect, thank, ask or invite."""
+        """Nothing actionable: no pick, no one to reconnect, thank, ask or invite.
+
+        A digest warning that the owner appears in no record is not empty: fixing
+        the address is the action.
+        """
         return not (
-            self.peer_of_the_week
+            self.owner_missing
+            or self.peer_of_the_week
             or self.reconnect
             or self.reciprocity
             or self.celebrate
             or self.feedback
             or self.invitations
         )
+
+    @property
+    def owner_missing(self) -> bool:
+        """Records were read but none names the owner (any alias): advice would be untuned."""
+        return bool(self.stats.get("owner_missing"))
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -208,6 +208,8 @@ class Feedback(_Section):
 class TeamMeeting(_Section):
     min_occurrences: int = Field(default=3, ge=1)
     min_report_share: float = Field(default=0.5, gt=0, le=1)
+    min_others: int = Field(default=3, ge=1)
+    max_gap_days: float = Field(default=15, gt=0)
     window_weeks: int = Field(default=13, ge=1, le=104)
 
 

@@ -1,8 +1,10 @@
 """Find the owner's recurring team meeting, and who from outside the team attends.
 
 The team meeting is a recurring series the owner organizes, held at least
-``min_occurrences`` times in the last ``window_weeks``, whose other attendees
-are mostly (``min_report_share``) the owner's reports. When several qualify, the
+``min_occurrences`` times in the last ``window_weeks`` at most ``max_gap_days``
+apart on average (weekly-ish), with at least ``min_others`` other attendees on
+average who are mostly (``min_report_share``) the owner's reports. A standing
+2-person 1:1 with a report is never the team meeting. When several qualify, the
 most frequent wins. It feeds the invitations section (habit 3 of the article:
 invite peers' people to your team meetings) and each peer's attendance.
 """
@@ -23,6 +25,8 @@ DAY = 86400.0
 class _Series:
     occurrences: int = 0
     share_sum: float = 0.0
+    others_sum: int = 0
+    first_start: datetime | None = None
     attendance: dict[str, int] = field(default_factory=dict)
     title: str | None = None
     last_start: datetime | None = None
@@ -57,12 +61,21 @@ class TeamMeetingDetector:
             entry = self.series[event.series_id] = _Series()
         entry.occurrences += 1
         entry.share_sum += sum(p.email in self.reports for p in people) / len(people)
+        entry.others_sum += len(people)
+        if entry.first_start is None or event.start < entry.first_start:
+            entry.first_start = event.start
         for p in people:
             if p.response is not ResponseStatus.DECLINED:
                 entry.attendance[p.email] = entry.attendance.get(p.email, 0) + 1
         if entry.last_start is None or event.start >= entry.last_start:
             entry.last_start = event.start
             entry.title = event.title
+
+    def _weekly_ish(self, s: _Series) -> bool:
+        """Mean gap between occurrences at most ``max_gap_days`` (a monthly review is not it)."""
+        assert s.first_start is not None and s.last_start is not None
+        span = (s.last_start - s.first_start).total_seconds() / DAY
+        return span / max(1, s.occurrences - 1) <= self.rules.max_gap_days
 
     def result(self) -> TeamMeeting | None:
         best: TeamMeeting | None = None
@@ -71,6 +84,10 @@ class TeamMeetingDetector:
                 continue
             share = s.share_sum / s.occurrences
             if share < self.rules.min_report_share:
+                continue
+            if s.others_sum / s.occurrences < self.rules.min_others:
+                continue
+            if not self._weekly_ish(s):
                 continue
             candidate = TeamMeeting(
                 series_id, s.title, s.occurrences, share, s.last_start, dict(s.attendance)

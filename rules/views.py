@@ -21,7 +21,7 @@ from peerpulse.rules.scoring import PeerScore
 
 KIND_PHRASES = {
     "one_on_one": "1:1",
-    "lunch": "lunch",
+    "lunch": "meal or coffee",  # lunch_titles match coffee, breakfast and dinner: not all lunches
     "small_meeting": "small meeting",
     "large_meeting": "meeting",
     "mail_sent": "mail from you",

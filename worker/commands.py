@@ -160,9 +160,25 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
                 failed = True
                 log.warning("%s: no digest this run because the sync failed", account.name)
                 continue
-            outcome = _deliver(store, settings, account, rules, now, force=False)
+            built: list[Any] = []
+            outcome = _deliver(store, settings, account, rules, now, force=False, built=built)
             failed |= _print_delivery(env, account, outcome, verbose)
+            if built:
+                digest = built[-1]
+            else:  # no digest due this run: still check the owner is in the data
+                digest = compute_for_account(store, settings, account, rules, now=now).digest
+            if digest.owner_missing:
+                failed = True
+                log.warning("%s", _owner_missing_line(account, digest))
     return ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK
+
+
+def _owner_missing_line(account: AccountConfig, digest: Any) -> str:
+    read = digest.stats.get("events_read", 0) + digest.stats.get("messages_read", 0)
+    return (
+        f"{account.name}: owner {account.owner} appears in none of the {read:,} records "
+        "read, so the digest carries no advice; check the account's owner and aliases"
+    )
 
 
 def _deliver(
@@ -173,12 +189,19 @@ def _deliver(
     now: datetime,
     *,
     force: bool,
+    built: list[Any] | None = None,
 ) -> Any:
+    """Deliver the digest if due; every digest computed is appended to ``built``."""
     from peerpulse.worker.deliver import deliver_due_digest
     from peerpulse.worker.delivery import make_backend
 
     def build(period: str) -> Any:
-        return compute_for_account(store, settings, account, rules, now=now, period=period).digest
+        digest = compute_for_account(
+            store, settings, account, rules, now=now, period=period
+        ).digest
+        if built is not None:
+            built.append(digest)
+        return digest
 
     floor = _sent_before_this_store(store, settings, account, now)
     if floor is not None and not force:
@@ -312,10 +335,18 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
         env.print(f"no state yet at {settings.database_path}; run `peerpulse run` first")
         return ExitCode.OK
     out: list[dict[str, Any]] = []
+    rules = _rules_or_none(settings)
     with _open(settings, read_only=True) as store:
         _refuse_damaged(store, settings)
         for account in _accounts(settings, args):
-            out.append(_account_status(store, account, now))
+            item = _account_status(store, account, now)
+            item["owner_missing"] = None  # unknown while the rules do not load
+            if rules is not None:
+                digest = compute_for_account(store, settings, account, rules, now=now).digest
+                item["owner_missing"] = digest.owner_missing
+                if digest.owner_missing:
+                    item["warning"] = _owner_missing_line(account, digest)
+            out.append(item)
     if args.json:
         env.print(dump_json(out))
         return ExitCode.OK
@@ -343,6 +374,8 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
         if item["management_chain_known"] is False:
             env.print("  directory: no manager column, so your management chain and reports are "
                       "unknown; leaders are told apart by title ([peers] title_levels)")
+        if item.get("warning"):
+            env.print(f"  WARNING: {item['warning']}")
         env.print(f"  last digest: {item['last_digest'] or 'none yet'}")
         env.print(f"  next digest due: {item['next_digest']}")
     return ExitCode.OK
@@ -363,6 +396,17 @@ def _refuse_damaged(store: Store, settings: Settings) -> None:
             "`peerpulse sync` to rebuild it from the sources; keep the old copy, its "
             "ledger records which weeks were sent"
         )
+
+
+def _rules_or_none(settings: Settings) -> Any:
+    """The rules, or None if they do not load: `status` still reports the rest."""
+    from peerpulse.worker.errors import RulesError
+
+    try:
+        return read_rules(settings)
+    except RulesError as exc:
+        log.warning("rules do not load (%s); run `peerpulse rules check`", exc)
+        return None
 
 
 def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict[str, Any]:

@@ -13,3 +13,15 @@ from peerpulse.rules.explain import _due
 )
 def test_due_wording(overdue: int | None, text: str) -> None:
     assert _due(overdue) == text
+
+
+def test_last_lunch_is_said_only_of_what_may_be_a_lunch() -> None:
+    from peerpulse.rules.views import recency_reason
+
+    from tests.rules.builders import days_ago, meeting, run
+
+    coffee = run([meeting(days_ago(40), "fin@corp.example", title="Coffee")])
+    reason = recency_reason(coffee.views["fin@corp.example"])
+    assert reason.startswith("Last meal or coffee was 40 days ago") and "lunch" not in reason
+    one_on_one = run([meeting(days_ago(40), "fin@corp.example", title="Budget")])
+    assert recency_reason(one_on_one.views["fin@corp.example"]).startswith("Last 1:1 was")

@@ -209,6 +209,26 @@ def test_invitations_name_a_peer_from_a_department_that_never_attends() -> None:
     assert result.explain(SALES).team_meeting_attendance == 5
 
 
+def test_a_weekly_one_on_one_is_never_the_team_meeting() -> None:
+    # The 1:1 with a report is more frequent than the team meeting and all-report;
+    # a monthly all-hands with four reports is not weekly-ish.
+    one_on_one = [meeting(days_ago(3 + 7 * w), "r1@corp.example", title="Riley / Morgan 1:1",
+                          series="one-on-one", uid=f"one-on-one@{w}", recurring=True)
+                  for w in range(0, 12)]
+    monthly = [meeting(days_ago(10 + 30 * m), "r1@corp.example", "r2@corp.example",
+                       "r3@corp.example", title="Monthly review", series="monthly",
+                       uid=f"monthly@{m}", recurring=True) for m in range(3)]
+    team = [meeting(days_ago(7 * w), "r1@corp.example", "r2@corp.example", "r3@corp.example",
+                    SALES, title="Platform weekly", series="weekly-1", uid=f"weekly-1@{w}",
+                    recurring=True) for w in range(1, 5)]
+    strong = [mail(days_ago(d), ME, (OPS,)) for d in (2, 4, 6)]
+    result = run(one_on_one + monthly + team, strong)
+    assert result.team_meeting is not None and result.team_meeting.series_id == "weekly-1"
+    assert "Platform weekly" in result.digest.invitations[0].person.reasons[0]
+    alone = run(one_on_one + monthly, strong)
+    assert alone.team_meeting is None and alone.digest.invitations == ()
+
+
 def test_no_team_meeting_no_invitation() -> None:
     one_off = [meeting(days_ago(7), "r1@corp.example", "r2@corp.example")]
     assert run(one_off).digest.invitations == ()

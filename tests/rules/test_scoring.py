@@ -14,6 +14,7 @@ from tests.rules.builders import ME, NOW, days_ago, mail, meeting, run
 
 RULES = load_rules([])
 FIN = "fin@corp.example"
+HR = "hr@corp.example"
 NOW_TS = NOW.timestamp()
 DAY = 86400.0
 
@@ -94,7 +95,34 @@ def test_reciprocity_counts_organizing_and_first_messages() -> None:
     entry = result.digest.reciprocity[0]
     assert (entry.person.email, entry.direction) == (FIN, "you_owe")
     assert (entry.initiated_by_me, entry.initiated_by_them) == (1, 5)
-    assert "you owe them one" in entry.person.reasons[0]
+    assert entry.person.reasons[0] == (
+        "In 180 days Finley Fin started 1 thread and 4 meetings, you 1 thread")
+
+
+def test_a_standing_weekly_one_on_one_is_initiated_once_by_its_organizer() -> None:
+    # 27 weekly occurrences of Fin's 1:1, listed newest first: one initiative, not 27.
+    series = [meeting(days_ago(3 + 7 * w), FIN, organizer=FIN, series="fin-1on1",
+                      uid=f"fin-1on1@{w}", recurring=True) for w in range(25)]
+    messages = [mail(days_ago(10), ME, (FIN,))]
+    result = run(series, messages)
+    view = result.views[FIN]
+    assert (view.score.initiated_by_me, view.score.initiated_by_them) == (1, 1)
+    assert len(view.rows) == 26  # every occurrence is still a meeting
+    assert result.digest.reciprocity == ()
+
+
+def test_reciprocity_shows_both_directions_and_a_concrete_action() -> None:
+    threads = [mail(days_ago(d), FIN, (ME,), subject=f"Question {d}") for d in (3, 9, 15, 21, 27)]
+    proposals = [meeting(days_ago(d), HR, organizer=HR) for d in (5, 12, 19, 26)]
+    result = run(proposals, threads + [mail(days_ago(30), ME, (FIN,))])
+    by_email = {r.person.email: r for r in result.digest.reciprocity}
+    fin, hr = by_email[FIN], by_email[HR]
+    assert fin.person.reasons[0].endswith("started 5 threads, you 1 thread")
+    assert fin.action == "answer or start the next thread with Finley"
+    assert hr.action == "invite Harper next"
+    assert hr.person.reasons[0].endswith("started 4 meetings, you none")
+    # relative to volume: 4 of 4 ranks above 5 of 6
+    assert [r.person.email for r in result.digest.reciprocity][:2] == [HR, FIN]
 
 
 @pytest.mark.parametrize(

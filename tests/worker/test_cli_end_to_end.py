@@ -283,3 +283,27 @@ def test_a_lost_or_replaced_database_is_refused_and_never_resends_the_week(
     code, out, err = cli("--config", str(copied), "run", "--now", NOW)
     assert code == 0, err
     assert not list((work / "out").iterdir())
+
+
+def test_an_owner_in_no_record_warns_in_status_and_digest_and_run_exits_1(org, tmp_path):
+    # A typo in the owner address: the data is all there, but none of it is the owner's.
+    root, config = org
+    wrong = root / "wrong.toml"
+    wrong.write_text(
+        config.read_text()
+        .replace('owner = "dana.reyes@example.com"', 'owner = "dana.reyse@example.com"')
+        .replace(f'state_dir = "{root / "state"}"', f'state_dir = "{tmp_path / "state"}"')
+        .replace('dir = "out"', f'dir = "{tmp_path / "out"}"')
+    )
+    wrong.write_text("\n".join(
+        line for line in wrong.read_text().splitlines() if not line.startswith("aliases")
+    ))
+    code, _, err = cli("--config", str(wrong), "run", "--now", NOW)
+    assert code == 1
+    assert "owner dana.reyse@example.com appears in none of the" in err
+    code, out, _ = cli("--config", str(wrong), "status", "--now", NOW)
+    assert code == 0 and "WARNING: demo: owner dana.reyse@example.com appears in none" in out
+    code, out, _ = cli("--config", str(wrong), "digest", "--dry-run", "--now", NOW)
+    assert "Subject: Week 48: your address was not found in your data" in out
+    assert "WARNING: Your address dana.reyse@example.com appears in none of the" in out
+    assert "PEER OF THE WEEK" not in out and "Nothing to do this week" not in out

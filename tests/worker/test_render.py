@@ -82,7 +82,21 @@ def test_each_person_shows_department_reason_and_why():
     assert "Key function you have not met in 10 weeks." in rendered.text
     assert ("Why: last together 14 Sep (70 days ago); usual cadence every ~30 days; "
             "40 days overdue") in rendered.text
-    assert "Recent: lunch 14 Sep" in rendered.text
+    assert "Recent: meal or coffee 14 Sep" in rendered.text
+
+
+def test_recent_is_deduplicated_with_counts_newest_first():
+    from peerpulse.rules.recommendations import Evidence
+
+    digest = full_digest()
+    evidence = (Evidence("2026-07-18", "one_on_one", 2.0, "files:ev-2", True),
+                Evidence("2026-07-20", "mail_sent", 1.0, "files:m-1", True),
+                Evidence("2026-07-20", "mail_sent", 1.0, "files:m-2", True))
+    pick = replace(digest.peer_of_the_week.person, evidence=evidence)
+    rendered = _render(replace(digest, peer_of_the_week=replace(digest.peer_of_the_week,
+                                                                 person=pick)))
+    assert "Recent: mail sent 20 Jul \u00d72, 1:1 18 Jul" in rendered.text
+    assert "mail sent 20 Jul, mail sent 20 Jul" not in rendered.html
 
 
 @pytest.mark.parametrize(

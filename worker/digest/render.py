@@ -27,7 +27,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _KINDS = {
     "one_on_one": "1:1",
-    "lunch": "lunch",
+    "lunch": "meal or coffee",  # lunch_titles match coffee, breakfast and dinner too
     "small_meeting": "meeting",
     "meeting": "meeting",
     "mail_sent": "mail sent",
@@ -128,7 +128,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             {
                 "person": person(r.person),
                 "line": _reciprocity_line(r.direction, r.person, r.initiated_by_me,
-                                          r.initiated_by_them),
+                                          r.initiated_by_them, r.action),
             }
             for r in digest.reciprocity
         ],
@@ -151,7 +151,14 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         "generated": _generated_text(now, digest.timezone),
         "chain_unknown": digest.stats.get("management_chain_known") is False,
         "timezone": clean_text(digest.timezone, 64),
-        "is_empty": digest.is_empty,
+        "is_empty": digest.is_empty and not digest.owner_missing,
+        "owner_missing": (
+            f"Your address {clean_address(digest.owner)} appears in none of the "
+            f"{_records(digest)} records read, so this digest has no advice: anything "
+            "it suggested would not be based on your own meetings and mail. Check the "
+            "account's owner and aliases in the config, then run `peerpulse status`."
+            if digest.owner_missing else ""
+        ),
     }
     view["subject"] = subject_line(digest)
     view["headline"] = view["subject"].split(": ", 1)[-1]
@@ -162,6 +169,8 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
 def subject_line(digest: Digest) -> str:
     """"Week 48: lunch with Dana, 3 peers to reconnect": the period and the headline."""
     parts: list[str] = []
+    if digest.owner_missing:
+        return header_text(f"{_week_label(digest.period)}: your address was not found in your data")
     if digest.peer_of_the_week is not None:
         pick = digest.peer_of_the_week
         what = "a first coffee" if pick.first_coffee else "lunch"
@@ -178,6 +187,11 @@ def subject_line(digest: Digest) -> str:
             parts.append(f"{count} {one if count == 1 else many}")
     headline = ", ".join(parts) or "nothing to do this week"
     return header_text(f"{_week_label(digest.period)}: {headline}")
+
+
+def _records(digest: Digest) -> str:
+    read = int(digest.stats.get("events_read", 0)) + int(digest.stats.get("messages_read", 0))
+    return f"{read:,}"
 
 
 def first_name(entry: PersonEntry) -> str:
@@ -198,6 +212,16 @@ def _role(entry: PersonEntry) -> str:
     return title or department
 
 
+def _recent(entry: PersonEntry, today: date) -> list[str]:
+    """Newest first, one item per kind and day with a count: "mail sent 20 Jul ×2"."""
+    counts: dict[str, int] = {}
+    for e in sorted(entry.evidence, key=lambda e: e.date, reverse=True):
+        kind = _KINDS.get(e.kind, clean_text(e.kind.replace("_", " "), 30))
+        item = f"{kind} {_day(e.date, today)}"
+        counts[item] = counts.get(item, 0) + 1
+    return [item if n == 1 else f"{item} \u00d7{n}" for item, n in list(counts.items())[:3]]
+
+
 def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
     why: list[str] = []
     if entry.last_interaction:
@@ -210,10 +234,7 @@ def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
         why.append(f"{entry.days_overdue} days overdue")
     if entry.already_scheduled:
         why.append(f"already on your calendar {_day(entry.already_scheduled, today)}")
-    recent = [
-        f"{_KINDS.get(e.kind, clean_text(e.kind.replace('_', ' '), 30))} {_day(e.date, today)}"
-        for e in sorted(entry.evidence, key=lambda e: e.date, reverse=True)[:3]
-    ]
+    recent = _recent(entry, today)
     try:
         mailto = clean_address(entry.email)
     except ValueError:
@@ -231,12 +252,17 @@ def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
     }
 
 
-def _reciprocity_line(direction: str, entry: PersonEntry, mine: int, theirs: int) -> str:
+def _reciprocity_line(
+    direction: str, entry: PersonEntry, mine: int, theirs: int, action: str = ""
+) -> str:
+    """Both directions and the next step ("You owe Lee one: Lee started 5, you 1. ...")."""
     first = first_name(entry)
     if direction == "you_owe":
-        text = f"You owe {first} one: they started {theirs} of your last {mine + theirs} contacts."
+        text = f"You owe {first} one: {first} started {theirs}, you {mine}."
     else:
-        text = f"{first} owes you one: you started {mine} of your last {mine + theirs} contacts."
+        text = f"{first} owes you one: you started {mine}, {first} {theirs}."
+    if action:
+        text += f" {action[:1].upper()}{action[1:]}."
     return clean_text(text)
 
 
