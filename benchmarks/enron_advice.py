@@ -73,11 +73,22 @@ def _strength_at_last(view: PeerView, rules: object) -> float:
     return tie_strength([r for r in view.rows if r[0] <= last], last, rules)  # type: ignore[arg-type]
 
 
+def _show(digest: object, owner: str, now: datetime) -> None:
+    """Print one owner's digest as its text part, the way the manager would read it."""
+    from peerpulse.worker.digest.render import render_digest
+
+    rendered = render_digest(digest, recipient=owner, sender=owner, now=now)  # type: ignore[arg-type]
+    print(f"===== {owner}: {rendered.subject}\n{rendered.text}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(os.environ.get("PEERPULSE_CORPORA", "/work/shared/corpora"))
     parser.add_argument("--corpus", type=Path, default=default / "enron-perry-wolfe-156")
     parser.add_argument("--now", default="2001-12-01", help="the digest date (ISO)")
+    parser.add_argument("--show", action="append", default=[], metavar="NAME",
+                        help="also print the text digest of owners whose name or address "
+                             "contains NAME (repeatable), to read the advice as they would")
     args = parser.parse_args(argv)
     if not (args.corpus / "employees.txt").is_file():
         print(f"enron corpus not found at {args.corpus}", file=sys.stderr)
@@ -125,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             continue
         d = result.digest
+        if any(n.lower() in (people[pid].name + " " + owner).lower() for n in args.show):
+            _show(d, owner, now)
         named = [e.email for e in d.reconnect] + [e.person.email for e in d.reciprocity]
         named += [e.email for e in d.feedback] + [e.person.email for e in d.invitations]
         if d.peer_of_the_week:

@@ -69,7 +69,7 @@ class EngineResult:
 def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     """Run the rules over the inputs. Pure: same inputs, same result."""
     zone = ZoneInfo(inputs.timezone)
-    ctx = Context(rules, zone, inputs.now, inputs.period, inputs.history)
+    ctx = Context(rules, zone, inputs.now, inputs.period, inputs.history, inputs.owner)
     identity = Identity(inputs.owner, inputs.owner_aliases, inputs.people, rules)
     directory = build_directory(inputs.people, identity, rules)
     ledger = Ledger(directory)
@@ -104,6 +104,16 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
 
     # Records were read, yet none names the owner: a wrong owner address or alias.
     owner_missing = events_read + messages_read > 0 and ledger.owner_records == 0
+    reconnect = recommend.reconnect(ordered, ctx, skip)
+    feedback = recommend.feedback(ordered, ctx)
+    invitations = recommend.invitations(
+        ordered, team_meeting, department_of,
+        owner_person.department if owner_person else None, ctx,
+    )
+    contact = frozenset(
+        skip | {e.email for e in reconnect} | {e.email for e in feedback}
+        | {i.person.email for i in invitations}
+    )
     digest = Digest(
         account=inputs.account,
         period=inputs.period,
@@ -111,17 +121,14 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         timezone=inputs.timezone,
         owner=identity.owner,
         peer_of_the_week=pick,
-        reconnect=recommend.reconnect(ordered, ctx, skip),
-        reciprocity=recommend.reciprocity(ordered, ctx),
+        reconnect=reconnect,
+        reciprocity=recommend.reciprocity(ordered, ctx, contact),
         celebrate=recommend.celebrate(
             ordered, subject_hits, inputs.title_changes, ctx, identity.resolve
         ),
         coverage=recommend.coverage(tallies, ctx),
-        feedback=recommend.feedback(ordered, ctx),
-        invitations=recommend.invitations(
-            ordered, team_meeting, department_of,
-            owner_person.department if owner_person else None, ctx,
-        ),
+        feedback=feedback,
+        invitations=invitations,
         stats={
             "events_read": events_read,
             "calendar": inputs.has_calendar,

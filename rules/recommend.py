@@ -48,9 +48,21 @@ def _spread(views: Iterable[PeerView], limit: int, per_department: int) -> list[
     return picked
 
 
-def _lottery(period: str, email: str) -> str:
-    """A stable per-week tie-breaker, so equal candidates rotate instead of sorting by name."""
-    return hashlib.sha256(f"{period}|{email}".encode()).hexdigest()
+def _lottery(period: str, email: str, owner: str = "") -> str:
+    """A stable per-week tie-breaker, so equal candidates rotate instead of sorting by name.
+
+    Seeded by the owner too: in an organization every manager would otherwise be
+    sent to the same stranger in the same week.
+    """
+    return hashlib.sha256(f"{owner}|{period}|{email}".encode()).hexdigest()
+
+
+def _contacts_by_department(views: Sequence[PeerView]) -> dict[str | None, int]:
+    """Interactions on record per department: where the owner already has ties."""
+    counts: dict[str | None, int] = {}
+    for v in views:
+        counts[v.department] = counts.get(v.department, 0) + v.score.interactions
+    return counts
 
 
 # -- value at risk ---------------------------------------------------------------
@@ -122,10 +134,14 @@ def peer_of_the_week(
         coffee_week = policy.first_coffee_every > 0 and week % policy.first_coffee_every == 0
         if ties and not (coffee_week and strangers):
             chosen = min(ties, key=lambda v: (-value_at_risk(v, ctx),
-                                              _lottery(ctx.period, v.email)))
+                                              _lottery(ctx.period, v.email, ctx.owner)))
         else:
-            chosen = min(strangers, key=lambda v: (v.score.interactions,
-                                                   _lottery(ctx.period, v.email)))
+            # A first coffee is for coverage: the least-known person in the
+            # department the owner reaches least (issue 9, item 1).
+            reach = _contacts_by_department(views)
+            chosen = min(strangers, key=lambda v: (reach.get(v.department, 0),
+                                                   v.score.interactions,
+                                                   _lottery(ctx.period, v.email, ctx.owner)))
     first_coffee = not established(chosen, ctx)
     reasons = [recency_reason(chosen), *cadence_reasons(chosen)]
     if chosen.score.never_met:
@@ -162,12 +178,17 @@ def reconnect(views: Sequence[PeerView], ctx: Context, skip: set[str]) -> tuple[
 # -- reciprocity -----------------------------------------------------------------
 
 
-def reciprocity(views: Sequence[PeerView], ctx: Context) -> tuple[ReciprocityEntry, ...]:
+def reciprocity(
+    views: Sequence[PeerView], ctx: Context, contact: frozenset[str] = frozenset()
+) -> tuple[ReciprocityEntry, ...]:
     """"You owe" and "owes you": both directions, the most lopsided relative to volume first.
 
     25 of 27 is more telling than 5 of 40; the absolute gap breaks ties. Each entry
     names how the initiatives were made (threads started, meetings proposed) and
-    the concrete next step.
+    the concrete next step. ``contact`` holds the people the digest already asks
+    the owner to reach out to (peer of the week, reconnect, feedback, invitations):
+    "let them make the next move" would contradict that, so such "owes you"
+    entries are left out; "you owe" agrees with it and stays.
     """
     model = ctx.rules.model
     found: list[tuple[float, int, str, PeerView, str]] = []
@@ -176,6 +197,8 @@ def reciprocity(views: Sequence[PeerView], ctx: Context) -> tuple[ReciprocityEnt
             continue
         me, them = v.score.initiated_by_me, v.score.initiated_by_them
         direction = balance(me, them, ctx.rules)
+        if direction == Balance.OWES_YOU and v.email in contact:
+            continue
         if direction:
             gap = abs(me - them)
             found.append((-gap / (me + them), -gap, v.email, v, direction))

@@ -36,6 +36,7 @@ class Context:
     now: datetime
     period: str
     history: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
+    owner: str = ""  # seeds the weekly draws, so two managers are not sent to the same stranger
 
     @property
     def now_ts(self) -> float:

@@ -241,6 +241,9 @@ def test_computed_digest_matches_the_json_schema() -> None:
     events = team + [meeting(days_ago(d), FIN, organizer=FIN) for d in (40, 50, 60, 70)]
     events += [meeting(days_ago(150), MKT)]
     messages = _worked_with() + [mail(days_ago(1), OPS, (ME,), subject="Congrats on the launch")]
+    # threads HR started and nobody answered: a "you owe" entry, whatever else HR is asked
+    messages += [mail(days_ago(d), HR, (ME,), subject=f"Question {d}")
+                 for d in (2, 3, 4, 6, 7, 8, 10, 12)]
     digest = run(events, messages,
                  title_changes=[(HR, "HR Manager", "HR Director", days_ago(1))],
                  history={"peer_of_the_week": [("2026-W47", MKT)]}).digest
@@ -347,3 +350,44 @@ def test_title_levels_are_configurable_and_can_be_switched_off() -> None:
     assert set(run([], [], people=FLAT, rules=flat).views) == {
         "vp@corp.example", "svp@corp.example", "vp2@corp.example", "dir@corp.example",
         "mgr@corp.example"}
+
+
+def test_a_first_coffee_goes_to_the_department_the_owner_reaches_least() -> None:
+    """Coverage, not alphabet or hash luck: a stranger in Finance (where the owner
+    has a weekly 1:1) loses to a stranger in Legal (never reached)."""
+    people = (*PEOPLE,
+              Person("fin2@corp.example", "Fay Fin", department="Finance",
+                     title="Finance Manager", manages_anyone=True),
+              Person("legal@corp.example", "Lee Legal", department="Legal",
+                     title="Legal Manager", manages_anyone=True))
+    events, messages = _strong_tie_and_acquaintance()
+    pick = run(events, messages, people=people).digest.peer_of_the_week  # W48: a first coffee
+    assert pick is not None and pick.first_coffee
+    assert pick.person.email == "legal@corp.example"
+
+
+def test_the_weekly_draw_depends_on_the_owner_so_managers_are_not_all_sent_to_one_person(
+) -> None:
+    from peerpulse.rules.recommend import _lottery
+
+    emails = [f"p{i}@corp.example" for i in range(20)]
+    first = min(emails, key=lambda e: _lottery("2026-W48", e, "a@corp.example"))
+    others = {min(emails, key=lambda e: _lottery("2026-W48", e, f"m{i}@corp.example"))
+              for i in range(10)}
+    assert others - {first}
+
+
+def test_no_one_is_both_someone_to_contact_and_someone_to_wait_for() -> None:
+    """Seen on Enron: "reconnect with Kay" and "Kay owes you one: let Kay make the next
+    move" in one digest. The digest asks for one action per person."""
+    events = [meeting(days_ago(120 + 7 * w), FIN) for w in range(30)]
+    messages = [mail(days_ago(100 + d), ME, (FIN,)) for d in range(0, 20, 2)]
+    events += [meeting(days_ago(2), p) for p in (SALES, OPS, MKT)]
+    digest = run(events, messages).digest
+    contact = ({e.email for e in digest.reconnect} | {e.email for e in digest.feedback}
+               | {i.person.email for i in digest.invitations})
+    if digest.peer_of_the_week:
+        contact.add(digest.peer_of_the_week.person.email)
+    assert FIN in contact
+    waits = {r.person.email for r in digest.reciprocity if r.direction == "owes_you"}
+    assert not waits & contact
