@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from peerpulse.connectors.file_modes import make_private_dir
 from peerpulse.worker import config as config_module
 from peerpulse.worker.console import Env, dump_json, parse_now
 from peerpulse.worker.digest.sanitize import terminal_text
@@ -82,7 +83,7 @@ def _open(
 def _locked(settings: Settings) -> Iterator[None]:
     from peerpulse.worker.lock import run_lock
 
-    settings.state_path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dir(settings.state_path)
     with run_lock(settings.state_path):
         yield
 

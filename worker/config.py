@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from peerpulse.connectors.file_modes import secret_file_problem
 from peerpulse.rules.tomlpos import format_path, key_line
 from peerpulse.worker import paths
 from peerpulse.worker.errors import ConfigError
@@ -59,6 +60,9 @@ class SecretRef(_Strict):
         creds = os.environ.get("CREDENTIALS_DIRECTORY")
         if not path.is_absolute() and creds:
             path = Path(creds) / path
+        problem = secret_file_problem(path)
+        if problem:
+            raise ConfigError(problem, key="secret")
         try:
             return path.read_text().strip()
         except OSError as exc:

@@ -33,6 +33,7 @@ from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 from peerpulse.connectors.atomic_file import write_atomic
 from peerpulse.connectors.base import AuthRequired, SourceUnavailable
+from peerpulse.connectors.file_modes import make_private_dir, secret_file_problem
 
 SCOPE_CALENDAR = "https://www.googleapis.com/auth/calendar.events.readonly"
 SCOPE_GMAIL_METADATA = "https://www.googleapis.com/auth/gmail.metadata"
@@ -87,6 +88,9 @@ def resolve_secret(ref: Any, base_dir: str | Path = ".") -> str:
         if not path.is_absolute():
             creds_dir = os.environ.get("CREDENTIALS_DIRECTORY")
             path = Path(creds_dir) / path if creds_dir else Path(base_dir) / path
+        problem = secret_file_problem(path)
+        if problem:
+            raise SourceUnavailable(problem)
         try:
             return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
@@ -96,7 +100,7 @@ def resolve_secret(ref: Any, base_dir: str | Path = ".") -> str:
 
 def write_private(path: Path, text: str) -> None:
     """Write atomically as 0600 inside a 0700 folder (tokens are secrets)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dir(path.parent)
     os.chmod(path.parent, 0o700)
     write_atomic(path, text.encode("utf-8"))
 
@@ -196,6 +200,9 @@ class UserTokenStore:
     def load(self, needed: Iterable[str]) -> user_credentials.Credentials:
         """Valid credentials holding ``needed`` scopes, refreshed if due; never prompts."""
         command = auth_command(self.account)
+        problem = secret_file_problem(self.path)
+        if problem:
+            raise SourceUnavailable(problem)
         try:
             info = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:

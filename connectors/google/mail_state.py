@@ -41,6 +41,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from peerpulse.connectors.file_modes import make_private_dir
+
 LIST_PAGE = 500  # messages.list / threads.list maxResults
 FETCH_BATCH = 50  # gets per batch (Gmail batch guide)
 _CHUNK = 500  # ids per SQL ``IN (...)``: well under SQLite's variable limit
@@ -112,7 +114,7 @@ class KnownIds:
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dir(self.folder)
             # One source uses this at a time, but the worker may drive it from any thread.
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             with contextlib.suppress(OSError):

@@ -117,6 +117,7 @@ def test_secret_references_resolve_from_env_or_credentials_dir(tmp_path, monkeyp
     )
     settings = load_settings(write(tmp_path, text))
     (tmp_path / "pw").write_text("s3cret\n")
+    (tmp_path / "pw").chmod(0o600)
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
     assert settings.accounts[0].delivery.password.resolve() == "s3cret"
 
@@ -125,3 +126,17 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
     settings = load_settings(write(tmp_path, MINIMAL))
     assert settings.resolve_path("cal") == tmp_path / "cal"
     assert settings.resolve_path("/abs") == Path("/abs")
+
+
+def test_a_password_file_readable_by_others_is_refused_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    text = MINIMAL + (
+        '\n[accounts.delivery]\ntype = "smtp"\nhost = "h"\npassword = { file = "pw" }\n'
+    )
+    settings = load_settings(write(tmp_path, text))
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o644)
+    with pytest.raises(ConfigError) as err:
+        settings.accounts[0].delivery.password.resolve()
+    assert str(secret) in str(err.value) and f"chmod 600 {secret}" in str(err.value)

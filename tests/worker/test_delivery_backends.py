@@ -100,3 +100,35 @@ def test_a_backend_that_is_not_wired_in_is_a_config_error(tmp_path):
         assert "delivery.type" in str(exc)
     else:
         assert hasattr(backend, "send")
+
+
+def test_a_symlinked_output_folder_is_refused(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "out"
+    link.symlink_to(real)
+    outcome = FileBackend(link).send(_message())
+    assert outcome.state is DeliveryState.FAILED
+    assert str(link) in outcome.detail and "symlink" in outcome.detail
+    assert list(real.iterdir()) == []
+
+
+def test_a_world_writable_output_folder_is_refused_with_the_fix(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o777)
+    outcome = FileBackend(out).send(_message())
+    assert outcome.state is DeliveryState.FAILED
+    assert f"chmod 700 {out}" in outcome.detail
+    assert list(out.iterdir()) == []
+
+
+def test_output_folders_are_private_whatever_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        outcome = FileBackend(tmp_path / "a" / "b" / "out").send(_message())
+    finally:
+        os.umask(old)
+    assert outcome.state is DeliveryState.SENT
+    for folder in ("a", "a/b", "a/b/out"):
+        assert stat.S_IMODE((tmp_path / folder).stat().st_mode) == 0o700, folder

@@ -220,3 +220,18 @@ def test_a_read_only_store_reads_but_never_migrates_or_writes(tmp_path):
     db = sqlite3.connect(path)
     assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] < newest
     db.close()
+
+
+def test_the_state_folder_is_private_whatever_the_umask(tmp_path):
+    import os
+    import stat
+
+    from peerpulse.worker.store import open_store
+
+    old = os.umask(0)
+    try:
+        open_store(tmp_path / "state" / "deep" / "peerpulse.sqlite3").close()
+    finally:
+        os.umask(old)
+    for folder in ("state", "state/deep"):
+        assert stat.S_IMODE((tmp_path / folder).stat().st_mode) == 0o700, folder

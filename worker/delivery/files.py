@@ -9,12 +9,12 @@ folder is created private (0700) and the files are 0600: a digest names people.
 from __future__ import annotations
 
 import email.policy
-import os
 import re
 from email.message import EmailMessage
 from pathlib import Path
 
 from peerpulse.connectors.atomic_file import write_atomic
+from peerpulse.connectors.file_modes import make_private_dir, output_dir_problem
 from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
 from peerpulse.worker.faults import fault_point
 
@@ -29,6 +29,9 @@ class FileBackend:
 
     def send(self, message: EmailMessage) -> DeliveryOutcome:
         stem = _stem(message)
+        problem = output_dir_problem(self.directory)
+        if problem:
+            return DeliveryOutcome(DeliveryState.FAILED, problem)
         try:
             self._ensure_dir()
             raw = message.as_bytes(policy=email.policy.SMTP)
@@ -50,8 +53,7 @@ class FileBackend:
 
     def _ensure_dir(self) -> None:
         if not self.directory.is_dir():
-            self.directory.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.directory, 0o700)
+            make_private_dir(self.directory)
 
     def _write(self, name: str, data: bytes) -> Path:
         return write_atomic(self.directory / name, data)

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from peerpulse.connectors.file_modes import make_private_dir
 from peerpulse.connectors.records import (
     EventInstance,
     MessageMeta,
@@ -72,7 +73,7 @@ class SqliteStore:
             self._check_schema()
             return
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dir(self.path.parent)
         try:
             self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -105,6 +105,7 @@ def _service_account_key(tmp_path: Path, token_url: str) -> Path:
             }
         )
     )
+    path.chmod(0o600)  # a key readable by others is refused, as ssh does
     return path
 
 
@@ -142,6 +143,7 @@ def test_console_authorization_stores_a_refreshable_token(fake, state_dir, tmp_p
             }
         )
     )
+    secrets.chmod(0o600)
     fake.auth_codes["code-1"] = (USER, READ_SCOPES | {SCOPE_GMAIL_SEND})
     shown: list[str] = []
     settings: dict[str, Any] = {
