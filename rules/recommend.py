@@ -144,11 +144,12 @@ def peer_of_the_week(
                                                    _lottery(ctx.period, v.email, ctx.owner)))
     first_coffee = not established(chosen, ctx)
     reasons = [recency_reason(chosen), *cadence_reasons(chosen)]
+    # A first coffee leads with why this stranger: the digest shows the first reason.
     if chosen.score.never_met:
-        reasons.append(f"A first coffee with {chosen.name}: a peer you have not met yet")
+        reasons.insert(0, f"A first coffee with {chosen.name}: a peer you have not met yet")
     elif first_coffee:
-        reasons.append(f"A first coffee with {chosen.name}: you have barely met "
-                       f"({_times(chosen.score.interactions)} on record)")
+        reasons.insert(0, f"A first coffee with {chosen.name}: you have barely met "
+                          f"({_times(chosen.score.interactions)} on record)")
     if policy.rotation_weeks:
         reasons.append(f"Not suggested in the last {policy.rotation_weeks} weeks")
     return PeerOfTheWeek(person=entry(chosen, reasons, ctx), slots=slots(),

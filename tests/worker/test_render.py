@@ -294,3 +294,23 @@ def test_footer_says_when_the_directory_has_no_manager_column() -> None:
     unknown = _render(digest)
     assert "Your directory has no manager column" in unknown.text
     assert "Your directory has no manager column" in unknown.html
+
+
+def test_no_fact_is_said_twice_in_one_entry() -> None:
+    """Seen on Enron: "Last mail from them was 194 days ago; your cadence with EWS is 45
+    days" and then "Why: last together 21 May (194 days ago); usual cadence every ~45
+    days". The Why line adds only what the reason does not say."""
+    from tests.rules.builders import ME, days_ago, mail, meeting, run
+
+    FIN, HR = "fin@corp.example", "hr@corp.example"
+
+    events = [meeting(days_ago(60 + 7 * w), FIN) for w in range(52)]
+    messages = [mail(days_ago(370), ME, (HR,)), mail(days_ago(365), HR, (ME,))]
+    digest = run(events, messages, period="2026-W47",
+                 now=datetime(2026, 11, 19, 9, tzinfo=ZoneInfo("UTC"))).digest
+    text = _render(digest).text
+    blocks = [b for b in text.split("\n\n") if "fin@corp.example" in b]
+    assert blocks
+    for block in blocks:
+        assert block.count("days ago") <= 1, block
+        assert block.lower().count("cadence") <= 1, block

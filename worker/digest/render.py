@@ -223,13 +223,20 @@ def _recent(entry: PersonEntry, today: date) -> list[str]:
 
 
 def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
+    """One person's block: the leading reason, then only the facts it does not already
+    state (no fact twice in one entry: issue 9, item 11)."""
+    reason = clean_text(entry.reasons[0]) if entry.reasons else ""
+    said = reason.lower()
     why: list[str] = []
     if entry.last_interaction:
-        ago = f" ({_ago(entry.days_since)})" if entry.days_since is not None else ""
+        ago = ""
+        if entry.days_since is not None and _ago(entry.days_since) not in said:
+            ago = f" ({_ago(entry.days_since)})"
         why.append(f"last together {_day(entry.last_interaction, today)}{ago}")
-    else:
-        why.append("no interaction on record")
-    why.append(f"usual cadence every ~{entry.cadence_days} days")
+        if "cadence" not in said:
+            why.append(f"usual cadence every ~{entry.cadence_days} days")
+    elif "no interaction" not in said:
+        why.append("no interaction on record")  # and no cadence: there is none with a stranger
     if entry.days_overdue is not None and entry.days_overdue > 0:  # negative: not due yet
         why.append(f"{entry.days_overdue} days overdue")
     if entry.already_scheduled:
@@ -246,7 +253,7 @@ def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
         "department": clean_text(entry.department, 60),
         "title": clean_text(entry.title, 80),
         "role": _role(entry),
-        "reason": clean_text(entry.reasons[0]) if entry.reasons else "",
+        "reason": reason,
         "why": clean_text("; ".join(why), 300),
         "recent": clean_text(", ".join(recent), 200),
     }
