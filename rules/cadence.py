@@ -3,11 +3,18 @@
 The cadence is the tightest of: the default, every matching ``[cadence] groups``
 entry, and the peer's key function; an influential peer (a big team, a senior
 title) gets it multiplied by ``influential.factor``. Each step leaves a reason.
+
+A tie with a rhythm of its own (a weekly 1:1) is then judged by that rhythm: the
+median gap between its recent interaction days times ``rhythm_factor``, never
+below ``rhythm_min_days`` and never looser than the group cadence. A weekly 1:1
+that stopped is flagged after ~3 weeks, not after the flat 60-day default.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from statistics import median
 
 from peerpulse.connectors.records import Person
 from peerpulse.rules.ruleset import CadenceGroupMatcher, RuleSet
@@ -16,9 +23,39 @@ from peerpulse.rules.ruleset import CadenceGroupMatcher, RuleSet
 @dataclass(frozen=True, slots=True)
 class Cadence:
     days: int
-    source: str  # "default", "group Sales", "key function Finance"
+    source: str  # "default", "group Sales", "key function Finance", "rhythm"
     key_function: str | None
     influential: str | None  # why they are influential, if they are
+    usual_gap: int | None = None  # median days between interactions, when the rhythm rules
+
+
+DAY = 86400.0
+_RHYTHM_DAYS = 9  # the last interaction days whose gaps make the rhythm
+
+
+def usual_gap(times: Sequence[float]) -> tuple[int, int] | None:
+    """(median gap in days, number of gaps) between the recent distinct interaction
+    days, or None with fewer than two days. Several mails on one day are one contact."""
+    days = sorted({int(t // DAY) for t in times})[-_RHYTHM_DAYS:]
+    gaps = [b - a for a, b in zip(days, days[1:], strict=False)]
+    if not gaps:
+        return None
+    return max(1, round(median(gaps))), len(gaps)
+
+
+def with_rhythm(cadence: Cadence, times: Sequence[float], rules: RuleSet) -> Cadence:
+    """The cadence tightened to the tie's own rhythm, when it has one (issue 9, item 7)."""
+    model = rules.model.cadence
+    if model.rhythm_factor <= 0:
+        return cadence
+    found = usual_gap(times)
+    if found is None or found[1] < model.rhythm_min_gaps:
+        return cadence
+    gap = found[0]
+    days = max(model.rhythm_min_days, round(gap * model.rhythm_factor))
+    if days >= cadence.days:
+        return cadence
+    return replace(cadence, days=days, source="rhythm", usual_gap=gap)
 
 
 def cadence_for(person: Person, team_size: int | None, rules: RuleSet) -> Cadence:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from peerpulse.connectors.records import EventInstance, MessageMeta, Person
 from peerpulse.rules import recommend
-from peerpulse.rules.cadence import cadence_for, days_overdue
+from peerpulse.rules.cadence import cadence_for, days_overdue, with_rhythm
 from peerpulse.rules.coverage import DepartmentTally
 from peerpulse.rules.explain import Explanation
 from peerpulse.rules.identity import Identity, normalize
@@ -178,7 +178,10 @@ def _views(
         rows = entry.interactions if entry else []
         rows.sort(key=lambda r: (r[0], r[3]))
         score = score_peer(rows, ctx.now_ts, ctx.rules)
-        cadence = cadence_for(person, directory.team_sizes.get(email), ctx.rules)
+        cadence = with_rhythm(
+            cadence_for(person, directory.team_sizes.get(email), ctx.rules),
+            [r[0] for r in rows if r[0] <= ctx.now_ts], ctx.rules,
+        )
         days_since = None if score.last_at is None else (today - ctx.local_date(score.last_at)).days
         upcoming = entry.upcoming if entry else None
         views[email] = PeerView(

@@ -148,6 +148,9 @@ class Cadence(_Section):
     default_days: int = Field(default=60, ge=1, le=3650)
     groups: list[CadenceGroup] = []
     influential: Influential = Influential()
+    rhythm_factor: float = Field(default=3.0, ge=0, le=50)
+    rhythm_min_days: int = Field(default=14, ge=1, le=3650)
+    rhythm_min_gaps: int = Field(default=3, ge=1, le=8)
 
 
 class KeyFunction(_Section):

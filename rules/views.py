@@ -90,6 +90,8 @@ class PeerView:
 
 def cadence_phrase(view: PeerView) -> str:
     c = view.cadence
+    if c.usual_gap is not None:
+        return f"your cadence with {view.name} was every ~{c.usual_gap} days"
     if c.key_function:
         who = c.key_function
     elif c.source.startswith("group "):

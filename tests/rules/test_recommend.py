@@ -391,3 +391,26 @@ def test_no_one_is_both_someone_to_contact_and_someone_to_wait_for() -> None:
     assert FIN in contact
     waits = {r.person.email for r in digest.reciprocity if r.direction == "owes_you"}
     assert not waits & contact
+
+
+def test_a_weekly_one_on_one_that_stopped_8_weeks_ago_is_flagged_by_its_own_rhythm() -> None:
+    """Issue 9, item 7: the flat 60-day default would wait until week 9; the tie's own
+    rhythm (every 7 days, x3 = 21 days) flags it now and says so."""
+    events = [meeting(days_ago(56 + 7 * w), SALES) for w in range(20)]
+    events += [meeting(days_ago(2), p) for p in (HR, OPS, MKT)]
+    result = run(events, [])
+    fin = result.views[SALES]
+    assert fin.cadence.source == "rhythm" and fin.cadence.usual_gap == 7
+    assert fin.cadence.days == 21 and fin.overdue == 35
+    assert SALES in {e.email for e in result.digest.reconnect}
+    reconnect = next(e for e in result.digest.reconnect if e.email == SALES)
+    assert "every ~7 days" in reconnect.reasons[0]
+    off = load_rules([("r.toml", "[cadence]\nrhythm_factor = 0\n")])
+    assert run(events, [], rules=off).views[SALES].cadence.days == 60
+
+
+def test_a_slow_rhythm_never_loosens_the_group_cadence() -> None:
+    """Quarterly contacts keep the 60-day default: the rhythm only tightens."""
+    events = [meeting(days_ago(10 + 90 * q), SALES) for q in range(5)]
+    fin = run(events, []).views[SALES]
+    assert fin.cadence.days == 60 and fin.cadence.source != "rhythm"
