@@ -33,7 +33,7 @@ accuracy: $(STAMP)
 	$(BIN)/python -m benchmarks.accuracy
 
 ## enron: reconnect advice on the Enron organization, every senior person as owner
-## (needs the corpus under $$PEERPULSE_CORPORA, default /work/shared/corpora; not in `make test`)
+## (needs the corpus under $$PEERPULSE_CORPORA, default ../shared/corpora beside the checkout; not in `make test`)
 enron: $(STAMP)
 	$(BIN)/python -m benchmarks.enron_advice
 

@@ -4,7 +4,8 @@
 
 Reads the Perry & Wolfe tables (``employees.txt``, ``messages.tsv``,
 ``recipients.tsv``; see the corpus's PROVENANCE.md) from
-``$PEERPULSE_CORPORA/enron-perry-wolfe-156`` (default /work/shared/corpora),
+``$PEERPULSE_CORPORA/enron-perry-wolfe-156`` (default: ``shared/corpora`` beside the
+checkout, as the tests use),
 never copies them. For each senior person it builds that person's mailbox
 (the messages they sent or received, recipients all in To, since the tables do
 not say To from Cc) and runs the rules engine with the default rules.
@@ -83,7 +84,8 @@ def _show(digest: object, owner: str, now: datetime) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(os.environ.get("PEERPULSE_CORPORA", "/work/shared/corpora"))
+    beside = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+    default = Path(os.environ.get("PEERPULSE_CORPORA", beside))
     parser.add_argument("--corpus", type=Path, default=default / "enron-perry-wolfe-156")
     parser.add_argument("--now", default="2001-12-01", help="the digest date (ISO)")
     parser.add_argument("--show", action="append", default=[], metavar="NAME",
