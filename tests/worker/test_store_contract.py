@@ -169,6 +169,14 @@ def test_the_first_rendering_of_a_period_wins_and_its_picks_are_kept_once(backen
         ("2026-W48", "dana@example.com")]
 
 
+def test_picks_of_a_digest_that_never_went_out_leave_the_rotation(backend):
+    """A failed or expired week was never read: its peer of the week may come again."""
+    _first(backend)
+    assert backend.recommendation_history("a", "peer_of_the_week") != []
+    backend.ledger_expire_pending("a", "2026-W49", AT + 9, "late")
+    assert backend.recommendation_history("a", "peer_of_the_week") == []
+
+
 def test_a_period_is_claimed_once(backend):
     _first(backend)
     claimed = backend.ledger_claim(KEY, AT + 1)

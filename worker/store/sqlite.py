@@ -492,10 +492,21 @@ class SqliteStore:
             )
 
     def recommendation_history(self, account: str, section: str) -> list[tuple[str, str]]:
-        """(period, email) pairs named in ``section``, oldest period first."""
+        """(period, email) pairs named in ``section``, oldest period first.
+
+        Only digests that went out (or may have: sent, unknown) or may still go out
+        (pending, sending) count: a failed or expired week was never read, so its
+        picks must not be rotated away (issue 9, item 12).
+        """
         rows = self._db.execute(
-            "SELECT period, email FROM recommendation_history WHERE account = ? AND section = ? "
-            "ORDER BY period, email",
+            "SELECT h.period, h.email FROM recommendation_history h "
+            "WHERE h.account = ? AND h.section = ? AND ("
+            " NOT EXISTS (SELECT 1 FROM digest_ledger d"
+            "  WHERE d.account = h.account AND d.period = h.period)"
+            " OR EXISTS (SELECT 1 FROM digest_ledger d"
+            "  WHERE d.account = h.account AND d.period = h.period"
+            "  AND d.state IN ('sent', 'unknown', 'pending', 'sending'))"
+            ") ORDER BY h.period, h.email",
             (account, section),
         )
         return [(p, e) for p, e in rows]
