@@ -280,6 +280,7 @@ def digest(args: argparse.Namespace, env: Env) -> ExitCode:
             for account in accounts:
                 result = compute_for_account(store, settings, account, rules, now=now)
                 env.print(_format_digest(result.digest, args.format, account, now))
+                _compare_with_sent(env, store, account, result.digest, now)
         return ExitCode.OK
     failed = False
     with _locked(settings), _open(settings, accept_new_store=args.accept_new_store) as store:
@@ -287,6 +288,31 @@ def digest(args: argparse.Namespace, env: Env) -> ExitCode:
             outcome = _deliver(store, settings, account, rules, now, force=args.force)
             failed |= _print_delivery(env, account, outcome, verbose=True)
     return ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK
+
+
+def _compare_with_sent(
+    env: Env, store: Store, account: AccountConfig, digest: Any, now: datetime
+) -> None:
+    """On stderr (the digest itself stays clean on stdout): how this computation
+    differs from the digest already sent for the period, e.g. after a rule edit."""
+    from peerpulse.worker import ledger
+    from peerpulse.worker.digest.compare import differences
+    from peerpulse.worker.digest.render import render_digest
+
+    sent = ledger.latest(store, account.name, account.recipient, digest.period)
+    if sent is None or sent.state != "sent":
+        return
+    rendered = render_digest(digest, recipient=account.recipient, sender=account.owner, now=now)
+    changes = differences(sent.subject, sent.message, rendered.subject, rendered.text,
+                          ignore=(account.recipient, account.owner))
+    head = f"{account.name}: the {digest.period} digest was already sent"
+    if not changes:
+        env.stderr.write(f"{head}; this computation names the same people.\n")
+        return
+    env.stderr.write(f"{head}; with the current rules and data it would differ:\n")
+    for line in changes:
+        env.stderr.write(terminal_text(f"  {line}") + "\n")
+    env.stderr.write("  (`peerpulse digest --force` sends this version)\n")
 
 
 def _format_digest(digest: Any, fmt: str, account: AccountConfig, now: datetime) -> str:

@@ -307,3 +307,23 @@ def test_an_owner_in_no_record_warns_in_status_and_digest_and_run_exits_1(org, t
     assert "Subject: Week 48: your address was not found in your data" in out
     assert "WARNING: Your address dana.reyse@example.com appears in none of the" in out
     assert "PEER OF THE WEEK" not in out and "Nothing to do this week" not in out
+
+
+def test_a_dry_run_after_a_rule_edit_says_how_it_differs_from_the_sent_digest(
+        org, first_run, tmp_path):
+    """Issue 9, item 12: the owner puts this week's peer of the week on the never list;
+    the dry run recomputes and says who is no longer named, on stderr."""
+    root, config = org
+    assert first_run[0] == 0
+    sent = (root / "out" / "2026-W48-demo.txt").read_text()
+    same = cli("--config", str(config), "digest", "--dry-run", "--now", NOW)
+    assert same[0] == 0 and "names the same people" in same[2]
+    pick = re.search(r"<([^>]+@[^>]+)>", sent.split("PEER OF THE WEEK", 1)[1]).group(1)
+    rules = tmp_path / "never.toml"
+    rules.write_text(f'[recommend]\nnever = ["{pick}"]\n')
+    edited = tmp_path / "config.toml"
+    edited.write_text(config.read_text().replace("rules = []", f'rules = ["{rules}"]'))
+    code, out, err = cli("--config", str(edited), "digest", "--dry-run", "--now", NOW)
+    assert code == 0, err
+    assert pick not in out
+    assert "would differ" in err and "no longer named" in err and pick in err
