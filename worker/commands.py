@@ -339,6 +339,10 @@ def rules_check(args: argparse.Namespace, env: Env) -> ExitCode:
             width = max((len(k) for k in counts), default=10)
             for rule, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
                 env.print(f"  {rule.ljust(width)}  {count:>9,}")
+            if result.digest.stats.get("management_chain_known") is False:
+                env.print("  note: the directory has no manager column, so your management "
+                          "chain and reports are unknown; leaders are told apart by title "
+                          "([peers] title_levels)")
     return ExitCode.OK
 
 

@@ -327,3 +327,32 @@ def test_a_dry_run_after_a_rule_edit_says_how_it_differs_from_the_sent_digest(
     assert code == 0, err
     assert pick not in out
     assert "would differ" in err and "no longer named" in err and pick in err
+
+
+def test_without_a_manager_column_status_and_rules_check_say_the_chain_is_unknown(
+        org, tmp_path):
+    """Issue 9, item 2: with no manager column the chain exclusions cannot apply;
+    `status` and `rules check` say so instead of silently treating bosses as peers."""
+    import csv
+
+    root, config = org
+    rows = list(csv.DictReader((root / "demo" / "people.csv").open(encoding="utf-8")))
+    fields = [f for f in rows[0] if f != "manager"]
+    flat = tmp_path / "people.csv"
+    with flat.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    state = tmp_path / "state"
+    edited = tmp_path / "config.toml"
+    edited.write_text(config.read_text()
+                      .replace('"demo/people.csv"', f'"{flat}"')
+                      .replace('"demo/', f'"{root}/demo/')
+                      .replace(str(root / "state"), str(state)))
+    code, _, err = cli("--config", str(edited), "sync", "--now", NOW)
+    assert code == 0, err
+    code, out, err = cli("--config", str(edited), "rules", "check", "--now", NOW)
+    assert code == 0, err
+    assert "no manager column" in out
+    code, out, err = cli("--config", str(edited), "status", "--now", NOW)
+    assert "no manager column" in out
