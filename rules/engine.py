@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from peerpulse.connectors.records import EventInstance, MessageMeta, Person
@@ -140,6 +141,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
             # No manager column: chain/report exclusions cannot apply; titles stand in.
             "management_chain_known": directory.chain_known,
             "owner_missing": owner_missing,
+            "excluded": _mostly_excluded(ledger.counts, events_read + messages_read),
         },
     )
     if owner_missing:
@@ -196,6 +198,20 @@ def _views(
             attendance=team.attendance.get(email, 0) if team else 0,
         )
     return views
+
+
+EXCLUDED_SHARE_TO_REPORT = 0.5
+
+
+def _mostly_excluded(counts: Mapping[str, int], read: int) -> dict[str, Any] | None:
+    """When noise rules left out most records read (say, all list mail), how many and by
+    which rules, so an empty-looking digest explains itself (issue 9, item 10)."""
+    noise = {rule: n for rule, n in counts.items() if rule.startswith("noise.") and n}
+    total = sum(noise.values())
+    if read <= 0 or total < EXCLUDED_SHARE_TO_REPORT * read:
+        return None
+    top = sorted(noise.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    return {"records": total, "read": read, "rules": [[rule, n] for rule, n in top]}
 
 
 def _tallies(views: Sequence[PeerView], ctx: Context) -> list[DepartmentTally]:

@@ -171,6 +171,11 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
             if digest.owner_missing:
                 failed = True
                 log.warning("%s", _owner_missing_line(account, digest))
+            excluded = digest.stats.get("excluded")
+            if excluded:
+                from peerpulse.worker.digest.render import excluded_line
+
+                log.warning("%s: %s", account.name, excluded_line(excluded))
     return ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK
 
 

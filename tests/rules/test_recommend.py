@@ -414,3 +414,24 @@ def test_a_slow_rhythm_never_loosens_the_group_cadence() -> None:
     events = [meeting(days_ago(10 + 90 * q), SALES) for q in range(5)]
     fin = run(events, []).views[SALES]
     assert fin.cadence.days == 60 and fin.cadence.source != "rhythm"
+
+
+def test_a_digest_mostly_excluded_by_rules_says_by_which_and_points_at_rules_check() -> None:
+    """Issue 9, item 10: every mail came through a list; the digest must not look
+    merely quiet, it says how many records rules left out and by which rule."""
+    from peerpulse.worker.digest.render import excluded_line, render_digest
+
+    messages = [mail(days_ago(d), FIN, (ME,), list_id="<team.lists.corp.example>")
+                for d in range(1, 41)]
+    messages += [mail(days_ago(3), ME, (HR,))]
+    digest = run([], messages).digest
+    excluded = digest.stats["excluded"]
+    assert excluded["records"] == 40 and excluded["read"] == 41
+    assert excluded["rules"][0] == ["noise.mail.exclude_list_id", 40]
+    line = excluded_line(excluded)
+    assert "40 of 41 records" in line and "noise.mail.exclude_list_id (40)" in line
+    assert "peerpulse rules check" in line
+    rendered = render_digest(digest, recipient=ME, sender=ME, now=NOW)
+    assert "Rules left out 40 of 41 records" in rendered.text
+    assert "Rules left out 40 of 41 records" in rendered.html
+    assert run([], messages[-1:]).digest.stats["excluded"] is None

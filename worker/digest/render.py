@@ -150,6 +150,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         "coverage": _coverage_view(digest, today),
         "generated": _generated_text(now, digest.timezone),
         "chain_unknown": digest.stats.get("management_chain_known") is False,
+        "excluded": excluded_line(digest.stats.get("excluded")),
         "timezone": clean_text(digest.timezone, 64),
         "is_empty": digest.is_empty and not digest.owner_missing,
         "owner_missing": (
@@ -164,6 +165,17 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
     view["headline"] = view["subject"].split(": ", 1)[-1]
     view["people"] = people
     return view
+
+
+def excluded_line(excluded: Any) -> str:
+    """"Rules left out 1,300 of 2,000 records read (65%), most by …": why a digest
+    may look thin, and where to look (empty when rules excluded less than half)."""
+    if not excluded:
+        return ""
+    total, read = int(excluded["records"]), int(excluded["read"])
+    by = ", ".join(f"{clean_text(str(rule), 80)} ({int(n):,})" for rule, n in excluded["rules"])
+    return (f"Rules left out {total:,} of {read:,} records read ({total / read:.0%}), "
+            f"most by {by}. `peerpulse rules check` shows what each rule did.")
 
 
 def subject_line(digest: Digest) -> str:
