@@ -30,17 +30,24 @@ class Cadence:
 
 
 DAY = 86400.0
-_RHYTHM_DAYS = 9  # the last interaction days whose gaps make the rhythm
+_RHYTHM_DAYS = 9  # the last weeks with contact whose gaps make the rhythm
+
+
+WEEK = 7 * DAY
 
 
 def usual_gap(times: Sequence[float]) -> tuple[int, int] | None:
-    """(median gap in days, number of gaps) between the recent distinct interaction
-    days, or None with fewer than two days. Several mails on one day are one contact."""
-    days = sorted({int(t // DAY) for t in times})[-_RHYTHM_DAYS:]
-    gaps = [b - a for a, b in zip(days, days[1:], strict=False)]
+    """(median gap in days, number of gaps) between the recent weeks with contact, or
+    None with fewer than two such weeks.
+
+    Counted in weeks, not days: a thread of five mails over three days is one
+    contact, not a rhythm of "every day"; a weekly 1:1 is every 7 days.
+    """
+    weeks = sorted({int(t // WEEK) for t in times})[-_RHYTHM_DAYS:]
+    gaps = [b - a for a, b in zip(weeks, weeks[1:], strict=False)]
     if not gaps:
         return None
-    return max(1, round(median(gaps))), len(gaps)
+    return max(7, round(median(gaps) * 7)), len(gaps)
 
 
 def with_rhythm(cadence: Cadence, times: Sequence[float], rules: RuleSet) -> Cadence:

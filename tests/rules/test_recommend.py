@@ -435,3 +435,13 @@ def test_a_digest_mostly_excluded_by_rules_says_by_which_and_points_at_rules_che
     assert "Rules left out 40 of 41 records" in rendered.text
     assert "Rules left out 40 of 41 records" in rendered.html
     assert run([], messages[-1:]).digest.stats["excluded"] is None
+
+
+def test_a_thread_over_a_few_days_is_one_contact_not_a_daily_rhythm() -> None:
+    from peerpulse.rules.cadence import usual_gap
+
+    day = 86400.0
+    bursts = [start + offset for start in (0, 35 * day, 70 * day, 105 * day)
+              for offset in (0, 0.5 * day, day, 2 * day)]
+    gap, gaps = usual_gap(bursts)
+    assert gaps == 3 and 28 <= gap <= 42
