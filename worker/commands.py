@@ -161,6 +161,8 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
         reports = _sync_all(env, settings, store, accounts, explicit_now, _summaries(env, args))
         now = explicit_now or datetime.now(UTC)
         for account in accounts:
+            if reports[account.name].purge_refused:
+                failed = True  # logged loudly by the sync; the digest still goes out
             if not reports[account.name].ok:
                 failed = True
                 log.warning("%s: no digest this run because the sync failed", account.name)
