@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     account_arg(p)
     now_arg(p)
     accept_arg(p)
+    p.add_argument(
+        "--accept-clock",
+        action="store_true",
+        help="run although the clock is earlier than the last run or the newest week "
+        "sent (an older week is still never sent after a newer one)",
+    )
     p.set_defaults(func=_command("run"))
 
     p = sub.add_parser(

@@ -154,9 +154,15 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
     failed = False
     with _locked(settings), _open(settings, accept_new_store=args.accept_new_store) as store:
         accounts = _accounts(settings, args)
+        if not getattr(args, "accept_clock", False) and _refuse_clock_behind(
+            store, accounts, explicit_now
+        ):
+            return ExitCode.PARTIAL_FAILURE
         reports = _sync_all(env, settings, store, accounts, explicit_now, _summaries(env, args))
         now = explicit_now or datetime.now(UTC)
         for account in accounts:
+            if reports[account.name].purge_refused:
+                failed = True  # logged loudly by the sync; the digest still goes out
             if not reports[account.name].ok:
                 failed = True
                 log.warning("%s: no digest this run because the sync failed", account.name)
@@ -177,6 +183,36 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
 
                 log.warning("%s: %s", account.name, excluded_line(excluded))
     return ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK
+
+
+def _refuse_clock_behind(
+    store: Store, accounts: list[AccountConfig], explicit_now: datetime | None
+) -> bool:
+    """Log why the clock is behind the stored state; True if any account is
+    (issue 10, item 1): nothing is synced, purged or sent on such a clock.
+
+    Sync runs are stamped with the real clock, so the last-run check applies only
+    to the real clock; a pinned ``--now`` is checked against the ledger alone."""
+    from peerpulse.worker.clock import clock_behind
+
+    now = explicit_now or datetime.now(UTC)
+    sent = store.newest_sent_periods()
+    behind = []
+    for account in accounts:
+        runs = [
+            s.last_run_started for s in store.source_statuses(account.name) if s.last_run_started
+        ]
+        last_run = None if explicit_now else max(runs, default=None)
+        found = clock_behind(account.name, account.timezone, now, sent.get(account.name), last_run)
+        if found is not None:
+            behind.append(found)
+            log.error("%s", found.describe())
+    if behind:
+        log.error(
+            "hint: fix the system clock (or --now); if the time is right, rerun with "
+            "--accept-clock (a week older than one already sent is still never sent)"
+        )
+    return bool(behind)
 
 
 def _owner_missing_line(account: AccountConfig, digest: Any) -> str:
@@ -212,6 +248,9 @@ def _deliver(
     floor = _sent_before_this_store(store, settings, account, now)
     if floor is not None and not force:
         return floor
+    newer = _newer_already_sent(store, account, now)
+    if newer is not None:
+        return newer
     backend = make_backend(
         account.delivery, owner=account.owner, resolve_path=settings.resolve_path
     )
@@ -234,6 +273,34 @@ class _AlreadySentBefore:
             f"digest for {self.period} already sent before this store was started "
             "(the store marker remembers it); not sent again (--force resends)"
         )
+
+
+@dataclass(frozen=True)
+class _NewerAlreadySent:
+    """The due period is older than one the ledger already sent: the clock went
+    back, and an older week's digest must never follow a newer one."""
+
+    period: str
+    newest: str
+    failed: bool = True
+
+    def describe(self) -> str:
+        return (
+            f"digest for {self.period} not sent: the digest for {self.newest} was already "
+            "sent, so the clock is behind (an older week never goes out after a newer one)"
+        )
+
+
+def _newer_already_sent(
+    store: Store, account: AccountConfig, now: datetime
+) -> _NewerAlreadySent | None:
+    from peerpulse.worker import schedule
+
+    period = schedule.due_period(now, account.timezone, account.digest.day, account.digest.time)
+    newest = store.newest_sent_periods().get(account.name, "")
+    if period is None or not newest or period >= newest:
+        return None
+    return _NewerAlreadySent(period, newest)
 
 
 def _sent_before_this_store(

@@ -72,6 +72,9 @@ class SecretRef(_Strict):
 class PrivacyConfig(_Strict):
     subjects: Literal["off", "hashed", "kept"] = "kept"
     retention_days: int = Field(default=400, ge=30, le=3650)
+    # One run never purges more than this share of an account's events and
+    # messages (issue 10, item 1): a larger purge is refused loudly instead.
+    max_purge_share: float = Field(default=0.5, gt=0, le=1)
 
 
 class FilesSourceConfig(_Strict):

@@ -52,6 +52,7 @@ class AccountSyncReport:
     account: str
     sources: list[SourceReport] = field(default_factory=list)
     purged: dict[str, int] = field(default_factory=dict)
+    purge_refused: str | None = None  # a purge larger than privacy.max_purge_share
     error: str | None = None  # the account as a whole could not be synced
     hint: str | None = None
 
@@ -126,9 +127,43 @@ def sync_account(
         if result.failure == "auth":
             break  # the same credentials would fail for every other source
 
-    cutoff = (now or datetime.now().astimezone()) - timedelta(days=settings.privacy.retention_days)
-    report.purged = store.purge_before(account.name, cutoff)
+    _purge(store, settings, report, now)
     return report
+
+
+def _purge(
+    store: Store, settings: Settings, report: AccountSyncReport, now: datetime | None
+) -> None:
+    """Apply retention without trusting the clock alone (issue 10, item 1).
+
+    Age is measured from the earlier of the clock and the newest stored record, so
+    a clock years ahead cannot empty the store; and a purge of more than
+    ``privacy.max_purge_share`` of the account's records is refused loudly.
+    """
+    privacy = settings.privacy
+    clock = now or datetime.now().astimezone()
+    counts = store.counts(report.account)
+    reference = min(clock, counts.newest) if counts.newest is not None else clock
+    cutoff = reference - timedelta(days=privacy.retention_days)
+    due = store.count_before(report.account, cutoff)
+    total = counts.events + counts.messages
+    removing = due["events"] + due["messages"]
+    if total and removing / total > privacy.max_purge_share:
+        report.purge_refused = (
+            f"retention purge refused: it would delete {due['events']:,} events and "
+            f"{due['messages']:,} messages, {removing / total:.0%} of the {total:,} stored "
+            f"(more than privacy.max_purge_share = {privacy.max_purge_share:g}); check the "
+            "clock, or raise privacy.max_purge_share for one run"
+        )
+        log.error("%s: %s", report.account, report.purge_refused)
+        return
+    report.purged = store.purge_before(report.account, cutoff)
+    if removing:
+        log.info(
+            "%s: retention purge (older than %s): %d events, %d messages deleted",
+            report.account, cutoff.date().isoformat(),
+            report.purged["events"], report.purged["messages"],
+        )
 
 
 def _demo_hint(settings: Settings, account: AccountConfig) -> str | None:

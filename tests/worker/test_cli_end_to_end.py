@@ -356,3 +356,28 @@ def test_without_a_manager_column_status_and_rules_check_say_the_chain_is_unknow
     assert "no manager column" in out
     code, out, err = cli("--config", str(edited), "status", "--now", NOW)
     assert "no manager column" in out
+
+
+def test_a_clock_behind_the_newest_week_sent_is_refused_and_never_sends_the_older_week(
+        org, first_run, tmp_path):
+    # issue 10, item 1: W49 went out, then the clock jumps back into W48.
+    root, config = org
+    assert first_run[0] == 0
+    work = tmp_path / "org"
+    copied = _copy_org(root, config, work)
+    later = "2026-11-30T09:30:00+00:00"
+    code, _, err = cli("--config", str(copied), "run", "--now", later)
+    assert code == 0, err
+    for out in (work / "out").iterdir():
+        out.unlink()
+
+    code, _, err = cli("--config", str(copied), "run", "--now", NOW)
+    assert code == 1
+    assert "clock is behind" in err and "2026-W49" in err and "--accept-clock" in err
+    assert "Traceback" not in err
+    assert not list((work / "out").iterdir())
+
+    code, _, err = cli("--config", str(copied), "run", "--now", NOW, "--accept-clock")
+    assert code == 1
+    assert "2026-W48 not sent" in err
+    assert not list((work / "out").iterdir()), "an older week went out after a newer one"

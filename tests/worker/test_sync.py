@@ -161,3 +161,48 @@ def test_connector_state_commits_with_its_batch_and_resumes_after_a_kill(store, 
             whole.state_iter_prefix("a", "mail", "")
         )
         assert list(store.iter_messages("a")) == list(whole.iter_messages("a"))
+
+
+def _daily(n: int) -> list[MessageMeta]:
+    """One message a day for ``n`` days, the newest on T0."""
+    return [
+        MessageMeta(f"d{i}", f"d{i}", None, T0 - timedelta(days=i), "lee@example.com",
+                    ("dana@example.com",))
+        for i in range(n)
+    ]
+
+
+def _privacy(**kw):
+    from types import SimpleNamespace
+
+    from peerpulse.worker.config import PrivacyConfig
+
+    return SimpleNamespace(privacy=PrivacyConfig(retention_days=30, **kw))
+
+
+def test_a_clock_years_ahead_does_not_empty_the_store(store):
+    # issue 10, item 1: age is measured from the newest stored record too.
+    from peerpulse.worker.sync import AccountSyncReport, _purge
+
+    _sync_source(store, "a", MemorySource("mail", _daily(20)), None)
+    report = AccountSyncReport("a")
+    _purge(store, _privacy(), report, T0 + timedelta(days=5 * 365))
+    assert store.counts("a").messages == 20
+    assert report.purge_refused is None
+
+
+def test_a_purge_of_more_than_the_allowed_share_is_refused_loudly(store, caplog):
+    from peerpulse.worker.sync import AccountSyncReport, _purge
+
+    _sync_source(store, "a", MemorySource("mail", _daily(100)), None)
+    report = AccountSyncReport("a")
+    _purge(store, _privacy(), report, T0)  # 69 of 100 messages are older than 30 days
+    assert store.counts("a").messages == 100
+    assert report.purge_refused and "69 messages" in report.purge_refused
+    assert "max_purge_share" in caplog.text
+
+    report = AccountSyncReport("a")
+    with caplog.at_level("INFO", logger="peerpulse"):
+        _purge(store, _privacy(max_purge_share=1.0), report, T0)
+    assert store.counts("a").messages == 31
+    assert report.purged["messages"] == 69 and "69 messages deleted" in caplog.text

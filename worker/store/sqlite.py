@@ -526,6 +526,16 @@ class SqliteStore:
             )
         return {"events": events, "messages": messages}
 
+    def count_before(self, account: str, cutoff: datetime) -> dict[str, int]:
+        limit = codec.to_epoch(cutoff)
+        events = self._db.execute(
+            "SELECT COUNT(*) FROM events WHERE account = ? AND end_ts < ?", (account, limit)
+        ).fetchone()[0]
+        messages = self._db.execute(
+            "SELECT COUNT(*) FROM messages WHERE account = ? AND ts < ?", (account, limit)
+        ).fetchone()[0]
+        return {"events": events, "messages": messages}
+
     def counts(self, account: str) -> AccountCounts:
         def one(sql: str) -> Any:
             return self._db.execute(sql, (account,)).fetchone()
