@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from peerpulse.rules.inference import Exclusion, Interaction
@@ -32,6 +33,9 @@ class Explanation:
     reasons: tuple[str, ...] = ()
     zone: str = "UTC"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # record id -> kept subject or meeting title, filled by the caller that holds the
+    # records (the engine keeps no text); shown so a manager recognises each record
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         lines = [f"{self.name} <{self.email}>"]
@@ -62,14 +66,18 @@ class Explanation:
                 " (they initiated)" if i.initiated_by_them else "")
             reply = " reply" if i.is_reply else ""
             lines.append(f"    {i.at.isoformat(timespec='minutes')}  {i.kind:<14} "
-                         f"w={i.weight:.2f}{reply}{who}  {i.record_id}")
+                         f"w={i.weight:.2f}{reply}{who}  {self._label(i.record_id)}")
         shown = len(self.excluded)
         more = f", most recent {shown} shown" if self.excluded_total > shown else ""
         lines.append(f"  excluded records ({self.excluded_total}{more}):")
         for e in self.excluded:
             when = e.at.isoformat(timespec="minutes") if e.at else "-"
-            lines.append(f"    {when}  {e.rule}  {e.detail}  {e.record_id}")
+            lines.append(f"    {when}  {e.rule}  {e.detail}  {self._label(e.record_id)}")
         return "\n".join(lines)
+
+    def _label(self, record_id: str) -> str:
+        label = self.labels.get(record_id)
+        return f"{label!r}  {record_id}" if label else record_id
 
 
 def _ago(days: int) -> str:

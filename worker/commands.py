@@ -7,6 +7,7 @@ story: load config, take the lock, open the store, do the work, report.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -426,6 +427,11 @@ def explain(args: argparse.Namespace, env: Env) -> ExitCode:
         for account in _accounts(settings, args):
             result = compute_for_account(store, settings, account, rules, now=now)
             explanation = result.explain(args.email.strip().lower())
+            if settings.privacy.subjects == "kept":
+                ids = [i.record_id for i in explanation.counted]
+                ids += [e.record_id for e in explanation.excluded]
+                explanation = dataclasses.replace(
+                    explanation, labels=store.record_labels(account.name, ids))
             env.print(terminal_text(f"== {account.name} =="))
             env.print(terminal_text(str(explanation)))
     return ExitCode.OK

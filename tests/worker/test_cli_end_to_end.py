@@ -381,3 +381,18 @@ def test_a_clock_behind_the_newest_week_sent_is_refused_and_never_sends_the_olde
     assert code == 1
     assert "2026-W48 not sent" in err
     assert not list((work / "out").iterdir()), "an older week went out after a newer one"
+
+
+def test_explain_shows_subjects_and_titles_when_subjects_are_kept(org, first_run):
+    """Issue 9, item 11: a manager recognises a record by its subject, not its id."""
+    root, config = org
+    sent = (root / "out" / "2026-W48-demo.txt").read_text()
+    checked = 0
+    for pick in dict.fromkeys(re.findall(r"<([^>]+@[^>]+)>", sent)):
+        code, out, err = cli("--config", str(config), "explain", pick, "--now", NOW)
+        assert code == 0, err
+        counted = out.split("counted records", 1)[1].split("excluded records", 1)[0]
+        rows = [line for line in counted.splitlines()[1:] if line.strip()]
+        assert all(re.search(r"w=\S+.*  (['\"]).+\1  \S+$", line) for line in rows), rows
+        checked += len(rows)
+    assert checked

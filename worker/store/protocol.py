@@ -65,6 +65,10 @@ class Store(Protocol):
         """Per account, the newest period the ledger records as sent."""
         ...
 
+    def record_labels(self, account: str, record_ids: Iterable[str]) -> dict[str, str]:
+        """Stored subjects / meeting titles of these records, by record id."""
+        ...
+
     def quick_check(self, limit: int = 10) -> list[str]:
         """Problems an integrity check finds (empty when healthy)."""
         ...

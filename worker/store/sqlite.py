@@ -511,6 +511,22 @@ class SqliteStore:
         )
         return [(p, e) for p, e in rows]
 
+    def record_labels(self, account: str, record_ids: Iterable[str]) -> dict[str, str]:
+        """Stored subjects and meeting titles of these records (``explain`` shows them)."""
+        ids = list(dict.fromkeys(record_ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for table, column in (("messages", "subject"), ("events", "title")):
+                rows = self._db.execute(
+                    f"SELECT source_id, {column} FROM {table} WHERE account = ? "  # noqa: S608
+                    f"AND source_id IN ({marks}) AND {column} IS NOT NULL",
+                    (account, *chunk),
+                )
+                out.update({rid: text for rid, text in rows})
+        return out
+
     # -- maintenance and status ----------------------------------------------------
 
     def purge_before(self, account: str, cutoff: datetime) -> dict[str, int]:
