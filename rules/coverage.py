@@ -27,9 +27,11 @@ class DepartmentTally:
     weeks_26: float = 0.0
     last_at: float | None = None
     peers: int = 0
+    scheduled: bool = False  # a 1:1, lunch or small meeting with someone here is on the calendar
 
-    def add(self, rows: Iterable[InteractionRow], now_ts: float) -> None:
+    def add(self, rows: Iterable[InteractionRow], now_ts: float, upcoming: bool = False) -> None:
         self.peers += 1
+        self.scheduled = self.scheduled or upcoming
         for at, _kind, weight, *_ in rows:
             age = now_ts - at
             if age < 0:

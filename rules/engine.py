@@ -224,7 +224,7 @@ def _tallies(views: Sequence[PeerView], ctx: Context) -> list[DepartmentTally]:
             tally = tallies[department] = DepartmentTally(
                 department, function.name if function else None
             )
-        tally.add(v.rows, ctx.now_ts)
+        tally.add(v.rows, ctx.now_ts, upcoming=v.upcoming is not None)
     return list(tallies.values())
 
 

@@ -301,9 +301,15 @@ def celebrate(
 
 
 def coverage(tallies: Iterable[DepartmentTally], ctx: Context) -> tuple[DepartmentCoverage, ...]:
-    """Departments and key functions gone quiet (trend down or dark), key functions first."""
+    """Departments and key functions gone quiet (trend down or dark), key functions first.
+
+    A department with a meeting already on the calendar is covered: telling the
+    owner it has gone dark would ask for what is already booked (issue 9, item 8).
+    """
+    tallies = list(tallies)
+    booked = {t.department for t in tallies if t.scheduled}
     rows = all_coverage(tallies, ctx)
-    quiet = [c for c in rows if c.trend in (Trend.DOWN, Trend.DARK)]
+    quiet = [c for c in rows if c.trend in (Trend.DOWN, Trend.DARK) and c.department not in booked]
     quiet.sort(key=lambda c: (not c.key_function, c.trend != Trend.DARK, -c.weeks_26,
                               c.department))
     return tuple(quiet[: ctx.rules.model.recommend.coverage_size])

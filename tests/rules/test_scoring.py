@@ -146,3 +146,15 @@ def test_coverage_reports_departments_gone_quiet_with_key_functions_first() -> N
     table = {c.department: c for c in result.coverage}
     assert table["Operations"].weeks_4 == pytest.approx(6.0)
     assert table["Operations"].weeks_26 == pytest.approx(12.0)
+
+
+def test_a_department_with_a_meeting_already_on_the_calendar_is_covered() -> None:
+    """Issue 9, item 8: Finance went dark, but a 1:1 with Finley is booked for next
+    week; the digest must not ask for what is already scheduled."""
+    events = [meeting(days_ago(d), "sales@corp.example") for d in (60, 70, 80, 100)]
+    events += [meeting(days_ago(d), FIN) for d in (100, 120)]
+    quiet = {c.department for c in run(events).digest.coverage}
+    assert "Finance" in quiet
+    booked = run([*events, meeting(days_ago(-5), FIN)]).digest.coverage
+    assert "Finance" not in {c.department for c in booked}
+    assert "Sales" in {c.department for c in booked}
