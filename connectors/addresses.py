@@ -22,6 +22,8 @@ from email.utils import getaddresses
 from functools import lru_cache
 from typing import NamedTuple
 
+from peerpulse.connectors.records import HASHED, HASHED_REPLY, split_reply_prefix
+
 __all__ = [
     "AddressList",
     "Mailbox",
@@ -216,8 +218,9 @@ def parse_message_ids(value: str | None) -> tuple[str, ...]:
 def private_text(text: str | None, mode: str) -> str | None:
     """A subject or event title as the privacy setting allows it to be stored.
 
-    ``off`` → None; ``hashed`` → ``sha256:`` + 16 hex digits of the casefolded
-    single-line text (equal subjects stay comparable without being readable);
+    ``off`` → None; ``hashed`` → ``sha256:`` (``sha256:re:`` after a reply prefix)
+    + 16 hex digits of the casefolded single-line text without its reply prefixes
+    (equal subjects stay comparable without being readable);
     ``kept`` → the single-line text. Empty text is None in every mode.
     """
     if text is None or mode == "off":
@@ -226,5 +229,10 @@ def private_text(text: str | None, mode: str) -> str | None:
     if not line:
         return None
     if mode == "hashed":
-        return "sha256:" + hashlib.sha256(line.casefold().encode("utf-8")).hexdigest()[:16]
+        # Hash the subject without its Re:/AW:/SV: prefixes and mark the prefix, so a
+        # reply still matches its thread's first mail in exports that lost their
+        # reply headers (the subject itself stays unreadable).
+        had_prefix, bare = split_reply_prefix(line)
+        digest = hashlib.sha256(bare.encode("utf-8")).hexdigest()[:16]
+        return (HASHED_REPLY if had_prefix else HASHED) + digest
     return line

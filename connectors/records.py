@@ -11,6 +11,7 @@ as a name (``original_tz``) for display and for all-day/floating semantics.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -197,3 +198,30 @@ class SyncBatch:
     skipped: list[SkippedInput] = field(default_factory=list)
     # Connector state changes (connectors.state.StateChange) committed with this batch.
     state: list[StateChange] = field(default_factory=list)
+
+
+# -- subjects -------------------------------------------------------------------
+
+HASHED = "sha256:"  # a hashed subject or title: HASHED + 16 hex digits
+HASHED_REPLY = "sha256:re:"  # ... of a subject that carried a Re:/AW:/SV: prefix
+
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|antw|vs)\s*(?:\[\d+\])?\s*:\s*", re.IGNORECASE)
+
+
+def split_reply_prefix(subject: str) -> tuple[bool, str]:
+    """(had a reply prefix, the subject without any Re:/RE :/AW:/SV: prefixes, casefolded).
+
+    Exports that lost In-Reply-To/References (Enron) still carry "Re:" in the
+    subject; matched to an earlier subject in the same pair it marks a reply. Part
+    of the record contract: connectors hash the stripped subject (``HASHED_REPLY``
+    marks one that had a prefix), so the match also works with hashed subjects.
+    """
+    stripped = subject
+    had = False
+    while True:
+        m = _REPLY_PREFIX.match(stripped)
+        if not m:
+            break
+        had = True
+        stripped = stripped[m.end():]
+    return had, " ".join(stripped.split()).casefold()

@@ -20,12 +20,15 @@ from datetime import datetime
 from typing import NamedTuple
 
 from peerpulse.connectors.records import (
+    HASHED,
+    HASHED_REPLY,
     Attendee,
     EventInstance,
     EventStatus,
     MessageMeta,
     ResponseStatus,
     Transparency,
+    split_reply_prefix,
 )
 from peerpulse.rules.identity import Identity
 from peerpulse.rules.ledger import Ledger
@@ -244,26 +247,6 @@ def _observe_busy(
     hooks.busy(start, event.end.timestamp())
 
 
-_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|antw|vs)\s*(?:\[\d+\])?\s*:\s*", re.IGNORECASE)
-
-
-def split_reply_prefix(subject: str) -> tuple[bool, str]:
-    """(had a reply prefix, the subject without any Re:/RE :/AW:/SV: prefixes, casefolded).
-
-    Exports that lost In-Reply-To/References (Enron) still carry "Re:" in the
-    subject; matched to an earlier subject in the same pair it marks a reply.
-    """
-    stripped = subject
-    had = False
-    while True:
-        m = _REPLY_PREFIX.match(stripped)
-        if not m:
-            break
-        had = True
-        stripped = stripped[m.end():]
-    return had, " ".join(stripped.split()).casefold()
-
-
 # A success belongs to the person the mail is about: congratulations and welcomes
 # are about the recipient (often you, or your new hire), never the sender.
 _ABOUT_SOMEONE_ELSE = re.compile(r"congrat|welcome|kudos|well done|thank", re.IGNORECASE)
@@ -332,6 +315,9 @@ def infer_messages(
         prefixed = False
         if is_kept_subject(m.subject):
             prefixed, subject_key = split_reply_prefix(m.subject or "")
+        elif m.subject:  # hashed: the connector hashed the subject without its prefixes
+            prefixed = m.subject.startswith(HASHED_REPLY)
+            subject_key = m.subject.removeprefix(HASHED_REPLY).removeprefix(HASHED)
         if sender == owner:
             owner_seen += 1
             counterparts: list[str] = []

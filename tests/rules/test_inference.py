@@ -250,3 +250,21 @@ def test_subject_prefix_needs_the_same_pair() -> None:
     ])
     (sent,) = result.explain(FIN).counted
     assert not sent.is_reply and sent.initiated_by_me
+
+
+def test_subject_prefix_marks_a_reply_with_hashed_subjects_too() -> None:
+    """privacy.subjects = "hashed": the connector hashes the subject without its reply
+    prefixes and marks the prefix, so the same match works without readable text."""
+    from peerpulse.connectors.addresses import private_text
+
+    def hashed(subject: str) -> str | None:
+        return private_text(subject, "hashed")
+
+    assert hashed("RE : budget q3") == hashed("Budget Q3").replace("sha256:", "sha256:re:")
+    result = run([], [
+        mail(days_ago(5), FIN, (ME,), subject=hashed("Budget Q3")),
+        mail(days_ago(4), ME, (FIN,), subject=hashed("RE : budget q3")),
+        mail(days_ago(2), ME, (FIN,), subject=hashed("Re: something never sent before")),
+    ])
+    counted = sorted(result.explain(FIN).counted, key=lambda i: i.at)
+    assert [i.is_reply for i in counted] == [False, True, False]
