@@ -486,6 +486,8 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
         if item.get("warning"):
             env.print(f"  WARNING: {item['warning']}")
         env.print(f"  last digest: {item['last_digest'] or 'none yet'}")
+        for gap in item["unsent"]:
+            env.print(f"  not sent: {gap['period']} {gap['state']}: {gap['action']}")
         env.print(f"  next digest due: {item['next_digest']}")
     return ExitCode.OK
 
@@ -537,7 +539,11 @@ def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict
                 "skipped": s.skipped_inputs,
             }
         )
+    from peerpulse.worker.gaps import unsent_periods
+
     last = ledger.last_entry(store, account.name)
+    unsent = unsent_periods(ledger.entries(store, account.name), now, account.timezone,
+                            account.digest.day, account.digest.time)
     return {
         "account": account.name,
         "owner": account.owner,
@@ -551,6 +557,7 @@ def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict
         "sources": sources,
         "recent_skipped": [(loc, reason) for _, loc, reason in store.skipped_inputs(account.name)],
         "last_digest": last,
+        "unsent": [{"period": g.period, "state": g.state, "action": g.action} for g in unsent],
         # None: no directory yet; False: a directory without a manager column.
         "management_chain_known": (
             any(p.manager for p in store.people(account.name)) if counts.people else None

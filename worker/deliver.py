@@ -27,7 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from peerpulse.rules.recommendations import Digest
-from peerpulse.worker import ledger, schedule
+from peerpulse.worker import gaps, ledger, schedule
 from peerpulse.worker.config import AccountConfig
 from peerpulse.worker.delivery.base import DeliveryBackend, DeliveryOutcome, DeliveryState
 from peerpulse.worker.digest.ics_hold import build_hold
@@ -244,8 +244,10 @@ class _Run:
         cfg = self.account.digest
         hold = build_hold(digest, organizer=self.account.owner, now=self.now) \
             if cfg.attach_hold else None
+        missed = tuple(gaps.missed_before(ledger.entries(self.store, self.account.name),
+                                          digest.period))
         rendered = render_digest(digest, recipient=self.recipient, sender=self.sender,
-                                 now=self.now, hold_attached=hold is not None)
+                                 now=self.now, hold_attached=hold is not None, missed=missed)
         message_id = new_message_id(digest.period, self.account.owner)
         local_now = self.now.astimezone(schedule.zone(self.account.timezone))
         message = build_message(rendered, account=self.account.name, message_id=message_id,

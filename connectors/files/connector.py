@@ -33,7 +33,14 @@ from typing import Any, Literal
 from peerpulse.connectors.base import SourceContext, SourceUnavailable
 from peerpulse.connectors.files import folder
 from peerpulse.connectors.files.ics import IcsOptions, ics_items
-from peerpulse.connectors.files.inputs import Input, fingerprint, head_hash, prefix_hash, resolve
+from peerpulse.connectors.files.inputs import (
+    Input,
+    fingerprint,
+    head_hash,
+    prefix_hash,
+    resolve,
+    special_kind,
+)
 from peerpulse.connectors.files.mail import (
     MailOwner,
     mbox_items,
@@ -119,6 +126,9 @@ class FilesSource:
         if item.kind == "folder":
             yield from self._sync_folder(item, states)
             return
+        if item.kind == "special":
+            yield SyncBatch(cursor=_dump(states), skipped=[_special_skip(item.path, item.label)])
+            return
         old = states.get(item.label)
         try:
             if item.kind == "mbox":
@@ -202,12 +212,17 @@ class FilesSource:
         deletes or prunes.
         """
         old = states.get(item.label)
+        specials: list[Path] = []
         try:
-            entries = folder.listing(item.path)
+            entries = folder.listing(item.path, specials)
         except OSError as exc:
             yield SyncBatch(cursor=_dump(states), skipped=[
                 SkippedInput(item.label, f"cannot read: {exc.strerror or exc}")])
             return
+        if specials:
+            yield SyncBatch(cursor=_dump(states), skipped=[
+                _special_skip(p, f"{item.label}/{p.relative_to(item.path).as_posix()}")
+                for p in specials])
         fp = folder.listing_digest(entries)
         plan = _plan_folder(old, fp, entries)
         if plan is None:
@@ -244,6 +259,15 @@ class FilesSource:
         yield SyncBatch(upserts=upserts, cursor=_dump(states), scope=item.label,
                         run_id=read.run, prune_scope=read.full, skipped=skipped,
                         deletions=[RecordKey(RecordKind.MESSAGE, sid) for sid in deletions])
+
+
+def _special_skip(path: Path, label: str) -> SkippedInput:
+    """A FIFO, socket or device file: reported, never opened (opening a FIFO blocks)."""
+    try:
+        what = special_kind(path.stat().st_mode) or "not a regular file"
+    except OSError as exc:
+        return SkippedInput(label, f"cannot read: {exc.strerror or exc}")
+    return SkippedInput(label, f"{what}, not a regular file: skipped, never opened")
 
 
 def _edge(item: Input, position: int) -> State:

@@ -40,11 +40,14 @@ def file_key(stable_name: str, size: int) -> bytes:
     return hashlib.blake2b(f"{stable_name}\0{size}".encode(), digest_size=KEY_BYTES).digest()
 
 
-def listing(folder: Path) -> list[tuple[bytes, Path]]:
-    """The folder's message files as (key, path), in stable-name order, one per key."""
+def listing(folder: Path, specials: list[Path] | None = None) -> list[tuple[bytes, Path]]:
+    """The folder's message files as (key, path), in stable-name order, one per key.
+
+    FIFOs, sockets and device files go to ``specials`` (see :func:`scan_messages`).
+    """
     seen: set[bytes] = set()
     entries: list[tuple[bytes, Path]] = []
-    for name, path, size in scan_messages(folder):
+    for name, path, size in scan_messages(folder, specials):
         key = file_key(name, size)
         if key not in seen:
             seen.add(key)

@@ -22,7 +22,9 @@ from typing import Literal
 
 EDGE = 4096
 
-InputKind = Literal["ics", "people", "mbox", "message", "folder"]
+# "special": a FIFO, socket or device file where an export file was expected.
+# It is reported as a skipped input and never opened (opening a FIFO blocks).
+InputKind = Literal["ics", "people", "mbox", "message", "folder", "special"]
 
 _ICS = (".ics", ".ical", ".ifb", ".icalendar")
 _PEOPLE = (".csv", ".toml")
@@ -68,29 +70,54 @@ def resolve(
     return [found[k] for k in sorted(found)], missing
 
 
+def special_kind(mode: int) -> str | None:
+    """What a non-regular, non-folder file is ("FIFO", "socket", "device file"), else None."""
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device file"
+    return None
+
+
+def _is_special(path: Path) -> bool:
+    try:
+        return special_kind(path.stat().st_mode) is not None
+    except OSError:
+        return False
+
+
 def _inputs_at(path: Path, base: Path, source: str) -> list[Input]:
     if path.is_file():
         return [Input(_file_kind(path, source), path, label_for(path, base))]
+    if _is_special(path):
+        return [Input("special", path, label_for(path, base))]
     if not path.is_dir():
         return []
     if source == "mail":
         # A Takeout "Mail" folder holds .mbox files; a Maildir or an Outlook
         # export holds message files. A folder may hold both.
-        mboxes = [Input("mbox", p, label_for(p, base)) for p in _mbox_files(path)]
+        specials: list[Path] = []
+        mboxes = [Input("mbox", p, label_for(p, base)) for p in _mbox_files(path, specials)]
+        odd = [Input("special", p, label_for(p, base)) for p in specials]
         if mboxes and not message_files(path):
-            return mboxes
-        return [*mboxes, Input("folder", path, label_for(path, base))]
+            return [*mboxes, *odd]
+        return [*mboxes, *odd, Input("folder", path, label_for(path, base))]
     suffixes = _ICS if source == "calendar" else _PEOPLE
     kind: InputKind = "ics" if source == "calendar" else "people"
     return [
-        Input(kind, p, label_for(p, base))
+        Input(kind if p.is_file() else "special", p, label_for(p, base))
         for p in sorted(path.rglob("*"))
-        if p.is_file() and p.name.lower().endswith(suffixes) and not p.name.startswith(".")
+        if p.name.lower().endswith(suffixes) and not p.name.startswith(".")
+        and (p.is_file() or _is_special(p))
     ]
 
 
-def _mbox_files(folder: Path) -> list[Path]:
+def _mbox_files(folder: Path, specials: list[Path] | None = None) -> list[Path]:
     """The .mbox files under ``folder``, outside Maildir cur/new/tmp, sorted by path.
+
+    A FIFO, socket or device file with an mbox name goes to ``specials``.
 
     Names are filtered before anything is stat'ed: a mail folder is often a big
     Maildir, listed on every run.
@@ -99,8 +126,15 @@ def _mbox_files(folder: Path) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if d not in ("cur", "new", "tmp")]
         for name in filenames:
-            if name.lower().endswith(_MBOX) and os.path.isfile(os.path.join(dirpath, name)):
-                found.append(Path(dirpath, name))
+            if not name.lower().endswith(_MBOX):
+                continue
+            full = Path(dirpath, name)
+            if full.is_file():
+                found.append(full)
+            elif specials is not None and _is_special(full):
+                specials.append(full)
+    if specials is not None:
+        specials.sort()
     return sorted(found)
 
 
@@ -121,8 +155,13 @@ def message_files(folder: Path) -> list[Path]:
     return [path for _, path, _ in scan_messages(folder)]
 
 
-def scan_messages(folder: Path) -> list[tuple[str, Path, int]]:
+def scan_messages(
+    folder: Path, specials: list[Path] | None = None
+) -> list[tuple[str, Path, int]]:
     """(stable name, path, size) of each message file of ``folder``, in stable-name order.
+
+    A FIFO, socket or device file where a message file would be goes to
+    ``specials`` (sorted), so the caller can report it; it is never opened.
 
     Walks with :func:`os.walk` and plain strings: on a 10,000-file Maildir
     ``Path.rglob`` plus ``relative_to`` per file cost ~0.45 s, this ~0.1 s.
@@ -149,7 +188,11 @@ def scan_messages(folder: Path) -> list[tuple[str, Path, int]]:
                 continue
             if stat.S_ISREG(info.st_mode):
                 found.append((prefix + name.split(":2,")[0], Path(full), info.st_size))
+            elif specials is not None and special_kind(info.st_mode) is not None:
+                specials.append(Path(full))
     found.sort(key=lambda entry: (entry[0], str(entry[1])))
+    if specials is not None:
+        specials.sort()
     return found
 
 

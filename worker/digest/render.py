@@ -52,10 +52,16 @@ class RenderedDigest:
 
 
 def render_digest(
-    digest: Digest, *, recipient: str, sender: str, now: datetime, hold_attached: bool = False
+    digest: Digest, *, recipient: str, sender: str, now: datetime, hold_attached: bool = False,
+    missed: tuple[str, ...] = (),
 ) -> RenderedDigest:
-    """Render ``digest`` as a subject, a plain-text body and an HTML body."""
+    """Render ``digest`` as a subject, a plain-text body and an HTML body.
+
+    ``missed``: earlier periods no digest went out for, named in the footer.
+    """
     view = build_view(digest, now=now, hold_attached=hold_attached)
+    view["missed"] = [f"No digest went out for {_week_label(p).lower()} ({week_range(p)})."
+                      for p in missed]
     context = {"v": view, "recipient": clean_text(recipient, 120)}
     text = _text_env().get_template("digest.txt.j2").render(context)
     html = _html_env().get_template("digest.html.j2").render(context)
