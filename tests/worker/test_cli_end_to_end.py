@@ -169,12 +169,19 @@ def test_a_second_concurrent_run_exits_75_at_once(org, first_run):
 
 def test_explain_strips_invisible_and_control_characters_from_the_terminal(
         org, first_run, monkeypatch):
+    from peerpulse.rules.explain import Explanation
     from peerpulse.worker import commands
 
-    class Spoofed:
-        def explain(self, email: str) -> str:
+    class SpoofedText(Explanation):
+        __slots__ = ()
+
+        def __str__(self) -> str:
             return ("Al\u200bi\u202ece\u2066 <alice@example.com>\n"
                     "  verdict: peer\u2069\ufeff\n  note: \x1b[2Jcleared")
+
+    class Spoofed:
+        def explain(self, email: str) -> Explanation:
+            return SpoofedText(email, "Alice", None, None, True, "peer")
 
     monkeypatch.setattr(commands, "compute_for_account", lambda *a, **k: Spoofed())
     _, config = org
