@@ -164,12 +164,22 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
         for account in accounts:
             if reports[account.name].purge_refused:
                 failed = True  # logged loudly by the sync; the digest still goes out
-            if not reports[account.name].ok:
+            report = reports[account.name]
+            stale: tuple[str, ...] = ()
+            if not report.ok:
                 failed = True
-                log.warning("%s: no digest this run because the sync failed", account.name)
-                continue
+                stale = tuple(s.source for s in report.sources if s.error is not None)
+                counts = store.counts(account.name)
+                nothing_stored = counts.events + counts.messages == 0
+                if (report.error is not None or nothing_stored
+                        or account.digest.on_source_failure == "hold"):
+                    log.warning("%s: no digest this run because the sync failed", account.name)
+                    continue
+                log.warning("%s: the digest uses the last stored data of %s (sync failed)",
+                            account.name, ", ".join(stale))
             built: list[Any] = []
-            outcome = _deliver(store, settings, account, rules, now, force=False, built=built)
+            outcome = _deliver(store, settings, account, rules, now, force=False, built=built,
+                               stale_sources=stale)
             failed |= _print_delivery(env, account, outcome, verbose)
             if built:
                 digest = built[-1]
@@ -233,8 +243,13 @@ def _deliver(
     *,
     force: bool,
     built: list[Any] | None = None,
+    stale_sources: tuple[str, ...] = (),
 ) -> Any:
-    """Deliver the digest if due; every digest computed is appended to ``built``."""
+    """Deliver the digest if due; every digest computed is appended to ``built``.
+
+    ``stale_sources``: sources whose sync failed this run; the digest names them, so
+    advice from their last stored data is never presented as current.
+    """
     from peerpulse.worker.deliver import deliver_due_digest
     from peerpulse.worker.delivery import make_backend
 
@@ -242,6 +257,9 @@ def _deliver(
         digest = compute_for_account(
             store, settings, account, rules, now=now, period=period
         ).digest
+        if stale_sources:
+            digest = dataclasses.replace(
+                digest, stats={**digest.stats, "stale_sources": list(stale_sources)})
         if built is not None:
             built.append(digest)
         return digest

@@ -155,6 +155,9 @@ class DigestConfig(_Strict):
     working_hours: tuple[dtime, dtime] = (dtime(9, 0), dtime(17, 0))
     working_days: list[Literal[WEEKDAYS]] = list(WEEKDAYS[:5])  # type: ignore[valid-type]
     resend_unknown: bool = False  # after a crash mid-send, resend with the same Message-ID
+    # a source failed this run: "send" the digest from its last stored data with a
+    # visible note naming the stale source (exit 1), or "hold" it until the sync works
+    on_source_failure: Literal["send", "hold"] = "send"
 
     @field_validator("working_hours", mode="before")
     @classmethod

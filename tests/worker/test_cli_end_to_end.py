@@ -403,3 +403,28 @@ def test_explain_shows_subjects_and_titles_when_subjects_are_kept(org, first_run
         assert all(re.search(r"w=\S+.*  (['\"]).+\1  \S+$", line) for line in rows), rows
         checked += len(rows)
     assert checked
+
+
+@pytest.mark.parametrize("policy", ["send", "hold"])
+def test_a_failed_source_keeps_its_data_and_the_digest_says_it_is_stale(
+        org, first_run, tmp_path, policy):
+    """Issue 10, item 5: one missing export no longer blocks every digest; the week's
+    digest goes out from the stored data with a visible note (exit 1), or is held
+    when the owner asked for that."""
+    root, config = org
+    copied = _copy_org(root, config, tmp_path / "org")
+    if policy == "hold":
+        copied.write_text(copied.read_text().replace(
+            "[accounts.digest]\n", '[accounts.digest]\non_source_failure = "hold"\n', 1))
+    shutil.rmtree(tmp_path / "org" / "demo" / "mail")
+    code, _, err = cli("--config", str(copied), "run", "--now", "2026-11-30T09:30:00+00:00")
+    assert code == 1
+    assert "demo/mail" in err
+    out = tmp_path / "org" / "out"
+    if policy == "hold":
+        assert not (out / "2026-W49-demo.txt").exists()
+        assert "no digest this run because the sync failed" in err
+        return
+    text = (out / "2026-W49-demo.txt").read_text()
+    assert "NOTE: Could not sync mail this run" in text
+    assert "Could not sync mail this run" in (out / "2026-W49-demo.html").read_text()

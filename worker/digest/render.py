@@ -157,6 +157,12 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         "generated": _generated_text(now, digest.timezone),
         "chain_unknown": digest.stats.get("management_chain_known") is False,
         "excluded": excluded_line(digest.stats.get("excluded")),
+        "stale": (
+            "Could not sync " + ", ".join(clean_text(str(x), 80)
+                                          for x in digest.stats["stale_sources"])
+            + " this run: this digest uses what was stored before. `peerpulse status` "
+            "shows the error." if digest.stats.get("stale_sources") else ""
+        ),
         "timezone": clean_text(digest.timezone, 64),
         "is_empty": digest.is_empty and not digest.owner_missing,
         "owner_missing": (
