@@ -414,8 +414,10 @@ def test_a_failed_source_keeps_its_data_and_the_digest_says_it_is_stale(
     root, config = org
     copied = _copy_org(root, config, tmp_path / "org")
     if policy == "hold":
-        copied.write_text(copied.read_text().replace(
-            "[accounts.digest]\n", '[accounts.digest]\non_source_failure = "hold"\n', 1))
+        text = copied.read_text()
+        assert 'on_source_failure = "send"' in text
+        copied.write_text(text.replace('on_source_failure = "send"',
+                                       'on_source_failure = "hold"'))
     shutil.rmtree(tmp_path / "org" / "demo" / "mail")
     code, _, err = cli("--config", str(copied), "run", "--now", "2026-11-30T09:30:00+00:00")
     assert code == 1
