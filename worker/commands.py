@@ -162,9 +162,9 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
         reports = _sync_all(env, settings, store, accounts, explicit_now, _summaries(env, args))
         now = explicit_now or datetime.now(UTC)
         for account in accounts:
-            if reports[account.name].purge_refused:
-                failed = True  # logged loudly by the sync; the digest still goes out
             report = reports[account.name]
+            if report.purge_refused:
+                failed = True  # logged loudly by the sync; the digest still goes out
             stale: tuple[str, ...] = ()
             if not report.ok:
                 failed = True
@@ -181,10 +181,9 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
             outcome = _deliver(store, settings, account, rules, now, force=False, built=built,
                                stale_sources=stale)
             failed |= _print_delivery(env, account, outcome, verbose)
-            if built:
-                digest = built[-1]
-            else:  # no digest due this run: still check the owner is in the data
-                digest = compute_for_account(store, settings, account, rules, now=now).digest
+            if not built:
+                continue  # no digest computed this run (not due); `status` warns of a missing owner
+            digest = built[-1]
             if digest.owner_missing:
                 failed = True
                 log.warning("%s", _owner_missing_line(account, digest))

@@ -63,8 +63,8 @@ def test_the_console_script_entry_point_runs():
     assert "Exit codes: 0 ok, 1 partial failure, 2 usage or config error" in out.stdout
 
 
-def test_a_damaged_database_is_one_message_naming_the_file_exit_1(tmp_path):
-    """Issue 10, item 4: a database damaged past its header gave a traceback from `run`."""
+def _synced_empty_account(tmp_path):
+    """A config with one account over an empty mail folder, synced once: a real store."""
     config = tmp_path / "c.toml"
     config.write_text(f'state_dir = "{tmp_path / "state"}"\n'
                       '[[accounts]]\nname = "a"\nowner = "a@x.org"\n'
@@ -72,6 +72,12 @@ def test_a_damaged_database_is_one_message_naming_the_file_exit_1(tmp_path):
     (tmp_path / "in").mkdir()
     code, _, err = run_cli("--config", str(config), "sync")
     assert code == 0, err
+    return config
+
+
+def test_a_damaged_database_is_one_message_naming_the_file_exit_1(tmp_path):
+    """Issue 10, item 4: a database damaged past its header gave a traceback from `run`."""
+    config = _synced_empty_account(tmp_path)
     db = tmp_path / "state" / "peerpulse.sqlite3"
     data = bytearray(db.read_bytes())
     page = 2 * 4096  # one table page past the schema pages
@@ -87,13 +93,7 @@ def test_a_damaged_database_is_one_message_naming_the_file_exit_1(tmp_path):
 def test_status_reports_damage_that_its_own_reads_never_touch(tmp_path):
     """Issue 10: `status` said all was well over a damaged store; now it runs
     PRAGMA quick_check. The damaged page is the (unread by status) title_changes table."""
-    config = tmp_path / "c.toml"
-    config.write_text(f'state_dir = "{tmp_path / "state"}"\n'
-                      '[[accounts]]\nname = "a"\nowner = "a@x.org"\n'
-                      f'source = {{ type = "files", mail = ["{tmp_path / "in"}"] }}\n')
-    (tmp_path / "in").mkdir()
-    code, _, err = run_cli("--config", str(config), "sync")
-    assert code == 0, err
+    config = _synced_empty_account(tmp_path)
     code, _, err = run_cli("--config", str(config), "status")
     assert code == 0, err
     db = tmp_path / "state" / "peerpulse.sqlite3"
