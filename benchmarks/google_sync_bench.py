@@ -62,36 +62,35 @@ def child(url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: 
     from peerpulse.connectors.base import SourceContext
     from peerpulse.connectors.google.connector import GoogleConnector
     from peerpulse.connectors.google.mail_state import MailCursor
+    from peerpulse.connectors.google.settings import GoogleSettings
     from peerpulse.worker.store import open_store
 
     if traced:
         tracemalloc.start()
-    settings = {
-        "type": "google",
-        "mode": "user",
-        "calendars": ["primary"],
-        "mail": True,
-        "window_past_days": 3650,
-        "window_future_days": 60,
-        "quota_units_per_minute": rate,
-        "api_endpoint": url,
-        "token_endpoint": url + "token",
-        "time_budget_seconds": 3600,
-        "state_dir": state_dir,
-        "mail_fetch": "auto",
-        "batches_in_flight": in_flight,
-    }
+    settings = GoogleSettings(
+        mode="user",
+        calendars=["primary"],
+        mail=True,
+        window_past_days=3650,
+        window_future_days=60,
+        quota_units_per_minute=rate,
+        api_endpoint=url,
+        token_endpoint=url + "token",
+        time_budget_seconds=3600,
+        mail_fetch="auto",
+        batches_in_flight=in_flight,
+    )
     context = SourceContext(
         account="alice",
         owner_addresses=frozenset({USER}),
         subjects="hashed",
-        settings=settings,
+        state_dir=str(state_dir),
         now=datetime.now(UTC),
     )
     started = time.monotonic()
     stored = 0
     with open_store(db) as store:
-        connector = GoogleConnector(context)
+        connector = GoogleConnector(context, settings)
         rss_before = _proc_status_kb("VmRSS")
         for source in connector.sources():
             for batch in source.sync(store.cursor("alice", source.name)):

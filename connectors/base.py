@@ -9,9 +9,9 @@ out) and the caller commits each batch with its cursor atomically.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from peerpulse.connectors.records import SyncBatch
 from peerpulse.connectors.state import CommittedState, StagedState
@@ -43,16 +43,18 @@ class CursorExpired(ConnectorError):
 
 @dataclass(frozen=True, slots=True)
 class SourceContext:
-    """What a connector needs to know about the account it reads for."""
+    """What a connector needs to know about the account it reads for.
+
+    The provider's own settings (its ``[accounts.source]`` model) are not here:
+    the connector factory receives them, typed, as its second argument.
+    """
 
     account: str
     owner_addresses: frozenset[str]  # lowercase; the owner's address and aliases
     timezone: str = "UTC"
     subjects: str = "kept"  # privacy: "off" | "hashed" | "kept"
-    settings: dict[str, Any] = field(default_factory=dict)
-    base_dir: str = (
-        "."  # relative paths in settings resolve against this (the config file's folder)
-    )
+    base_dir: str = "."  # relative paths in settings resolve against this (the config's folder)
+    state_dir: str | None = None  # the worker's state folder: token files live under it
     now: datetime | None = None  # pinned clock (tests, --now); None means the real clock
     # source name -> that source's committed state (the worker wires it to the store)
     committed_state: Callable[[str], CommittedState] | None = None

@@ -15,6 +15,8 @@ from typing import Any
 
 from peerpulse.connectors.base import SourceContext
 from peerpulse.connectors.records import Record, SyncBatch
+from peerpulse.connectors.registry import Provider
+from peerpulse.connectors.settings import ProviderSettings
 
 
 @dataclass
@@ -50,12 +52,24 @@ class MemorySource:
             )
 
 
-class MemoryConnector:
-    """Holds sources given in ``settings["sources"]`` (a dict name -> list of records)."""
+class MemorySettings(ProviderSettings):
+    """``type = "memory"``: no keys; an account whose records tests put in the store."""
 
-    def __init__(self, context: SourceContext) -> None:
-        given = context.settings.get("sources", {})
+
+class MemoryConnector:
+    """Holds the sources given to it (a dict name -> list of records); none from config."""
+
+    def __init__(
+        self,
+        context: SourceContext,
+        settings: MemorySettings | None = None,
+        sources: dict[str, list[Record]] | None = None,
+    ) -> None:
+        given = sources or {}
         self._sources = [MemorySource(name, list(records)) for name, records in given.items()]
 
     def sources(self) -> list[MemorySource]:
         return self._sources
+
+
+PROVIDER = Provider(name="memory", settings=MemorySettings, connector=MemoryConnector)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,11 +87,15 @@ def test_rules_do_no_io_and_read_no_clock():
         "peerpulse.connectors.registry",
         "peerpulse.rules",
         "peerpulse.worker.store",
+        # discovers every provider (entry points) to build the config model
+        "peerpulse.worker.config",
+        "peerpulse.worker.cli",
     ],
 )
 def test_core_modules_do_not_pull_in_provider_libraries(module):
     code = (
         f"import sys, {module}; "
+        "from peerpulse.connectors.registry import registry; registry(); "
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {PROVIDER_LIBS!r}))"
     )
     out = subprocess.run(
@@ -111,3 +116,38 @@ def test_only_the_peerpulse_namespace_is_installed():
         for init in (REPO / top).rglob("__init__.py")
     }
     assert on_disk <= set(config["packages"]), "a subpackage is missing from pyproject.toml"
+
+
+# Provider names and their client libraries. worker/demo is left out: it writes
+# synthetic export *files* shaped like Google Takeout, it does not talk to Google.
+PROVIDER_WORDS = re.compile(
+    r"\b(google\w*|gmail|microsoft|msal|exchangelib|graph api)\b", re.IGNORECASE
+)
+
+
+def test_the_worker_names_no_provider():
+    """Providers plug in through connectors.registry; the worker stays generic."""
+    offenders = []
+    for path in sorted((REPO / "worker").rglob("*.py")):
+        if "demo" in path.relative_to(REPO / "worker").parts:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if PROVIDER_WORDS.search(line):
+                offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+def test_every_provider_is_found_through_its_entry_point():
+    import tomllib
+    from importlib.metadata import entry_points
+
+    from peerpulse.connectors.registry import GROUP_CONNECTORS, registry
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"]
+    installed = {ep.name for ep in entry_points(group=GROUP_CONNECTORS)}
+    assert set(declared[GROUP_CONNECTORS]) <= installed
+    found = registry()
+    assert found.broken == {}
+    assert {"files", "google", "memory"} <= set(found.providers)
+    assert {"smtp", "file", "stdout", "gmail"} <= set(found.deliveries)
+    assert "google" in found.auth

@@ -180,15 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     auth_sub = auth.add_subparsers(dest="provider", metavar="PROVIDER")
     auth_sub.required = True
-    p = auth_sub.add_parser(
-        "google",
-        help="Google installed-app OAuth flow",
-        description="Open the Google consent page (or print a URL with "
-        "--console) and store the refresh token.",
-    )
-    p.add_argument("--account", required=True)
-    p.add_argument("--console", action="store_true", help="headless: print the URL, paste the code")
-    p.set_defaults(func=_command("auth_google"))
+    from peerpulse.connectors.registry import registry
+
+    for name, command in registry().auth.items():
+        p = auth_sub.add_parser(
+            name, help=command.help, description=command.description or command.help
+        )
+        p.add_argument("--account", required=True)
+        p.add_argument(
+            "--console", action="store_true", help="headless: print the URL, paste the code"
+        )
+        p.set_defaults(func=_command("auth"))
     return parser
 
 

@@ -270,7 +270,11 @@ def _deliver(
     if newer is not None:
         return newer
     backend = make_backend(
-        account.delivery, owner=account.owner, resolve_path=settings.resolve_path
+        account.delivery,
+        owner=account.owner,
+        resolve_path=settings.resolve_path,
+        account=account,
+        settings=settings,
     )
     report = deliver_due_digest(
         store, account, now=now, build_digest=build, backend=backend, force=force
@@ -586,29 +590,40 @@ def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict
     }
 
 
-def auth_google(args: argparse.Namespace, env: Env) -> ExitCode:
-    settings = config_module.load(args.config)
-    account = settings.account(args.account)
-    if account.source.type != "google":
-        raise ConfigError(
-            f"account {account.name!r} uses the {account.source.type!r} connector, not google",
-            key=f"accounts.{account.name}.source.type",
-        )
+def auth(args: argparse.Namespace, env: Env) -> ExitCode:
+    """``peerpulse auth <provider> --account NAME``: the provider's registered flow."""
+    from pathlib import Path
+
     from peerpulse.connectors.base import ConnectorError
-    from peerpulse.connectors.google.auth import authorize
+    from peerpulse.connectors.registry import AuthRequest, registry
     from peerpulse.worker.errors import PeerpulseError
 
-    try:
-        path = authorize(
-            account.name,
-            account.source.model_dump(mode="python"),
-            state_dir=settings.state_path,
-            base_dir=settings.base_dir,
-            console=args.console,
-            send=account.delivery.type == "gmail",
-            say=env.print,
+    settings = config_module.load(args.config)
+    account = settings.account(args.account)
+    found = registry()
+    command = found.auth[args.provider]
+    if account.source.type != command.provider:
+        raise ConfigError(
+            f"account {account.name!r} uses the {account.source.type!r} connector, "
+            f"not {command.provider}",
+            key=f"accounts.{account.name}.source.type",
         )
+    provider = found.providers.get(command.provider)
+    sends = provider is not None and provider.delivery is not None and (
+        account.delivery.type == provider.delivery.name
+    )
+    request = AuthRequest(
+        account=account.name,
+        settings=account.source,
+        state_dir=Path(settings.state_path),
+        base_dir=Path(settings.base_dir),
+        console=args.console,
+        send=sends,
+        say=env.print,
+    )
+    try:
+        path = command.run(request)
     except ConnectorError as exc:
         raise PeerpulseError(str(exc), getattr(exc, "hint", None)) from None
-    env.print(f"{account.name}: Google authorization stored in {path} (mode 0600)")
+    env.print(f"{account.name}: {command.title} authorization stored in {path} (mode 0600)")
     return ExitCode.OK

@@ -14,19 +14,30 @@ Environment variables override the file, nested with ``__``:
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import tomllib
 from datetime import time as dtime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peerpulse.connectors.file_modes import secret_file_problem
+from peerpulse.connectors.registry import registry
+from peerpulse.connectors.settings import SecretRef as BaseSecretRef
 from peerpulse.rules.tomlpos import format_path, key_line
 from peerpulse.worker import paths
 from peerpulse.worker.errors import ConfigError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from peerpulse.worker.secrets import SecretRef as SecretRef  # re-exported for callers
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -34,39 +45,6 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretRef(_Strict):
-    """A secret by reference: an environment variable name or a file path."""
-
-    env: str | None = None
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of 'env' (a variable name) or 'file' (a path)")
-        return self
-
-    def resolve(self) -> str:
-        """The secret's value; raises ConfigError if the reference is dangling."""
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if value is None:
-                raise ConfigError(f"environment variable {self.env} is not set", key="secret")
-            return value
-        assert self.file is not None
-        path = Path(os.path.expanduser(str(self.file)))
-        creds = os.environ.get("CREDENTIALS_DIRECTORY")
-        if not path.is_absolute() and creds:
-            path = Path(creds) / path
-        problem = secret_file_problem(path)
-        if problem:
-            raise ConfigError(problem, key="secret")
-        try:
-            return path.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from exc
 
 
 class PrivacyConfig(_Strict):
@@ -77,73 +55,32 @@ class PrivacyConfig(_Strict):
     max_purge_share: float = Field(default=0.5, gt=0, le=1)
 
 
-class FilesSourceConfig(_Strict):
-    type: Literal["files"]
-    calendar: list[str] = []  # ICS files, folders or globs
-    mail: list[str] = []  # mbox files, Maildir folders, folders of .eml, globs
-    people: list[str] = []  # CSV or TOML people files
-    window_past_days: int = Field(default=400, ge=1, le=3650)
-    window_future_days: int = Field(default=60, ge=0, le=730)
+@functools.cache
+def _tagged(name: str, model: type[BaseModel]) -> type[BaseModel]:
+    """``model`` with the ``type = "<name>"`` tag that picks it out of the union."""
+    tag: Any = Literal[name]  # type: ignore[valid-type]
+    return create_model(  # type: ignore[no-any-return, call-overload]
+        f"{model.__name__}[{name}]", __base__=model, type=(tag, ...)
+    )
 
 
-class MemorySourceConfig(_Strict):
-    type: Literal["memory"]
+def _union(members: list[type[BaseModel]]) -> Any:
+    """The discriminated union of tagged models, or the single model if there is one."""
+    if len(members) == 1:
+        return members[0]
+    return Annotated[Union[tuple(members)], Field(discriminator="type")]  # noqa: UP007
 
 
-class GoogleSourceConfig(_Strict):
-    type: Literal["google"]
-    mode: Literal["user", "service_account"] = "user"
-    client_secrets: SecretRef | None = None  # OAuth client JSON (installed app)
-    service_account_key: SecretRef | None = None  # org mode: key JSON with domain-wide delegation
-    calendars: list[str] = ["primary"]
-    mail: bool = True
-    directory: bool = False
-    window_past_days: int = Field(default=400, ge=1, le=3650)
-    window_future_days: int = Field(default=60, ge=0, le=730)
-    quota_units_per_minute: int = Field(default=15000, ge=100)
-    api_endpoint: str | None = None  # tests point this at a local fake server
-    token_endpoint: str | None = None
-    time_budget_seconds: int = Field(default=1800, ge=10)
-    subject: str | None = None  # service_account mode: the mailbox to act as (default: owner)
-    directory_admin_view: bool = False  # users.list as an administrator (else domain_public)
-    mail_fetch: Literal["auto", "messages", "threads"] = "auto"  # auto: cheaper for the mailbox
-    batches_in_flight: int = Field(default=2, ge=1, le=8)  # concurrent Gmail batches per mailbox
-    sent_first_share: float = Field(default=0.03, ge=0, le=1)  # SENT-first pages, share of floor
-
-
-SourceConfig = Annotated[
-    FilesSourceConfig | MemorySourceConfig | GoogleSourceConfig, Field(discriminator="type")
-]
-
-
-class SmtpDelivery(_Strict):
-    type: Literal["smtp"]
-    host: str
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str | None = None
-    password: SecretRef | None = None
-    sender: str | None = None  # From: address; defaults to the account owner
-    timeout_seconds: float = 30.0
-
-
-class FileDelivery(_Strict):
-    type: Literal["file"]
-    dir: Path = Path("out")
-
-
-class StdoutDelivery(_Strict):
-    type: Literal["stdout"]
-    format: Literal["text", "html", "eml"] = "text"
-
-
-class GmailDelivery(_Strict):
-    type: Literal["gmail"]
-
-
-DeliveryConfig = Annotated[
-    SmtpDelivery | FileDelivery | StdoutDelivery | GmailDelivery, Field(discriminator="type")
-]
+_REGISTRY = registry()
+# Every installed provider's [accounts.source] model and every delivery backend's
+# [accounts.delivery] model, tagged with its name (see connectors.registry).
+SOURCE_MODELS = {n: _tagged(n, p.settings) for n, p in _REGISTRY.providers.items()}
+DELIVERY_MODELS = {n: _tagged(n, d.settings) for n, d in _REGISTRY.deliveries.items()}
+SourceConfig = _union(list(SOURCE_MODELS.values()))
+DeliveryConfig = _union(list(DELIVERY_MODELS.values()))
+SmtpDelivery = DELIVERY_MODELS["smtp"]
+FileDelivery = DELIVERY_MODELS["file"]
+StdoutDelivery = DELIVERY_MODELS["stdout"]
 
 
 class DigestConfig(_Strict):
@@ -173,9 +110,9 @@ class AccountConfig(_Strict):
     owner: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     aliases: list[str] = []
     timezone: str = "UTC"
-    source: SourceConfig
+    source: SourceConfig  # type: ignore[valid-type]
     digest: DigestConfig = DigestConfig()
-    delivery: DeliveryConfig = FileDelivery(type="file")
+    delivery: DeliveryConfig = FileDelivery(type="file")  # type: ignore[valid-type]
 
     @field_validator("timezone")
     @classmethod
@@ -339,6 +276,9 @@ def _explain(exc: ValidationError, path: Path, text: str, data: dict[str, Any]) 
             message += '; secrets are never written inline: use {env = "VAR"} or {file = "path"}'
     elif kind == "missing":
         message = "required key is missing"
+    elif kind == "union_tag_invalid" and _REGISTRY.broken.get(str(error["ctx"]["tag"])):
+        tag = str(error["ctx"]["tag"])
+        message = f"the {tag!r} plugin is installed but did not load: {_REGISTRY.broken[tag]}"
     elif loc and loc[-1] in _SECRET_KEYS and isinstance(error.get("input"), str):
         message = 'secrets are never written inline: use {env = "VARIABLE"} or {file = "path"}'
     else:
@@ -351,8 +291,27 @@ def _explain(exc: ValidationError, path: Path, text: str, data: dict[str, Any]) 
     return ConfigError(message + more, file=str(path), line=line, key=key)
 
 
-_UNION_TAGS = {"files", "memory", "google", "smtp", "file", "stdout", "gmail"}
-_SECRET_KEYS = {"password", "client_secrets", "service_account_key"}
+_UNION_TAGS = set(SOURCE_MODELS) | set(DELIVERY_MODELS)
+
+
+def _secret_keys(models: list[type[BaseModel]]) -> set[str]:
+    """The keys whose value is a SecretRef: a plain string there is an inline secret."""
+    import typing
+
+    def mentions_secret(tp: Any) -> bool:
+        if isinstance(tp, type) and issubclass(tp, BaseSecretRef):
+            return True
+        return any(mentions_secret(arg) for arg in typing.get_args(tp))
+
+    return {
+        name
+        for model in models
+        for name, info in model.model_fields.items()
+        if mentions_secret(info.annotation)
+    }
+
+
+_SECRET_KEYS = _secret_keys([*SOURCE_MODELS.values(), *DELIVERY_MODELS.values()])
 
 
 def _clean_loc(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[str | int, ...]:

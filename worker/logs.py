@@ -54,9 +54,14 @@ def configure(verbosity: int, log_format: str = "text", stream: TextIO | None = 
         handler.setFormatter(JournalFormatter("%(message)s"))
     else:
         handler.setFormatter(logging.Formatter("peerpulse: %(levelname)s: %(message)s"))
+    # Client libraries (whatever providers are installed) are chatty at INFO: only
+    # peerpulse's own records follow -v; the others need WARNING unless debugging.
+    if verbosity < 2:
+        handler.addFilter(_own_or_warning)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Client libraries are chatty at INFO; keep them at WARNING unless debugging.
-    for noisy in ("googleapiclient", "google", "urllib3", "msal", "exchangelib", "httplib2"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+
+
+def _own_or_warning(record: logging.LogRecord) -> bool:
+    return record.name.split(".")[0] == "peerpulse" or record.levelno >= logging.WARNING

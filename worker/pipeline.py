@@ -81,9 +81,4 @@ def compute_for_account(
 
 def _has_calendar(account: AccountConfig) -> bool:
     """Whether the account syncs any calendar: without one, free time is unknown."""
-    source = account.source
-    if source.type == "files":
-        return bool(source.calendar)
-    if source.type == "google":
-        return bool(source.calendars)
-    return True
+    return bool(account.source.has_calendar())

@@ -64,17 +64,18 @@ class AccountSyncReport:
 def source_context(
     settings: Settings, account: AccountConfig, now: datetime | None, store: Store | None = None
 ) -> SourceContext:
-    """What a connector may know about the account: never the whole config."""
-    # Secrets stay references ({"env": ...} / {"file": ...}); connectors resolve them.
-    connector_settings: dict[str, Any] = account.source.model_dump(mode="python")
-    connector_settings["state_dir"] = str(settings.state_path)
+    """What a connector may know about the account: never the whole config.
+
+    Its own settings (``account.source``, secrets still references) go to the
+    connector factory separately, typed.
+    """
     return SourceContext(
         account=account.name,
         owner_addresses=account.owner_addresses,
         timezone=account.timezone,
         subjects=settings.privacy.subjects,
-        settings=connector_settings,
         base_dir=str(settings.base_dir),
+        state_dir=str(settings.state_path),
         now=now,
         committed_state=(lambda name: _CommittedState(store, account.name, name))
         if store
@@ -107,7 +108,7 @@ def sync_account(
     report = AccountSyncReport(account.name)
     context = source_context(settings, account, now, store)
     try:
-        connector = load_connector(account.source.type)(context)
+        connector = load_connector(account.source.type)(context, account.source)
         sources = connector.sources()
     except AuthRequired as exc:
         report.error, report.hint = str(exc), f"run: {exc.command}"
@@ -168,10 +169,7 @@ def _purge(
 
 def _demo_hint(settings: Settings, account: AccountConfig) -> str | None:
     """The example config points at ./demo: say the one command that creates it."""
-    source = account.source
-    if source.type != "files":
-        return None
-    for entry in [*source.calendar, *source.mail, *source.people]:
+    for entry in account.source.local_paths():
         first = Path(entry).parts[0] if Path(entry).parts else ""
         folder = settings.resolve_path(first) if first == "demo" else None
         if folder is not None and not folder.exists():

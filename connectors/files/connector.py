@@ -48,6 +48,7 @@ from peerpulse.connectors.files.mail import (
     message_file_item,
 )
 from peerpulse.connectors.files.people import people_items
+from peerpulse.connectors.files.settings import FilesSettings
 from peerpulse.connectors.records import Record, RecordKey, RecordKind, SkippedInput, SyncBatch
 
 BATCH_SIZE = 2000
@@ -76,14 +77,14 @@ class _Read:
 class FilesSource:
     """One of ``calendar``, ``mail``, ``people``: every input of that setting."""
 
-    def __init__(self, name: SourceName, context: SourceContext) -> None:
+    def __init__(self, name: SourceName, context: SourceContext, settings: FilesSettings) -> None:
         self.name = name
         self._context = context
-        self._entries: list[str] = list(context.settings.get(name) or [])
+        self._entries: list[str] = list(getattr(settings, name))
         now = context.current_time().astimezone(UTC)
         self._day = now.date().isoformat()
-        past = int(context.settings.get("window_past_days", 400))
-        future = int(context.settings.get("window_future_days", 60))
+        past = settings.window_past_days
+        future = settings.window_future_days
         # Whole days, so that a run resumed later the same day expands identically.
         midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
         self._ics = IcsOptions(
@@ -372,10 +373,15 @@ def _dump(states: dict[str, State]) -> str:
 class FilesConnector:
     """Offers a source for each of ``calendar``, ``mail``, ``people`` that is configured."""
 
-    def __init__(self, context: SourceContext) -> None:
+    def __init__(self, context: SourceContext, settings: FilesSettings) -> None:
         self._context = context
+        self._settings = settings
 
     def sources(self) -> list[FilesSource]:
         names: tuple[SourceName, ...] = ("calendar", "mail", "people")
-        return [FilesSource(n, self._context) for n in names if self._context.settings.get(n)]
+        return [
+            FilesSource(n, self._context, self._settings)
+            for n in names
+            if getattr(self._settings, n)
+        ]
 

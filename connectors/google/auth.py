@@ -34,6 +34,7 @@ from google.oauth2 import service_account
 from peerpulse.connectors.atomic_file import write_atomic
 from peerpulse.connectors.base import AuthRequired, SourceUnavailable
 from peerpulse.connectors.file_modes import make_private_dir, secret_file_problem
+from peerpulse.connectors.google.settings import GoogleSettings
 
 SCOPE_CALENDAR = "https://www.googleapis.com/auth/calendar.events.readonly"
 SCOPE_GMAIL_METADATA = "https://www.googleapis.com/auth/gmail.metadata"
@@ -47,16 +48,16 @@ def auth_command(account: str) -> str:
     return f"peerpulse auth google --account {account}"
 
 
-def scopes_for(settings: Mapping[str, Any], *, send: bool = False) -> list[str]:
+def scopes_for(settings: GoogleSettings, *, send: bool = False) -> list[str]:
     """The minimal scope set the configured sources (and Gmail delivery) need."""
     scopes = []
-    if settings.get("calendars"):
+    if settings.calendars:
         scopes.append(SCOPE_CALENDAR)
-    if settings.get("mail", True):
+    if settings.mail:
         scopes.append(SCOPE_GMAIL_METADATA)
-    if send or settings.get("send"):
+    if send:
         scopes.append(SCOPE_GMAIL_SEND)
-    if settings.get("directory"):
+    if settings.directory:
         scopes.append(SCOPE_DIRECTORY)
     return scopes
 
@@ -131,7 +132,7 @@ def _client_config(raw: str, token_endpoint: str | None) -> dict[str, Any]:
 
 def authorize(
     account: str,
-    settings: Mapping[str, Any],
+    settings: GoogleSettings,
     *,
     state_dir: str | Path,
     base_dir: str | Path = ".",
@@ -143,21 +144,21 @@ def authorize(
 ) -> Path:
     """Run the installed-app consent flow once and store the token; returns its path.
 
-    ``settings`` is the account's ``[source]`` table (``GoogleSourceConfig``
-    dumped); ``send`` adds ``gmail.send`` when the account delivers by Gmail.
+    ``settings`` is the account's ``[source]`` table; ``send`` adds ``gmail.send``
+    when the account delivers by Gmail.
     ``console`` never starts a browser or a listener: it prints the consent URL
     and reads back the address the browser was redirected to (or just the code).
     """
     from google_auth_oauthlib.flow import InstalledAppFlow
 
-    if settings.get("mode", "user") != "user":
+    if settings.mode != "user":
         raise SourceUnavailable("service-account accounts need no interactive authorization")
-    secrets = settings.get("client_secrets")
+    secrets = settings.client_secrets
     if not secrets:
         raise SourceUnavailable(
             "no OAuth client configured", hint='set client_secrets = {file = "client_secret.json"}'
         )
-    config = _client_config(resolve_secret(secrets, base_dir), settings.get("token_endpoint"))
+    config = _client_config(resolve_secret(secrets, base_dir), settings.token_endpoint)
     flow = InstalledAppFlow.from_client_config(config, scopes_for(settings, send=send))
     if console:
         # Google retired the out-of-band copy/paste flow; a loopback redirect that
@@ -275,16 +276,17 @@ def delegated(
 
 def account_credentials(
     account: str,
-    settings: Mapping[str, Any],
+    settings: GoogleSettings,
     *,
     subject: str,
     scopes: list[str],
     base_dir: str | Path,
+    state_dir: str | Path | None,
 ) -> Any:
     """Credentials for one configured account, refreshed and ready (never interactive)."""
-    token_endpoint = settings.get("token_endpoint")
-    if settings.get("mode") == "service_account":
-        key = settings.get("service_account_key")
+    token_endpoint = settings.token_endpoint
+    if settings.mode == "service_account":
+        key = settings.service_account_key
         if not key:
             raise SourceUnavailable(
                 "service_account mode needs service_account_key",
@@ -293,7 +295,6 @@ def account_credentials(
         creds = delegated(resolve_secret(key, base_dir), subject, scopes, token_endpoint)
         refresh(creds, account)
         return creds
-    state_dir = settings.get("state_dir")
     if not state_dir:
         raise SourceUnavailable("no state_dir given to the Google connector")
     return UserTokenStore(account, state_dir, token_endpoint).load(scopes)

@@ -1,22 +1,9 @@
 """The Google connector: credentials once, then the calendar, gmail and directory sources.
 
-``context.settings`` is the account's ``[source]`` table (``GoogleSourceConfig``
-dumped, secrets still references) plus ``state_dir``, which the worker adds:
-the token file and the Gmail known-ids file live under it. Keys read here:
-
-- ``mode``: ``user`` (installed-app token from ``peerpulse auth google``) or
-  ``service_account`` (``service_account_key``, domain-wide delegation acting
-  as ``subject``, default the account owner when it has a single address);
-- ``calendars``, ``mail``, ``directory`` (+ ``directory_admin_view``): which sources;
-- ``window_past_days`` / ``window_future_days``: the sync window;
-- ``quota_units_per_minute``: the project's Gmail per-user quota (15,000 legacy,
-  6,000 for projects created from May 2026; also selects per-method prices);
-- ``mail_fetch`` (``auto`` | ``messages`` | ``threads``), ``batches_in_flight``;
-- ``sent_first_share``: how much the SENT-first listing may add to the initial
-  sync's request floor (default 0.03; 0 turns SENT-first off), see
-  :func:`connectors.google.mail_state.sent_page_budget`;
-- ``time_budget_seconds``: the initial mail sync stops there and resumes next run;
-- ``api_endpoint`` / ``token_endpoint``: a fake server in tests.
+It receives the account's ``[source]`` table as a typed
+:class:`~connectors.google.settings.GoogleSettings` (secrets still references;
+the keys and their defaults are documented there) and the worker's
+``state_dir`` on the context: the token file lives under it.
 """
 
 from __future__ import annotations
@@ -29,9 +16,10 @@ from peerpulse.connectors.google.auth import account_credentials, auth_command, 
 from peerpulse.connectors.google.batch import MAX_BATCH, BatchFetcher
 from peerpulse.connectors.google.calendar import CalendarSource
 from peerpulse.connectors.google.directory import DirectorySource
-from peerpulse.connectors.google.mail import SENT_SHARE, MailSource
+from peerpulse.connectors.google.mail import MailSource
 from peerpulse.connectors.google.pacing import UNIT_COSTS, Pacer, bucket_for, regime_for
 from peerpulse.connectors.google.services import GoogleApi
+from peerpulse.connectors.google.settings import GoogleSettings
 
 # Aim a little under the quota: timing jitter must not turn into 429s.
 HEADROOM = 0.95
@@ -39,9 +27,9 @@ CALENDAR_REQUESTS_PER_MINUTE = 500  # Calendar allows 600 per user per minute (r
 DIRECTORY_REQUESTS_PER_MINUTE = 2000  # Directory allows 2,400
 
 
-def subject_for(context: SourceContext) -> str:
+def subject_for(context: SourceContext, settings: GoogleSettings) -> str:
     """The mailbox a service account acts as: ``subject``, else the only owner address."""
-    subject = context.settings.get("subject")
+    subject = settings.subject
     if subject:
         return str(subject).lower()
     if len(context.owner_addresses) == 1:
@@ -55,17 +43,22 @@ def subject_for(context: SourceContext) -> str:
 class GoogleConnector:
     """Offers ``calendar``, ``gmail`` and (organization mode) ``directory`` sources."""
 
-    def __init__(self, context: SourceContext) -> None:
+    def __init__(self, context: SourceContext, settings: GoogleSettings) -> None:
         self.context = context
-        settings = context.settings
-        service = settings.get("mode") == "service_account"
-        user = subject_for(context) if service else context.account
+        self.settings = settings
+        service = settings.mode == "service_account"
+        user = subject_for(context, settings) if service else context.account
         scopes = scopes_for(settings)
         credentials = account_credentials(
-            context.account, settings, subject=user, scopes=scopes, base_dir=context.base_dir
+            context.account,
+            settings,
+            subject=user,
+            scopes=scopes,
+            base_dir=context.base_dir,
+            state_dir=context.state_dir,
         )
-        self.api = GoogleApi(credentials, settings.get("api_endpoint"))
-        rate = float(settings.get("quota_units_per_minute", 15000))
+        self.api = GoogleApi(credentials, settings.api_endpoint)
+        rate = float(settings.quota_units_per_minute)
         self.costs = UNIT_COSTS[regime_for(int(rate))]
         # Burst half a second of quota (at least one batch): Google's per-user limit is a
         # moving average that tolerates short bursts, and the margin absorbs latency jitter
@@ -80,29 +73,29 @@ class GoogleConnector:
             self.mail_pacer,
             self.api.gmail_batch_uri,
             self.api.http,
-            in_flight=int(settings.get("batches_in_flight", 2)),
+            in_flight=settings.batches_in_flight,
             auth_command=auth_command(context.account),
         )
-        self.deadline = time.monotonic() + float(settings.get("time_budget_seconds", 1800))
+        self.deadline = time.monotonic() + float(settings.time_budget_seconds)
 
     def sources(self) -> list[Any]:
-        context, settings = self.context, self.context.settings
+        context, settings = self.context, self.settings
         found: list[Any] = []
-        if settings.get("calendars"):
+        if settings.calendars:
             found.append(
                 CalendarSource(
                     self.api,
                     self.calendar_pacer,
                     account=context.account,
-                    calendars=list(settings["calendars"]),
+                    calendars=list(settings.calendars),
                     account_zone=context.timezone,
                     subjects=context.subjects,
-                    window_past_days=int(settings.get("window_past_days", 400)),
-                    window_future_days=int(settings.get("window_future_days", 60)),
+                    window_past_days=settings.window_past_days,
+                    window_future_days=settings.window_future_days,
                     now=context.current_time,
                 )
             )
-        if settings.get("mail", True):
+        if settings.mail:
             found.append(
                 MailSource(
                     self.api,
@@ -111,22 +104,22 @@ class GoogleConnector:
                     account=context.account,
                     owner=context.owner_addresses,
                     subjects=context.subjects,
-                    state_dir=str(settings["state_dir"]),
-                    window_past_days=int(settings.get("window_past_days", 400)),
+                    state_dir=str(context.state_dir or context.base_dir),
+                    window_past_days=settings.window_past_days,
                     now=context.current_time,
                     deadline=self.deadline,
-                    method=str(settings.get("mail_fetch", "auto")),
+                    method=settings.mail_fetch,
                     costs=self.costs,
-                    sent_share=float(settings.get("sent_first_share", SENT_SHARE)),
+                    sent_share=settings.sent_first_share,
                 )
             )
-        if settings.get("directory"):
+        if settings.directory:
             found.append(
                 DirectorySource(
                     self.api,
                     self.directory_pacer,
                     account=context.account,
-                    admin_view=bool(settings.get("directory_admin_view", False)),
+                    admin_view=settings.directory_admin_view,
                 )
             )
         return found

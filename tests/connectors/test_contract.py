@@ -8,6 +8,7 @@ from typing import Any
 
 from peerpulse.connectors.base import SourceContext
 from peerpulse.connectors.files.connector import FilesConnector
+from peerpulse.connectors.files.settings import FilesSettings
 from peerpulse.connectors.memory import MemoryConnector
 from peerpulse.connectors.records import MessageMeta
 
@@ -20,23 +21,22 @@ def _files_source(tmp_path: Path, name: str, entries: list[str]) -> Any:
     context = SourceContext(
         account="contract",
         owner_addresses=frozenset({"owner@example.com"}),
-        settings={name: entries},
         base_dir=str(tmp_path),
         now=NOW,
     )
-    (source,) = FilesConnector(context).sources()
+    (source,) = FilesConnector(context, FilesSettings(**{name: entries})).sources()
     return source
 
 
 class TestMemoryConnector(SourceContract):
     def populated_source(self, tmp_path: Path) -> Any:
         message = MessageMeta("m1", "m1", "m1", NOW, "a@example.com", to=("owner@example.com",))
-        context = SourceContext("contract", frozenset(), settings={"sources": {"mail": [message]}})
-        return MemoryConnector(context).sources()[0]
+        context = SourceContext("contract", frozenset())
+        return MemoryConnector(context, sources={"mail": [message]}).sources()[0]
 
     def empty_source(self, tmp_path: Path) -> Any:
-        context = SourceContext("contract", frozenset(), settings={"sources": {"mail": []}})
-        return MemoryConnector(context).sources()[0]
+        context = SourceContext("contract", frozenset())
+        return MemoryConnector(context, sources={"mail": []}).sources()[0]
 
 
 class TestFilesMail(SourceContract):

@@ -12,27 +12,26 @@ import pytest
 from peerpulse.connectors.base import SourceContext, SourceUnavailable
 from peerpulse.connectors.files import connector as connector_module
 from peerpulse.connectors.files.connector import FilesConnector, FilesSource
+from peerpulse.connectors.files.settings import FilesSettings
 from peerpulse.worker.store import open_store
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 ACCOUNT = "me"
 
 
-def context(base: Path, **settings: Any) -> SourceContext:
+def context(base: Path) -> SourceContext:
     return SourceContext(
         account=ACCOUNT,
         owner_addresses=frozenset({"owner@example.com"}),
         timezone="Europe/Berlin",
-        settings=settings,
         base_dir=str(base),
         now=NOW,
     )
 
 
 def source(base: Path, name: str, entries: list[str]) -> FilesSource:
-    (found,) = [
-        s for s in FilesConnector(context(base, **{name: entries})).sources() if s.name == name
-    ]
+    connector = FilesConnector(context(base), FilesSettings(**{name: entries}))
+    (found,) = [s for s in connector.sources() if s.name == name]
     return found
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from peerpulse.worker.config import FileDelivery, GmailDelivery, SmtpDelivery, StdoutDelivery
+from peerpulse.worker.config import DELIVERY_MODELS, FileDelivery, SmtpDelivery, StdoutDelivery
 from peerpulse.worker.delivery import make_backend
 from peerpulse.worker.delivery.base import DeliveryState
 from peerpulse.worker.delivery.files import FileBackend
@@ -94,7 +94,7 @@ def test_make_backend_picks_the_configured_backend_and_resolves_paths(tmp_path):
 
 def test_a_backend_that_is_not_wired_in_is_a_config_error(tmp_path):
     try:
-        backend = make_backend(GmailDelivery(type="gmail"), owner="sam@example.com",
+        backend = make_backend(DELIVERY_MODELS["gmail"](type="gmail"), owner="sam@example.com",
                                resolve_path=Path)
     except ConfigError as exc:
         assert "delivery.type" in str(exc)

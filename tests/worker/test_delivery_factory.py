@@ -6,10 +6,10 @@ import io
 from pathlib import Path
 
 import pytest
+from peerpulse.connectors.google.delivery import GmailDeliveryBackend
 from peerpulse.worker.cli import Env, main
 from peerpulse.worker.config import load_settings
 from peerpulse.worker.delivery import make_backend
-from peerpulse.worker.delivery.gmail import GmailDeliveryBackend
 from peerpulse.worker.errors import ConfigError
 
 GOOGLE = """\
@@ -35,7 +35,8 @@ def test_gmail_delivery_uses_the_accounts_google_credentials(tmp_path):
     backend = make_backend(account.delivery, owner=account.owner,
                            resolve_path=settings.resolve_path, account=account, settings=settings)
     assert isinstance(backend, GmailDeliveryBackend)
-    assert backend.settings["state_dir"] == str(settings.state_path)
+    assert backend.state_dir == str(settings.state_path)
+    assert backend.settings is account.source
 
 
 def test_gmail_delivery_without_a_google_source_is_a_config_error(tmp_path):

@@ -28,8 +28,8 @@ import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
 
-from peerpulse.worker.config import SmtpDelivery
 from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
+from peerpulse.worker.delivery.settings import SmtpSettings
 from peerpulse.worker.errors import ConfigError
 from peerpulse.worker.faults import fault_point
 
@@ -40,7 +40,7 @@ _DOT_LINE = re.compile(rb"(?m)^\.")
 class SmtpBackend:
     def __init__(
         self,
-        config: SmtpDelivery,
+        config: SmtpSettings,
         *,
         password: Callable[[], str] | None = None,
         ssl_context: Callable[[], ssl.SSLContext] = ssl.create_default_context,

@@ -17,6 +17,7 @@ from peerpulse.connectors.google.auth import (
     SCOPE_GMAIL_METADATA,
     SCOPE_GMAIL_SEND,
 )
+from peerpulse.connectors.google.settings import GoogleSettings
 
 from tests.connectors.google.fake_data import Calendar, Mailbox
 from tests.connectors.google.fake_google import FakeGoogle
@@ -70,9 +71,11 @@ def write_token(
     return path
 
 
-def make_context(fake: FakeGoogle, state_dir: Path, **overrides: Any) -> SourceContext:
+def make_context(
+    fake: FakeGoogle, state_dir: Path, **overrides: Any
+) -> tuple[SourceContext, GoogleSettings]:
+    """A context and the typed settings, in the order GoogleConnector takes them."""
     settings: dict[str, Any] = {
-        "type": "google",
         "mode": "user",
         "calendars": ["primary"],
         "mail": True,
@@ -83,20 +86,20 @@ def make_context(fake: FakeGoogle, state_dir: Path, **overrides: Any) -> SourceC
         "api_endpoint": fake.url,
         "token_endpoint": fake.token_url,
         "time_budget_seconds": 600,
-        "state_dir": str(state_dir),
         "mail_fetch": "auto",
         "batches_in_flight": 2,
     }
     subjects = overrides.pop("subjects", "kept")
     settings.update(overrides)
-    return SourceContext(
+    context = SourceContext(
         account="alice",
         owner_addresses=frozenset({USER}),
         timezone="Europe/Berlin",
         subjects=subjects,
-        settings=settings,
+        state_dir=str(state_dir),
         now=NOW,
     )
+    return context, GoogleSettings(**settings)
 
 
 @pytest.fixture

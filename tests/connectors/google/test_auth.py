@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
 from peerpulse.connectors.base import AuthRequired
@@ -17,6 +16,7 @@ from peerpulse.connectors.google.auth import (
     token_path,
 )
 from peerpulse.connectors.google.connector import GoogleConnector
+from peerpulse.connectors.google.settings import GoogleSettings
 
 from tests.connectors.google.conftest import (
     NOW,
@@ -31,13 +31,13 @@ from tests.connectors.google.test_calendar import fill
 
 def test_without_a_token_the_connector_asks_for_the_exact_command(fake, state_dir):
     with pytest.raises(AuthRequired) as caught:
-        GoogleConnector(make_context(fake, state_dir))
+        GoogleConnector(*make_context(fake, state_dir))
     assert caught.value.command == "peerpulse auth google --account alice"
 
 
 def test_a_refreshed_token_is_saved_private(fake, state_dir):
     write_token(state_dir, fake, READ_SCOPES)
-    GoogleConnector(make_context(fake, state_dir))
+    GoogleConnector(*make_context(fake, state_dir))
     path = token_path(state_dir, "alice")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -47,7 +47,7 @@ def test_a_refreshed_token_is_saved_private(fake, state_dir):
 def test_a_token_missing_a_scope_needs_authorizing_again(fake, state_dir):
     write_token(state_dir, fake, {SCOPE_CALENDAR})
     with pytest.raises(AuthRequired, match="gmail.metadata"):
-        GoogleConnector(make_context(fake, state_dir))
+        GoogleConnector(*make_context(fake, state_dir))
 
 
 def test_a_revoked_token_fails_the_account_and_keeps_its_cursors(fake, state_dir, store):
@@ -121,7 +121,7 @@ def test_a_service_account_acts_as_the_user_with_domain_wide_delegation(
         mail=False,
         service_account_key={"env": None, "file": key},
     )
-    (source,) = GoogleConnector(context).sources()
+    (source,) = GoogleConnector(*context).sources()
     drain(store, source)
     assert len(list(store.iter_events("alice"))) == 4
     assert all(user == USER for user, _ in fake.access_tokens.values())
@@ -146,13 +146,13 @@ def test_console_authorization_stores_a_refreshable_token(fake, state_dir, tmp_p
     secrets.chmod(0o600)
     fake.auth_codes["code-1"] = (USER, READ_SCOPES | {SCOPE_GMAIL_SEND})
     shown: list[str] = []
-    settings: dict[str, Any] = {
-        "mode": "user",
-        "calendars": ["primary"],
-        "mail": True,
-        "client_secrets": {"file": str(secrets), "env": None},
-        "token_endpoint": fake.token_url,
-    }
+    settings = GoogleSettings(
+        mode="user",
+        calendars=["primary"],
+        mail=True,
+        client_secrets={"file": str(secrets), "env": None},
+        token_endpoint=fake.token_url,
+    )
     path = authorize(
         "alice",
         settings,
@@ -168,4 +168,4 @@ def test_console_authorization_stores_a_refreshable_token(fake, state_dir, tmp_p
     assert saved["refresh_token"].startswith("refresh-")
     assert set(saved["scopes"]) == {SCOPE_CALENDAR, SCOPE_GMAIL_METADATA, SCOPE_GMAIL_SEND}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    GoogleConnector(make_context(fake, state_dir))  # cron can now refresh it silently
+    GoogleConnector(*make_context(fake, state_dir))  # cron can now refresh it silently

@@ -35,7 +35,7 @@ def event(n: int, **extra: Any) -> dict[str, Any]:
 
 def calendar_source(fake: Any, state_dir: Any, **overrides: Any) -> Any:
     write_token(state_dir, fake, READ_SCOPES)
-    (source,) = GoogleConnector(make_context(fake, state_dir, mail=False, **overrides)).sources()
+    (source,) = GoogleConnector(*make_context(fake, state_dir, mail=False, **overrides)).sources()
     return source
 
 

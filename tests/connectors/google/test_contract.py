@@ -26,7 +26,7 @@ class _OverFake(SourceContract):
         state = tmp_path / "state"
         state.mkdir(exist_ok=True)
         write_token(state, self.fake, READ_SCOPES)
-        return GoogleConnector(make_context(self.fake, state, **overrides)).sources()[0]
+        return GoogleConnector(*make_context(self.fake, state, **overrides)).sources()[0]
 
 
 class TestGmailSource(_OverFake):

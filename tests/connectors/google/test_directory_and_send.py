@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+from peerpulse.connectors.delivery import DeliveryState
 from peerpulse.connectors.google.auth import SCOPE_DIRECTORY, SCOPE_GMAIL_SEND
 from peerpulse.connectors.google.connector import GoogleConnector
-from peerpulse.worker.delivery.base import DeliveryState
-from peerpulse.worker.delivery.gmail import GmailDeliveryBackend
+from peerpulse.connectors.google.delivery import GmailDeliveryBackend
+from peerpulse.connectors.google.settings import GoogleSettings
 
 from tests.connectors.google.conftest import NOW, USER, drain, make_context, write_token
 
@@ -39,7 +40,7 @@ def test_directory_users_become_people_with_reporting_lines(fake, state_dir, sto
     ]
     write_token(state_dir, fake, {SCOPE_DIRECTORY})
     context = make_context(fake, state_dir, calendars=[], mail=False, directory=True)
-    (source,) = GoogleConnector(context).sources()
+    (source,) = GoogleConnector(*context).sources()
     drain(store, source)
     people = {p.email: p for p in store.people("alice")}
     assert set(people) == {"ceo@example.com", USER, "dev@example.com"}
@@ -49,7 +50,7 @@ def test_directory_users_become_people_with_reporting_lines(fake, state_dir, sto
     assert not people["dev@example.com"].manages_anyone
 
     fake.directory[2] = user("dev@example.com", "Senior Engineer", USER)
-    drain(store, GoogleConnector(context).sources()[0])
+    drain(store, GoogleConnector(*context).sources()[0])
     (change,) = store.title_changes("alice", NOW.replace(year=2000))
     assert (change.email, change.new_title) == ("dev@example.com", "Senior Engineer")
 
@@ -63,7 +64,7 @@ def digest() -> EmailMessage:
 
 def backend(fake, state_dir) -> GmailDeliveryBackend:
     write_token(state_dir, fake, {SCOPE_GMAIL_SEND})
-    settings = {"mode": "user", "api_endpoint": fake.url, "token_endpoint": fake.token_url}
+    settings = GoogleSettings(mode="user", api_endpoint=fake.url, token_endpoint=fake.token_url)
     return GmailDeliveryBackend("alice", settings, state_dir=state_dir)
 
 
@@ -86,7 +87,7 @@ def test_gmail_delivery_outcomes_say_what_is_known(fake, state_dir):
 
 
 def test_gmail_delivery_without_authorization_fails_with_the_command(fake, state_dir):
-    settings = {"mode": "user", "api_endpoint": fake.url, "token_endpoint": fake.token_url}
+    settings = GoogleSettings(mode="user", api_endpoint=fake.url, token_endpoint=fake.token_url)
     outcome = GmailDeliveryBackend("alice", settings, state_dir=state_dir).send(digest())
     assert outcome.state == DeliveryState.FAILED
     assert "peerpulse auth google --account alice" in outcome.detail

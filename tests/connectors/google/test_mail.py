@@ -22,7 +22,7 @@ from tests.connectors.google.fake_data import Msg, synthetic_mailbox
 def mail_source(fake: Any, state_dir: Any, **overrides: Any) -> Any:
     write_token(state_dir, fake, READ_SCOPES)
     context = make_context(fake, state_dir, calendars=[], **overrides)
-    (source,) = GoogleConnector(context).sources()
+    (source,) = GoogleConnector(*context).sources()
     return source
 
 

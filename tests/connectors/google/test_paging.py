@@ -65,7 +65,7 @@ def test_directory_sync_against_a_server_repeating_its_token_fails_clearly(
     fake.directory = [user(f"p{i}@example.com", "Engineer") for i in range(1200)]
     write_token(state_dir, fake, {SCOPE_DIRECTORY})
     context = make_context(fake, state_dir, calendars=[], mail=False, directory=True)
-    (source,) = GoogleConnector(context).sources()
+    (source,) = GoogleConnector(*context).sources()
     with pytest.raises(ConnectorError, match="users.list: the server returned the same page"):
         drain(store, source)
     assert len([m for m, _ in fake.log if "users" in m]) == 2  # the repeat is the second page

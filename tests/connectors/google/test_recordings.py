@@ -64,7 +64,7 @@ def test_recorded_messages_sync_through_the_fake(corpora, fake, state_dir, store
     context = make_context(
         fake, state_dir, calendars=[], window_past_days=3650, mail_fetch="messages"
     )
-    drain(store, GoogleConnector(context).sources()[0])
+    drain(store, GoogleConnector(*context).sources()[0])
     stored = list(store.iter_messages("alice"))
     kept = [m for m in messages if not {"DRAFT", "SPAM", "TRASH"} & set(m.get("labelIds", []))]
     assert len(stored) == len(kept)

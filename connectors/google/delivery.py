@@ -1,18 +1,20 @@
-"""Delivery through the account's own Gmail (users.messages.send), over connectors.google.send.
+"""Delivery through the account's own Gmail (users.messages.send), over :mod:`.send`.
 
 Needs the ``gmail.send`` scope in the account's token: ``peerpulse auth google
 --account NAME`` asks for it when the account's delivery is ``gmail``.
+Registered as the ``gmail`` delivery backend of the ``google`` provider.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from peerpulse.connectors.base import ConnectorError
-from peerpulse.worker.delivery.base import DeliveryOutcome, DeliveryState
+from peerpulse.connectors.delivery import DeliveryOutcome, DeliveryState
+from peerpulse.connectors.google import GmailDeliverySettings
+from peerpulse.connectors.google.settings import GoogleSettings
+from peerpulse.connectors.registry import DeliveryRequest, DeliveryUnusable
 
 
 class GmailDeliveryBackend:
@@ -21,15 +23,15 @@ class GmailDeliveryBackend:
     def __init__(
         self,
         account: str,
-        source_settings: Mapping[str, Any],
+        source_settings: GoogleSettings,
         *,
         state_dir: str | Path,
         base_dir: str | Path = ".",
         subject: str | None = None,
     ) -> None:
         self.account = account
-        self.settings = dict(source_settings)
-        self.settings["state_dir"] = str(state_dir)
+        self.settings = source_settings
+        self.state_dir = str(state_dir)
         self.base_dir = str(base_dir)
         self.subject = subject
 
@@ -45,13 +47,14 @@ class GmailDeliveryBackend:
                 subject=self.subject or self.account,
                 scopes=[SCOPE_GMAIL_SEND],
                 base_dir=self.base_dir,
+                state_dir=self.state_dir,
             )
         except ConnectorError as exc:
             hint = getattr(exc, "command", None)
             return DeliveryOutcome(
                 DeliveryState.FAILED, f"{exc}" + (f"; run: {hint}" if hint else "")
             )
-        api = GoogleApi(credentials, self.settings.get("api_endpoint"))
+        api = GoogleApi(credentials, self.settings.api_endpoint)
         result = send_message(api.gmail, api.http(), message)
         return DeliveryOutcome(
             DeliveryState(result.state),
@@ -61,26 +64,18 @@ class GmailDeliveryBackend:
 
 
 def make_gmail_backend(
-    config: Any,
-    *,
-    owner: str,
-    resolve_path: Any,
-    account: Any = None,
-    settings: Any = None,
+    config: GmailDeliverySettings, request: DeliveryRequest
 ) -> GmailDeliveryBackend:
     """The ``gmail`` delivery factory: sends with the account's own Google credentials."""
-    from peerpulse.worker.errors import ConfigError
-
-    if account is None or settings is None or account.source.type != "google":
-        raise ConfigError(
+    if not isinstance(request.source, GoogleSettings):
+        raise DeliveryUnusable(
             "delivery type 'gmail' needs a google source on the same account",
-            key="delivery.type",
             hint="use type = \"smtp\" or \"file\", or set [accounts.source] type = \"google\"",
         )
     return GmailDeliveryBackend(
-        account.name,
-        account.source.model_dump(mode="python"),
-        state_dir=settings.state_path,
-        base_dir=settings.base_dir,
-        subject=owner,
+        request.account,
+        request.source,
+        state_dir=request.state_dir,
+        base_dir=request.base_dir,
+        subject=request.owner,
     )

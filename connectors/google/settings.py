@@ -1,0 +1,44 @@
+"""The ``google`` provider's ``[accounts.source]`` keys and their defaults (the only copy)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from peerpulse.connectors.settings import ProviderSettings, SecretRef
+from pydantic import Field
+
+
+class GoogleSettings(ProviderSettings):
+    """Google Workspace / Gmail for one account.
+
+    ``mode`` is ``user`` (installed-app token from ``peerpulse auth google``) or
+    ``service_account`` (``service_account_key`` with domain-wide delegation,
+    acting as ``subject``, default the account owner when it has one address).
+    ``quota_units_per_minute`` is the project's Gmail per-user quota (15,000
+    legacy, 6,000 for projects created from May 2026; it also selects per-method
+    prices). ``sent_first_share`` is how much the SENT-first listing may add to
+    the initial sync's request floor (0 turns it off), see
+    :func:`connectors.google.mail_state.sent_page_budget`. The initial mail sync
+    stops after ``time_budget_seconds`` and resumes next run.
+    """
+
+    mode: Literal["user", "service_account"] = "user"
+    client_secrets: SecretRef | None = None  # OAuth client JSON (installed app)
+    service_account_key: SecretRef | None = None  # org mode: key JSON with domain-wide delegation
+    calendars: list[str] = ["primary"]
+    mail: bool = True
+    directory: bool = False
+    window_past_days: int = Field(default=400, ge=1, le=3650)
+    window_future_days: int = Field(default=60, ge=0, le=730)
+    quota_units_per_minute: int = Field(default=15000, ge=100)
+    api_endpoint: str | None = None  # tests point this at a local fake server
+    token_endpoint: str | None = None
+    time_budget_seconds: int = Field(default=1800, ge=10)
+    subject: str | None = None  # service_account mode: the mailbox to act as (default: owner)
+    directory_admin_view: bool = False  # users.list as an administrator (else domain_public)
+    mail_fetch: Literal["auto", "messages", "threads"] = "auto"  # auto: cheaper for the mailbox
+    batches_in_flight: int = Field(default=2, ge=1, le=8)  # concurrent Gmail batches per mailbox
+    sent_first_share: float = Field(default=0.03, ge=0, le=1)  # SENT-first pages, share of floor
+
+    def has_calendar(self) -> bool:
+        return bool(self.calendars)
