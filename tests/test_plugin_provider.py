@@ -237,3 +237,30 @@ def test_its_auth_command_is_offered_and_gets_the_typed_settings(results):
 def test_nothing_under_worker_names_it():
     worker = Path(__file__).resolve().parent.parent / "worker"
     assert not [p for p in worker.rglob("*.py") if "echo" in p.read_text().lower()]
+
+
+def test_a_plugin_that_fails_to_load_is_named_in_the_config_error(tmp_path):
+    site = tmp_path / "site"
+    (site / "peerpulse_broken").mkdir(parents=True)
+    (site / "peerpulse_broken" / "__init__.py").write_text("import no_such_library\n")
+    info = site / "peerpulse_broken-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: peerpulse-broken\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[peerpulse.connectors]\nbroken = peerpulse_broken:PROVIDER\n"
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[accounts]]\nname = "me"\nowner = "me@example.com"\n'
+        '[accounts.source]\ntype = "broken"\n'
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run(
+        [sys.executable, "-m", "peerpulse.worker.cli", "--config", str(config), "sync"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "config.toml:4: accounts[0].source:" in done.stderr
+    assert "'broken' plugin is installed but did not load" in done.stderr
+    assert "No module named 'no_such_library'" in done.stderr
+    assert "Traceback" not in done.stderr

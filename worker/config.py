@@ -74,8 +74,9 @@ def _union(members: list[type[BaseModel]]) -> Any:
 _REGISTRY = registry()
 # Every installed provider's [accounts.source] model and every delivery backend's
 # [accounts.delivery] model, tagged with its name (see connectors.registry).
-SOURCE_MODELS = {n: _tagged(n, p.settings) for n, p in _REGISTRY.providers.items()}
-DELIVERY_MODELS = {n: _tagged(n, d.settings) for n, d in _REGISTRY.deliveries.items()}
+# Sorted by name, so that messages listing them do not depend on install order.
+SOURCE_MODELS = {n: _tagged(n, p.settings) for n, p in sorted(_REGISTRY.providers.items())}
+DELIVERY_MODELS = {n: _tagged(n, d.settings) for n, d in sorted(_REGISTRY.deliveries.items())}
 SourceConfig = _union(list(SOURCE_MODELS.values()))
 DeliveryConfig = _union(list(DELIVERY_MODELS.values()))
 SmtpDelivery = DELIVERY_MODELS["smtp"]

@@ -140,3 +140,27 @@ def test_a_password_file_readable_by_others_is_refused_with_the_fix(tmp_path, mo
     with pytest.raises(ConfigError) as err:
         settings.accounts[0].delivery.password.resolve()
     assert str(secret) in str(err.value) and f"chmod 600 {secret}" in str(err.value)
+
+
+def test_an_unknown_source_type_names_the_table_and_lists_the_installed(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, MINIMAL.replace('type = "files"', 'type = "filez"')))
+    message = str(err.value)
+    assert "config.toml:6: accounts[0].source:" in message
+    assert "'files', 'google', 'memory'" in message
+
+
+def test_a_provider_key_error_names_the_key_with_a_suggestion(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, MINIMAL.replace("calendar =", "calender =")))
+    message = str(err.value)
+    assert "config.toml:8: accounts[0].source.calender:" in message
+    assert "did you mean 'calendar'?" in message
+
+
+def test_a_google_secret_written_inline_is_refused(tmp_path):
+    text = MINIMAL.replace('type = "files"\ncalendar = ["cal"]',
+                           'type = "google"\nclient_secrets = "abc"')
+    with pytest.raises(ConfigError, match="secrets are never written inline") as err:
+        load_settings(write(tmp_path, text))
+    assert "accounts[0].source.client_secrets" in str(err.value)

@@ -64,3 +64,22 @@ def test_auth_google_without_client_secrets_says_what_to_configure(tmp_path):
     assert code == 1
     assert "client_secrets" in err.getvalue()
     assert "Traceback" not in err.getvalue()
+
+
+def test_a_digest_run_gives_the_gmail_backend_its_account(tmp_path):
+    """`digest` used to build the backend without the account: gmail was refused
+    as "needs a google source" even on a google account. Now it reaches the
+    credentials and says which command authorizes sending."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        + GOOGLE.format(source="google").replace(
+            "[accounts.delivery]", "[accounts.digest]\nsend_empty = true\n[accounts.delivery]"
+        )
+    )
+    err = io.StringIO()
+    code = main(["--config", str(path), "digest", "--now", "2026-11-23T09:30:00+00:00"],
+                Env(stdout=io.StringIO(), stderr=err))
+    assert "needs a google source" not in err.getvalue()
+    assert code == 1
+    assert "peerpulse auth google --account work" in err.getvalue()
