@@ -18,7 +18,8 @@ and stdout backends do). Entry point names must equal the object's name.
 
 This module imports no provider: it reads entry point metadata and imports the
 (small) objects they point at. A plugin that fails to load is left out and
-remembered in ``Registry.broken``, so the config error can say why.
+remembered in ``Registry.broken``, so the config error can say why; so is a
+name two plugins claim (neither is used: which one to trust is not ours to guess).
 """
 
 from __future__ import annotations
@@ -165,8 +166,13 @@ def _name_of(obj: Any) -> str:
 
 
 def _add(table: dict[str, Any], ep: Any, obj: Any, name: str, broken: dict[str, str]) -> bool:
+    """Register ``obj``; a name claimed twice is refused for both (which to trust is unclear)."""
     if name in table and table[name] is not obj:
-        _refuse(broken, name, f"{ep.value} registers {name!r}, already registered elsewhere")
+        _refuse(broken, name, f"registered twice, by {ep.value} and by another plugin; "
+                "uninstall one of them")
+        del table[name]
+        return False
+    if name in broken and broken[name].startswith("registered twice"):
         return False
     table[name] = obj
     return True

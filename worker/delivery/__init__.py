@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from peerpulse.connectors.registry import DeliveryRequest, DeliveryUnusable, registry
 from peerpulse.worker.delivery.base import DeliveryBackend, DeliveryOutcome, DeliveryState
 from peerpulse.worker.errors import ConfigError
+
+if TYPE_CHECKING:  # worker.config builds its models from the registry, which loads this
+    from peerpulse.worker.config import AccountConfig, Settings
 
 PathResolver = Callable[[str | Path], Path]
 
@@ -22,12 +25,12 @@ __all__ = ["DeliveryBackend", "DeliveryOutcome", "DeliveryState", "make_backend"
 
 
 def make_backend(
-    config: Any,
+    config: object,
     *,
     owner: str,
     resolve_path: PathResolver,
-    account: Any = None,
-    settings: Any = None,
+    account: AccountConfig | None = None,
+    settings: Settings | None = None,
 ) -> DeliveryBackend:
     """The backend an account's ``[delivery]`` table asks for.
 
