@@ -151,3 +151,16 @@ def test_every_provider_is_found_through_its_entry_point():
     assert {"files", "google", "memory"} <= set(found.providers)
     assert {"smtp", "file", "stdout", "gmail"} <= set(found.deliveries)
     assert "google" in found.auth
+
+
+def test_help_and_usage_errors_load_no_provider_and_no_pydantic():
+    """Only `peerpulse auth` needs the registry (its subcommands come from plugins)."""
+    code = (
+        "import sys, peerpulse.worker.cli as cli; cli.build_parser(with_providers=False); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' "
+        "or m.startswith('peerpulse.connectors')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert out.stdout.strip() == "[]"

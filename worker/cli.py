@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sqlite3
+import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -27,7 +28,7 @@ log = logging.getLogger("peerpulse")
 # -- parser ------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_providers: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="peerpulse",
         description="Keep your peer network alive: sync calendar and mail metadata, "
@@ -180,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     auth_sub = auth.add_subparsers(dest="provider", metavar="PROVIDER")
     auth_sub.required = True
+    if not with_providers:
+        return parser
+    # Each installed provider's auth command (connectors.registry); discovering them
+    # loads pydantic and the provider packages, so main() does it only for `auth`.
     from peerpulse.connectors.registry import registry
 
     for name, command in registry().auth.items():
@@ -238,8 +243,9 @@ def cmd_demo(args: argparse.Namespace, env: Env) -> ExitCode:
 
 def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     env = env or Env()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(with_providers="auth" in words)
+    args = parser.parse_args(words)
     verbosity = -1 if args.quiet else args.verbose
     logs.configure(verbosity, args.log_format, env.stderr)
     try:
