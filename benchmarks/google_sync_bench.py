@@ -61,8 +61,9 @@ def child(url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: 
 
     from peerpulse.connectors.base import SourceContext
     from peerpulse.connectors.google.connector import GoogleConnector
-    from peerpulse.connectors.google.mail_state import MailCursor
+    from peerpulse.connectors.google.mail_cursor import MailCursor
     from peerpulse.worker.store import open_store
+    from peerpulse.worker.sync import store_state
 
     if traced:
         tracemalloc.start()
@@ -81,16 +82,17 @@ def child(url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: 
         "mail_fetch": "auto",
         "batches_in_flight": in_flight,
     }
-    context = SourceContext(
-        account="alice",
-        owner_addresses=frozenset({USER}),
-        subjects="hashed",
-        settings=settings,
-        now=datetime.now(UTC),
-    )
     started = time.monotonic()
     stored = 0
     with open_store(db) as store:
+        context = SourceContext(
+            account="alice",
+            owner_addresses=frozenset({USER}),
+            subjects="hashed",
+            settings=settings,
+            now=datetime.now(UTC),
+            committed_state=store_state(store, "alice"),
+        )
         connector = GoogleConnector(context)
         rss_before = _proc_status_kb("VmRSS")
         for source in connector.sources():

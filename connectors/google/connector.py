@@ -2,7 +2,8 @@
 
 ``context.settings`` is the account's ``[source]`` table (``GoogleSourceConfig``
 dumped, secrets still references) plus ``state_dir``, which the worker adds:
-the token file and the Gmail known-ids file live under it. Keys read here:
+the token file lives under it (the Gmail source's known ids live in its keyed
+connector state, ``context.source_state``). Keys read here:
 
 - ``mode``: ``user`` (installed-app token from ``peerpulse auth google``) or
   ``service_account`` (``service_account_key``, domain-wide delegation acting
@@ -14,7 +15,7 @@ the token file and the Gmail known-ids file live under it. Keys read here:
 - ``mail_fetch`` (``auto`` | ``messages`` | ``threads``), ``batches_in_flight``;
 - ``sent_first_share``: how much the SENT-first listing may add to the initial
   sync's request floor (default 0.03; 0 turns SENT-first off), see
-  :func:`connectors.google.mail_state.sent_page_budget`;
+  :func:`connectors.google.mail_cursor.sent_page_budget`;
 - ``time_budget_seconds``: the initial mail sync stops there and resumes next run;
 - ``api_endpoint`` / ``token_endpoint``: a fake server in tests.
 """
@@ -117,6 +118,7 @@ class GoogleConnector:
                     deadline=self.deadline,
                     method=str(settings.get("mail_fetch", "auto")),
                     costs=self.costs,
+                    state=lambda: context.source_state(MailSource.name),
                     sent_share=float(settings.get("sent_first_share", SENT_SHARE)),
                 )
             )

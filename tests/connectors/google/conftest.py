@@ -17,6 +17,7 @@ from peerpulse.connectors.google.auth import (
     SCOPE_GMAIL_METADATA,
     SCOPE_GMAIL_SEND,
 )
+from peerpulse.worker.sync import store_state
 
 from tests.connectors.google.fake_data import Calendar, Mailbox
 from tests.connectors.google.fake_google import FakeGoogle
@@ -70,7 +71,11 @@ def write_token(
     return path
 
 
-def make_context(fake: FakeGoogle, state_dir: Path, **overrides: Any) -> SourceContext:
+def make_context(
+    fake: FakeGoogle, state_dir: Path, store: Any = None, **overrides: Any
+) -> SourceContext:
+    """The account's context; with ``store``, connector state reads from it (as in the
+    worker, so each batch must be applied before the next is drawn: :func:`drain`)."""
     settings: dict[str, Any] = {
         "type": "google",
         "mode": "user",
@@ -96,6 +101,7 @@ def make_context(fake: FakeGoogle, state_dir: Path, **overrides: Any) -> SourceC
         subjects=subjects,
         settings=settings,
         now=NOW,
+        committed_state=store_state(store, "alice") if store is not None else None,
     )
 
 
