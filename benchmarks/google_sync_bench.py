@@ -61,9 +61,10 @@ def child(url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: 
 
     from peerpulse.connectors.base import SourceContext
     from peerpulse.connectors.google.connector import GoogleConnector
-    from peerpulse.connectors.google.mail_state import MailCursor
+    from peerpulse.connectors.google.mail_cursor import MailCursor
     from peerpulse.connectors.google.settings import GoogleSettings
     from peerpulse.worker.store import open_store
+    from peerpulse.worker.sync import store_state
 
     if traced:
         tracemalloc.start()
@@ -80,16 +81,17 @@ def child(url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: 
         mail_fetch="auto",
         batches_in_flight=in_flight,
     )
-    context = SourceContext(
-        account="alice",
-        owner_addresses=frozenset({USER}),
-        subjects="hashed",
-        state_dir=str(state_dir),
-        now=datetime.now(UTC),
-    )
     started = time.monotonic()
     stored = 0
     with open_store(db) as store:
+        context = SourceContext(
+            account="alice",
+            owner_addresses=frozenset({USER}),
+            subjects="hashed",
+            state_dir=str(state_dir),
+            now=datetime.now(UTC),
+            committed_state=store_state(store, "alice"),
+        )
         connector = GoogleConnector(context, settings)
         rss_before = _proc_status_kb("VmRSS")
         for source in connector.sources():

@@ -63,11 +63,15 @@ class SourceContext:
         """The keyed state of source ``name`` for this run (see connectors.state).
 
         Call once per source and run; stage changes there and attach
-        ``take_changes()`` to each yielded batch. Without a store (unit tests)
-        the committed state is empty.
+        ``take_changes()`` to each yielded batch. With a store, the caller must
+        commit each batch before resuming the source for the next one (as
+        ``worker.sync`` does), so only one batch's changes stay in memory.
+        Without a store (unit tests) the committed state is empty and the run's
+        changes stay readable in memory.
         """
-        committed = self.committed_state(name) if self.committed_state else _EmptyState()
-        return StagedState(committed)
+        if self.committed_state is None:
+            return StagedState(_EmptyState())
+        return StagedState(self.committed_state(name), committed_each_batch=True)
 
     def current_time(self) -> datetime:
         """The pinned clock if any, else the real one (aware, UTC)."""

@@ -44,10 +44,15 @@ class StagedState:
     next ``SyncBatch`` (after which they count as committed by the worker).
     """
 
-    def __init__(self, committed: CommittedState) -> None:
+    def __init__(self, committed: CommittedState, *, committed_each_batch: bool = False) -> None:
         self._committed = committed
         self._staged: dict[str, str | None] = {}
         self._in_flight: dict[str, str | None] = {}
+        # True when the caller commits each batch before asking for the next one (the
+        # worker does): the previous batch's changes are then readable from
+        # ``committed`` and need not stay in memory, so a run that writes 100,000
+        # keys holds one batch's worth, not all of them.
+        self._committed_each_batch = committed_each_batch
 
     def get(self, key: str) -> str | None:
         if key in self._staged:
@@ -88,10 +93,14 @@ class StagedState:
     def take_changes(self) -> list[StateChange]:
         """The staged changes, in key order, for the batch about to be yielded.
 
-        They stay visible to reads (``in flight``) because the worker commits the
-        batch before asking the connector for the next one.
+        They stay visible to reads (``in flight``) until the batch is committed: with
+        ``committed_each_batch`` that is when the next batch is taken (the worker
+        commits a batch before asking for the next one); otherwise for the whole run.
         """
         changes = [StateChange(k, v) for k, v in sorted(self._staged.items())]
-        self._in_flight.update(self._staged)
+        if self._committed_each_batch:
+            self._in_flight = self._staged
+        else:
+            self._in_flight.update(self._staged)
         self._staged = {}
         return changes

@@ -25,6 +25,7 @@ from peerpulse.connectors.base import (
     SourceUnavailable,
 )
 from peerpulse.connectors.registry import load_connector
+from peerpulse.connectors.state import CommittedState
 from peerpulse.worker.config import AccountConfig, Settings
 from peerpulse.worker.faults import counted_fault_point
 from peerpulse.worker.store import Store
@@ -77,10 +78,17 @@ def source_context(
         base_dir=str(settings.base_dir),
         state_dir=str(settings.state_path),
         now=now,
-        committed_state=(lambda name: _CommittedState(store, account.name, name))
-        if store
-        else None,
+        committed_state=store_state(store, account.name) if store else None,
     )
+
+
+def store_state(store: Store, account: str) -> Callable[[str], CommittedState]:
+    """Source name -> that source's committed connector state in ``store``.
+
+    Whoever syncs with it must commit each batch before resuming the source
+    (``SourceContext.source_state``), as :func:`_drain` does.
+    """
+    return lambda name: _CommittedState(store, account, name)
 
 
 class _CommittedState:

@@ -2,7 +2,9 @@
 
 Each configured file (or message folder) is read on its own and is its own
 store *scope*, so a broken or changed file never touches the records of the
-others. The cursor is a JSON object with one state per input:
+others. The cursor is a small versioned JSON object with one state per input
+(a fingerprint, a run id, a position); a folder's per-file index lives in the
+source's keyed connector state (:mod:`.folder`), committed with each batch:
 
 * unchanged fingerprint → nothing is read;
 * an mbox that only grew → only the new tail is read (same run id, no pruning);
@@ -18,6 +20,11 @@ others. The cursor is a JSON object with one state per input:
 
 An input that yields only skips (an unreadable file) keeps its previous state
 and records: a broken export must not empty the store (vdirsyncer #1102).
+
+A version-1 cursor (before the folder index moved into keyed state) is read
+once: its packed folder indexes become state keys and the first batch of the
+run commits them with the version-2 cursor, so an upgrade reads no message
+again; an index it cannot decode makes that folder a whole re-read (pruned).
 """
 
 from __future__ import annotations
@@ -50,9 +57,10 @@ from peerpulse.connectors.files.mail import (
 from peerpulse.connectors.files.people import people_items
 from peerpulse.connectors.files.settings import FilesSettings
 from peerpulse.connectors.records import Record, RecordKey, RecordKind, SkippedInput, SyncBatch
+from peerpulse.connectors.state import StagedState
 
 BATCH_SIZE = 2000
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2
 
 SourceName = Literal["calendar", "mail", "people"]
 Item = Record | SkippedInput
@@ -80,6 +88,7 @@ class FilesSource:
     def __init__(self, name: SourceName, context: SourceContext, settings: FilesSettings) -> None:
         self.name = name
         self._context = context
+        self._settings = settings
         self._entries: list[str] = list(getattr(settings, name))
         now = context.current_time().astimezone(UTC)
         self._day = now.date().isoformat()
@@ -99,6 +108,7 @@ class FilesSource:
     # -- the protocol ------------------------------------------------------------
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
+        self._state = self._context.source_state(self.name)
         inputs, missing = resolve(self._entries, self._context.base_dir, self.name)
         if missing:
             raise SourceUnavailable(
@@ -106,20 +116,29 @@ class FilesSource:
                 hint=f"check the '{self.name}' list of this account's files source "
                 f"(paths are relative to {self._context.base_dir})",
             )
-        states = _load(cursor)
+        states, legacy = _load(cursor, self._state)
         changed = False
+        if legacy:
+            changed = True
+            yield self._batch(cursor=_dump(states))  # the moved index, with the new cursor
         current = {i.label for i in inputs}
         for label in sorted(set(states) - current):
             # The file is gone from the export: its records go too.
             del states[label]
+            folder.drop_label(self._state, label)
             changed = True
-            yield SyncBatch(cursor=_dump(states), scope=label, run_id=_new_run(), prune_scope=True)
+            yield self._batch(cursor=_dump(states), scope=label, run_id=_new_run(),
+                              prune_scope=True)
         for item in inputs:
             for batch in self._sync_input(item, states):
                 changed = True
                 yield batch
         if not changed and cursor is not None and _dump(states) != cursor:
-            yield SyncBatch(cursor=_dump(states))
+            yield self._batch(cursor=_dump(states))
+
+    def _batch(self, **fields: Any) -> SyncBatch:
+        """A batch carrying the keyed state staged since the previous one."""
+        return SyncBatch(state=self._state.take_changes(), **fields)
 
     # -- one input ---------------------------------------------------------------
 
@@ -128,7 +147,7 @@ class FilesSource:
             yield from self._sync_folder(item, states)
             return
         if item.kind == "special":
-            yield SyncBatch(cursor=_dump(states), skipped=[_special_skip(item.path, item.label)])
+            yield self._batch(cursor=_dump(states), skipped=[_special_skip(item.path, item.label)])
             return
         old = states.get(item.label)
         try:
@@ -139,7 +158,7 @@ class FilesSource:
                 fp = fingerprint(item.path)
                 read = _plan_sequence(old, fp, self._day if item.kind == "ics" else "")
         except OSError as exc:
-            yield SyncBatch(cursor=_dump(states), skipped=[
+            yield self._batch(cursor=_dump(states), skipped=[
                 SkippedInput(item.label, f"cannot read: {exc.strerror or exc}")])
             return
         if read is None:
@@ -176,7 +195,7 @@ class FilesSource:
                 states[item.label] = {**read.base, "run": read.run, "full": read.full,
                                       "pos": position, "records": records, "done": False,
                                       **_edge(item, position)}
-                yield SyncBatch(upserts=upserts, cursor=_dump(states), scope=item.label,
+                yield self._batch(upserts=upserts, cursor=_dump(states), scope=item.label,
                                 run_id=read.run, skipped=skipped)
                 upserts, skipped = [], []
         broken = read.full and records == 0 and bool(skipped)
@@ -186,11 +205,11 @@ class FilesSource:
                 states.pop(item.label, None)
             else:
                 states[item.label] = old
-            yield SyncBatch(cursor=_dump(states), skipped=skipped)
+            yield self._batch(cursor=_dump(states), skipped=skipped)
             return
         states[item.label] = {**read.base, "run": read.run, "full": False, "pos": position,
                               "done": True, "fp": fp, **_edge(item, position)}
-        yield SyncBatch(upserts=upserts, cursor=_dump(states), scope=item.label,
+        yield self._batch(upserts=upserts, cursor=_dump(states), scope=item.label,
                         run_id=read.run, prune_scope=read.full, skipped=skipped)
 
     # -- sequence inputs: ICS, people, single messages ----------------------------
@@ -217,23 +236,24 @@ class FilesSource:
         try:
             entries = folder.listing(item.path, specials)
         except OSError as exc:
-            yield SyncBatch(cursor=_dump(states), skipped=[
+            yield self._batch(cursor=_dump(states), skipped=[
                 SkippedInput(item.label, f"cannot read: {exc.strerror or exc}")])
             return
         if specials:
-            yield SyncBatch(cursor=_dump(states), skipped=[
+            yield self._batch(cursor=_dump(states), skipped=[
                 _special_skip(p, f"{item.label}/{p.relative_to(item.path).as_posix()}")
                 for p in specials])
         fp = folder.listing_digest(entries)
-        plan = _plan_folder(old, fp, entries)
+        current = {key for key, _ in entries}
+        plan = _plan_folder(old, fp, current, self._state, item.label)
         if plan is None:
             return
-        read, index = plan
+        read, index, present = plan
         upserts: list[Record] = []
         skipped: list[SkippedInput] = []
         records = read.records
         for key, path in entries:
-            if key in index:
+            if key in present:
                 continue
             entry = message_file_item(
                 path, f"{item.label}/{path.relative_to(item.path).as_posix()}", self._owner)
@@ -246,18 +266,22 @@ class FilesSource:
                 records += 1
             if len(upserts) + len(skipped) >= BATCH_SIZE:
                 states[item.label] = {"run": read.run, "full": read.full, "done": False,
-                                      "records": records, "index": index.chunks()}
-                yield SyncBatch(upserts=upserts, cursor=_dump(states), scope=item.label,
+                                      "records": records, "keyed": True}
+                yield self._batch(upserts=upserts, cursor=_dump(states), scope=item.label,
                                 run_id=read.run, skipped=skipped)
                 upserts, skipped = [], []
         if read.full and records == 0 and skipped and old is not None:
             states[item.label] = old  # only skips: keep what the readable version gave us
-            yield SyncBatch(cursor=_dump(states), skipped=skipped)
+            if old.get("run") != read.run:
+                index.drop()
+            yield self._batch(cursor=_dump(states), skipped=skipped)
             return
-        deletions = index.finish({key for key, _ in entries})
+        deletions = index.finish(current)
+        if read.full:
+            index.drop_other_runs()
         states[item.label] = {"run": read.run, "full": False, "done": True, "fp": fp,
-                              "index": index.chunks()}
-        yield SyncBatch(upserts=upserts, cursor=_dump(states), scope=item.label,
+                              "keyed": True}
+        yield self._batch(upserts=upserts, cursor=_dump(states), scope=item.label,
                         run_id=read.run, prune_scope=read.full, skipped=skipped,
                         deletions=[RecordKey(RecordKind.MESSAGE, sid) for sid in deletions])
 
@@ -296,25 +320,35 @@ def _plan_sequence(old: State | None, fp: Any, day: str) -> _Read | None:
 
 
 def _plan_folder(
-    old: State | None, fp: str, entries: list[tuple[bytes, Path]]
-) -> tuple[_Read, folder.FolderIndex] | None:
-    """Nothing (same files), an incremental read, a resumed one, or a whole re-read.
+    old: State | None, fp: str, current: set[bytes], state: StagedState, label: str
+) -> tuple[_Read, folder.FolderIndex, set[bytes]] | None:
+    """Nothing (same files), an incremental read, a resumed one, or a whole re-read,
+    with the folder's index and the listed keys it already holds.
 
     A whole re-read (new run, pruned at the end) is for a folder never read, a
-    cursor without an index, and a folder none of whose files were read before
-    (replaced wholesale, or renamed by a UIDVALIDITY reset): the prune then also
-    clears records that no index entry accounts for.
+    state without a keyed index (from before the index, or one the upgrade could
+    not decode), and a folder none of whose files were read before (replaced
+    wholesale, or renamed by a UIDVALIDITY reset): the prune then also clears
+    records that no index entry accounts for.
     """
-    if old is not None and old.get("done") and old.get("fp") == fp and "index" in old:
+    keyed = old is not None and bool(old.get("keyed")) and "run" in old
+    if keyed and old is not None and old.get("done") and old.get("fp") == fp:
         return None
-    index = folder.FolderIndex.load(old.get("index")) if old is not None else None
-    if old is None or index is None or "run" not in old:
-        return _Read(_new_run(), True, 0, 0), folder.FolderIndex()
+
+    def whole() -> tuple[_Read, folder.FolderIndex, set[bytes]]:
+        run = _new_run()
+        return _Read(run, True, 0, 0), folder.FolderIndex(state, label, run), set()
+
+    if old is None or not keyed:
+        return whole()
+    index = folder.FolderIndex(state, label, old["run"])
+    present, size = index.scan(current)
     if not old.get("done"):
-        return _Read(old["run"], bool(old.get("full")), 0, int(old.get("records", 0))), index
-    if len(index) and not any(key in index for key, _ in entries):
-        return _Read(_new_run(), True, 0, 0), folder.FolderIndex()
-    return _Read(old["run"], False, 0, 0), index
+        resumed = _Read(old["run"], bool(old.get("full")), 0, int(old.get("records", 0)))
+        return resumed, index, present
+    if size and not present:
+        return whole()
+    return _Read(old["run"], False, 0, 0), index, present
 
 
 def _mbox_fingerprint(path: Path) -> dict[str, Any]:
@@ -352,17 +386,33 @@ def _plan_mbox(item: Input, old: State | None, fp: dict[str, Any]) -> _Read | No
                  {"fp_start": fp})
 
 
-def _load(cursor: str | None) -> dict[str, State]:
+def _load(cursor: str | None, state: StagedState) -> tuple[dict[str, State], bool]:
+    """The per-input states, and whether they came from a version-1 cursor.
+
+    A version-1 cursor packed each folder's index into its state: it is moved
+    into keyed state here (staged; the caller commits it with the new cursor).
+    A folder state whose index is unreadable loses it and is re-read whole.
+    """
     if not cursor:
-        return {}
+        return {}, False
     try:
         data = json.loads(cursor)
     except json.JSONDecodeError:
-        return {}
-    if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
-        return {}
+        return {}, False
+    if not isinstance(data, dict) or data.get("v") not in (1, CURSOR_VERSION):
+        return {}, False
     inputs = data.get("inputs")
-    return dict(inputs) if isinstance(inputs, dict) else {}
+    states = dict(inputs) if isinstance(inputs, dict) else {}
+    if data["v"] == CURSOR_VERSION:
+        return states, False
+    for label, old in states.items():
+        if not isinstance(old, dict) or "index" not in old:
+            continue
+        packed = folder.legacy_index(old.pop("index"))
+        if packed is not None and "run" in old:
+            folder.FolderIndex(state, label, str(old["run"])).put_all(packed)
+            old["keyed"] = True
+    return states, True
 
 
 def _dump(states: dict[str, State]) -> str:

@@ -2,35 +2,43 @@
 
 A folder grows by a few messages a day, loses some when the user deletes or
 moves mail, and has its files renamed whenever a flag changes (``:2,S``, new/ →
-cur/). To read only what is new and delete only what went, the cursor keeps an
-*index*: for each message file read, a key and the ``source_id`` of the record
-it gave ("" for a file that gave a skip).
+cur/). To read only what is new and delete only what went, the source keeps an
+*index* in its keyed connector state (:mod:`connectors.state`): for each message
+file read, one key and the ``source_id`` of the record it gave ("" for a file
+that gave a skip). The store deletes by ``source_id`` and a removed file cannot
+be read again, so the id is kept verbatim.
 
-* The key is an 8-byte BLAKE2b of the file's stable name (its path with the
-  Maildir flags and the cur/new distinction removed) and its size, so a flag
-  change keeps the key and a rewritten file gets a new one (read again).
-* The index is packed (key, length, source_id), zlib-compressed and Base64
-  encoded: a JSON list of names and ids is ~180 bytes a message (~9 MB for
-  50,000), packed it is ~50 bytes, most of it the Message-IDs a deletion needs
-  verbatim (the store deletes by ``source_id``; a removed file cannot be read
-  again). Base85 would be 6% smaller but is pure Python and 100x slower.
-* It is a list of chunks: each batch appends the chunk of what it read, so
-  writing the cursor after a batch costs that batch, not the whole folder;
-  the last batch of a run merges them when something went or they are many.
+* The file key is an 8-byte BLAKE2b of the file's stable name (its path with
+  the Maildir flags and the cur/new distinction removed) and its size, so a
+  flag change keeps the key and a rewritten file gets a new one (read again).
+* State keys are ``idx/<label as JSON>/<run>/<file key hex>``: the JSON quotes
+  make one label's prefix never a prefix of another's, and the run id scopes
+  the index to the read that wrote it, as the store scopes records: a whole
+  re-read writes under its new run and drops the older runs' keys only in its
+  last batch, so a re-read that yields nothing but skips can keep the old index.
+* Each batch stages the keys of the files it read, so the index travels with
+  the records in one transaction; reads stream the index in key order and
+  never hold more of it than the set of keys the listing already holds.
+
+Before cursor version 2 the index was packed into the cursor (zlib + Base64 of
+(key, length, source_id) chunks); :func:`legacy_index` reads it once so an
+existing install moves it into keyed state without reading any message again.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from peerpulse.connectors.files.inputs import scan_messages
+from peerpulse.connectors.state import StagedState
 
 KEY_BYTES = 8
-MAX_CHUNKS = 16
 _LENGTH = struct.Struct(">H")
 
 Index = dict[bytes, str]
@@ -60,16 +68,9 @@ def listing_digest(entries: list[tuple[bytes, Path]]) -> str:
     return hashlib.sha256(b"".join(sorted(key for key, _ in entries))).hexdigest()[:32]
 
 
-def encode(index: Index) -> str:
-    parts: list[bytes] = []
-    for key in sorted(index):
-        sid = index[key].encode()[:0xFFFF]
-        parts.append(key + _LENGTH.pack(len(sid)) + sid)
-    return base64.b64encode(zlib.compress(b"".join(parts), 6)).decode("ascii")
-
-
 def decode(text: str) -> Index | None:
-    """The index, or None when the text is not one of ours (then the folder is re-read)."""
+    """One packed version-1 chunk, or None when the text is not one of ours (then the
+    folder is re-read)."""
     try:
         data = zlib.decompress(base64.b64decode(text, validate=True))
     except (ValueError, TypeError, zlib.error):
@@ -89,44 +90,74 @@ def decode(text: str) -> Index | None:
     return index
 
 
-class FolderIndex:
-    """The index of one folder as a run reads it: entries plus their encoded chunks."""
-
-    def __init__(self, chunks: list[str] | None = None, entries: Index | None = None) -> None:
-        self._chunks = list(chunks or [])
-        self._entries: Index = entries or {}
-        self._fresh: Index = {}
-
-    @classmethod
-    def load(cls, value: object) -> FolderIndex | None:
-        """The index a cursor holds, or None when it holds none we can read."""
-        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+def legacy_index(value: object) -> Index | None:
+    """The index a version-1 cursor packed into its chunk list, or None when unreadable."""
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        return None
+    entries: Index = {}
+    for chunk in value:
+        part = decode(chunk)
+        if part is None:
             return None
-        entries: Index = {}
-        for chunk in value:
-            part = decode(chunk)
-            if part is None:
-                return None
-            entries.update(part)
-        return cls(value, entries)
+        entries.update(part)
+    return entries
 
-    def __contains__(self, key: bytes) -> bool:
-        return key in self._entries
 
-    def __len__(self) -> int:
-        return len(self._entries)
+def label_prefix(label: str) -> str:
+    """The state key prefix of every index entry of input ``label``, whatever the run."""
+    return f"idx/{json.dumps(label)}/"
+
+
+def drop_label(state: StagedState, label: str, *, except_run: str | None = None) -> None:
+    """Stage the deletion of ``label``'s index entries (all runs, or all but one)."""
+    prefix = label_prefix(label)
+    keep = f"{prefix}{except_run}/" if except_run is not None else None
+    doomed = [k for k, _ in state.iter_prefix(prefix) if keep is None or not k.startswith(keep)]
+    for key in doomed:
+        state.delete(key)
+
+
+class FolderIndex:
+    """The index of one folder under one run, read and written through keyed state."""
+
+    def __init__(self, state: StagedState, label: str, run: str) -> None:
+        self._state = state
+        self._label = label
+        self._run = run
+        self._prefix = f"{label_prefix(label)}{run}/"
+
+    def _entries(self) -> Iterator[tuple[bytes, str]]:
+        cut = len(self._prefix)
+        for key, source_id in self._state.iter_prefix(self._prefix):
+            yield bytes.fromhex(key[cut:]), source_id
+
+    def scan(self, current: set[bytes]) -> tuple[set[bytes], int]:
+        """The keys of ``current`` the index holds, and how many entries it has (streamed)."""
+        present: set[bytes] = set()
+        size = 0
+        for key, _ in self._entries():
+            size += 1
+            if key in current:
+                present.add(key)
+        return present, size
 
     def add(self, key: bytes, source_id: str) -> None:
         """A file read: the id of its record, or "" when it gave a skip."""
-        self._entries[key] = source_id
-        self._fresh[key] = source_id
+        self._state.put(self._prefix + key.hex(), source_id)
 
-    def chunks(self) -> list[str]:
-        """The encoded index now (what a batch's cursor carries)."""
-        if self._fresh:
-            self._chunks.append(encode(self._fresh))
-            self._fresh = {}
-        return list(self._chunks)
+    def put_all(self, entries: Index) -> None:
+        for key, source_id in entries.items():
+            self.add(key, source_id)
+
+    def drop(self) -> None:
+        """Forget this run's entries (a re-read that is given up)."""
+        doomed = [k for k, _ in self._state.iter_prefix(self._prefix)]
+        for key in doomed:
+            self._state.delete(key)
+
+    def drop_other_runs(self) -> None:
+        """A whole re-read finished: the entries of the runs before it go."""
+        drop_label(self._state, self._label, except_run=self._run)
 
     def finish(self, current: set[bytes]) -> list[str]:
         """Drop the files that went; the ids no remaining file still gives, to delete.
@@ -134,12 +165,15 @@ class FolderIndex:
         A message in two files (Gmail's INBOX and All Mail over IMAP, or moved
         between folders) keeps its record while one file still holds it.
         """
-        gone = [key for key in self._entries if key not in current]
-        if not gone and len(self._chunks) + bool(self._fresh) <= MAX_CHUNKS:
+        gone = [(key, sid) for key, sid in self._entries() if key not in current]
+        if not gone:
             return []
-        kept = {self._entries[key] for key in current if key in self._entries}
-        deleted = {self._entries[key] for key in gone} - kept - {""}
-        for key in gone:
-            del self._entries[key]
-        self._chunks, self._fresh = [encode(self._entries)], {}
-        return sorted(deleted)
+        candidates = {sid for _, sid in gone} - {""}
+        kept = (
+            {sid for key, sid in self._entries() if sid in candidates and key in current}
+            if candidates
+            else set()
+        )
+        for key, _ in gone:
+            self._state.delete(self._prefix + key.hex())
+        return sorted(candidates - kept)

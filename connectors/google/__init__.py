@@ -7,7 +7,7 @@ Module map: ``settings`` (the ``[accounts.source]`` keys), ``auth``
 (installed-app OAuth, service accounts, token files), ``pacing`` (per-user
 quota bucket and back-off), ``services`` (one HTTP connection per thread,
 endpoints), ``batch`` (multipart batches with per-item re-queue),
-``calendar``, ``mail`` (+ ``mail_state``), ``directory``, ``send``,
+``calendar``, ``mail`` (+ ``mail_cursor``, ``known_ids``), ``directory``, ``send``,
 ``delivery`` (the ``gmail`` backend), ``normalize`` (API JSON -> records) and
 ``connector`` (wires the sources).
 """

@@ -3,7 +3,9 @@
 It receives the account's ``[source]`` table as a typed
 :class:`~connectors.google.settings.GoogleSettings` (secrets still references;
 the keys and their defaults are documented there) and the worker's
-``state_dir`` on the context: the token file lives under it.
+``state_dir`` on the context: the token file lives under it (the Gmail
+source's known ids live in its keyed connector state,
+``context.source_state``).
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class GoogleConnector:
                     deadline=self.deadline,
                     method=settings.mail_fetch,
                     costs=self.costs,
+                    state=lambda: context.source_state(MailSource.name),
                     sent_share=settings.sent_first_share,
                 )
             )

@@ -6,7 +6,7 @@ a page) then batched messages.get ``format=metadata`` with only the headers
 MessageMeta needs. The newest SENT pages are listed first, so a first digest
 is possible early; Gmail cannot list "all but SENT", so those pages are listed
 twice, and they are capped at ``sent_first_share`` (default 3%) of the sync's
-request floor (:func:`connectors.google.mail_state.sent_page_budget`).
+request floor (:func:`connectors.google.mail_cursor.sent_page_budget`).
 ``gmail.metadata`` forbids ``q``, so the date window is applied by stopping
 once a fetched chunk is entirely older than it (lists come newest first).
 When the mailbox's mean thread length L makes it cheaper (threads.get costs
@@ -16,22 +16,24 @@ fetched instead; getProfile's messagesTotal / threadsTotal measures L for free.
 Increments: history.list (messageAdded, messageDeleted) from the stored
 historyId: one request when nothing changed. A 404 means the historyId
 expired; we then list ids (cheap) and fetch only the unknown ones, and delete
-stored messages that are gone. State: :mod:`connectors.google.mail_state`.
+stored messages that are gone. State: the cursor (:mod:`.mail_cursor`) and the
+known message ids in keyed connector state (:mod:`.known_ids`), both committed
+with each batch.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from googleapiclient.errors import HttpError
 from peerpulse.connectors.google.batch import BatchFetcher
-from peerpulse.connectors.google.mail_state import (
+from peerpulse.connectors.google.known_ids import KnownIds, remove_side_files
+from peerpulse.connectors.google.mail_cursor import (
     LIST_PAGE,
-    KnownIds,
     MailCursor,
     new_generation,
     sent_page_budget,
@@ -46,6 +48,7 @@ from peerpulse.connectors.google.pacing import Pacer
 from peerpulse.connectors.google.paging import PageTokens
 from peerpulse.connectors.google.services import GoogleApi, run_request
 from peerpulse.connectors.records import MessageMeta, Record, RecordKey, RecordKind, SyncBatch
+from peerpulse.connectors.state import StagedState
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,7 @@ class MailSource:
         deadline: float,
         method: str = "auto",
         costs: dict[str, int],
+        state: Callable[[], StagedState],
         sent_share: float = SENT_SHARE,
     ) -> None:
         self.api, self.pacer, self.fetcher = api, pacer, fetcher
@@ -99,6 +103,7 @@ class MailSource:
         self.method_setting = method
         self.costs = costs
         self.sent_share = sent_share
+        self.state = state  # this source's keyed connector state for one run
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -115,9 +120,6 @@ class MailSource:
     def _out_of_time(self) -> bool:
         return time.monotonic() >= self.deadline
 
-    def _known(self, cursor: MailCursor) -> KnownIds:
-        return KnownIds(self.state_dir, self.account, cursor.gen)
-
     def _profile(self) -> dict[str, Any]:
         request = self._users.getProfile(userId="me", fields="historyId,messagesTotal,threadsTotal")
         return self._call(request, "getProfile")
@@ -125,19 +127,27 @@ class MailSource:
     # -- entry -----------------------------------------------------------------------
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
+        staged = self.state()
+        for path in remove_side_files(self.state_dir, self.account):
+            log.info("%s/gmail: removed version 1's known-ids file %s", self.account, path)
         state = MailCursor.load(cursor)
+        if state is None and (state := MailCursor.upgraded(cursor)) is not None:
+            log.info("%s/gmail: cursor upgraded; listing every id once to rebuild the "
+                     "known ids", self.account)
+        fresh = state is None
         if state is None:
             state = self._start()
-        known = self._known(state)
-        try:
-            if state.phase in ("sent", "rest"):
-                yield from self._initial(state, known)
-            elif state.phase == "resync":
-                yield from self._resync(state, known)
-            else:
-                yield from self._incremental(state, known)
-        finally:
-            known.close()
+        known = KnownIds(staged, state.gen)
+        if fresh or state.adopt:
+            known.drop_other_generations()  # committed with the first batch
+        if state.phase in ("sent", "rest"):
+            final = yield from self._initial(state, known)
+        elif state.phase == "resync":
+            final = yield from self._resync(state, known)
+        else:
+            final = yield from self._incremental(state, known)
+        if final is not None and final.adopt and final.phase == "live":
+            yield from self._adopt(final, known)
 
     def _start(self) -> MailCursor:
         profile = self._profile()
@@ -157,9 +167,6 @@ class MailSource:
             gen=new_generation(),
             sent_pages=sent_pages,
         )
-        fresh = self._known(state)
-        fresh.start_fresh()
-        fresh.close()
         what = "%s/gmail: initial sync by %s from historyId %s, SENT first for <= %d pages"
         log.info(what, self.account, method, state.history, sent_pages)
         return state
@@ -189,7 +196,9 @@ class MailSource:
             pairs = [(m["id"], m.get("threadId", "")) for m in response.get("messages") or []]
         return pairs, response.get("nextPageToken")
 
-    def _initial(self, state: MailCursor, known: KnownIds) -> Iterator[SyncBatch]:
+    def _initial(
+        self, state: MailCursor, known: KnownIds
+    ) -> Generator[SyncBatch, None, MailCursor | None]:
         handed_over: set[str] = set()  # SENT ids carried over, listed again by the full listing
 
         def listing(phase: str, start: str | None = None) -> PageTokens:
@@ -200,7 +209,7 @@ class MailSource:
         while state.phase in ("sent", "rest"):
             if self._out_of_time():
                 log.info("%s/gmail: time budget spent; the next run continues", self.account)
-                return
+                return None
             label = "SENT" if state.phase == "sent" else None
             try:
                 pairs, next_page = self._list(state.method, label, state.page)
@@ -245,8 +254,10 @@ class MailSource:
                 )
             else:
                 state = state.but(page=next_page, carry=carry, sent_pages=sent_pages)
-            yield SyncBatch(upserts=list(messages), cursor=state.dump())
-            known.add((m.source_id, m.thread_id) for m in messages)
+            known.add(((m.source_id, m.thread_id) for m in messages),
+                      threads=state.method == "threads")
+            yield SyncBatch(upserts=list(messages), cursor=state.dump(), state=known.changes())
+        return state
 
     def _fetch_window(
         self, ids: list[str], method: str, window_start: int
@@ -292,7 +303,9 @@ class MailSource:
 
     # -- increments --------------------------------------------------------------------
 
-    def _incremental(self, state: MailCursor, known: KnownIds) -> Iterator[SyncBatch]:
+    def _incremental(
+        self, state: MailCursor, known: KnownIds
+    ) -> Generator[SyncBatch, None, MailCursor | None]:
         added: dict[str, str] = {}
         deleted: set[str] = set()
         page: str | None = None
@@ -316,8 +329,7 @@ class MailSource:
                     log.warning(
                         "%s/gmail: historyId %s expired; resyncing ids", self.account, state.history
                     )
-                    yield from self._resync(state.but(phase="resync", page=None), known)
-                    return
+                    return (yield from self._resync(state.but(phase="resync"), known))
                 raise
             for record in response.get("history") or []:
                 for entry in record.get("messagesAdded") or []:
@@ -334,7 +346,9 @@ class MailSource:
             page = tokens.next(response)
             if not page:
                 break
-        yield from self._apply_changes(state, added, deleted, state.but(history=latest), known)
+        final = state.but(history=latest)
+        yield from self._apply_changes(state, added, deleted, final, known)
+        return final
 
     def _apply_changes(
         self,
@@ -355,51 +369,90 @@ class MailSource:
                 if (m := message_meta(raw, self.owner, self.subjects)) is not None
             ]
             if messages:
-                yield SyncBatch(upserts=list[Record](messages), cursor=state.dump())
                 known.add((m.source_id, m.thread_id) for m in messages)
+                yield SyncBatch(
+                    upserts=list[Record](messages), cursor=state.dump(), state=known.changes()
+                )
+        known.forget(sorted(deleted))
         yield SyncBatch(
             deletions=[RecordKey(RecordKind.MESSAGE, i) for i in sorted(deleted)],
             cursor=final.dump(),
+            state=known.changes(),
         )
-        known.forget(sorted(deleted))
+
+    # -- the version-1 upgrade: every id into the known ids, no gets ---------------------
+
+    def _adopt(self, state: MailCursor, known: KnownIds) -> Iterator[SyncBatch]:
+        """List every message id once (5 units per 500) and take it as known.
+
+        Runs after the run's increments, so a message added meanwhile and not yet
+        stored is adopted, not stored: adopted ids are still fetched when an
+        increment or a resync asks for them, and only count for deletions. A page
+        per batch, resumed from ``page`` when the time budget runs out.
+        """
+        tokens = PageTokens(f"{self.account}/gmail messages.list (adopt)", state.page)
+        while True:
+            if self._out_of_time():
+                return
+            try:
+                pairs, next_page = self._list("messages", None, state.page)
+            except HttpError as exc:
+                if exc.resp.status != 400 or state.page is None:
+                    raise
+                state = state.but(page=None)  # a stale page token: list again
+                tokens = PageTokens(f"{self.account}/gmail messages.list (adopt)")
+                continue
+            next_page = tokens.check(next_page)
+            known.adopt(pairs)
+            state = state.but(page=next_page) if next_page else state.but(page=None, adopt=False)
+            yield SyncBatch(cursor=state.dump(), state=known.changes())
+            if not next_page:
+                log.info("%s/gmail: known ids rebuilt after the upgrade", self.account)
+                return
 
     # -- resync after a 404 --------------------------------------------------------------
 
-    def _resync(self, state: MailCursor, known: KnownIds) -> Iterator[SyncBatch]:
+    def _resync(
+        self, state: MailCursor, known: KnownIds
+    ) -> Generator[SyncBatch, None, MailCursor | None]:
         """List every id again (5 units per 500), fetch only unknown ones, delete the gone.
 
-        The sweep marks listed ids in the on-disk index page by page, so memory stays
-        flat in the mailbox size; what was never marked is gone from Gmail.
+        The sweep marks listed ids in the known ids page by page (a batch per page,
+        so memory stays flat in the mailbox size); what was never marked is gone
+        from Gmail. Each run's sweep has its own token, so marks left by a killed
+        run never count.
         """
         history = str(self._profile()["historyId"])
         window_start = self._window_start()
-        known.begin_sweep()
+        sweep = new_generation()
         page: str | None = None
         complete = True
         tokens = PageTokens(f"{self.account}/gmail messages.list (resync)")
         while True:
             if self._out_of_time():
-                return  # the next run lists again; what was fetched is known by then
+                return None  # the next run lists again; what was fetched is known by then
             pairs, page = self._list("messages", None, page)
             page = tokens.check(page)
             listed = [m for m, _ in pairs]
-            have = known.known_messages(listed)
-            known.mark_seen(have)
-            unknown = [m for m in listed if m not in have]
+            found = known.lookup(listed)
+            known.mark_seen(found, sweep)
+            unknown = [m for m in listed if not found.get(m)]  # adopted ones are fetched
             messages, reached_end = self._fetch_window(unknown, "messages", window_start)
-            if messages:
-                yield SyncBatch(upserts=list(messages), cursor=state.dump())
-                known.add((m.source_id, m.thread_id) for m in messages)
+            known.add(((m.source_id, m.thread_id) for m in messages), sweep=sweep)
+            yield SyncBatch(upserts=list(messages), cursor=state.dump(), state=known.changes())
             if reached_end:
                 complete = False  # older ids were not listed: nothing can be called gone
             if reached_end or not page:
                 break
-        gone = known.unseen() if complete else []
-        final = state.but(phase="live", history=history, page=None)
-        yield SyncBatch(
-            deletions=[RecordKey(RecordKind.MESSAGE, m) for m in gone], cursor=final.dump()
-        )
+        gone = known.unseen(sweep) if complete else []
         known.forget(gone)
+        final = state.but(phase="live", history=history)
+        yield SyncBatch(
+            deletions=[RecordKey(RecordKind.MESSAGE, m) for m in gone],
+            cursor=final.dump(),
+            state=known.changes(),
+        )
+        return final
 
 
 def _messages_of(item: dict[str, Any] | None, method: str) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ class GoogleSettings(ProviderSettings):
     legacy, 6,000 for projects created from May 2026; it also selects per-method
     prices). ``sent_first_share`` is how much the SENT-first listing may add to
     the initial sync's request floor (0 turns it off), see
-    :func:`connectors.google.mail_state.sent_page_budget`. The initial mail sync
+    :func:`connectors.google.mail_cursor.sent_page_budget`. The initial mail sync
     stops after ``time_budget_seconds`` and resumes next run.
     """
 

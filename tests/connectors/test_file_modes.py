@@ -19,7 +19,6 @@ from peerpulse.connectors.google.auth import (
     token_path,
     write_private,
 )
-from peerpulse.connectors.google.mail_state import KnownIds
 
 
 @contextmanager
@@ -82,11 +81,7 @@ def test_folders_created_along_the_way_are_private_even_with_umask_0(tmp_path):
     with umask(0):
         make_private_dir(tmp_path / "a" / "b" / "c")
         write_private(tmp_path / "state" / "tokens" / "work-google.json", "{}")
-        known = KnownIds(tmp_path / "mstate", "work", "g1")
-        known._conn()
-        known.close()
-    for folder in ("a", "a/b", "a/b/c", "state", "state/tokens", "mstate",
-                   "mstate/google", "mstate/google/work"):
+    for folder in ("a", "a/b", "a/b/c", "state", "state/tokens"):
         assert _mode(tmp_path / folder) == 0o700, folder
     assert _mode(tmp_path / "state" / "tokens" / "work-google.json") == 0o600
 

@@ -11,9 +11,10 @@ import pytest
 from peerpulse.connectors.files import connector as connector_module
 from peerpulse.connectors.files import folder
 from peerpulse.connectors.records import RecordKind
+from peerpulse.connectors.state import StateChange
 from peerpulse.worker.store import open_store
 
-from tests.connectors.test_files_incremental import ACCOUNT, ids, snapshot, source
+from tests.connectors.test_files_incremental import ACCOUNT, bound, ids, snapshot, source
 
 
 def header(i: int, tag: str = "m") -> str:
@@ -59,9 +60,11 @@ class Reads:
 
 def run(store, src, limit: int | None = None) -> list:  # type: ignore[no-untyped-def]
     """Apply the batches of one sync (only the first ``limit``, like a killed run)."""
-    batches = list(islice(src.sync(store.cursor(ACCOUNT, src.name)), limit))
-    for batch in batches:
-        store.apply_batch(ACCOUNT, src.name, batch)
+    src = bound(src, store)
+    batches = []
+    for batch in islice(src.sync(store.cursor(ACCOUNT, src.name)), limit):
+        store.apply_batch(ACCOUNT, src.name, batch)  # committed before the next is read
+        batches.append(batch)
     return batches
 
 
@@ -257,27 +260,102 @@ def test_files_removed_while_a_run_was_killed_still_go(tmp_path: Path, store, mo
     assert ids(store) == message_ids(range(1, 7))
 
 
-def test_the_index_round_trips_and_stays_small() -> None:
-    index = {
-        folder.file_key(f"INBOX/~/{1717000000 + i}.M{i}P4242Q1.host,U={i}", 4000 + i):
-        f"CAH{i:08d}xq7Zk+Lw1p4RfT9uVbN3s@mail.gmail.com" if i % 5 else ""
-        for i in range(5000)
-    }
-    text = folder.encode(index)
-    assert folder.decode(text) == index
-    assert len(text) < 50 * len(index)  # a JSON list of names and ids is ~180 bytes each
+# What the version-1 connector (index packed into the cursor) stored for the folder
+# ``legacy_folder`` builds: captured from that code, so the upgrade reads real bytes.
+V1_CURSOR = (
+    '{"inputs":{"Mail":{"done":true,"fp":"b1e3fdfbf62ff54a19cce12cbd2076f4","full":false,'
+    '"index":["eJzLPPjCQKD14UsGvlwDh9SKxNyCnFS95Pzcnhdyv25tdg8Fihshi/97V852L0jqMVDcEFn8f7zJWh5u'
+    'fmuguDGyOACJ2SWj"],"run":"027fac1279aa42a5"}},"v":1}'
+)
+
+
+def legacy_folder(tmp_path: Path) -> list[Path]:
+    paths = [deliver(tmp_path / "Mail", i) for i in range(4)]
+    paths[2] = mark_read(paths[2])
+    return paths
+
+
+def upgrade_from_v1(store, cursor: str) -> None:  # type: ignore[no-untyped-def]
+    """The store of an install that ran the version-1 connector: records, the v1
+    cursor, no connector state."""
+    wipe = [StateChange(k, None) for k, _ in store.state_iter_prefix(ACCOUNT, "mail", "")]
+    store.apply_batch(ACCOUNT, "mail", connector_module.SyncBatch(cursor=cursor, state=wipe))
+
+
+def test_a_version_1_cursor_moves_its_index_into_state_and_reads_nothing_again(
+    tmp_path: Path, store, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    paths = legacy_folder(tmp_path)
+    mail = source(tmp_path, "mail", ["Mail"])
+    run(store, mail)
+    before = snapshot(store)
+    upgrade_from_v1(store, V1_CURSOR)
+    reads = Reads(monkeypatch)
+    (batch,) = run(store, mail)  # the migration, committed with the new cursor
+    assert reads.paths == [] and snapshot(store) == before
+    assert not batch.upserts and not batch.deletions and not batch.prune_scope
+    cursor = json.loads(store.cursor(ACCOUNT, "mail"))
+    assert cursor["v"] == 2 and "index" not in cursor["inputs"]["Mail"]
+    keys = [k for k, _ in store.state_iter_prefix(ACCOUNT, "mail", "idx/")]
+    assert len(keys) == 4 and all('/027fac1279aa42a5/' in k for k in keys)
+    assert run(store, mail) == []
+    paths[3].unlink()  # the moved index still knows which record each file gave
+    (batch,) = run(store, mail)
+    assert [k.source_id for k in batch.deletions] == ["m3@example.com"]
+    assert reads.paths == [] and ids(store) == message_ids(range(3))
+
+
+def test_a_version_1_cursor_with_an_unreadable_index_rereads_the_folder_once(
+    tmp_path: Path, store
+) -> None:  # type: ignore[no-untyped-def]
+    legacy_folder(tmp_path)
+    mail = source(tmp_path, "mail", ["Mail"])
+    run(store, mail)
+    before = snapshot(store)
+    upgrade_from_v1(store, V1_CURSOR.replace('"eJzL', '"XXXX'))
+    batches = run(store, mail)
+    assert batches[-1].prune_scope and sum(len(b.upserts) for b in batches) == 4
+    assert ids_of(snapshot(store)) == ids_of(before) and run(store, mail) == []
+
+
+def test_the_cursor_stays_small_and_the_index_is_one_key_a_file(
+    tmp_path: Path, store
+) -> None:  # type: ignore[no-untyped-def]
+    for i in range(300):
+        deliver(tmp_path / "Mail", i)
+    mail = source(tmp_path, "mail", ["Mail"])
+    run(store, mail)
+    assert len(store.cursor(ACCOUNT, "mail")) < 200
+    entries = list(store.state_iter_prefix(ACCOUNT, "mail", "idx/"))
+    assert len(entries) == 300 and {v for _, v in entries} == message_ids(range(300))
+
+
+def test_a_folder_dropped_from_the_config_drops_its_index(tmp_path: Path, store, md: Path) -> None:  # type: ignore[no-untyped-def]
+    other = tmp_path / "other.eml"
+    other.write_text(header(99))
+    run(store, source(tmp_path, "mail", ["Mail", "other.eml"]))
+    assert len(list(store.state_iter_prefix(ACCOUNT, "mail", "idx/"))) == 6
+    run(store, source(tmp_path, "mail", ["other.eml"]))
+    assert list(store.state_iter_prefix(ACCOUNT, "mail", "idx/")) == []
+    assert ids(store) == {"m99@example.com"}
+
+
+def test_a_whole_reread_drops_the_index_of_the_run_before(tmp_path: Path, store, md: Path) -> None:  # type: ignore[no-untyped-def]
+    mail = source(tmp_path, "mail", ["Mail"])
+    run(store, mail)
+    for path in list((md / "new").iterdir()):
+        path.unlink()
+    for i in range(20, 23):
+        deliver(md, i)
+    (batch,) = run(store, mail)  # no file read before: replaced wholesale
+    assert batch.prune_scope
+    runs = {k.split("/")[2] for k, _ in store.state_iter_prefix(ACCOUNT, "mail", "idx/")}
+    assert runs == {batch.run_id} and ids(store) == message_ids(range(20, 23))
+
+
+def test_the_packed_version_1_index_decodes_and_rejects_what_is_not_ours() -> None:
+    packed = json.loads(V1_CURSOR)["inputs"]["Mail"]["index"]
+    index = folder.legacy_index(packed)
+    assert index is not None and sorted(index.values()) == sorted(message_ids(range(4)))
     assert folder.decode("not ours!") is None and folder.decode("bm90IHpsaWI=") is None
-    assert folder.FolderIndex.load("a string") is None
-
-
-def test_each_batch_adds_a_chunk_and_the_last_merges_them() -> None:
-    index = folder.FolderIndex()
-    keys = [folder.file_key(f"~/{i}", 10) for i in range(40)]
-    for i, key in enumerate(keys):
-        index.add(key, f"m{i}@example.com")
-        if i % 2:
-            assert len(index.chunks()) == (i + 1) // 2
-    assert index.finish(set(keys[1:])) == ["m0@example.com"]
-    (merged,) = index.chunks()
-    reloaded = folder.FolderIndex.load([merged])
-    assert reloaded is not None and len(reloaded) == 39 and keys[0] not in reloaded
+    assert folder.legacy_index("a string") is None and folder.legacy_index(["!!"]) is None

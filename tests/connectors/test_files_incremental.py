@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -14,6 +15,7 @@ from peerpulse.connectors.files import connector as connector_module
 from peerpulse.connectors.files.connector import FilesConnector, FilesSource
 from peerpulse.connectors.files.settings import FilesSettings
 from peerpulse.worker.store import open_store
+from peerpulse.worker.sync import store_state
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 ACCOUNT = "me"
@@ -35,9 +37,19 @@ def source(base: Path, name: str, entries: list[str]) -> FilesSource:
     return found
 
 
+def bound(src: FilesSource, store) -> FilesSource:  # type: ignore[no-untyped-def]
+    """``src`` reading its connector state from ``store``, as the worker wires it."""
+    return FilesSource(
+        src.name,
+        replace(src._context, committed_state=store_state(store, ACCOUNT)),
+        src._settings,
+    )
+
+
 def sync(store, src: FilesSource, limit: int | None = None) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     """Apply batches (only the first ``limit``, like a killed run); (upserted, batches)."""
     upserted = batches = 0
+    src = bound(src, store)
     for batch in islice(src.sync(store.cursor(ACCOUNT, src.name)), limit):
         upserted += store.apply_batch(ACCOUNT, src.name, batch).upserted
         batches += 1

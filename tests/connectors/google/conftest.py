@@ -18,6 +18,7 @@ from peerpulse.connectors.google.auth import (
     SCOPE_GMAIL_SEND,
 )
 from peerpulse.connectors.google.settings import GoogleSettings
+from peerpulse.worker.sync import store_state
 
 from tests.connectors.google.fake_data import Calendar, Mailbox
 from tests.connectors.google.fake_google import FakeGoogle
@@ -72,9 +73,11 @@ def write_token(
 
 
 def make_context(
-    fake: FakeGoogle, state_dir: Path, **overrides: Any
+    fake: FakeGoogle, state_dir: Path, store: Any = None, **overrides: Any
 ) -> tuple[SourceContext, GoogleSettings]:
-    """A context and the typed settings, in the order GoogleConnector takes them."""
+    """A context and the typed settings, in the order GoogleConnector takes them; with
+    ``store``, connector state reads from it (as in the worker, so each batch must be
+    applied before the next is drawn: :func:`drain`)."""
     settings: dict[str, Any] = {
         "mode": "user",
         "calendars": ["primary"],
@@ -98,6 +101,7 @@ def make_context(
         subjects=subjects,
         state_dir=str(state_dir),
         now=NOW,
+        committed_state=store_state(store, "alice") if store is not None else None,
     )
     return context, GoogleSettings(**settings)
 

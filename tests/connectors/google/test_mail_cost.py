@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from peerpulse.connectors.google.mail_state import sent_page_budget
+from peerpulse.connectors.google.mail_cursor import sent_page_budget
 from peerpulse.connectors.records import Direction
 
 from tests.connectors.google.conftest import drain
@@ -31,7 +31,7 @@ def test_initial_sync_of_5000_messages_costs_within_5_percent_of_the_floor(
     fill(fake, 5000, mean_thread=mean_thread)
     box = fake.mailboxes["alice@example.com"]
     items = len(box.threads()) if kind == "threads" else len(box.messages)
-    batches = drain(store, mail_source(fake, state_dir, batches_in_flight=2))
+    batches = drain(store, mail_source(fake, state_dir, store, batches_in_flight=2))
 
     floor = 1 + math.ceil(items / 500) + math.ceil(items / 50)  # getProfile + research §7
     assert len(list(store.iter_messages("alice"))) == 5000
@@ -50,7 +50,7 @@ def test_initial_sync_of_5000_messages_costs_within_5_percent_of_the_floor(
 
 def test_a_zero_sent_share_skips_the_sent_phase(fake, state_dir, store):
     fill(fake, 1200, mean_thread=1.0)
-    drain(store, mail_source(fake, state_dir, sent_first_share=0))
+    drain(store, mail_source(fake, state_dir, store, sent_first_share=0))
     lists = [q for name, q in fake.log if name == "messages.list"]
     assert len(lists) == 3 and not any("SENT" in q for q in lists)
     assert len(list(store.iter_messages("alice"))) == 1200
@@ -58,7 +58,7 @@ def test_a_zero_sent_share_skips_the_sent_phase(fake, state_dir, store):
 
 def test_a_full_sent_share_lists_every_sent_page_first(fake, state_dir, store):
     fill(fake, 2000, mean_thread=1.0)  # ~600 SENT messages: two SENT pages
-    drain(store, mail_source(fake, state_dir, sent_first_share=1.0))
+    drain(store, mail_source(fake, state_dir, store, sent_first_share=1.0))
     lists = [q for name, q in fake.log if name == "messages.list"]
     sent = sum(1 for q in lists if "SENT" in q)
     expected = math.ceil(

@@ -62,7 +62,7 @@ def test_recorded_messages_sync_through_the_fake(corpora, fake, state_dir, store
     box.sort()
     write_token(state_dir, fake, READ_SCOPES)
     context = make_context(
-        fake, state_dir, calendars=[], window_past_days=3650, mail_fetch="messages"
+        fake, state_dir, store, calendars=[], window_past_days=3650, mail_fetch="messages"
     )
     drain(store, GoogleConnector(*context).sources()[0])
     stored = list(store.iter_messages("alice"))

@@ -1,0 +1,119 @@
+"""The Gmail source's cursor: where the sync stands, committed with each batch.
+
+- ``phase`` ``sent`` -> ``rest`` -> ``live``: the initial sync lists the SENT
+  label first (a first digest is possible long before a big inbox is done),
+  then everything else; ``live`` is history.list increments; ``resync`` lists
+  ids after the history cursor expired (HTTP 404).
+- ``sent_pages`` is how many more SENT list pages the ``sent`` phase may spend
+  (see :func:`sent_page_budget`); ``None`` means unbounded.
+- ``page`` is the list page token to resume at, so an initial sync (or the
+  upgrade's id listing, ``adopt``) stopped by the time budget continues in the
+  next run.
+- ``carry`` holds the few listed ids (fewer than one batch) left over from a
+  page, so that every batch sent is full: the API's request floor assumes so.
+- ``history`` is the historyId taken from getProfile *before* listing: the
+  first increment replays the overlap, and upserts deduplicate.
+- ``gen`` scopes the known-ids state (:mod:`.known_ids`): a fresh cursor
+  (``None``) starts a new generation, so a reset sync never trusts old ids.
+- ``adopt``: set once when a version-1 cursor is upgraded (see
+  :func:`upgraded`); the id listing that rebuilds the known ids is pending.
+
+Version 1 kept the known ids in a side SQLite file that was written after the
+worker's commit; version 2 keeps them in keyed connector state, committed in
+the same transaction as the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+LIST_PAGE = 500  # messages.list / threads.list maxResults
+FETCH_BATCH = 50  # gets per batch (Gmail batch guide)
+VERSION = 2
+
+
+@dataclass
+class MailCursor:
+    phase: str = "sent"  # sent | rest | live | resync
+    history: str | None = None
+    page: str | None = None
+    window_start: int = 0  # epoch seconds; the initial sync stops at older mail
+    method: str = "messages"  # messages | threads (the cheaper for this mailbox)
+    gen: str = ""
+    carry: list[str] = field(default_factory=list)  # < 50 listed ids waiting for a full batch
+    sent_pages: int | None = None  # SENT list pages the sent phase may still spend
+    adopt: bool = False  # upgraded from version 1: list every id into the known ids
+    v: int = VERSION
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str | None) -> MailCursor | None:
+        """A version-2 cursor, or None (no cursor, not ours, or version 1)."""
+        data = _parse(text)
+        if data is None or data.get("v") != VERSION:
+            return None
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+    @classmethod
+    def upgraded(cls, text: str | None) -> MailCursor | None:
+        """A version-1 cursor carried over, or None when it must start afresh.
+
+        A ``live`` one keeps its historyId, so the first run applies the
+        increments (deletions included) exactly as version 1 would have; its
+        side file is not read, so the known ids are rebuilt by listing every id
+        once (``adopt``: 5 quota units per 500 ids, no gets). An initial or
+        resync phase starts a fresh initial sync instead: upserts deduplicate,
+        so the store ends as a finished version-1 initial sync would have left
+        it. (A version-1 resync pending at the upgrade would also have deleted
+        the messages gone from Gmail meanwhile; those stay until retention.)
+        """
+        data = _parse(text)
+        if data is None or data.get("v") != 1 or data.get("phase") != "live":
+            return None
+        if not data.get("history"):
+            return None
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "v"}
+        known.update(gen=new_generation(), page=None, carry=[], adopt=True)
+        return cls(**known)
+
+    def but(self, **changes: object) -> MailCursor:
+        return MailCursor(**{**asdict(self), **changes})
+
+
+def new_generation() -> str:
+    return secrets.token_hex(4)
+
+
+def sent_page_budget(items: int, share: float) -> int:
+    """SENT list pages the initial sync may spend before listing everything.
+
+    Gmail cannot list "everything but SENT" without ``q`` (forbidden under
+    gmail.metadata), so every SENT page is listed twice: once in the SENT
+    phase, once in the full listing. Those pages are pure overhead on the
+    floor of ``ceil(items/500)`` list pages plus ``ceil(items/50)`` batches
+    (research §7), so they are capped at ``share`` of that floor, and at least
+    one page (the newest 500 SENT items, enough for a first digest) unless
+    ``share`` is 0, which turns the SENT phase off. That one page is more than
+    ``share`` only for mailboxes under ~1,700 items, where it is one request.
+    """
+    if share <= 0:
+        return 0
+    floor = math.ceil(items / LIST_PAGE) + math.ceil(items / FETCH_BATCH)
+    return max(1, int(share * floor))
+
+
+def _parse(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
