@@ -29,7 +29,7 @@ from peerpulse.connectors.records import (
     RecordKind,
     SyncBatch,
 )
-from peerpulse.worker.store import codec
+from peerpulse.worker.store import codec, salvage
 from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store.migrations import MIGRATIONS
 from peerpulse.worker.store.rows import (
@@ -213,6 +213,12 @@ class SqliteStore:
             return str(
                 cur.execute("SELECT value FROM store_meta WHERE key = 'store_id'").fetchone()[0]
             )
+
+    def restore_salvage(self, found: salvage.Salvage) -> dict[str, int]:
+        """Write what ``peerpulse doctor`` read from a damaged database (ledger,
+        recommendation history, title changes, store id) into this one; rows
+        already here are kept. Returns rows written per table."""
+        return salvage.restore(self._db, found)
 
     def newest_sent_periods(self) -> dict[str, str]:
         """Per account, the newest period whose digest the ledger records as sent."""
