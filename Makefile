@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-google accuracy enron chaos crash-loop screenshot clean
+.PHONY: demo test lint bench bench-google accuracy enron chaos crash-loop fuzz-explore screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ chaos: $(STAMP)
 ## SMTP sink on 127.0.0.1; compared with the same weeks uninterrupted (minutes; not in `make test`)
 crash-loop: $(STAMP)
 	$(BIN)/python -m benchmarks.crash_loop --kills 100 --fault-kills 30
+
+## fuzz-explore: every property with fresh randomness and 10,000 examples each
+## (PEERPULSE_FUZZ_EXAMPLES=N to change; long: not in `make test`, whose CI budgets stay small)
+fuzz-explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q -n 2 tests/fuzz
 
 ## bench-google: Google sync cost vs the API minimum, against the local fake server
 bench-google: $(STAMP)
