@@ -58,6 +58,7 @@ BENIGN_TAGS = _tags(_wire(full_digest())[1])
 @budget(60)
 @given(hostile, hostile, hostile, hostile)
 @example("\u202eEve\r\nBcc: x@evil.example", "<script>", "\ud800", "=?utf-8?q?a=0Ab?=")
+@example("Al\u00adice\U000e0041\u2062", "Dir\ufff9ector", "ok", "Sync\U000e007f")
 def test_any_text_renders_to_a_safe_message(name, title, reason, meeting_title):
     digest = full_digest(name=name, department=title, title=title, reason=reason,
                          meeting_title=meeting_title, celebrate=reason)
