@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-google accuracy enron chaos screenshot clean
+.PHONY: demo test lint bench bench-google accuracy enron chaos crash-loop fuzz-explore screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,16 @@ bench: $(STAMP)
 ## chaos: kill syncs and deliveries at every step and resume (also part of `make test`)
 chaos: $(STAMP)
 	$(BIN)/python -m pytest -q tests/worker/test_crash_resume.py tests/worker/test_exactly_once.py
+
+## crash-loop: >= 100 SIGKILLs of `peerpulse run` at random moments, week after week, with an
+## SMTP sink on 127.0.0.1; compared with the same weeks uninterrupted (minutes; not in `make test`)
+crash-loop: $(STAMP)
+	$(BIN)/python -m benchmarks.crash_loop --kills 100 --fault-kills 30
+
+## fuzz-explore: every property with fresh randomness and 10,000 examples each
+## (PEERPULSE_FUZZ_EXAMPLES=N to change; long: not in `make test`, whose CI budgets stay small)
+fuzz-explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q -n 2 tests/fuzz
 
 ## bench-google: Google sync cost vs the API minimum, against the local fake server
 bench-google: $(STAMP)

@@ -156,6 +156,27 @@ def build_parser(with_providers: bool = True) -> argparse.ArgumentParser:
     p.set_defaults(func=_command("status"))
 
     p = sub.add_parser(
+        "doctor",
+        help="check the state database; --repair rebuilds a damaged one",
+        description="Run SQLite's integrity check on the state database and say what a "
+        "repair would keep. With --repair (only when damage is found): read what the "
+        "sources cannot give back (digest ledger, recommendation history, title changes), "
+        "export it to ledger-export-<time>.json beside the database, move the damaged "
+        "file aside (never deleted), create a new store holding those rows and sync every "
+        "account from its sources. No week already sent is sent again: the ledger rows "
+        "and the marker beside the database both say which were.",
+        epilog="Exit codes: 0 sound, or repaired with every source synced; 1 damage found "
+        "(without --repair), or a repair that left something (a source failed to sync); "
+        "2 config error; 75 another run holds the lock.",
+    )
+    now_arg(p)
+    p.add_argument(
+        "--repair", action="store_true",
+        help="rebuild a damaged database (keeps the damaged copy and a ledger export)",
+    )
+    p.set_defaults(func=_doctor)
+
+    p = sub.add_parser(
         "demo",
         help="write a synthetic demo organization (ICS, mbox, people)",
         description="Write a deterministic synthetic company as real export "
@@ -216,6 +237,12 @@ def _command(name: str) -> Callable[[argparse.Namespace, Env], ExitCode]:
     return call
 
 
+def _doctor(args: argparse.Namespace, env: Env) -> ExitCode:
+    from peerpulse.worker import doctor
+
+    return doctor.command(args, env)
+
+
 def cmd_demo(args: argparse.Namespace, env: Env) -> ExitCode:
     from peerpulse.worker.demo import generate
 
@@ -265,8 +292,8 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         where = OPENED_DATABASE[0] if OPENED_DATABASE else "the state database"
         env.stderr.write(f"peerpulse: error: state database {where} is damaged: {exc}\n")
         env.stderr.write(
-            "peerpulse: hint: move it aside and run `peerpulse sync` to rebuild it from the "
-            "sources; keep a copy, its digest ledger says which weeks were already sent\n"
+            "peerpulse: hint: `peerpulse doctor` checks it and `peerpulse doctor --repair` "
+            "rebuilds it from the sources, keeping its ledger (no week is sent again)\n"
         )
         return int(StateError.exit_code)
     except OSError as exc:

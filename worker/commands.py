@@ -524,9 +524,9 @@ def _refuse_damaged(store: Store, settings: Settings) -> None:
         shown = "; ".join(terminal_text(p) for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise StateError(
-            f"{settings.database_path} is damaged: {shown}{more}. Move it aside and run "
-            "`peerpulse sync` to rebuild it from the sources; keep the old copy, its "
-            "ledger records which weeks were sent"
+            f"{settings.database_path} is damaged: {shown}{more}. Run `peerpulse doctor "
+            "--repair` to rebuild it from the sources, keeping its ledger (no week is "
+            "sent again)"
         )
 
 

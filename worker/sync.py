@@ -54,6 +54,7 @@ class AccountSyncReport:
     sources: list[SourceReport] = field(default_factory=list)
     purged: dict[str, int] = field(default_factory=dict)
     purge_refused: str | None = None  # a purge larger than privacy.max_purge_share
+    reopened: list[str] = field(default_factory=list)  # sources re-read after a deep purge
     error: str | None = None  # the account as a whole could not be synced
     hint: str | None = None
 
@@ -128,6 +129,7 @@ def sync_account(
         report.error = f"{type(exc).__name__}: {exc}"
         return report
 
+    _reopen_purged(store, settings, report, now)
     for source in sources:
         result = _sync_source(store, account.name, source, progress, now)
         report.sources.append(result)
@@ -138,6 +140,30 @@ def sync_account(
 
     _purge(store, settings, report, now)
     return report
+
+
+def _reopen_purged(
+    store: Store, settings: Settings, report: AccountSyncReport, now: datetime | None
+) -> None:
+    """Re-read in full every source an earlier purge cut deeper than today's
+    retention would (issue 10, item 1).
+
+    A run with a clock years ahead (and a purge share raised for it) deletes
+    history; back at the right time the sources' cursors still claim it is
+    stored. The purge left a horizon per source; one after today's cutoff
+    (measured from the clock alone, the latest a correct purge could reach)
+    drops that source's cursor, so this sync brings the records back. An
+    ordinary daily purge never trips it: its horizon is behind every later
+    clock's cutoff."""
+    clock = now or datetime.now().astimezone()
+    cutoff = clock - timedelta(days=settings.privacy.retention_days)
+    report.reopened = store.reopen_purged(report.account, cutoff)
+    for source in report.reopened:
+        log.warning(
+            "%s/%s: an earlier purge removed records within today's retention (the clock "
+            "was ahead, or retention_days grew): re-reading the source in full",
+            report.account, source,
+        )
 
 
 def _purge(

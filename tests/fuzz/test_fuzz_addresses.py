@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from peerpulse.connectors.addresses import (
     clean_text,
@@ -17,6 +17,7 @@ from peerpulse.connectors.addresses import (
     private_text,
 )
 
+from tests.fuzz.budget import budget
 from tests.fuzz.strategies import any_text, header_value, huge_value
 
 _HASHED = re.compile(r"sha256:[0-9a-f]{16}")
@@ -46,7 +47,7 @@ def _assert_address(address: str) -> None:
 header_or_huge = st.one_of(header_value, header_value, header_value, huge_value)
 
 
-@settings(max_examples=400)
+@budget(400)
 @given(header_or_huge)
 @example("(" * 2000)  # nested comments: RecursionError in both stdlib parsers
 @example("a@b.example, (" * 300)
@@ -62,7 +63,7 @@ def test_address_headers_never_raise_and_yield_clean_lowercase_addresses(value: 
         assert mailbox.name == mailbox.name.strip()
 
 
-@settings(max_examples=300)
+@budget(300)
 @given(header_value)
 @example("MAILTO:<Lee@Corp.Example>")
 @example("lee\x00@corp.example")
@@ -72,7 +73,7 @@ def test_one_address_is_lowercase_or_none(value: str) -> None:
         _assert_address(address)
 
 
-@settings(max_examples=300)
+@budget(300)
 @given(header_or_huge)
 @example("<id\x00@host>")
 @example("bare-\udcff-id")
@@ -86,7 +87,7 @@ def test_message_ids_have_no_whitespace_or_brackets(value: str) -> None:
         assert not _has_control(found) and _storable(found)
 
 
-@settings(max_examples=300)
+@budget(300)
 @given(header_value)
 @example("=?utf-8?b?////?=")
 @example("=?x-unknown?q?abc?=")
@@ -94,7 +95,7 @@ def test_decoding_encoded_words_never_raises(value: str) -> None:
     assert isinstance(decode_words(value), str)
 
 
-@settings(max_examples=300)
+@budget(300)
 @given(st.one_of(header_value, any_text))
 @example("a\x9b31mb")  # C1 control (8-bit CSI): a terminal escape in a digest or a log
 @example("hi\r\nBcc: victim@example.com")
@@ -106,7 +107,7 @@ def test_clean_text_is_one_line_without_control_characters(value: str) -> None:
     assert "  " not in line
 
 
-@settings(max_examples=300)
+@budget(300)
 @given(st.one_of(header_value, any_text), st.sampled_from(["off", "hashed", "kept"]))
 @example("\udcff", "hashed")  # a lone surrogate (JSON "\udcff") cannot be UTF-8 encoded
 def test_private_text_obeys_the_privacy_mode(value: str, mode: str) -> None:

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from peerpulse.worker.config import Settings, load_settings
 from peerpulse.worker.errors import ConfigError
 
+from tests.fuzz.budget import budget
 from tests.fuzz.tomlwriter import dumps
 
 TOP = ["state_dir", "rules", "privacy", "accounts", "source_file", "model_config", "unknown"]
@@ -79,7 +80,7 @@ def _check(path: Path) -> None:
     assert isinstance(loaded, Settings)
 
 
-@settings(max_examples=300)
+@budget(300)
 @given(document)
 @example({"source_file": "/etc/passwd", "accounts": []})  # a kwarg load_settings also passes
 @example({"_env_file": "/etc/passwd"})  # BaseSettings' own option, not a config key
@@ -93,7 +94,7 @@ def test_a_generated_config_loads_or_names_its_file(folder: Path, doc: dict[str,
     _check(path)
 
 
-@settings(max_examples=150)
+@budget(150)
 @given(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
 @example(b"\xff\xfe[accounts]")
 @example(b"accounts = [{}]\x00")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from peerpulse.connectors.headers import message_meta_from_headers
 from peerpulse.connectors.records import Direction
 
+from tests.fuzz.budget import budget
 from tests.fuzz.strategies import ADDRESSES, header_value
 
 NAMES = (
@@ -31,7 +32,7 @@ moments = st.datetimes(
 )
 
 
-@settings(max_examples=400)
+@budget(400)
 @given(headers, moments, st.sampled_from(["off", "hashed", "kept"]), st.booleans())
 @example({"from": "lee@corp.example", "to": "me@corp.example", "bcc": "spy@corp.example"},
          datetime(2025, 1, 6, tzinfo=UTC), "kept", False)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from peerpulse.connectors.files.ics import IcsOptions, ics_items_from_bytes
 from peerpulse.connectors.records import EventInstance, SkippedInput
+
+from tests.fuzz.budget import budget
 
 OPTIONS = IcsOptions(
     window_start=datetime(2024, 1, 1, tzinfo=UTC),
@@ -125,7 +127,7 @@ def _aware_utc(moment: datetime) -> bool:
     return moment.tzinfo is not None and moment.utcoffset() == timedelta(0)
 
 
-@settings(max_examples=250)
+@budget(250)
 @given(mutated_ics())
 @example("\r\n".join(VALID).encode())
 @example("\r\n".join(VALID[:-1]).encode())  # Outlook's missing END:VCALENDAR

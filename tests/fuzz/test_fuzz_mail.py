@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from peerpulse.connectors.files.mail import (
     MailOwner,
@@ -19,6 +19,8 @@ from peerpulse.connectors.files.mail import (
     split_fields,
 )
 from peerpulse.connectors.records import MessageMeta, SkippedInput
+
+from tests.fuzz.budget import budget
 
 OWNER = MailOwner(frozenset({"me@corp.example"}), subjects="hashed")
 
@@ -55,7 +57,7 @@ def _assert_record(record: MessageMeta) -> None:
         assert record.subject.startswith("sha256:")
 
 
-@settings(max_examples=400)
+@budget(400)
 @given(any_block, any_block)
 @example(b"From: a@b\nDate: Mon, 6 Jan 2025 09:00:00 +0000\nX-GM-THRID: 1" + b"0" * 5000, b"")
 @example("From: a@b\nDate: 6 Jan 2025 09:00 +0000\nX-GM-THRID: \u00b2".encode(), b"")
@@ -71,7 +73,7 @@ def test_a_header_block_is_a_record_or_a_malformed_message(header: bytes, envelo
     _assert_record(record)
 
 
-@settings(max_examples=200)
+@budget(200)
 @given(any_block, st.binary(max_size=200))
 @example(b"From x Mon Jan  6 09:00:00 2025", b"")
 @example(b"\n\n", b"BEGIN:VCALENDAR")
@@ -92,7 +94,7 @@ mbox_bytes = st.lists(
 ).map(lambda lines: b"\n".join(lines))
 
 
-@settings(max_examples=200)
+@budget(200)
 @given(st.one_of(mbox_bytes, mbox_bytes.map(lambda b: b.replace(b"\n", b"\r\n"))))
 @example(b"From x Mon Jan  6 09:00:00 2025\nFrom: a@b\n\nFrom x Mon Jan  6 09:00:00 2025\nTo: c")
 @example(b"garbage\nFrom \nFrom: a@b")

@@ -6,7 +6,7 @@ import tomllib
 from datetime import date, time
 from typing import Any
 
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from peerpulse.rules.errors import RuleError
 from peerpulse.rules.loader import load_rules
@@ -14,6 +14,7 @@ from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.schema import RulesModel
 from pydantic import BaseModel
 
+from tests.fuzz.budget import budget
 from tests.fuzz.tomlwriter import dumps
 
 
@@ -73,7 +74,7 @@ def _check(text: str) -> None:
     assert isinstance(loaded, RuleSet)
 
 
-@settings(max_examples=300)
+@budget(300)
 @given(document)
 @example({"recommend": {"snooze": [{"email": "lee@corp.example", "until": date(2025, 1, 1)}]}})
 @example({"recommend": {"preferred_start": time(25 % 24, 0)}})
@@ -84,7 +85,7 @@ def test_a_generated_rule_document_loads_or_names_its_file_and_line(doc: dict[st
     _check(dumps(doc))
 
 
-@settings(max_examples=200)
+@budget(200)
 @given(st.text(max_size=200))
 @example("[recommend\nslots = 3")
 @example('version = 2\n')

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from peerpulse.connectors.records import (
     Attendee,
@@ -24,6 +24,8 @@ from peerpulse.connectors.records import (
 )
 from peerpulse.worker.store import open_store
 from peerpulse.worker.store.sqlite import SqliteStore
+
+from tests.fuzz.budget import budget
 
 T0 = datetime(2025, 1, 6, 9, tzinfo=UTC)
 
@@ -75,7 +77,7 @@ good = st.one_of(
 )
 
 
-@settings(max_examples=60)
+@budget(60)
 @given(
     st.lists(good, max_size=8),
     st.integers(0, 8),

@@ -108,5 +108,5 @@ def test_status_reports_damage_that_its_own_reads_never_touch(tmp_path):
     db.write_bytes(bytes(data))
     code, out, err = run_cli("--config", str(config), "status")
     assert code == 1, (out, err)
-    assert str(db) in err and "is damaged" in err and "peerpulse sync" in err
+    assert str(db) in err and "is damaged" in err and "peerpulse doctor --repair" in err
     assert "Traceback" not in err

@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -17,6 +19,7 @@ from peerpulse.worker.digest.message import build_message, message_bytes, new_me
 from peerpulse.worker.digest.render import render_digest, subject_line
 
 from tests.worker.digest_builders import empty_digest, full_digest, person
+from tests.worker.payloads import PAYLOADS
 from tests.worker.sample_digest import NOW as SAMPLE_NOW
 from tests.worker.sample_digest import sample_digest
 
@@ -217,6 +220,37 @@ def test_hostile_names_titles_and_subjects_never_reach_the_output_unescaped(host
     calendar = icalendar.Calendar.from_ical(hold.get_content())
     event = calendar.walk("VEVENT")[0]
     assert "\n" not in str(event["SUMMARY"]) and len(str(event["SUMMARY"])) < 120
+
+
+def _tags(html: str) -> Counter[str]:
+    return Counter(t.lower() for t in re.findall(r"<\s*([a-zA-Z][a-zA-Z0-9]*)", html))
+
+
+@pytest.mark.parametrize("hostile", PAYLOADS, ids=[f"payload{n}" for n in range(len(PAYLOADS))])
+def test_no_payload_adds_a_tag_a_header_or_an_invisible_character(hostile):
+    """Every hostile string (tests/worker/payloads.py, 50+) in every text field: the
+    page has exactly the tags of a harmless digest, the message exactly its headers,
+    and no person-facing part carries an invisible, bidi or control character."""
+    fields = dict(name=hostile, department=hostile, title=hostile, reason=hostile,
+                  meeting_title=hostile, celebrate=hostile)
+    benign = email.message_from_bytes(_wire(full_digest()), policy=email.policy.default)
+    parsed = email.message_from_bytes(_wire(full_digest(**fields)), policy=email.policy.default)
+    assert set(parsed.keys()) == EXPECTED_HEADERS
+    assert str(parsed["X-Peerpulse-Period"]) == str(benign["X-Peerpulse-Period"])
+    html = parsed.get_body(("html",)).get_content()
+    # No tag added (an all-invisible name renders empty, so some may be left out).
+    assert not _tags(html) - _tags(benign.get_body(("html",)).get_content())
+    parts = {"subject": str(parsed["Subject"]), "html": html,
+             "text": parsed.get_body(("plain",)).get_content()}
+    for where, content in parts.items():
+        bad = sorted({f"U+{ord(c):04X}" for c in content
+                      if c in INVISIBLE or (unicodedata.category(c) == "Cc" and c not in "\r\n\t")})
+        assert not bad, f"{where} carries {bad}"
+    assert "\n" not in parts["subject"]
+
+
+def test_the_payload_list_is_long_enough_for_the_reliability_report():
+    assert len(PAYLOADS) >= 50
 
 
 def test_a_long_name_is_cut_short_in_the_subject_and_the_page():

@@ -10,7 +10,8 @@ length, and makes header values inert:
   the text part;
 - invisible characters are removed: zero-width spaces and joiners, word joiner,
   Arabic letter mark, Mongolian vowel separator, byte order mark, directional
-  marks, embeddings, overrides and isolates. They make a name look like another
+  marks, embeddings, overrides and isolates, and every other format character
+  (Unicode category Cf). They make a name look like another
   (``Al\u200bice``) or reverse what a line appears to say (U+202E), in the page,
   the text part, the Subject and ``explain``'s terminal output alike;
 - ``=?`` is broken up in header values: Python 3.11.7 (this project's floor
@@ -24,8 +25,11 @@ length, and makes header values inert:
 from __future__ import annotations
 
 import re
+import unicodedata
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Lone surrogates too: no encoder accepts them (the .ics hold raised
+# UnicodeEncodeError on one; found by tests/fuzz/test_fuzz_render.py).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _INVISIBLE = re.compile(
     "[\u200b-\u200f\u2060\u061c\u180e\ufeff\u202a-\u202e\u2066-\u2069]"
 )
@@ -51,8 +55,14 @@ def clean_text(value: object, limit: int = LINE_LIMIT) -> str:
 
 
 def strip_invisible(text: str) -> str:
-    """``text`` without invisible and bidirectional-control characters (the one list)."""
-    return _INVISIBLE.sub("", text)
+    """``text`` without invisible and bidirectional-control characters: the list
+    above, and every other Unicode *format* character (category Cf: soft hyphen,
+    invisible operators, tag characters U+E0000-E007F...), which a reader cannot
+    see either (the renderer property test found them)."""
+    text = _INVISIBLE.sub("", text)
+    if text.isascii():
+        return text
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
 
 
 def terminal_text(text: str) -> str:

@@ -143,7 +143,16 @@ class Store(Protocol):
 
     # -- maintenance and status ----------------------------------------------------
 
-    def purge_before(self, account: str, cutoff: datetime) -> dict[str, int]: ...
+    def purge_before(self, account: str, cutoff: datetime) -> dict[str, int]:
+        """Delete events and messages older than ``cutoff``; every source that lost
+        records keeps ``cutoff`` as its purge horizon (the newest one wins)."""
+        ...
+
+    def reopen_purged(self, account: str, cutoff: datetime) -> list[str]:
+        """Drop the cursor and connector state of the sources whose purge horizon is
+        after ``cutoff`` (and the horizon): their next sync re-reads them whole.
+        Returns those sources, sorted."""
+        ...
 
     def count_before(self, account: str, cutoff: datetime) -> dict[str, int]:
         """The events and messages ``purge_before(cutoff)`` would delete."""
