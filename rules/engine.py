@@ -21,6 +21,7 @@ from peerpulse.rules.explain import Explanation
 from peerpulse.rules.identity import Identity, normalize
 from peerpulse.rules.inference import Exclusion, Hooks, Interaction, infer_events, infer_messages
 from peerpulse.rules.ledger import Ledger
+from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides, Override, resolve
 from peerpulse.rules.peers import Directory, build_directory
 from peerpulse.rules.recommendations import DepartmentCoverage, Digest
 from peerpulse.rules.ruleset import RuleSet
@@ -48,6 +49,8 @@ class EngineInputs:
     collect_interactions: bool = False
     # No calendar source: "free" would only mean "unknown", so no slots are proposed.
     has_calendar: bool = True
+    # snooze / done / never the manager gave (CLI or digest links), read from the store
+    overrides: Sequence[Override] = ()
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,9 @@ class EngineResult:
 def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     """Run the rules over the inputs. Pure: same inputs, same result."""
     zone = ZoneInfo(inputs.timezone)
-    ctx = Context(rules, zone, inputs.now, inputs.period, inputs.history, inputs.owner)
     identity = Identity(inputs.owner, inputs.owner_aliases, inputs.people, rules)
+    active = resolve(inputs.overrides, lambda e: identity.resolve(normalize(e)))
+    ctx = Context(rules, zone, inputs.now, inputs.period, inputs.history, inputs.owner, active)
     directory = build_directory(inputs.people, identity, rules)
     ledger = Ledger(directory)
     busy = BusyCollector()
@@ -80,6 +84,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     hooks = Hooks(busy=busy, busy_window=week_window(monday, zone), series=team.observe)
     events_read = infer_events(inputs.events, identity, rules, ledger, inputs.now, hooks)
     messages_read = infer_messages(inputs.messages, identity, rules, ledger, inputs.now)
+    _count_done(active, ledger, rules, inputs.now)
     team_meeting = team.result()
     views = _views(directory, ledger, team_meeting, ctx)
     ordered = [views[e] for e in sorted(views)]
@@ -200,6 +205,18 @@ def _views(
     return views
 
 
+def _count_done(active: ActiveOverrides, ledger: Ledger, rules: RuleSet, now: datetime) -> None:
+    """Each ``done`` is one interaction on the day it was given (never in the future),
+    neither side's initiative, so reciprocity is not skewed by a click."""
+    weight = rules.model.kinds.weights.marked_done
+    for email, times in active.done.items():
+        for at in times:
+            if at > now:
+                continue
+            ledger.count(email, at.timestamp(), DONE_KIND, weight,
+                         f"override:done:{at.isoformat(timespec='seconds')}", False, False, False)
+
+
 EXCLUDED_SHARE_TO_REPORT = 0.5
 
 
@@ -244,6 +261,10 @@ def _explain(result: EngineResult, email: str) -> Explanation:
         verdict = f"not a peer: {verdict_obj.rule} ({verdict_obj.detail})"
     if person is None:
         notes.append("not in the directory: only per-rule counts are kept for unknown addresses")
+    overrides = ctx.overrides.by_email.get(canonical, ())
+    notes += [f"override: {o.describe()}" for o in overrides]
+    if ctx.blocked(canonical):
+        notes.append("left out of every digest section (never or snoozed)")
 
     def when(ts: float) -> datetime:
         return datetime.fromtimestamp(ts, ctx.zone)

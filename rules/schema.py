@@ -116,6 +116,7 @@ class Weights(_Section):
     mail_sent: Positive = 1.0
     mail_received: Positive = 0.5
     reply_bonus: Positive = 0.5
+    marked_done: Positive = 1.0
 
 
 class Kinds(_Section):

@@ -119,8 +119,25 @@ def _sync_all(
     for account in accounts:
         reports[account.name] = sync_account(store, settings, account, now=now, progress=progress)
         progress.done()
+        _apply_mail_commands(store, settings, account, now)
         _report_sync(env, reports[account.name], verbose)
     return reports
+
+
+def _apply_mail_commands(
+    store: Store, settings: Settings, account: AccountConfig, now: datetime | None
+) -> None:
+    """Snooze / done / never links the owner clicked in a digest, read back from
+    the sent mail just synced (issue 13); each applies once."""
+    from peerpulse.worker import overrides
+    from peerpulse.worker.schedule import zone
+
+    if not store.pending_commands(account.name):
+        return
+    key = overrides.command_key(settings.state_path, create=True)
+    assert key is not None  # made on demand
+    overrides.apply_mail_commands(store, account.name, key, store.people(account.name),
+                                  zone(account.timezone), now or datetime.now(UTC))
 
 
 def sync(args: argparse.Namespace, env: Env) -> ExitCode:

@@ -110,9 +110,11 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
     today = _local_today(digest, now)
     people: list[str] = []
 
+    actions = digest.stats.get("actions") or {}
+
     def person(entry: PersonEntry) -> dict[str, Any]:
         people.append(entry.email)
-        return _person_view(entry, today)
+        return {**_person_view(entry, today), "actions": _actions_view(actions.get(entry.email))}
 
     pick = None
     if digest.peer_of_the_week is not None:
@@ -164,6 +166,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             "shows the error." if digest.stats.get("stale_sources") else ""
         ),
         "timezone": clean_text(digest.timezone, 64),
+        "commands": _commands_view(digest.stats.get("commands")),
         "is_empty": digest.is_empty and not digest.owner_missing,
         "owner_missing": (
             f"Your address {clean_address(digest.owner)} appears in none of the "
@@ -177,6 +180,38 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
     view["headline"] = view["subject"].split(": ", 1)[-1]
     view["people"] = people
     return view
+
+
+_ACTION_LABELS = (("snooze", "snooze 4 weeks"), ("done", "done"), ("never", "never"))
+
+
+def _actions_view(links: Any) -> list[dict[str, str]]:
+    """The "snooze 4 weeks · done · never" links of one person (issue 13): each a
+    ``mailto:`` to the owner whose subject is a signed command. Only URLs of that
+    shape pass; the template escapes them like any other attribute value."""
+    if not isinstance(links, dict):
+        return []
+    out = []
+    for action, label in _ACTION_LABELS:
+        url = links.get(action)
+        if isinstance(url, str) and url.startswith("mailto:") and url.isascii() \
+                and not any(c.isspace() or c in '"<>' for c in url):
+            out.append({"label": label, "url": url})
+    return out
+
+
+def _commands_view(commands: Any) -> list[str]:
+    """What last week's command mails did: "Snoozed Lee Park until 5 Jan 2027", and
+    for an ignored one, why (so a click that did nothing is never silent)."""
+    lines = []
+    for item in commands or ():
+        detail = clean_text(str(item.get("detail", "")), 200)
+        if item.get("outcome") == "applied":
+            lines.append(detail[:1].upper() + detail[1:])
+        else:
+            lines.append(f"Ignored a command mail of {clean_text(str(item.get('sent', '')), 12)}: "
+                         f"{detail}")
+    return lines
 
 
 def excluded_line(excluded: Any) -> str:
