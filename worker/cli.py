@@ -190,9 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--console", action="store_true", help="headless: print the URL, paste the code")
     p.set_defaults(func=_command("auth_google"))
 
-    from peerpulse.worker import overrides_cli  # snooze, done, never, undo (issue 13)
+    from peerpulse.worker import overrides_cli, setup_cli  # issue 13
 
-    overrides_cli.register(sub)
+    overrides_cli.register(sub)  # snooze, done, never, undo, list-overrides
+    setup_cli.register(sub)  # init, people suggest
     return parser
 
 
