@@ -21,6 +21,7 @@ from peerpulse.worker.config import WEEKDAYS, AccountConfig, Settings
 from peerpulse.worker.errors import RulesError
 from peerpulse.worker.schedule import period_of
 from peerpulse.worker.store import Store
+from peerpulse.worker.talking_points import talking_points
 
 HISTORY_SECTIONS = ("peer_of_the_week", "feedback")
 
@@ -82,6 +83,10 @@ def compute_for_account(
     )
     result = compute(inputs, rules)
     digest = _with_actions(result.digest, store, settings, account, now)
+    if settings.privacy.subjects == "kept":
+        points = talking_points(store, account.name, result.views, digest_people(digest))
+        if points:
+            digest = dataclasses.replace(digest, stats={**digest.stats, "talking_points": points})
     return dataclasses.replace(result, digest=digest)
 
 

@@ -190,3 +190,17 @@ def test_an_unknown_address_is_a_clear_error_with_close_matches(org):
     assert "Traceback" not in err
     code, _, err = cli("--config", str(config), "snooze", "lee.chen@example.com", "--weeks", "0")
     assert code == 2 and "--weeks must be 1 to 104" in err
+
+
+def test_talking_points_only_when_subjects_are_kept(org, monkeypatch):
+    _, config = org
+    code, out, _ = cli("--config", str(config), "digest", "--dry-run", "--now", NOW)
+    assert code == 0 and "Last talked about: " in out
+    code, out, _ = cli("--config", str(config), "digest", "--dry-run", "--format", "json",
+                       "--now", NOW)
+    points = json.loads(out)["stats"]["talking_points"]
+    assert points and all(1 <= len(p) <= 3 for p in points.values())
+    assert not any(t.lower().startswith(("re:", "fwd:")) for p in points.values() for t in p)
+    monkeypatch.setenv("PEERPULSE_PRIVACY__SUBJECTS", "hashed")
+    code, out, _ = cli("--config", str(config), "digest", "--dry-run", "--now", NOW)
+    assert code == 0 and "Last talked about" not in out

@@ -111,10 +111,13 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
     people: list[str] = []
 
     actions = digest.stats.get("actions") or {}
+    points = digest.stats.get("talking_points") or {}
 
     def person(entry: PersonEntry) -> dict[str, Any]:
         people.append(entry.email)
-        return {**_person_view(entry, today), "actions": _actions_view(actions.get(entry.email))}
+        talked = points.get(entry.email) if isinstance(points, dict) else None
+        return {**_person_view(entry, today), "actions": _actions_view(actions.get(entry.email)),
+                "talked": _talked_view(talked)}
 
     pick = None
     if digest.peer_of_the_week is not None:
@@ -198,6 +201,13 @@ def _actions_view(links: Any) -> list[dict[str, str]]:
                 and not any(c.isspace() or c in '"<>' for c in url):
             out.append({"label": label, "url": url})
     return out
+
+
+def _talked_view(points: Any) -> str:
+    """"Q3 hiring plan, Budget review": at most three, each one clean bounded line."""
+    if not isinstance(points, list):
+        return ""
+    return clean_text(", ".join(clean_text(str(p), 60) for p in points[:3] if p), 200)
 
 
 def _commands_view(commands: Any) -> list[str]:
