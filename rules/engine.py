@@ -18,6 +18,7 @@ from peerpulse.rules import recommend
 from peerpulse.rules.cadence import cadence_for, days_overdue, with_rhythm
 from peerpulse.rules.coverage import DepartmentTally
 from peerpulse.rules.explain import Explanation
+from peerpulse.rules.forecast import fading
 from peerpulse.rules.identity import Identity, normalize
 from peerpulse.rules.inference import Exclusion, Hooks, Interaction, infer_events, infer_messages
 from peerpulse.rules.ledger import Ledger
@@ -25,7 +26,7 @@ from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides, Override, reso
 from peerpulse.rules.peers import Directory, build_directory
 from peerpulse.rules.recommendations import DepartmentCoverage, Digest
 from peerpulse.rules.ruleset import RuleSet
-from peerpulse.rules.scoring import score_peer
+from peerpulse.rules.scoring import days_until_below, score_peer
 from peerpulse.rules.slots import BusyCollector, free_slots, next_monday, week_window
 from peerpulse.rules.team_meeting import TeamMeeting, TeamMeetingDetector
 from peerpulse.rules.views import Context, PeerView, cadence_reasons, recency_reason
@@ -120,6 +121,11 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         skip | {e.email for e in reconnect} | {e.email for e in feedback}
         | {i.person.email for i in invitations}
     )
+    reciprocity = recommend.reciprocity(ordered, ctx, contact)
+    celebrate = recommend.celebrate(
+        ordered, subject_hits, inputs.title_changes, ctx, identity.resolve
+    )
+    named = contact | {r.person.email for r in reciprocity} | {c.person.email for c in celebrate}
     digest = Digest(
         account=inputs.account,
         period=inputs.period,
@@ -128,13 +134,12 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         owner=identity.owner,
         peer_of_the_week=pick,
         reconnect=reconnect,
-        reciprocity=recommend.reciprocity(ordered, ctx, contact),
-        celebrate=recommend.celebrate(
-            ordered, subject_hits, inputs.title_changes, ctx, identity.resolve
-        ),
+        reciprocity=reciprocity,
+        celebrate=celebrate,
         coverage=recommend.coverage(tallies, ctx),
         feedback=feedback,
         invitations=invitations,
+        fading=fading(ordered, ctx, named),
         stats={
             "events_read": events_read,
             "calendar": inputs.has_calendar,
@@ -180,6 +185,7 @@ def _views(
 ) -> dict[str, PeerView]:
     views: dict[str, PeerView] = {}
     today = ctx.today
+    strength = ctx.rules.model.tie_strength
     for email, person in directory.peers.items():
         entry = ledger.persons.get(email)
         rows = entry.interactions if entry else []
@@ -201,6 +207,8 @@ def _views(
             overdue=days_overdue(days_since, cadence.days),
             upcoming=ctx.iso_date(upcoming),
             attendance=team.attendance.get(email, 0) if team else 0,
+            fades_in=days_until_below(score.tie_strength, strength.dormant_below,
+                                      strength.half_life_days),
         )
     return views
 
@@ -306,4 +314,6 @@ def _explain(result: EngineResult, email: str) -> Explanation:
         already_scheduled=view.upcoming,
         team_meeting_attendance=view.attendance,
         reasons=(recency_reason(view), *cadence_reasons(view)),
+        fades_in_days=view.fades_in,
+        dormant_below=ctx.rules.model.tie_strength.dormant_below,
     )

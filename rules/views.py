@@ -84,6 +84,8 @@ class PeerView:
     def department(self) -> str | None:
         return self.person.department
 
+    fades_in: int | None = None  # days until the tie falls below [tie_strength] dormant_below
+
     @property
     def overdue_ratio(self) -> float | None:
         """Days overdue as a share of the cadence (0.5 = half a cadence late)."""
@@ -148,6 +150,7 @@ def entry(view: PeerView, reasons: Sequence[str], ctx: Context) -> PersonEntry:
         tie_strength=round(view.score.tie_strength, 3),
         days_overdue=view.overdue,
         already_scheduled=view.upcoming,
+        fades_in_days=view.fades_in,
     )
 
 

@@ -114,6 +114,7 @@ def digest_people(digest: Digest) -> list[str]:
     people += [c.person.email for c in digest.celebrate]
     people += [p.email for p in digest.feedback]
     people += [i.person.email for i in digest.invitations]
+    people += [p.email for p in digest.fading]
     return list(dict.fromkeys(people))
 
 

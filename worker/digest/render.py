@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from peerpulse.rules.forecast import span
 from peerpulse.rules.recommendations import Digest, PersonEntry
 from peerpulse.worker.digest.sanitize import NAME_LIMIT, clean_address, clean_text, header_text
 from peerpulse.worker.schedule import parse_period, period_dates
@@ -34,6 +35,7 @@ _KINDS = {
     "mail_received": "mail received",
     "mail_reply": "reply",
 }
+FORECAST_SHOWN_DAYS = 60  # a forecast months away is noise in a weekly digest (explain has it)
 _TREND = {"up": "rising", "flat": "steady", "down": "falling", "dark": "gone dark"}
 
 
@@ -159,6 +161,12 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             for i in digest.invitations
         ],
         "coverage": _coverage_view(digest, today),
+        "fading": [
+            {"person": person(p),
+             "when": clean_text(f"in about {span(p.fades_in_days)}" if p.fades_in_days
+                               is not None else "now", 40)}
+            for p in digest.fading
+        ],
         "generated": _generated_text(now, digest.timezone),
         "chain_unknown": digest.stats.get("management_chain_known") is False,
         "excluded": excluded_line(digest.stats.get("excluded")),
@@ -310,6 +318,9 @@ def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
         why.append(f"{entry.days_overdue} days overdue")
     if entry.already_scheduled:
         why.append(f"already on your calendar {_day(entry.already_scheduled, today)}")
+    if entry.fades_in_days is not None and entry.fades_in_days <= FORECAST_SHOWN_DAYS \
+            and "threshold" not in said:
+        why.append(f"falls below your threshold in about {span(entry.fades_in_days)}")
     recent = _recent(entry, today)
     try:
         mailto = clean_address(entry.email)
