@@ -3,7 +3,7 @@
 ``peerpulse people suggest`` ranks the owner's real correspondents
 (:func:`rules.suggest.correspondents`: the noise rules already applied) and
 writes them as a people CSV with the columns to fill (department, title,
-manager) and whatever the data already gives: the directory's values, display
+manager, manages_anyone) and whatever the data already gives: the directory's values, display
 names, ``external`` in ``tags`` for addresses outside the owner's domains.
 ``merge`` keeps every value the user already wrote and only fills empty cells
 and adds new people, so it can be run again after more mail arrives.
@@ -21,7 +21,8 @@ from peerpulse.connectors.atomic_file import write_atomic
 from peerpulse.rules.suggest import Correspondent
 from peerpulse.worker.errors import ConfigError
 
-COLUMNS = ("email", "name", "aliases", "department", "title", "manager", "tags", "team_size")
+COLUMNS = ("email", "name", "aliases", "department", "title", "manager", "tags", "team_size",
+           "manages_anyone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,8 @@ def rows_for(found: Sequence[Correspondent]) -> list[dict[str, str]]:
             "manager": (p.manager or "") if p else "",
             "tags": ";".join(tags),
             "team_size": str(p.team_size) if p and p.team_size is not None else "",
+            # peers manage people: say so here when the file has no manager column to tell
+            "manages_anyone": "yes" if p and p.manages_anyone else "",
         })
     return rows
 

@@ -209,7 +209,7 @@ def init(args: argparse.Namespace, env: Env, ask: Callable[[str], str] | None = 
     _check_inputs(settings, env)
     people_path = settings.resolve_path(people)
     if not args.google and not people_path.exists():
-        people_path.write_text("email,name,aliases,department,title,manager,tags,team_size\n",
+        people_path.write_text(",".join(people_columns()) + "\n",
                                encoding="utf-8")
     os.replace(draft, target)
     env.print(terminal_text(f"wrote {target} (account {args.account!r}, owner {owner}, "
@@ -242,6 +242,12 @@ class _Loud(Env):
     @property
     def interactive(self) -> bool:
         return True
+
+
+def people_columns() -> tuple[str, ...]:
+    from peerpulse.worker.people_suggest import COLUMNS
+
+    return COLUMNS
 
 
 def _split(text: str) -> list[str]:
@@ -311,7 +317,8 @@ def people_suggest(args: argparse.Namespace, env: Env) -> ExitCode:
     env.print(terminal_text(
         f"wrote {written.path}: {written.new} new, {written.kept} kept"
         + (f" ({written.filled} empty cells filled)" if written.filled else "")
-        + ". Fill in department, title and manager (aliases are ';'-separated), "
+        + ". Fill in department, title and manager, or manages_anyone = yes for people "
+        "who manage a team (aliases are ';'-separated), "
         "then `peerpulse sync` and `peerpulse digest --dry-run`."))
     return ExitCode.OK
 
