@@ -131,7 +131,8 @@ class Digest:
 
     @property
     def is_empty(self) -> bool:
-        """Nothing actionable: no pick, no one to reconnect, thank, ask or invite.
+        """Nothing actionable: no pick, no one to reconnect, thank, ask or invite, and
+        no tie fading before the next digest.
 
         A digest warning that the owner appears in no record is not empty: fixing
         the address is the action.
@@ -144,6 +145,7 @@ class Digest:
             or self.celebrate
             or self.feedback
             or self.invitations
+            or self.fading
         )
 
     @property

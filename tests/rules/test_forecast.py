@@ -78,3 +78,15 @@ def test_a_tie_named_in_another_section_is_not_repeated_in_the_fading_line() -> 
     assert result.digest.fading == ()
     (entry,) = [p for p in result.digest.reconnect if p.email == OPS]
     assert entry.fades_in_days == 4
+
+
+def test_a_digest_with_only_a_fading_tie_is_not_empty() -> None:
+    from dataclasses import replace
+
+    strength = run(_weekly_tie()).views[OPS].score.tie_strength
+    near = run(_weekly_tie(), rules=_rules(round(strength * 0.97, 3)),
+               history={"feedback": [("2026-W47", OPS)]})
+    only = replace(near.digest, peer_of_the_week=None, reconnect=(), reciprocity=(),
+                   celebrate=(), feedback=(), invitations=())
+    assert only.fading and not only.is_empty
+    assert replace(only, fading=()).is_empty
