@@ -21,7 +21,7 @@ from peerpulse.connectors.addresses import (
     parse_message_ids,
     private_text,
 )
-from peerpulse.connectors.records import Direction, MessageMeta
+from peerpulse.connectors.records import Direction, MailCommand, MessageMeta, command_text
 
 __all__ = ["ADDRESS_HEADERS", "message_meta_from_headers"]
 
@@ -51,7 +51,7 @@ def message_meta_from_headers(
     thread_id: str | None = None,
     calendar_part: bool = False,
     sent_label: bool = False,
-) -> MessageMeta:
+) -> MessageMeta | MailCommand:
     """Map header fields (lowercased names → raw unfolded values) to a record.
 
     ``source_id``, ``timestamp`` and the ``thread_id`` hint come from the
@@ -78,6 +78,10 @@ def message_meta_from_headers(
       parameter, a calendar part, or a calendar system's subject
       (``Invitation:``, ``Accepted:``, ``Canceled event:`` …).
     * ``subject`` goes through :func:`connectors.addresses.private_text` (``subjects`` mode).
+    * Mail from the owner to the owner only (SELF) whose subject starts with
+      ``peerpulse:`` is a digest action link the owner used: a
+      :class:`MailCommand`, recognised before the subject is hashed or dropped,
+      never a message (so never an interaction).
     """
     get = headers.get
     sender_list = parse_address_header(get("from"))
@@ -97,6 +101,8 @@ def message_meta_from_headers(
     in_reply_to = normalize_message_id(get("in-reply-to"))
     raw_subject = get("subject")
     subject = clean_text(decode_words(raw_subject)) if raw_subject is not None else None
+    if direction is Direction.SELF and (command := command_text(subject)) is not None:
+        return MailCommand(source_id, timestamp, command, thread_id or message_id)
     return MessageMeta(
         source_id=source_id,
         message_id=message_id,

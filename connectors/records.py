@@ -65,6 +65,7 @@ class RecordKind(StrEnum):
     EVENT = "event"
     MESSAGE = "message"
     PERSON = "person"
+    COMMAND = "command"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,41 @@ class Person:
         return self.email
 
 
-Record = EventInstance | MessageMeta | Person
+@dataclass(frozen=True, slots=True)
+class MailCommand:
+    """A digest action link the owner used: mail from the owner to the owner only,
+    whose subject starts with :data:`COMMAND_MARKER` (issue 13, item 2).
+
+    Connectors recognise it while mapping headers, *before* the subject is hashed
+    or dropped for privacy, and yield this record instead of a
+    :class:`MessageMeta`, so it never counts as an interaction. ``command`` is the
+    subject after the marker, verbatim; the worker parses it and checks its
+    signature, so a connector needs no key.
+    """
+
+    source_id: str
+    timestamp: datetime
+    command: str
+    thread_id: str | None = None
+
+    kind = RecordKind.COMMAND
+
+
+#: How a command subject starts: ``peerpulse: snooze lee@example.com 4w 2026-W48 <token>``.
+COMMAND_MARKER = "peerpulse:"
+
+
+def command_text(subject: str | None) -> str | None:
+    """The command after :data:`COMMAND_MARKER` (case-insensitive), or None."""
+    if not subject:
+        return None
+    text = subject.strip()
+    if text[: len(COMMAND_MARKER)].lower() != COMMAND_MARKER:
+        return None
+    return " ".join(text[len(COMMAND_MARKER):].split())
+
+
+Record = EventInstance | MessageMeta | Person | MailCommand
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,11 @@ class Provider(Generic[S]):
     connector: Callable[[SourceContext, S], Connector]
     auth: AuthCommand | None = None
     delivery: Delivery[Any] | None = None
+    # What `peerpulse init --source NAME` writes as the account's [accounts.source]
+    # table (commented TOML, header included) and the next step it prints; {account}
+    # in init_next is the account name. None: init cannot set this provider up.
+    init_source: str | None = None
+    init_next: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,15 @@ from peerpulse.rules import recommend
 from peerpulse.rules.cadence import cadence_for, days_overdue, with_rhythm
 from peerpulse.rules.coverage import DepartmentTally
 from peerpulse.rules.explain import Explanation
+from peerpulse.rules.forecast import fading
 from peerpulse.rules.identity import Identity, normalize
 from peerpulse.rules.inference import Exclusion, Hooks, Interaction, infer_events, infer_messages
 from peerpulse.rules.ledger import Ledger
+from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides, Override, resolve
 from peerpulse.rules.peers import Directory, build_directory
 from peerpulse.rules.recommendations import DepartmentCoverage, Digest
 from peerpulse.rules.ruleset import RuleSet
-from peerpulse.rules.scoring import score_peer
+from peerpulse.rules.scoring import days_until_below, score_peer
 from peerpulse.rules.slots import BusyCollector, free_slots, next_monday, week_window
 from peerpulse.rules.team_meeting import TeamMeeting, TeamMeetingDetector
 from peerpulse.rules.views import Context, PeerView, cadence_reasons, recency_reason
@@ -48,6 +50,8 @@ class EngineInputs:
     collect_interactions: bool = False
     # No calendar source: "free" would only mean "unknown", so no slots are proposed.
     has_calendar: bool = True
+    # snooze / done / never the manager gave (CLI or digest links), read from the store
+    overrides: Sequence[Override] = ()
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,9 @@ class EngineResult:
 def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     """Run the rules over the inputs. Pure: same inputs, same result."""
     zone = ZoneInfo(inputs.timezone)
-    ctx = Context(rules, zone, inputs.now, inputs.period, inputs.history, inputs.owner)
     identity = Identity(inputs.owner, inputs.owner_aliases, inputs.people, rules)
+    active = resolve(inputs.overrides, lambda e: identity.resolve(normalize(e)))
+    ctx = Context(rules, zone, inputs.now, inputs.period, inputs.history, inputs.owner, active)
     directory = build_directory(inputs.people, identity, rules)
     ledger = Ledger(directory)
     busy = BusyCollector()
@@ -80,6 +85,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     hooks = Hooks(busy=busy, busy_window=week_window(monday, zone), series=team.observe)
     events_read = infer_events(inputs.events, identity, rules, ledger, inputs.now, hooks)
     messages_read = infer_messages(inputs.messages, identity, rules, ledger, inputs.now)
+    _count_done(active, ledger, rules, inputs.now)
     team_meeting = team.result()
     views = _views(directory, ledger, team_meeting, ctx)
     ordered = [views[e] for e in sorted(views)]
@@ -115,6 +121,11 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         skip | {e.email for e in reconnect} | {e.email for e in feedback}
         | {i.person.email for i in invitations}
     )
+    reciprocity = recommend.reciprocity(ordered, ctx, contact)
+    celebrate = recommend.celebrate(
+        ordered, subject_hits, inputs.title_changes, ctx, identity.resolve
+    )
+    named = contact | {r.person.email for r in reciprocity} | {c.person.email for c in celebrate}
     digest = Digest(
         account=inputs.account,
         period=inputs.period,
@@ -123,13 +134,12 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         owner=identity.owner,
         peer_of_the_week=pick,
         reconnect=reconnect,
-        reciprocity=recommend.reciprocity(ordered, ctx, contact),
-        celebrate=recommend.celebrate(
-            ordered, subject_hits, inputs.title_changes, ctx, identity.resolve
-        ),
+        reciprocity=reciprocity,
+        celebrate=celebrate,
         coverage=recommend.coverage(tallies, ctx),
         feedback=feedback,
         invitations=invitations,
+        fading=fading(ordered, ctx, named),
         stats={
             "events_read": events_read,
             "calendar": inputs.has_calendar,
@@ -175,6 +185,7 @@ def _views(
 ) -> dict[str, PeerView]:
     views: dict[str, PeerView] = {}
     today = ctx.today
+    strength = ctx.rules.model.tie_strength
     for email, person in directory.peers.items():
         entry = ledger.persons.get(email)
         rows = entry.interactions if entry else []
@@ -196,8 +207,22 @@ def _views(
             overdue=days_overdue(days_since, cadence.days),
             upcoming=ctx.iso_date(upcoming),
             attendance=team.attendance.get(email, 0) if team else 0,
+            fades_in=days_until_below(score.tie_strength, strength.dormant_below,
+                                      strength.half_life_days),
         )
     return views
+
+
+def _count_done(active: ActiveOverrides, ledger: Ledger, rules: RuleSet, now: datetime) -> None:
+    """Each ``done`` is one interaction on the day it was given (never in the future),
+    neither side's initiative, so reciprocity is not skewed by a click."""
+    weight = rules.model.kinds.weights.marked_done
+    for email, times in active.done.items():
+        for at in times:
+            if at > now:
+                continue
+            ledger.count(email, at.timestamp(), DONE_KIND, weight,
+                         f"override:done:{at.isoformat(timespec='seconds')}", False, False, False)
 
 
 EXCLUDED_SHARE_TO_REPORT = 0.5
@@ -244,6 +269,10 @@ def _explain(result: EngineResult, email: str) -> Explanation:
         verdict = f"not a peer: {verdict_obj.rule} ({verdict_obj.detail})"
     if person is None:
         notes.append("not in the directory: only per-rule counts are kept for unknown addresses")
+    overrides = ctx.overrides.by_email.get(canonical, ())
+    notes += [f"override: {o.describe()}" for o in overrides]
+    if ctx.blocked(canonical):
+        notes.append("left out of every digest section (never or snoozed)")
 
     def when(ts: float) -> datetime:
         return datetime.fromtimestamp(ts, ctx.zone)
@@ -285,4 +314,6 @@ def _explain(result: EngineResult, email: str) -> Explanation:
         already_scheduled=view.upcoming,
         team_meeting_attendance=view.attendance,
         reasons=(recency_reason(view), *cadence_reasons(view)),
+        fades_in_days=view.fades_in,
+        dormant_below=ctx.rules.model.tie_strength.dormant_below,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from peerpulse.rules.forecast import span
 from peerpulse.rules.inference import Exclusion, Interaction
 
 
@@ -31,6 +32,8 @@ class Explanation:
     already_scheduled: str | None = None
     team_meeting_attendance: int = 0
     reasons: tuple[str, ...] = ()
+    fades_in_days: int | None = None
+    dormant_below: float = 0.0
     zone: str = "UTC"
     notes: tuple[str, ...] = field(default_factory=tuple)
     # record id -> kept subject or meeting title, filled by the caller that holds the
@@ -53,6 +56,8 @@ class Explanation:
                 f"  initiated by you / by them: {self.initiated_by_me} / {self.initiated_by_them}",
                 f"  team meeting attendance: {self.team_meeting_attendance}",
             ]
+            if self.dormant_below > 0:
+                lines.append(f"  forecast: {_forecast(self.fades_in_days, self.dormant_below)}")
             if self.already_scheduled:
                 lines.append(f"  already scheduled: {self.already_scheduled}")
         for note in self.notes:
@@ -78,6 +83,12 @@ class Explanation:
     def _label(self, record_id: str) -> str:
         label = self.labels.get(record_id)
         return f"{label!r}  {record_id}" if label else record_id
+
+
+def _forecast(days: int | None, threshold: float) -> str:
+    if days is None:
+        return f"below your threshold ({threshold:g})"
+    return f"falls below your threshold ({threshold:g}) in about {span(days)} without contact"
 
 
 def _ago(days: int) -> str:

@@ -53,6 +53,9 @@ class PersonEntry:
     tie_strength: float = 0.0
     days_overdue: int | None = None
     already_scheduled: str | None = None  # ISO date of an upcoming 1:1/small meeting
+    # days until the tie strength decays below [tie_strength] dormant_below without new
+    # contact; None when it already is below (or never met, or the forecast is off)
+    fades_in_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +126,13 @@ class Digest:
     feedback: tuple[PersonEntry, ...] = ()
     invitations: tuple[Invitation, ...] = ()
     stats: dict[str, Any] = field(default_factory=dict)
+    # ties with a usual rhythm that fall below the threshold before the next digest
+    fading: tuple[PersonEntry, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        """Nothing actionable: no pick, no one to reconnect, thank, ask or invite.
+        """Nothing actionable: no pick, no one to reconnect, thank, ask or invite, and
+        no tie fading before the next digest.
 
         A digest warning that the owner appears in no record is not empty: fixing
         the address is the action.
@@ -139,6 +145,7 @@ class Digest:
             or self.celebrate
             or self.feedback
             or self.invitations
+            or self.fading
         )
 
     @property

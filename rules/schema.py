@@ -116,6 +116,7 @@ class Weights(_Section):
     mail_sent: Positive = 1.0
     mail_received: Positive = 0.5
     reply_bonus: Positive = 0.5
+    marked_done: Positive = 1.0
 
 
 class Kinds(_Section):
@@ -127,6 +128,7 @@ class Kinds(_Section):
 class TieStrength(_Section):
     half_life_days: float = Field(default=90.0, gt=0)
     initiated_by_me_weight: float = Field(default=1.5, ge=0)
+    dormant_below: float = Field(default=10.0, ge=0)  # the fading forecast's threshold; 0: off
 
 
 class CadenceGroup(_Section):

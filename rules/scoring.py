@@ -8,6 +8,7 @@ multiplied by ``initiated_by_me_weight`` (their omega_out).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,15 @@ def decay(age_days: float, half_life_days: float) -> float:
     if age_days <= 0:
         return 1.0
     return 0.5 ** (age_days / half_life_days)
+
+
+def days_until_below(strength: float, threshold: float, half_life_days: float) -> int | None:
+    """Whole days until ``strength`` decays below ``threshold`` with no new contact
+    (``half_life * log2(strength / threshold)``); None when it already is at or below
+    it, or the threshold is 0 (the forecast is off)."""
+    if threshold <= 0 or strength <= threshold or half_life_days <= 0:
+        return None
+    return math.ceil(half_life_days * math.log2(strength / threshold))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from peerpulse.connectors.records import Person
 from peerpulse.rules.cadence import Cadence
 from peerpulse.rules.ledger import InteractionRow
+from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides
 from peerpulse.rules.recommendations import Evidence, PersonEntry
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.scoring import PeerScore
@@ -26,6 +27,7 @@ KIND_PHRASES = {
     "large_meeting": "meeting",
     "mail_sent": "mail from you",
     "mail_received": "mail from them",
+    DONE_KIND: "contact (you marked it done)",
 }
 
 
@@ -37,6 +39,8 @@ class Context:
     period: str
     history: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
     owner: str = ""  # seeds the weekly draws, so two managers are not sent to the same stranger
+    # snooze / never / done given from the CLI or the digest's links (rules.overrides)
+    overrides: ActiveOverrides = field(default_factory=ActiveOverrides)
 
     @property
     def now_ts(self) -> float:
@@ -53,9 +57,9 @@ class Context:
         return None if ts is None else self.local_date(ts).isoformat()
 
     def blocked(self, email: str) -> bool:
-        """On the never list, or snoozed until after today."""
+        """On the never list, or snoozed until after today (rules or overrides)."""
         policy = self.rules.model.recommend
-        if email in policy.never:
+        if email in policy.never or self.overrides.blocked(email, self.today):
             return True
         return any(s.email == email and s.until >= self.today for s in policy.snooze)
 
@@ -79,6 +83,8 @@ class PeerView:
     @property
     def department(self) -> str | None:
         return self.person.department
+
+    fades_in: int | None = None  # days until the tie falls below [tie_strength] dormant_below
 
     @property
     def overdue_ratio(self) -> float | None:
@@ -144,6 +150,7 @@ def entry(view: PeerView, reasons: Sequence[str], ctx: Context) -> PersonEntry:
         tie_strength=round(view.score.tie_strength, 3),
         days_overdue=view.overdue,
         already_scheduled=view.upcoming,
+        fades_in_days=view.fades_in,
     )
 
 

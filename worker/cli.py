@@ -202,6 +202,10 @@ def build_parser(with_providers: bool = True) -> argparse.ArgumentParser:
     )
     auth_sub = auth.add_subparsers(dest="provider", metavar="PROVIDER")
     auth_sub.required = True
+    from peerpulse.worker import overrides_cli, setup_cli  # issue 13
+
+    overrides_cli.register(sub)  # snooze, done, never, undo, list-overrides
+    setup_cli.register(sub)  # init, people suggest
     if not with_providers:
         return parser
     # Each installed provider's auth command (connectors.registry); discovering them

@@ -119,8 +119,25 @@ def _sync_all(
     for account in accounts:
         reports[account.name] = sync_account(store, settings, account, now=now, progress=progress)
         progress.done()
+        _apply_mail_commands(store, settings, account, now)
         _report_sync(env, reports[account.name], verbose)
     return reports
+
+
+def _apply_mail_commands(
+    store: Store, settings: Settings, account: AccountConfig, now: datetime | None
+) -> None:
+    """Snooze / done / never links the owner clicked in a digest, read back from
+    the sent mail just synced (issue 13); each applies once."""
+    from peerpulse.worker import overrides
+    from peerpulse.worker.schedule import zone
+
+    if not store.pending_commands(account.name):
+        return
+    key = overrides.command_key(settings.state_path, create=True)
+    assert key is not None  # made on demand
+    overrides.apply_mail_commands(store, account.name, key, store.people(account.name),
+                                  zone(account.timezone), now or datetime.now(UTC))
 
 
 def sync(args: argparse.Namespace, env: Env) -> ExitCode:
@@ -177,6 +194,11 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
                     continue
                 log.warning("%s: the digest uses the last stored data of %s (sync failed)",
                             account.name, ", ".join(stale))
+            held = _hold_first_digest(store, settings, account, rules, now)
+            if held is not None:
+                failed |= held.failed
+                _print_delivery(env, account, held, verbose)
+                continue
             built: list[Any] = []
             outcome = _deliver(store, settings, account, rules, now, force=False, built=built,
                                stale_sources=stale)
@@ -193,6 +215,35 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
 
                 log.warning("%s: %s", account.name, excluded_line(excluded))
     return ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK
+
+
+def _hold_first_digest(
+    store: Store, settings: Settings, account: AccountConfig, rules: Any, now: datetime
+) -> Any:
+    """Before an account's very first digest: hold it, with a preview and what to
+    fill in, while setup is unfinished (``worker.first_run``); None to go on."""
+    from dataclasses import replace
+
+    from peerpulse.worker import first_run, marker
+
+    period = first_run.due(account, now)
+    if period is None:
+        return None
+    remembered = marker.read(settings.database_path)
+    floor = remembered.periods_sent.get(account.name) if remembered else None
+    if not first_run.is_first(store, account, floor):
+        return None
+    digest = compute_for_account(store, settings, account, rules, now=now, period=period).digest
+    people = [str(p) for p in getattr(account.source, "people", []) or []]
+    gaps = first_run.missing(digest, account.digest.min_peers, people)
+    if not gaps:
+        return None
+    held = first_run.hold(settings.state_path, account, period,
+                          _format_digest(digest, "text", account, now), gaps)
+    if digest.owner_missing:
+        log.warning("%s", _owner_missing_line(account, digest))
+        return replace(held, failed=True)  # a wrong address is an error, not setup
+    return held
 
 
 def _refuse_clock_behind(

@@ -96,6 +96,9 @@ class DigestConfig(_Strict):
     # a source failed this run: "send" the digest from its last stored data with a
     # visible note naming the stale source (exit 1), or "hold" it until the sync works
     on_source_failure: Literal["send", "hold"] = "send"
+    # the very first digest waits (a preview is written instead) until the directory
+    # names at least this many peers and the owner appears in the records; 0: never wait
+    min_peers: int = Field(default=3, ge=0)
 
     @field_validator("working_hours", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ engine, and hands back the engine's result. Nothing here decides anything.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,13 @@ from typing import Any
 from peerpulse.rules.engine import EngineInputs, EngineResult, compute
 from peerpulse.rules.errors import RuleError
 from peerpulse.rules.loader import load_rules
+from peerpulse.rules.recommendations import Digest
+from peerpulse.worker import overrides
 from peerpulse.worker.config import WEEKDAYS, AccountConfig, Settings
 from peerpulse.worker.errors import RulesError
 from peerpulse.worker.schedule import period_of
 from peerpulse.worker.store import Store
+from peerpulse.worker.talking_points import talking_points
 
 HISTORY_SECTIONS = ("peer_of_the_week", "feedback")
 
@@ -75,8 +79,43 @@ def compute_for_account(
         working_days=tuple(WEEKDAYS.index(d) for d in account.digest.working_days),
         collect_interactions=collect_interactions,
         has_calendar=_has_calendar(account),
+        overrides=overrides.to_rules(store.overrides(account.name)),
     )
-    return compute(inputs, rules)
+    result = compute(inputs, rules)
+    digest = _with_actions(result.digest, store, settings, account, now)
+    if settings.privacy.subjects == "kept":
+        points = talking_points(store, account.name, result.views, digest_people(digest))
+        if points:
+            digest = dataclasses.replace(digest, stats={**digest.stats, "talking_points": points})
+    return dataclasses.replace(result, digest=digest)
+
+
+def _with_actions(
+    digest: Digest, store: Store, settings: Settings, account: AccountConfig, now: datetime
+) -> Digest:
+    """The digest with its action links (snooze, done, never per person) and what
+    last week's command mails did (issue 13, item 2), both in ``stats``."""
+    stats = dict(digest.stats)
+    commands = overrides.report_lines(store, account.name, now)
+    if commands:
+        stats["commands"] = commands
+    key = overrides.command_key(settings.state_path, create=not store.read_only)
+    if key is not None:
+        stats["actions"] = overrides.action_links(
+            key, account.name, account.owner, digest_people(digest), digest.period)
+    return dataclasses.replace(digest, stats=stats)
+
+
+def digest_people(digest: Digest) -> list[str]:
+    """Everyone the digest names, in section order."""
+    people = [digest.peer_of_the_week.person.email] if digest.peer_of_the_week else []
+    people += [p.email for p in digest.reconnect]
+    people += [r.person.email for r in digest.reciprocity]
+    people += [c.person.email for c in digest.celebrate]
+    people += [p.email for p in digest.feedback]
+    people += [i.person.email for i in digest.invitations]
+    people += [p.email for p in digest.fading]
+    return list(dict.fromkeys(people))
 
 
 def _has_calendar(account: AccountConfig) -> bool:

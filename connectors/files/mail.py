@@ -23,7 +23,7 @@ from pathlib import Path
 from peerpulse.connectors.addresses import decode_words, normalize_message_id
 from peerpulse.connectors.files.mbox import CALENDAR_PART, MboxScanner, RawMessage
 from peerpulse.connectors.headers import ADDRESS_HEADERS, message_meta_from_headers
-from peerpulse.connectors.records import MessageMeta, SkippedInput
+from peerpulse.connectors.records import MailCommand, MessageMeta, SkippedInput
 
 _WANTED = (
     "message-id", "date", "from", "to", "cc", "bcc", "subject", "in-reply-to", "references",
@@ -123,7 +123,7 @@ def envelope_date(envelope: bytes) -> datetime | None:
 
 def message_meta(
     header: bytes, owner: MailOwner, *, envelope: bytes = b"", calendar_part: bool = False
-) -> MessageMeta:
+) -> MessageMeta | MailCommand:
     """Map one header block; raises :class:`MalformedMessage` when it cannot be a record.
 
     The meaning of the fields is :func:`connectors.headers.message_meta_from_headers`'s;
@@ -182,7 +182,7 @@ def _gmail_thread(gm_thrid: str | None) -> str | None:
 # -- inputs ------------------------------------------------------------------------
 
 
-MailItem = MessageMeta | SkippedInput
+MailItem = MessageMeta | MailCommand | SkippedInput
 
 
 def mbox_items(

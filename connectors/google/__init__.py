@@ -73,4 +73,13 @@ PROVIDER = Provider(
         run=_authorize,
     ),
     delivery=Delivery(name="gmail", settings=GmailDeliverySettings, backend=_gmail_backend),
+    init_source="""[accounts.source]
+type = "google"                            # Google Calendar + Gmail metadata (read-only scopes)
+client_secrets = { file = "client_secret.json" }  # your OAuth client (Desktop app), 0600
+calendars = ["primary"]
+mail = true
+# people: add a CSV with `peerpulse people suggest` after the first sync
+""",
+    init_next="put your OAuth client in client_secret.json beside the config, "
+    "then `peerpulse auth google --account {account}`",
 )

@@ -19,6 +19,7 @@ from peerpulse.connectors.records import (
     EventInstance,
     EventStatus,
     EventType,
+    MailCommand,
     MessageMeta,
     Person,
     ResponseStatus,
@@ -109,7 +110,7 @@ def message_time(message: Mapping[str, Any], headers: Mapping[str, str]) -> date
 
 def message_meta(
     message: Mapping[str, Any], owner: frozenset[str], subjects: str
-) -> MessageMeta | None:
+) -> MessageMeta | MailCommand | None:
     """A Gmail ``format=metadata`` message as MessageMeta; None if it has no usable time.
 
     The meaning of the headers is :func:`connectors.headers.message_meta_from_headers`'s;

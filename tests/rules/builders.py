@@ -15,6 +15,7 @@ from peerpulse.connectors.records import (
 )
 from peerpulse.rules.engine import EngineInputs, EngineResult, compute
 from peerpulse.rules.loader import load_rules
+from peerpulse.rules.overrides import Override
 from peerpulse.rules.ruleset import RuleSet
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # a Thursday, ISO week 2026-W48
@@ -144,6 +145,7 @@ def run(
     title_changes: list[tuple[str, str | None, str | None, datetime]] = (),  # type: ignore[assignment]
     collect: bool = True,
     has_calendar: bool = True,
+    overrides: tuple[Override, ...] = (),
 ) -> EngineResult:
     return compute(
         EngineInputs(
@@ -162,6 +164,7 @@ def run(
             working_days=(0, 1, 2, 3, 4),
             collect_interactions=collect,
             has_calendar=has_calendar,
+            overrides=overrides,
         ),
         rules or DEFAULT,
     )

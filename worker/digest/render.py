@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from peerpulse.rules.forecast import span
 from peerpulse.rules.recommendations import Digest, PersonEntry
 from peerpulse.worker.digest.sanitize import NAME_LIMIT, clean_address, clean_text, header_text
 from peerpulse.worker.schedule import parse_period, period_dates
@@ -34,6 +35,7 @@ _KINDS = {
     "mail_received": "mail received",
     "mail_reply": "reply",
 }
+FORECAST_SHOWN_DAYS = 60  # a forecast months away is noise in a weekly digest (explain has it)
 _TREND = {"up": "rising", "flat": "steady", "down": "falling", "dark": "gone dark"}
 
 
@@ -110,9 +112,14 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
     today = _local_today(digest, now)
     people: list[str] = []
 
+    actions = digest.stats.get("actions") or {}
+    points = digest.stats.get("talking_points") or {}
+
     def person(entry: PersonEntry) -> dict[str, Any]:
         people.append(entry.email)
-        return _person_view(entry, today)
+        talked = points.get(entry.email) if isinstance(points, dict) else None
+        return {**_person_view(entry, today), "actions": _actions_view(actions.get(entry.email)),
+                "talked": _talked_view(talked)}
 
     pick = None
     if digest.peer_of_the_week is not None:
@@ -154,6 +161,12 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             for i in digest.invitations
         ],
         "coverage": _coverage_view(digest, today),
+        "fading": [
+            {"person": person(p),
+             "when": clean_text(f"in about {span(p.fades_in_days)}" if p.fades_in_days
+                               is not None else "now", 40)}
+            for p in digest.fading
+        ],
         "generated": _generated_text(now, digest.timezone),
         "chain_unknown": digest.stats.get("management_chain_known") is False,
         "excluded": excluded_line(digest.stats.get("excluded")),
@@ -164,6 +177,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             "shows the error." if digest.stats.get("stale_sources") else ""
         ),
         "timezone": clean_text(digest.timezone, 64),
+        "commands": _commands_view(digest.stats.get("commands")),
         "is_empty": digest.is_empty and not digest.owner_missing,
         "owner_missing": (
             f"Your address {clean_address(digest.owner)} appears in none of the "
@@ -177,6 +191,45 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
     view["headline"] = view["subject"].split(": ", 1)[-1]
     view["people"] = people
     return view
+
+
+_ACTION_LABELS = (("snooze", "snooze 4 weeks"), ("done", "done"), ("never", "never"))
+
+
+def _actions_view(links: Any) -> list[dict[str, str]]:
+    """The "snooze 4 weeks · done · never" links of one person (issue 13): each a
+    ``mailto:`` to the owner whose subject is a signed command. Only URLs of that
+    shape pass; the template escapes them like any other attribute value."""
+    if not isinstance(links, dict):
+        return []
+    out = []
+    for action, label in _ACTION_LABELS:
+        url = links.get(action)
+        if isinstance(url, str) and url.startswith("mailto:") and url.isascii() \
+                and not any(c.isspace() or c in '"<>' for c in url):
+            out.append({"label": label, "url": url})
+    return out
+
+
+def _talked_view(points: Any) -> str:
+    """"Q3 hiring plan, Budget review": at most three, each one clean bounded line."""
+    if not isinstance(points, list):
+        return ""
+    return clean_text(", ".join(clean_text(str(p), 60) for p in points[:3] if p), 200)
+
+
+def _commands_view(commands: Any) -> list[str]:
+    """What last week's command mails did: "Snoozed Lee Park until 5 Jan 2027", and
+    for an ignored one, why (so a click that did nothing is never silent)."""
+    lines = []
+    for item in commands or ():
+        detail = clean_text(str(item.get("detail", "")), 200)
+        if item.get("outcome") == "applied":
+            lines.append(detail[:1].upper() + detail[1:])
+        else:
+            lines.append(f"Ignored a command mail of {clean_text(str(item.get('sent', '')), 12)}: "
+                         f"{detail}")
+    return lines
 
 
 def excluded_line(excluded: Any) -> str:
@@ -265,6 +318,9 @@ def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
         why.append(f"{entry.days_overdue} days overdue")
     if entry.already_scheduled:
         why.append(f"already on your calendar {_day(entry.already_scheduled, today)}")
+    if entry.fades_in_days is not None and entry.fades_in_days <= FORECAST_SHOWN_DAYS \
+            and "threshold" not in said:
+        why.append(f"falls below your threshold in about {span(entry.fades_in_days)}")
     recent = _recent(entry, today)
     try:
         mailto = clean_address(entry.email)

@@ -205,3 +205,43 @@ MIGRATIONS.append(
         ["CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"],
     )
 )
+
+# 6: what the manager told us (issue 13): snooze / done / never from the CLI or
+# from the digest's action links, and the command mails those links produce.
+# An override is undone by stamping ``undone_at``, never deleted, so `explain`
+# and the digest can say what happened. ``token`` is the signed token of the
+# command mail that gave it: unique, so a replayed or resent command applies once.
+MIGRATIONS.append(
+    (
+        6,
+        "overrides (snooze, done, never) and digest command mails (issue 13)",
+        [
+            """CREATE TABLE overrides (
+                account TEXT NOT NULL,
+                override_id TEXT NOT NULL,
+                email TEXT NOT NULL,
+                action TEXT NOT NULL CHECK (action IN ('snooze', 'done', 'never')),
+                until_date TEXT,
+                created_at INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                token TEXT,
+                undone_at INTEGER,
+                PRIMARY KEY (account, override_id)
+            )""",
+            "CREATE INDEX overrides_by_email ON overrides (account, email, created_at)",
+            "CREATE UNIQUE INDEX overrides_by_token ON overrides (account, token)",
+            """CREATE TABLE mail_commands (
+                account TEXT NOT NULL,
+                source TEXT NOT NULL,
+                source_id TEXT NOT NULL,
+                sent_at INTEGER NOT NULL,
+                command TEXT NOT NULL,
+                outcome TEXT,
+                detail TEXT,
+                processed_at INTEGER,
+                PRIMARY KEY (account, source, source_id)
+            )""",
+            "CREATE INDEX mail_commands_by_time ON mail_commands (account, sent_at)",
+        ],
+    )
+)

@@ -32,6 +32,8 @@ from peerpulse.worker.store.rows import (
     LedgerState,
     LedgerSummary,
     SourceStatus,
+    StoredCommand,
+    StoredOverride,
     TitleChange,
 )
 
@@ -139,6 +141,47 @@ class Store(Protocol):
 
     def recommendation_history(self, account: str, section: str) -> list[tuple[str, str]]:
         """(period, email) pairs named in ``section``, oldest period first."""
+        ...
+
+    # -- overrides and command mails (issue 13) ------------------------------------
+
+    def add_override(self, account: str, override: StoredOverride) -> bool:
+        """Store one snooze / done / never; False (nothing stored) when its token
+        was already used: a signed command applies once."""
+        ...
+
+    def overrides(self, account: str, *, include_undone: bool = False) -> list[StoredOverride]:
+        """Overrides oldest first; undone ones only with ``include_undone``."""
+        ...
+
+    def undo_override(
+        self, account: str, emails: Iterable[str], at: int
+    ) -> StoredOverride | None:
+        """Mark the newest active override of any of ``emails`` undone at ``at``;
+        returns it (with ``undone_at``), or None if there was none."""
+        ...
+
+    def pending_commands(self, account: str) -> list[StoredCommand]:
+        """Command mails synced but not processed yet, oldest first.
+
+        They arrive through ``apply_batch`` (``MailCommand`` records); a command
+        seen again on a resync keeps its outcome and is never processed twice."""
+        ...
+
+    def processed_commands(self, account: str, since: int) -> list[StoredCommand]:
+        """Processed command mails sent at or after ``since`` (epoch seconds)."""
+        ...
+
+    def settle_command(
+        self,
+        account: str,
+        command: StoredCommand,
+        override: StoredOverride | None,
+        replayed: str,
+    ) -> StoredCommand:
+        """One transaction: store ``override`` (if any) and the command's outcome.
+        When the override's token is already used, nothing is applied and the
+        outcome becomes ``ignored`` with ``replayed`` as its detail."""
         ...
 
     # -- maintenance and status ----------------------------------------------------

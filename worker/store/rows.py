@@ -8,7 +8,7 @@ importing SQLite, and a PostgreSQL backend returns the very same types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -94,3 +94,33 @@ class LedgerSummary:
     recipient: str
     at: int
     error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOverride:
+    """One snooze / done / never as stored (issue 13); ``undone_at`` set once undone."""
+
+    override_id: str
+    email: str
+    action: str
+    until: date | None
+    created_at: int
+    source: str  # "cli" or "mail"
+    token: str | None = None
+    undone_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCommand:
+    """A command mail read from the owner's sent mail, and what was done with it.
+
+    ``outcome`` is None until processed, then "applied" or "ignored" (``detail`` says
+    what was done or why not: forged, replayed, malformed, unknown person)."""
+
+    source: str
+    source_id: str
+    sent_at: int
+    command: str
+    outcome: str | None = None
+    detail: str | None = None
+    processed_at: int | None = None

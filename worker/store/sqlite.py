@@ -24,6 +24,7 @@ from typing import Any
 from peerpulse.connectors.file_modes import make_private_dir
 from peerpulse.connectors.records import (
     EventInstance,
+    MailCommand,
     MessageMeta,
     Person,
     RecordKind,
@@ -31,6 +32,7 @@ from peerpulse.connectors.records import (
 )
 from peerpulse.worker.store import codec, salvage
 from peerpulse.worker.store import sqlite_ledger as ledger_sql
+from peerpulse.worker.store import sqlite_overrides as overrides_sql
 from peerpulse.worker.store.migrations import MIGRATIONS
 from peerpulse.worker.store.rows import (
     AccountCounts,
@@ -40,6 +42,8 @@ from peerpulse.worker.store.rows import (
     LedgerState,
     LedgerSummary,
     SourceStatus,
+    StoredCommand,
+    StoredOverride,
     TitleChange,
 )
 
@@ -261,8 +265,11 @@ class SqliteStore:
         events = [r for r in batch.upserts if isinstance(r, EventInstance)]
         messages = [r for r in batch.upserts if isinstance(r, MessageMeta)]
         people = [r for r in batch.upserts if isinstance(r, Person)]
+        commands = [r for r in batch.upserts if isinstance(r, MailCommand)]
         deleted = 0
         with self._transaction() as cur:
+            if commands:
+                overrides_sql.insert_commands(cur, account, source, commands)
             self._upsert(
                 cur,
                 "events",
@@ -750,3 +757,37 @@ class SqliteStore:
     def ledger_requeue(self, key: LedgerKey) -> LedgerEntry:
         with self._transaction() as cur:
             return ledger_sql.requeue(cur, key)
+
+    # -- overrides and command mails (issue 13; SQL in sqlite_overrides.py) ----------
+
+    def add_override(self, account: str, override: StoredOverride) -> bool:
+        with self._transaction() as cur:
+            return overrides_sql.insert_override(cur, account, override)
+
+    def overrides(self, account: str, *, include_undone: bool = False) -> list[StoredOverride]:
+        with self._transaction() as cur:
+            return overrides_sql.select_overrides(cur, account, include_undone)
+
+    def undo_override(
+        self, account: str, emails: Iterable[str], at: int
+    ) -> StoredOverride | None:
+        with self._transaction() as cur:
+            return overrides_sql.undo_latest(cur, account, emails, at)
+
+    def pending_commands(self, account: str) -> list[StoredCommand]:
+        with self._transaction() as cur:
+            return overrides_sql.select_commands(cur, account, pending=True)
+
+    def processed_commands(self, account: str, since: int) -> list[StoredCommand]:
+        with self._transaction() as cur:
+            return overrides_sql.select_commands(cur, account, pending=False, since=since)
+
+    def settle_command(
+        self,
+        account: str,
+        command: StoredCommand,
+        override: StoredOverride | None,
+        replayed: str,
+    ) -> StoredCommand:
+        with self._transaction() as cur:
+            return overrides_sql.settle_command(cur, account, command, override, replayed)
