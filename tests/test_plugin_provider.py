@@ -150,6 +150,7 @@ type = "echo"
 [accounts.digest]
 send_empty = true
 attach_hold = false
+min_peers = 0  # a throw-away provider: no setup to wait for
 
 [accounts.delivery]
 type = "echo-out"
