@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-google accuracy enron chaos crash-loop fuzz-explore screenshot clean
+.PHONY: demo test lint bench bench-google bench-files accuracy enron chaos crash-loop fuzz-explore screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ fuzz-explore: $(STAMP)
 ## bench-google: Google sync cost vs the API minimum, against the local fake server
 bench-google: $(STAMP)
 	$(BIN)/python -m benchmarks.google_sync_bench
+
+## bench-files: files connector sync timing on the demo (mbox and Maildir);
+## BEFORE=path/to/other/.venv/bin/python compares with another checkout, run by run
+bench-files: $(STAMP)
+	$(BIN)/python -m benchmarks.files_sync_bench --repeat 3 $(if $(BEFORE),--compare $(BEFORE))
 
 ## screenshot: the demo digest in headless Chromium -> docs/digest.png, docs/digest-dark.png
 ## (needs Debian's chromium package: apt-get install -y chromium)

@@ -192,6 +192,7 @@ def _write_token(fake: Any, state: Path) -> None:
             }
         )
     )
+    token.chmod(0o600)  # the token store refuses a token others can read
 
 
 def client_burst(rate: int) -> float:

@@ -117,6 +117,8 @@ class FilesSource:
                 f"(paths are relative to {self._context.base_dir})",
             )
         states, legacy = _load(cursor, self._state)
+        if not states:
+            folder.drop_all(self._state)  # no cursor to account for them: stale
         changed = False
         if legacy:
             changed = True

@@ -117,6 +117,13 @@ def drop_label(state: StagedState, label: str, *, except_run: str | None = None)
         state.delete(key)
 
 
+def drop_all(state: StagedState) -> None:
+    """Stage the deletion of every folder index entry (a source starting from no cursor)."""
+    doomed = [k for k, _ in state.iter_prefix("idx/")]
+    for key in doomed:
+        state.delete(key)
+
+
 class FolderIndex:
     """The index of one folder under one run, read and written through keyed state."""
 

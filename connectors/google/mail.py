@@ -131,14 +131,14 @@ class MailSource:
         for path in remove_side_files(self.state_dir, self.account):
             log.info("%s/gmail: removed version 1's known-ids file %s", self.account, path)
         state = MailCursor.load(cursor)
+        afresh = state is None  # no v2 cursor: a new generation of known ids
         if state is None and (state := MailCursor.upgraded(cursor)) is not None:
             log.info("%s/gmail: cursor upgraded; listing every id once to rebuild the "
                      "known ids", self.account)
-        fresh = state is None
         if state is None:
             state = self._start()
         known = KnownIds(staged, state.gen)
-        if fresh or state.adopt:
+        if afresh:
             known.drop_other_generations()  # committed with the first batch
         if state.phase in ("sent", "rest"):
             final = yield from self._initial(state, known)

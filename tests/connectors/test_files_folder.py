@@ -359,3 +359,16 @@ def test_the_packed_version_1_index_decodes_and_rejects_what_is_not_ours() -> No
     assert index is not None and sorted(index.values()) == sorted(message_ids(range(4)))
     assert folder.decode("not ours!") is None and folder.decode("bm90IHpsaWI=") is None
     assert folder.legacy_index("a string") is None and folder.legacy_index(["!!"]) is None
+
+
+def test_a_lost_cursor_rereads_and_drops_the_index_no_input_accounts_for(
+    tmp_path: Path, store, md: Path
+) -> None:  # type: ignore[no-untyped-def]
+    deliver(tmp_path / "Other", 50)
+    run(store, source(tmp_path, "mail", ["Mail", "Other"]))
+    store.apply_batch(ACCOUNT, "mail", connector_module.SyncBatch(cursor=""))
+    (batch,) = run(store, source(tmp_path, "mail", ["Mail"]))
+    assert batch.prune_scope and len(batch.upserts) == 6
+    runs = {k.split("/")[1:3] == ['"Mail"', batch.run_id]
+            for k, _ in store.state_iter_prefix(ACCOUNT, "mail", "idx/")}
+    assert runs == {True}

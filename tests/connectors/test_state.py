@@ -56,3 +56,27 @@ def test_a_failed_batch_commits_neither_state_nor_cursor(store: SqliteStore) -> 
     with pytest.raises(Exception):  # noqa: B017, PT011
         store.apply_batch("a", "s", bad)
     assert store.state_get("a", "s", "k") is None and store.cursor("a", "s") is None
+
+
+def test_with_a_committing_caller_only_the_last_batch_stays_in_memory(
+    store: SqliteStore,
+) -> None:
+    state = StagedState(_StoreView(store), committed_each_batch=True)
+    for i in range(3):
+        state.put(f"k/{i}", str(i))
+        store.apply_batch("a", "s", SyncBatch(state=state.take_changes()))
+    assert len(state._in_flight) == 1  # the batch the caller commits next, not the run
+    assert [k for k, _ in state.iter_prefix("k/")] == ["k/0", "k/1", "k/2"]  # from the store
+    state.delete("k/1")
+    store.apply_batch("a", "s", SyncBatch(state=state.take_changes()))
+    assert state.get("k/1") is None and store.state_get("a", "s", "k/1") is None
+
+
+def test_without_a_store_the_runs_changes_stay_readable() -> None:
+    from peerpulse.connectors.base import SourceContext
+
+    state = SourceContext("a", frozenset()).source_state("s")
+    for i in range(3):
+        state.put(f"k/{i}", str(i))
+        state.take_changes()
+    assert [k for k, _ in state.iter_prefix("k/")] == ["k/0", "k/1", "k/2"]

@@ -9,7 +9,9 @@ sync with a real SIGKILL at an arbitrary moment.
 
 from __future__ import annotations
 
+import mailbox
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -107,3 +109,49 @@ def test_a_sync_killed_by_sigkill_midway_resumes_to_the_same_store(org):
     resumed = sync(config)
     assert resumed.returncode == 0, resumed.stderr
     assert snapshot(config) == expected
+
+
+@pytest.fixture(scope="module")
+def maildir_org(org):
+    """The same organization with its mail as a Maildir: one file a message, so the
+    folder's per-file index (connector state) is written batch by batch."""
+    root, _ = org
+    demo = root / "demo-maildir"
+    shutil.copytree(root / "demo" / "calendar", demo / "calendar")
+    shutil.copy(root / "demo" / "people.csv", demo / "people.csv")
+    folder = mailbox.Maildir(demo / "mail", create=True)
+    for message in mailbox.mbox(root / "demo" / "mail" / "dana.mbox"):
+        folder.add(message)
+    reference = write_config(root, demo, "maildir-reference")
+    assert sync(reference).returncode == 0
+    return root, demo, snapshot(reference)
+
+
+@pytest.mark.parametrize("batch", [2, 4])
+def test_a_maildir_sync_killed_after_any_batch_resumes_to_the_same_store(maildir_org, batch):
+    root, demo, expected = maildir_org
+    config = write_config(root, demo, f"maildir-killed-after-{batch}")
+    killed = sync(config, fault=f"after_sync_batch:{batch}")
+    assert killed.returncode == 137, killed.stderr
+    assert snapshot(config) != expected
+    if batch == 4:
+        keys, done = mail_state(config)
+        assert keys > 0 and not done  # killed in the middle of the folder
+    resumed = sync(config)
+    assert resumed.returncode == 0, resumed.stderr
+    assert snapshot(config) == expected
+    files = sum(1 for _ in (demo / "mail").glob("*/*"))
+    assert mail_state(config) == (files, True)  # one index key a file, the read done
+
+
+def mail_state(config: Path) -> tuple[int, bool]:
+    """Keys of the mail source's connector state, and whether its cursor says done."""
+    db = sqlite3.connect(config.parent / config.stem / "peerpulse.sqlite3")
+    try:
+        (keys,) = db.execute(
+            "SELECT COUNT(*) FROM connector_state WHERE source = 'mail'"
+        ).fetchone()
+        (cursor,) = db.execute("SELECT cursor FROM cursors WHERE source = 'mail'").fetchone()
+    finally:
+        db.close()
+    return keys, '"done":true' in cursor and '"done":false' not in cursor
