@@ -195,13 +195,13 @@ def measure(demo: Path, workdir: Path) -> AccuracyReport:
     unknown = sorted({person for person, _, _ in inferred} - directory)
     rendered = render_digest(result.digest, recipient=meta["owner"], sender=meta["owner"],
                              now=now)
-    checks = [reciprocity_matches_truth(
-        result.digest, {p: (me, them) for p, (me, them) in in_window.items()})]
+    windowed = {p: (me, them) for p, (me, them) in in_window.items()}
+    checks = [reciprocity_matches_truth(result.digest, windowed)]
     expected = demo / "expectations.json"
     if expected.is_file():
         for check in json.loads(expected.read_text(encoding="utf-8"))["checks"]:
             checks.append(evaluate(check, result, rendered.text,
-                                   lambda email: email in result.views))
+                                   lambda email: email in result.views, windowed))
     return AccuracyReport(
         truth=len(truth),
         inferred=len(inferred),

@@ -56,8 +56,10 @@ def reciprocity_matches_truth(digest: Any, truth: Mapping[str, tuple[int, int]])
 
 
 def evaluate(check: Mapping[str, Any], result: Any, text: str,
-             is_peer: Callable[[str], bool]) -> CheckResult:
-    """One check from ``expectations.json``."""
+             is_peer: Callable[[str], bool],
+             truth: Mapping[str, tuple[int, int]]) -> CheckResult:
+    """One check from ``expectations.json``; ``truth``: initiatives (by me, by them) in the
+    reciprocity window per peer, from the ground truth."""
     kind, digest, cid = check["check"], result.digest, check["id"]
     person = check.get("person", "")
     if kind == "team_meeting":  # by series UID: a hashed title is unreadable
@@ -81,6 +83,12 @@ def evaluate(check: Mapping[str, Any], result: Any, text: str,
     if kind == "not_a_peer":
         return CheckResult(cid, not is_peer(person), f"{person} is treated as a peer"
                            if is_peer(person) else "")
+    if kind == "initiatives":  # what explain and reciprocity count, listed or not
+        view = result.views.get(person)
+        found = (view.score.initiated_by_me, view.score.initiated_by_them) if view else None
+        expected = truth.get(person, (0, 0))
+        return CheckResult(cid, found == expected,
+                           f"{person}: engine {found}, ground truth {expected} (by me, by them)")
     if kind == "chain_unknown":
         said = "no manager column" in text
         known = digest.stats.get("management_chain_known")

@@ -10,10 +10,11 @@ asserts them per variant.
 - ``series``: weekly 1:1s organized by a peer and by the owner. A series is
   initiated once; 26 occurrences are not 26 initiatives ("you owe Oliver one").
 - ``congrats``: congratulations sent to the owner, a welcome to the owner's new
-  hire with the owner in Cc, a reply-all to an announcement. Only the
-  announcement is the sender's success.
-- ``team_meeting``: a weekly 1:1 with a report and a weekly 3-person sync, both
-  held more often than the team meeting. Neither is the team meeting.
+  hire with the owner in Cc, a reply-all to an announcement, a 1:1 about a
+  launch. Only the announcement to many is the sender's success.
+- ``team_meeting``: a weekly 1:1 with a report, a weekly 3-person sync with two
+  reports and a weekly meeting with three peers, all held more often than the
+  team meeting. None is the team meeting.
 - ``no_manager``: the directory has no ``manager`` column (titles only). Leaders
   (above the owner's level in their department, or two levels above anywhere)
   are not peers, and the digest says the chain is unknown.
@@ -60,9 +61,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("standard", "the standard demo organization"),
     Variant("series", "weekly 1:1 series organized by a peer and by the owner"),
     Variant("congrats", "congratulations to the owner, a welcome to the owner's new hire, "
-                        "a reply-all, and one real announcement"),
-    Variant("team_meeting", "a weekly 1:1 with a report and a 3-person weekly sync, both "
-                            "more frequent than the team meeting"),
+                        "a reply-all, a 1:1 about a launch, and one real announcement"),
+    Variant("team_meeting", "a weekly 1:1 with a report, a 3-person weekly sync and a weekly "
+                            "meeting with peers, all more frequent than the team meeting"),
     Variant("no_manager", "a directory without a manager column (titles only)",
             manager_column=False),
     Variant("no_reply_headers", "mail without In-Reply-To/References/X-GM-THRID, "
@@ -124,7 +125,9 @@ class Cast:
     congratulator: str  # congratulates the owner, 1:1
     welcomer: str  # welcomes the owner's new hire, owner and two peers in Cc
     reply_all: str  # replies to the announcement, to all
+    one_to_one: str  # writes to the owner alone about a launch (not an announcement)
     new_hire: str  # one of the owner's direct reports
+    partners: tuple[str, ...]  # peers in a weekly meeting the owner organizes
 
 
 def cast(org: OrgChart, profiles: dict[str, str]) -> Cast:
@@ -132,8 +135,8 @@ def cast(org: OrgChart, profiles: dict[str, str]) -> Cast:
     met = [p for p in org.peers if profiles.get(p) in ("biweekly", "monthly", "occasional")
            and p not in (named["lee"], named["priya"], named["hanako"])]
     return Cast(series_peer=named["oliver"], series_mine=named["jose"], announcer=met[0],
-                congratulator=met[1], welcomer=met[2], reply_all=met[3],
-                new_hire=org.direct_reports[-1])
+                congratulator=met[1], welcomer=met[2], reply_all=met[3], one_to_one=met[4],
+                new_hire=org.direct_reports[-1], partners=tuple(met[5:8]))
 
 
 def extra_series(v: Variant, f: EventFactory, window: DemoWindow,
@@ -164,7 +167,11 @@ def extra_series(v: Variant, f: EventFactory, window: DemoWindow,
         small = f.event("On-call sync", first, 30, org.owner,
                         [f.owner(), *(f.guest(r) for r in org.direct_reports[:2])],
                         recurrence=rule)
-        return [one_on_one, small]
+        first, rule = every_week(WED, 16)
+        partners = f.event("Platform x partners weekly", first, 45, org.owner,
+                           [f.owner(), *(f.guest(p) for p in people.partners)],
+                           recurrence=rule)
+        return [one_on_one, small, partners]
     return []
 
 
@@ -201,6 +208,8 @@ def extra_mail(v: Variant, mf: MailFactory, people: Cast) -> Iterator[MailSpec]:
     )
     congrats = mail(6, 11, people.congratulator, "Congrats on the launch!", [mf.owner()])
     yield from mf.thread(congrats, 1, mf.owner())
+    yield mail(5, 15, people.one_to_one, "Launch checklist for Atlas: your input?",
+               [mf.owner()])
     hire = org.by_email[people.new_hire].name.split()[0]
     yield mail(4, 9, people.welcomer, f"Welcome to the team, {hire}!",
                [mf.person(people.new_hire)], cc=[mf.owner(), *others[:2]])
@@ -230,6 +239,12 @@ def expectations(v: Variant, org: OrgChart, people: Cast,
             {"id": "own-series-initiated-once", "check": "not_in_section",
              "section": "reciprocity", "person": people.series_mine, "direction": "owes_you",
              "why": "a weekly 1:1 the owner organizes is one initiative, not one a week"},
+            {"id": "peer-organized-series-counts-once", "check": "initiatives",
+             "person": people.series_peer,
+             "why": "explain and reciprocity count the ground truth's initiatives"},
+            {"id": "own-series-counts-once", "check": "initiatives",
+             "person": people.series_mine,
+             "why": "explain and reciprocity count the ground truth's initiatives"},
         ]
     elif v.name == "congrats":
         checks += [
@@ -245,6 +260,9 @@ def expectations(v: Variant, org: OrgChart, people: Cast,
             {"id": "reply-all-is-not-the-sender-s", "check": "not_in_section",
              "section": "celebrate", "person": people.reply_all,
              "why": "replied to someone else's announcement"},
+            {"id": "a-1-1-about-a-launch-is-not-an-announcement", "check": "not_in_section",
+             "section": "celebrate", "person": people.one_to_one,
+             "why": "wrote to the owner alone: not an announcement to many"},
         ]
     elif v.name == "no_manager":
         checks.append({"id": "digest-says-the-chain-is-unknown", "check": "chain_unknown",
