@@ -83,6 +83,11 @@ def evaluate(check: Mapping[str, Any], result: Any, text: str,
     if kind == "not_a_peer":
         return CheckResult(cid, not is_peer(person), f"{person} is treated as a peer"
                            if is_peer(person) else "")
+    if kind == "only_in_section":  # names someone, and only the listed people
+        named = set(named_in(digest, check["section"]))
+        others = sorted(named - set(check["people"]))
+        return CheckResult(cid, bool(named) and not others,
+                           f"{check['section']}: {sorted(named)}; not expected: {others}")
     if kind == "initiatives":  # what explain and reciprocity count, listed or not
         view = result.views.get(person)
         found = (view.score.initiated_by_me, view.score.initiated_by_them) if view else None

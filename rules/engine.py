@@ -130,6 +130,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         coverage=recommend.coverage(tallies, ctx),
         feedback=feedback,
         invitations=invitations,
+        leaders=recommend.leaders(ledger.leader_contacts, directory.people, ctx),
         stats={
             "events_read": events_read,
             "calendar": inputs.has_calendar,

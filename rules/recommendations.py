@@ -23,6 +23,7 @@ SECTIONS = (
     "coverage",
     "feedback",
     "invitations",
+    "leaders",
 )
 
 
@@ -123,6 +124,8 @@ class Digest:
     feedback: tuple[PersonEntry, ...] = ()
     invitations: tuple[Invitation, ...] = ()
     stats: dict[str, Any] = field(default_factory=dict)
+    # Leaders to keep informed: never peers, never in the sections above (issue 9, item 2).
+    leaders: tuple[PersonEntry, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -139,6 +142,7 @@ class Digest:
             or self.celebrate
             or self.feedback
             or self.invitations
+            or self.leaders
         )
 
     @property

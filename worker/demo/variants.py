@@ -267,6 +267,10 @@ def expectations(v: Variant, org: OrgChart, people: Cast,
     elif v.name == "no_manager":
         checks.append({"id": "digest-says-the-chain-is-unknown", "check": "chain_unknown",
                        "why": "without a manager column, chain and reports are unknown"})
+        checks.append({"id": "leaders-have-their-own-place", "check": "only_in_section",
+                       "section": "leaders", "people": list(leaders(org)),
+                       "why": "leaders the owner worked with are named apart from peers, "
+                              "and no one else is"})
         for leader in leaders(org):
             checks.append({"id": f"leader-is-not-a-peer:{leader}", "check": "not_a_peer",
                            "person": leader, "why": "above the owner's level by title"})
