@@ -1,20 +1,26 @@
-"""Inference accuracy against the demo generator's ground truth.
+"""Inference accuracy against the demo generator's ground truth, per variant.
 
     python -m benchmarks.accuracy [--seed 7] [--managers 40] [--months 6] [--scale 1]
+                                  [--variant NAME ...]
 
-Generates a demo organization, reads it through the real ``files`` connector
-into a real store, runs the rules engine with the default rules, and compares
-the focal manager's inferred peer interactions with ``ground_truth.jsonl``:
-precision and recall on (person, record, kind), and every trap record that
-leaked into an interaction (declined, cancelled, all-hands, list mail, bots,
-auto-replies, invitation mails, future meetings, aliases counted as separate
-people...). ``tests/worker/test_accuracy.py`` asserts the same figures.
+Generates a demo organization (every variant by default: the standard one and
+one per trap of issue 9, see ``worker.demo.variants``), reads it through the
+real ``files`` connector into a real store, runs the rules engine with the
+default rules, and compares with ``ground_truth.jsonl``: precision and recall
+on the focal manager's peer interactions (person, record, kind) and on who
+initiated them (person, record, me/them), every trap record that leaked into
+an interaction (declined, cancelled, all-hands, list mail, bots, auto-replies,
+invitation mails, future meetings, aliases counted as separate people...), and
+the variant's checks of what the digest must and must not say
+(``expectations.json``). ``tests/worker/test_accuracy.py`` asserts the same
+figures. Exit status 1 when a figure is below 0.99 or a check fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,8 +28,34 @@ from datetime import date, datetime
 from pathlib import Path
 
 from benchmarks.demo_config import demo_config_text
+from benchmarks.digest_checks import CheckResult, evaluate, reciprocity_matches_truth
 
-Key = tuple[str, str, str]  # (person, natural record key, kind)
+Key = tuple[str, str, str]  # (person, natural record key, kind or "me"/"them")
+THRESHOLD = 0.99
+
+
+@dataclass
+class Score:
+    """Precision and recall of one inferred set against its ground truth."""
+
+    truth: int
+    inferred: int
+    matched: int
+    missed: list[Key] = field(default_factory=list)
+    spurious: list[Key] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, truth: set[Key], inferred: set[Key]) -> Score:
+        return cls(len(truth), len(inferred), len(truth & inferred), sorted(truth - inferred),
+                   sorted(inferred - truth))
+
+    @property
+    def precision(self) -> float:
+        return self.matched / self.inferred if self.inferred else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.truth if self.truth else 1.0
 
 
 @dataclass
@@ -35,6 +67,9 @@ class AccuracyReport:
     missed: list[Key] = field(default_factory=list)
     spurious: list[Key] = field(default_factory=list)
     unknown_people: list[str] = field(default_factory=list)
+    variant: str = "standard"
+    initiatives: Score = field(default_factory=lambda: Score(0, 0, 0))
+    checks: list[CheckResult] = field(default_factory=list)
 
     @property
     def precision(self) -> float:
@@ -44,26 +79,61 @@ class AccuracyReport:
     def recall(self) -> float:
         return self.matched / self.truth if self.truth else 1.0
 
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def ok(self) -> bool:
+        figures = (self.precision, self.recall, self.initiatives.precision,
+                   self.initiatives.recall)
+        return (min(figures) >= THRESHOLD and not self.failed_checks and not self.leaked_traps
+                and not self.unknown_people)
+
     def summary(self) -> str:
+        i = self.initiatives
         lines = [
+            f"variant: {self.variant}",
             f"ground-truth peer interactions: {self.truth:,}",
             f"inferred peer interactions:     {self.inferred:,}",
             f"precision: {self.precision:.4f}   recall: {self.recall:.4f}",
+            f"initiatives (who started it): {i.truth:,} true, {i.inferred:,} inferred, "
+            f"precision {i.precision:.4f}   recall {i.recall:.4f}",
             f"trap records leaked into interactions: {len(self.leaked_traps)}",
             f"people not in the directory (aliases leaking as persons): {len(self.unknown_people)}",
+            f"digest checks passed: {len(self.checks) - len(self.failed_checks)} of "
+            f"{len(self.checks)}",
         ]
         for key in self.missed[:10]:
             lines.append(f"  missed:   {key}")
         for key in self.spurious[:10]:
             lines.append(f"  spurious: {key}")
+        for key in i.missed[:5]:
+            lines.append(f"  missed initiative:   {key}")
+        for key in i.spurious[:5]:
+            lines.append(f"  spurious initiative: {key}")
         for trap in self.leaked_traps[:10]:
             lines.append(f"  leaked:   {trap}")
+        for check in self.failed_checks[:10]:
+            lines.append(f"  FAILED {check.id}: {check.detail}")
         return "\n".join(lines)
+
+    def row(self) -> str:
+        i = self.initiatives
+        passed = len(self.checks) - len(self.failed_checks)
+        return (f"{self.variant:<24} {self.precision:9.4f} {self.recall:7.4f}   "
+                f"{i.precision:9.4f} {i.recall:7.4f}   {passed:>3}/{len(self.checks):<3} "
+                f"{'ok' if self.ok else 'FAIL'}")
+
+
+TABLE_HEADER = (f"{'variant':<24} {'interactions':>17}   {'initiatives':>17}   checks\n"
+                f"{'':<24} {'precision':>9} {'recall':>7}   {'precision':>9} {'recall':>7}")
 
 
 def measure(demo: Path, workdir: Path) -> AccuracyReport:
     """Sync ``demo`` (a generated organization) into a fresh store and score the inference."""
     from peerpulse.worker.config import load_settings
+    from peerpulse.worker.digest.render import render_digest
     from peerpulse.worker.pipeline import compute_for_account, read_rules
     from peerpulse.worker.store import open_store
     from peerpulse.worker.sync import sync_account
@@ -72,8 +142,9 @@ def measure(demo: Path, workdir: Path) -> AccuracyReport:
     config = workdir / "config.toml"
     config.write_text(demo_config_text(
         "demo", demo.resolve(), (workdir / "state").resolve(), meta["owner"], meta["aliases"],
-        meta["timezone"],
+        meta["timezone"], meta.get("privacy_subjects", "kept"),
     ))
+    rules = read_rules(load_settings(config))
     settings = load_settings(config)
     account = settings.accounts[0]
     now = datetime.fromisoformat(meta["now"].replace("Z", "+00:00"))
@@ -86,20 +157,33 @@ def measure(demo: Path, workdir: Path) -> AccuracyReport:
             for e in store.iter_events(account.name)
         }
         result = compute_for_account(
-            store, settings, account, read_rules(settings), now=now, collect_interactions=True
+            store, settings, account, rules, now=now, collect_interactions=True
         )
-    inferred: set[Key] = set()
-    for person, record_id, kind in result.interactions:
-        natural = event_keys.get(record_id) or f"mail:{record_id.strip('<>').lower()}"
-        inferred.add((person, natural, kind))
+
+    def natural(record_id: str) -> str:
+        return event_keys.get(record_id) or f"mail:{record_id.strip('<>').lower()}"
+
+    inferred: set[Key] = {(p, natural(rid), kind) for p, rid, kind in result.interactions}
+    inferred_by: set[Key] = {
+        (email, natural(row[3]), "me" if row[4] else "them")
+        for email, view in result.views.items() for row in view.rows if row[4] or row[5]
+    }
     truth: set[Key] = set()
+    truth_by: set[Key] = set()
+    window_from = now.timestamp() - rules.model.reciprocity.window_days * 86400
+    in_window: dict[str, list[int]] = {}
     traps: list[dict[str, str]] = []
     for line in (demo / "ground_truth.jsonl").read_text().splitlines():
         item = json.loads(line)
         if "trap" in item:
             traps.append(item)
-        else:
-            truth.add((item["person"], item["record"], item["kind"]))
+            continue
+        truth.add((item["person"], item["record"], item["kind"]))
+        if item.get("initiated"):
+            truth_by.add((item["person"], item["record"], item["initiated"]))
+            when = datetime.fromisoformat(item["when"].replace("Z", "+00:00")).timestamp()
+            if when >= window_from:
+                in_window.setdefault(item["person"], [0, 0])[item["initiated"] == "them"] += 1
     by_record = Counter((person, record) for person, record, _ in inferred)
     records_counted = {record for _, record, _ in inferred}
     leaked = [
@@ -109,6 +193,15 @@ def measure(demo: Path, workdir: Path) -> AccuracyReport:
     ]
     directory = {row.split(",", 1)[0] for row in (demo / "people.csv").read_text().splitlines()[1:]}
     unknown = sorted({person for person, _, _ in inferred} - directory)
+    rendered = render_digest(result.digest, recipient=meta["owner"], sender=meta["owner"],
+                             now=now)
+    windowed = {p: (me, them) for p, (me, them) in in_window.items()}
+    checks = [reciprocity_matches_truth(result.digest, windowed)]
+    expected = demo / "expectations.json"
+    if expected.is_file():
+        for check in json.loads(expected.read_text(encoding="utf-8"))["checks"]:
+            checks.append(evaluate(check, result, rendered.text,
+                                   lambda email: email in result.views, windowed))
     return AccuracyReport(
         truth=len(truth),
         inferred=len(inferred),
@@ -117,6 +210,9 @@ def measure(demo: Path, workdir: Path) -> AccuracyReport:
         missed=sorted(truth - inferred),
         spurious=sorted(inferred - truth),
         unknown_people=unknown,
+        variant=meta.get("variant", "standard"),
+        initiatives=Score.of(truth_by, inferred_by),
+        checks=checks,
     )
 
 
@@ -127,14 +223,29 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--end", default=date.today().isoformat())
+    parser.add_argument("--variant", action="append", dest="variants", metavar="NAME",
+                        help="only this variant (repeatable); default: every variant")
     args = parser.parse_args()
     from peerpulse.worker.demo import generate
+    from peerpulse.worker.demo.variants import VARIANTS
 
-    with tempfile.TemporaryDirectory(prefix="peerpulse-accuracy-") as tmp:
-        demo = Path(tmp) / "demo"
-        generate(demo, seed=args.seed, managers=args.managers, months=args.months,
-                 scale=args.scale, end=date.fromisoformat(args.end))
-        print(measure(demo, Path(tmp)).summary())
+    names = args.variants or list(VARIANTS)
+    for name in names:
+        if name not in VARIANTS:
+            parser.error(f"unknown variant {name!r}; one of: {', '.join(VARIANTS)}")
+    reports = []
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix="peerpulse-accuracy-") as tmp:
+            demo = Path(tmp) / "demo"
+            generate(demo, seed=args.seed, managers=args.managers, months=args.months,
+                     scale=args.scale, end=date.fromisoformat(args.end), variant=name)
+            report = measure(demo, Path(tmp))
+        reports.append(report)
+        print(report.summary(), end="\n\n", flush=True)
+    print(TABLE_HEADER)
+    for report in reports:
+        print(report.row())
+    sys.exit(0 if all(r.ok for r in reports) else 1)
 
 
 if __name__ == "__main__":

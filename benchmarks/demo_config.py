@@ -7,13 +7,15 @@ from pathlib import Path
 
 
 def demo_config_text(
-    name: str, org: Path, state: Path, owner: str, aliases: list[str], timezone: str
+    name: str, org: Path, state: Path, owner: str, aliases: list[str], timezone: str,
+    subjects: str = "kept",
 ) -> str:
     """A config reading everything the demo wrote (ten years back, no retention purge)."""
     return f"""
 state_dir = "{state}"
 [privacy]
 retention_days = 3650
+subjects = "{subjects}"
 [[accounts]]
 name = "{name}"
 owner = "{owner}"

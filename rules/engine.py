@@ -140,6 +140,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         feedback=feedback,
         invitations=invitations,
         fading=fading(ordered, ctx, named),
+        leaders=recommend.leaders(ledger.leader_contacts, directory.people, ctx),
         stats={
             "events_read": events_read,
             "calendar": inputs.has_calendar,

@@ -382,6 +382,11 @@ def infer_messages(
             rule("mail.not_addressed_to_me")
             exclude(sender, at, rid, "mail.not_addressed_to_me", "you are not in To or Cc")
             continue
+        if subject_key:
+            # Remembered for any sender, peer or not: the owner's "Re:" to a report
+            # with a peer in Cc answers the report's thread (issue 9, item 4).
+            is_reply = is_reply or (prefixed and _answers(threads, (sender,), subject_key, at))
+            _remember(threads, (sender,), subject_key, at)
         rows = peer_rows.get(sender)
         if rows is None:
             if sender in not_peer_rule:
@@ -389,9 +394,6 @@ def infer_messages(
             else:
                 counts[UNKNOWN] = counts.get(UNKNOWN, 0) + 1
             continue
-        if subject_key:
-            is_reply = is_reply or (prefixed and _answers(threads, (sender,), subject_key, at))
-            _remember(threads, (sender,), subject_key, at)
         counts["kinds.mail_received"] = counts.get("kinds.mail_received", 0) + 1
         rows.append((at, "mail_received", w_received + w_reply if is_reply else w_received, rid,
                      False, first_initiates and not is_reply, is_reply))

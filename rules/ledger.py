@@ -39,7 +39,7 @@ class Ledger:
     """Per-rule counters plus per-person evidence for the people we may explain."""
 
     __slots__ = ("directory", "counts", "persons", "peer_rows", "not_peer_rule", "tracked",
-                 "owner_records")
+                 "owner_records", "leader_contacts")
 
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
@@ -55,6 +55,11 @@ class Ledger:
         self.tracked: frozenset[str] = frozenset(directory.people) | frozenset(directory.peers)
         # records naming the owner (any alias): none means the owner address is wrong
         self.owner_records = 0
+        # Leaders by title (no manager column) are never peers, but the digest keeps
+        # them in their own place: (at, kind) of each interaction with them.
+        self.leader_contacts: dict[str, list[tuple[float, str]]] = {
+            e: [] for e, rule in self.not_peer_rule.items() if rule.startswith("peers.leader")
+        }
 
     def person(self, email: str) -> PersonLedger:
         found = self.persons.get(email)
@@ -79,6 +84,9 @@ class Ledger:
         rule = self.not_peer_rule.get(email, "peers.not_in_directory")
         counts = self.counts
         counts[rule] = counts.get(rule, 0) + 1
+        contacts = self.leader_contacts.get(email)
+        if contacts is not None:
+            contacts.append((at, kind))
         if email in self.tracked:
             entry = self.person(email)
             entry.exclusions.append((at, record_id, rule, kind))

@@ -8,9 +8,10 @@ spread them across departments (``max_per_department``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
+from peerpulse.connectors.records import Person
 from peerpulse.rules.coverage import DepartmentTally, Trend, trend
 from peerpulse.rules.reciprocity import Balance, balance
 from peerpulse.rules.recommendations import (
@@ -24,7 +25,14 @@ from peerpulse.rules.recommendations import (
 )
 from peerpulse.rules.scoring import MEETINGS, tie_strength
 from peerpulse.rules.team_meeting import TeamMeeting
-from peerpulse.rules.views import Context, PeerView, cadence_reasons, entry, recency_reason
+from peerpulse.rules.views import (
+    KIND_PHRASES,
+    Context,
+    PeerView,
+    cadence_reasons,
+    entry,
+    recency_reason,
+)
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -412,6 +420,48 @@ def invitations(
             person=entry(v, [reason], ctx),
         ))
     return tuple(out)
+
+
+# -- leaders ---------------------------------------------------------------------
+
+
+def leaders(
+    contacts: Mapping[str, Sequence[tuple[float, str]]],
+    people: Mapping[str, Person],
+    ctx: Context,
+) -> tuple[PersonEntry, ...]:
+    """Leaders to keep informed: never peers, so in a place of their own (issue 9, item 2).
+
+    Leaders by title (a directory without a manager column) the owner has a real
+    tie with (``reconnect_min_interactions``) and has not been in touch with for
+    the default cadence, the longest quiet first.
+    """
+    policy = ctx.rules.model.recommend
+    quiet_days = ctx.rules.model.cadence.default_days
+    found: list[tuple[int, str, PersonEntry]] = []
+    for email, rows in contacts.items():
+        past = [r for r in rows if r[0] <= ctx.now_ts]
+        if len(past) < policy.reconnect_min_interactions or ctx.blocked(email):
+            continue
+        last_at, kind = max(past)
+        days = (ctx.today - ctx.local_date(last_at)).days
+        if days < quiet_days:
+            continue
+        person = people.get(email)
+        name = person.name if person and person.name else email
+        reasons = (
+            f"A leader by title ({person.title if person and person.title else 'senior'}): "
+            f"last {KIND_PHRASES.get(kind, kind)} {days} days ago, past your {quiet_days}-day "
+            f"cadence; {len(past)} interactions on record. Keep them informed of your "
+            "team's work",
+        )
+        found.append((-days, email, PersonEntry(
+            email=email, name=name, department=person.department if person else None,
+            last_interaction=ctx.iso_date(last_at), days_since=days, cadence_days=quiet_days,
+            reasons=reasons, title=person.title if person else None,
+        )))
+    found.sort(key=lambda t: (t[0], t[1]))
+    return tuple(e for *_key, e in found[: policy.leaders_size])
 
 
 def _times(n: int) -> str:

@@ -23,6 +23,7 @@ SECTIONS = (
     "coverage",
     "feedback",
     "invitations",
+    "leaders",
 )
 
 
@@ -128,6 +129,8 @@ class Digest:
     stats: dict[str, Any] = field(default_factory=dict)
     # ties with a usual rhythm that fall below the threshold before the next digest
     fading: tuple[PersonEntry, ...] = ()
+    # Leaders to keep informed: never peers, never in the sections above (issue 9, item 2).
+    leaders: tuple[PersonEntry, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -146,6 +149,7 @@ class Digest:
             or self.feedback
             or self.invitations
             or self.fading
+            or self.leaders
         )
 
     @property

@@ -172,6 +172,7 @@ class Recommend(_Section):
     celebrate_size: int = Field(default=5, ge=0, le=50)
     coverage_size: int = Field(default=5, ge=0, le=50)
     invitations_size: int = Field(default=1, ge=0, le=10)
+    leaders_size: int = Field(default=3, ge=0, le=10)
     max_per_department: int = Field(default=2, ge=1)
     rotation_weeks: int = Field(default=12, ge=0, le=520)
     never_met_priority: float = Field(default=1.5, ge=0)  # accepted, no longer used

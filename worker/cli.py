@@ -189,6 +189,13 @@ def build_parser(with_providers: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=1.0, help="multiplies mail volume")
     p.add_argument("--end", help="last day of history (default: today)")
     p.add_argument(
+        "--variant",
+        default="standard",
+        help="add one trap scenario with its digest checks (expectations.json): standard, "
+        "series, congrats, team_meeting, no_manager, no_reply_headers, "
+        "no_reply_headers_hashed",
+    )
+    p.add_argument(
         "--quiet-if-exists",
         action="store_true",
         help="do nothing if DIR already holds a demo organization",
@@ -249,6 +256,7 @@ def _doctor(args: argparse.Namespace, env: Env) -> ExitCode:
 
 def cmd_demo(args: argparse.Namespace, env: Env) -> ExitCode:
     from peerpulse.worker.demo import generate
+    from peerpulse.worker.demo.variants import VARIANTS
 
     out = Path(args.out)
     if args.quiet_if_exists and (out / "demo.json").is_file():
@@ -259,8 +267,14 @@ def cmd_demo(args: argparse.Namespace, env: Env) -> ExitCode:
         raise ConfigError(
             f"--end must be YYYY-MM-DD, got {args.end!r}", file="command line"
         ) from None
+    if args.variant not in VARIANTS:
+        raise ConfigError(
+            f"--variant must be one of {', '.join(VARIANTS)}, got {args.variant!r}",
+            file="command line",
+        )
     summary = generate(
-        out, seed=args.seed, managers=args.managers, months=args.months, scale=args.scale, end=end
+        out, seed=args.seed, managers=args.managers, months=args.months, scale=args.scale,
+        end=end, variant=args.variant,
     )
     env.print(
         f"demo organization written to {out}/: {summary.messages:,} messages, "

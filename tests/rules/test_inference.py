@@ -252,6 +252,18 @@ def test_subject_prefix_needs_the_same_pair() -> None:
     assert not sent.is_reply and sent.initiated_by_me
 
 
+def test_subject_prefix_answers_a_thread_a_non_peer_started() -> None:
+    """A report writes to the owner with a peer in Cc; the owner's 'Re:' to both answers
+    the report's thread, so it is no initiative towards the peer (seen in the demo's
+    no_reply_headers variant)."""
+    result = run([], [
+        mail(days_ago(5), "r1@corp.example", (ME,), cc=(FIN,), subject="Expense report"),
+        mail(days_ago(4), ME, ("r1@corp.example",), cc=(FIN,), subject="Re: Expense report"),
+    ])
+    (sent,) = result.explain(FIN).counted
+    assert sent.is_reply and not sent.initiated_by_me
+
+
 def test_subject_prefix_marks_a_reply_with_hashed_subjects_too() -> None:
     """privacy.subjects = "hashed": the connector hashes the subject without its reply
     prefixes and marks the prefix, so the same match works without readable text."""

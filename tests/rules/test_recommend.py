@@ -342,6 +342,31 @@ def test_without_a_manager_column_leaders_by_title_are_not_peers() -> None:
     assert run([], [], people=PEOPLE).digest.stats["management_chain_known"] is True
 
 
+def test_leaders_have_their_own_place_and_are_never_counted_as_peers() -> None:
+    """Issue 9, item 2: a leader the owner worked with and has not met for the default
+    cadence is under "leaders to keep informed", never in a peer section; one met
+    lately, or barely met, is not listed."""
+    events = [meeting(days_ago(100 + d), "ceo@corp.example") for d in (0, 7, 14)]
+    events += [meeting(days_ago(d), "svp@corp.example") for d in (5, 12, 19)]
+    events += [meeting(days_ago(120), "vp@corp.example")]
+    events += [meeting(days_ago(90 + d), "dir@corp.example") for d in (0, 7, 14)]
+    result = run(events, [], people=FLAT)
+    digest = result.digest
+    assert [e.email for e in digest.leaders] == ["ceo@corp.example"]
+    (ceo,) = digest.leaders
+    assert ceo.days_since == 100 and "leader by title (President & CEO)" in ceo.reasons[0]
+    assert "ceo@corp.example" not in result.views
+    assert digest.stats["peers"] == 3
+    in_peer_sections = {e.email for e in digest.reconnect} | {e.person.email for e in
+                                                              digest.reciprocity}
+    if digest.peer_of_the_week:
+        in_peer_sections.add(digest.peer_of_the_week.person.email)
+    assert "ceo@corp.example" not in in_peer_sections
+    assert "dir@corp.example" in {e.email for e in digest.reconnect}
+    jsonschema.validate(json.loads(json.dumps(digest.to_json())), SCHEMA)
+    assert run(events, [], people=PEOPLE).digest.leaders == ()  # chain known: no leaders
+
+
 def test_title_levels_are_configurable_and_can_be_switched_off() -> None:
     off = load_rules([("r.toml", "[peers]\nleaders_by_title_when_chain_unknown = false\n")])
     assert "vp@corp.example" in run([], [], people=FLAT, rules=off).views

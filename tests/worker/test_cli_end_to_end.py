@@ -156,6 +156,18 @@ def test_today_is_the_default_demo_end(tmp_path):
     assert meta["end"] == date.today().isoformat()
 
 
+def test_demo_writes_a_variant_and_refuses_an_unknown_one(tmp_path):
+    code, _, _ = cli("demo", "--out", str(tmp_path / "d"), "--managers", "22", "--months", "1",
+                     "--variant", "no_manager")
+    assert code == 0
+    meta = json.loads((tmp_path / "d" / "demo.json").read_text())
+    assert meta["variant"] == "no_manager"
+    assert "manager" not in (tmp_path / "d" / "people.csv").read_text().splitlines()[0]
+    code, _, err = cli("demo", "--out", str(tmp_path / "e"), "--variant", "nope")
+    assert code == 2 and "--variant must be one of standard, series" in err
+    assert not (tmp_path / "e").exists()
+
+
 def test_a_second_concurrent_run_exits_75_at_once(org, first_run):
     from peerpulse.worker.config import load_settings
     from peerpulse.worker.lock import run_lock

@@ -75,7 +75,8 @@ def test_the_same_arguments_write_byte_identical_files(demo: DemoSummary, tmp_pa
     again = generate(tmp_path / "again", seed=7, end=END)
     assert _files(demo.out_dir) == _files(again.out_dir)
     assert set(_files(demo.out_dir)) == {"people.csv", "calendar/dana.ics", "mail/dana.mbox",
-                                         "ground_truth.jsonl", "demo.json"}
+                                         "ground_truth.jsonl", "demo.json",
+                                         "expectations.json"}
 
 
 def test_another_seed_writes_a_different_company(demo: DemoSummary, tmp_path: Path):
@@ -345,3 +346,23 @@ def test_folding_keeps_lines_within_75_octets_and_characters_whole(line):
     assert parts[-1] == ""
     assert all(len(p.encode()) <= 75 for p in parts)
     assert "".join(p[1:] if i else p for i, p in enumerate(parts[:-1])) == line
+
+
+def test_the_answer_key_initiates_a_series_once_and_never_by_a_reply(truth, messages):
+    """Issue 9: a series is one initiative (its first held occurrence); a reply none."""
+    by_series: dict[tuple[str, str], list[str | None]] = {}
+    for item in truth:
+        if "trap" in item:
+            continue
+        assert item["initiated"] in ("me", "them", None), item
+        if item["record"].startswith("event:"):
+            uid = item["record"][len("event:"):].rsplit("@", 1)[0]
+            by_series.setdefault((item["person"], uid), []).append(item["initiated"])
+        else:
+            message = messages[item["record"]]
+            if message["In-Reply-To"]:
+                assert item["initiated"] is None, item
+    repeated = {k: v for k, v in by_series.items() if len(v) > 3}
+    assert repeated, "the demo has recurring series"
+    for key, marks in repeated.items():
+        assert sum(m is not None for m in marks) <= 1, key

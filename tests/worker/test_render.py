@@ -330,6 +330,20 @@ def test_footer_says_when_the_directory_has_no_manager_column() -> None:
     assert "Your directory has no manager column" in unknown.html
 
 
+def test_leaders_have_their_own_clearly_named_section() -> None:
+    """Issue 9, item 2: leaders by title are shown apart from peers, under their own name."""
+    boss = replace(person("vp@corp.example", "Val Vp", "Sales",
+                          reason="A leader by title (VP Sales): last 1:1 90 days ago"),
+                   title="VP Sales")
+    digest = replace(full_digest(), leaders=(boss,))
+    rendered = _render(digest)
+    text = rendered.text
+    assert "LEADERS TO KEEP INFORMED (not peers: above your level by title)" in text
+    assert text.index("Val Vp") > text.index("LEADERS TO KEEP INFORMED")
+    assert "Leaders to keep informed" in rendered.html and "Val Vp" in rendered.html
+    assert "LEADERS TO KEEP INFORMED" not in _render(full_digest()).text
+
+
 def test_no_fact_is_said_twice_in_one_entry() -> None:
     """Seen on Enron: "Last mail from them was 194 days ago; your cadence with EWS is 45
     days" and then "Why: last together 21 May (194 days ago); usual cadence every ~45

@@ -8,6 +8,7 @@ Every occurrence is handed to the ground truth as it is written.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,7 +73,10 @@ class _Writer:
 
 def write_calendar(path: Path, org: OrgChart, window: DemoWindow, rng: random.Random,
                    calendar_scale: float, profiles: dict[str, str],
-                   truth: GroundTruth) -> CalendarCounts:
+                   truth: GroundTruth,
+                   extra: Callable[[], list[EventSpec]] = list) -> CalendarCounts:
+    """Write the calendar; ``extra`` (a variant's series, built once the standard events are
+    written) comes last, so the standard content is unchanged."""
     factory = EventFactory(org, rng)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as out:
@@ -87,5 +91,7 @@ def write_calendar(path: Path, org: OrgChart, window: DemoWindow, rng: random.Ra
             writer.event(master)
         for single in SingleEvents(factory, window, calendar_scale, profiles):
             writer.event(single)
+        for master in extra():
+            writer.event(master)
         writer.lines(["END:VCALENDAR"])
     return CalendarCounts(writer.components, writer.instances)

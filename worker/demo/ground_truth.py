@@ -8,8 +8,14 @@ against it; it must therefore never import from ``rules``.
 Lines of ``ground_truth.jsonl``::
 
     {"person": "lee.chen@example.com", "when": "...Z", "kind": "one_on_one",
-     "record": "event:UID@...Z"}
+     "record": "event:UID@...Z", "initiated": "me"}
     {"trap": "declined", "record": "mail:...", "person": "lee.chen@example.com", "when": "...Z"}
+
+``initiated`` says who took the initiative in that record: ``"me"`` (the
+owner organized the meeting or wrote a mail that answers nothing), ``"them"``
+(the peer did), or ``null`` (a reply, or a meeting someone else organized). A
+recurring series is initiated once, by its first occurrence that is held; its
+other occurrences are meetings, not initiatives.
 
 A record-level trap (the whole record must not count) is written once per peer
 involved, or once with ``"person": null`` when no peer is involved; a
@@ -65,20 +71,32 @@ def mail_key(message_id: str) -> str:
 class GroundTruth:
     """Classifies each written record and streams the verdicts to a JSONL file."""
 
-    def __init__(self, out: TextIO, org: OrgChart, now: datetime) -> None:
+    def __init__(self, out: TextIO, org: OrgChart, now: datetime,
+                 peers: frozenset[str] | None = None, titles_kept: bool = True) -> None:
         self._out = out
         self._org = org
         self._owner = org.owner
         self._now = now
+        # The peers to count (a variant without a manager column has its own).
+        self._peers = frozenset(org.peers) if peers is None else peers
+        self._series_started: dict[str, datetime] = {}  # series UID -> first held occurrence
+        # Hashed titles (privacy.subjects = "hashed"): no meal or all-hands title is readable.
+        self._titles_kept = titles_kept
+        self.series_uids: dict[str, str] = {}  # a series master's title -> its UID
         self.interactions = 0
         self.traps: Counter[str] = Counter()
         self.kinds: Counter[str] = Counter()
 
     # -- writing ------------------------------------------------------------------------
 
-    def _interaction(self, person: str, when: str, kind: str, record: str) -> None:
+    def is_peer(self, canonical_email: str) -> bool:
+        return canonical_email in self._peers
+
+    def _interaction(self, person: str, when: str, kind: str, record: str,
+                     initiated: str | None) -> None:
+        by = f'"{initiated}"' if initiated else "null"
         self._out.write(f'{{"person": "{person}", "when": "{when}", "kind": "{kind}", '
-                        f'"record": "{record}"}}\n')
+                        f'"record": "{record}", "initiated": {by}}}\n')
         self.interactions += 1
         self.kinds[kind] += 1
 
@@ -89,7 +107,7 @@ class GroundTruth:
         self.traps[reason] += 1
 
     def _record_trap(self, reason: str, record: str, involved: list[str], when: str) -> None:
-        peers: list[str | None] = [p for p in involved if self._org.is_peer(p)]
+        peers: list[str | None] = [p for p in involved if self.is_peer(p)]
         for person in peers or [None]:
             self._trap(reason, record, person, when)
 
@@ -99,6 +117,9 @@ class GroundTruth:
         """One occurrence (``spec`` is the master, or the override that replaces it)."""
         record = event_key(spec.uid, start)
         when = utc_stamp(start)
+        if spec.recurrence is not None:
+            self.series_uids.setdefault(spec.summary, spec.uid)
+        title = spec.summary if self._titles_kept else ""
         others: dict[str, str] = {}  # canonical -> PARTSTAT, resources left out
         for guest in spec.guests:
             who = self._org.canonical(guest.email)
@@ -107,25 +128,35 @@ class GroundTruth:
         organizer = self._org.canonical(spec.organizer.email)
         if organizer != self._owner:
             others.setdefault(organizer, "ACCEPTED")
-        reason = self._event_trap(spec, start, organizer, len(others))
+        reason = self._event_trap(spec, start, organizer, len(others), title)
         if reason:
             self._record_trap(reason, record, list(others), when)
             return
         live = [who for who, status in others.items() if status != "DECLINED"]
-        kind = event_kind(spec.summary, 1 + len(others))
-        if any(self._org.is_peer(p) for p in live) and kind != event_kind(spec.summary,
-                                                                        1 + len(live)):
+        kind = event_kind(title, 1 + len(others))
+        if any(self.is_peer(p) for p in live) and kind != event_kind(title, 1 + len(live)):
             raise ValueError(f"{record}: size depends on counting declined attendees")
+        initiative = True
+        if spec.recurrence is not None or spec.recurrence_id is not None:
+            first = self._series_started.setdefault(spec.uid, start)
+            if start < first:
+                raise ValueError(f"{record}: series occurrences must be written in order")
+            initiative = first == start
         for who, status in others.items():
-            if not self._org.is_peer(who):
+            if not self.is_peer(who):
                 self._trap("not_a_peer", record, who, when)
             elif status == "DECLINED":
                 self._trap("declined", record, who, when)
             else:
-                self._interaction(who, when, kind, record)
+                by = None
+                if initiative and organizer == self._owner:
+                    by = "me"
+                elif initiative and organizer == who:
+                    by = "them"
+                self._interaction(who, when, kind, record, by)
 
     def _event_trap(self, spec: EventSpec, start: datetime, organizer: str,
-                    others: int) -> str | None:
+                    others: int, title: str) -> str | None:
         if spec.status == "CANCELLED":
             return "cancelled"
         if organizer != self._owner:
@@ -145,7 +176,7 @@ class GroundTruth:
             return "focus_time"
         if others == 0:
             return "self_only"
-        if _matches(spec.summary, ALL_HANDS_GLOBS):
+        if _matches(title, ALL_HANDS_GLOBS):
             return "all_hands"
         if 1 + others > MAX_ATTENDEES:
             return "too_big"
@@ -172,15 +203,17 @@ class GroundTruth:
             if not targets:
                 self._record_trap("self_only", record, [], when)
             for who in targets:
-                if self._org.is_peer(who):
-                    self._interaction(who, when, "mail_sent", record)
+                if self.is_peer(who):
+                    self._interaction(who, when, "mail_sent", record,
+                                      None if mail.in_reply_to else "me")
                 else:
                     self._trap("not_a_peer", record, who, when)
             return
         if self._owner not in direct:
             raise ValueError(f"{record}: received mail must name the owner in To or Cc")
-        if self._org.is_peer(sender):
-            self._interaction(sender, when, "mail_received", record)
+        if self.is_peer(sender):
+            self._interaction(sender, when, "mail_received", record,
+                              None if mail.in_reply_to else "them")
         else:
             self._trap("not_a_peer", record, sender, when)
 

@@ -68,12 +68,18 @@ def envelope(mail: MailSpec, gm_id: int) -> str:
     return f"From {gm_id}@xxx {mail.date.astimezone(UTC):%a %b %d %H:%M:%S +0000 %Y}\n"
 
 
-def render(mail: MailSpec, gm_id: int) -> str:
-    """The whole mbox entry for one message, ending with the blank separator line."""
-    parts = [envelope(mail, gm_id), f"X-GM-THRID: {mail.thread_id}\n",
-             f"X-Gmail-Labels: {mail.labels}\n", "MIME-Version: 1.0\n",
-             f"Date: {format_datetime(mail.date)}\n", f"Message-ID: <{mail.message_id}>\n"]
-    if mail.in_reply_to:
+def render(mail: MailSpec, gm_id: int, reply_headers: bool = True) -> str:
+    """The whole mbox entry for one message, ending with the blank separator line.
+
+    ``reply_headers=False`` writes what exports like Enron's keep: no
+    In-Reply-To, References or X-GM-THRID, so only a ``Re:`` subject tells a reply.
+    """
+    parts = [envelope(mail, gm_id)]
+    if reply_headers:
+        parts.append(f"X-GM-THRID: {mail.thread_id}\n")
+    parts += [f"X-Gmail-Labels: {mail.labels}\n", "MIME-Version: 1.0\n",
+              f"Date: {format_datetime(mail.date)}\n", f"Message-ID: <{mail.message_id}>\n"]
+    if mail.in_reply_to and reply_headers:
         parts.append(f"In-Reply-To: <{mail.in_reply_to}>\n")
         parts.append("References: " + "\n ".join(f"<{r}>" for r in mail.references) + "\n")
     parts.append(f"Subject: {subject(mail.subject)}\n")

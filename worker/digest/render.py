@@ -150,6 +150,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             for c in digest.celebrate
         ],
         "feedback": [person(p) for p in digest.feedback],
+        "leaders": [person(p) for p in digest.leaders],
         "invitations": [
             {
                 "person": person(i.person),
