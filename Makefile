@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-google bench-files accuracy enron chaos crash-loop fuzz-explore screenshot clean
+.PHONY: demo test lint bench bench-google bench-files accuracy enron chaos crash-loop fuzz-explore bench-ics screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ crash-loop: $(STAMP)
 ## (PEERPULSE_FUZZ_EXAMPLES=N to change; long: not in `make test`, whose CI budgets stay small)
 fuzz-explore: $(STAMP)
 	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q -n 2 tests/fuzz
+
+## bench-ics: peak RSS reading a synthetic ICS of 100k and 1M events (the files connector's reader)
+bench-ics: $(STAMP)
+	$(BIN)/python -m benchmarks.ics_memory --events 100000 1000000
 
 ## bench-google: Google sync cost vs the API minimum, against the local fake server
 bench-google: $(STAMP)

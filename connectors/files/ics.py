@@ -4,25 +4,34 @@ Series are expanded with ``recurring-ical-events`` (RRULE, RDATE, EXDATE,
 RECURRENCE-ID overrides, DST) after ``x-wr-timezone`` has turned Google's
 ``X-WR-TIMEZONE`` convention into standard TZIDs. Each UID is expanded on its
 own, so one broken series becomes one :class:`SkippedInput` naming its VEVENT
-instead of losing the file. A file icalendar cannot parse as a whole is
-salvaged VEVENT by VEVENT (Outlook has served files without ``END:VEVENT``).
+instead of losing the file. The file is never parsed whole: it is split into
+VEVENT blocks as it is read (:mod:`.ics_blocks`), so memory stays flat on a
+calendar of a million events, and a broken block (Outlook has served files
+without ``END:VEVENT``) costs that block only.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
+import io
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 import recurring_ical_events
 from icalendar import Calendar, Component, Event
 from peerpulse.connectors.addresses import normalize_address, private_text
+from peerpulse.connectors.files.ics_blocks import (
+    Block,
+    Opener,
+    blocks,
+    calendar_contexts,
+    quick_uid,
+)
 from peerpulse.connectors.records import (
     Attendee,
     EventInstance,
@@ -69,8 +78,6 @@ _EXPANDING = {
     "YEARLY": ("BYHOUR", "BYMINUTE", "BYSECOND"),
 }
 _CALENDAR_PROPS = ("X-WR-TIMEZONE", "METHOD", "CALSCALE", "VERSION", "PRODID")
-_BEGIN_EVENT = re.compile(rb"^BEGIN:VEVENT\r?$", re.M)
-_BLOCK = re.compile(rb"^BEGIN:(VEVENT|VTIMEZONE)\r?$(.*?)^END:\1\r?$", re.M | re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,70 +92,135 @@ class IcsOptions:
 
 
 def ics_items(path: Path, label: str, options: IcsOptions) -> Iterator[IcsItem]:
-    """Every occurrence in the window, or a skip for each part that cannot be read."""
+    """Every occurrence in the window, or a skip for each part that cannot be read.
+
+    The file is read as a stream of VEVENT blocks (never parsed whole), so memory
+    stays flat however many events it holds."""
     try:
-        data = path.read_bytes()
+        with path.open("rb"):
+            pass
     except OSError as exc:
         yield SkippedInput(label, f"cannot read: {exc.strerror or exc}")
         return
-    yield from ics_items_from_bytes(data, label, options)
+    yield from _quiet(lambda: path.open("rb"), label, options)
 
 
 def ics_items_from_bytes(data: bytes, label: str, options: IcsOptions) -> Iterator[IcsItem]:
+    yield from _quiet(lambda: io.BytesIO(data), label, options)
+
+
+def _quiet(open_file: Opener, label: str, options: IcsOptions) -> Iterator[IcsItem]:
     # icalendar warns about guessed vendor TZIDs ("/mozilla.org/.../Europe/Berlin");
     # the guess is right for every export we have seen, and a warning per file is noise.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        yield from _items(data, label, options)
+        yield from _items(open_file, label, options)
 
 
-def _items(data: bytes, label: str, options: IcsOptions) -> Iterator[IcsItem]:
-    failure: Exception | None = None
-    try:
-        calendars = [
-            c for c in Calendar.from_ical(data, multiple=True) if isinstance(c, Calendar)
-        ]
-    except Exception as exc:
-        calendars, failure = [], exc
-    announced = len(_BEGIN_EVENT.findall(data))
-    parsed = sum(_count_events(c) for c in calendars)
-    if parsed < announced:
-        # icalendar drops everything when END:VCALENDAR is missing: read block by block.
-        salvaged = _salvage(data)
-        if salvaged is not None and _count_events(salvaged) > parsed:
-            calendars = [salvaged]
-    if not calendars:
-        reason = f"not an iCalendar file: {failure}" if failure else "no VCALENDAR in file"
-        yield SkippedInput(label, reason)
+def _items(open_file: Opener, label: str, options: IcsOptions) -> Iterator[IcsItem]:
+    """Series are expanded as soon as their last adjacent block is read (exports
+    write a series' overrides right after its master). A UID met again further
+    on is *scattered*: its blocks are gathered in a second pass and expanded
+    together, and that expansion replaces what the first pass gave for it
+    (same source ids; the store keeps the last)."""
+    contexts, has_calendar = calendar_contexts(open_file)
+    seen: set[int] = set()
+    scattered: set[int] = set()
+    group: list[tuple[int, Component]] = []
+    group_key: tuple[int, str] | None = None
+    events = 0
+    with open_file() as handle:
+        for number, block in _numbered_events(handle):
+            events = number
+            member = _member(block, number, label)
+            if isinstance(member, SkippedInput):
+                yield member
+                continue
+            uid, component = member
+            key = (block.calendar, uid)
+            if key != group_key:
+                yield from _flush(group_key, group, seen, scattered, contexts, label, options)
+                group, group_key = [], key
+            group.append((number, component))
+        yield from _flush(group_key, group, seen, scattered, contexts, label, options)
+    if events == 0 and not has_calendar:
+        yield SkippedInput(label, "not an iCalendar file: no VCALENDAR or VEVENT in it")
         return
+    if scattered:
+        yield from _scattered(open_file, scattered, contexts, label, options)
+
+
+def _numbered_events(handle: BinaryIO) -> Iterator[tuple[int, Block]]:
+    """VEVENT blocks numbered from 1 in file order (the number skips name)."""
     number = 0
-    for calendar in calendars:
-        groups, numbered, broken = _group_by_uid(calendar, number)
-        number += len(numbered)
-        for index, uid, reason in broken:
-            yield SkippedInput(f"{label}:VEVENT #{index} (UID {uid})", reason)
-        for uid, members in groups.items():
-            yield from _expand_series(calendar, uid, members, label, options)
+    for block in blocks(handle):
+        if block.kind == "VEVENT":
+            number += 1
+            yield number, block
 
 
-def _count_events(calendar: Calendar) -> int:
-    return sum(1 for s in calendar.subcomponents if s.name == "VEVENT")
+def _member(block: Block, number: int, label: str) -> tuple[str, Component] | SkippedInput:
+    """A parsed VEVENT ready to expand, or the skip saying why it cannot be."""
+    uid = quick_uid(block.data) or "?"
+    if not block.complete:
+        return SkippedInput(f"{label}:VEVENT #{number} (UID {uid})",
+                            "VEVENT without END:VEVENT (the file is cut or malformed)")
+    try:
+        component = Event.from_ical(block.data)
+        uid = _uid_of(component)
+    except Exception as exc:
+        return SkippedInput(f"{label}:VEVENT #{number} (UID {uid})", f"unreadable VEVENT: {exc}")
+    if component.get("DTSTART") is None:
+        return SkippedInput(f"{label}:VEVENT #{number} (UID {uid})", "VEVENT without DTSTART")
+    fatal = _drop_broken_properties(component)
+    if fatal:
+        return SkippedInput(f"{label}:VEVENT #{number} (UID {uid})",
+                            f"unparsable property: {fatal}")
+    return uid, component
 
 
-def _salvage(data: bytes) -> Calendar | None:
-    """Rebuild a calendar from the VEVENT/VTIMEZONE blocks that parse on their own."""
-    calendar = Calendar()
-    found = False
-    for match in _BLOCK.finditer(data):
-        block = match.group(0)
-        kind = Event if match.group(1) == b"VEVENT" else Component
-        try:
-            component = kind.from_ical(block)
-        except Exception:
-            continue
-        calendar.add_component(component)
-        found = True
-    return calendar if found else None
+def _flush(
+    key: tuple[int, str] | None,
+    group: list[tuple[int, Component]],
+    seen: set[int],
+    scattered: set[int],
+    contexts: dict[int, Calendar],
+    label: str,
+    options: IcsOptions,
+) -> Iterator[IcsItem]:
+    if key is None or not group:
+        return
+    marker = hash(key)  # a collision only sends a series through the second pass
+    if marker in seen:
+        scattered.add(marker)
+        return
+    seen.add(marker)
+    yield from _expand_series(contexts.get(key[0], Calendar()), key[1], group, label, options)
+
+
+def _scattered(
+    open_file: Opener,
+    scattered: set[int],
+    contexts: dict[int, Calendar],
+    label: str,
+    options: IcsOptions,
+) -> Iterator[IcsItem]:
+    """Second pass: every block of the scattered series, expanded together."""
+    groups: dict[tuple[int, str], list[tuple[int, Component]]] = {}
+    with open_file() as handle:
+        for number, block in _numbered_events(handle):
+            uid = quick_uid(block.data)
+            if uid is not None and hash((block.calendar, uid)) not in scattered:
+                continue
+            member = _member(block, number, label)
+            if isinstance(member, SkippedInput):
+                continue  # reported by the first pass
+            key = (block.calendar, member[0])
+            if hash(key) in scattered:
+                groups.setdefault(key, []).append((number, member[1]))
+    for (calendar, uid), members in groups.items():
+        yield from _expand_series(contexts.get(calendar, Calendar()), uid, members, label,
+                                  options)
 
 
 def _uid_of(event: Component) -> str:
@@ -160,33 +232,6 @@ def _uid_of(event: Component) -> str:
         return uid
     # No UID (hand-written files): the content identifies it, stable across re-reads.
     return "sha256:" + hashlib.sha256(event.to_ical()).hexdigest()[:32]
-
-
-def _group_by_uid(
-    calendar: Calendar, first_number: int
-) -> tuple[dict[str, list[tuple[int, Component]]], list[int], list[tuple[int, str, str]]]:
-    groups: dict[str, list[tuple[int, Component]]] = {}
-    numbered: list[int] = []
-    broken: list[tuple[int, str, str]] = []
-    for component in calendar.subcomponents:
-        if component.name != "VEVENT":
-            continue
-        number = first_number + len(numbered) + 1
-        numbered.append(number)
-        try:
-            uid = _uid_of(component)
-        except Exception as exc:
-            broken.append((number, "?", f"unreadable VEVENT: {exc}"))
-            continue
-        if component.get("DTSTART") is None:
-            broken.append((number, uid, "VEVENT without DTSTART"))
-            continue
-        fatal = _drop_broken_properties(component)
-        if fatal:
-            broken.append((number, uid, f"unparsable property: {fatal}"))
-            continue
-        groups.setdefault(uid, []).append((number, component))
-    return groups, numbered, broken
 
 
 _TIME_PROPERTIES = frozenset({"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE",

@@ -23,6 +23,7 @@ def test_no_property_caps_its_examples_with_a_plain_settings_decorator():
 
 
 def test_the_ci_profile_keeps_the_budget_and_explore_overrides_it(monkeypatch):
+    monkeypatch.setenv("HYPOTHESIS_PROFILE", "ci")
     assert budget(300).max_examples == 300
     monkeypatch.setenv("HYPOTHESIS_PROFILE", "explore")
     loaded = settings._current_profile  # restored below: profiles are process-global

@@ -167,7 +167,9 @@ def test_doctor_on_a_sound_database_changes_nothing(org):
     assert not list(database.parent.glob("*.damaged-*"))
 
 
-def test_doctor_help_documents_the_exit_codes():
+def test_doctor_help_documents_the_exit_codes(capsys):
     with pytest.raises(SystemExit) as done:
         cli("doctor", "--help")
     assert done.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--repair" in shown and "Exit codes: 0 sound" in shown and "75" in shown
