@@ -130,6 +130,8 @@ def sync_account(
         return report
 
     _reopen_purged(store, settings, report, now)
+    before = store.counts(account.name)
+    held_before = before.events + before.messages
     for source in sources:
         result = _sync_source(store, account.name, source, progress, now)
         report.sources.append(result)
@@ -138,7 +140,7 @@ def sync_account(
         if result.failure == "auth":
             break  # the same credentials would fail for every other source
 
-    _purge(store, settings, report, now)
+    _purge(store, settings, report, now, held_before=held_before)
     return report
 
 
@@ -167,13 +169,21 @@ def _reopen_purged(
 
 
 def _purge(
-    store: Store, settings: Settings, report: AccountSyncReport, now: datetime | None
+    store: Store,
+    settings: Settings,
+    report: AccountSyncReport,
+    now: datetime | None,
+    *,
+    held_before: int | None = None,
 ) -> None:
     """Apply retention without trusting the clock alone (issue 10, item 1).
 
     Age is measured from the earlier of the clock and the newest stored record, so
     a clock years ahead cannot empty the store; and a purge of more than
-    ``privacy.max_purge_share`` of the account's records is refused loudly.
+    ``privacy.max_purge_share`` of the account's records is refused loudly. The
+    share guard protects history: on an account's first sync (``held_before`` 0)
+    nothing was held, and every record purged is one the sources just gave and
+    still hold (an mbox with years of mail), so retention applies as configured.
     """
     privacy = settings.privacy
     clock = now or datetime.now().astimezone()
@@ -183,7 +193,7 @@ def _purge(
     due = store.count_before(report.account, cutoff)
     total = counts.events + counts.messages
     removing = due["events"] + due["messages"]
-    if total and removing / total > privacy.max_purge_share:
+    if held_before != 0 and total and removing / total > privacy.max_purge_share:
         report.purge_refused = (
             f"retention purge refused: it would delete {due['events']:,} events and "
             f"{due['messages']:,} messages, {removing / total:.0%} of the {total:,} stored "

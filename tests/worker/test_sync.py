@@ -206,3 +206,18 @@ def test_a_purge_of_more_than_the_allowed_share_is_refused_loudly(store, caplog)
         _purge(store, _privacy(max_purge_share=1.0), report, T0)
     assert store.counts("a").messages == 31
     assert report.purged["messages"] == 69 and "69 messages deleted" in caplog.text
+
+
+def test_a_first_sync_of_years_of_mail_applies_retention_without_refusing(store, caplog):
+    """A new user's mbox holds years of mail: the share guard protects history held
+    before the run, so the first sync keeps the retention window and is not refused
+    (which would make the very first `run` exit 1)."""
+    from peerpulse.worker.sync import AccountSyncReport, _purge
+
+    _sync_source(store, "a", MemorySource("mail", _daily(100)), None)
+    report = AccountSyncReport("a")
+    _purge(store, _privacy(), report, T0, held_before=0)
+    assert report.purge_refused is None
+    assert store.counts("a").messages == 31
+    # With history held (held_before > 0) the same share is refused: see
+    # test_a_purge_of_more_than_the_allowed_share_is_refused_loudly.
