@@ -176,6 +176,7 @@ def _views(
 ) -> dict[str, PeerView]:
     views: dict[str, PeerView] = {}
     today = ctx.today
+    window_from = ctx.now_ts - ctx.rules.model.reciprocity.window_days * 86400
     for email, person in directory.peers.items():
         entry = ledger.persons.get(email)
         rows = entry.interactions if entry else []
@@ -197,6 +198,8 @@ def _views(
             overdue=days_overdue(days_since, cadence.days),
             upcoming=ctx.iso_date(upcoming),
             attendance=team.attendance.get(email, 0) if team else 0,
+            unanswered=sum(1 for at in entry.open_threads.values() if at >= window_from)
+            if entry else 0,
         )
     return views
 
