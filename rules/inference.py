@@ -425,18 +425,20 @@ def _close_threads(
     open_keys: dict[tuple[str, str], list[str]], persons: dict[str, PersonLedger],
 ) -> None:
     """The owner's reply answers the peers' threads it names (In-Reply-To/References), or,
-    without those headers, the threads with its subject that it answers by ``Re:``."""
+    without those headers, the latest open thread with its subject that it answers by
+    ``Re:`` (per peer: an older thread with the same subject stays open)."""
     for ref in (m.in_reply_to, *m.references):
         peer = open_ids.pop(ref, None) if ref else None
         if peer is not None:
             persons[peer].open_threads.pop(ref, None)  # type: ignore[arg-type]
-    if subject_key:
+    if subject_key and not (m.in_reply_to or m.references):
         for email in counterparts:
-            for message_id in open_keys.pop((email, subject_key), ()):
-                open_ids.pop(message_id, None)
-                entry = persons.get(email)
-                if entry is not None:
-                    entry.open_threads.pop(message_id, None)
+            pending = open_keys.get((email, subject_key))
+            while pending:
+                message_id = pending.pop()
+                if open_ids.pop(message_id, None) is not None:
+                    persons[email].open_threads.pop(message_id, None)
+                    break
 
 
 def _answers(threads: dict[tuple[str, str], float], peers: Iterable[str], key: str,

@@ -133,6 +133,13 @@ def test_you_owe_names_the_threads_still_unanswered() -> None:
     assert fin.action == "start the next thread with Finley"
 
 
+def test_a_re_without_headers_answers_one_thread_not_every_one_with_that_subject() -> None:
+    same = [mail(days_ago(d), FIN, (ME,), subject="Budget") for d in (30, 20, 10, 5)]
+    result = run([], same + [mail(days_ago(4), ME, (FIN,), subject="Re: Budget")])
+    (fin,) = result.digest.reciprocity
+    assert fin.action == "reply to Finley's 3 unanswered threads"
+
+
 def test_reciprocity_shows_both_directions_and_a_concrete_action() -> None:
     threads = [mail(days_ago(d), FIN, (ME,), subject=f"Question {d}") for d in (3, 9, 15, 21, 27)]
     proposals = [meeting(days_ago(d), HR, organizer=HR) for d in (5, 12, 19, 26)]
