@@ -24,11 +24,16 @@ import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from benchmarks.demo_config import demo_config_text
-from benchmarks.digest_checks import CheckResult, evaluate, reciprocity_matches_truth
+from benchmarks.digest_checks import (
+    CheckResult,
+    actions_match_truth,
+    evaluate,
+    reciprocity_matches_truth,
+)
 
 Key = tuple[str, str, str]  # (person, natural record key, kind or "me"/"them")
 THRESHOLD = 0.99
@@ -199,7 +204,12 @@ def measure(demo: Path, workdir: Path) -> AccuracyReport:
     checks = [reciprocity_matches_truth(result.digest, windowed)]
     expected = demo / "expectations.json"
     if expected.is_file():
-        for check in json.loads(expected.read_text(encoding="utf-8"))["checks"]:
+        spec = json.loads(expected.read_text(encoding="utf-8"))
+        since = datetime.fromtimestamp(window_from, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        open_threads = {p: sum(1 for w in whens if w >= since)
+                        for p, whens in spec.get("unanswered_threads", {}).items()}
+        checks.append(actions_match_truth(result.digest, open_threads))
+        for check in spec["checks"]:
             checks.append(evaluate(check, result, rendered.text,
                                    lambda email: email in result.views, windowed))
     return AccuracyReport(

@@ -55,6 +55,20 @@ def reciprocity_matches_truth(digest: Any, truth: Mapping[str, tuple[int, int]])
     return CheckResult("reciprocity-lines-match-the-ground-truth", not wrong, "; ".join(wrong))
 
 
+def actions_match_truth(digest: Any, unanswered: Mapping[str, int]) -> CheckResult:
+    """Every "you owe" line's next step names the ground truth's unanswered threads."""
+    wrong = []
+    for r in digest.reciprocity:
+        if str(r.direction) != "you_owe":
+            continue
+        n = unanswered.get(r.person.email, 0)
+        said = r.action.split("'s ", 1)[1] if "unanswered" in r.action else "0"
+        if not said.startswith(f"{n} unanswered thread" if n else "0"):
+            wrong.append(f"{r.person.email}: {r.action!r}, ground truth {n} unanswered")
+    return CheckResult("you-owe-actions-name-the-unanswered-threads", not wrong,
+                       "; ".join(wrong))
+
+
 def evaluate(check: Mapping[str, Any], result: Any, text: str,
              is_peer: Callable[[str], bool],
              truth: Mapping[str, tuple[int, int]]) -> CheckResult:

@@ -187,6 +187,7 @@ def _views(
     views: dict[str, PeerView] = {}
     today = ctx.today
     strength = ctx.rules.model.tie_strength
+    window_from = ctx.now_ts - ctx.rules.model.reciprocity.window_days * 86400
     for email, person in directory.peers.items():
         entry = ledger.persons.get(email)
         rows = entry.interactions if entry else []
@@ -210,6 +211,8 @@ def _views(
             attendance=team.attendance.get(email, 0) if team else 0,
             fades_in=days_until_below(score.tie_strength, strength.dormant_below,
                                       strength.half_life_days),
+            unanswered=sum(1 for at in entry.open_threads.values() if at >= window_from)
+            if entry else 0,
         )
     return views
 

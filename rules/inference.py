@@ -31,7 +31,7 @@ from peerpulse.connectors.records import (
     split_reply_prefix,
 )
 from peerpulse.rules.identity import Identity
-from peerpulse.rules.ledger import Ledger
+from peerpulse.rules.ledger import Ledger, PersonLedger
 from peerpulse.rules.noise import (
     AddressNoise,
     MessageNoise,
@@ -290,6 +290,11 @@ def infer_messages(
     known = identity._map  # resolve() without the call for addresses already seen
     address_noise = AddressNoise(rules)
     threads: dict[tuple[str, str], float] = {}  # (peer, stripped subject) -> earliest time
+    # Threads peers started, until the owner answers them: Message-ID -> peer, and
+    # (peer, stripped subject) -> Message-IDs, for exports without reply headers.
+    open_ids: dict[str, str] = {}
+    open_keys: dict[tuple[str, str], list[str]] = {}
+    persons = ledger.persons
     check_blocked = bool(rules.blocked_addresses or rules.blocked_domains)
     message_noise = MessageNoise(rules)
     peer_rows = ledger.peer_rows
@@ -333,10 +338,14 @@ def infer_messages(
             if not counterparts:
                 rule("mail.no_one_else")
                 continue
+            answered = False
             if subject_key:
                 answered = prefixed and _answers(threads, counterparts, subject_key, at)
                 is_reply = is_reply or answered
                 _remember(threads, counterparts, subject_key, at)
+            if open_ids and is_reply:
+                _close_threads(m, counterparts, subject_key if answered else "", open_ids,
+                               open_keys, persons)
             row = (at, "mail_sent", w_sent + w_reply if is_reply else w_sent, rid,
                    first_initiates and not is_reply, False, is_reply)
             for email in counterparts:
@@ -397,6 +406,11 @@ def infer_messages(
         counts["kinds.mail_received"] = counts.get("kinds.mail_received", 0) + 1
         rows.append((at, "mail_received", w_received + w_reply if is_reply else w_received, rid,
                      False, first_initiates and not is_reply, is_reply))
+        if not is_reply and m.message_id:
+            persons[sender].open_threads[m.message_id] = at
+            open_ids[m.message_id] = sender
+            if subject_key:
+                open_keys.setdefault((sender, subject_key), []).append(m.message_id)
         subject = m.subject
         if celebrate and at >= celebrate_from and is_kept_subject(subject) and (
             _senders_own_news(subject or "", is_reply, len(set(to) | set(cc)))
@@ -404,6 +418,27 @@ def infer_messages(
             ledger.person(sender).subject_hits.append((at, subject or "", rid))
     ledger.owner_records += owner_seen
     return read
+
+
+def _close_threads(
+    m: MessageMeta, counterparts: list[str], subject_key: str, open_ids: dict[str, str],
+    open_keys: dict[tuple[str, str], list[str]], persons: dict[str, PersonLedger],
+) -> None:
+    """The owner's reply answers the peers' threads it names (In-Reply-To/References), or,
+    without those headers, the latest open thread with its subject that it answers by
+    ``Re:`` (per peer: an older thread with the same subject stays open)."""
+    for ref in (m.in_reply_to, *m.references):
+        peer = open_ids.pop(ref, None) if ref else None
+        if peer is not None:
+            persons[peer].open_threads.pop(ref, None)  # type: ignore[arg-type]
+    if subject_key and not (m.in_reply_to or m.references):
+        for email in counterparts:
+            pending = open_keys.get((email, subject_key))
+            while pending:
+                message_id = pending.pop()
+                if open_ids.pop(message_id, None) is not None:
+                    persons[email].open_threads.pop(message_id, None)
+                    break
 
 
 def _answers(threads: dict[tuple[str, str], float], peers: Iterable[str], key: str,

@@ -33,6 +33,8 @@ class PersonLedger:
     upcoming: float | None = None  # earliest 1:1 / lunch / small meeting ahead
     upcoming_kind: str | None = None
     subject_hits: list[tuple[float, str, str]] = field(default_factory=list)  # (at, subject, id)
+    # Threads this peer started (Message-ID -> time) that the owner has not answered yet.
+    open_threads: dict[str, float] = field(default_factory=dict)
 
 
 class Ledger:

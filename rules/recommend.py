@@ -222,7 +222,7 @@ def reciprocity(
         # The digest's line says who owes whom and the action; the reason adds only
         # how the initiatives were made (no fact twice in one entry).
         if direction == Balance.YOU_OWE:
-            action = _next_step(theirs, first)
+            action = _next_step(theirs, first, v.unanswered)
             sentence = (f"In {window} days {v.name} started {_how(theirs, them)}, "
                         f"you {_how(mine, me)}")
         else:
@@ -258,11 +258,14 @@ def _how(split: tuple[int, int], total: int) -> str:
     return " and ".join(parts) or "none"
 
 
-def _next_step(theirs: tuple[int, int], first: str) -> str:
+def _next_step(theirs: tuple[int, int], first: str, unanswered: int = 0) -> str:
+    """The concrete step: answer what is still open, else match how they reach out."""
     threads, meetings = theirs
+    if unanswered:
+        return f"reply to {first}'s {unanswered} unanswered thread{'' if unanswered == 1 else 's'}"
     if meetings > threads:
         return f"invite {first} next"
-    return f"answer or start the next thread with {first}"
+    return f"start the next thread with {first}"
 
 
 # -- celebrate -------------------------------------------------------------------

@@ -75,6 +75,7 @@ class PeerView:
     overdue: int | None
     upcoming: str | None  # ISO date of a 1:1 / lunch / small meeting already scheduled
     attendance: int = 0  # occurrences of the owner's team meeting attended
+    unanswered: int = 0  # threads they started in the reciprocity window, not answered yet
 
     @property
     def name(self) -> str:

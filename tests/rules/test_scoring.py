@@ -111,6 +111,35 @@ def test_a_standing_weekly_one_on_one_is_initiated_once_by_its_organizer() -> No
     assert result.digest.reciprocity == ()
 
 
+def test_you_owe_names_the_threads_still_unanswered() -> None:
+    """Issue 9, item 3: "reply to her 5 unanswered threads". A thread is answered by the
+    owner's reply naming it (In-Reply-To/References) or, in exports without those
+    headers, by a 'Re:' of its subject to the same peer."""
+    threads = [mail(days_ago(d), FIN, (ME,), subject=f"Question {d}", mid=f"q{d}@corp.example")
+               for d in (3, 9, 15, 21, 27)]
+    own = [mail(days_ago(30), ME, (FIN,))]
+    by_header = mail(days_ago(20), ME, (FIN,), subject=None,  # subjects off: headers only
+                     references=("q21@corp.example",))
+    by_subject = mail(days_ago(8), ME, (FIN,), subject="RE: question 9")
+    to_someone_else = mail(days_ago(2), ME, (HR,), subject="Re: Question 3")
+    result = run([], threads + own + [by_header, by_subject, to_someone_else])
+    (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]
+    assert (fin.initiated_by_me, fin.initiated_by_them) == (1, 5)
+    assert fin.action == "reply to Finley's 3 unanswered threads"
+    answers = [mail(days_ago(d - 1), ME, (FIN,), subject=f"Re: Question {d}")
+               for d in (3, 15, 27)]
+    result = run([], threads + own + [by_header, by_subject] + answers)
+    (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]
+    assert fin.action == "start the next thread with Finley"
+
+
+def test_a_re_without_headers_answers_one_thread_not_every_one_with_that_subject() -> None:
+    same = [mail(days_ago(d), FIN, (ME,), subject="Budget") for d in (30, 20, 10, 5)]
+    result = run([], same + [mail(days_ago(4), ME, (FIN,), subject="Re: Budget")])
+    (fin,) = result.digest.reciprocity
+    assert fin.action == "reply to Finley's 3 unanswered threads"
+
+
 def test_reciprocity_shows_both_directions_and_a_concrete_action() -> None:
     threads = [mail(days_ago(d), FIN, (ME,), subject=f"Question {d}") for d in (3, 9, 15, 21, 27)]
     proposals = [meeting(days_ago(d), HR, organizer=HR) for d in (5, 12, 19, 26)]
@@ -118,7 +147,7 @@ def test_reciprocity_shows_both_directions_and_a_concrete_action() -> None:
     by_email = {r.person.email: r for r in result.digest.reciprocity}
     fin, hr = by_email[FIN], by_email[HR]
     assert fin.person.reasons[0].endswith("started 5 threads, you 1 thread")
-    assert fin.action == "answer or start the next thread with Finley"
+    assert fin.action == "reply to Finley's 5 unanswered threads"
     assert hr.action == "invite Harper next"
     assert hr.person.reasons[0].endswith("started 4 meetings, you none")
     # relative to volume: 4 of 4 ranks above 5 of 6

@@ -99,7 +99,8 @@ def generate(out_dir: Path, *, seed: int = 7, managers: int = 40, months: int = 
         )
     checks = variants.expectations(trap, org, cast, truth.series_uids)
     paths["expectations"].write_text(json.dumps(
-        {"variant": trap.name, "about": trap.about, "checks": checks}, indent=2,
+        {"variant": trap.name, "about": trap.about, "checks": checks,
+         "unanswered_threads": truth.unanswered()}, indent=2,
         ensure_ascii=False) + "\n", encoding="utf-8")
     owner = org.by_email[org.owner]
     summary = DemoSummary(

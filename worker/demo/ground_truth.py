@@ -83,6 +83,8 @@ class GroundTruth:
         # Hashed titles (privacy.subjects = "hashed"): no meal or all-hands title is readable.
         self._titles_kept = titles_kept
         self.series_uids: dict[str, str] = {}  # a series master's title -> its UID
+        # Threads a peer started that the owner has not answered: thread -> (peer, when).
+        self._open_threads: dict[int, tuple[str, str]] = {}
         self.interactions = 0
         self.traps: Counter[str] = Counter()
         self.kinds: Counter[str] = Counter()
@@ -198,6 +200,8 @@ class GroundTruth:
             self._record_trap(reason, record, involved, when)
             return
         direct = _unique([canon(a.email) for a in (*mail.to, *mail.cc)])
+        if sender == self._owner and mail.in_reply_to:
+            self._open_threads.pop(mail.thread_id, None)  # answered
         if sender == self._owner:
             targets = [p for p in direct if p != self._owner]
             if not targets:
@@ -214,8 +218,17 @@ class GroundTruth:
         if self.is_peer(sender):
             self._interaction(sender, when, "mail_received", record,
                               None if mail.in_reply_to else "them")
+            if not mail.in_reply_to:
+                self._open_threads[mail.thread_id] = (sender, when)
         else:
             self._trap("not_a_peer", record, sender, when)
+
+    def unanswered(self) -> dict[str, list[str]]:
+        """Per peer, when each thread they started and the owner never answered began."""
+        out: dict[str, list[str]] = {}
+        for person, when in self._open_threads.values():
+            out.setdefault(person, []).append(when)
+        return {p: sorted(w) for p, w in sorted(out.items())}
 
     @staticmethod
     def _mail_trap(mail: MailSpec) -> str | None:

@@ -20,7 +20,8 @@ asserts them per variant.
   are not peers, and the digest says the chain is unknown.
 - ``no_reply_headers``/``no_reply_headers_hashed``: the mbox lost In-Reply-To,
   References and X-GM-THRID (an Enron-style export), subjects kept or hashed.
-  Replies are still replies, found by their ``Re:`` subject.
+  Replies are still replies, found by their ``Re:`` subject; a peer who started
+  six threads, two of them answered, is owed a reply to the other four.
 
 The checks are plain data (see :func:`expectations`); the ground truth decides
 peers with its own plain rules, never importing ``rules``.
@@ -128,6 +129,7 @@ class Cast:
     one_to_one: str  # writes to the owner alone about a launch (not an announcement)
     new_hire: str  # one of the owner's direct reports
     partners: tuple[str, ...]  # peers in a weekly meeting the owner organizes
+    asker: str  # starts six threads with the owner, two of them answered
 
 
 def cast(org: OrgChart, profiles: dict[str, str]) -> Cast:
@@ -136,7 +138,8 @@ def cast(org: OrgChart, profiles: dict[str, str]) -> Cast:
            and p not in (named["lee"], named["priya"], named["hanako"])]
     return Cast(series_peer=named["oliver"], series_mine=named["jose"], announcer=met[0],
                 congratulator=met[1], welcomer=met[2], reply_all=met[3], one_to_one=met[4],
-                new_hire=org.direct_reports[-1], partners=tuple(met[5:8]))
+                new_hire=org.direct_reports[-1], partners=tuple(met[5:8]),
+                asker=next(p for p in org.peers if profiles.get(p) == "never"))
 
 
 def extra_series(v: Variant, f: EventFactory, window: DemoWindow,
@@ -177,9 +180,18 @@ def extra_series(v: Variant, f: EventFactory, window: DemoWindow,
 
 def extra_mail(v: Variant, mf: MailFactory, people: Cast) -> Iterator[MailSpec]:
     """The variant's one-off messages (none for most variants)."""
+    org, w = mf.org, mf.window
+    if not v.reply_headers:  # six threads from one peer, two answered: "reply to ... 4"
+        for i in range(6):
+            day = w.end - timedelta(days=40 - 6 * i)
+            first = MailSpec(message_id=mf.message_id(), thread_id=mf.thread_id(),
+                             date=datetime.combine(day, time(10, 5), mf.zone(people.asker)),
+                             sender=mf.person(people.asker), to=[mf.owner()],
+                             subject=f"Capacity question {i + 1}", body=mf.body(),
+                             labels=mf.labels_for(mf.person(people.asker)))
+            yield from mf.thread(first, 1 if i in (1, 4) else 0, mf.owner())
     if v.name != "congrats":
         return
-    org, w = mf.org, mf.window
 
     def at(days_before_end: int, hour: int, sender: str) -> datetime:
         day = w.end - timedelta(days=days_before_end)
@@ -264,6 +276,11 @@ def expectations(v: Variant, org: OrgChart, people: Cast,
              "section": "celebrate", "person": people.one_to_one,
              "why": "wrote to the owner alone: not an announcement to many"},
         ]
+    elif not v.reply_headers:
+        checks.append({"id": "threads-without-reply-headers-are-answered-by-re",
+                       "check": "in_section", "section": "reciprocity", "person": people.asker,
+                       "why": "started six threads, two answered by a Re: without headers: "
+                              "you owe them, and the step names the four still open"})
     elif v.name == "no_manager":
         checks.append({"id": "digest-says-the-chain-is-unknown", "check": "chain_unknown",
                        "why": "without a manager column, chain and reports are unknown"})
