@@ -98,7 +98,10 @@ class PeerView:
 def cadence_phrase(view: PeerView) -> str:
     c = view.cadence
     if c.usual_gap is not None:
-        return f"your cadence with {view.name} was every ~{c.usual_gap} days"
+        # The rhythm and the cadence it sets, both: "every ~7 days" beside "136 days
+        # overdue" after 157 days of silence reads as a sum that does not add up.
+        return (f"you used to be in touch with {view.name} every ~{c.usual_gap} days, "
+                f"so the cadence is {c.days} days")
     if c.key_function:
         who = c.key_function
     elif c.source.startswith("group "):
