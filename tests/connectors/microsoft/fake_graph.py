@@ -356,6 +356,8 @@ class FakeGraph:
                 raise GraphFault(403, "Authorization_RequestDenied", "Insufficient privileges")
             return 200, self._users(query), {}
         who, rest = ("me", parts[1:]) if parts[0] == "me" else (parts[1].lower(), parts[2:])
+        if rest and rest[0].startswith("mailFolders('"):  # the form Graph's links use
+            rest = ["mailFolders", rest[0][len("mailFolders('") : -2], *rest[1:]]
         need = "Mail.Send" if rest == ["sendMail"] else (
             "Calendars.Read" if rest[:1] == ["calendarView"] else "Mail.ReadBasic"
         )
