@@ -77,6 +77,10 @@ class GraphUnreachable(SourceUnavailable):
         self.not_sent = not_sent
 
 
+class AccessDenied(SourceUnavailable):
+    """Graph refused this mailbox or operation (403): permissions or the access policy."""
+
+
 class RepeatedLink(ConnectorError):
     """The server returned a link it had already returned in this listing."""
 
@@ -228,10 +232,11 @@ class GraphClient:
                 self._wait(attempt, retry_after(response), status)
                 continue
             if status == 403 and code in {"ErrorAccessDenied", "Authorization_RequestDenied"}:
-                raise SourceUnavailable(
+                raise AccessDenied(
                     f"Graph denied access to mailbox {self.mailbox} ({code}: {message})",
                     hint="check the app's permissions and its application access policy / "
-                    "RBAC scope (docs/MICROSOFT.md)",
+                    "RBAC scope (docs/MICROSOFT.md)"
+                    + (f", or sign in again: {self.auth_command}" if self.mailbox == "me" else ""),
                 )
             raise GraphError(status, code, message)
         raise SourceUnavailable("Microsoft Graph kept failing; giving up for this run")

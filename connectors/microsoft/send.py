@@ -17,7 +17,12 @@ from email.message import EmailMessage
 from email.policy import SMTP
 
 from peerpulse.connectors.base import AuthRequired, SourceUnavailable
-from peerpulse.connectors.microsoft.graph import GraphClient, GraphError, GraphUnreachable
+from peerpulse.connectors.microsoft.graph import (
+    AccessDenied,
+    GraphClient,
+    GraphError,
+    GraphUnreachable,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,8 @@ def send_message(client: GraphClient, message: EmailMessage) -> SendResult:
         if exc.status >= 500:
             return SendResult("unknown", str(exc))
         return SendResult("failed", str(exc))
+    except AccessDenied as exc:
+        return SendResult("failed", f"{exc}; {exc.hint}")
     except GraphUnreachable as exc:
         return SendResult("retry" if exc.not_sent else "unknown", str(exc))
     except SourceUnavailable as exc:  # the token endpoint: nothing was sent
