@@ -128,6 +128,8 @@ class FakeGraph:
         self.max_in_flight: dict[str, int] = {}
         self.lock = threading.Lock()
         self.page_cap = 1000  # the largest page Graph serves
+        # Graph often ends a round with a page of its own that holds only the deltaLink.
+        self.trailing_delta_page = False
 
     # -- setup -------------------------------------------------------------------------
 
@@ -485,7 +487,10 @@ class FakeGraph:
         )
         out: dict[str, Any] = {"@odata.context": f"{GRAPH}/$metadata#Collection(event)",
                                "value": page}
-        if round_.offset + size < len(visible):
+        more = round_.offset + size < len(visible) or (
+            self.trailing_delta_page and page and round_.offset + size >= len(visible)
+        )
+        if more:
             skip = "s" + secrets.token_hex(6)
             self.rounds[skip] = Round(box, listing, round_.since, round_.asof,
                                       round_.offset + size, round_.select, round_.window)

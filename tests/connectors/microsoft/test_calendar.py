@@ -115,9 +115,13 @@ def test_an_empty_resync_where_many_events_were_stored_is_refused(fake, store, c
     assert len(_events(store)) == 12
 
 
-def test_a_run_killed_after_any_page_resumes_to_the_same_store(fake, state_dir, tmp_path, calendar):
+@pytest.mark.parametrize("trailing", [False, True])
+def test_a_run_killed_after_any_page_resumes_to_the_same_store(
+    fake, state_dir, tmp_path, calendar, trailing
+):
     from peerpulse.worker.store import open_store
 
+    fake.trailing_delta_page = trailing
     cal = fake.calendars[USER]
     for n in range(35):
         cal.put(event(n))
@@ -128,7 +132,7 @@ def test_a_run_killed_after_any_page_resumes_to_the_same_store(fake, state_dir, 
         )
         drain(whole, source)
         expected = sorted(e.source_id for e in whole.iter_events("alice"))
-    for kill_after in range(1, 4):
+    for kill_after in range(1, 4 + trailing):
         with open_store(tmp_path / f"killed{kill_after}.sqlite3") as killed:
             context = make_context(fake, state_dir, killed, mail=False, page_size=10)
             source = source_named(MicrosoftConnector(context), "calendar")
