@@ -169,7 +169,7 @@ def bench_size(size: int) -> dict[str, Any]:
 
 def report(results: list[dict[str, Any]]) -> None:
     print("Microsoft Graph sync benchmark (fake Graph on 127.0.0.1, page cap "
-          f"{LARGEST_PAGE}, connector page size 999)")
+          f"{LARGEST_PAGE}, connector page size 1000)")
     for r in results:
         size, folders = r["size"], r["folders"]
         print(f"\n{size:,} messages ({folders['inbox']:,} Inbox, {folders['sentitems']:,} "

@@ -61,7 +61,9 @@ class MicrosoftSourceConfig(_Strict):
     directory: bool = False  # organization: users, departments, titles, managers
     window_past_days: int = Field(default=400, ge=1, le=3650)
     window_future_days: int = Field(default=60, ge=0, le=730)
-    page_size: int = Field(default=999, ge=10, le=999)  # Prefer: odata.maxpagesize
+    # Prefer: odata.maxpagesize. A preference, not a limit: Graph serves smaller pages when it
+    # wants to, so asking for the list maximum (1..1000) never fails (research §4.2).
+    page_size: int = Field(default=1000, ge=10, le=1000)
     concurrency: int = Field(default=4, ge=1, le=4)  # in-flight requests per mailbox (Outlook: 4)
     max_retry_wait_seconds: float = Field(default=300, ge=1)  # a longer Retry-After ends the run
     time_budget_seconds: int = Field(default=1800, ge=10)

@@ -480,8 +480,11 @@ class FakeGraph:
                     visible.append({"@odata.type": collection.odata_type, "id": item_id,
                                     "@removed": {"reason": "deleted"}})
                 continue
-            visible.append(_project(item, round_.select, collection.odata_type))
-        page = visible[round_.offset : round_.offset + size]
+            visible.append(item)
+        page = [
+            _project(item, round_.select, collection.odata_type) if "@removed" not in item else item
+            for item in visible[round_.offset : round_.offset + size]
+        ]
         route = "me/calendarView/delta" if listing == "calendar" else (
             f"me/mailFolders('{listing.split(':', 1)[1]}')/messages/delta"
         )
