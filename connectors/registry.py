@@ -15,6 +15,7 @@ CONNECTOR_TYPES: dict[str, str] = {
     "files": "peerpulse.connectors.files.connector:FilesConnector",
     "memory": "peerpulse.connectors.memory:MemoryConnector",
     "google": "peerpulse.connectors.google.connector:GoogleConnector",
+    "microsoft": "peerpulse.connectors.microsoft.connector:MicrosoftConnector",
 }
 
 

@@ -189,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", required=True)
     p.add_argument("--console", action="store_true", help="headless: print the URL, paste the code")
     p.set_defaults(func=_command("auth_google"))
+    p = auth_sub.add_parser(
+        "microsoft",
+        help="Microsoft 365 device-code sign-in",
+        description="Print a code to enter at microsoft.com/devicelogin from any browser, "
+        "then store the msal token cache (0600).",
+    )
+    p.add_argument("--account", required=True)
+    p.set_defaults(func=_command("auth_microsoft"))
     return parser
 
 

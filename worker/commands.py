@@ -612,3 +612,32 @@ def auth_google(args: argparse.Namespace, env: Env) -> ExitCode:
         raise PeerpulseError(str(exc), getattr(exc, "hint", None)) from None
     env.print(f"{account.name}: Google authorization stored in {path} (mode 0600)")
     return ExitCode.OK
+
+
+def auth_microsoft(args: argparse.Namespace, env: Env) -> ExitCode:
+    settings = config_module.load(args.config)
+    account = settings.account(args.account)
+    if account.source.type != "microsoft":
+        raise ConfigError(
+            f"account {account.name!r} uses the {account.source.type!r} connector, not microsoft",
+            key=f"accounts.{account.name}.source.type",
+        )
+    from peerpulse.connectors.base import ConnectorError
+    from peerpulse.connectors.microsoft.auth import authorize
+    from peerpulse.connectors.microsoft.http import session_for
+    from peerpulse.worker.errors import PeerpulseError
+
+    source = account.source.model_dump(mode="python")
+    try:
+        path = authorize(
+            account.name,
+            source,
+            session_for(source),
+            state_dir=settings.state_path,
+            send=account.delivery.type == "graph",
+            say=env.print,
+        )
+    except ConnectorError as exc:
+        raise PeerpulseError(str(exc), getattr(exc, "hint", None)) from None
+    env.print(f"{account.name}: Microsoft sign-in stored in {path} (mode 0600)")
+    return ExitCode.OK

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peerpulse.connectors.file_modes import secret_file_problem
+from peerpulse.connectors.microsoft.settings import MicrosoftSourceConfig
 from peerpulse.rules.tomlpos import format_path, key_line
 from peerpulse.worker import paths
 from peerpulse.worker.errors import ConfigError
@@ -112,7 +113,8 @@ class GoogleSourceConfig(_Strict):
 
 
 SourceConfig = Annotated[
-    FilesSourceConfig | MemorySourceConfig | GoogleSourceConfig, Field(discriminator="type")
+    FilesSourceConfig | MemorySourceConfig | GoogleSourceConfig | MicrosoftSourceConfig,
+    Field(discriminator="type"),
 ]
 
 
@@ -141,8 +143,15 @@ class GmailDelivery(_Strict):
     type: Literal["gmail"]
 
 
+class GraphDelivery(_Strict):
+    """sendMail through the account's own Microsoft 365 mailbox (needs Mail.Send)."""
+
+    type: Literal["graph"]
+
+
 DeliveryConfig = Annotated[
-    SmtpDelivery | FileDelivery | StdoutDelivery | GmailDelivery, Field(discriminator="type")
+    SmtpDelivery | FileDelivery | StdoutDelivery | GmailDelivery | GraphDelivery,
+    Field(discriminator="type"),
 ]
 
 
@@ -351,8 +360,10 @@ def _explain(exc: ValidationError, path: Path, text: str, data: dict[str, Any]) 
     return ConfigError(message + more, file=str(path), line=line, key=key)
 
 
-_UNION_TAGS = {"files", "memory", "google", "smtp", "file", "stdout", "gmail"}
-_SECRET_KEYS = {"password", "client_secrets", "service_account_key"}
+_UNION_TAGS = {"files", "memory", "google", "microsoft", "smtp", "file", "stdout", "gmail", "graph"}
+_SECRET_KEYS = {
+    "password", "client_secrets", "service_account_key", "client_secret", "certificate_key"
+}
 
 
 def _clean_loc(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[str | int, ...]:

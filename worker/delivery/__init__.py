@@ -25,6 +25,7 @@ _BACKENDS = {
     "file": "peerpulse.worker.delivery:_file",
     "stdout": "peerpulse.worker.delivery:_stdout",
     "gmail": "peerpulse.worker.delivery.gmail:make_gmail_backend",
+    "graph": "peerpulse.worker.delivery.graph:make_graph_backend",
 }
 
 
@@ -58,7 +59,7 @@ def make_backend(
     if factory is None:
         raise ConfigError(f"the {kind!r} delivery backend is not wired in ({target} is missing)",
                           key="delivery.type")
-    if kind == "gmail":
+    if kind in ("gmail", "graph"):
         backend: DeliveryBackend = factory(
             config, owner=owner, resolve_path=resolve_path, account=account, settings=settings
         )
