@@ -131,7 +131,8 @@ class GraphClient:
         self.account = account
         self.mailbox = mailbox
         self.base = API + ("me" if mailbox == "me" else f"users/{mailbox}")
-        self.slots = mailbox_slots(mailbox, concurrency)
+        # "me" is a different mailbox for every signed-in account
+        self.slots = mailbox_slots(f"me:{account}" if mailbox == "me" else mailbox, concurrency)
         self.max_wait = max_wait
         self.auth_command = auth_command
         self.sleep = sleep

@@ -125,3 +125,40 @@ def test_app_only_with_a_wrong_secret_is_reported_without_the_secret(fake, state
     with pytest.raises(SourceUnavailable) as caught:
         list(source_named(MicrosoftConnector(context), "calendar").sync(None))
     assert "AADSTS7000215" in str(caught.value) and "wrong-value" not in str(caught.value)
+
+
+def test_app_only_with_a_certificate_signs_a_client_assertion(fake, state_dir, store, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "app.key"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    pem.chmod(0o600)
+    fake.client_secrets[CLIENT_ID] = "unused"
+    fake.app_mailboxes.add(USER)
+    fake.calendars[USER].put(event(1))
+    settings = {"mode": "application", "tenant": "contoso.onmicrosoft.com",
+                "certificate_key": {"file": str(pem)},
+                "certificate_thumbprint": "A1" * 20, "mailbox": USER}
+    context = make_context(fake, state_dir, store, mail=False, **settings)
+    batches = list(source_named(MicrosoftConnector(context), "calendar").sync(None))
+    assert sum(len(b.upserts) for b in batches) == 1
+    request = fake.token_requests[-1]
+    assert request["client_assertion_type"].endswith("jwt-bearer")
+    assert "client_secret" not in request
+
+
+def test_signed_in_accounts_each_get_their_own_concurrency_budget():
+    import requests
+    from peerpulse.connectors.microsoft.graph import GraphClient
+
+    def client(account: str, mailbox: str) -> GraphClient:
+        return GraphClient(requests.Session(), None, account=account, mailbox=mailbox)
+
+    # "me" is a different mailbox for each signed-in account ...
+    assert client("alice", "me").slots is not client("bob", "me").slots
+    # ... while two app-only accounts reading one mailbox share its 4 slots
+    assert client("a", "dana@contoso.com").slots is client("b", "dana@contoso.com").slots
