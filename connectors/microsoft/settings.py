@@ -92,3 +92,48 @@ class MicrosoftSourceConfig(_Strict):
                 raise ValueError("application mode needs the tenant id or domain, not a keyword")
         return self
 
+
+
+# Exchange Online's EWS is being shut down (phased from 2026-10-01, gone 2027-04-01;
+# research §5.1): its endpoints are refused in favour of Graph.
+EXCHANGE_ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", "outlook.live.com")
+
+
+class ExchangeSourceConfig(_Strict):
+    """Exchange Server on premises through EWS (exchangelib)."""
+
+    type: Literal["exchange"]
+    server: str  # host name (https://HOST/EWS/Exchange.asmx) or the full EWS URL
+    username: str  # DOMAIN\\user or user@domain
+    mailbox: str | None = None  # the mailbox read (default: the owner address)
+    password: SecretReference
+    auth: Literal["ntlm", "basic"] = "ntlm"
+    version: Literal["Exchange2013", "Exchange2016"] = "Exchange2016"  # 2019 accepts 2016
+    calendar: bool = True
+    mail: bool = True
+    mail_folders: list[str] = ["sent", "inbox"]  # exchangelib's well-known folder names
+    window_past_days: int = Field(default=400, ge=1, le=3650)
+    window_future_days: int = Field(default=60, ge=0, le=730)
+    max_connections: int = Field(default=2, ge=1, le=8)  # sessions to the server
+    max_retry_wait_seconds: float = Field(default=300, ge=1)  # FaultTolerance(max_wait)
+    sync_page: int = Field(default=512, ge=1, le=512)  # SyncFolderItems MaxChangesReturned
+
+    @field_validator("server")
+    @classmethod
+    def _on_premises(cls, value: str) -> str:
+        host = value.lower().removeprefix("https://").removeprefix("http://").split("/")[0]
+        if host in EXCHANGE_ONLINE_HOSTS or host.endswith((".office365.com", ".outlook.com")):
+            raise ValueError(
+                "EWS in Exchange Online is being retired (blocked from October 2026, gone in "
+                'April 2027): use type = "microsoft" (Microsoft Graph) for Microsoft 365 '
+                "mailboxes; type = \"exchange\" is for Exchange Server on premises"
+            )
+        return value
+
+    @field_validator("mail_folders")
+    @classmethod
+    def _known_folders(cls, value: list[str]) -> list[str]:
+        unknown = [f for f in value if f not in {"inbox", "sent", "archive"}]
+        if unknown:
+            raise ValueError(f"unknown folder {unknown[0]!r}; known: inbox, sent, archive")
+        return value
