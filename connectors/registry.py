@@ -16,6 +16,7 @@ CONNECTOR_TYPES: dict[str, str] = {
     "memory": "peerpulse.connectors.memory:MemoryConnector",
     "google": "peerpulse.connectors.google.connector:GoogleConnector",
     "microsoft": "peerpulse.connectors.microsoft.connector:MicrosoftConnector",
+    "exchange": "peerpulse.connectors.microsoft.ews:ExchangeConnector",
 }
 
 

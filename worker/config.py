@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peerpulse.connectors.file_modes import secret_file_problem
-from peerpulse.connectors.microsoft.settings import MicrosoftSourceConfig
+from peerpulse.connectors.microsoft.settings import ExchangeSourceConfig, MicrosoftSourceConfig
 from peerpulse.rules.tomlpos import format_path, key_line
 from peerpulse.worker import paths
 from peerpulse.worker.errors import ConfigError
@@ -113,7 +113,11 @@ class GoogleSourceConfig(_Strict):
 
 
 SourceConfig = Annotated[
-    FilesSourceConfig | MemorySourceConfig | GoogleSourceConfig | MicrosoftSourceConfig,
+    FilesSourceConfig
+    | MemorySourceConfig
+    | GoogleSourceConfig
+    | MicrosoftSourceConfig
+    | ExchangeSourceConfig,
     Field(discriminator="type"),
 ]
 
@@ -360,7 +364,9 @@ def _explain(exc: ValidationError, path: Path, text: str, data: dict[str, Any]) 
     return ConfigError(message + more, file=str(path), line=line, key=key)
 
 
-_UNION_TAGS = {"files", "memory", "google", "microsoft", "smtp", "file", "stdout", "gmail", "graph"}
+_UNION_TAGS = {
+    "files", "memory", "google", "microsoft", "exchange", "smtp", "file", "stdout", "gmail", "graph"
+}
 _SECRET_KEYS = {
     "password", "client_secrets", "service_account_key", "client_secret", "certificate_key"
 }

@@ -93,3 +93,18 @@ def test_auth_then_run_then_a_revoked_grant_exits_1_naming_the_command(fake, tmp
     assert code == 1
     assert "peerpulse auth microsoft --account alice" in out + err
     assert "Traceback" not in out + err
+
+
+def test_an_on_premises_exchange_source_loads_and_exchange_online_is_refused(tmp_path):
+    from peerpulse.connectors.microsoft.ews import ExchangeConnector
+
+    assert load_connector("exchange") is ExchangeConnector
+    path = tmp_path / "config.toml"
+    template = ('[[accounts]]\nname = "a"\nowner = "a@contoso.com"\n[accounts.source]\n'
+                'type = "exchange"\nserver = "{server}"\nusername = "CONTOSO\\\\a"\n'
+                'password = {{ env = "EWS_PASSWORD" }}\n')
+    path.write_text(template.format(server="mail.contoso.local"))
+    assert load_settings(path).accounts[0].source.type == "exchange"
+    path.write_text(template.format(server="outlook.office365.com"))
+    with pytest.raises(ConfigError, match="Graph"):
+        load_settings(path)
