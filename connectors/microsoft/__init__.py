@@ -1,6 +1,6 @@
 """Microsoft 365 through Microsoft Graph: calendar view, mail metadata, directory, sendMail.
 
-Only this package imports msal (and requests for Graph). Module map:
+Only this package imports msal and exchangelib (and requests for Graph). Module map:
 ``settings`` (the ``[source]`` model and its defaults), ``http`` (one routed
 session for msal and Graph), ``auth`` (device code, client credentials, the
 0600 token cache), ``graph`` (requests: concurrency per mailbox, Retry-After,

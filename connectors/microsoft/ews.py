@@ -30,6 +30,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import requests
@@ -217,7 +218,7 @@ class EwsMailSource:
             changes = _calling(
                 f"changes of {name}",
                 account_name,
-                lambda s=sync_state, svc=service: _sync_page(svc, folder, s, self.page),
+                partial(_sync_page, service, folder, sync_state, self.page),
             )
             wanted = [
                 (item.id, item.changekey)
@@ -287,7 +288,8 @@ class ExchangeConnector:
         self.account = open_account(context)
 
     def sources(self) -> list[Any]:
-        settings, found = self.context.settings, []
+        settings = self.context.settings
+        found: list[Any] = []
         if settings.get("calendar", True):
             found.append(EwsCalendarSource(self.account, self.context))
         if settings.get("mail", True):

@@ -9,7 +9,7 @@ by the server).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import formataddr
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,7 +29,7 @@ from peerpulse.connectors.records import (
 CALENDAR_FIELDS = (
     "uid", "subject", "sensitivity", "start", "end", "is_all_day", "legacy_free_busy_status",
     "is_cancelled", "type", "my_response_type", "organizer", "required_attendees",
-    "optional_attendees", "resources",
+    "optional_attendees", "resources", "_start_timezone", "_end_timezone",
 )
 MESSAGE_FIELDS = (
     "item_class", "subject", "datetime_received", "datetime_sent", "in_reply_to", "is_draft",
@@ -79,13 +79,19 @@ def event_instance(item: Any, *, account_zone: str, subjects: str) -> EventInsta
         return None
     all_day = bool(getattr(item, "is_all_day", False))
     start, end = getattr(item, "start", None), getattr(item, "end", None)
-    if all_day:  # EWSDate or midnight datetimes: anchor at local midnight, as Google's dates
+    start_utc: datetime | None
+    end_utc: datetime | None
+    if all_day:
+        # exchangelib turns an all-day item's bounds into dates in the meeting's own zone,
+        # the end *inclusive* (the last day); anchor them at local midnight like Google's.
         zone = _zone(account_zone)
-        days = [v.date() if isinstance(v, datetime) else v for v in (start, end)]
-        if not all(isinstance(d, date) for d in days):
+        first = start.astimezone(zone).date() if isinstance(start, datetime) else start
+        last = end.astimezone(zone).date() if isinstance(end, datetime) else end
+        if not isinstance(first, date) or not isinstance(last, date):
             return None
-        start_utc = datetime.combine(days[0], time(0), zone).astimezone(UTC)
-        end_utc = datetime.combine(days[1], time(0), zone).astimezone(UTC)
+        exclusive = last if isinstance(end, datetime) else last + timedelta(days=1)
+        start_utc = datetime.combine(first, time(0), zone).astimezone(UTC)
+        end_utc = datetime.combine(exclusive, time(0), zone).astimezone(UTC)
     else:
         start_utc, end_utc = _utc(start), _utc(end)
     if start_utc is None or end_utc is None:

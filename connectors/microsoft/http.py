@@ -34,7 +34,7 @@ class RoutedSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.timeout)
-        return super().request(method, self.route(str(url)), *args, **kwargs)
+        return super().request(str(method), self.route(str(url)), *args, **kwargs)
 
 
 def session_for(settings: dict[str, Any]) -> RoutedSession:

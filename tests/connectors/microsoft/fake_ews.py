@@ -192,7 +192,10 @@ def _event_xml(e: dict[str, Any]) -> str:
             f"<t:Subject>{escape(e['subject'])}</t:Subject>"
             f"<t:Sensitivity>{e.get('sensitivity', 'Normal')}</t:Sensitivity>"
             f"<t:UID>{e['id']}-uid</t:UID><t:Start>{e['start']}</t:Start><t:End>{e['end']}</t:End>"
-            f"<t:IsAllDayEvent>false</t:IsAllDayEvent><t:LegacyFreeBusyStatus>"
+            f"<t:IsAllDayEvent>{'true' if e.get('all_day') else 'false'}</t:IsAllDayEvent>"
+            + (f'<t:StartTimeZone Id="{e["zone"]}"/><t:EndTimeZone Id="{e["zone"]}"/>'
+               if e.get("zone") else "")
+            + "<t:LegacyFreeBusyStatus>"
             f"{e.get('busy', 'Busy')}</t:LegacyFreeBusyStatus><t:IsCancelled>"
             f"{'true' if e.get('cancelled') else 'false'}</t:IsCancelled>"
             f"<t:CalendarItemType>{e.get('type', 'Single')}</t:CalendarItemType>"

@@ -85,9 +85,15 @@ def test_calendar_view_normalizes_and_a_vanished_event_is_pruned(ews, tmp_path, 
     ews.events["ev9"] = _event(9, sensitivity="Private", busy="OOF", type="Occurrence",
                                mine="Tentative")
     ews.events["ev8"] = _event(8, start=_iso(timedelta(days=90)), end=_iso(timedelta(days=91)))
+    # an all-day event on 3 June in Berlin: midnight to midnight there, sent in UTC
+    ews.events["ev7"] = _event(7, all_day=True, zone="W. Europe Standard Time", busy="Free",
+                               start="2026-06-02T22:00:00Z", end="2026-06-03T22:00:00Z")
     drain(store, _source(_connector(tmp_path, store), "calendar"))
     events = {e.source_id: e for e in store.iter_events("alice")}
-    assert set(events) == {"ev0", "ev1", "ev2", "ev9"}  # ev8 is outside the window
+    assert set(events) == {"ev0", "ev1", "ev2", "ev7", "ev9"}  # ev8 is outside the window
+    day = events["ev7"]
+    assert day.all_day and (day.start.isoformat(), day.end.isoformat()) == (
+        "2026-06-02T22:00:00+00:00", "2026-06-03T22:00:00+00:00")
     first = events["ev0"]
     assert first.organizer == USER and first.attendee_count == 3
     assert [(a.email, a.response) for a in first.attendees][1:] == [
@@ -99,7 +105,7 @@ def test_calendar_view_normalizes_and_a_vanished_event_is_pruned(ews, tmp_path, 
     assert ews.ops[-2:] == ["FindItem", "GetItem"]
     del ews.events["ev1"]
     drain(store, _source(_connector(tmp_path, store), "calendar"))
-    assert {e.source_id for e in store.iter_events("alice")} == {"ev0", "ev2", "ev9"}
+    assert {e.source_id for e in store.iter_events("alice")} == {"ev0", "ev2", "ev7", "ev9"}
 
 
 def test_an_empty_calendar_view_where_many_events_were_stored_is_refused(ews, tmp_path, store):
