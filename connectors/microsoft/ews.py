@@ -7,11 +7,11 @@ exchangelib's ``FaultTolerance`` retry policy, which honours the server's
 ``BackOffMilliseconds`` and Retry-After up to ``max_retry_wait_seconds``, and
 at most ``max_connections`` sessions to the server.
 
-``calendar``: a CalendarView over the window each run (FindItem plus GetItem
-with only the fields the records need; the server expands recurrences). A
-calendar view has no incremental sync in EWS, so every run is a full round
-that prunes what it did not see, refused when it comes back empty where many
-events were stored.
+``calendar``: a CalendarView over the window each run, ids and change keys
+only (FindItem; the server expands recurrences), then GetItem with only the
+fields the records need for the items whose change key differs from the one
+kept in connector state; events that left the view are deleted. A view that
+comes back empty where many events were stored is refused.
 
 ``mail``: SyncFolderItems per folder (Sent Items first), driven page by page
 so that each page's ``SyncState`` is committed with its records in keyed
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from functools import partial
@@ -57,13 +56,20 @@ from peerpulse.connectors.microsoft.ews_normalize import (
     event_instance,
     message_meta,
 )
-from peerpulse.connectors.records import EventInstance, MessageMeta, SyncBatch
+from peerpulse.connectors.records import (
+    EventInstance,
+    MessageMeta,
+    RecordKey,
+    RecordKind,
+    SyncBatch,
+)
 from peerpulse.connectors.state import StagedState
 
 log = logging.getLogger(__name__)
 
 EMPTY_GUARD = 10
 BATCH = 500
+EVENT_KEY = "event/"
 VERSIONS = {"Exchange2013": Build(15, 0), "Exchange2016": Build(15, 1)}
 SENT_FOLDERS = {"sent"}
 _SYNC_STATE_LOST = {"ErrorInvalidSyncStateData", "ErrorSyncFolderNotFound"}
@@ -71,6 +77,26 @@ _SYNC_STATE_LOST = {"ErrorInvalidSyncStateData", "ErrorSyncFolderNotFound"}
 
 class EmptyCalendarRefused(ConnectorError):
     """A calendar view came back empty where many events were stored; nothing was deleted."""
+
+
+class LoginAwareFaultTolerance(FaultTolerance):  # type: ignore[misc]
+    """exchangelib's fault-tolerant policy, except that a 401 before any request of this
+    connection succeeded is a login failure, not throttling.
+
+    ``FaultTolerance`` retries every 401 as if the server were busy (EWS sometimes
+    answers 401 to shed load), so a wrong password would back off for
+    ``max_wait`` seconds and then be reported as throttling.
+    """
+
+    def __init__(self, max_wait: float) -> None:
+        super().__init__(max_wait=max_wait)
+        self.logged_in = False
+
+    def raise_response_errors(self, response: Any) -> None:
+        if response.status_code == 401 and not self.logged_in:
+            raise ews_errors.UnauthorizedError(f"Invalid credentials for {response.url}")
+        super().raise_response_errors(response)
+        self.logged_in = True
 
 
 def endpoint(server: str) -> str:
@@ -95,7 +121,7 @@ def open_account(context: SourceContext) -> Account:
         credentials=Credentials(str(settings["username"]), password),
         auth_type=BASIC if settings.get("auth") == "basic" else NTLM,
         version=Version(build=VERSIONS[version], api_version=version),
-        retry_policy=FaultTolerance(max_wait=float(settings.get("max_retry_wait_seconds", 300))),
+        retry_policy=LoginAwareFaultTolerance(float(settings.get("max_retry_wait_seconds", 300))),
         max_connections=int(settings.get("max_connections", 2)),
     )
     return Account(
@@ -127,50 +153,82 @@ def _calling(what: str, account: str, call: Callable[[], Any]) -> Any:
 
 
 class EwsCalendarSource:
+    """The calendar view, fetching only what changed since the last run.
+
+    EWS has no incremental sync for a calendar view, but the view's ids come
+    with change keys: FindItem lists ``(id, changekey)`` over the window, the
+    keyed state remembers the change key stored for each event, GetItem fetches
+    only new or changed items, and events no longer in the view are deleted. A
+    run with nothing new costs one FindItem (plus the folder lookup).
+    """
+
     name = "calendar"
 
-    def __init__(self, account: Account, context: SourceContext) -> None:
+    def __init__(
+        self, account: Account, context: SourceContext, state: Callable[[], StagedState]
+    ) -> None:
         self.account, self.context = account, context
+        self._state_factory = state
+        self._state: StagedState | None = None
         settings = context.settings
         self.past = timedelta(days=int(settings.get("window_past_days", 400)))
         self.future = timedelta(days=int(settings.get("window_future_days", 60)))
 
+    @property
+    def state(self) -> StagedState:
+        if self._state is None:
+            self._state = self._state_factory()
+        return self._state
+
+    def _fetch(self, ids: list[tuple[str, str]]) -> list[Any]:
+        return list(self.account.fetch(ids=ids, only_fields=list(CALENDAR_FIELDS)))
+
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
-        previous = _count(cursor)
         now = self.context.current_time()
         start = EWSDateTime.from_datetime(now - self.past).astimezone(UTC)
         end = EWSDateTime.from_datetime(now + self.future).astimezone(UTC)
         name = self.context.account
+        stored = {} if cursor is None else dict(self.state.iter_prefix(EVENT_KEY))
 
-        def view() -> list[Any]:
-            calendar = self.account.calendar
-            return list(calendar.view(start=start, end=end).only(*CALENDAR_FIELDS))
+        def listing() -> list[tuple[str, str]]:
+            view = self.account.calendar.view(start=start, end=end).only("id", "changekey")
+            return [(str(i.id), str(i.changekey)) for i in view if getattr(i, "id", None)]
 
-        items = _calling("the calendar", name, view)
-        events: list[EventInstance] = []
-        for item in items:
-            if isinstance(item, Exception):
-                continue  # one item the server could not return
-            instance = event_instance(
-                item, account_zone=self.context.timezone, subjects=self.context.subjects
-            )
-            if instance is not None:
-                events.append(instance)
-        if not events and previous >= EMPTY_GUARD:
+        listed = _calling("the calendar", name, listing)
+        if not listed and len(stored) >= EMPTY_GUARD:
             raise EmptyCalendarRefused(
-                f"the calendar view came back empty where {previous} events were stored; "
+                f"the calendar view came back empty where {len(stored)} events were stored; "
                 "nothing was deleted"
             )
-        run_id = secrets.token_hex(6)
-        for at in range(0, max(len(events), 1), BATCH):
-            last = at + BATCH >= len(events)
-            yield SyncBatch(
-                upserts=list(events[at : at + BATCH]),
-                cursor=json.dumps({"v": 1, "count": len(events) if last else previous}),
-                scope="calendar",
-                run_id=run_id,
-                prune_scope=last,
-            )
+        seen = {EVENT_KEY + item_id for item_id, _ in listed}
+        changed = [(i, ck) for i, ck in listed if stored.get(EVENT_KEY + i) != ck]
+        cursor_out = json.dumps({"v": 2})
+        for at in range(0, len(changed), BATCH):
+            chunk = changed[at : at + BATCH]
+            items: list[Any] = _calling("calendar items", name, partial(self._fetch, chunk))
+            events: list[EventInstance] = []
+            deletions: list[RecordKey] = []
+            for (item_id, changekey), item in zip(chunk, items, strict=True):
+                instance = None if isinstance(item, Exception) else event_instance(
+                    item, account_zone=self.context.timezone, subjects=self.context.subjects
+                )
+                if instance is None:  # cancelled, a series master, or gone meanwhile
+                    deletions.append(RecordKey(RecordKind.EVENT, item_id))
+                    self.state.delete(EVENT_KEY + item_id)
+                    seen.discard(EVENT_KEY + item_id)
+                    continue
+                events.append(instance)
+                self.state.put(EVENT_KEY + item_id, changekey)
+            yield SyncBatch(upserts=list(events), deletions=deletions, cursor=cursor_out,
+                            state=self.state.take_changes())
+        gone = sorted(k for k in stored if k not in seen)
+        for key in gone:
+            self.state.delete(key)
+        yield SyncBatch(
+            deletions=[RecordKey(RecordKind.EVENT, k.removeprefix(EVENT_KEY)) for k in gone],
+            cursor=cursor_out,
+            state=self.state.take_changes(),
+        )
 
 
 class EwsMailSource:
@@ -291,7 +349,10 @@ class ExchangeConnector:
         settings = self.context.settings
         found: list[Any] = []
         if settings.get("calendar", True):
-            found.append(EwsCalendarSource(self.account, self.context))
+            found.append(
+                EwsCalendarSource(self.account, self.context,
+                                  lambda: self.context.source_state("calendar"))
+            )
         if settings.get("mail", True):
             found.append(
                 EwsMailSource(self.account, self.context,
@@ -302,9 +363,3 @@ class ExchangeConnector:
     def close(self) -> None:
         self.account.protocol.close()
 
-
-def _count(cursor: str | None) -> int:
-    try:
-        return int(json.loads(cursor).get("count", 0)) if cursor else 0
-    except (ValueError, AttributeError, TypeError):
-        return 0

@@ -114,8 +114,8 @@ class FakeEws:
         view = re.search(r'CalendarView[^>]*StartDate="([^"]+)" EndDate="([^"]+)"', body)
         start, end = view.group(1)[:19], view.group(2)[:19]
         ids = [e for e in self.events.values() if e["start"][:19] < end and e["end"][:19] > start]
-        items = "".join(f'<t:CalendarItem><t:ItemId Id="{e["id"]}" ChangeKey="ck"/>'
-                        "</t:CalendarItem>" for e in ids)
+        items = "".join(f'<t:CalendarItem><t:ItemId Id="{e["id"]}" '
+                        f'ChangeKey="{e.get("ck", "ck1")}"/></t:CalendarItem>' for e in ids)
         return (f"<m:FindItemResponse {NS}><m:ResponseMessages><m:FindItemResponseMessage "
                 'ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
                 f'<m:RootFolder TotalItemsInView="{len(ids)}" IncludesLastItemInRange="true">'
@@ -188,7 +188,7 @@ def _event_xml(e: dict[str, Any]) -> str:
         f"<t:Attendee>{_mailbox(a)}<t:ResponseType>{r}</t:ResponseType></t:Attendee>"
         for a, r in e.get("required", [])
     )
-    return (f'<t:CalendarItem><t:ItemId Id="{e["id"]}" ChangeKey="ck"/>'
+    return (f'<t:CalendarItem><t:ItemId Id="{e["id"]}" ChangeKey="{e.get("ck", "ck1")}"/>'
             f"<t:Subject>{escape(e['subject'])}</t:Subject>"
             f"<t:Sensitivity>{e.get('sensitivity', 'Normal')}</t:Sensitivity>"
             f"<t:UID>{e['id']}-uid</t:UID><t:Start>{e['start']}</t:Start><t:End>{e['end']}</t:End>"

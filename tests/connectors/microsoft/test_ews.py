@@ -23,10 +23,15 @@ PASSWORD = "correct horse"
 
 @pytest.fixture
 def ews() -> Any:
+    import exchangelib
+
     fake = FakeEws("CONTOSO\\alice", PASSWORD)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake.install(rsps)
         yield fake
+    # exchangelib caches one protocol (pool size, back-off deadline) per endpoint and
+    # credentials: a test that made the fake server busy must not slow the next one down
+    exchangelib.close_connections()
     assert fake.violations == []
 
 
@@ -103,9 +108,16 @@ def test_calendar_view_normalizes_and_a_vanished_event_is_pruned(ews, tmp_path, 
     assert events["ev9"].title is None and events["ev9"].recurring
     assert events["ev9"].self_response == ResponseStatus.TENTATIVE
     assert ews.ops[-2:] == ["FindItem", "GetItem"]
+    # nothing changed: ids and change keys only, nothing fetched or written
+    before = len(ews.ops)
+    idle = drain(store, _source(_connector(tmp_path, store), "calendar"))
+    assert sum(len(b.upserts) for b in idle) == 0 and "GetItem" not in ews.ops[before:]
     del ews.events["ev1"]
-    drain(store, _source(_connector(tmp_path, store), "calendar"))
-    assert {e.source_id for e in store.iter_events("alice")} == {"ev0", "ev2", "ev7", "ev9"}
+    ews.events["ev2"].update(subject="Moved review", ck="ck2")
+    batches = drain(store, _source(_connector(tmp_path, store), "calendar"))
+    assert [e.source_id for b in batches for e in b.upserts] == ["ev2"]
+    events = {e.source_id: e for e in store.iter_events("alice")}
+    assert set(events) == {"ev0", "ev2", "ev7", "ev9"} and events["ev2"].title == "Moved review"
 
 
 def test_an_empty_calendar_view_where_many_events_were_stored_is_refused(ews, tmp_path, store):
@@ -169,6 +181,46 @@ def test_server_busy_backs_off_as_told_and_wrong_credentials_are_reported(ews, t
     drain(store, _source(_connector(tmp_path, store), "calendar"))
     assert len(list(store.iter_events("alice"))) == 1
     assert slept and 0.5 < sum(slept) <= 2.0  # waited out BackOffMilliseconds = 1000
+    import exchangelib
+
+    exchangelib.close_connections()  # the next run is a new process: no cached protocol
     ews.auth = "Basic wrong"
-    with pytest.raises(SourceUnavailable, match="credentials|Exchange"):
+    slept.clear()
+    with pytest.raises(SourceUnavailable, match="credentials|Exchange") as caught:
         drain(store, _source(_connector(tmp_path, store), "calendar"))
+    assert "refused" in str(caught.value) and slept == []  # a login failure, not throttling
+
+
+class _OverFakeEws:
+    """The shared connector contract for the EWS sources (mixed into SourceContract)."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, ews: Any, store: Any) -> None:
+        self.ews, self.store = ews, store
+
+
+def _contract_classes() -> tuple[type, type]:
+    from tests.connectors.contract import SourceContract
+
+    class TestEwsCalendarContract(_OverFakeEws, SourceContract):
+        def populated_source(self, tmp_path: Path) -> Any:
+            for n in range(4):
+                self.ews.events[f"ev{n}"] = _event(n)
+            return _source(_connector(tmp_path, self.store), "calendar")
+
+        def empty_source(self, tmp_path: Path) -> Any:
+            return _source(_connector(tmp_path, self.store), "calendar")
+
+    class TestEwsMailContract(_OverFakeEws, SourceContract):
+        def populated_source(self, tmp_path: Path) -> Any:
+            for n in range(6):
+                self.ews.folders["inbox"].put(_message(n))
+            return _source(_connector(tmp_path, self.store, sync_page=4), "mail")
+
+        def empty_source(self, tmp_path: Path) -> Any:
+            return _source(_connector(tmp_path, self.store), "mail")
+
+    return TestEwsCalendarContract, TestEwsMailContract
+
+
+TestEwsCalendarContract, TestEwsMailContract = _contract_classes()
