@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-google accuracy enron chaos crash-loop fuzz-explore screenshot clean
+.PHONY: demo test lint bench bench-google bench-microsoft accuracy enron chaos crash-loop fuzz-explore screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ fuzz-explore: $(STAMP)
 ## bench-google: Google sync cost vs the API minimum, against the local fake server
 bench-google: $(STAMP)
 	$(BIN)/python -m benchmarks.google_sync_bench
+
+## bench-microsoft: Graph sync cost vs the API minimum, against the local fake Graph
+bench-microsoft: $(STAMP)
+	$(BIN)/python -m benchmarks.microsoft_sync_bench
 
 ## screenshot: the demo digest in headless Chromium -> docs/digest.png, docs/digest-dark.png
 ## (needs Debian's chromium package: apt-get install -y chromium)
