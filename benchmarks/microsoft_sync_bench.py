@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from peerpulse.connectors.microsoft.settings import MicrosoftSettings
+
 REPO = Path(__file__).resolve().parent.parent
 USER = "alice@contoso.com"
 CALENDAR_EVENTS = 300
@@ -45,20 +47,18 @@ def _proc_status_kb(key: str) -> int:
     return 0
 
 
-def settings_for(graph: str, login: str, state_dir: str) -> dict[str, Any]:
-    return {
-        "type": "microsoft",
-        "mode": "delegated",
-        "client_id": "bench-client",
-        "calendar": True,
-        "mail": True,
-        "window_past_days": 3650,
-        "window_future_days": 60,
-        "time_budget_seconds": 3600,
-        "graph_endpoint": graph,
-        "login_endpoint": login,
-        "state_dir": state_dir,
-    }
+def settings_for(graph: str, login: str) -> MicrosoftSettings:
+    return MicrosoftSettings(
+        mode="delegated",
+        client_id="bench-client",
+        calendar=True,
+        mail=True,
+        window_past_days=3650,
+        window_future_days=60,
+        time_budget_seconds=3600,
+        graph_endpoint=graph,
+        login_endpoint=login,
+    )
 
 
 def child(graph: str, login: str, state_dir: str, db: str) -> None:
@@ -77,11 +77,11 @@ def child(graph: str, login: str, state_dir: str, db: str) -> None:
             account="alice",
             owner_addresses=frozenset({USER}),
             subjects="hashed",
-            settings=settings_for(graph, login, state_dir),
+            state_dir=state_dir,
             now=datetime.now(UTC),
             committed_state=lambda name: _CommittedState(store, "alice", name),
         )
-        connector = MicrosoftConnector(context)
+        connector = MicrosoftConnector(context, settings_for(graph, login))
         rss_before = _proc_status_kb("VmRSS")
         for source in connector.sources():
             for batch in source.sync(store.cursor("alice", source.name)):
@@ -145,7 +145,7 @@ def bench_size(size: int) -> dict[str, Any]:
         folders = fill(fake, size)
         with tempfile.TemporaryDirectory() as tmp:
             state = Path(tmp)
-            settings = settings_for(fake.url + "/graph", fake.url + "/login", str(state))
+            settings = settings_for(fake.url + "/graph", fake.url + "/login")
             authorize("alice", settings, session_for(settings), state_dir=state,
                       say=lambda _: None)
             fake.log.clear()

@@ -35,7 +35,8 @@ import requests
 from peerpulse.connectors.atomic_file import write_atomic
 from peerpulse.connectors.base import AuthRequired, SourceUnavailable
 from peerpulse.connectors.file_modes import make_private_dir, secret_file_problem
-from peerpulse.connectors.microsoft.settings import LOGIN_ROOT
+from peerpulse.connectors.microsoft.settings import LOGIN_ROOT, MicrosoftSettings
+from peerpulse.connectors.settings import SecretRef
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +55,16 @@ def auth_command(account: str) -> str:
     return f"peerpulse auth microsoft --account {account}"
 
 
-def scopes_for(settings: Mapping[str, Any], *, send: bool = False) -> list[str]:
+def scopes_for(settings: MicrosoftSettings, *, send: bool = False) -> list[str]:
     """The minimal delegated scopes the configured sources (and Graph delivery) need."""
     scopes = []
-    if settings.get("calendar", True):
+    if settings.calendar:
         scopes.append(SCOPE_CALENDAR)
-    if settings.get("mail", True):
+    if settings.mail:
         scopes.append(SCOPE_MAIL)
-    if settings.get("directory"):
+    if settings.directory:
         scopes.append(SCOPE_DIRECTORY)
-    if send or settings.get("send"):
+    if send:
         scopes.append(SCOPE_SEND)
     return scopes
 
@@ -72,15 +73,14 @@ def token_path(state_dir: str | Path, account: str) -> Path:
     return Path(state_dir) / "tokens" / f"{account}-microsoft.json"
 
 
-def resolve_secret(ref: Any, base_dir: str | Path = ".") -> str:
-    """The value behind a secret reference dump (``{"env": NAME}`` or ``{"file": PATH}``).
+def resolve_secret(ref: SecretRef, base_dir: str | Path = ".") -> str:
+    """The value behind a secret reference (an environment variable or a file).
 
     Relative files resolve against ``$CREDENTIALS_DIRECTORY`` (systemd
     ``LoadCredential=``) when set, else against the config file's folder; a
     file readable by others is refused like an ssh key.
     """
-    env = ref.get("env") if isinstance(ref, Mapping) else getattr(ref, "env", None)
-    file = ref.get("file") if isinstance(ref, Mapping) else getattr(ref, "file", None)
+    env, file = ref.env, ref.file
     if env:
         value = os.environ.get(str(env))
         if value is None:
@@ -150,8 +150,8 @@ class CacheFile:
             self.cache.has_state_changed = False
 
 
-def _authority(settings: Mapping[str, Any], default_tenant: str) -> str:
-    return f"{LOGIN_ROOT}/{settings.get('tenant') or default_tenant}"
+def _authority(settings: MicrosoftSettings, default_tenant: str) -> str:
+    return f"{LOGIN_ROOT}/{settings.tenant or default_tenant}"
 
 
 def _build(factory: Callable[[], Any], what: str) -> Any:
@@ -163,16 +163,16 @@ def _build(factory: Callable[[], Any], what: str) -> Any:
     except ValueError as exc:
         raise SourceUnavailable(
             f"Microsoft does not know this {what}: {str(exc).splitlines()[0][:200]}",
-            hint="check tenant and client_id in the account's [source]",
+            hint="check tenant and client_id in the account's [accounts.source]",
         ) from None
 
 
 def public_app(
-    settings: Mapping[str, Any], session: requests.Session, cache: Any = None
+    settings: MicrosoftSettings, session: requests.Session, cache: Any = None
 ) -> msal.PublicClientApplication:
     return _build(
         lambda: msal.PublicClientApplication(
-            str(settings["client_id"]),
+            settings.client_id,
             authority=_authority(settings, "organizations"),
             token_cache=cache,
             http_client=session,
@@ -188,14 +188,14 @@ class DelegatedCredentials:
     def __init__(
         self,
         account: str,
-        settings: Mapping[str, Any],
+        settings: MicrosoftSettings,
         session: requests.Session,
         *,
         scopes: list[str],
+        state_dir: str | Path | None,
     ) -> None:
         self.account = account
         self.scopes = scopes
-        state_dir = settings.get("state_dir")
         if not state_dir:
             raise SourceUnavailable("no state_dir given to the Microsoft connector")
         self.file = CacheFile(token_path(state_dir, account))
@@ -248,7 +248,7 @@ class ApplicationCredentials:
     def __init__(
         self,
         account: str,
-        settings: Mapping[str, Any],
+        settings: MicrosoftSettings,
         session: requests.Session,
         *,
         base_dir: str | Path = ".",
@@ -256,13 +256,13 @@ class ApplicationCredentials:
         self.account = account
         self.scopes = [APP_SCOPE]
         credential: Any
-        if settings.get("certificate_key"):
+        if settings.certificate_key is not None:
             credential = {
-                "private_key": resolve_secret(settings["certificate_key"], base_dir),
-                "thumbprint": str(settings["certificate_thumbprint"]),
+                "private_key": resolve_secret(settings.certificate_key, base_dir),
+                "thumbprint": str(settings.certificate_thumbprint),
             }
-        elif settings.get("client_secret"):
-            credential = resolve_secret(settings["client_secret"], base_dir)
+        elif settings.client_secret is not None:
+            credential = resolve_secret(settings.client_secret, base_dir)
         else:
             raise SourceUnavailable(
                 "application mode needs certificate_key or client_secret",
@@ -270,7 +270,7 @@ class ApplicationCredentials:
             )
         self.app = _build(
             lambda: msal.ConfidentialClientApplication(
-                str(settings["client_id"]),
+                settings.client_id,
                 client_credential=credential,
                 authority=_authority(settings, ""),
                 http_client=session,
@@ -306,23 +306,25 @@ Credentials = DelegatedCredentials | ApplicationCredentials
 
 def account_credentials(
     account: str,
-    settings: Mapping[str, Any],
+    settings: MicrosoftSettings,
     session: requests.Session,
     *,
+    state_dir: str | Path | None,
     base_dir: str | Path = ".",
     send: bool = False,
 ) -> Credentials:
-    """Credentials for one configured account (never interactive)."""
-    if settings.get("mode") == "application":
+    """Credentials for one configured account (never interactive); the delegated
+    token cache lives under ``state_dir``."""
+    if settings.mode == "application":
         return ApplicationCredentials(account, settings, session, base_dir=base_dir)
     return DelegatedCredentials(
-        account, settings, session, scopes=scopes_for(settings, send=send)
+        account, settings, session, scopes=scopes_for(settings, send=send), state_dir=state_dir
     )
 
 
 def authorize(
     account: str,
-    settings: Mapping[str, Any],
+    settings: MicrosoftSettings,
     session: requests.Session,
     *,
     state_dir: str | Path,
@@ -334,7 +336,7 @@ def authorize(
     Prints Microsoft's instruction (a URL and a short code to enter from any
     browser) and waits while msal polls the token endpoint.
     """
-    if settings.get("mode") == "application":
+    if settings.mode == "application":
         raise SourceUnavailable("application-mode accounts need no interactive sign-in")
     file = CacheFile(token_path(state_dir, account))
     file.load()

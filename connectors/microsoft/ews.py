@@ -56,6 +56,7 @@ from peerpulse.connectors.microsoft.ews_normalize import (
     event_instance,
     message_meta,
 )
+from peerpulse.connectors.microsoft.settings import ExchangeSettings
 from peerpulse.connectors.records import (
     EventInstance,
     MessageMeta,
@@ -105,24 +106,23 @@ def endpoint(server: str) -> str:
     return f"https://{server}/EWS/Exchange.asmx"
 
 
-def open_account(context: SourceContext) -> Account:
+def open_account(context: SourceContext, settings: ExchangeSettings) -> Account:
     """The exchangelib Account of the owner's mailbox; no request is sent yet."""
-    settings = context.settings
-    if len(context.owner_addresses) != 1 and not settings.get("mailbox"):
+    if len(context.owner_addresses) != 1 and not settings.mailbox:
         raise SourceUnavailable(
             f"account {context.account} has aliases; say which mailbox to read",
-            hint='set mailbox = "user@example.com" in the account\'s [source]',
+            hint='set mailbox = "user@example.com" in the account\'s [accounts.source]',
         )
-    mailbox = str(settings.get("mailbox") or next(iter(context.owner_addresses)))
-    password = resolve_secret(settings["password"], context.base_dir)
-    version = str(settings.get("version") or "Exchange2016")
+    mailbox = settings.mailbox or next(iter(context.owner_addresses))
+    password = resolve_secret(settings.password, context.base_dir)
+    version = settings.version
     config = Configuration(
-        service_endpoint=endpoint(str(settings["server"])),
-        credentials=Credentials(str(settings["username"]), password),
-        auth_type=BASIC if settings.get("auth") == "basic" else NTLM,
+        service_endpoint=endpoint(settings.server),
+        credentials=Credentials(settings.username, password),
+        auth_type=BASIC if settings.auth == "basic" else NTLM,
         version=Version(build=VERSIONS[version], api_version=version),
-        retry_policy=LoginAwareFaultTolerance(float(settings.get("max_retry_wait_seconds", 300))),
-        max_connections=int(settings.get("max_connections", 2)),
+        retry_policy=LoginAwareFaultTolerance(settings.max_retry_wait_seconds),
+        max_connections=settings.max_connections,
     )
     return Account(
         primary_smtp_address=mailbox,
@@ -140,7 +140,7 @@ def _calling(what: str, account: str, call: Callable[[], Any]) -> Any:
     except ews_errors.UnauthorizedError:
         raise SourceUnavailable(
             f"the Exchange server refused account {account}'s credentials",
-            hint="check username and the password reference in the account's [source]",
+            hint="check username and the password reference in the account's [accounts.source]",
         ) from None
     except ews_errors.RateLimitError as exc:
         raise SourceUnavailable(
@@ -165,14 +165,17 @@ class EwsCalendarSource:
     name = "calendar"
 
     def __init__(
-        self, account: Account, context: SourceContext, state: Callable[[], StagedState]
+        self,
+        account: Account,
+        context: SourceContext,
+        settings: ExchangeSettings,
+        state: Callable[[], StagedState],
     ) -> None:
         self.account, self.context = account, context
         self._state_factory = state
         self._state: StagedState | None = None
-        settings = context.settings
-        self.past = timedelta(days=int(settings.get("window_past_days", 400)))
-        self.future = timedelta(days=int(settings.get("window_future_days", 60)))
+        self.past = timedelta(days=settings.window_past_days)
+        self.future = timedelta(days=settings.window_future_days)
 
     @property
     def state(self) -> StagedState:
@@ -235,15 +238,18 @@ class EwsMailSource:
     name = "mail"
 
     def __init__(
-        self, account: Account, context: SourceContext, state: Callable[[], StagedState]
+        self,
+        account: Account,
+        context: SourceContext,
+        settings: ExchangeSettings,
+        state: Callable[[], StagedState],
     ) -> None:
         self.account, self.context = account, context
         self._state_factory = state
         self._state: StagedState | None = None
-        settings = context.settings
-        self.folders = list(settings.get("mail_folders") or ["sent", "inbox"])
-        self.page = int(settings.get("sync_page", 512))
-        self.window = timedelta(days=int(settings.get("window_past_days", 400)))
+        self.folders = list(settings.mail_folders)
+        self.page = settings.sync_page
+        self.window = timedelta(days=settings.window_past_days)
 
     @property
     def state(self) -> StagedState:
@@ -341,22 +347,23 @@ def _sync_page(service: Any, folder: Any, sync_state: str | None, page: int) -> 
 class ExchangeConnector:
     """Offers ``calendar`` and ``mail`` sources over EWS for one on-premises mailbox."""
 
-    def __init__(self, context: SourceContext) -> None:
+    def __init__(self, context: SourceContext, settings: ExchangeSettings) -> None:
         self.context = context
-        self.account = open_account(context)
+        self.settings = settings
+        self.account = open_account(context, settings)
 
     def sources(self) -> list[Any]:
-        settings = self.context.settings
+        context, settings = self.context, self.settings
         found: list[Any] = []
-        if settings.get("calendar", True):
+        if settings.calendar:
             found.append(
-                EwsCalendarSource(self.account, self.context,
-                                  lambda: self.context.source_state("calendar"))
+                EwsCalendarSource(self.account, context, settings,
+                                  lambda: context.source_state("calendar"))
             )
-        if settings.get("mail", True):
+        if settings.mail:
             found.append(
-                EwsMailSource(self.account, self.context,
-                              lambda: self.context.source_state("mail"))
+                EwsMailSource(self.account, context, settings,
+                              lambda: context.source_state("mail"))
             )
         return found
 

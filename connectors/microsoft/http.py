@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from peerpulse.connectors.microsoft.settings import GRAPH_ROOT, LOGIN_ROOT
+from peerpulse.connectors.microsoft.settings import GRAPH_ROOT, LOGIN_ROOT, MicrosoftSettings
 
 TIMEOUT = 60.0  # seconds; Graph's gateway gives up on a request after about 30
 
@@ -37,11 +37,8 @@ class RoutedSession(requests.Session):
         return super().request(str(method), self.route(str(url)), *args, **kwargs)
 
 
-def session_for(settings: dict[str, Any]) -> RoutedSession:
+def session_for(settings: MicrosoftSettings) -> RoutedSession:
     """The session for one account's settings (``graph_endpoint``/``login_endpoint``)."""
     return RoutedSession(
-        {
-            GRAPH_ROOT: str(settings.get("graph_endpoint") or GRAPH_ROOT),
-            LOGIN_ROOT: str(settings.get("login_endpoint") or LOGIN_ROOT),
-        }
+        {GRAPH_ROOT: settings.graph_endpoint, LOGIN_ROOT: settings.login_endpoint}
     )

@@ -1,9 +1,9 @@
-"""The ``[source]`` table of a Microsoft account: the one place its defaults live.
+"""The ``[accounts.source]`` models of the ``microsoft`` and ``exchange`` providers.
 
-The worker's config validates an account's source against this model (pydantic,
-strict: an unknown key is an error naming it) and hands the connector the dump,
-with ``state_dir`` added. Secrets are references (``{env = "NAME"}`` or
-``{file = "path"}``), never inline values.
+The one place their keys and defaults live. The worker composes them into the
+config (adding the ``type`` tag; strict: an unknown key is an error naming it)
+and hands the connector the validated model. Secrets are :class:`SecretRef`
+fields (``{env = "NAME"}`` or ``{file = "path"}``), never inline values.
 
 Two modes:
 
@@ -18,41 +18,23 @@ Two modes:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from peerpulse.connectors.settings import ProviderSettings, SecretRef
+from pydantic import Field, field_validator, model_validator
 
 GRAPH_ROOT = "https://graph.microsoft.com"
 LOGIN_ROOT = "https://login.microsoftonline.com"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretReference(_Strict):
-    """A secret by reference: an environment variable name or a file path."""
-
-    env: str | None = None
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecretReference:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of 'env' (a variable name) or 'file' (a path)")
-        return self
-
-
-class MicrosoftSourceConfig(_Strict):
+class MicrosoftSettings(ProviderSettings):
     """Microsoft 365 through Graph (calendar, mail metadata, directory)."""
 
-    type: Literal["microsoft"]
     mode: Literal["delegated", "application"] = "delegated"
     tenant: str = "organizations"  # tenant id or domain; "organizations" for delegated sign-in
     client_id: str  # the app registration's Application (client) id
-    client_secret: SecretReference | None = None  # application mode, if no certificate
-    certificate_key: SecretReference | None = None  # application mode: PEM private key
+    client_secret: SecretRef | None = None  # application mode, if no certificate
+    certificate_key: SecretRef | None = None  # application mode: PEM private key
     certificate_thumbprint: str | None = None  # SHA-1 thumbprint of the uploaded certificate
     mailbox: str | None = None  # application mode: the mailbox read (default: the owner)
     calendar: bool = True
@@ -79,7 +61,7 @@ class MicrosoftSourceConfig(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _credentials(self) -> MicrosoftSourceConfig:
+    def _credentials(self) -> MicrosoftSettings:
         if self.mode == "application":
             if self.certificate_key is None and self.client_secret is None:
                 raise ValueError(
@@ -92,6 +74,8 @@ class MicrosoftSourceConfig(_Strict):
                 raise ValueError("application mode needs the tenant id or domain, not a keyword")
         return self
 
+    def has_calendar(self) -> bool:
+        return self.calendar
 
 
 # Exchange Online's EWS is being shut down (phased from 2026-10-01, gone 2027-04-01;
@@ -99,14 +83,13 @@ class MicrosoftSourceConfig(_Strict):
 EXCHANGE_ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", "outlook.live.com")
 
 
-class ExchangeSourceConfig(_Strict):
+class ExchangeSettings(ProviderSettings):
     """Exchange Server on premises through EWS (exchangelib)."""
 
-    type: Literal["exchange"]
     server: str  # host name (https://HOST/EWS/Exchange.asmx) or the full EWS URL
     username: str  # DOMAIN\\user or user@domain
     mailbox: str | None = None  # the mailbox read (default: the owner address)
-    password: SecretReference
+    password: SecretRef
     auth: Literal["ntlm", "basic"] = "ntlm"
     version: Literal["Exchange2013", "Exchange2016"] = "Exchange2016"  # 2019 accepts 2016
     calendar: bool = True
@@ -137,3 +120,6 @@ class ExchangeSourceConfig(_Strict):
         if unknown:
             raise ValueError(f"unknown folder {unknown[0]!r}; known: inbox, sent, archive")
         return value
+
+    def has_calendar(self) -> bool:
+        return self.calendar

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from peerpulse.connectors.base import SourceContext
 from peerpulse.connectors.microsoft import graph
 from peerpulse.connectors.microsoft.auth import authorize
+from peerpulse.connectors.microsoft.connector import MicrosoftConnector
 from peerpulse.connectors.microsoft.http import session_for
+from peerpulse.connectors.microsoft.settings import MicrosoftSettings
 
 from tests.connectors.microsoft.fake_data import NOW, USER
 from tests.connectors.microsoft.fake_graph import FakeGraph
@@ -40,9 +42,8 @@ def state_dir(tmp_path: Path) -> Path:
     return path
 
 
-def base_settings(fake: FakeGraph, state_dir: Path, **overrides: Any) -> dict[str, Any]:
+def base_settings(fake: FakeGraph, **overrides: Any) -> MicrosoftSettings:
     settings: dict[str, Any] = {
-        "type": "microsoft",
         "mode": "delegated",
         "tenant": "organizations",
         "client_id": CLIENT_ID,
@@ -51,36 +52,50 @@ def base_settings(fake: FakeGraph, state_dir: Path, **overrides: Any) -> dict[st
         "directory": False,
         "window_past_days": 30,
         "window_future_days": 30,
-        "state_dir": str(state_dir),
         **fake.settings(),
     }
     settings.update(overrides)
-    return settings
+    return MicrosoftSettings.model_validate(settings)
 
 
 def sign_in(fake: FakeGraph, state_dir: Path, account: str = "alice", **overrides: Any) -> Path:
     """What `peerpulse auth microsoft --account alice` does, against the fake."""
-    settings = base_settings(fake, state_dir, **overrides)
+    send = overrides.pop("send", False)
+    settings = base_settings(fake, **overrides)
     return authorize(account, settings, session_for(settings), state_dir=state_dir,
-                     say=lambda _: None)
+                     send=send, say=lambda _: None)
 
 
-def make_context(
-    fake: FakeGraph, state_dir: Path, store: Any = None, **overrides: Any
-) -> SourceContext:
+class Wiring(NamedTuple):
+    """What the provider's factory receives: the context and the typed settings."""
+
+    context: SourceContext
+    settings: MicrosoftSettings
+
+
+def make_context(fake: FakeGraph, state_dir: Path, store: Any = None, **overrides: Any) -> Wiring:
+    """Context (``subjects`` goes there) and settings (every other override) of account alice."""
     from peerpulse.worker.sync import _CommittedState
 
     subjects = overrides.pop("subjects", "kept")
-    settings = base_settings(fake, state_dir, **overrides)
-    return SourceContext(
+    context = SourceContext(
         account="alice",
         owner_addresses=frozenset({USER}),
         timezone="Europe/Berlin",
         subjects=subjects,
-        settings=settings,
+        state_dir=str(state_dir),
         now=NOW,
         committed_state=(lambda name: _CommittedState(store, "alice", name)) if store else None,
     )
+    return Wiring(context, base_settings(fake, **overrides))
+
+
+def connect(
+    fake: FakeGraph, state_dir: Path, store: Any = None, *, send: bool = False, **overrides: Any
+) -> MicrosoftConnector:
+    """The connector for account alice; ``send`` asks for Mail.Send as Graph delivery does."""
+    context, settings = make_context(fake, state_dir, store, **overrides)
+    return MicrosoftConnector(context, settings, send=send)
 
 
 def drain(store: Any, source: Any, account: str = "alice") -> list[Any]:

@@ -11,7 +11,13 @@ import pytest
 from peerpulse.connectors.base import AuthRequired, SourceUnavailable
 from peerpulse.connectors.microsoft.connector import MicrosoftConnector
 
-from tests.connectors.microsoft.conftest import CLIENT_ID, make_context, sign_in, source_named
+from tests.connectors.microsoft.conftest import (
+    CLIENT_ID,
+    connect,
+    make_context,
+    sign_in,
+    source_named,
+)
 from tests.connectors.microsoft.fake_data import USER, event
 
 
@@ -36,27 +42,27 @@ def test_a_run_refreshes_silently_and_saves_the_rotated_refresh_token(fake, stat
     before = _refresh_tokens(path)
     fake.expire_access_tokens()
     fake.calendars[USER].put(event(1))
-    connector = MicrosoftConnector(make_context(fake, state_dir, store, mail=False))
+    connector = connect(fake, state_dir, store, mail=False)
     list(source_named(connector, "calendar").sync(None))
     after = _refresh_tokens(path)
     assert after and after != before  # the fake invalidated the old one on use
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # the next run (a new process) still works with what was saved
     fake.expire_access_tokens()
-    connector = MicrosoftConnector(make_context(fake, state_dir, store, mail=False))
+    connector = connect(fake, state_dir, store, mail=False)
     list(source_named(connector, "calendar").sync(None))
 
 
 def test_no_sign_in_yet_names_the_command(fake, state_dir):
     with pytest.raises(AuthRequired) as caught:
-        MicrosoftConnector(make_context(fake, state_dir))
+        connect(fake, state_dir)
     assert caught.value.command == "peerpulse auth microsoft --account alice"
 
 
 def test_a_revoked_grant_needs_re_authorization_and_never_prompts(fake, state_dir, store):
     sign_in(fake, state_dir)
     fake.revoke_all()  # refresh and access tokens gone: AADSTS70008 on refresh
-    connector = MicrosoftConnector(make_context(fake, state_dir, store, mail=False))
+    connector = connect(fake, state_dir, store, mail=False)
     with pytest.raises(AuthRequired) as caught:
         list(source_named(connector, "calendar").sync(None))
     assert "AADSTS70008" in str(caught.value)
@@ -68,7 +74,7 @@ def test_a_revoked_grant_needs_re_authorization_and_never_prompts(fake, state_di
 
 def test_a_scope_added_after_sign_in_asks_for_a_new_sign_in(fake, state_dir):
     sign_in(fake, state_dir)
-    connector = MicrosoftConnector(make_context(fake, state_dir, directory=True))
+    connector = connect(fake, state_dir, directory=True)
     with pytest.raises(AuthRequired, match="User.Read.All|consent"):
         list(source_named(connector, "directory").sync(None))
 
@@ -77,7 +83,7 @@ def test_a_cache_readable_by_others_is_refused(fake, state_dir):
     path = sign_in(fake, state_dir)
     path.chmod(0o644)
     with pytest.raises(SourceUnavailable, match="permissions|readable|mode"):
-        MicrosoftConnector(make_context(fake, state_dir))
+        connect(fake, state_dir)
 
 
 def _app_settings(secret_file: Path) -> dict:
@@ -98,7 +104,7 @@ def test_app_only_reads_an_allowed_mailbox_with_a_secret_by_reference(fake, stat
     fake.app_mailboxes.add(USER)
     fake.calendars[USER].put(event(1))
     context = make_context(fake, state_dir, store, mail=False, **_app_settings(secret))
-    batches = list(source_named(MicrosoftConnector(context), "calendar").sync(None))
+    batches = list(source_named(MicrosoftConnector(*context), "calendar").sync(None))
     assert sum(len(b.upserts) for b in batches) == 1
     assert fake.token_requests[-1]["grant_type"] == "client_credentials"
     assert fake.token_requests[-1]["scope"] == "https://graph.microsoft.com/.default"
@@ -112,7 +118,7 @@ def test_app_only_blocked_by_the_access_policy_says_what_to_check(fake, state_di
     fake.client_secrets[CLIENT_ID] = "s3cret"  # but the mailbox is outside the policy
     context = make_context(fake, state_dir, mail=False, **_app_settings(secret))
     with pytest.raises(SourceUnavailable) as caught:
-        list(source_named(MicrosoftConnector(context), "calendar").sync(None))
+        list(source_named(MicrosoftConnector(*context), "calendar").sync(None))
     assert "ErrorAccessDenied" in str(caught.value) and "access policy" in caught.value.hint
 
 
@@ -123,7 +129,7 @@ def test_app_only_with_a_wrong_secret_is_reported_without_the_secret(fake, state
     fake.client_secrets[CLIENT_ID] = "s3cret"
     context = make_context(fake, state_dir, mail=False, **_app_settings(secret))
     with pytest.raises(SourceUnavailable) as caught:
-        list(source_named(MicrosoftConnector(context), "calendar").sync(None))
+        list(source_named(MicrosoftConnector(*context), "calendar").sync(None))
     assert "AADSTS7000215" in str(caught.value) and "wrong-value" not in str(caught.value)
 
 
@@ -144,7 +150,7 @@ def test_app_only_with_a_certificate_signs_a_client_assertion(fake, state_dir, s
                 "certificate_key": {"file": str(pem)},
                 "certificate_thumbprint": "A1" * 20, "mailbox": USER}
     context = make_context(fake, state_dir, store, mail=False, **settings)
-    batches = list(source_named(MicrosoftConnector(context), "calendar").sync(None))
+    batches = list(source_named(MicrosoftConnector(*context), "calendar").sync(None))
     assert sum(len(b.upserts) for b in batches) == 1
     request = fake.token_requests[-1]
     assert request["client_assertion_type"].endswith("jwt-bearer")

@@ -10,7 +10,7 @@ from peerpulse.connectors.microsoft.calendar import EmptyResyncRefused
 from peerpulse.connectors.microsoft.connector import MicrosoftConnector
 from peerpulse.connectors.records import EventType, ResponseStatus, Transparency
 
-from tests.connectors.microsoft.conftest import drain, make_context, sign_in, source_named
+from tests.connectors.microsoft.conftest import connect, drain, make_context, sign_in, source_named
 from tests.connectors.microsoft.fake_data import USER, event
 
 
@@ -21,7 +21,7 @@ def calendar(fake, state_dir, store) -> Any:
     def build(**overrides: Any) -> Any:
         overrides.setdefault("page_size", 10)
         context = make_context(fake, state_dir, store, mail=False, **overrides)
-        return source_named(MicrosoftConnector(context), "calendar")
+        return source_named(MicrosoftConnector(*context), "calendar")
 
     return build
 
@@ -127,7 +127,7 @@ def test_a_run_killed_after_any_page_resumes_to_the_same_store(
         cal.put(event(n))
     with open_store(tmp_path / "whole.sqlite3") as whole:
         source = source_named(
-            MicrosoftConnector(make_context(fake, state_dir, whole, mail=False, page_size=10)),
+            connect(fake, state_dir, whole, mail=False, page_size=10),
             "calendar",
         )
         drain(whole, source)
@@ -135,13 +135,13 @@ def test_a_run_killed_after_any_page_resumes_to_the_same_store(
     for kill_after in range(1, 4 + trailing):
         with open_store(tmp_path / f"killed{kill_after}.sqlite3") as killed:
             context = make_context(fake, state_dir, killed, mail=False, page_size=10)
-            source = source_named(MicrosoftConnector(context), "calendar")
+            source = source_named(MicrosoftConnector(*context), "calendar")
             for i, batch in enumerate(source.sync(killed.cursor("alice", "calendar"))):
                 if i == kill_after:
                     break  # killed before this batch was committed
                 killed.apply_batch("alice", "calendar", batch)
             context = make_context(fake, state_dir, killed, mail=False, page_size=10)
-            drain(killed, source_named(MicrosoftConnector(context), "calendar"))
+            drain(killed, source_named(MicrosoftConnector(*context), "calendar"))
             assert sorted(e.source_id for e in killed.iter_events("alice")) == expected
 
 

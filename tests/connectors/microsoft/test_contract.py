@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from peerpulse.connectors.microsoft.connector import MicrosoftConnector
 
 from tests.connectors.contract import SourceContract
-from tests.connectors.microsoft.conftest import make_context, sign_in
+from tests.connectors.microsoft.conftest import connect, sign_in
 from tests.connectors.microsoft.fake_data import USER, event, fill_mailbox
 from tests.connectors.microsoft.fake_graph import Collection
 
@@ -26,7 +25,7 @@ class _OverFake(SourceContract):
         state.mkdir(exist_ok=True)
         sign_in(self.fake, state)
         overrides.setdefault("page_size", 20)
-        return MicrosoftConnector(make_context(self.fake, state, **overrides)).sources()[0]
+        return connect(self.fake, state, **overrides).sources()[0]
 
 
 class TestMailSource(_OverFake):

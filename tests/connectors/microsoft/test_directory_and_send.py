@@ -9,7 +9,7 @@ from peerpulse.connectors.microsoft.connector import MicrosoftConnector
 from peerpulse.connectors.microsoft.directory import EmptyDirectoryRefused
 from peerpulse.connectors.microsoft.send import send_message
 
-from tests.connectors.microsoft.conftest import drain, make_context, sign_in, source_named
+from tests.connectors.microsoft.conftest import connect, drain, make_context, sign_in, source_named
 from tests.connectors.microsoft.fake_data import USER
 
 
@@ -38,7 +38,7 @@ def directory(fake, state_dir, store):
     def build():
         context = make_context(fake, state_dir, store, calendar=False, mail=False,
                                directory=True)
-        return source_named(MicrosoftConnector(context), "directory")
+        return source_named(MicrosoftConnector(*context), "directory")
 
     return build
 
@@ -78,7 +78,7 @@ def _digest() -> EmailMessage:
 
 def test_send_mail_202_is_sent_and_failures_are_classified(fake, state_dir):
     sign_in(fake, state_dir, send=True)
-    client = MicrosoftConnector(make_context(fake, state_dir, send=True)).client
+    client = connect(fake, state_dir, send=True).client
     result = send_message(client, _digest())
     assert result.state == "sent"
     box, raw = fake.sent[0]
@@ -94,7 +94,7 @@ def test_send_mail_202_is_sent_and_failures_are_classified(fake, state_dir):
 
 def test_send_without_mail_send_consent_fails_with_the_command(fake, state_dir):
     sign_in(fake, state_dir)  # signed in without Mail.Send
-    client = MicrosoftConnector(make_context(fake, state_dir)).client
+    client = connect(fake, state_dir).client
     result = send_message(client, _digest())
     assert result.state == "failed" and "ErrorAccessDenied" in result.detail
     assert "peerpulse auth microsoft --account alice" in result.detail

@@ -10,7 +10,7 @@ from peerpulse.connectors.microsoft.connector import MicrosoftConnector
 from peerpulse.connectors.microsoft.normalize import MESSAGE_SELECT
 from peerpulse.connectors.records import Direction
 
-from tests.connectors.microsoft.conftest import drain, make_context, sign_in, source_named
+from tests.connectors.microsoft.conftest import connect, drain, make_context, sign_in, source_named
 from tests.connectors.microsoft.fake_data import USER, fill_mailbox, message
 
 
@@ -21,7 +21,7 @@ def mail(fake, state_dir, store) -> Any:
     def build(**overrides: Any) -> Any:
         overrides.setdefault("page_size", 50)
         context = make_context(fake, state_dir, store, calendar=False, **overrides)
-        return source_named(MicrosoftConnector(context), "mail")
+        return source_named(MicrosoftConnector(*context), "mail")
 
     return build
 
@@ -116,7 +116,7 @@ def test_bounded_concurrency_per_mailbox(fake, state_dir):
 
     sign_in(fake, state_dir)
     fake.latency = 0.05
-    connector = MicrosoftConnector(make_context(fake, state_dir, calendar=False))
+    connector = connect(fake, state_dir, calendar=False)
     client: GraphClient = connector.client
     url = client.url("mailFolders/inbox/messages/delta?$select=id")
     threads = [threading.Thread(target=client.get, args=(url,)) for _ in range(10)]

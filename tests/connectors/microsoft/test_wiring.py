@@ -1,18 +1,22 @@
-"""The microsoft connector wired into config, registry, CLI and delivery."""
+"""The microsoft and exchange providers wired in through the plugin contract.
+
+Everything here goes through what a user has: entry points discovered by the
+registry, a config file, and the ``peerpulse`` command line.
+"""
 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
-import pytest
-from peerpulse.connectors.microsoft.connector import MicrosoftConnector
-from peerpulse.connectors.registry import load_connector
+from peerpulse.connectors.microsoft.delivery import GraphDeliveryBackend
+from peerpulse.connectors.microsoft.settings import ExchangeSettings, MicrosoftSettings
+from peerpulse.connectors.registry import registry
 from peerpulse.worker.cli import Env, main
 from peerpulse.worker.config import load_settings
 from peerpulse.worker.delivery import make_backend
-from peerpulse.worker.delivery.graph import GraphDeliveryBackend
-from peerpulse.worker.errors import ConfigError
 
 from tests.connectors.microsoft.conftest import CLIENT_ID
 from tests.connectors.microsoft.fake_data import USER, event
@@ -22,8 +26,10 @@ state_dir = "{state}"
 [[accounts]]
 name = "alice"
 owner = "{owner}"
+[accounts.digest]
+send_empty = true
 [accounts.source]
-type = "microsoft"
+type = "{source}"
 client_id = "{client}"
 tenant = "contoso.onmicrosoft.com"
 graph_endpoint = "{graph}"
@@ -34,13 +40,25 @@ window_past_days = 30
 type = "{delivery}"
 """
 
+EXCHANGE = """\
+[[accounts]]
+name = "a"
+owner = "a@contoso.com"
+[accounts.source]
+type = "exchange"
+server = "{server}"
+username = "CONTOSO\\\\a"
+password = {{ env = "EWS_PASSWORD" }}
+"""
 
-def write_config(tmp_path: Path, fake=None, *, delivery: str = "graph", extra: str = "") -> Path:
+
+def write_config(tmp_path: Path, fake=None, *, source: str = "microsoft",
+                 delivery: str = "graph", extra: str = "") -> Path:
     url = fake.url if fake else "http://127.0.0.1:9"
     path = tmp_path / "config.toml"
     path.write_text(CONFIG.format(state=tmp_path / "state", owner=USER, client=CLIENT_ID,
                                   graph=url + "/graph", login=url + "/login", extra=extra,
-                                  delivery=delivery))
+                                  delivery=delivery, source=source))
     return path
 
 
@@ -50,36 +68,48 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_the_registry_and_config_know_microsoft(tmp_path):
-    assert load_connector("microsoft") is MicrosoftConnector
+def test_the_entry_points_register_both_providers_the_auth_command_and_graph_delivery(tmp_path):
+    found = registry()
+    assert found.providers["microsoft"].settings is MicrosoftSettings
+    assert found.providers["exchange"].settings is ExchangeSettings
+    assert "microsoft" in found.auth and "exchange" not in found.auth
+    assert found.deliveries["graph"] is found.providers["microsoft"].delivery
     settings = load_settings(write_config(tmp_path))
     account = settings.accounts[0]
-    assert account.source.type == "microsoft" and account.source.mail_folders == [
-        "sentitems", "inbox"]
+    assert isinstance(account.source, MicrosoftSettings)
+    assert account.source.mail_folders == ["sentitems", "inbox"]
     backend = make_backend(account.delivery, owner=account.owner,
                            resolve_path=settings.resolve_path, account=account, settings=settings)
-    assert isinstance(backend, GraphDeliveryBackend)
+    assert isinstance(backend, GraphDeliveryBackend) and backend.settings is account.source
+
+
+def test_importing_the_providers_loads_no_client_library():
+    code = ("import sys, peerpulse.connectors.microsoft as m; m.PROVIDER, m.EXCHANGE; "
+            "print(sorted(n for n in ('msal', 'exchangelib', 'requests') if n in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_an_inline_client_secret_is_refused_naming_the_key(tmp_path):
-    path = write_config(tmp_path, extra='mode = "application"\nclient_secret = "hunter2"')
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path)
-    assert "client_secret" in str(caught.value) and "hunter2" not in str(caught.value)
+    config = write_config(tmp_path, extra='mode = "application"\nclient_secret = "hunter2"')
+    code, out, err = run_cli("--config", str(config), "status")
+    assert code == 2
+    assert "client_secret" in err and "hunter2" not in out + err
 
 
-def test_graph_delivery_needs_a_microsoft_source(tmp_path):
+def test_graph_delivery_on_an_account_without_a_microsoft_source_is_a_config_error(tmp_path):
     path = tmp_path / "config.toml"
-    path.write_text('[[accounts]]\nname = "a"\nowner = "a@b.example"\n[accounts.source]\n'
-                    'type = "files"\n[accounts.delivery]\ntype = "graph"\n')
-    settings = load_settings(path)
-    account = settings.accounts[0]
-    with pytest.raises(ConfigError, match="needs a microsoft source"):
-        make_backend(account.delivery, owner=account.owner, resolve_path=settings.resolve_path,
-                     account=account, settings=settings)
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\n[[accounts]]\nname = "a"\n'
+                    'owner = "a@b.example"\n[accounts.digest]\nsend_empty = true\n'
+                    '[accounts.source]\ntype = "files"\n[accounts.delivery]\ntype = "graph"\n')
+    code, out, err = run_cli("--config", str(path), "digest", "--now",
+                             "2026-11-23T09:30:00+00:00")
+    assert code == 2, out + err
+    assert "needs a microsoft source" in err and "Traceback" not in out + err
 
 
-def test_auth_then_run_then_a_revoked_grant_exits_1_naming_the_command(fake, tmp_path):
+def test_auth_then_sync_then_a_revoked_grant_exits_1_naming_the_command(fake, tmp_path):
     config = str(write_config(tmp_path, fake, delivery="file"))
     fake.calendars[USER].put(event(1))
     code, out, err = run_cli("--config", config, "auth", "microsoft", "--account", "alice")
@@ -95,16 +125,37 @@ def test_auth_then_run_then_a_revoked_grant_exits_1_naming_the_command(fake, tmp
     assert "Traceback" not in out + err
 
 
-def test_an_on_premises_exchange_source_loads_and_exchange_online_is_refused(tmp_path):
-    from peerpulse.connectors.microsoft.ews import ExchangeConnector
+def test_a_digest_goes_out_through_graph_after_signing_in_with_mail_send(fake, tmp_path):
+    config = str(write_config(tmp_path, fake))
+    code, out, err = run_cli("--config", config, "auth", "microsoft", "--account", "alice")
+    assert code == 0, err
+    assert any(s.endswith("Mail.Send") for s in fake.device_scopes)  # graph delivery
+    code, out, err = run_cli("--config", config, "digest", "--now", "2026-11-23T09:30:00+00:00")
+    assert code == 0, out + err
+    assert len(fake.sent) == 1
+    box, raw = fake.sent[0]
+    assert box == USER and b"To: " + USER.encode() in raw
 
-    assert load_connector("exchange") is ExchangeConnector
+
+def test_an_on_premises_exchange_source_loads_and_exchange_online_is_refused(tmp_path):
     path = tmp_path / "config.toml"
-    template = ('[[accounts]]\nname = "a"\nowner = "a@contoso.com"\n[accounts.source]\n'
-                'type = "exchange"\nserver = "{server}"\nusername = "CONTOSO\\\\a"\n'
-                'password = {{ env = "EWS_PASSWORD" }}\n')
-    path.write_text(template.format(server="mail.contoso.local"))
-    assert load_settings(path).accounts[0].source.type == "exchange"
-    path.write_text(template.format(server="outlook.office365.com"))
-    with pytest.raises(ConfigError, match="Graph"):
-        load_settings(path)
+    path.write_text(EXCHANGE.format(server="mail.contoso.local"))
+    assert isinstance(load_settings(path).accounts[0].source, ExchangeSettings)
+    path.write_text(EXCHANGE.format(server="outlook.office365.com"))
+    code, out, err = run_cli("--config", str(path), "status")
+    assert code == 2
+    assert "Graph" in err and "Traceback" not in out + err
+
+
+def test_init_writes_each_providers_template_and_names_the_next_step(tmp_path):
+    for source, step in (("microsoft", "peerpulse auth microsoft --account work"),
+                         ("exchange", "PEERPULSE_EWS_PASSWORD")):
+        config = tmp_path / f"{source}.toml"
+        code, out, err = run_cli("--config", str(config), "init", "--source", source, "--owner",
+                                 "a@contoso.com", "--timezone", "UTC", "--account", "work",
+                                 "--no-sync")
+        assert code == 0, out + err
+        assert step in out
+        source_settings = load_settings(config).accounts[0].source
+        assert isinstance(source_settings,
+                          MicrosoftSettings if source == "microsoft" else ExchangeSettings)
