@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-google bench-files accuracy enron chaos crash-loop fuzz-explore bench-ics screenshot clean
+.PHONY: demo test lint bench bench-google bench-microsoft bench-files accuracy enron chaos crash-loop fuzz-explore bench-ics screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ bench-google: $(STAMP)
 ## BEFORE=path/to/other/.venv/bin/python compares with another checkout, run by run
 bench-files: $(STAMP)
 	$(BIN)/python -m benchmarks.files_sync_bench --repeat 3 $(if $(BEFORE),--compare $(BEFORE))
+
+## bench-microsoft: Graph sync cost vs the API minimum, against the local fake Graph
+bench-microsoft: $(STAMP)
+	$(BIN)/python -m benchmarks.microsoft_sync_bench
 
 ## screenshot: the demo digest in headless Chromium -> docs/digest.png, docs/digest-dark.png
 ## (needs Debian's chromium package: apt-get install -y chromium)

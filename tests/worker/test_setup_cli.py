@@ -133,5 +133,5 @@ def test_init_names_the_sources_it_can_set_up_for_an_unknown_one(tmp_path):
     code, _, err = cli("--config", str(config), "init", "--owner", OWNER,
                        "--timezone", "Europe/Berlin", "--source", "carrier-pigeon")
     assert code == 2
-    assert "carrier-pigeon" in err and "files, google" in err
+    assert "carrier-pigeon" in err and "files, exchange, google, microsoft" in err
     assert not config.exists()
