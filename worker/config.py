@@ -100,7 +100,12 @@ class GoogleSourceConfig(_Strict):
     directory: bool = False
     window_past_days: int = Field(default=400, ge=1, le=3650)
     window_future_days: int = Field(default=60, ge=0, le=730)
-    quota_units_per_minute: int = Field(default=15000, ge=100)
+    # Gmail quota regime: "2026" (6,000 units/min per user, new prices; projects created from
+    # May 2026, later all) or "legacy" (15,000); quota_units_per_minute overrides the rate.
+    # Unset: "legacy" when quota_units_per_minute is above 6,000, else "2026".
+    quota_regime: Literal["2026", "legacy"] | None = None
+    quota_units_per_minute: int | None = Field(default=None, ge=100)
+    concurrent_requests: int = Field(default=25, ge=1, le=100)  # Gmail sub-requests in flight
     api_endpoint: str | None = None  # tests point this at a local fake server
     token_endpoint: str | None = None
     time_budget_seconds: int = Field(default=1800, ge=10)

@@ -9,8 +9,13 @@ the token file and the Gmail known-ids file live under it. Keys read here:
   as ``subject``, default the account owner when it has a single address);
 - ``calendars``, ``mail``, ``directory`` (+ ``directory_admin_view``): which sources;
 - ``window_past_days`` / ``window_future_days``: the sync window;
-- ``quota_units_per_minute``: the project's Gmail per-user quota (15,000 legacy,
-  6,000 for projects created from May 2026; also selects per-method prices);
+- ``quota_regime``: ``2026`` (default: projects created from May 2026, and by
+  Google's plan all projects later; 6,000 units/min per user, messages.get 20,
+  threads.get 40) or ``legacy`` (15,000 units/min, 5 and 10): the prices;
+- ``quota_units_per_minute``: the project's Gmail per-user quota when it is
+  not the regime's (without a regime, 6,000 or less means the 2026 prices);
+- ``concurrent_requests``: Gmail sub-requests in flight per user (default 25,
+  see :mod:`connectors.google.pacing`; halved while Google says too many);
 - ``mail_fetch`` (``auto`` | ``messages`` | ``threads``), ``batches_in_flight``;
 - ``sent_first_share``: how much the SENT-first listing may add to the initial
   sync's request floor (default 0.03; 0 turns SENT-first off), see
@@ -25,18 +30,33 @@ import time
 from typing import Any
 
 from peerpulse.connectors.base import SourceContext, SourceUnavailable
-from peerpulse.connectors.google.auth import account_credentials, auth_command, scopes_for
-from peerpulse.connectors.google.batch import MAX_BATCH, BatchFetcher
+from peerpulse.connectors.google.auth import account_credentials, scopes_for
+from peerpulse.connectors.google.batch import BatchFetcher
 from peerpulse.connectors.google.calendar import CalendarSource
 from peerpulse.connectors.google.directory import DirectorySource
 from peerpulse.connectors.google.mail import SENT_SHARE, MailSource
-from peerpulse.connectors.google.pacing import UNIT_COSTS, Pacer, bucket_for, regime_for
-from peerpulse.connectors.google.services import GoogleApi
+from peerpulse.connectors.google.pacing import (
+    CONCURRENT_REQUESTS,
+    QUOTA_PER_MINUTE,
+    UNIT_COSTS,
+    Pacer,
+    bucket_for,
+    gate_for,
+    regime_for,
+)
+from peerpulse.connectors.google.services import GoogleApi, auth_failure
 
 # Aim a little under the quota: timing jitter must not turn into 429s.
 HEADROOM = 0.95
 CALENDAR_REQUESTS_PER_MINUTE = 500  # Calendar allows 600 per user per minute (research §2.2)
 DIRECTORY_REQUESTS_PER_MINUTE = 2000  # Directory allows 2,400
+
+
+def quota_of(settings: dict[str, Any]) -> tuple[str, float]:
+    """(price regime, per-user units/min) from ``quota_regime``, ``quota_units_per_minute``."""
+    rate = settings.get("quota_units_per_minute")
+    regime = settings.get("quota_regime") or (regime_for(int(rate)) if rate else "2026")
+    return str(regime), float(rate or QUOTA_PER_MINUTE[str(regime)])
 
 
 def subject_for(context: SourceContext) -> str:
@@ -64,14 +84,20 @@ class GoogleConnector:
         credentials = account_credentials(
             context.account, settings, subject=user, scopes=scopes, base_dir=context.base_dir
         )
-        self.api = GoogleApi(credentials, settings.get("api_endpoint"))
-        rate = float(settings.get("quota_units_per_minute", 15000))
-        self.costs = UNIT_COSTS[regime_for(int(rate))]
-        # Burst half a second of quota (at least one batch): Google's per-user limit is a
-        # moving average that tolerates short bursts, and the margin absorbs latency jitter
-        # that would otherwise bunch our evenly paced requests on arrival.
-        capacity = max(MAX_BATCH * self.costs["messages.get"], rate / 120)
-        self.mail_pacer = Pacer(bucket_for("gmail", user, rate * HEADROOM, capacity))
+        self.api = GoogleApi(
+            credentials, settings.get("api_endpoint"), service_account=service
+        )
+        regime, rate = quota_of(settings)
+        self.costs = UNIT_COSTS[regime]
+        # Burst one second of quota: the legacy quota page calls the per-user limit "250
+        # units per second, moving average (allows short bursts)"; every batch fits in it
+        # (batch.py sizes batches in units), so no batch lands on Google all at once above it.
+        capacity = rate / 60
+        concurrent = int(settings.get("concurrent_requests", CONCURRENT_REQUESTS))
+        self.mail_pacer = Pacer(
+            bucket_for("gmail", user, rate * HEADROOM, capacity),
+            gate=gate_for("gmail", user, concurrent),
+        )
         self.calendar_pacer = Pacer(bucket_for("calendar", user, CALENDAR_REQUESTS_PER_MINUTE, 10))
         self.directory_pacer = Pacer(
             bucket_for("directory", user, DIRECTORY_REQUESTS_PER_MINUTE, 10)
@@ -81,7 +107,8 @@ class GoogleConnector:
             self.api.gmail_batch_uri,
             self.api.http,
             in_flight=int(settings.get("batches_in_flight", 2)),
-            auth_command=auth_command(context.account),
+            batch_units=capacity * HEADROOM,  # slack for jitter within the burst
+            auth_failure=lambda exc: auth_failure(self.api, context.account, exc),
         )
         self.deadline = time.monotonic() + float(settings.get("time_budget_seconds", 1800))
 

@@ -42,7 +42,7 @@ from peerpulse.connectors.google.normalize import (
     THREAD_FIELDS,
     message_meta,
 )
-from peerpulse.connectors.google.pacing import Pacer
+from peerpulse.connectors.google.pacing import Pacer, QuotaWait
 from peerpulse.connectors.google.paging import PageTokens
 from peerpulse.connectors.google.services import GoogleApi, run_request
 from peerpulse.connectors.records import MessageMeta, Record, RecordKey, RecordKind, SyncBatch
@@ -112,6 +112,11 @@ class MailSource:
     def _window_start(self) -> int:
         return int((self.now() - timedelta(days=self.window_past_days)).timestamp())
 
+    def _batch_size(self, method: str) -> int:
+        """Items per batch envelope for ``method`` (batch.py sizes batches in quota units)."""
+        cost = self.costs["threads.get" if method == "threads" else "messages.get"]
+        return self.fetcher.size_for(cost)
+
     def _out_of_time(self) -> bool:
         return time.monotonic() >= self.deadline
 
@@ -136,6 +141,10 @@ class MailSource:
                 yield from self._resync(state, known)
             else:
                 yield from self._incremental(state, known)
+        except QuotaWait as exc:
+            # Every batch handed over carried its cursor: stopping here loses nothing, and
+            # sleeping into Google's window would only hold the cron job (issue 15, item 3).
+            log.warning("%s/gmail: %s; the next run continues", self.account, exc)
         finally:
             known.close()
 
@@ -229,7 +238,8 @@ class MailSource:
             if phase_done and state.phase == "rest":
                 carry: list[str] = []
             else:  # keep the tail that would make a partial batch for the next page
-                cut = len(wanted) // self.fetcher.size * self.fetcher.size
+                size = self._batch_size(state.method)
+                cut = len(wanted) // size * size
                 wanted, carry = wanted[:cut], wanted[cut:]
             messages, reached_end = self._fetch_window(wanted, state.method, state.window_start)
             if reached_end:
@@ -254,12 +264,13 @@ class MailSource:
         """Fetch ``ids`` in list order, a wave of concurrent batches at a time; stop (True)
         once a whole batch is older than the window."""
         out: list[MessageMeta] = []
-        wave = self.fetcher.size * self.fetcher.in_flight
+        size = self._batch_size(method)
+        wave = size * self.fetcher.in_flight
         for start in range(0, len(ids), wave):
             chunk_ids = ids[start : start + wave]
             fetched = self._fetch(chunk_ids, method)
-            for i in range(0, len(chunk_ids), self.fetcher.size):
-                batch_ids = chunk_ids[i : i + self.fetcher.size]
+            for i in range(0, len(chunk_ids), size):
+                batch_ids = chunk_ids[i : i + size]
                 newest = 0
                 for item_id in batch_ids:
                     for raw in _messages_of(fetched.get(item_id), method):

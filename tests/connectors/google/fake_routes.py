@@ -9,7 +9,6 @@ from typing import Any
 
 from tests.connectors.google.fake_google import (
     CALENDAR_READ,
-    COSTS,
     DIRECTORY_READ,
     GMAIL_READ,
     GMAIL_SEND,
@@ -70,7 +69,7 @@ def _gmail(
     auth = headers.get("authorization")
     if rest == "messages/send" and method == "POST":
         user = fake.authorize(auth, {GMAIL_SEND})
-        fake.charge(user, COSTS["messages.send"])
+        fake.charge(user, fake.costs["messages.send"])
         raw = json.loads(body or b"{}").get("raw", "")
         fake.sent.append(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
         fake.log.append(("messages.send", ""))
@@ -85,7 +84,7 @@ def _gmail(
         fake.violations.append("q used with the gmail.metadata scope")
         raise ApiError(403, "forbidden", "Metadata scope does not support 'q' parameter")
     if rest == "profile":
-        fake.charge(user, COSTS["profile"])
+        fake.charge(user, fake.costs["profile"])
         fake.log.append(("getProfile", ""))
         return {
             "emailAddress": user,
@@ -94,14 +93,14 @@ def _gmail(
             "historyId": str(box.history_id),
         }
     if rest == "messages":
-        fake.charge(user, COSTS["messages.list"])
+        fake.charge(user, fake.costs["messages.list"])
         fake.log.append(("messages.list", json.dumps(one, sort_keys=True)))
         chosen = box.listing(frozenset(query.get("labelIds", [])))
         page = _page(chosen, "messages", one, 500)
         page["resultSizeEstimate"] = len(chosen)
         return page
     if rest == "threads":
-        fake.charge(user, COSTS["threads.list"])
+        fake.charge(user, fake.costs["threads.list"])
         fake.log.append(("threads.list", json.dumps(one, sort_keys=True)))
         return _page(box.thread_listing(frozenset(query.get("labelIds", []))), "threads", one, 500)
     if rest.startswith(("messages/", "threads/")):
@@ -109,7 +108,7 @@ def _gmail(
         _check_format(fake, one)
         if "metadataHeaders" not in query or "fields" not in one:
             fake.violations.append(f"{kind}.get without metadataHeaders and fields")
-        fake.charge(user, COSTS[f"{kind}.get"])
+        fake.charge(user, fake.costs[f"{kind}.get"])
         fake.log.append((f"{kind}.get", item_id))
         wanted = query.get("metadataHeaders")
         if kind == "messages":
@@ -126,7 +125,7 @@ def _gmail(
             "messages": [m.render(wanted) for m in found],
         }
     if rest == "history":
-        fake.charge(user, COSTS["history.list"])
+        fake.charge(user, fake.costs["history.list"])
         fake.log.append(("history.list", json.dumps(one, sort_keys=True)))
         start = int(one["startHistoryId"])
         if start < box.oldest_history:

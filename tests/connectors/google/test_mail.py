@@ -51,11 +51,13 @@ def test_sent_label_is_listed_and_stored_before_the_rest(fake, state_dir, store)
     assert '"labelIds": "SENT"' in lists[0]
 
 
-def test_batches_hold_at_most_fifty_requests_and_go_to_the_fake(fake, state_dir, store):
+def test_batches_hold_at_most_the_concurrency_bound_and_go_to_the_fake(fake, state_dir, store):
     fill(fake, 260, mean_thread=1.0)
     drain(store, mail_source(fake, state_dir, batches_in_flight=1))
-    # 260 gets in batches of 50 -> 6 batches; plus profile, 2 sent lists + 1 rest list
-    assert fake.http_requests <= 6 + 1 + 3 + 1  # + the token refresh
+    # 260 gets in batches of 25 (the per-user bound) -> 11 batches; plus profile,
+    # 2 sent lists + 1 rest list, and a partial SENT batch carried over
+    assert max(fake.batch_sizes) == 25
+    assert fake.http_requests <= 11 + 1 + 3 + 1 + 1  # + the token refresh
 
 
 def test_long_threads_are_fetched_with_threads_get(fake, state_dir, store):
