@@ -95,7 +95,7 @@ class GoogleConnector:
         capacity = rate / 60
         concurrent = int(settings.get("concurrent_requests", CONCURRENT_REQUESTS))
         self.mail_pacer = Pacer(
-            bucket_for("gmail", user, rate * HEADROOM, capacity),
+            bucket_for("gmail", user, rate * HEADROOM, capacity, initial=0.0),
             gate=gate_for("gmail", user, concurrent),
         )
         self.calendar_pacer = Pacer(bucket_for("calendar", user, CALENDAR_REQUESTS_PER_MINUTE, 10))
@@ -107,7 +107,7 @@ class GoogleConnector:
             self.api.gmail_batch_uri,
             self.api.http,
             in_flight=int(settings.get("batches_in_flight", 2)),
-            batch_units=capacity * HEADROOM,  # slack for jitter within the burst
+            batch_units=capacity,
             auth_failure=lambda exc: auth_failure(self.api, context.account, exc),
         )
         self.deadline = time.monotonic() + float(settings.get("time_budget_seconds", 1800))

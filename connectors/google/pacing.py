@@ -132,6 +132,7 @@ class TokenBucket:
         floor_share: float = 0.2,
         decrease: float = 0.7,
         recover_per_minute: float = 0.1,
+        initial: float | None = None,
     ) -> None:
         self.ceiling = units_per_minute / 60.0
         self.rate = self.ceiling
@@ -139,7 +140,9 @@ class TokenBucket:
         self.decrease = decrease
         self.recover = self.ceiling * recover_per_minute / 60.0  # rate added per second
         self.capacity = capacity if capacity is not None else max(self.rate, 1.0)
-        self._tokens = self.capacity
+        # Starting empty costs one second once and keeps the first batches from landing on
+        # Google's moving average at the same moment as whatever else the user just sent.
+        self._tokens = self.capacity if initial is None else initial
         self._clock = clock
         self._sleep = sleep
         self._stamp = clock()
@@ -244,14 +247,18 @@ _IN_FLIGHT = threading.BoundedSemaphore(IN_FLIGHT_LIMIT)
 
 
 def bucket_for(
-    api: str, user: str, units_per_minute: float, capacity: float | None = None
+    api: str,
+    user: str,
+    units_per_minute: float,
+    capacity: float | None = None,
+    initial: float | None = None,
 ) -> TokenBucket:
     """One bucket per (API, user) in the process, shared by every source and thread."""
     key = (api, user)
     with _BUCKETS_LOCK:
         bucket = _BUCKETS.get(key)
         if bucket is None or bucket.ceiling != units_per_minute / 60.0 and bucket.spent == 0:
-            bucket = TokenBucket(units_per_minute, capacity)
+            bucket = TokenBucket(units_per_minute, capacity, initial=initial)
             _BUCKETS[key] = bucket
         return bucket
 

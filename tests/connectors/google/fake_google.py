@@ -19,7 +19,7 @@ It is meant to be as strict as Google, each rule with its source:
   answered 429 rateLimitExceeded "Too many concurrent requests for user" for
   the parts beyond it (the limit is undocumented; googleapis/google-api-dotnet-client#1982
   shows only some parts of a batch refused; amd/gaia#2720: 100 fails, 25 passes,
-  50 fails right after a 429), default 40;
+  50 fails right after a 429), default 25, the most reported to pass;
 - the per-user quota in units, with either price table (``prices``: the
   legacy table of https://developers.google.com/gmail/api/reference/quota or
   the 2026 one, research §1.1), over two windows: a per-second moving
@@ -135,7 +135,7 @@ class FakeGoogle:
         quota_per_minute: float | None = None,
         burst_seconds: float = 1.0,
         prices: str = "legacy",
-        max_concurrent: int | None = 40,
+        max_concurrent: int | None = 25,
         quota_status: int = 429,
         retry_after_header: bool = False,
     ) -> None:
