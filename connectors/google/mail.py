@@ -13,10 +13,12 @@ When the mailbox's mean thread length L makes it cheaper (threads.get costs
 2/L of messages.get per message, research §0.3), threads are listed and
 fetched instead; getProfile's messagesTotal / threadsTotal measures L for free.
 
-Increments: history.list (messageAdded, messageDeleted) from the stored
-historyId: one request when nothing changed. A 404 means the historyId
-expired; we then list ids (cheap) and fetch only the unknown ones, and delete
-stored messages that are gone. State: :mod:`connectors.google.mail_state`.
+Increments: history.list (messageAdded, messageDeleted, and labelAdded /
+labelRemoved, since trashing or marking spam is a TRASH/SPAM label change,
+not a deletion) from the stored historyId: one request when nothing changed.
+A 404 means the historyId expired; we then list ids (cheap) and fetch only
+the unknown ones, and delete stored messages that are gone.
+State: :mod:`connectors.google.mail_state`.
 """
 
 from __future__ import annotations
@@ -314,9 +316,12 @@ class MailSource:
                 "userId": "me",
                 "startHistoryId": state.history,
                 "maxResults": PAGE,
-                "historyTypes": ["messageAdded", "messageDeleted"],
+                # Trashing or marking spam is a label change, not messageDeleted (history
+                # reference: historyTypes labelAdded/labelRemoved): ask for those too.
+                "historyTypes": ["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"],
                 "fields": "history(messagesAdded/message(id,threadId,labelIds),"
-                "messagesDeleted/message/id),nextPageToken,historyId",
+                "messagesDeleted/message/id,labelsAdded(message(id,threadId,labelIds),labelIds),"
+                "labelsRemoved(message(id,threadId,labelIds),labelIds)),nextPageToken,historyId",
             }
             if page:
                 kwargs["pageToken"] = page
@@ -341,6 +346,19 @@ class MailSource:
                     if message_id:
                         deleted.add(message_id)
                         added.pop(message_id, None)
+                for entry in record.get("labelsAdded") or []:  # into TRASH or SPAM: gone
+                    message_id = (entry.get("message") or {}).get("id")
+                    if message_id and SKIP_LABELS & set(entry.get("labelIds") or ()):
+                        deleted.add(message_id)
+                        added.pop(message_id, None)
+                for entry in record.get("labelsRemoved") or []:  # out of TRASH or SPAM: back
+                    message = entry.get("message") or {}
+                    still = SKIP_LABELS & set(message.get("labelIds") or ())
+                    if message.get("id") and not still and (
+                        SKIP_LABELS & set(entry.get("labelIds") or ())
+                    ):
+                        added[message["id"]] = message.get("threadId", "")
+                        deleted.discard(message["id"])
             latest = str(response.get("historyId") or latest)
             page = tokens.next(response)
             if not page:

@@ -95,14 +95,15 @@ def _gmail(
     if rest == "messages":
         fake.charge(user, fake.costs["messages.list"])
         fake.log.append(("messages.list", json.dumps(one, sort_keys=True)))
-        chosen = box.listing(frozenset(query.get("labelIds", [])))
+        chosen = box.listing(frozenset(query.get("labelIds", [])), _spam_trash(one))
         page = _page(chosen, "messages", one, 500)
         page["resultSizeEstimate"] = len(chosen)
         return page
     if rest == "threads":
         fake.charge(user, fake.costs["threads.list"])
         fake.log.append(("threads.list", json.dumps(one, sort_keys=True)))
-        return _page(box.thread_listing(frozenset(query.get("labelIds", []))), "threads", one, 500)
+        listed = box.thread_listing(frozenset(query.get("labelIds", [])), _spam_trash(one))
+        return _page(listed, "threads", one, 500)
     if rest.startswith(("messages/", "threads/")):
         kind, _, item_id = rest.partition("/")
         _check_format(fake, one)
@@ -141,6 +142,11 @@ def _gmail(
                 record["messagesAdded"] = [{"message": ref}]
             elif kind == "deleted" and "messageDeleted" in types:
                 record["messagesDeleted"] = [{"message": ref}]
+            elif kind.startswith("label"):  # labelsAdded / labelsRemoved, only when asked
+                change, _, labels = kind.partition(":")
+                if change in types:
+                    key = "labelsAdded" if change == "labelAdded" else "labelsRemoved"
+                    record[key] = [{"message": ref, "labelIds": labels.split(",")}]
             records.append(record)
         page = _page(records, "history", one, 500)
         page["historyId"] = str(box.history_id)
@@ -148,6 +154,10 @@ def _gmail(
             del page["history"]
         return page
     raise ApiError(404, "notFound", f"no such Gmail endpoint {rest}")
+
+
+def _spam_trash(one: dict[str, str]) -> bool:
+    return one.get("includeSpamTrash", "false").lower() == "true"
 
 
 def _check_format(fake: FakeGoogle, one: dict[str, str]) -> None:
