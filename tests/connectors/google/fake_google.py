@@ -147,6 +147,11 @@ class FakeGoogle:
         self.max_concurrent = max_concurrent
         self.quota_status = quota_status
         self.retry_after_header = retry_after_header
+        # Users a service account may act as (None: any). Without delegation Google's token
+        # endpoint answers 401 unauthorized_client ("Client is unauthorized to retrieve access
+        # tokens using this method, or client not authorized for any of the scopes requested").
+        self.delegated: set[str] | None = None
+        self.before_batch: Any = None  # a hook tests use to change the world mid-sync
         self.in_flight: dict[str, int] = {}
         self.peak_in_flight = 0
         self.concurrency_refusals = 0
@@ -268,6 +273,12 @@ class FakeGoogle:
         elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             claims = _jwt_claims(form.get("assertion", ""))
             user = claims.get("sub") or claims.get("iss", "")
+            if self.delegated is not None and user not in self.delegated:
+                return 401, {
+                    "error": "unauthorized_client",
+                    "error_description": "Client is unauthorized to retrieve access tokens "
+                    "using this method, or client not authorized for any of the scopes requested.",
+                }
             asked = set(str(claims.get("scope", "")).split())
             granted = asked
         else:
@@ -488,6 +499,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with fake._lock:
             fake.batch_sizes.append(len(parts))
+        if fake.before_batch is not None:
+            hook, fake.before_batch = fake.before_batch, None
+            hook()
         if len(parts) > BATCH_LIMIT:  # the batch guide: "limited to 100 calls in a single batch"
             error = {
                 "error": {
