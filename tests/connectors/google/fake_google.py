@@ -23,9 +23,11 @@ It is meant to be as strict as Google, each rule with its source:
 - the per-user quota in units, with either price table (``prices``: the
   legacy table of https://developers.google.com/gmail/api/reference/quota or
   the 2026 one, research §1.1), over two windows: a per-second moving
-  average that allows ``burst_seconds`` of quota at once (the legacy page's
-  "250 quota units per user per second, moving average (allows short
-  bursts)") and a per-minute sliding window; refusals are 429
+  average (the legacy page's "250 quota units per user per second, moving
+  average (allows short bursts)"), modelled as a bucket holding
+  ``burst_seconds`` (default 2) of quota, so a client that sends at most one
+  second's worth at once has a second of slack for network jitter, and a
+  per-minute sliding window; refusals are 429
   rateLimitExceeded (or 403 userRateLimitExceeded with ``quota_status=403``,
   https://developers.google.com/gmail/api/guides/handle-errors) with the time
   in the message, "User-rate limit exceeded.  Retry after <RFC 3339>", as
@@ -133,7 +135,7 @@ class FakeGoogle:
         allowed_scopes: set[str],
         latency: float = 0.0,
         quota_per_minute: float | None = None,
-        burst_seconds: float = 1.0,
+        burst_seconds: float = 2.0,
         prices: str = "legacy",
         max_concurrent: int | None = 25,
         quota_status: int = 429,
@@ -151,6 +153,7 @@ class FakeGoogle:
         # endpoint answers 401 unauthorized_client ("Client is unauthorized to retrieve access
         # tokens using this method, or client not authorized for any of the scopes requested").
         self.delegated: set[str] | None = None
+        self.admins: set[str] = set()  # users who may read the directory's admin_view
         self.before_batch: Any = None  # a hook tests use to change the world mid-sync
         self.in_flight: dict[str, int] = {}
         self.peak_in_flight = 0
