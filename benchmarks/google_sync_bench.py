@@ -1,25 +1,32 @@
 """Google connector benchmark: cost against the API's floor, quota use, memory growth.
 
-Run: ``python -m benchmarks.google_sync_bench [--sizes 10000 100000] [--no-traced]``.
-Against the local fake Google server (tests/connectors/google), synthetic
-mailboxes of mean thread length ~3 plus one calendar, it prints per size:
+Run: ``python -m benchmarks.google_sync_bench [--sizes 1000 10000] [--regimes 2026 legacy]
+[--modes messages threads] [--scale 1] [--baseline DIR]``.
+Against the local fake Google server (tests/connectors/google), as strict as
+Google (docs/GOOGLE.md): per-user concurrency 25, the regime's price table, a
+per-second moving average and a per-minute window; synthetic mailboxes of
+mean thread length ~3 plus one calendar. Per regime, size and fetch mode:
 
 - Gmail HTTP requests and quota units, per endpoint, next to the minimum the
-  API allows for the chosen fetch method (research §7, Table A: with T items,
-  threads or messages, ``ceil(T/500)`` list pages plus ``ceil(T/50)`` batch
-  envelopes, each envelope one HTTP request carrying up to 50 gets; we add the
-  one getProfile the issue requires for the starting historyId, and print the
-  ratio without it too). Goal <= 1.05. The token endpoint and calendar are
-  counted apart (they are not Gmail quota);
-- quota utilization of the initial sync against the fake's enforced per-user
-  rate (goal >= 0.9; the rate is set high so a 100k mailbox takes a minute);
+  API allows (research §7, Table A): ``ceil(T/500)`` list pages plus
+  ``ceil(T/B)`` batch envelopes for T items, B the largest batch that is safe
+  (min of 50, the concurrency limit, and one second of quota in units), plus
+  the one getProfile for the starting historyId. Goal <= 1.05;
+- quota utilization of the initial sync against the enforced per-user rate
+  (goal >= 0.9), quota and concurrency 429s (goal 0);
 - requests of a no-change incremental run (goal: one per calendar, one for mail);
-- peak RSS of the syncing process, 100k / 10k (goal <= 1.2), read from
-  ``/proc/self/status`` ``VmHWM``. Not ``ru_maxrss``: Linux carries the
-  parent's high-water mark across fork+exec into the child's ``ru_maxrss``,
-  so it measured this process (the fake holding the mailbox) instead. The
-  measured child runs without tracemalloc (which inflates RSS); a second,
-  separate child run per size reports peak traced Python memory.
+- peak RSS of the syncing process, read from ``/proc/self/status`` ``VmHWM``
+  (``--traced`` adds a separate tracemalloc run).
+
+``--scale K`` runs time K times faster (quota x K, latency / K). Request and
+unit ratios do not change with K, but one second of quota then holds K times
+the units, so batch sizes are those of a K-times-larger quota, and at large K
+the client becomes CPU-bound on this machine: use ``--scale 1`` for
+utilization. ``--baseline DIR`` first syncs with the connector of another
+checkout (e.g. ``git archive`` of an older commit; its ``peerpulse/`` folder
+must link ``connectors``, ``rules``, ``worker``) against the same fake, in auto
+mode, and prints both side by side; a baseline sync that exceeds
+``--child-timeout`` seconds is reported as not finishing.
 
 The client runs in a child process per run; the fake runs in this one.
 Timings are printed, never asserted.
@@ -423,13 +430,13 @@ def main(argv: list[str] | None = None) -> None:
         child(url, state, db, int(rate), int(in_flight), traced == "1", regime, mode)
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000])
     parser.add_argument(
         "--regimes", nargs="+", default=["2026", "legacy"], choices=["2026", "legacy"]
     )
     parser.add_argument("--modes", nargs="+", default=["messages", "threads"])
     parser.add_argument(
-        "--scale", type=float, default=50.0, help="time speed-up (quota x, latency /)"
+        "--scale", type=float, default=1.0, help="time speed-up (quota x, latency /)"
     )
     parser.add_argument("--latency", type=float, default=0.25, help="real latency per request (s)")
     parser.add_argument("--in-flight", type=int, default=2, help="batches in flight per mailbox")
