@@ -1,25 +1,32 @@
 """Google connector benchmark: cost against the API's floor, quota use, memory growth.
 
-Run: ``python -m benchmarks.google_sync_bench [--sizes 10000 100000] [--no-traced]``.
-Against the local fake Google server (tests/connectors/google), synthetic
-mailboxes of mean thread length ~3 plus one calendar, it prints per size:
+Run: ``python -m benchmarks.google_sync_bench [--sizes 1000 10000] [--regimes 2026 legacy]
+[--modes messages threads] [--scale 1] [--baseline DIR]``.
+Against the local fake Google server (tests/connectors/google), as strict as
+Google (docs/GOOGLE.md): per-user concurrency 25, the regime's price table, a
+per-second moving average and a per-minute window; synthetic mailboxes of
+mean thread length ~3 plus one calendar. Per regime, size and fetch mode:
 
 - Gmail HTTP requests and quota units, per endpoint, next to the minimum the
-  API allows for the chosen fetch method (research §7, Table A: with T items,
-  threads or messages, ``ceil(T/500)`` list pages plus ``ceil(T/50)`` batch
-  envelopes, each envelope one HTTP request carrying up to 50 gets; we add the
-  one getProfile the issue requires for the starting historyId, and print the
-  ratio without it too). Goal <= 1.05. The token endpoint and calendar are
-  counted apart (they are not Gmail quota);
-- quota utilization of the initial sync against the fake's enforced per-user
-  rate (goal >= 0.9; the rate is set high so a 100k mailbox takes a minute);
+  API allows (research §7, Table A): ``ceil(T/500)`` list pages plus
+  ``ceil(T/B)`` batch envelopes for T items, B the largest batch that is safe
+  (min of 50, the concurrency limit, and one second of quota in units), plus
+  the one getProfile for the starting historyId. Goal <= 1.05;
+- quota utilization of the initial sync against the enforced per-user rate
+  (goal >= 0.9), quota and concurrency 429s (goal 0);
 - requests of a no-change incremental run (goal: one per calendar, one for mail);
-- peak RSS of the syncing process, 100k / 10k (goal <= 1.2), read from
-  ``/proc/self/status`` ``VmHWM``. Not ``ru_maxrss``: Linux carries the
-  parent's high-water mark across fork+exec into the child's ``ru_maxrss``,
-  so it measured this process (the fake holding the mailbox) instead. The
-  measured child runs without tracemalloc (which inflates RSS); a second,
-  separate child run per size reports peak traced Python memory.
+- peak RSS of the syncing process, read from ``/proc/self/status`` ``VmHWM``
+  (``--traced`` adds a separate tracemalloc run).
+
+``--scale K`` runs time K times faster (quota x K, latency / K). Request and
+unit ratios do not change with K, but one second of quota then holds K times
+the units, so batch sizes are those of a K-times-larger quota, and at large K
+the client becomes CPU-bound on this machine: use ``--scale 1`` for
+utilization. ``--baseline DIR`` first syncs with the connector of another
+checkout (e.g. ``git archive`` of an older commit; its ``peerpulse/`` folder
+must link ``connectors``, ``rules``, ``worker``) against the same fake, in auto
+mode, and prints both side by side; a baseline sync that exceeds
+``--child-timeout`` seconds is reported as not finishing.
 
 The client runs in a child process per run; the fake runs in this one.
 Timings are printed, never asserted.
@@ -30,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -54,7 +62,10 @@ def _proc_status_kb(key: str) -> int:
     return 0
 
 
-def child(url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: bool) -> None:
+def child(
+    url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: bool,
+    regime: str = "", mode: str = "auto",
+) -> None:
     """Sync once through the real connector and store; print JSON figures."""
     import tracemalloc
     from datetime import UTC, datetime
@@ -75,10 +86,11 @@ def child(url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: 
         window_past_days=3650,
         window_future_days=60,
         quota_units_per_minute=rate,
+        quota_regime=regime or None,
         api_endpoint=url,
         token_endpoint=url + "token",
         time_budget_seconds=3600,
-        mail_fetch="auto",
+        mail_fetch=mode,
         batches_in_flight=in_flight,
     )
     started = time.monotonic()
@@ -115,7 +127,14 @@ def child(url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: 
     )
 
 
-def run_child(url: str, state: Path, rate: int, in_flight: int, traced: bool) -> dict[str, Any]:
+def run_child(
+    url: str, state: Path, rate: int, in_flight: int, traced: bool,
+    regime: str = "", mode: str = "auto", root: Path = REPO,
+) -> dict[str, Any]:
+    """One sync in a child process; ``root``: the checkout whose connector runs (a baseline)."""
+    env = dict(os.environ)
+    if root != REPO:  # the baseline's own package first (see --baseline)
+        env["PYTHONPATH"] = str(root)
     out = subprocess.run(
         [
             sys.executable,
@@ -128,20 +147,45 @@ def run_child(url: str, state: Path, rate: int, in_flight: int, traced: bool) ->
             str(rate),
             str(in_flight),
             "1" if traced else "0",
+            regime,
+            mode,
         ],
-        cwd=REPO,
+        cwd=root,
+        env=env,
         capture_output=True,
         text=True,
-        check=True,
+        timeout=CHILD_TIMEOUT,
     )
+    if out.returncode != 0:  # a baseline that cannot finish against the strict fake
+        last = (out.stderr.strip().splitlines() or ["?"])[-1]
+        raise ChildFailed(last)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def api_minimum(method: str, messages: int, threads: int, costs: dict[str, int]) -> dict[str, int]:
-    """What the API needs at least (research §7): list 500 a page, get 50 a batch."""
+CHILD_TIMEOUT = 600.0  # seconds of (scaled) time one sync may take; --child-timeout
+
+
+class ChildFailed(Exception):
+    """The synced child process ended with an error (its last line)."""
+
+
+def accepted_batch(fake: Any, cost: int) -> int:
+    """The largest batch that is safe: Google's advice (50), the per-user concurrency, and
+    the units one second of quota holds (the documented per-second figure; the fake's
+    moving average tolerates a little more, as slack for jitter, not for bigger batches)."""
+    limits = [50, int(fake.quota_per_minute / 60 // cost)]
+    if fake.max_concurrent:
+        limits.append(fake.max_concurrent)
+    return max(1, min(limits))
+
+
+def api_minimum(
+    method: str, messages: int, threads: int, costs: dict[str, int], batch: int = 50
+) -> dict[str, int]:
+    """What the API needs at least (research §7): list 500 a page, gets ``batch`` a batch."""
     kind = "threads" if method == "threads" else "messages"
     items = threads if kind == "threads" else messages
-    lists, batches = math.ceil(items / 500), math.ceil(items / 50)
+    lists, batches = math.ceil(items / 500), math.ceil(items / batch)
     units = costs[f"{kind}.list"] * lists + costs[f"{kind}.get"] * items
     return {
         "getProfile": 1,
@@ -165,7 +209,10 @@ def measured_counts(fake: Any, method: str) -> dict[str, Any]:
         "sent_lists": sent_lists,
         "lists": len(lists) - sent_lists,
         "batches": len(fake.batch_sizes),
-        "full_batches": sum(1 for size in fake.batch_sizes if size == 50),
+        "largest_batch": max(fake.batch_sizes, default=0),
+        "full_batches": sum(
+            1 for size in fake.batch_sizes if size == max(fake.batch_sizes, default=0)
+        ),
         "gets": fake.calls(f"{kind}.get"),
         "token": fake.token_requests,
         "calendar": fake.calls("events.list"),
@@ -195,25 +242,33 @@ def _write_token(fake: Any, state: Path) -> None:
     token.chmod(0o600)  # the token store refuses a token others can read
 
 
-def client_burst(rate: int) -> float:
-    """The connector's bucket capacity (connectors/google/connector.py)."""
-    from peerpulse.connectors.google.batch import MAX_BATCH
-    from peerpulse.connectors.google.pacing import UNIT_COSTS, regime_for
-
-    return max(MAX_BATCH * UNIT_COSTS[regime_for(rate)]["messages.get"], rate / 120)
+def client_burst(rate: float) -> float:
+    """The burst the fake allows at the start (one second of quota)."""
+    return rate / 60
 
 
 def bench_size(
-    size: int, rate: int, latency: float, in_flight: int, traced: bool
+    size: int, rate: int, latency: float, in_flight: int, traced: bool, *,
+    regime: str = "2026", mode: str = "auto", scale: float = 1.0, root: Path = REPO,
 ) -> dict[str, Any]:
+    """One initial sync plus one no-change run of a ``size`` mailbox.
+
+    ``scale`` speeds time up: the fake enforces ``rate * scale`` units/min with
+    ``latency / scale`` per request, and the connector is told the same quota
+    (with the regime's prices), so ratios and utilization are those of the real
+    quota while a 10k mailbox takes seconds instead of half an hour.
+    """
     sys.path.insert(0, str(REPO))
-    from peerpulse.connectors.google.pacing import UNIT_COSTS, regime_for
+    from peerpulse.connectors.google.pacing import UNIT_COSTS
 
     from tests.connectors.google.fake_data import Calendar, synthetic_mailbox
     from tests.connectors.google.fake_google import FakeGoogle
     from tests.connectors.google.test_calendar import event
 
-    fake = FakeGoogle(allowed_scopes=SCOPES, latency=latency, quota_per_minute=rate).start()
+    enforced = int(rate * scale)
+    fake = FakeGoogle(
+        allowed_scopes=SCOPES, latency=latency / scale, quota_per_minute=enforced, prices=regime
+    ).start()
     try:
         now_ms = int(time.time() * 1000)
         fake.mailboxes[USER] = box = synthetic_mailbox(
@@ -227,38 +282,50 @@ def bench_size(
         with tempfile.TemporaryDirectory() as tmp:
             state = Path(tmp) / "measured"
             _write_token(fake, state)
-            initial = run_child(fake.url, state, rate, in_flight, traced=False)
+            args = (enforced, in_flight)
+            initial = run_child(fake.url, state, *args, False, regime, mode, root)
             method = initial["method"]
             counts = measured_counts(fake, method)
             units = fake.units.get(USER, 0)
             span = (fake.last_unit_at or 0) - (fake.first_unit_at or 0)
             throttled = fake.throttled
+            refused = fake.concurrency_refusals
             fake.reset_counters()
-            again = run_child(fake.url, state, rate, in_flight, traced=False)
+            again = run_child(fake.url, state, *args, False, regime, mode, root)
             incremental = [n for n, _ in fake.log]
             peak_traced = None
             if traced:  # a separate run: tracemalloc's own bookkeeping would inflate RSS
                 fake.reset_counters()
                 traced_state = Path(tmp) / "traced"
                 _write_token(fake, traced_state)
-                peak_traced = run_child(fake.url, traced_state, rate, in_flight, traced=True)[
-                    "peak_traced"
-                ]
+                peak_traced = run_child(
+                    fake.url, traced_state, *args, True, regime, mode, root
+                )["peak_traced"]
     finally:
         fake.stop()
-    minimum = api_minimum(method, size, threads, UNIT_COSTS[regime_for(rate)])
+    costs = UNIT_COSTS[regime]
+    kind = "threads" if method == "threads" else "messages"
+    batch = accepted_batch(fake, costs[f"{kind}.get"])
+    minimum = api_minimum(method, size, threads, costs, batch)
     return {
         "size": size,
+        "regime": regime,
+        "rate": rate,
         "threads": threads,
         "method": method,
+        "accepted_batch": batch,
         "stored": initial["stored"],
         "seconds": initial["seconds"],
+        "real_seconds": initial["seconds"] * scale,
         "counts": counts,
         "mail_units": units,
         "min": minimum,
-        # The client may burst its bucket's capacity at the start: that head start is not pacing.
-        "utilization": (units - client_burst(rate)) / (rate / 60 * span) if span > 0 else 0.0,
+        # The client may burst the fake's allowance at the start: that head start is not pacing.
+        "utilization": (units - client_burst(enforced)) / (enforced / 60 * span)
+        if span > 0
+        else 0.0,
         "throttled": throttled,
+        "concurrency_refused": refused,
         "incremental": incremental,
         "incremental_stored": again["stored"],
         "peak_rss_kb": initial["peak_rss_kb"],
@@ -282,8 +349,8 @@ def report_requests(r: dict[str, Any]) -> None:
     for label, got, floor in rows:
         print(f"    {label:<34}{got:>7,} / {floor:,}")
     print(
-        f"    ({c['full_batches']:,} batches of 50, {partial} smaller; {c['gets']:,} "
-        f"{kind}.get sub-requests / {m['gets']:,}; not counted: {c['token']} token "
+        f"    ({c['full_batches']:,} batches of {c['largest_batch']}, {partial} smaller; "
+        f"{c['gets']:,} {kind}.get sub-requests / {m['gets']:,}; not counted: {c['token']} token "
         f"request(s), {c['calendar']} events.list)"
     )
     per_k = 1000 / r["size"]
@@ -302,10 +369,12 @@ def report_requests(r: dict[str, Any]) -> None:
 
 
 def report(results: list[dict[str, Any]], rate: int) -> None:
-    print(f"Google sync benchmark (fake server, enforced per-user quota {rate:,} units/min)")
+    print("Google sync benchmark (strict fake server, real per-user quota, time-scaled)")
     for r in results:
         print(
-            f"\n{r['size']:,} messages in {r['threads']:,} threads "
+            f"\n[{r['regime']} regime, {r['rate']:,} units/min; batches of up to "
+            f"{r['accepted_batch']} accepted] "
+            f"{r['size']:,} messages in {r['threads']:,} threads "
             f"(mean {r['size'] / r['threads']:.2f}); method: {r['method']}; "
             f"stored {r['stored']:,} records in {r['seconds']:.1f} s"
         )
@@ -313,7 +382,8 @@ def report(results: list[dict[str, Any]], rate: int) -> None:
         print(
             f"  quota utilization during initial sync (initial burst excluded): "
             f"{r['utilization']:.3f} "
-            f"(429s from the fake: {r['throttled']})"
+            f"(quota 429s from the fake: {r['throttled']}, concurrency 429s: "
+            f"{r['concurrency_refused']})"
         )
         print(
             f"  no-change incremental run: {len(r['incremental'])} API requests "
@@ -336,26 +406,79 @@ def report(results: list[dict[str, Any]], rate: int) -> None:
         print(line + " (goal <= 1.2)")
 
 
+def compare(rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """Before and after side by side, with ratios (after / before)."""
+    print("\nSide by side (same strict fake; time is the real-quota equivalent):")
+    head = (
+        f"  {'run':<34}{'method':>9}{'batch':>6}{'HTTP/floor':>11}{'units/floor':>12}"
+        f"{'util':>6}{'429 quota':>10}{'429 conc.':>10}{'stored':>8}{'sync h':>8}"
+    )
+    print(head)
+    for label, r in rows:
+        c, m = r["counts"], r["min"]
+        print(
+            f"  {label:<34}{r['method']:>9}{r['counts']['largest_batch']:>6}"
+            f"{c['http'] / m['http']:>11.3f}{r['mail_units'] / m['units']:>12.3f}"
+            f"{r['utilization']:>6.2f}{r['throttled']:>10}{r['concurrency_refused']:>10}"
+            f"{r['stored']:>8}{r['real_seconds'] / 3600:>8.2f}"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "--child":
-        url, state, db, rate, in_flight, traced = args[1:7]
-        child(url, state, db, int(rate), int(in_flight), traced == "1")
+        url, state, db, rate, in_flight, traced, regime, mode = (args[1:9] + ["", "auto"])[:8]
+        child(url, state, db, int(rate), int(in_flight), traced == "1", regime, mode)
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--rate", type=int, default=300_000, help="enforced units/min per user")
-    parser.add_argument("--latency", type=float, default=0.01, help="fake latency per request (s)")
-    parser.add_argument("--in-flight", type=int, default=3, help="batches in flight per mailbox")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000])
     parser.add_argument(
-        "--no-traced", action="store_true", help="skip the separate tracemalloc run per size"
+        "--regimes", nargs="+", default=["2026", "legacy"], choices=["2026", "legacy"]
     )
+    parser.add_argument("--modes", nargs="+", default=["messages", "threads"])
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="time speed-up (quota x, latency /)"
+    )
+    parser.add_argument("--latency", type=float, default=0.25, help="real latency per request (s)")
+    parser.add_argument("--in-flight", type=int, default=2, help="batches in flight per mailbox")
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout of the connector before (runs first, auto mode)"
+    )
+    parser.add_argument("--traced", action="store_true", help="a tracemalloc run per size too")
+    parser.add_argument("--child-timeout", type=float, default=CHILD_TIMEOUT)
     options = parser.parse_args(args)
-    results = [
-        bench_size(n, options.rate, options.latency, options.in_flight, not options.no_traced)
-        for n in options.sizes
-    ]
-    report(results, options.rate)
+    globals()["CHILD_TIMEOUT"] = options.child_timeout
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for regime in options.regimes:
+        rate = QUOTA[regime]
+        for size in options.sizes:
+            common = dict(regime=regime, scale=options.scale)
+            if options.baseline:
+                try:
+                    r = bench_size(
+                        size, rate, options.latency, 3, False, mode="auto",
+                        root=options.baseline.resolve(), **common,
+                    )
+                    rows.append((f"before {regime} {size:,} auto", r))
+                except ChildFailed as exc:
+                    print(f"before {regime} {size:,}: the initial sync failed: {exc}")
+                except subprocess.TimeoutExpired:
+                    hours = CHILD_TIMEOUT * options.scale / 3600
+                    print(
+                        f"before {regime} {size:,}: the initial sync did not finish in "
+                        f"{CHILD_TIMEOUT:.0f} s ({hours:.1f} h at the real quota)"
+                    )
+            for mode in options.modes:
+                r = bench_size(
+                    size, rate, options.latency, options.in_flight, options.traced,
+                    mode=mode, **common,
+                )
+                rows.append((f"after  {regime} {size:,} {mode}", r))
+    report([r for label, r in rows if label.startswith("after")], 0)
+    compare(rows)
+
+
+QUOTA = {"2026": 6000, "legacy": 15000}
 
 
 if __name__ == "__main__":

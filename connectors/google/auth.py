@@ -236,18 +236,53 @@ class UserTokenStore:
         write_private(self.path, creds.to_json())
 
 
-def refresh(creds: Any, account: str) -> None:
+DELEGATION_HINT = (
+    "a super administrator adds the service account's client ID with the scopes {scopes} "
+    "under Admin console > Security > Access and data control > API controls > "
+    "Domain-wide delegation (then the next run works; no peerpulse command is needed)"
+)
+
+
+def token_failure(
+    exc: BaseException, account: str, *, service: bool = False, scopes: Iterable[str] = ()
+) -> Exception:
+    """What a refused token means for the user, as the error to raise.
+
+    A user's revoked or expired grant (``invalid_grant``) or a 401 is fixed by
+    authorizing again (:class:`AuthRequired` with the command). A service
+    account is never authorized with that command: ``unauthorized_client``
+    means its domain-wide delegation is missing (or lacks a scope), which an
+    administrator fixes in the Admin console, so it is SourceUnavailable
+    with that step as the hint.
+    """
+    text = _first_line(str(exc))
+    if service:
+        if "unauthorized_client" in text or "access_denied" in text:
+            return SourceUnavailable(
+                f"Google refused the service account for account {account} ({text}): "
+                "domain-wide delegation is missing or lacks a scope",
+                hint=DELEGATION_HINT.format(scopes=", ".join(scopes) or "the configured ones"),
+            )
+        return SourceUnavailable(
+            f"Google refused the service account for account {account} ({text})",
+            hint="check that the service-account key is current (keys can be disabled or deleted)",
+        )
+    return AuthRequired(
+        f"Google refused account {account}'s token ({text}); it was revoked, "
+        "expired (apps in 'Testing' lose tokens after 7 days) or its password changed",
+        command=auth_command(account),
+    )
+
+
+def refresh(creds: Any, account: str, *, service: bool = False) -> None:
     """Refresh now; revoked or expired grants become AuthRequired, outages SourceUnavailable."""
     try:
         creds.refresh(auth_transport())
     except google.auth.exceptions.RefreshError as exc:
         text = str(exc)
         if "invalid_grant" in text or "invalid_client" in text or "unauthorized_client" in text:
-            raise AuthRequired(
-                f"Google refused account {account}'s token ({_first_line(text)}); it was revoked, "
-                "expired (apps in 'Testing' lose tokens after 7 days) or its password changed",
-                command=auth_command(account),
-            ) from None
+            scopes = getattr(creds, "scopes", None) or ()
+            raise token_failure(exc, account, service=service, scopes=scopes) from None
         raise SourceUnavailable(f"cannot refresh the Google token: {_first_line(text)}") from None
     except (httplib2.HttpLib2Error, OSError) as exc:
         raise SourceUnavailable(f"cannot reach Google's token endpoint: {exc}") from None
@@ -293,7 +328,7 @@ def account_credentials(
                 hint='service_account_key = {file = "key.json"}',
             )
         creds = delegated(resolve_secret(key, base_dir), subject, scopes, token_endpoint)
-        refresh(creds, account)
+        refresh(creds, account, service=True)
         return creds
     if not state_dir:
         raise SourceUnavailable("no state_dir given to the Google connector")

@@ -1,13 +1,22 @@
 """Fetching many small GETs as multipart batches, re-queueing what failed.
 
-A batch saves HTTP round trips, not quota: 50 gets cost 50 gets (Gmail batch
-guide; research §1.3), and Google advises at most 50 per batch. The library's
-``BatchHttpRequest.execute()`` retries only per-item 401s, so every other
-per-item failure (429, 403 rate limits, 5xx, an item with no answer at all)
-comes back here and is re-queued after a back-off; a 404 means the item
-vanished between listing and fetching and is dropped. Up to ``in_flight``
-batches run at once, each on its own thread and connection, so latency does
-not leave the per-user quota unused.
+A batch saves HTTP round trips, not quota: n gets cost n gets (Gmail batch
+guide; research §1.3). Google takes at most 100 calls per batch (400 "Inner
+request count exceeds the limit" beyond) and advises at most 50, and Gmail
+counts every sub-request against the user's concurrency limit, so a batch
+holds at most as many items as the user's :class:`ConcurrencyGate` allows
+(default 25, halved on "Too many concurrent requests for user", regrown
+slowly) and at most as many quota units as the bucket's burst (one second
+of quota), so a 2026-priced batch is never refused for arriving all at once.
+Batch sizes are counted in units, not items: a threads.get batch holds half
+as many as a messages.get batch at the same prices.
+
+The library's ``BatchHttpRequest.execute()`` retries only per-item 401s, so
+every other per-item failure (429, 403 rate limits, 5xx, an item with no
+answer at all) comes back here and is re-queued after a back-off; a 404
+means the item vanished between listing and fetching and is dropped. Several
+batches run at once when the gate has room, each on its own thread and
+connection, so latency does not leave the per-user quota unused.
 """
 
 from __future__ import annotations
@@ -17,16 +26,24 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import google.auth.exceptions
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
-from peerpulse.connectors.base import AuthRequired, ConnectorError
-from peerpulse.connectors.google.pacing import Pacer, is_retryable
+from peerpulse.connectors.base import ConnectorError
+from peerpulse.connectors.google.pacing import (
+    ConcurrencyGate,
+    Pacer,
+    is_concurrency_error,
+    is_quota_error,
+    is_retryable,
+    retry_hint,
+)
 
-MAX_BATCH = 50
+MAX_BATCH = 50  # Google's advice; its hard limit is 100
 
 
 class BatchFetcher:
-    """Runs ``make_request(id)`` for many ids through batches of at most ``size``."""
+    """Runs ``make_request(id)`` for many ids through batches that Google accepts."""
 
     def __init__(
         self,
@@ -36,15 +53,27 @@ class BatchFetcher:
         *,
         size: int = MAX_BATCH,
         in_flight: int = 2,
-        auth_command: str = "",
+        batch_units: float | None = None,
+        auth_failure: Callable[[BaseException], Exception] | None = None,
     ) -> None:
         self.pacer = pacer
         self.batch_uri = batch_uri
         self.http_for_thread = http_for_thread
-        self.size = min(size, MAX_BATCH)
+        self.max_size = max(1, min(size, MAX_BATCH))
         self.in_flight = max(1, in_flight)
-        self.auth_command = auth_command
+        self.batch_units = batch_units if batch_units is not None else pacer.bucket.capacity
+        self.auth_failure = auth_failure or (lambda exc: ConnectorError(str(exc)))
         self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def gate(self) -> ConcurrencyGate | None:
+        return self.pacer.gate
+
+    def size_for(self, units_each: float) -> int:
+        """Items per batch: within Google's advice, the user's concurrency and one burst."""
+        by_units = int(self.batch_units // units_each) if units_each > 0 else self.max_size
+        by_gate = self.gate.limit if self.gate else self.max_size
+        return max(1, min(self.max_size, by_gate, by_units))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -59,14 +88,19 @@ class BatchFetcher:
         pending = list(dict.fromkeys(ids))
         attempt = 0
         while pending:
-            chunks = [pending[i : i + self.size] for i in range(0, len(pending), self.size)]
+            size = self.size_for(units_each)
+            chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
             failed: dict[str, BaseException] = {}
+            progressed = False
             for ok, bad in self._run_all(chunks, make_request, units_each):
                 results.update(ok)
                 failed.update(bad)
+                progressed = progressed or bool(ok)
             pending = list(failed)
             if pending:
-                self.pacer.back_off(attempt, next(iter(failed.values())))
+                if progressed:
+                    attempt = 0  # retries count rounds without progress, not partial refusals
+                self.pacer.back_off(attempt, _worst(failed.values()))
                 attempt += 1
         return results
 
@@ -84,6 +118,7 @@ class BatchFetcher:
         ok: dict[str, dict[str, Any]] = {}
         bad: dict[str, BaseException] = {}
         answered: set[str] = set()
+        seen_limit = self.gate.limit if self.gate else 0
 
         def collect(request_id: str, response: Any, exception: BaseException | None) -> None:
             answered.add(request_id)
@@ -94,9 +129,7 @@ class BatchFetcher:
             elif is_retryable(exception):
                 bad[request_id] = exception
             elif isinstance(exception, HttpError) and exception.resp.status == 401:
-                raise AuthRequired(
-                    "Google no longer accepts this account's token", command=self.auth_command
-                )
+                raise self.auth_failure(exception)
             else:
                 raise ConnectorError(f"Google refused a request: {exception}") from exception
 
@@ -108,8 +141,26 @@ class BatchFetcher:
             with contextlib.suppress(KeyError):
                 batch.execute(http=self.http_for_thread())
 
-        self.pacer.call(units_each * len(chunk), run)
+        try:
+            self.pacer.call(units_each * len(chunk), run, slots=len(chunk))
+        except google.auth.exceptions.RefreshError as exc:
+            # The token expired mid-run and Google refused to renew it (revoked grant,
+            # missing delegation): the user has something to do, say what.
+            raise self.auth_failure(exc) from None
+        refused = sum(1 for e in bad.values() if is_concurrency_error(e))
+        if self.gate and refused:
+            self.gate.shrink(seen_limit, accepted=len(chunk) - refused)
         for request_id in chunk:
             if request_id not in answered:
                 bad.setdefault(request_id, ConnectionError("no answer in the batch response"))
         return ok, bad
+
+
+def _worst(failures: Any) -> BaseException:
+    """The failure to back off for: the longest wait Google named, else a quota error."""
+    failures = list(failures)
+    hinted = [(h, e) for e in failures if (h := retry_hint(e)) is not None]
+    if hinted:
+        return max(hinted, key=lambda pair: pair[0])[1]
+    quota = [e for e in failures if is_quota_error(e)]
+    return quota[0] if quota else failures[0]

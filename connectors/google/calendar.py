@@ -28,7 +28,7 @@ from typing import Any
 from googleapiclient.errors import HttpError
 from peerpulse.connectors.base import ConnectorError, SourceUnavailable
 from peerpulse.connectors.google.normalize import EVENT_FIELDS, event_instance
-from peerpulse.connectors.google.pacing import Pacer
+from peerpulse.connectors.google.pacing import Pacer, QuotaWait
 from peerpulse.connectors.google.paging import PageTokens
 from peerpulse.connectors.google.services import GoogleApi, run_request
 from peerpulse.connectors.records import (
@@ -78,8 +78,12 @@ class CalendarSource:
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
         state = _load(cursor)
-        for calendar in self.calendars:
-            yield from self._sync_calendar(calendar, state)
+        try:
+            for calendar in self.calendars:
+                yield from self._sync_calendar(calendar, state)
+        except QuotaWait as exc:
+            # Committed pages carried their cursor: end cleanly, the next run continues.
+            log.warning("%s/calendar: %s; the next run continues", self.account, exc)
 
     # -- one calendar ------------------------------------------------------------------
 

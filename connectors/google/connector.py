@@ -6,6 +6,14 @@ the keys and their defaults are documented there) and the worker's
 ``state_dir`` on the context: the token file lives under it (the Gmail
 source's known ids live in its keyed connector state,
 ``context.source_state``).
+
+Quota: ``quota_regime`` ``2026`` (default: projects created from May 2026, and
+by Google's plan all projects later; 6,000 units/min per user, messages.get 20,
+threads.get 40) or ``legacy`` (15,000 units/min, 5 and 10) picks the prices;
+``quota_units_per_minute`` is the project's per-user quota when it is not the
+regime's (without a regime, 6,000 or less means the 2026 prices);
+``concurrent_requests`` bounds Gmail sub-requests in flight per user (default
+25, see :mod:`connectors.google.pacing`; halved while Google says too many).
 """
 
 from __future__ import annotations
@@ -14,19 +22,33 @@ import time
 from typing import Any
 
 from peerpulse.connectors.base import SourceContext, SourceUnavailable
-from peerpulse.connectors.google.auth import account_credentials, auth_command, scopes_for
-from peerpulse.connectors.google.batch import MAX_BATCH, BatchFetcher
+from peerpulse.connectors.google.auth import account_credentials, scopes_for
+from peerpulse.connectors.google.batch import BatchFetcher
 from peerpulse.connectors.google.calendar import CalendarSource
 from peerpulse.connectors.google.directory import DirectorySource
 from peerpulse.connectors.google.mail import MailSource
-from peerpulse.connectors.google.pacing import UNIT_COSTS, Pacer, bucket_for, regime_for
-from peerpulse.connectors.google.services import GoogleApi
+from peerpulse.connectors.google.pacing import (
+    QUOTA_PER_MINUTE,
+    UNIT_COSTS,
+    Pacer,
+    bucket_for,
+    gate_for,
+    regime_for,
+)
+from peerpulse.connectors.google.services import GoogleApi, auth_failure
 from peerpulse.connectors.google.settings import GoogleSettings
 
 # Aim a little under the quota: timing jitter must not turn into 429s.
 HEADROOM = 0.95
 CALENDAR_REQUESTS_PER_MINUTE = 500  # Calendar allows 600 per user per minute (research §2.2)
 DIRECTORY_REQUESTS_PER_MINUTE = 2000  # Directory allows 2,400
+
+
+def quota_of(settings: GoogleSettings) -> tuple[str, float]:
+    """(price regime, per-user units/min) from ``quota_regime``, ``quota_units_per_minute``."""
+    rate = settings.quota_units_per_minute
+    regime = settings.quota_regime or (regime_for(rate) if rate else "2026")
+    return regime, float(rate or QUOTA_PER_MINUTE[regime])
 
 
 def subject_for(context: SourceContext, settings: GoogleSettings) -> str:
@@ -59,14 +81,17 @@ class GoogleConnector:
             base_dir=context.base_dir,
             state_dir=context.state_dir,
         )
-        self.api = GoogleApi(credentials, settings.api_endpoint)
-        rate = float(settings.quota_units_per_minute)
-        self.costs = UNIT_COSTS[regime_for(int(rate))]
-        # Burst half a second of quota (at least one batch): Google's per-user limit is a
-        # moving average that tolerates short bursts, and the margin absorbs latency jitter
-        # that would otherwise bunch our evenly paced requests on arrival.
-        capacity = max(MAX_BATCH * self.costs["messages.get"], rate / 120)
-        self.mail_pacer = Pacer(bucket_for("gmail", user, rate * HEADROOM, capacity))
+        self.api = GoogleApi(credentials, settings.api_endpoint, service_account=service)
+        regime, rate = quota_of(settings)
+        self.costs = UNIT_COSTS[regime]
+        # Burst one second of quota: the legacy quota page calls the per-user limit "250
+        # units per second, moving average (allows short bursts)"; every batch fits in it
+        # (batch.py sizes batches in units), so no batch lands on Google all at once above it.
+        capacity = rate / 60
+        self.mail_pacer = Pacer(
+            bucket_for("gmail", user, rate * HEADROOM, capacity, initial=0.0),
+            gate=gate_for("gmail", user, settings.concurrent_requests),
+        )
         self.calendar_pacer = Pacer(bucket_for("calendar", user, CALENDAR_REQUESTS_PER_MINUTE, 10))
         self.directory_pacer = Pacer(
             bucket_for("directory", user, DIRECTORY_REQUESTS_PER_MINUTE, 10)
@@ -76,7 +101,8 @@ class GoogleConnector:
             self.api.gmail_batch_uri,
             self.api.http,
             in_flight=settings.batches_in_flight,
-            auth_command=auth_command(context.account),
+            batch_units=capacity,
+            auth_failure=lambda exc: auth_failure(self.api, context.account, exc),
         )
         self.deadline = time.monotonic() + float(settings.time_budget_seconds)
 

@@ -13,12 +13,13 @@ When the mailbox's mean thread length L makes it cheaper (threads.get costs
 2/L of messages.get per message, research §0.3), threads are listed and
 fetched instead; getProfile's messagesTotal / threadsTotal measures L for free.
 
-Increments: history.list (messageAdded, messageDeleted) from the stored
-historyId: one request when nothing changed. A 404 means the historyId
-expired; we then list ids (cheap) and fetch only the unknown ones, and delete
-stored messages that are gone. State: the cursor (:mod:`.mail_cursor`) and the
-known message ids in keyed connector state (:mod:`.known_ids`), both committed
-with each batch.
+Increments: history.list (messageAdded, messageDeleted, and labelAdded /
+labelRemoved, since trashing or marking spam is a TRASH/SPAM label change,
+not a deletion) from the stored historyId: one request when nothing changed.
+A 404 means the historyId expired; we then list ids (cheap) and fetch only
+the unknown ones, and delete stored messages that are gone. State: the cursor
+(:mod:`.mail_cursor`) and the known message ids in keyed connector state
+(:mod:`.known_ids`), both committed with each batch.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from peerpulse.connectors.google.normalize import (
     THREAD_FIELDS,
     message_meta,
 )
-from peerpulse.connectors.google.pacing import Pacer
+from peerpulse.connectors.google.pacing import Pacer, QuotaWait
 from peerpulse.connectors.google.paging import PageTokens
 from peerpulse.connectors.google.services import GoogleApi, run_request
 from peerpulse.connectors.records import MessageMeta, Record, RecordKey, RecordKind, SyncBatch
@@ -117,6 +118,11 @@ class MailSource:
     def _window_start(self) -> int:
         return int((self.now() - timedelta(days=self.window_past_days)).timestamp())
 
+    def _batch_size(self, method: str) -> int:
+        """Items per batch envelope for ``method`` (batch.py sizes batches in quota units)."""
+        cost = self.costs["threads.get" if method == "threads" else "messages.get"]
+        return self.fetcher.size_for(cost)
+
     def _out_of_time(self) -> bool:
         return time.monotonic() >= self.deadline
 
@@ -140,14 +146,19 @@ class MailSource:
         known = KnownIds(staged, state.gen)
         if afresh:
             known.drop_other_generations()  # committed with the first batch
-        if state.phase in ("sent", "rest"):
-            final = yield from self._initial(state, known)
-        elif state.phase == "resync":
-            final = yield from self._resync(state, known)
-        else:
-            final = yield from self._incremental(state, known)
-        if final is not None and final.adopt and final.phase == "live":
-            yield from self._adopt(final, known)
+        try:
+            if state.phase in ("sent", "rest"):
+                final = yield from self._initial(state, known)
+            elif state.phase == "resync":
+                final = yield from self._resync(state, known)
+            else:
+                final = yield from self._incremental(state, known)
+            if final is not None and final.adopt and final.phase == "live":
+                yield from self._adopt(final, known)
+        except QuotaWait as exc:
+            # Every batch handed over carried its cursor: stopping here loses nothing, and
+            # sleeping into Google's window would only hold the cron job (issue 15, item 3).
+            log.warning("%s/gmail: %s; the next run continues", self.account, exc)
 
     def _start(self) -> MailCursor:
         profile = self._profile()
@@ -238,7 +249,8 @@ class MailSource:
             if phase_done and state.phase == "rest":
                 carry: list[str] = []
             else:  # keep the tail that would make a partial batch for the next page
-                cut = len(wanted) // self.fetcher.size * self.fetcher.size
+                size = self._batch_size(state.method)
+                cut = len(wanted) // size * size
                 wanted, carry = wanted[:cut], wanted[cut:]
             messages, reached_end = self._fetch_window(wanted, state.method, state.window_start)
             if reached_end:
@@ -265,12 +277,13 @@ class MailSource:
         """Fetch ``ids`` in list order, a wave of concurrent batches at a time; stop (True)
         once a whole batch is older than the window."""
         out: list[MessageMeta] = []
-        wave = self.fetcher.size * self.fetcher.in_flight
+        size = self._batch_size(method)
+        wave = size * self.fetcher.in_flight
         for start in range(0, len(ids), wave):
             chunk_ids = ids[start : start + wave]
             fetched = self._fetch(chunk_ids, method)
-            for i in range(0, len(chunk_ids), self.fetcher.size):
-                batch_ids = chunk_ids[i : i + self.fetcher.size]
+            for i in range(0, len(chunk_ids), size):
+                batch_ids = chunk_ids[i : i + size]
                 newest = 0
                 for item_id in batch_ids:
                     for raw in _messages_of(fetched.get(item_id), method):
@@ -316,9 +329,12 @@ class MailSource:
                 "userId": "me",
                 "startHistoryId": state.history,
                 "maxResults": PAGE,
-                "historyTypes": ["messageAdded", "messageDeleted"],
+                # Trashing or marking spam is a label change, not messageDeleted (history
+                # reference: historyTypes labelAdded/labelRemoved): ask for those too.
+                "historyTypes": ["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"],
                 "fields": "history(messagesAdded/message(id,threadId,labelIds),"
-                "messagesDeleted/message/id),nextPageToken,historyId",
+                "messagesDeleted/message/id,labelsAdded(message(id,threadId,labelIds),labelIds),"
+                "labelsRemoved(message(id,threadId,labelIds),labelIds)),nextPageToken,historyId",
             }
             if page:
                 kwargs["pageToken"] = page
@@ -342,6 +358,19 @@ class MailSource:
                     if message_id:
                         deleted.add(message_id)
                         added.pop(message_id, None)
+                for entry in record.get("labelsAdded") or []:  # into TRASH or SPAM: gone
+                    message_id = (entry.get("message") or {}).get("id")
+                    if message_id and SKIP_LABELS & set(entry.get("labelIds") or ()):
+                        deleted.add(message_id)
+                        added.pop(message_id, None)
+                for entry in record.get("labelsRemoved") or []:  # out of TRASH or SPAM: back
+                    message = entry.get("message") or {}
+                    still = SKIP_LABELS & set(message.get("labelIds") or ())
+                    if message.get("id") and not still and (
+                        SKIP_LABELS & set(entry.get("labelIds") or ())
+                    ):
+                        added[message["id"]] = message.get("threadId", "")
+                        deleted.discard(message["id"])
             latest = str(response.get("historyId") or latest)
             page = tokens.next(response)
             if not page:

@@ -27,9 +27,15 @@ class GoogleApi:
     """Built services plus a per-thread authorized connection."""
 
     def __init__(
-        self, credentials: Any, api_endpoint: str | None = None, timeout: float = 60
+        self,
+        credentials: Any,
+        api_endpoint: str | None = None,
+        timeout: float = 60,
+        *,
+        service_account: bool = False,
     ) -> None:
         self.credentials = credentials
+        self.service_account = service_account
         self.root = api_endpoint.rstrip("/") + "/" if api_endpoint else None
         self.timeout = timeout
         self._local = threading.local()
@@ -77,16 +83,23 @@ class GoogleApi:
         return (self.root or GMAIL_ROOT) + "batch/gmail/v1"
 
 
+def auth_failure(api: GoogleApi, account: str, exc: BaseException) -> Exception:
+    """The error a refused token or a 401 means for this account (see auth.token_failure)."""
+    from peerpulse.connectors.google.auth import token_failure
+
+    scopes = getattr(api.credentials, "scopes", None) or ()
+    return token_failure(exc, account, service=api.service_account, scopes=scopes)
+
+
 def run_request(api: GoogleApi, pacer: Any, request: Any, units: float, account: str) -> Any:
     """Execute one request under the pacer on this thread's connection.
 
     A 401 after the library's own refresh, a 403 for missing scopes, or a refresh
-    refused mid-run (``invalid_grant``) all mean the same to the user: authorize again.
+    refused mid-run (``invalid_grant``) all mean the same to a user: authorize
+    again; to a service account they mean its delegation is missing.
     """
     import google.auth.exceptions
     from googleapiclient.errors import HttpError
-    from peerpulse.connectors.base import AuthRequired
-    from peerpulse.connectors.google.auth import auth_command
     from peerpulse.connectors.google.pacing import error_reason
 
     try:
@@ -96,13 +109,9 @@ def run_request(api: GoogleApi, pacer: Any, request: Any, units: float, account:
             exc.resp.status == 403
             and error_reason(exc) in {"insufficientPermissions", "PERMISSION_DENIED"}
         ):
-            raise AuthRequired(
-                f"Google refused account {account}'s access "
-                f"({exc.resp.status} {error_reason(exc)})",
-                command=auth_command(account),
+            raise auth_failure(
+                api, account, RuntimeError(f"{exc.resp.status} {error_reason(exc)}")
             ) from None
         raise
     except google.auth.exceptions.RefreshError as exc:
-        raise AuthRequired(
-            f"Google refused account {account}'s token ({exc})", command=auth_command(account)
-        ) from None
+        raise auth_failure(api, account, exc) from None

@@ -14,9 +14,14 @@ class GoogleSettings(ProviderSettings):
     ``mode`` is ``user`` (installed-app token from ``peerpulse auth google``) or
     ``service_account`` (``service_account_key`` with domain-wide delegation,
     acting as ``subject``, default the account owner when it has one address).
-    ``quota_units_per_minute`` is the project's Gmail per-user quota (15,000
-    legacy, 6,000 for projects created from May 2026; it also selects per-method
-    prices). ``sent_first_share`` is how much the SENT-first listing may add to
+    ``quota_regime`` is the Gmail quota regime: ``"2026"`` (6,000 units/min per
+    user and the new per-method prices; projects created from May 2026, later
+    all) or ``"legacy"`` (15,000). ``quota_units_per_minute`` overrides the rate;
+    with no regime set, ``"legacy"`` when that rate is above 6,000, else
+    ``"2026"`` (see docs/GOOGLE.md). ``concurrent_requests`` bounds the Gmail
+    sub-requests in flight per mailbox (the limit is undocumented; see
+    :mod:`connectors.google.pacing` and docs/GOOGLE.md).
+    ``sent_first_share`` is how much the SENT-first listing may add to
     the initial sync's request floor (0 turns it off), see
     :func:`connectors.google.mail_cursor.sent_page_budget`. The initial mail sync
     stops after ``time_budget_seconds`` and resumes next run.
@@ -30,7 +35,9 @@ class GoogleSettings(ProviderSettings):
     directory: bool = False
     window_past_days: int = Field(default=400, ge=1, le=3650)
     window_future_days: int = Field(default=60, ge=0, le=730)
-    quota_units_per_minute: int = Field(default=15000, ge=100)
+    quota_regime: Literal["2026", "legacy"] | None = None
+    quota_units_per_minute: int | None = Field(default=None, ge=100)
+    concurrent_requests: int = Field(default=25, ge=1, le=100)  # Gmail sub-requests in flight
     api_endpoint: str | None = None  # tests point this at a local fake server
     token_endpoint: str | None = None
     time_budget_seconds: int = Field(default=1800, ge=10)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DOMAIN = "example.com"
+HIDDEN = frozenset({"SPAM", "TRASH"})
 
 
 @dataclass(slots=True)
@@ -24,6 +25,10 @@ class Msg:
     to: str
     subject: str
     raw: dict[str, Any] | None = None  # a recorded message, served as recorded
+
+    @property
+    def message_id_header(self) -> str:
+        return "Message-Id" if sum(map(ord, self.id)) % 5 == 0 else "Message-ID"
 
     def render(self, headers: list[str] | None) -> dict[str, Any]:
         if self.raw is not None:
@@ -42,7 +47,9 @@ class Msg:
             {"name": "From", "value": self.sender},
             {"name": "To", "value": self.to},
             {"name": "Subject", "value": self.subject},
-            {"name": "Message-ID", "value": f"<{self.id}@mail.{DOMAIN}>"},
+            # Real mail spells it both ways (34 of 175 recorded messages say Message-Id):
+            # the fake answers in the message's own spelling, like Gmail.
+            {"name": self.message_id_header, "value": f"<{self.id}@mail.{DOMAIN}>"},
             {"name": "Date", "value": "Mon, 1 Jun 2026 10:00:00 +0000"},
         ]
         if headers:
@@ -76,21 +83,33 @@ class Mailbox:
         self.by_id = {m.id: m for m in self.messages}
         self._cache = {}
 
-    def listing(self, labels: frozenset[str]) -> list[dict[str, str]]:
-        """messages.list entries (newest first) having any of ``labels`` (all if empty)."""
-        key = ("m", labels)
+    def _listed(self, msg: Msg, labels: frozenset[str], spam_trash: bool) -> bool:
+        """Gmail's list filter: every one of ``labelIds`` ("messages with labels that match
+        all of the specified label IDs"), and no SPAM/TRASH unless ``includeSpamTrash``
+        (users.messages/list reference) or asked for by label."""
+        if not labels <= set(msg.labels):
+            return False
+        return spam_trash or bool(labels & HIDDEN) or not HIDDEN & set(msg.labels)
+
+    def listing(
+        self, labels: frozenset[str], spam_trash: bool = False
+    ) -> list[dict[str, str]]:
+        """messages.list entries (newest first), as Gmail filters them."""
+        key = ("m", labels, spam_trash)
         if key not in self._cache:
             self._cache[key] = [
                 {"id": m.id, "threadId": m.thread}
                 for m in self.messages
-                if not labels or labels & set(m.labels)
+                if self._listed(m, labels, spam_trash)
             ]
         return self._cache[key]
 
-    def thread_listing(self, labels: frozenset[str]) -> list[dict[str, str]]:
-        key = ("t", labels)
+    def thread_listing(
+        self, labels: frozenset[str], spam_trash: bool = False
+    ) -> list[dict[str, str]]:
+        key = ("t", labels, spam_trash)
         if key not in self._cache:
-            having = {m.thread for m in self.messages if not labels or labels & set(m.labels)}
+            having = {m.thread for m in self.messages if self._listed(m, labels, spam_trash)}
             self._cache[key] = [
                 {"id": t, "snippet": "", "historyId": "1"} for t in self.threads() if t in having
             ]
@@ -102,6 +121,18 @@ class Mailbox:
         if record:
             self.history_id += 7
             self.history.append((self.history_id, "added", msg))
+
+    def relabel(self, msg_id: str, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> None:
+        """Change labels as Gmail records it: trashing is a TRASH labelAdded, not a deletion."""
+        msg = self.by_id[msg_id]
+        msg.labels = tuple(label for label in msg.labels if label not in remove) + tuple(
+            label for label in add if label not in msg.labels
+        )
+        self._cache = {}
+        for kind, changed in (("labelAdded", add), ("labelRemoved", remove)):
+            if changed:
+                self.history_id += 5
+                self.history.append((self.history_id, f"{kind}:{','.join(changed)}", msg))
 
     def delete(self, msg_id: str) -> None:
         msg = self.by_id.pop(msg_id)

@@ -5,11 +5,34 @@ google-api-python-client, google-auth and httplib2 (``api_endpoint`` /
 ``token_endpoint``). It serves: the OAuth token endpoint (refresh and JWT
 bearer grants), Gmail getProfile, messages/threads list+get, history (404 on
 an expired start), messages.send and ``multipart/mixed`` batches; Calendar
-events.list with pages, syncToken and 410; Admin SDK users.list. It enforces a
-per-user quota (token bucket over Gmail's unit prices, answering 429 with
-Retry-After), adds configurable latency, and records *violations* that fail
-the test: any request for message bodies (format full/raw or none), ``q``
-under gmail.metadata, a scope beyond the configured ones, a batch over 50.
+events.list with pages, syncToken and 410; Admin SDK users.list. It adds
+configurable latency and records *violations* that fail the test: any request
+for message bodies (format full/raw or none), ``q`` under gmail.metadata, a
+scope beyond the configured ones, a batch over 50.
+
+It is meant to be as strict as Google, each rule with its source:
+
+- at most 100 calls per batch, else 400 "Inner request count exceeds the
+  limit" for the whole batch (https://developers.google.com/gmail/api/guides/batch;
+  the error text as reported in mhasbini/gmail_analyzer#12);
+- a per-user limit on requests in flight, every batch sub-request counting,
+  answered 429 rateLimitExceeded "Too many concurrent requests for user" for
+  the parts beyond it (the limit is undocumented; googleapis/google-api-dotnet-client#1982
+  shows only some parts of a batch refused; amd/gaia#2720: 100 fails, 25 passes,
+  50 fails right after a 429), default 25, the most reported to pass;
+- the per-user quota in units, with either price table (``prices``: the
+  legacy table of https://developers.google.com/gmail/api/reference/quota or
+  the 2026 one, research §1.1), over two windows: a per-second moving
+  average (the legacy page's "250 quota units per user per second, moving
+  average (allows short bursts)"), modelled as a bucket holding
+  ``burst_seconds`` (default 2) of quota, so a client that sends at most one
+  second's worth at once has a second of slack for network jitter, and a
+  per-minute sliding window; refusals are 429
+  rateLimitExceeded (or 403 userRateLimitExceeded with ``quota_status=403``,
+  https://developers.google.com/gmail/api/guides/handle-errors) with the time
+  in the message, "User-rate limit exceeded.  Retry after <RFC 3339>", as
+  Gmail writes it (levz0r/gmail-tester#23, twentyhq/twenty#17850), and a
+  Retry-After header only when ``retry_after_header`` is set.
 """
 
 from __future__ import annotations
@@ -21,6 +44,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,15 +58,28 @@ CALENDAR_READ = {
     "https://www.googleapis.com/auth/calendar.readonly",
 }
 DIRECTORY_READ = {"https://www.googleapis.com/auth/admin.directory.user.readonly"}
-COSTS = {
-    "profile": 1,
-    "messages.list": 5,
-    "messages.get": 5,
-    "threads.list": 10,
-    "threads.get": 10,
-    "history.list": 2,
-    "messages.send": 100,
+PRICES = {  # units per method; research §1.1 (2026: threads.list and profile assumed unchanged)
+    "legacy": {
+        "profile": 1,
+        "messages.list": 5,
+        "messages.get": 5,
+        "threads.list": 10,
+        "threads.get": 10,
+        "history.list": 2,
+        "messages.send": 100,
+    },
+    "2026": {
+        "profile": 1,
+        "messages.list": 5,
+        "messages.get": 20,
+        "threads.list": 10,
+        "threads.get": 40,
+        "history.list": 2,
+        "messages.send": 100,
+    },
 }
+BATCH_LIMIT = 100
+CONCURRENCY_MESSAGE = "Too many concurrent requests for user"
 
 
 class ApiError(Exception):
@@ -70,6 +107,7 @@ class Injected:
     reason: str
     count: int
     headers: dict[str, str]
+    message: str = "injected failure"
 
 
 @dataclass
@@ -97,12 +135,30 @@ class FakeGoogle:
         allowed_scopes: set[str],
         latency: float = 0.0,
         quota_per_minute: float | None = None,
-        burst_seconds: float = 1.0,
+        burst_seconds: float = 2.0,
+        prices: str = "legacy",
+        max_concurrent: int | None = 25,
+        quota_status: int = 429,
+        retry_after_header: bool = False,
     ) -> None:
         self.allowed_scopes = set(allowed_scopes)
         self.latency = latency
         self.quota_per_minute = quota_per_minute
         self.burst_seconds = burst_seconds
+        self.costs = PRICES[prices]
+        self.max_concurrent = max_concurrent
+        self.quota_status = quota_status
+        self.retry_after_header = retry_after_header
+        # Users a service account may act as (None: any). Without delegation Google's token
+        # endpoint answers 401 unauthorized_client ("Client is unauthorized to retrieve access
+        # tokens using this method, or client not authorized for any of the scopes requested").
+        self.delegated: set[str] | None = None
+        self.admins: set[str] = set()  # users who may read the directory's admin_view
+        self.before_batch: Any = None  # a hook tests use to change the world mid-sync
+        self.in_flight: dict[str, int] = {}
+        self.peak_in_flight = 0
+        self.concurrency_refusals = 0
+        self._minute: dict[str, list[tuple[float, int]]] = {}
         self.mailboxes: dict[str, Mailbox] = {}
         self.calendars: dict[tuple[str, str], Calendar] = {}
         self.directory: list[dict[str, Any]] = []
@@ -171,9 +227,18 @@ class FakeGoogle:
         reason: str = "backendError",
         count: int = 1,
         retry_after: float | None = None,
+        message: str = "injected failure",
+        retry_in: float | None = None,
     ) -> None:
+        """Fail the next ``count`` calls whose path contains ``match``.
+
+        ``retry_after`` sets a Retry-After header; ``retry_in`` writes the retry time
+        into the message the way Gmail does ("Retry after 2026-…Z").
+        """
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        self.injected.append(Injected(match, status, reason, count, headers))
+        if retry_in is not None:
+            message = f"{message}.  Retry after {_rfc3339(time.time() + retry_in)}"
+        self.injected.append(Injected(match, status, reason, count, headers, message))
 
     def calls(self, name: str) -> int:
         return sum(1 for n, _ in self.log if n == name)
@@ -211,6 +276,12 @@ class FakeGoogle:
         elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             claims = _jwt_claims(form.get("assertion", ""))
             user = claims.get("sub") or claims.get("iss", "")
+            if self.delegated is not None and user not in self.delegated:
+                return 401, {
+                    "error": "unauthorized_client",
+                    "error_description": "Client is unauthorized to retrieve access tokens "
+                    "using this method, or client not authorized for any of the scopes requested.",
+                }
             asked = set(str(claims.get("scope", "")).split())
             granted = asked
         else:
@@ -248,29 +319,66 @@ class FakeGoogle:
     def charge(self, user: str, units: int) -> None:
         with self._lock:
             if self.quota_per_minute:
+                now = time.monotonic()
                 rate = self.quota_per_minute / 60
                 bucket = self._quota.setdefault(
                     user, Quota(rate, rate * self.burst_seconds, rate * self.burst_seconds)
                 )
-                wait = bucket.take(units)
+                window = self._minute.setdefault(user, [])
+                while window and window[0][0] <= now - 60:
+                    window.pop(0)
+                used = sum(u for _, u in window)
+                wait = None
+                if used + units > self.quota_per_minute:  # per-minute window
+                    freed, wait = used, 60.0
+                    for stamp, spent in window:
+                        freed -= spent
+                        if freed + units <= self.quota_per_minute:
+                            wait = stamp + 60 - now
+                            break
+                else:  # per-second moving average
+                    wait = bucket.take(units)
                 if wait is not None:
                     self.throttled += 1
-                    raise ApiError(
-                        429,
-                        "rateLimitExceeded",
-                        "User-rate limit exceeded",
-                        {"Retry-After": str(max(1, math.ceil(wait)))},
+                    reason = "rateLimitExceeded" if self.quota_status == 429 else (
+                        "userRateLimitExceeded"
                     )
+                    headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+                    raise ApiError(
+                        self.quota_status,
+                        reason,
+                        f"User-rate limit exceeded.  Retry after {_rfc3339(time.time() + wait)}",
+                        headers if self.retry_after_header else {},
+                    )
+                window.append((now, units))
             self.units[user] = self.units.get(user, 0) + units
             now = time.monotonic()
             self.first_unit_at = self.first_unit_at or now
             self.last_unit_at = now
 
+    def enter(self, auth_header: str | None, slots: int) -> tuple[str, int]:
+        """Admit up to ``slots`` requests of this token's user; (user, admitted)."""
+        token = (auth_header or "").removeprefix("Bearer ").strip()
+        found = self.access_tokens.get(token)
+        user = found[0] if found else ""
+        with self._lock:
+            busy = self.in_flight.get(user, 0)
+            room = slots if self.max_concurrent is None else max(0, self.max_concurrent - busy)
+            admitted = min(slots, room)
+            self.in_flight[user] = busy + admitted
+            self.peak_in_flight = max(self.peak_in_flight, busy + admitted)
+            self.concurrency_refusals += slots - admitted
+            return user, admitted
+
+    def leave(self, user: str, admitted: int) -> None:
+        with self._lock:
+            self.in_flight[user] = self.in_flight.get(user, 0) - admitted
+
     def _inject(self, path: str) -> None:
         for item in self.injected:
             if item.count > 0 and item.match in path:
                 item.count -= 1
-                raise ApiError(item.status, item.reason, "injected failure", dict(item.headers))
+                raise ApiError(item.status, item.reason, item.message, dict(item.headers))
 
     def handle(
         self, method: str, target: str, headers: dict[str, str], body: bytes
@@ -307,6 +415,17 @@ class FakeGoogle:
         if box is None:
             raise ApiError(404, "notFound", "Mailbox not found")
         return box
+
+
+def _rfc3339(epoch: float) -> str:
+    """2026-06-01T12:00:03.250Z, the form Gmail writes retry times in."""
+    stamp = datetime.fromtimestamp(epoch, UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def _concurrency_error() -> tuple[int, dict[str, str], bytes]:
+    body = json.dumps(ApiError(429, "rateLimitExceeded", CONCURRENCY_MESSAGE).body()).encode()
+    return 429, {"Content-Type": "application/json; charset=UTF-8"}, body
 
 
 def _jwt_claims(assertion: str) -> dict[str, Any]:
@@ -347,10 +466,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         with fake._lock:
             fake.http_requests += 1
-        if fake.latency:
-            time.sleep(fake.latency)
         path = self.path.split("?", 1)[0]
         if path == "/token":
+            if fake.latency:
+                time.sleep(fake.latency)
             with fake._lock:
                 fake.token_requests += 1
             form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
@@ -360,8 +479,17 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/batch/"):
             self._batch(body)
             return
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, out_headers, out = fake.handle(method, self.path, headers, body)
+        user, admitted = fake.enter(self.headers.get("Authorization"), 1)
+        try:
+            if fake.latency:
+                time.sleep(fake.latency)
+            if not admitted:
+                self._reply(*_concurrency_error())
+                return
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, out_headers, out = fake.handle(method, self.path, headers, body)
+        finally:
+            fake.leave(user, admitted)
         self._reply(status, out_headers, out)
 
     def _batch(self, body: bytes) -> None:
@@ -374,27 +502,52 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with fake._lock:
             fake.batch_sizes.append(len(parts))
+        if fake.before_batch is not None:
+            hook, fake.before_batch = fake.before_batch, None
+            hook()
+        if len(parts) > BATCH_LIMIT:  # the batch guide: "limited to 100 calls in a single batch"
+            error = {
+                "error": {
+                    "code": 400,
+                    "message": f"Inner request count exceeds the limit. Received: {len(parts)}, "
+                    f"Limit: {BATCH_LIMIT}",
+                    "status": "INVALID_ARGUMENT",
+                }
+            }
+            self._reply(400, {"Content-Type": "application/json"}, json.dumps(error).encode())
+            return
         if len(parts) > 50:
             fake.violations.append(f"batch of {len(parts)} requests (Gmail recommends at most 50)")
         boundary = "batch_fake_boundary"
         out = []
-        for part in parts:
-            content_id = part.get("Content-ID", "<x + 0>")
-            raw = part.get_payload(decode=False)
-            head, _, sub_body = raw.replace("\r\n", "\n").partition("\n\n")
-            request_line, *header_lines = head.split("\n")
-            method, target, _ = request_line.split(" ", 2)
-            sub_headers = {}
-            for line in header_lines:
-                key, _, value = line.partition(":")
-                sub_headers[key.strip().lower()] = value.strip()
-            status, headers, payload = fake.handle(method, target, sub_headers, sub_body.encode())
-            lines = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}"]
-            lines += [f"{k}: {v}" for k, v in headers.items()]
-            inner = "\r\n".join(lines) + "\r\n\r\n" + payload.decode()
-            out.append(
-                f"--{boundary}\r\nContent-Type: application/http\r\n"
-                f"Content-ID: <response-{content_id.strip('<>')}>\r\n\r\n{inner}\r\n"
-            )
+        user, admitted = fake.enter(self.headers.get("Authorization"), len(parts))
+        try:
+            if fake.latency:
+                time.sleep(fake.latency)
+            for index, part in enumerate(parts):
+                content_id = part.get("Content-ID", "<x + 0>")
+                raw = part.get_payload(decode=False)
+                head, _, sub_body = raw.replace("\r\n", "\n").partition("\n\n")
+                request_line, *header_lines = head.split("\n")
+                method, target, _ = request_line.split(" ", 2)
+                sub_headers = {}
+                for line in header_lines:
+                    key, _, value = line.partition(":")
+                    sub_headers[key.strip().lower()] = value.strip()
+                if index < admitted:
+                    status, headers, payload = fake.handle(
+                        method, target, sub_headers, sub_body.encode()
+                    )
+                else:  # beyond the user's concurrency: refused like Gmail, part by part
+                    status, headers, payload = _concurrency_error()
+                lines = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}"]
+                lines += [f"{k}: {v}" for k, v in headers.items()]
+                inner = "\r\n".join(lines) + "\r\n\r\n" + payload.decode()
+                out.append(
+                    f"--{boundary}\r\nContent-Type: application/http\r\n"
+                    f"Content-ID: <response-{content_id.strip('<>')}>\r\n\r\n{inner}\r\n"
+                )
+        finally:
+            fake.leave(user, admitted)
         text = "".join(out) + f"--{boundary}--\r\n"
         self._reply(200, {"Content-Type": f"multipart/mixed; boundary={boundary}"}, text.encode())

@@ -169,3 +169,35 @@ def test_console_authorization_stores_a_refreshable_token(fake, state_dir, tmp_p
     assert set(saved["scopes"]) == {SCOPE_CALENDAR, SCOPE_GMAIL_METADATA, SCOPE_GMAIL_SEND}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     GoogleConnector(*make_context(fake, state_dir))  # cron can now refresh it silently
+
+
+def test_a_grant_revoked_during_a_batch_asks_to_authorize_again(fake, state_dir, store):
+    from peerpulse.worker.sync import _sync_source
+
+    from tests.connectors.google.test_mail import fill as fill_mail
+    from tests.connectors.google.test_mail import mail_source
+
+    fill_mail(fake, 120, mean_thread=1.0)
+    source = mail_source(fake, state_dir, store)
+    fake.before_batch = lambda: fake.revoke("refresh-1")
+    result = _sync_source(store, "alice", source, None)
+    assert result.failure == "auth", result.error
+    assert "peerpulse auth google --account alice" in (result.hint or "")
+    assert "unexpected" not in (result.error or "")
+
+
+def test_a_service_account_without_delegation_is_told_the_admin_console_step(
+    fake, state_dir, tmp_path
+):
+    from peerpulse.connectors.base import SourceUnavailable
+
+    fake.delegated = set()  # the super admin never added the client ID
+    key = _service_account_key(tmp_path, fake.token_url)
+    context = make_context(
+        fake, state_dir, mode="service_account", mail=False,
+        service_account_key={"env": None, "file": key},
+    )
+    with pytest.raises(SourceUnavailable) as refused:
+        GoogleConnector(*context)
+    assert "Domain-wide delegation" in (refused.value.hint or "")
+    assert "auth google" not in str(refused.value) + (refused.value.hint or "")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+import pytest
+from googleapiclient.errors import HttpError
 from peerpulse.connectors.delivery import DeliveryState
 from peerpulse.connectors.google.auth import SCOPE_DIRECTORY, SCOPE_GMAIL_SEND
 from peerpulse.connectors.google.connector import GoogleConnector
@@ -91,3 +93,20 @@ def test_gmail_delivery_without_authorization_fails_with_the_command(fake, state
     outcome = GmailDeliveryBackend("alice", settings, state_dir=state_dir).send(digest())
     assert outcome.state == DeliveryState.FAILED
     assert "peerpulse auth google --account alice" in outcome.detail
+
+
+def test_the_admin_view_needs_an_administrator(fake, state_dir, store):
+    from peerpulse.connectors.base import ConnectorError
+
+    fake.directory = [user("ceo@example.com", "CEO")]
+    write_token(state_dir, fake, {SCOPE_DIRECTORY})
+    context = make_context(
+        fake, state_dir, calendars=[], mail=False, directory=True, directory_admin_view=True
+    )
+    (source,) = GoogleConnector(*context).sources()
+    with pytest.raises((ConnectorError, HttpError)):
+        drain(store, source)  # alice is no administrator
+    fake.admins.add(USER)
+    (source,) = GoogleConnector(*context).sources()
+    drain(store, source)
+    assert {p.email for p in store.people("alice")} == {"ceo@example.com"}

@@ -51,11 +51,13 @@ def test_sent_label_is_listed_and_stored_before_the_rest(fake, state_dir, store)
     assert '"labelIds": "SENT"' in lists[0]
 
 
-def test_batches_hold_at_most_fifty_requests_and_go_to_the_fake(fake, state_dir, store):
+def test_batches_hold_at_most_the_concurrency_bound_and_go_to_the_fake(fake, state_dir, store):
     fill(fake, 260, mean_thread=1.0)
     drain(store, mail_source(fake, state_dir, store, batches_in_flight=1))
-    # 260 gets in batches of 50 -> 6 batches; plus profile, 2 sent lists + 1 rest list
-    assert fake.http_requests <= 6 + 1 + 3 + 1  # + the token refresh
+    # 260 gets in batches of 25 (the per-user bound) -> 11 batches; plus profile,
+    # 2 sent lists + 1 rest list, and a partial SENT batch carried over
+    assert max(fake.batch_sizes) == 25
+    assert fake.http_requests <= 11 + 1 + 3 + 1 + 1  # + the token refresh
 
 
 def test_long_threads_are_fetched_with_threads_get(fake, state_dir, store):
@@ -197,3 +199,46 @@ def test_subjects_follow_the_privacy_setting(fake, state_dir, store, mode, expec
         assert subjects == {None}
     else:
         assert all(s and s.startswith(expected) for s in subjects)
+
+
+def test_trash_and_spam_arrive_as_label_changes_and_leave_the_store(fake, state_dir, store):
+    fill(fake, 100, mean_thread=1.0)
+    drain(store, mail_source(fake, state_dir, store))
+    box = fake.mailboxes[USER]
+    trashed, spammed = box.messages[3].id, box.messages[7].id
+    box.relabel(trashed, add=("TRASH",), remove=("INBOX",))
+    box.relabel(spammed, add=("SPAM",))
+    drain(store, mail_source(fake, state_dir, store))
+    ids = {m.source_id for m in store.iter_messages("alice")}
+    assert trashed not in ids and spammed not in ids and len(ids) == 98
+    box.relabel(trashed, add=("INBOX",), remove=("TRASH",))  # restored from the trash
+    fake.reset_counters()
+    drain(store, mail_source(fake, state_dir, store))
+    ids = {m.source_id for m in store.iter_messages("alice")}
+    assert trashed in ids and len(ids) == 99
+    assert fake.calls("messages.get") == 1
+
+
+def test_the_fake_lists_no_spam_or_trash_and_matches_every_label(fake, state_dir, store):
+    fill(fake, 60, mean_thread=1.0)
+    box = fake.mailboxes[USER]
+    box.relabel(box.messages[0].id, add=("TRASH",))
+    assert len(box.listing(frozenset())) == 59
+    assert len(box.listing(frozenset(), spam_trash=True)) == 60
+    sent = box.listing(frozenset({"SENT"}))
+    assert box.listing(frozenset({"SENT", "INBOX"})) == [
+        e for e in sent if "INBOX" in box.by_id[e["id"]].labels
+    ]
+    drain(store, mail_source(fake, state_dir, store))
+    assert len(list(store.iter_messages("alice"))) == 59  # the trashed one is not synced
+
+
+def test_header_names_match_in_any_spelling(fake, state_dir, store):
+    fill(fake, 50, mean_thread=1.0)
+    box = fake.mailboxes[USER]
+    spelled = [m for m in box.messages if m.message_id_header == "Message-Id"]
+    assert spelled  # the fake answers some messages as "Message-Id", as real mail does
+    drain(store, mail_source(fake, state_dir, store))
+    stored = {m.source_id: m for m in store.iter_messages("alice")}
+    for msg in spelled:
+        assert stored[msg.id].message_id == f"{msg.id}@mail.example.com"

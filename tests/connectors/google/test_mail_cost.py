@@ -1,8 +1,9 @@
 """The initial Gmail sync stays within 5% of the API's request floor (research §7).
 
 Counted on the fake's log, never timed: ``ceil(T/500)`` list pages plus
-``ceil(T/50)`` batch envelopes for T fetched items (threads or messages),
-plus the one getProfile the starting historyId needs.
+``ceil(T/B)`` batch envelopes for T fetched items (threads or messages) in
+batches of B, the most the user's concurrency bound lets through (25 by
+default, issue 15), plus the one getProfile the starting historyId needs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 
 import pytest
 from peerpulse.connectors.google.mail_cursor import sent_page_budget
+from peerpulse.connectors.google.pacing import CONCURRENT_REQUESTS
 from peerpulse.connectors.records import Direction
 
 from tests.connectors.google.conftest import drain
@@ -33,11 +35,13 @@ def test_initial_sync_of_5000_messages_costs_within_5_percent_of_the_floor(
     items = len(box.threads()) if kind == "threads" else len(box.messages)
     batches = drain(store, mail_source(fake, state_dir, store, batches_in_flight=2))
 
-    floor = 1 + math.ceil(items / 500) + math.ceil(items / 50)  # getProfile + research §7
+    size = CONCURRENT_REQUESTS
+    floor = 1 + math.ceil(items / 500) + math.ceil(items / size)  # getProfile + research §7
     assert len(list(store.iter_messages("alice"))) == 5000
     assert fake.calls(f"{kind}.get") == items  # every item fetched exactly once
     assert fake.calls("getProfile") == 1
-    assert sum(1 for size in fake.batch_sizes if size != 50) <= 1  # only the last is short
+    assert sum(1 for n in fake.batch_sizes if n != size) <= 2  # the last of each phase
+    assert fake.concurrency_refusals == 0
     assert gmail_http(fake) <= 1.05 * floor
     # SENT still comes first, within its page budget
     lists = [q for name, q in fake.log if name == f"{kind}.list"]
