@@ -470,3 +470,15 @@ def test_a_thread_over_a_few_days_is_one_contact_not_a_daily_rhythm() -> None:
               for offset in (0, 0.5 * day, day, 2 * day)]
     gap, gaps = usual_gap(bursts)
     assert gaps == 3 and 28 <= gap <= 42
+
+
+@pytest.mark.parametrize(("title", "level"), [
+    ("VP & CRO", 6), ("SVP, CFO", 6), ("EVP/CHRO", 6), ("Chief Risk Officer", 6),
+    ("VP Trading", 4), ("Director, Regulatory Affairs", 3), ("Sr Specialist", 0),
+    ("Procurement Manager", 2),
+])
+def test_a_title_takes_its_highest_level(title: str, level: int) -> None:
+    """Seen on Enron: "VP & CRO" was read as a VP, so the Chief Risk Officer was a peer
+    to ask for feedback for a VP owner; the C-suite abbreviation must win."""
+    rules = load_rules([])
+    assert rules.title_level(title)[0] == level
