@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", required=True)
     p.add_argument("--console", action="store_true", help="headless: print the URL, paste the code")
     p.set_defaults(func=_command("auth_google"))
+
+    from peerpulse.worker.org.cli import add_parser as add_org_parser
+
+    add_org_parser(sub)  # organization mode (docs/ORGANIZATION.md); imports nothing heavy
     return parser
 
 
