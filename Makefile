@@ -43,7 +43,7 @@ bench: $(STAMP)
 
 ## chaos: kill syncs and deliveries at every step and resume (also part of `make test`)
 chaos: $(STAMP)
-	$(BIN)/python -m pytest -q tests/worker/test_crash_resume.py tests/worker/test_exactly_once.py
+	PEERPULSE_ORG_CHAOS=1 $(BIN)/python -m pytest -q tests/worker/test_crash_resume.py tests/worker/test_exactly_once.py tests/worker/test_org_chaos.py
 
 ## bench-google: Google sync cost vs the API minimum, against the local fake server
 bench-google: $(STAMP)

@@ -68,3 +68,17 @@ def test_a_password_inside_the_database_url_is_refused(demo):
     code, out, err = cli("--config", str(config), "run", "--now", NOW)
     assert code == 2
     assert "database" in err and "by reference" in err and "hunter2" not in err + out
+
+
+def test_org_commands_without_a_database_say_what_to_add(demo):
+    root, meta = demo
+    config = _config(root, "single", meta, "")
+    code, _, err = cli("--config", str(config), "org", "status")
+    assert code == 2 and "[database]" in err and "Traceback" not in err
+
+
+def test_an_org_worker_on_an_unmigrated_database_stops_with_the_command_to_run(demo, pg_url):
+    root, meta = demo
+    config = _config(root, "fresh", meta, f'database = "{pg_url}"')
+    code, _, err = cli("--config", str(config), "org", "worker", "--one-shot")
+    assert code == 1 and "peerpulse org migrate" in err and "Traceback" not in err
