@@ -18,6 +18,7 @@ from pathlib import Path
 from peerpulse.worker import logs
 from peerpulse.worker.console import Env, dump_json, parse_now
 from peerpulse.worker.errors import ConfigError, ExitCode, PeerpulseError, StateError
+from peerpulse.worker.store.sqlite import StoreError
 
 __all__ = ["Env", "build_parser", "dump_json", "main", "parse_now"]
 
@@ -264,6 +265,10 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
             "peerpulse: hint: move it aside and run `peerpulse sync` to rebuild it from the "
             "sources; keep a copy, its digest ledger says which weeks were already sent\n"
         )
+        return int(StateError.exit_code)
+    except StoreError as exc:
+        # The shared PostgreSQL unreachable or gone mid-run (organization mode).
+        env.stderr.write(f"peerpulse: error: {exc}\n")
         return int(StateError.exit_code)
     except OSError as exc:
         # Disk full, permission denied on the state dir: say what and where.

@@ -172,3 +172,17 @@ def test_a_connection_error_names_the_server_without_the_password(pg_cluster):
 def test_redact_drops_password_and_options():
     assert redact("postgresql://u:pw@db:5432/pp?options=-csearch_path%3Dx") == (
         "postgresql://u@db:5432/pp")
+
+
+def test_connections_the_server_dropped_are_replaced_not_failed(pg_url):
+    """A database restart or failover kills every connection of a worker's pool;
+    the next job's store operations must reconnect, not fail."""
+    with open_store(pg_url) as store:
+        store.apply_batch("a", "s", _messages("a", 2))
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+        assert killed >= 1
+        assert store.counts("a").messages == 2
+        assert [m.source_id for m in store.iter_messages("a")] == ["a-0", "a-1"]

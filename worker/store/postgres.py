@@ -85,9 +85,11 @@ def make_pool(
         psycopg.connect(url, connect_timeout=int(timeout), **kwargs).close()
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to {redact(url)}: {exc}".strip()) from exc
+    # check=: a connection the server dropped (restart, failover, idle timeout)
+    # is replaced when next taken from the pool, instead of failing a job.
     pool = ConnectionPool(
         url, min_size=1, max_size=max_size, kwargs=kwargs, timeout=timeout, open=False,
-        name="peerpulse",
+        name="peerpulse", check=ConnectionPool.check_connection,
     )
     try:
         pool.open(wait=True, timeout=timeout)
@@ -171,6 +173,8 @@ class PostgresStore:
                 yield cur
         except PoolTimeout as exc:
             raise StoreError(f"no database connection free for {redact(self.url)}: {exc}") from exc
+        except psycopg.OperationalError as exc:  # the server went away mid-transaction
+            raise StoreError(f"lost the connection to {redact(self.url)}: {exc}") from exc
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._transaction() as cur:
