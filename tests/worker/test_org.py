@@ -250,3 +250,33 @@ def test_a_killed_workers_job_is_retried_by_another_never_twice(org, fault, send
             reported = conn.execute(
                 "SELECT reported_at FROM digest_ledger WHERE account = 'm0'").fetchone()[0]
         assert reported is not None and "resend_unknown" in log, log
+
+
+def test_org_status_names_a_failing_mailbox_and_exits_1(org, tmp_path):
+    """A mailbox whose export vanished: its sync job records the failure (not
+    raised, a retry would meet the same missing file) and `org status` shows it
+    beside the healthy ones, in the table and in JSON."""
+    config, _, _ = org
+    text = config.read_text().split("[[accounts]]")  # [0] is the header, [2] is m1
+    text[2] = text[2].replace('mail = ["', 'mail = ["/nonexistent/mail", "', 1)
+    config.write_text("[[accounts]]".join(text))
+    from peerpulse.worker import config as config_module
+    from peerpulse.worker.console import parse_now
+    from peerpulse.worker.org import jobs
+    from peerpulse.worker.org.runtime import Runtime
+
+    rt = Runtime(config_module.load(str(config)), now=parse_now(NOW))
+    try:
+        lines = [jobs.sync_one(rt, name) for name in ACCOUNTS[:2]]
+    finally:
+        rt.close()
+    assert lines[0] == "m0: sync ok" and lines[1].startswith("m1: sync failed")
+    code, out, _ = cli("--config", str(config), "org", "status")
+    assert code == 1
+    row = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "nonexistent" in row["m1"] and "nonexistent" not in row["m0"]
+    assert "never" in row["m2"]
+    code, out, _ = cli("--config", str(config), "org", "status", "--json")
+    items = {item["account"]: item for item in json.loads(out)}
+    assert items["m1"]["error"] and items["m0"]["error"] is None
+    assert items["m0"]["last_sync"] and items["m2"]["last_sync"] is None
