@@ -82,3 +82,17 @@ def test_an_org_worker_on_an_unmigrated_database_stops_with_the_command_to_run(d
     config = _config(root, "fresh", meta, f'database = "{pg_url}"')
     code, _, err = cli("--config", str(config), "org", "worker", "--one-shot")
     assert code == 1 and "peerpulse org migrate" in err and "Traceback" not in err
+
+
+def test_the_database_password_comes_from_its_reference(demo, pg_url, monkeypatch):
+    root, meta = demo
+    extra = f'[database]\nurl = "{pg_url}"\npassword = {{ env = "PP_TEST_DB_PASSWORD" }}\n'
+    config = _config(root, "ref", meta, "")
+    config.write_text(config.read_text() + "\n" + extra)  # a table: after the top-level keys
+    code, _, err = cli("--config", str(config), "status")
+    assert code == 2 and "PP_TEST_DB_PASSWORD is not set" in err
+    monkeypatch.setenv("PP_TEST_DB_PASSWORD", "not-checked-by-trust-auth")
+    code, out, err = cli("--config", str(config), "sync", "--now", NOW)
+    assert code == 0, err
+    code, out, err = cli("--config", str(config), "status", "--now", NOW)
+    assert code == 0 and "state: postgresql://" in out and "not-checked" not in out + err, err
