@@ -1,10 +1,10 @@
 """The Store contract: what any backend must do, tested only through the protocol.
 
 Every test takes ``backend``, a :class:`~peerpulse.worker.store.protocol.Store`
-from each implementation in ``BACKENDS``. Only SQLite exists today; a
-PostgreSQL backend joins by adding a factory (skipped when no server is
-configured) and must pass the same tests unchanged. Nothing here opens a
-connection or writes SQL.
+from each implementation: SQLite in a temp file, PostgreSQL in a fresh schema of
+the session's own server (tests/pg_cluster.py; skipped, with the reason, when
+no server can be started). Both pass the same tests unchanged. Nothing here
+opens a connection or writes SQL.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from peerpulse.connectors.records import (
     SyncBatch,
 )
 from peerpulse.connectors.state import StateChange
-from peerpulse.worker.store import SqliteStore
+from peerpulse.worker.store import SqliteStore, open_store
 from peerpulse.worker.store.protocol import Store
 from peerpulse.worker.store.rows import LedgerState
 
@@ -33,16 +33,23 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 AT = int(T0.timestamp())
 
 
-def _sqlite(tmp_path: Path) -> AbstractContextManager[Store]:
+def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> AbstractContextManager[Store]:
     return SqliteStore(tmp_path / "state.sqlite3")
 
 
-BACKENDS: dict[str, Callable[[Path], AbstractContextManager[Store]]] = {"sqlite": _sqlite}
+def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> AbstractContextManager[Store]:
+    return open_store(request.getfixturevalue("pg_url"))
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], AbstractContextManager[Store]]] = {
+    "sqlite": _sqlite,
+    "postgres": _postgres,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with BACKENDS[request.param](tmp_path) as store:
+    with BACKENDS[request.param](request, tmp_path) as store:
         yield store
 
 
