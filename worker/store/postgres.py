@@ -30,9 +30,18 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import psycopg
-from peerpulse.connectors.records import EventInstance, MessageMeta, Person, RecordKind, SyncBatch
+from peerpulse.connectors.records import (
+    EventInstance,
+    MailCommand,
+    MessageMeta,
+    Person,
+    RecordKind,
+    SyncBatch,
+)
 from peerpulse.worker.store import codec
 from peerpulse.worker.store import sqlite_ledger as ledger_sql
+from peerpulse.worker.store import sqlite_overrides as overrides_sql
+from peerpulse.worker.store import sqlite_retention as retention_sql
 from peerpulse.worker.store.postgres_schema import (
     MIGRATION_LOCK,
     SCHEMA_VERSION_TABLE,
@@ -46,6 +55,8 @@ from peerpulse.worker.store.rows import (
     LedgerState,
     LedgerSummary,
     SourceStatus,
+    StoredCommand,
+    StoredOverride,
     TitleChange,
 )
 from peerpulse.worker.store.sqlite import StoreError
@@ -100,8 +111,10 @@ def make_pool(
 
 
 class _QmarkCursor:
-    """A psycopg cursor that accepts SQLite's ``?`` placeholders, so the ledger
-    functions of sqlite_ledger.py run unchanged (their SQL has no ``%``)."""
+    """A psycopg cursor that accepts SQLite's ``?`` placeholders, so the functions
+    of sqlite_ledger.py, sqlite_overrides.py and sqlite_retention.py run unchanged
+    (their SQL has no ``%`` and no ``?`` inside a literal). Iterating it yields
+    the rows of the last statement, as iterating an sqlite3 cursor does."""
 
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
         self._cur = cur
@@ -119,6 +132,9 @@ class _QmarkCursor:
 
     def fetchall(self) -> list[Any]:
         return self._cur.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cur.fetchall())
 
     @property
     def rowcount(self) -> int:
@@ -296,8 +312,13 @@ class PostgresStore:
         events = [r for r in batch.upserts if isinstance(r, EventInstance)]
         messages = [r for r in batch.upserts if isinstance(r, MessageMeta)]
         people = [r for r in batch.upserts if isinstance(r, Person)]
+        commands = [r for r in batch.upserts if isinstance(r, MailCommand)]
         deleted = 0
         with self._transaction() as cur:
+            if commands:
+                overrides_sql.insert_commands(
+                    cast(Any, _QmarkCursor(cur)), account, source, commands
+                )
             self._upsert(cur, "events", codec.EVENT_COLUMNS, account, source, batch,
                          [(e.source_id, codec.event_row(e)) for e in events])
             self._upsert(cur, "messages", codec.MESSAGE_COLUMNS, account, source, batch,
@@ -552,16 +573,20 @@ class PostgresStore:
     # -- maintenance and status ----------------------------------------------------
 
     def purge_before(self, account: str, cutoff: datetime) -> dict[str, int]:
-        limit = codec.to_epoch(cutoff)
+        """Delete records older than ``cutoff`` and keep each touched source's purge
+        horizon, in one transaction (SQL shared with SQLite: sqlite_retention.py)."""
         with self._transaction() as cur:
-            cur.execute("DELETE FROM events WHERE account = %s AND end_ts < %s", (account, limit))
-            events = cur.rowcount
-            cur.execute("DELETE FROM messages WHERE account = %s AND ts < %s", (account, limit))
-            messages = cur.rowcount
-            cur.execute(
-                "DELETE FROM title_changes WHERE account = %s AND seen_at < %s", (account, limit)
+            return retention_sql.purge_before(
+                cast(Any, _QmarkCursor(cur)), account, codec.to_epoch(cutoff)
             )
-        return {"events": events, "messages": messages}
+
+    def reopen_purged(self, account: str, cutoff: datetime) -> list[str]:
+        """Forget cursor and connector state of the sources purged past ``cutoff``
+        (see SqliteStore.reopen_purged), in one transaction."""
+        with self._transaction() as cur:
+            return retention_sql.reopen_purged(
+                cast(Any, _QmarkCursor(cur)), account, codec.to_epoch(cutoff)
+            )
 
     def count_before(self, account: str, cutoff: datetime) -> dict[str, int]:
         limit = codec.to_epoch(cutoff)
@@ -640,27 +665,28 @@ class PostgresStore:
     # -- digest ledger (decisions in worker/ledger.py, SQL in sqlite_ledger.py) -----
 
     @contextlib.contextmanager
-    def _ledger(self) -> Iterator[Any]:
+    def _qmark(self) -> Iterator[Any]:
+        """One transaction through the ``?`` adapter, for the shared SQL modules."""
         with self._transaction() as cur:
             yield _QmarkCursor(cur)
 
     def ledger_latest(self, account: str, recipient: str, period: str) -> LedgerEntry | None:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             return ledger_sql.latest(cur, account, recipient, period)
 
     def ledger_entries(self, account: str) -> list[LedgerEntry]:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             return ledger_sql.entries(cur, account)
 
     def ledger_last_summary(self, account: str) -> LedgerSummary | None:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             return ledger_sql.last_summary(cur, account)
 
     def ledger_insert_first(
         self, key: LedgerKey, *, message_id: str, subject: str, message: bytes,
         state: LedgerState, created_at: int, picks: Mapping[str, Iterable[str]],
     ) -> LedgerEntry:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             return ledger_sql.insert_first(
                 cur, key, message_id=message_id, subject=subject, message=message, state=state,
                 created_at=created_at, picks=picks, recorded_at=int(time.time()),
@@ -669,7 +695,7 @@ class PostgresStore:
     def ledger_insert_next(
         self, previous: LedgerEntry, *, message_id: str, message: bytes, created_at: int
     ) -> LedgerEntry:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             # SQLite's single writer made "max(seq) + 1, insert" safe; here two
             # resends of one period wait for each other instead of colliding.
             cur.execute(
@@ -682,34 +708,71 @@ class PostgresStore:
             )
 
     def ledger_claim(self, key: LedgerKey, at: int) -> LedgerEntry | None:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             return ledger_sql.claim(cur, key, at)
 
     def ledger_finish(
         self, key: LedgerKey, state: LedgerState, error: str | None, location: str | None,
         at: int,
     ) -> LedgerEntry:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             return ledger_sql.finish(cur, key, state, error, location, at)
 
     def ledger_settle_sending(self, account: str, at: int, error: str) -> list[LedgerEntry]:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             return ledger_sql.settle_sending(cur, account, at, error)
 
     def ledger_expire_pending(
         self, account: str, before_period: str, at: int, reason: str
     ) -> list[LedgerEntry]:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             return ledger_sql.expire_pending(cur, account, before_period, at, reason)
 
     def ledger_unreported(self, account: str) -> list[LedgerEntry]:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             return ledger_sql.unreported(cur, account)
 
     def ledger_mark_reported(self, key: LedgerKey, at: int) -> None:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             ledger_sql.mark_reported(cur, key, at)
 
     def ledger_requeue(self, key: LedgerKey) -> LedgerEntry:
-        with self._ledger() as cur:
+        with self._qmark() as cur:
             return ledger_sql.requeue(cur, key)
+
+    # -- overrides and command mails (issue 13; SQL in sqlite_overrides.py) ----------
+    # The unique (account, token) index makes "a signed command applies once" hold
+    # across workers too: a second INSERT ... ON CONFLICT DO NOTHING of the same
+    # token waits for the first transaction, then inserts nothing.
+
+    def add_override(self, account: str, override: StoredOverride) -> bool:
+        with self._qmark() as cur:
+            return overrides_sql.insert_override(cur, account, override)
+
+    def overrides(self, account: str, *, include_undone: bool = False) -> list[StoredOverride]:
+        with self._qmark() as cur:
+            return overrides_sql.select_overrides(cur, account, include_undone)
+
+    def undo_override(
+        self, account: str, emails: Iterable[str], at: int
+    ) -> StoredOverride | None:
+        with self._qmark() as cur:
+            return overrides_sql.undo_latest(cur, account, emails, at)
+
+    def pending_commands(self, account: str) -> list[StoredCommand]:
+        with self._qmark() as cur:
+            return overrides_sql.select_commands(cur, account, pending=True)
+
+    def processed_commands(self, account: str, since: int) -> list[StoredCommand]:
+        with self._qmark() as cur:
+            return overrides_sql.select_commands(cur, account, pending=False, since=since)
+
+    def settle_command(
+        self,
+        account: str,
+        command: StoredCommand,
+        override: StoredOverride | None,
+        replayed: str,
+    ) -> StoredCommand:
+        with self._qmark() as cur:
+            return overrides_sql.settle_command(cur, account, command, override, replayed)
