@@ -18,8 +18,13 @@ from pathlib import Path
 
 from peerpulse.worker import logs
 from peerpulse.worker.console import Env, dump_json, parse_now
-from peerpulse.worker.errors import ConfigError, ExitCode, PeerpulseError, StateError
-from peerpulse.worker.store.sqlite import StoreError
+from peerpulse.worker.errors import (
+    ConfigError,
+    ExitCode,
+    PeerpulseError,
+    StateError,
+    StoreError,
+)
 
 __all__ = ["Env", "build_parser", "dump_json", "main", "parse_now"]
 

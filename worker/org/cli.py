@@ -1,14 +1,14 @@
 """``peerpulse org ...``: migrate, worker, enqueue, status (docs/ORGANIZATION.md).
 
 Parsing only here and in the small command functions below; the work is in
-jobs.py and tasks.py. Everything Procrastinate is imported when a command runs,
-so ``peerpulse --help`` and the single-manager commands never load it.
+jobs.py and tasks.py. Procrastinate, psycopg, asyncio and the store are imported
+when a command runs, so ``peerpulse --help`` and the single-manager commands never
+load them (tests/test_architecture.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 from typing import Any
 
@@ -94,8 +94,10 @@ def _runtime(args: argparse.Namespace) -> Any:
 
 def _run(coro: Any) -> Any:
     """Run an org coroutine; a database that cannot be reached is one clear error."""
+    import asyncio
+
     import psycopg
-    from peerpulse.worker.store import StoreError
+    from peerpulse.worker.errors import StoreError
 
     try:
         return asyncio.run(coro)
@@ -106,6 +108,8 @@ def _run(coro: Any) -> Any:
 
 
 def cmd_migrate(args: argparse.Namespace, env: Env) -> ExitCode:
+    import asyncio
+
     from peerpulse.worker.org.tasks import build_app, ensure_schema
 
     rt = _runtime(args)

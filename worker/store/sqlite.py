@@ -30,6 +30,7 @@ from peerpulse.connectors.records import (
     RecordKind,
     SyncBatch,
 )
+from peerpulse.worker.errors import StoreError
 from peerpulse.worker.store import codec, salvage
 from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store import sqlite_overrides as overrides_sql
@@ -58,10 +59,6 @@ __all__ = [
 ]
 
 _READ_CHUNK = 5000
-
-
-class StoreError(Exception):
-    """The state database cannot be opened or is not ours."""
 
 
 _TABLES = {RecordKind.EVENT: "events", RecordKind.MESSAGE: "messages", RecordKind.PERSON: "people"}
