@@ -150,6 +150,7 @@ type = "echo"
 [accounts.digest]
 send_empty = true
 attach_hold = false
+min_peers = 0  # echo has no directory: send the first digest without one (issue 13)
 
 [accounts.delivery]
 type = "echo-out"

@@ -31,7 +31,7 @@ def test_a_command_mail_is_recognised_before_hashing_and_applied_once(
     subject = command_subject(KEY, "alice", "snooze", BOB, "2026-W22")
     box.add(_command_mail(1, subject, NOW_MS - 60_000), record=False)
     fake.mailboxes[USER] = box
-    batches = drain(store, mail_source(fake, state_dir, subjects="hashed"))
+    batches = drain(store, mail_source(fake, state_dir, store, subjects="hashed"))
     commands = [r for b in batches for r in b.upserts if isinstance(r, MailCommand)]
     assert [c.command for c in commands] == [subject.removeprefix("peerpulse: ")]
     messages = list(store.iter_messages("alice"))
@@ -50,7 +50,7 @@ def test_a_command_mail_is_recognised_before_hashing_and_applied_once(
     # and a forged one (right shape, wrong key)
     box.add(_command_mail(3, command_subject(b"x" * 32, "alice", "never", BOB, "2026-W22"),
                           NOW_MS - 20_000))
-    drain(store, mail_source(fake, state_dir, subjects="hashed"))
+    drain(store, mail_source(fake, state_dir, store, subjects="hashed"))
     settled = apply_mail_commands(store, "alice", KEY, people, zone, NOW)
     assert sorted((c.outcome, c.detail.split(":")[0].split(" (")[0]) for c in settled) == [
         ("ignored", "already applied"), ("ignored", "the signature does not match")]
