@@ -43,7 +43,7 @@ bench: $(STAMP)
 
 ## chaos: kill syncs and deliveries at every step and resume (also part of `make test`)
 chaos: $(STAMP)
-	$(BIN)/python -m pytest -q tests/worker/test_crash_resume.py tests/worker/test_exactly_once.py
+	PEERPULSE_ORG_CHAOS=1 $(BIN)/python -m pytest -q tests/worker/test_crash_resume.py tests/worker/test_exactly_once.py tests/worker/test_org_chaos.py
 
 ## crash-loop: >= 100 SIGKILLs of `peerpulse run` at random moments, week after week, with an
 ## SMTP sink on 127.0.0.1; compared with the same weeks uninterrupted (minutes; not in `make test`)

@@ -25,3 +25,31 @@ def store(tmp_path: Path):
 
     with open_store(tmp_path / "state.sqlite3") as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL server of our own for this test session (tests/pg_cluster.py),
+    started once per session (per xdist worker) and thrown away at the end."""
+    from tests.pg_cluster import Cluster, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"no PostgreSQL for the tests: {reason}")
+    cluster = Cluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_cluster) -> str:
+    """One database shared by the session's tests; each test takes its own schema."""
+    return pg_cluster.new_database()
+
+
+@pytest.fixture
+def pg_url(pg_cluster, pg_database) -> str:
+    """A URL whose search_path is a new, empty schema: one test's private store."""
+    return pg_cluster.new_schema_url(pg_database)

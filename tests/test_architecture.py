@@ -164,3 +164,23 @@ def test_help_and_usage_errors_load_no_provider_and_no_pydantic():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_help_loads_no_store_no_task_engine_and_no_database_driver():
+    """`peerpulse --help` and `peerpulse org --help` parse only: organization mode's
+    Procrastinate, psycopg and asyncio, and the store backends, load when a command runs."""
+    code = (
+        "import sys, contextlib, io, peerpulse.worker.cli as cli\n"
+        "for argv in (['--help'], ['org', '--help'], ['org', 'worker', '--bogus']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), "
+        "contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        cli.build_parser(with_providers=False).parse_args(argv)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('procrastinate', 'psycopg', 'psycopg_pool', 'asyncio') "
+        "or m.startswith(('peerpulse.worker.store', 'peerpulse.worker.org.')) "
+        "and m != 'peerpulse.worker.org.cli'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert out.stdout.strip() == "[]"

@@ -18,7 +18,13 @@ from pathlib import Path
 
 from peerpulse.worker import logs
 from peerpulse.worker.console import Env, dump_json, parse_now
-from peerpulse.worker.errors import ConfigError, ExitCode, PeerpulseError, StateError
+from peerpulse.worker.errors import (
+    ConfigError,
+    ExitCode,
+    PeerpulseError,
+    StateError,
+    StoreError,
+)
 
 __all__ = ["Env", "build_parser", "dump_json", "main", "parse_now"]
 
@@ -213,6 +219,9 @@ def build_parser(with_providers: bool = True) -> argparse.ArgumentParser:
 
     overrides_cli.register(sub)  # snooze, done, never, undo, list-overrides
     setup_cli.register(sub)  # init, people suggest
+    from peerpulse.worker.org.cli import add_parser as add_org_parser
+
+    add_org_parser(sub)  # organization mode (docs/ORGANIZATION.md); imports nothing heavy
     if not with_providers:
         return parser
     # Each installed provider's auth command (connectors.registry); discovering them
@@ -313,6 +322,10 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
             "peerpulse: hint: `peerpulse doctor` checks it and `peerpulse doctor --repair` "
             "rebuilds it from the sources, keeping its ledger (no week is sent again)\n"
         )
+        return int(StateError.exit_code)
+    except StoreError as exc:
+        # The shared PostgreSQL unreachable or gone mid-run (organization mode).
+        env.stderr.write(f"peerpulse: error: {exc}\n")
         return int(StateError.exit_code)
     except OSError as exc:
         # Disk full, permission denied on the state dir: say what and where.

@@ -58,6 +58,8 @@ def _open(
     from peerpulse.worker import marker
     from peerpulse.worker.errors import StateError
 
+    if settings.database is not None:  # organization mode: no marker file (docs/ORGANIZATION.md)
+        return _open_postgres(settings, read_only=read_only)
     path = settings.database_path
     OPENED_DATABASE[:] = [str(path)]
     remembered = None if read_only else marker.read(path)
@@ -78,6 +80,31 @@ def _open(
         store.close()
         raise
     return store
+
+
+def _open_postgres(settings: Settings, *, read_only: bool) -> Store:
+    """The shared PostgreSQL store named by ``[database]``; its password is read
+    from its reference here and handed to libpq, never put in the URL."""
+    from peerpulse.worker.errors import StateError
+    from peerpulse.worker.store.postgres import redact
+
+    db = settings.database
+    assert db is not None
+    OPENED_DATABASE[:] = [redact(db.url)]
+    password = db.password.resolve() if db.password else None
+    try:
+        return open_store(db.url, read_only=read_only, password=password)
+    except StoreError as exc:
+        raise StateError(str(exc)) from None
+
+
+def state_location(settings: Settings) -> str:
+    """Where the state lives, as shown to a person (never with a password)."""
+    if settings.database is not None:
+        from peerpulse.worker.store.postgres import redact
+
+        return redact(settings.database.url)
+    return str(settings.database_path)
 
 
 @contextmanager
@@ -381,6 +408,8 @@ def _sent_before_this_store(
 ) -> _AlreadySentBefore | None:
     from peerpulse.worker import marker, schedule
 
+    if settings.database is not None:
+        return None  # no marker in organization mode: the shared ledger decides
     remembered = marker.read(settings.database_path)
     floor = remembered.periods_sent.get(account.name) if remembered else None
     period = schedule.due_period(now, account.timezone, account.digest.day, account.digest.time)
@@ -394,6 +423,8 @@ def _sent_before_this_store(
 def _remember_sent(store: Store, settings: Settings) -> None:
     from peerpulse.worker import marker
 
+    if settings.database is not None:
+        return  # the shared database is its own record; no marker file beside it
     path = settings.database_path
     marker.write(
         path, marker.merged(marker.read(path), store.store_id() or "", store.newest_sent_periods())
@@ -512,7 +543,7 @@ def explain(args: argparse.Namespace, env: Env) -> ExitCode:
 def status(args: argparse.Namespace, env: Env) -> ExitCode:
     settings = config_module.load(args.config)
     now = _now(args)
-    if not settings.database_path.exists():
+    if settings.database is None and not settings.database_path.exists():
         env.print(f"no state yet at {settings.database_path}; run `peerpulse run` first")
         return ExitCode.OK
     out: list[dict[str, Any]] = []
@@ -531,7 +562,7 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
     if args.json:
         env.print(dump_json(out))
         return ExitCode.OK
-    env.print(f"state: {settings.database_path}")
+    env.print(f"state: {state_location(settings)}")
     for item in out:
         env.print(f"\n{item['account']} ({item['owner']}, {item['timezone']})")
         c = item["counts"]
@@ -575,7 +606,7 @@ def _refuse_damaged(store: Store, settings: Settings) -> None:
         shown = "; ".join(terminal_text(p) for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise StateError(
-            f"{settings.database_path} is damaged: {shown}{more}. Run `peerpulse doctor "
+            f"{state_location(settings)} is damaged: {shown}{more}. Run `peerpulse doctor "
             "--repair` to rebuild it from the sources, keeping its ledger (no week is "
             "sent again)"
         )

@@ -47,6 +47,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class DatabaseConfig(_Strict):
+    """Organization mode's shared PostgreSQL (docs/ORGANIZATION.md). Absent: the
+    single-manager SQLite file under ``state_dir``, the default."""
+
+    url: str
+    password: SecretRef | None = None
+    pool_size: int = Field(default=4, ge=1, le=64)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_url(cls, value: Any) -> Any:
+        return {"url": value} if isinstance(value, str) else value  # database = "postgresql://…"
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_without_password(cls, url: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql://user@host/dbname URL")
+        if parts.password:
+            raise ValueError(
+                "the URL must not hold the password; give it by reference: "
+                '[database] password = { env = "PEERPULSE_DB_PASSWORD" } or { file = "..." }'
+            )
+        return url
+
+
 class PrivacyConfig(_Strict):
     subjects: Literal["off", "hashed", "kept"] = "kept"
     retention_days: int = Field(default=400, ge=30, le=3650)
@@ -156,6 +185,7 @@ class Settings(BaseSettings):
     )
 
     state_dir: Path | None = None
+    database: DatabaseConfig | None = None  # organization mode: a postgresql:// URL
     rules: list[Path] = []  # user rule files layered over rules/default.toml, in order
     privacy: PrivacyConfig = PrivacyConfig()
     accounts: list[AccountConfig] = Field(default_factory=list, min_length=1)

@@ -62,6 +62,15 @@ class LockedError(PeerpulseError):
     exit_code = ExitCode.LOCKED
 
 
+class StoreError(Exception):
+    """A store backend (worker/store/) cannot open, migrate or reach its database.
+
+    Defined here, not beside the backends, so the CLI can catch it without
+    importing one: ``peerpulse --help`` loads no store and no connector module
+    (tests/test_architecture.py). Callers that open a store turn it into a
+    :class:`StateError`; ``main`` reports one that escapes with the same exit code."""
+
+
 class StateError(PeerpulseError):
     """The state database is unusable (not ours, newer schema, disk full)."""
 

@@ -112,8 +112,10 @@ def sync_account(
     *,
     now: datetime | None = None,
     progress: ProgressCallback | None = None,
+    only: Callable[[str], bool] | None = None,
 ) -> AccountSyncReport:
-    """Sync every source of ``account``; never raises for connector failures."""
+    """Sync every source of ``account`` (or those whose name ``only`` accepts:
+    organization mode syncs the directory apart); never raises for connector failures."""
     report = AccountSyncReport(account.name)
     context = source_context(settings, account, now, store)
     try:
@@ -133,6 +135,8 @@ def sync_account(
     before = store.counts(account.name)
     held_before = before.events + before.messages
     for source in sources:
+        if only is not None and not only(source.name):
+            continue
         result = _sync_source(store, account.name, source, progress, now)
         report.sources.append(result)
         if result.failure == "unavailable":

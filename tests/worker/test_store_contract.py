@@ -1,10 +1,10 @@
 """The Store contract: what any backend must do, tested only through the protocol.
 
 Every test takes ``backend``, a :class:`~peerpulse.worker.store.protocol.Store`
-from each implementation in ``BACKENDS``. Only SQLite exists today; a
-PostgreSQL backend joins by adding a factory (skipped when no server is
-configured) and must pass the same tests unchanged. Nothing here opens a
-connection or writes SQL.
+from each implementation: SQLite in a temp file, PostgreSQL in a fresh schema of
+the session's own server (tests/pg_cluster.py; skipped, with the reason, when
+no server can be started). Both pass the same tests unchanged. Nothing here
+opens a connection or writes SQL.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from peerpulse.connectors.records import (
     SyncBatch,
 )
 from peerpulse.connectors.state import StateChange
-from peerpulse.worker.store import SqliteStore
+from peerpulse.worker.store import SqliteStore, open_store
 from peerpulse.worker.store.protocol import Store
 from peerpulse.worker.store.rows import LedgerState
 
@@ -33,16 +33,23 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 AT = int(T0.timestamp())
 
 
-def _sqlite(tmp_path: Path) -> AbstractContextManager[Store]:
+def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> AbstractContextManager[Store]:
     return SqliteStore(tmp_path / "state.sqlite3")
 
 
-BACKENDS: dict[str, Callable[[Path], AbstractContextManager[Store]]] = {"sqlite": _sqlite}
+def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> AbstractContextManager[Store]:
+    return open_store(request.getfixturevalue("pg_url"))
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], AbstractContextManager[Store]]] = {
+    "sqlite": _sqlite,
+    "postgres": _postgres,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with BACKENDS[request.param](tmp_path) as store:
+    with BACKENDS[request.param](request, tmp_path) as store:
         yield store
 
 
@@ -69,6 +76,13 @@ def _failing(batch: SyncBatch) -> SyncBatch:
     earlier rows were written, inside the transaction."""
     batch.upserts.append(message(99, timestamp=None))
     return batch
+
+
+def test_every_backend_implements_the_whole_protocol(backend):
+    """A method merged into the protocol later must reach every backend."""
+    wanted = {n for n in vars(Store) if not n.startswith("_")} | set(Store.__annotations__)
+    assert "settle_command" in wanted and "read_only" in wanted
+    assert sorted(n for n in wanted if not hasattr(backend, n)) == []
 
 
 # -- records -------------------------------------------------------------------------
@@ -221,3 +235,53 @@ def test_a_resend_gets_the_next_seq_and_latest_returns_it(backend):
     assert [e.seq for e in backend.ledger_entries("a")] == [0, 1]
     summary = backend.ledger_last_summary("a")
     assert summary is not None and (summary.period, summary.state) == ("2026-W48", "pending")
+
+
+# -- retention purges and purge horizons (issue 10, item 1) --------------------------
+
+
+def _daily(n: int) -> list[MessageMeta]:
+    return [message(0, source_id=f"d{i}", timestamp=T0 - timedelta(days=i)) for i in range(n)]
+
+
+def test_a_purge_deletes_only_older_records_of_that_account(backend):
+    backend.apply_batch("a", "mail", SyncBatch(upserts=_daily(10), cursor="c"))
+    backend.apply_batch("b", "mail", SyncBatch(upserts=_daily(10), cursor="c"))
+    cutoff = T0 - timedelta(days=4, hours=12)
+    assert backend.count_before("a", cutoff) == {"events": 0, "messages": 5}
+    assert backend.purge_before("a", cutoff) == {"events": 0, "messages": 5}
+    assert sorted(m.source_id for m in backend.iter_messages("a")) == [
+        "d0", "d1", "d2", "d3", "d4"]
+    assert backend.counts("b").messages == 10
+    assert backend.count_before("a", cutoff) == {"events": 0, "messages": 0}
+
+
+def test_an_ordinary_retention_purge_never_reopens_a_source(backend):
+    backend.apply_batch("a", "mail", SyncBatch(
+        upserts=_daily(10), cursor="c", state=[StateChange("k", "v")]))
+    backend.purge_before("a", T0 - timedelta(days=5))
+    assert backend.reopen_purged("a", T0 - timedelta(days=5)) == []  # the same cutoff
+    assert backend.reopen_purged("a", T0 - timedelta(days=4)) == []  # a later one
+    assert backend.cursor("a", "mail") == "c"
+    assert backend.state_get("a", "mail", "k") == "v"
+
+
+def test_a_cutoff_behind_the_purge_horizon_reopens_that_source_once(backend):
+    for account in ("a", "b"):
+        for source in ("mail", "cal", "untouched"):
+            days = 1 if source == "untouched" else 10
+            backend.apply_batch(account, source, SyncBatch(
+                upserts=[message(0, source_id=f"{source}{i}", timestamp=T0 - timedelta(days=i))
+                         for i in range(days)],
+                cursor=f"{source}-c", state=[StateChange("k", source)]))
+    backend.purge_before("a", T0 - timedelta(days=3))
+    backend.purge_before("a", T0 - timedelta(days=8))  # an older purge never lowers it
+    backend.purge_before("b", T0 - timedelta(days=3))
+    assert backend.reopen_purged("a", T0 - timedelta(days=4)) == ["cal", "mail"]
+    assert backend.cursor("a", "mail") is None and backend.cursor("a", "cal") is None
+    assert backend.state_get("a", "mail", "k") is None
+    assert backend.cursor("a", "untouched") == "untouched-c"  # nothing of it was purged
+    assert backend.state_get("a", "untouched", "k") == "untouched"
+    assert backend.cursor("b", "mail") == "mail-c"  # another account's horizon is its own
+    assert backend.reopen_purged("a", T0 - timedelta(days=4)) == []  # cleared with it
+    assert backend.reopen_purged("b", T0 - timedelta(days=4)) == ["cal", "mail"]

@@ -1,11 +1,12 @@
 """What the worker needs from persistent state, independent of the database.
 
-:class:`Store` is the seam between the worker and its backend. Today the only
-implementation is :class:`~peerpulse.worker.store.sqlite.SqliteStore`; a
-PostgreSQL backend implements the same protocol and passes the same contract
-tests (tests/worker/test_store_contract.py). Callers in worker/ annotate with
-``Store`` so they cannot reach for SQLite specifics, and no module outside
-worker/store/ writes SQL (tests/test_architecture.py).
+:class:`Store` is the seam between the worker and its backend:
+:class:`~peerpulse.worker.store.sqlite.SqliteStore` (one manager) and
+``PostgresStore`` (postgres.py, organization mode) implement it and pass the
+same contract tests (tests/worker/test_store_contract.py, test_store_overrides.py).
+Callers in worker/ annotate with ``Store`` so they cannot reach for SQLite
+specifics, and no module outside worker/store/ writes SQL
+(tests/test_architecture.py).
 
 Guarantees every implementation gives:
 

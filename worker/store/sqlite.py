@@ -30,9 +30,11 @@ from peerpulse.connectors.records import (
     RecordKind,
     SyncBatch,
 )
+from peerpulse.worker.errors import StoreError
 from peerpulse.worker.store import codec, salvage
 from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store import sqlite_overrides as overrides_sql
+from peerpulse.worker.store import sqlite_retention as retention_sql
 from peerpulse.worker.store.migrations import MIGRATIONS
 from peerpulse.worker.store.rows import (
     AccountCounts,
@@ -57,17 +59,6 @@ __all__ = [
 ]
 
 _READ_CHUNK = 5000
-
-
-class StoreError(Exception):
-    """The state database cannot be opened or is not ours."""
-
-
-def _horizon_key(account: str, source: str) -> str:
-    """The ``store_meta`` key of a source's purge horizon (epoch seconds): the
-    newest retention cutoff that deleted some of its records. The unit separator
-    cannot occur in account or source names written by the config."""
-    return f"purge_horizon\x1f{account}\x1f{source}"
 
 
 _TABLES = {RecordKind.EVENT: "events", RecordKind.MESSAGE: "messages", RecordKind.PERSON: "people"}
@@ -555,34 +546,9 @@ class SqliteStore:
         Each source that lost records remembers ``cutoff`` as its *purge horizon*
         (in the same transaction): its cursor no longer promises that everything
         the source holds is stored, only what is newer than the horizon. See
-        :meth:`reopen_purged`."""
-        limit = codec.to_epoch(cutoff)
+        :meth:`reopen_purged`; the SQL is in sqlite_retention.py."""
         with self._transaction() as cur:
-            touched = [
-                row[0]
-                for row in cur.execute(
-                    "SELECT source FROM events WHERE account = ? AND end_ts < ? UNION "
-                    "SELECT source FROM messages WHERE account = ? AND ts < ?",
-                    (account, limit, account, limit),
-                )
-            ]
-            for source in touched:
-                key = _horizon_key(account, source)
-                row = cur.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()
-                horizon = max(limit, int(row[0])) if row else limit
-                cur.execute(
-                    "INSERT INTO store_meta (key, value) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, str(horizon)),
-                )
-            cur.execute("DELETE FROM events WHERE account = ? AND end_ts < ?", (account, limit))
-            events = cur.rowcount
-            cur.execute("DELETE FROM messages WHERE account = ? AND ts < ?", (account, limit))
-            messages = cur.rowcount
-            cur.execute(
-                "DELETE FROM title_changes WHERE account = ? AND seen_at < ?", (account, limit)
-            )
-        return {"events": events, "messages": messages}
+            return retention_sql.purge_before(cur, account, codec.to_epoch(cutoff))
 
     def reopen_purged(self, account: str, cutoff: datetime) -> list[str]:
         """Forget the cursor and connector state of every source whose purge horizon
@@ -593,28 +559,8 @@ class SqliteStore:
         ``retention_days`` was raised since). The source's cursor still says those
         records are stored, so without this they would never come back. Returns
         the sources reopened; their horizons are cleared in the same transaction."""
-        limit = codec.to_epoch(cutoff)
-        prefix = _horizon_key(account, "")
-        reopened: list[str] = []
         with self._transaction() as cur:
-            rows = cur.execute(
-                "SELECT key, value FROM store_meta WHERE substr(key, 1, ?) = ?",
-                (len(prefix), prefix),
-            ).fetchall()
-            for key, value in rows:
-                if int(value) <= limit:
-                    continue
-                source = key[len(prefix):]
-                cur.execute(
-                    "DELETE FROM cursors WHERE account = ? AND source = ?", (account, source)
-                )
-                cur.execute(
-                    "DELETE FROM connector_state WHERE account = ? AND source = ?",
-                    (account, source),
-                )
-                cur.execute("DELETE FROM store_meta WHERE key = ?", (key,))
-                reopened.append(source)
-        return sorted(reopened)
+            return retention_sql.reopen_purged(cur, account, codec.to_epoch(cutoff))
 
     def count_before(self, account: str, cutoff: datetime) -> dict[str, int]:
         limit = codec.to_epoch(cutoff)
