@@ -172,6 +172,22 @@ def test_a_rate_printed_as_zero_has_an_empty_bar():
     assert bars and all("0.0/wk" in line and "\u2588" not in line for line in bars)
 
 
+def test_each_department_has_its_own_line_and_three_aligned_bars():
+    """Seen on Enron digests: the 4-week bar ran on at the end of the department's
+    line (a block tag ate its newline), so the three windows did not line up."""
+    text = _render(full_digest()).text
+    lines = text.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("COVERAGE BY")))
+    section = lines[start + 1:lines.index("--", start)]
+    heads = [i for i, line in enumerate(section) if line.startswith("  ") and
+             not line.startswith("    ") and line.strip()]
+    assert heads
+    for i in heads:
+        assert "/wk" not in section[i]
+        assert [section[i + k].split()[:2] for k in (1, 2, 3)] == [
+            ["4", "wk"], ["13", "wk"], ["26", "wk"]]
+
+
 def test_without_a_calendar_the_digest_says_why_there_are_no_times():
     digest = full_digest()
     bare = replace(digest, stats={**digest.stats, "calendar": False},
