@@ -112,7 +112,9 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     # Records were read, yet none names the owner: a wrong owner address or alias.
     owner_missing = events_read + messages_read > 0 and ledger.owner_records == 0
     reconnect = recommend.reconnect(ordered, ctx, skip)
-    feedback = recommend.feedback(ordered, ctx)
+    feedback = recommend.feedback(
+        ordered, ctx, frozenset(skip | {e.email for e in reconnect})
+    )
     invitations = recommend.invitations(
         ordered, team_meeting, department_of,
         owner_person.department if owner_person else None, ctx,

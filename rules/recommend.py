@@ -353,8 +353,14 @@ def feedback_period(day: date, period: str) -> int:
     return (day.year * 12 + day.month - 1) // months
 
 
-def feedback(views: Sequence[PeerView], ctx: Context) -> tuple[PersonEntry, ...]:
-    """Once per period: the peers worked with most, across departments, not asked lately."""
+def feedback(
+    views: Sequence[PeerView], ctx: Context, skip: frozenset[str] = frozenset()
+) -> tuple[PersonEntry, ...]:
+    """Once per period: the peers worked with most, across departments, not asked lately.
+
+    ``skip``: people the digest already asks the owner to contact (peer of the week,
+    reconnect); naming them again here spends a slot on someone already on the
+    list, so the ask goes to the next collaborators instead."""
     model = ctx.rules.model.feedback
     current = feedback_period(ctx.today, model.period)
     asked_recently: set[str] = set()
@@ -370,7 +376,7 @@ def feedback(views: Sequence[PeerView], ctx: Context) -> tuple[PersonEntry, ...]
     since = ctx.now_ts - window
     ranked: list[tuple[float, str, PeerView, int]] = []
     for v in views:
-        if v.email in asked_recently or ctx.blocked(v.email):
+        if v.email in asked_recently or v.email in skip or ctx.blocked(v.email):
             continue
         rows = [r for r in v.rows if since <= r[0] <= ctx.now_ts]
         if len(rows) >= model.min_interactions:

@@ -194,6 +194,20 @@ def test_feedback_asks_the_peers_worked_with_most_once_per_quarter() -> None:
     assert {e.email for e in last_quarter.feedback} == {HR, SALES}  # asked lately
 
 
+def test_a_peer_to_reconnect_with_is_not_also_asked_for_feedback() -> None:
+    """Seen on Enron: Richard Sanders was in reconnect ("12 days overdue") and in
+    feedback of the same digest; one name, one ask, and the feedback slot goes on."""
+    weekly_then_quiet = [mail(days_ago(d), ME, (OPS,)) for d in range(30, 91, 7)]
+    result = run([], _worked_with() + weekly_then_quiet)
+    digest = result.digest
+    named = {e.email for e in digest.reconnect}
+    if digest.peer_of_the_week:
+        named.add(digest.peer_of_the_week.person.email)
+    assert OPS in named
+    assert OPS not in {e.email for e in digest.feedback}
+    assert digest.feedback  # the ask still goes to the others worked with most
+
+
 def test_invitations_name_a_peer_from_a_department_that_never_attends() -> None:
     team = [meeting(days_ago(7 * w), "r1@corp.example", "r2@corp.example", SALES,
                     title="Platform weekly", series="weekly-1", uid=f"weekly-1@{w}",
