@@ -258,9 +258,15 @@ def _how(split: tuple[int, int], total: int) -> str:
     return " and ".join(parts) or "none"
 
 
+_ANSWERABLE = 5  # more open threads than this are named by count, not as a to-do
+
+
 def _next_step(theirs: tuple[int, int], first: str, unanswered: int = 0) -> str:
     """The concrete step: answer what is still open, else match how they reach out."""
     threads, meetings = theirs
+    if unanswered > _ANSWERABLE:
+        # "reply to Lynn's 96 unanswered threads" is true and no one will do it.
+        return f"answer {first}'s latest threads ({unanswered} unanswered)"
     if unanswered:
         return f"reply to {first}'s {unanswered} unanswered thread{'' if unanswered == 1 else 's'}"
     if meetings > threads:

@@ -187,3 +187,11 @@ def test_a_department_with_a_meeting_already_on_the_calendar_is_covered() -> Non
     booked = run([*events, meeting(days_ago(-5), FIN)]).digest.coverage
     assert "Finance" not in {c.department for c in booked}
     assert "Sales" in {c.department for c in booked}
+
+
+def test_many_open_threads_are_named_by_count_not_as_a_to_do() -> None:
+    """Seen on Enron: "reply to Lynn's 96 unanswered threads" is true and undoable."""
+    threads = [mail(days_ago(d), FIN, (ME,), subject=f"Question {d}") for d in range(2, 40, 3)]
+    result = run([], threads + [mail(days_ago(45), ME, (FIN,))])
+    (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]
+    assert fin.action == "answer Finley's latest threads (13 unanswered)"
