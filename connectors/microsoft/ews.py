@@ -56,9 +56,11 @@ from peerpulse.connectors.microsoft.ews_normalize import (
     event_instance,
     message_meta,
 )
+from peerpulse.connectors.microsoft.normalize import delivered_command_copy
 from peerpulse.connectors.microsoft.settings import ExchangeSettings
 from peerpulse.connectors.records import (
     EventInstance,
+    MailCommand,
     MessageMeta,
     RecordKey,
     RecordKind,
@@ -303,7 +305,7 @@ class EwsMailSource:
 
     def _fetch(
         self, name: str, ids: list[tuple[str, str]], oldest: datetime, sent: bool
-    ) -> list[MessageMeta]:
+    ) -> list[MessageMeta | MailCommand]:
         if not ids:
             return []
         items = _calling(
@@ -311,6 +313,7 @@ class EwsMailSource:
             self.context.account,
             lambda: list(self.account.fetch(ids=ids, only_fields=list(MESSAGE_FIELDS))),
         )
+        sent_listed = any(f in SENT_FOLDERS for f in self.folders)
         out = []
         for item in items:
             if isinstance(item, Exception):
@@ -318,7 +321,9 @@ class EwsMailSource:
             meta = message_meta(
                 item, self.context.owner_addresses, self.context.subjects, sent_folder=sent
             )
-            if meta is not None and meta.timestamp >= oldest:
+            if meta is None or meta.timestamp < oldest:
+                continue
+            if not delivered_command_copy(meta, sent_folder=sent, sent_listed=sent_listed):
                 out.append(meta)
         return out
 

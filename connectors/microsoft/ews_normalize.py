@@ -21,6 +21,7 @@ from peerpulse.connectors.records import (
     EventInstance,
     EventStatus,
     EventType,
+    MailCommand,
     MessageMeta,
     ResponseStatus,
     Transparency,
@@ -150,8 +151,9 @@ def _addresses(boxes: Iterable[Any] | None) -> str:
 
 def message_meta(
     item: Any, owner: frozenset[str], subjects: str, *, sent_folder: bool = False
-) -> MessageMeta | None:
-    """A message as MessageMeta; None for drafts and items without a time."""
+) -> MessageMeta | MailCommand | None:
+    """A message as MessageMeta (or MailCommand: the owner's digest action link); None
+    for drafts and items without a time."""
     item_id = getattr(item, "id", None)
     if not item_id or getattr(item, "is_draft", False):
         return None

@@ -19,6 +19,11 @@ again; upserts deduplicate.
 ``@removed`` in a folder's delta means the message left that folder (moved,
 archived or deleted: Graph does not say which). The record is kept: the
 exchange it stands for happened either way, and retention ages it out.
+
+A digest action link (a :class:`~connectors.records.MailCommand`) is kept from
+Sent Items only when that folder is read: the delivered Inbox copy of the same
+mail would settle the one click twice (:func:`~connectors.microsoft.normalize.
+delivered_command_copy`).
 """
 
 from __future__ import annotations
@@ -31,8 +36,12 @@ from datetime import datetime, timedelta
 
 from peerpulse.connectors.microsoft.delta import DeltaPosition
 from peerpulse.connectors.microsoft.graph import GraphClient, GraphError
-from peerpulse.connectors.microsoft.normalize import MESSAGE_SELECT, message_meta
-from peerpulse.connectors.records import MessageMeta, SyncBatch
+from peerpulse.connectors.microsoft.normalize import (
+    MESSAGE_SELECT,
+    delivered_command_copy,
+    message_meta,
+)
+from peerpulse.connectors.records import MailCommand, MessageMeta, SyncBatch
 from peerpulse.connectors.state import StagedState
 
 log = logging.getLogger(__name__)
@@ -100,10 +109,11 @@ class MailSource:
             url = self.client.url(f"mailFolders/{folder}/messages/delta?$select={MESSAGE_SELECT}")
         oldest = self.now() - self.window
         sent = folder.lower() in SENT_FOLDERS
+        sent_listed = any(f.lower() in SENT_FOLDERS for f in self.folders)
         what = f"{self.account}/mail {folder} delta"
         removed = 0
         for page in self.client.pages(url, prefer=self.prefer, what=what):
-            messages: list[MessageMeta] = []
+            messages: list[MessageMeta | MailCommand] = []
             for item in page.get("value") or []:
                 if not isinstance(item, dict):
                     continue
@@ -114,7 +124,9 @@ class MailSource:
                     item, self.owner, self.subjects, sent_folder=sent,
                     other_is_bulk=self.other_is_bulk,
                 )
-                if meta is not None and meta.timestamp >= oldest:
+                if meta is None or meta.timestamp < oldest:
+                    continue
+                if not delivered_command_copy(meta, sent_folder=sent, sent_listed=sent_listed):
                     messages.append(meta)
             next_link = page.get("@odata.nextLink")
             if next_link:

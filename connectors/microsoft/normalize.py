@@ -31,6 +31,7 @@ from peerpulse.connectors.records import (
     EventInstance,
     EventStatus,
     EventType,
+    MailCommand,
     MessageMeta,
     Person,
     ResponseStatus,
@@ -207,8 +208,10 @@ def message_meta(
     *,
     sent_folder: bool = False,
     other_is_bulk: bool = True,
-) -> MessageMeta | None:
-    """One message delta item as MessageMeta; None for drafts and items without a time."""
+) -> MessageMeta | MailCommand | None:
+    """One message delta item as MessageMeta (or MailCommand: the owner's digest action
+    link, see :func:`connectors.headers.message_meta_from_headers`); None for drafts and
+    items without a time."""
     if not item.get("id") or item.get("isDraft"):
         return None
     when = parse_instant(item.get("receivedDateTime")) or parse_instant(item.get("sentDateTime"))
@@ -238,6 +241,19 @@ def message_meta(
         thread_id=str(item["conversationId"]) if item.get("conversationId") else None,
         sent_label=sent_folder,
     )
+
+
+def delivered_command_copy(
+    record: MessageMeta | MailCommand, *, sent_folder: bool, sent_listed: bool
+) -> bool:
+    """True for the Inbox copy of a command mail when Sent Items is read too.
+
+    A mail to oneself is two items in Exchange (the Sent Items copy and the delivered
+    one, each with its own id); Gmail keeps one message with two labels. Keeping both
+    would settle the one click twice, the second as "already applied: this link was
+    used before", which the digest would report. The Sent Items copy is the one kept.
+    """
+    return isinstance(record, MailCommand) and not sent_folder and sent_listed
 
 
 # -- directory -------------------------------------------------------------------------

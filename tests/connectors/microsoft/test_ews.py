@@ -55,7 +55,9 @@ def _message(n: int, **extra: Any) -> dict[str, Any]:
     return message
 
 
-def _connector(tmp_path: Path, store: Any, **overrides: Any) -> ExchangeConnector:
+def _connector(
+    tmp_path: Path, store: Any, *, subjects: str = "kept", **overrides: Any
+) -> ExchangeConnector:
     from peerpulse.worker.sync import _CommittedState
 
     secret = tmp_path / "ews-password"
@@ -68,7 +70,7 @@ def _connector(tmp_path: Path, store: Any, **overrides: Any) -> ExchangeConnecto
     ))
     context = SourceContext(
         account="alice", owner_addresses=frozenset({USER}), timezone="Europe/Berlin",
-        now=NOW,
+        now=NOW, subjects=subjects,
         committed_state=(lambda name: _CommittedState(store, "alice", name)) if store else None,
     )
     return ExchangeConnector(context, settings)
@@ -167,6 +169,43 @@ def test_a_rejected_sync_state_lists_the_folder_again(ews, tmp_path, store):
     ews.expired_states |= {store.state_get("alice", "mail", "folder/inbox")}
     ews.folders["inbox"].put(_message(9))
     drain(store, _source(_connector(tmp_path, store), "mail"))
+    assert len(list(store.iter_messages("alice"))) == 4
+
+
+def test_a_command_mail_to_oneself_is_one_command_applied_once(ews, tmp_path, store):
+    """A digest action link (issue 13) through Exchange: Sent Items and the Inbox each hold
+    a copy; it is a command (never a message) despite hashed subjects, applied once."""
+    from zoneinfo import ZoneInfo
+
+    from peerpulse.connectors.records import HASHED, MailCommand, Person
+    from peerpulse.worker.overrides import apply_mail_commands, command_subject
+
+    key, bob = bytes(range(32)), "peer7@contoso.com"
+    subject = command_subject(key, "alice", "done", bob, "2026-W22")
+
+    def send_to_self(n: int) -> None:
+        mail = _message(n, subject=subject, received=_iso(-timedelta(minutes=n)),
+                        **{"from": USER, "to": [USER]})
+        ews.folders["sentitems"].put(mail)
+        ews.folders["inbox"].put({**mail, "id": f"inb{n}"})
+
+    for n in range(4):
+        ews.folders["inbox"].put(_message(n))
+    send_to_self(10)
+    source = _source(_connector(tmp_path, store, subjects="hashed"), "mail")
+    records = [r for b in drain(store, source) for r in b.upserts]
+    assert [r.command for r in records if isinstance(r, MailCommand)] == [
+        subject.removeprefix("peerpulse: ")]
+    messages = list(store.iter_messages("alice"))
+    assert len(messages) == 4 and all(m.subject.startswith(HASHED) for m in messages)
+    people, zone = [Person(bob, "Bob Peer")], ZoneInfo("Europe/Berlin")
+    (settled,) = apply_mail_commands(store, "alice", key, people, zone, NOW)
+    assert settled.outcome == "applied"
+    send_to_self(11)  # clicked again: arrives through the sync state, ignored
+    drain(store, _source(_connector(tmp_path, store, subjects="hashed"), "mail"))
+    (again,) = apply_mail_commands(store, "alice", key, people, zone, NOW)
+    assert again.outcome == "ignored" and again.detail.startswith("already applied")
+    assert len(store.overrides("alice", include_undone=True)) == 1
     assert len(list(store.iter_messages("alice"))) == 4
 
 
