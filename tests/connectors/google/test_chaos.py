@@ -12,7 +12,7 @@ import http.client
 from peerpulse.connectors.google.pacing import is_retryable
 
 from benchmarks.google_chaos import chaos
-from tests.connectors.google.fake_google import Faults, fault_kinds
+from tests.connectors.google.fake_google import REQUEST_FAULTS, Faults, fault_kinds
 
 
 def test_a_truncated_body_is_retried_like_a_dropped_connection():
@@ -35,8 +35,11 @@ def test_faults_are_seeded_and_deterministic():
 
 def test_a_short_chaos_run_loses_and_duplicates_nothing():
     clean, faulty, compared = chaos(
-        400, 40, 0.2, seed=3, client_timeout=0.3, hold=0.5, retry_after=0.1, delay=0.02
+        400, 40, 0.2, seed=3, client_timeout=1.0, hold=1.2, retry_after=0.1, delay=0.02
     )
+    # Seed 3 meets every kind of fault at least once (read timeouts, resets, a truncated
+    # body, expired access and sync tokens among them), about 55 in all.
+    assert set(faulty.faults) == set(REQUEST_FAULTS), faulty.faults
     assert sum(faulty.faults.values()) >= 20, faulty.faults
     assert faulty.runs == [1, 1], faulty.failures  # every fault retried within the run
     assert (compared.lost, compared.extra, compared.duplicated) == (0, 0, 0)
