@@ -50,6 +50,7 @@ class Scenario:
     failures: Counter[str] = field(default_factory=Counter)  # error type of each failed run
     http_requests: int = 0
     batch_parts: int = 0
+    batches: int = 0
     faults: dict[str, int] = field(default_factory=dict)
     rows: dict[str, Counter[tuple[Any, ...]]] = field(default_factory=dict)
     cursors: dict[str, Any] = field(default_factory=dict)
@@ -243,6 +244,7 @@ def scenario(
             out.seconds = time.monotonic() - started
             out.http_requests = fake.http_requests
             out.batch_parts = sum(fake.batch_sizes)
+            out.batches = len(fake.batch_sizes)
             out.faults = dict(faults.counts) if faults else {}
             fake.faults = None
             fake.reset_counters()
@@ -345,13 +347,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"  fault-free: runs per phase {clean.runs}, {clean.http_requests:,} HTTP requests, "
-            f"{clean.batch_parts:,} batch parts, {clean.seconds:.1f} s"
+            f"{clean.batch_parts:,} parts in {clean.batches} batches, {clean.seconds:.1f} s"
         )
         injected = sum(faulty.faults.values())
         print(
             f"  faulty:     runs per phase {faulty.runs} (failed runs: "
             f"{dict(faulty.failures) or 'none'}), {faulty.http_requests:,} HTTP requests, "
-            f"{faulty.batch_parts:,} batch parts, {faulty.seconds:.1f} s; "
+            f"{faulty.batch_parts:,} parts in {faulty.batches} batches, {faulty.seconds:.1f} s; "
             f"{injected:,} faults injected {dict(sorted(faulty.faults.items()))}"
         )
         print(
