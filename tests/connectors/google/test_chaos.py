@@ -8,10 +8,11 @@ compared row by row.
 from __future__ import annotations
 
 import http.client
+from collections import Counter
 
 from peerpulse.connectors.google.pacing import is_retryable
 
-from benchmarks.google_chaos import chaos
+from benchmarks.google_chaos import Scenario, chaos, compare
 from tests.connectors.google.fake_google import REQUEST_FAULTS, Faults, fault_kinds
 
 
@@ -42,7 +43,17 @@ def test_a_short_chaos_run_loses_and_duplicates_nothing():
     assert set(faulty.faults) == set(REQUEST_FAULTS), faulty.faults
     assert sum(faulty.faults.values()) >= 20, faulty.faults
     assert faulty.runs == [1, 1], faulty.failures  # every fault retried within the run
+    assert sum(sum(rows.values()) for rows in faulty.rows.values()) > 400  # mail and events
     assert (compared.lost, compared.extra, compared.duplicated) == (0, 0, 0)
     assert compared.cursors_equal, (clean.cursors, faulty.cursors)
     assert compared.follow_up_ok, faulty.follow_up_calls
     assert compared.http_ratio > 1  # the faults cost requests, and the figure shows it
+
+
+def test_the_comparison_counts_lost_extra_and_duplicated_rows():
+    clean = Scenario(rows={"messages": Counter({("a",): 1, ("b",): 1}), "events": Counter()})
+    faulty = Scenario(rows={"messages": Counter({("a",): 2, ("c",): 1}), "events": Counter()})
+    faulty.cursors = {"gmail": {"history": "9"}}
+    compared = compare(clean, faulty)
+    assert (compared.lost, compared.extra, compared.duplicated) == (1, 2, 1)
+    assert not compared.cursors_equal
