@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-google bench-microsoft bench-files accuracy enron chaos crash-loop fuzz-explore bench-ics screenshot clean
+.PHONY: demo test lint bench bench-google bench-microsoft bench-files accuracy enron chaos chaos-google crash-loop fuzz-explore bench-ics screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ bench: $(STAMP)
 ## chaos: kill syncs and deliveries at every step and resume (also part of `make test`)
 chaos: $(STAMP)
 	PEERPULSE_ORG_CHAOS=1 $(BIN)/python -m pytest -q tests/worker/test_crash_resume.py tests/worker/test_exactly_once.py tests/worker/test_org_chaos.py
+
+## chaos-google: demo-like mailbox + calendar synced through the real Google connector and store
+## against the fake server at a 20% fault rate (429/403/5xx, timeouts, resets, truncated bodies,
+## failing batch parts, expired access and sync tokens), compared with the fault-free run
+## (a minute or two; not in `make test`, whose short version is tests/connectors/google/test_chaos.py)
+chaos-google: $(STAMP)
+	$(BIN)/python -m benchmarks.google_chaos --messages 3000 --events 300 --rate 0.2 --seed 1 2 3
 
 ## crash-loop: >= 100 SIGKILLs of `peerpulse run` at random moments, week after week, with an
 ## SMTP sink on 127.0.0.1; compared with the same weeks uninterrupted (minutes; not in `make test`)

@@ -35,6 +35,7 @@ benchmark's "minimum the API allows".
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import logging
 import random
@@ -347,7 +348,12 @@ def retry_hint(exc: BaseException, now: Callable[[], float] = time.time) -> floa
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """429, 5xx, 403 rate limits and transport failures; never other 4xx."""
+    """429, 5xx, 403 rate limits and transport failures; never other 4xx.
+
+    A transport failure includes an answer cut short: httplib2 lets
+    ``http.client.IncompleteRead`` (a body shorter than its Content-Length) and
+    other ``HTTPException``s out of ``response.read()``, and the chaos run
+    (issue 10) saw one end a whole sync."""
     if isinstance(exc, HttpError):
         status = exc.resp.status
         if status == 429 or status >= 500:
@@ -355,7 +361,14 @@ def is_retryable(exc: BaseException) -> bool:
         return status == 403 and error_reason(exc) in RATE_LIMIT_REASONS
     return isinstance(
         exc,
-        (socket.timeout, TimeoutError, ConnectionError, ssl.SSLError, httplib2.ServerNotFoundError),
+        (
+            socket.timeout,
+            TimeoutError,
+            ConnectionError,
+            ssl.SSLError,
+            httplib2.ServerNotFoundError,
+            http.client.HTTPException,
+        ),
     )
 
 

@@ -33,13 +33,22 @@ It is meant to be as strict as Google, each rule with its source:
   in the message, "User-rate limit exceeded.  Retry after <RFC 3339>", as
   Gmail writes it (levz0r/gmail-tester#23, twentyhq/twenty#17850), and a
   Retry-After header only when ``retry_after_header`` is set.
+
+``faults`` (a :class:`Faults`) turns on a fault mode for chaos runs (issue 10):
+a seeded share of requests fails as Google and networks do (429 with
+Retry-After, 403 rate-limit reasons, 500, 503, a read timeout, a connection
+reset, a truncated body, an expired access token, an expired sync token) and a
+share of batch parts fails while their batch answers 200.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
+import socket
+import struct
 import threading
 import time
 import urllib.parse
@@ -80,6 +89,90 @@ PRICES = {  # units per method; research §1.1 (2026: threads.list and profile a
 }
 BATCH_LIMIT = 100
 CONCURRENCY_MESSAGE = "Too many concurrent requests for user"
+
+
+# Faults of a whole HTTP request, and of one part of a batch whose envelope answers 200.
+REQUEST_FAULTS = (
+    "429", "403", "500", "503", "timeout", "reset", "truncated", "expired_token", "expired_sync",
+)
+PART_FAULTS = ("429", "403", "500", "503")
+TRANSPORT_FAULTS = frozenset({"timeout", "reset", "truncated"})
+
+
+@dataclass
+class Faults:
+    """A seeded fault mode: ``rate`` of requests (and of batch parts) fail.
+
+    Deterministic whatever the thread interleaving: whether the n-th time a
+    given request (method, path and query; a batch part by its own target) is
+    seen fails, and how, is a hash of (seed, request, n), so the same client
+    meets the same faults in the same places run after run. A read timeout
+    holds the answer ``hold_seconds`` (bounded: the client's timeout must be
+    shorter) and then drops the connection. Requests that carry a sync token
+    are few (one per source and run), so half of their faults are an expired
+    token.
+    """
+
+    rate: float
+    seed: int = 0
+    kinds: tuple[str, ...] = REQUEST_FAULTS
+    retry_after: float = 1.0
+    hold_seconds: float = 1.5
+    counts: dict[str, int] = field(default_factory=dict)
+    _seen: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def draw(self, key: str, allowed: tuple[str, ...]) -> str | None:
+        """The fault for this occurrence of ``key`` among ``allowed``, or None."""
+        with self._lock:
+            n = self._seen.get(key, 0)
+            self._seen[key] = n + 1
+        digest = hashlib.sha256(f"{self.seed}|{key}|{n}".encode()).digest()
+        if int.from_bytes(digest[:8], "big") / 2**64 >= self.rate:
+            return None
+        kinds = [kind for kind in self.kinds if kind in allowed]
+        if not kinds:
+            return None
+        kind = kinds[int.from_bytes(digest[8:16], "big") % len(kinds)]
+        if "expired_sync" in kinds and digest[16] < 128:
+            kind = "expired_sync"  # requests with a sync token are few: half their faults
+        with self._lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+        return kind
+
+    def error(self, kind: str, fake: FakeGoogle, headers: dict[str, str], target: str) -> ApiError:
+        """The answer Google gives for an HTTP-level fault ``kind``."""
+        if kind == "429":
+            when = _rfc3339(time.time() + self.retry_after)
+            return ApiError(
+                429,
+                "rateLimitExceeded",
+                f"User-rate limit exceeded.  Retry after {when}",
+                {"Retry-After": f"{self.retry_after:g}"},
+            )
+        if kind == "403":
+            reason = ("rateLimitExceeded", "userRateLimitExceeded")[len(target) % 2]
+            return ApiError(403, reason, "Rate Limit Exceeded")
+        if kind in ("500", "503"):
+            reason = "backendError" if kind == "500" else "serviceUnavailable"
+            return ApiError(int(kind), reason, "injected server error")
+        if kind == "expired_token":  # the access token expires now: every later use is refused
+            token = (headers.get("authorization") or "").removeprefix("Bearer ").strip()
+            with fake._lock:
+                fake.access_tokens.pop(token, None)
+            return ApiError(401, "authError", "Invalid Credentials")
+        if "/calendar/" in target:  # expired_sync
+            return ApiError(
+                410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required."
+            )
+        return ApiError(404, "notFound", "Requested entity was not found.")
+
+
+def fault_kinds(target: str) -> tuple[str, ...]:
+    """The faults a request can meet: an expired sync token only where one is sent."""
+    if "startHistoryId=" in target or "syncToken=" in target:
+        return REQUEST_FAULTS
+    return tuple(kind for kind in REQUEST_FAULTS if kind != "expired_sync")
 
 
 class ApiError(Exception):
@@ -140,7 +233,9 @@ class FakeGoogle:
         max_concurrent: int | None = 25,
         quota_status: int = 429,
         retry_after_header: bool = False,
+        faults: Faults | None = None,
     ) -> None:
+        self.faults = faults
         self.allowed_scopes = set(allowed_scopes)
         self.latency = latency
         self.quota_per_minute = quota_per_minute
@@ -487,10 +582,43 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(*_concurrency_error())
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, out_headers, out = fake.handle(method, self.path, headers, body)
+            kind = None
+            if fake.faults is not None:
+                kind = fake.faults.draw(f"{method} {self.path}", fault_kinds(self.path))
+            if kind is None or kind in TRANSPORT_FAULTS:
+                status, out_headers, out = fake.handle(method, self.path, headers, body)
+            else:
+                error = fake.faults.error(kind, fake, headers, self.path)  # type: ignore[union-attr]
+                status, out_headers, out = error.status, dict(error.headers), json.dumps(
+                    error.body()
+                ).encode()
+                out_headers["Content-Type"] = "application/json; charset=UTF-8"
         finally:
             fake.leave(user, admitted)
+        if kind in TRANSPORT_FAULTS:
+            self._transport_fault(kind, status, out_headers, out)
+            return
         self._reply(status, out_headers, out)
+
+    def _transport_fault(
+        self, kind: str, status: int, headers: dict[str, str], body: bytes
+    ) -> None:
+        """A read timeout, a reset, or a body cut short; then the connection is gone."""
+        fake = self.server_fake
+        assert fake.faults is not None
+        self.close_connection = True
+        if kind == "timeout":
+            time.sleep(fake.faults.hold_seconds)
+        elif kind == "truncated":
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+        # SO_LINGER 0: closing sends RST, as a dropped connection does
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     def _batch(self, body: bytes) -> None:
         fake = self.server_fake
@@ -518,6 +646,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if len(parts) > 50:
             fake.violations.append(f"batch of {len(parts)} requests (Gmail recommends at most 50)")
+        if fake.faults is not None:  # the envelope itself may fail like any request
+            lines = [str(p.get_payload(decode=False)).lstrip().split("\n", 1)[0] for p in parts]
+            kind = fake.faults.draw("batch " + "|".join(lines), fault_kinds(""))
+            if kind in TRANSPORT_FAULTS:
+                self._transport_fault(kind, 200, {}, b"")
+                return
+            if kind is not None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                error = fake.faults.error(kind, fake, headers, "/batch/")
+                out_headers = {"Content-Type": "application/json; charset=UTF-8", **error.headers}
+                self._reply(error.status, out_headers, json.dumps(error.body()).encode())
+                return
         boundary = "batch_fake_boundary"
         out = []
         user, admitted = fake.enter(self.headers.get("Authorization"), len(parts))
@@ -534,7 +674,16 @@ class _Handler(BaseHTTPRequestHandler):
                 for line in header_lines:
                     key, _, value = line.partition(":")
                     sub_headers[key.strip().lower()] = value.strip()
-                if index < admitted:
+                part_fault = None
+                if fake.faults is not None and index < admitted:
+                    part_fault = fake.faults.draw(f"part {method} {target}", PART_FAULTS)
+                if part_fault is not None:  # this part fails; the batch still answers 200
+                    error = fake.faults.error(part_fault, fake, sub_headers, target)  # type: ignore[union-attr]
+                    status, headers = error.status, {
+                        "Content-Type": "application/json; charset=UTF-8", **error.headers
+                    }
+                    payload = json.dumps(error.body()).encode()
+                elif index < admitted:
                     status, headers, payload = fake.handle(
                         method, target, sub_headers, sub_body.encode()
                     )
