@@ -32,14 +32,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from peerpulse.connectors.base import SourceContext, SourceUnavailable
 from peerpulse.connectors.files import folder
-from peerpulse.connectors.files.ics import IcsOptions, ics_items
+from peerpulse.connectors.files.ics import IcsOptions, ics_items, ics_items_from_bytes
+from peerpulse.connectors.files.ics_window import shifted_calendar
 from peerpulse.connectors.files.inputs import (
     Input,
     fingerprint,
@@ -56,7 +57,14 @@ from peerpulse.connectors.files.mail import (
 )
 from peerpulse.connectors.files.people import people_items
 from peerpulse.connectors.files.settings import FilesSettings
-from peerpulse.connectors.records import Record, RecordKey, RecordKind, SkippedInput, SyncBatch
+from peerpulse.connectors.records import (
+    EventInstance,
+    Record,
+    RecordKey,
+    RecordKind,
+    SkippedInput,
+    SyncBatch,
+)
 from peerpulse.connectors.state import StagedState
 
 BATCH_SIZE = 2000
@@ -156,7 +164,13 @@ class FilesSource:
                 read = _plan_mbox(item, old, fp)
             else:
                 fp = fingerprint(item.path)
-                read = _plan_sequence(old, fp, self._day if item.kind == "ics" else "")
+                read = _plan_sequence(old, fp, self._day if item.kind == "ics" else "",
+                                      self._window() if item.kind == "ics" else {})
+                if read is not None and item.kind == "ics" and read.full and old is not None:
+                    shift = self._shift_window(item, old, fp, states)
+                    if shift is not None:
+                        yield from shift
+                        return
         except OSError as exc:
             yield self._batch(cursor=_dump(states), skipped=[
                 SkippedInput(item.label, f"cannot read: {exc.strerror or exc}")])
@@ -211,6 +225,60 @@ class FilesSource:
                               "done": True, "fp": fp, **_edge(item, position)}
         yield self._batch(upserts=upserts, cursor=_dump(states), scope=item.label,
                         run_id=read.run, prune_scope=read.full, skipped=skipped)
+
+    # -- an unchanged ICS file under a moved window --------------------------------
+
+    def _window(self) -> State:
+        return {"wstart": self._ics.window_start.isoformat(),
+                "wend": self._ics.window_end.isoformat()}
+
+    def _shift_window(
+        self, item: Input, old: State, fp: Any, states: dict[str, State]
+    ) -> list[SyncBatch] | None:
+        """The batches that move an unchanged file's records to today's window, or
+        None when a whole re-read is needed (issue 14, item 3).
+
+        Only the days that entered the window are expanded (upserts, under the
+        read's run id so that a later whole re-read prunes them like the rest) and
+        the days that left it (their occurrences are deleted, as the prune of a
+        whole re-read would); everything else in the store is already what a whole
+        re-read would write. The new state goes with the last batch, so a run
+        killed before it starts the shift again (upserts are idempotent)."""
+        if not (old.get("done") and old.get("fp") == fp and "wstart" in old and "run" in old):
+            return None
+        old_start = datetime.fromisoformat(str(old["wstart"]))
+        old_end = datetime.fromisoformat(str(old["wend"]))
+        new_start, new_end = self._ics.window_start, self._ics.window_end
+        if new_start < old_start or new_end < old_end or new_start >= old_end:
+            return None  # the window went back, shrank, or jumped past itself
+        ranges = [(lo, hi) for lo, hi in ((old_end, new_end), (old_start, new_start)) if lo < hi]
+        small = shifted_calendar(item.path.read_bytes(), ranges) if ranges else b""
+        if small is None:
+            return None
+        upserts: list[Record] = []
+        deletions: list[RecordKey] = []
+        if small and new_end > old_end:
+            entering = replace(self._ics, window_start=old_end, window_end=new_end)
+            upserts = [e for e in ics_items_from_bytes(small, item.label, entering)
+                       if isinstance(e, EventInstance)]
+        if small and new_start > old_start:
+            leaving = replace(self._ics, window_start=old_start, window_end=new_start)
+            deletions = [
+                RecordKey(RecordKind.EVENT, e.source_id)
+                for e in ics_items_from_bytes(small, item.label, leaving)
+                if isinstance(e, EventInstance) and not _overlaps(e, new_start)
+            ]
+        run = str(old["run"])
+        batches = [
+            self._batch(upserts=upserts[i:i + BATCH_SIZE], cursor=_dump(states),
+                        scope=item.label, run_id=run)
+            for i in range(0, max(len(upserts) - BATCH_SIZE, 0), BATCH_SIZE)
+        ]
+        states[item.label] = {**old, "day": self._day, **self._window()}
+        last = upserts[len(batches) * BATCH_SIZE:]
+        batches.append(self._batch(upserts=last, deletions=deletions, cursor=_dump(states),
+                                   scope=item.label, run_id=run))
+        return batches
 
     # -- sequence inputs: ICS, people, single messages ----------------------------
 
@@ -309,14 +377,21 @@ def _counted(items: Iterator[Item], skip: int) -> Iterator[tuple[Item, int]]:
             yield entry, number
 
 
-def _plan_sequence(old: State | None, fp: Any, day: str) -> _Read | None:
+def _plan_sequence(old: State | None, fp: Any, day: str, window: State) -> _Read | None:
     """Unchanged → None; a read of ours interrupted on the same content → resume; else all."""
+    base = {"fp_start": fp, "day": day, **window}
     if old is not None and old.get("fp_start", old.get("fp")) == fp and old.get("day") == day:
         if old.get("done"):
             return None
         return _Read(old["run"], bool(old.get("full", True)), int(old.get("pos", 0)),
-                     int(old.get("records", 0)), {"fp_start": fp, "day": day})
-    return _Read(_new_run(), True, 0, 0, {"fp_start": fp, "day": day})
+                     int(old.get("records", 0)), base)
+    return _Read(_new_run(), True, 0, 0, base)
+
+
+def _overlaps(event: EventInstance, start: datetime) -> bool:
+    """Whether an occurrence still touches a window starting at ``start`` (the reader's
+    own test: a zero-length occurrence at the edge counts)."""
+    return event.end > start or (event.end == event.start and event.start >= start)
 
 
 def _plan_folder(
