@@ -40,7 +40,7 @@ from typing import Any, Literal
 from peerpulse.connectors.base import SourceContext, SourceUnavailable
 from peerpulse.connectors.files import folder
 from peerpulse.connectors.files.ics import IcsOptions, ics_items, ics_items_from_bytes
-from peerpulse.connectors.files.ics_window import shifted_calendar
+from peerpulse.connectors.files.ics_window import CalendarScan
 from peerpulse.connectors.files.inputs import (
     Input,
     fingerprint,
@@ -251,21 +251,20 @@ class FilesSource:
         new_start, new_end = self._ics.window_start, self._ics.window_end
         if new_start < old_start or new_end < old_end or new_start >= old_end:
             return None  # the window went back, shrank, or jumped past itself
-        ranges = [(lo, hi) for lo, hi in ((old_end, new_end), (old_start, new_start)) if lo < hi]
-        small = shifted_calendar(item.path.read_bytes(), ranges) if ranges else b""
-        if small is None:
+        scan = CalendarScan.of(item.path.read_bytes())
+        if scan is None:
             return None
         upserts: list[Record] = []
         deletions: list[RecordKey] = []
-        if small and new_end > old_end:
-            entering = replace(self._ics, window_start=old_end, window_end=new_end)
-            upserts = [e for e in ics_items_from_bytes(small, item.label, entering)
+        if new_end > old_end and (entering := scan.cut([(old_end, new_end)])):
+            options = replace(self._ics, window_start=old_end, window_end=new_end)
+            upserts = [e for e in ics_items_from_bytes(entering, item.label, options)
                        if isinstance(e, EventInstance)]
-        if small and new_start > old_start:
-            leaving = replace(self._ics, window_start=old_start, window_end=new_start)
+        if new_start > old_start and (leaving := scan.cut([(old_start, new_start)])):
+            options = replace(self._ics, window_start=old_start, window_end=new_start)
             deletions = [
                 RecordKey(RecordKind.EVENT, e.source_id)
-                for e in ics_items_from_bytes(small, item.label, leaving)
+                for e in ics_items_from_bytes(leaving, item.label, options)
                 if isinstance(e, EventInstance) and not _overlaps(e, new_start)
             ]
         run = str(old["run"])

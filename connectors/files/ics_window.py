@@ -20,78 +20,137 @@ Pure apart from its bytes argument: no I/O.
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-_BLOCK = re.compile(rb"^BEGIN:(VEVENT|VTIMEZONE)\r?$.*?^END:\1\r?\n?", re.M | re.S)
-_FOLD = re.compile(rb"\r?\n[ \t]")
-_UID = re.compile(rb"^UID([;:][^\r\n]*?)\r?$", re.M)
-_DATE_PROP = re.compile(rb"^(DTSTART|DTEND)[;:][^\r\n]*?(\d{8})", re.M)
-_RECURRENCE = re.compile(rb"^(RRULE|RDATE|RECURRENCE-ID|DURATION)[;:]", re.M)
-_CALENDARS = re.compile(rb"^BEGIN:VCALENDAR\r?$", re.M)
-_END_CALENDAR = re.compile(rb"^END:VCALENDAR\r?$", re.M)
 # Local dates can differ from the UTC or TZID dates written in the file by a day;
 # two days of slack keep every event that might touch the edge days.
 SLACK = timedelta(days=2)
 
 
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """The VEVENTs sharing one UID; ``span`` None means "keep for any range"."""
+
+    blocks: list[bytes]
+    span: tuple[date, date] | None
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarScan:
+    """An ICS file cut on its VEVENT boundaries by a byte scan (no parsing)."""
+
+    header: bytes
+    zones: bytes
+    groups: list[_Group]
+
+    @classmethod
+    def of(cls, data: bytes) -> CalendarScan | None:
+        """The scan, or None when the file's shape is not one this cut handles
+        (several VCALENDARs, no END:VCALENDAR, unbalanced blocks): the caller then
+        reads the file whole, as before."""
+        text = _unfold(data)  # unfolded content lines are still iCalendar
+        if text.count(b"BEGIN:VCALENDAR") != 1 or not text.rstrip().endswith(b"END:VCALENDAR"):
+            return None
+        zones: list[bytes] = []
+        groups: dict[bytes, list[bytes]] = {}
+        spans: dict[bytes, tuple[date, date] | None] = {}
+        first = -1
+        pos = 0
+        n = 0
+        while (at := text.find(b"BEGIN:V", pos)) >= 0:
+            eol = text.find(b"\n", at)
+            if eol < 0:
+                return None
+            name = text[at + 6: eol].rstrip(b"\r")
+            if (at and text[at - 1] != 10) or name not in (b"VEVENT", b"VTIMEZONE"):
+                pos = eol
+                continue
+            end = text.find(b"\nEND:" + name, eol - 1)
+            if end < 0 or text.find(b"\nBEGIN:" + name, eol - 1, end) >= 0:
+                return None  # a block without its END: the whole reader salvages
+            stop = text.find(b"\n", end + 1)
+            if stop < 0:
+                return None
+            block = text[at: stop + 1]
+            pos = stop + 1
+            first = at if first < 0 else first
+            n += 1
+            if name == b"VTIMEZONE":
+                zones.append(block)
+                continue
+            uid = _line(block, b"\nUID")
+            key = uid if uid and not uid.endswith(b":") else b"#%d" % n
+            if key in groups:
+                groups[key].append(block)
+                spans[key] = None  # several VEVENTs under one UID: a series
+                continue
+            groups[key] = [block]
+            series = key.startswith(b"#") or b"\nDURATION" in block or (b"\nR" in block and (
+                b"\nRRULE" in block or b"\nRDATE" in block or b"\nRECURRENCE-ID" in block))
+            spans[key] = None if series else _dates(block)
+        if first < 0:
+            return None
+        header = text[:first]
+        if b"BEGIN:VEVENT" in header or b"BEGIN:VTIMEZONE" in header:
+            return None
+        if not header.endswith(b"\n"):
+            header += b"\r\n"
+        return cls(header, b"".join(zones),
+                   [_Group(blocks, spans[key]) for key, blocks in groups.items()])
+
+    def cut(self, ranges: list[tuple[datetime, datetime]]) -> bytes:
+        """A calendar of the events that may overlap any of ``ranges`` (b"" if none)."""
+        days = [(lo.date() - SLACK, hi.date() + SLACK) for lo, hi in ranges]
+        keep = [
+            b for g in self.groups
+            if g.span is None or any(g.span[0] <= hi and g.span[1] >= lo for lo, hi in days)
+            for b in g.blocks
+        ]
+        if not keep:
+            return b""
+        return self.header + self.zones + b"".join(keep) + b"END:VCALENDAR\r\n"
+
+
 def shifted_calendar(data: bytes, ranges: list[tuple[datetime, datetime]]) -> bytes | None:
-    """A calendar holding the events of ``data`` that may overlap any of ``ranges``,
-    or None when the file's shape is not one this cut handles (several VCALENDARs,
-    no END:VCALENDAR): the caller then reads the file whole, as before."""
-    if len(_CALENDARS.findall(data)) != 1 or not _END_CALENDAR.search(data):
+    """:meth:`CalendarScan.cut` of ``data``, or None when it cannot be scanned."""
+    scan = CalendarScan.of(data)
+    return None if scan is None else scan.cut(ranges)
+
+
+def _unfold(data: bytes) -> bytes:
+    """RFC 5545 3.1 unfolding, with ``bytes.replace`` (a regex is ten times slower)."""
+    for fold in (b"\r\n ", b"\r\n\t", b"\n ", b"\n\t"):
+        if fold in data:
+            data = data.replace(fold, b"")
+    return data
+
+
+def _line(block: bytes, name: bytes) -> bytes | None:
+    """The rest of the first content line starting with ``name`` (after the name)."""
+    at = block.find(name)
+    if at < 0:
         return None
-    blocks = list(_BLOCK.finditer(data))
-    if not blocks:
-        return None
-    header = data[: blocks[0].start()]
-    if b"BEGIN:VEVENT" in header or b"BEGIN:VTIMEZONE" in header:
-        return None
-    days = [(lo.date() - SLACK, hi.date() + SLACK) for lo, hi in ranges]
-    zones: list[bytes] = []
-    groups: dict[bytes, list[bytes]] = {}
-    series: set[bytes] = set()
-    wanted: set[bytes] = set()
-    for n, match in enumerate(blocks):
-        block = match.group(0)
-        if match.group(1) == b"VTIMEZONE":
-            zones.append(block)
-            continue
-        text = _FOLD.sub(b"", block)
-        uid_match = _UID.search(text)
-        uid = uid_match.group(1).strip() if uid_match else b""
-        if uid.endswith(b":"):
-            uid = b""  # an empty UID: the reader derives one from the content
-        key = uid or b"#%d" % n  # no UID: a group of its own, always kept (below)
-        groups.setdefault(key, []).append(block)
-        if not uid or _RECURRENCE.search(text):
-            series.add(key)
-        elif _near(text, days):
-            wanted.add(key)
-    keep = [b for key, members in groups.items() if key in series or key in wanted
-            for b in members]
-    if not keep:
-        return b""
-    if not header.endswith(b"\n"):
-        header += b"\r\n"
-    return header + b"".join(zones) + b"".join(_ended(b) for b in keep) + b"END:VCALENDAR\r\n"
+    stop = block.find(b"\n", at + 1)
+    line = block[at + len(name): len(block) if stop < 0 else stop].rstrip(b"\r")
+    return line if line[:1] in (b":", b";") else _line(block[at + 1:], name)
 
 
-def _ended(block: bytes) -> bytes:
-    return block if block.endswith(b"\n") else block + b"\r\n"
-
-
-def _near(text: bytes, days: list[tuple[date, date]]) -> bool:
-    """Whether a single event's DTSTART..DTEND dates come within the slack of a range;
-    an event the scan cannot date is kept (the reader decides)."""
-    found: dict[bytes, date] = {}
-    for name, digits in _DATE_PROP.findall(text):
-        try:
-            found.setdefault(name, date(int(digits[:4]), int(digits[4:6]), int(digits[6:8])))
-        except ValueError:
-            return True
-    start = found.get(b"DTSTART")
+def _dates(block: bytes) -> tuple[date, date] | None:
+    """DTSTART..DTEND dates as written (TZID or UTC), or None when the scan cannot
+    tell (the reader then decides)."""
+    start = _date(_line(block, b"\nDTSTART"))
     if start is None:
-        return True
-    end = max(found.get(b"DTEND", start), start)
-    return any(start <= hi and end >= lo for lo, hi in days)
+        return None
+    end = _date(_line(block, b"\nDTEND")) or start
+    return start, max(start, end)
+
+
+def _date(line: bytes | None) -> date | None:
+    if line is None:
+        return None
+    value = line.rsplit(b":", 1)[-1]
+    try:
+        return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
+    except ValueError:
+        return None

@@ -15,7 +15,7 @@ import pytest
 from peerpulse.connectors.base import SourceContext
 from peerpulse.connectors.files import connector as connector_module
 from peerpulse.connectors.files.connector import FilesConnector, FilesSource
-from peerpulse.connectors.files.ics_window import shifted_calendar
+from peerpulse.connectors.files.ics_window import CalendarScan, shifted_calendar
 from peerpulse.connectors.files.settings import FilesSettings
 from peerpulse.worker.store import open_store
 from peerpulse.worker.sync import store_state
@@ -176,3 +176,12 @@ def test_the_cut_keeps_series_and_near_events_only() -> None:
     assert b"UID:far" not in cut
     assert b"UID:near" in cut and b"RRULE" in cut and b"RECURRENCE-ID" in cut
     assert shifted_calendar(data + data, window) is None  # two VCALENDARs: read whole
+
+
+def test_a_scan_it_cannot_trust_sends_the_file_to_the_whole_reader() -> None:
+    unbalanced = b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nEND:VCALENDAR\r\n"
+    assert CalendarScan.of(unbalanced) is None
+    assert CalendarScan.of(b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\n") is None
+    missing_end = (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nBEGIN:VEVENT\r\nUID:b\r\n"
+                   b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+    assert CalendarScan.of(missing_end) is None
