@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick bench-google accuracy enron chaos screenshot clean
+.PHONY: demo test lint bench bench-quick bench-calendar bench-mail bench-google accuracy enron chaos screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ bench: $(STAMP)
 ## bench-quick: the same at about 100k messages + 10k events; last line `ratio: X`
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.digest_bench --quick
+
+## bench-calendar: next-day sync of an unchanged 10k-event calendar vs its full sync; last line `ratio: X`
+bench-calendar: $(STAMP)
+	$(BIN)/python -m benchmarks.calendar_sync_bench
+
+## bench-mail: the mail header path vs mailbox + BytesHeaderParser, and 1% new mail vs a full sync
+bench-mail: $(STAMP)
+	$(BIN)/python -m benchmarks.mail_bench
 
 ## chaos: kill syncs and deliveries at every step and resume (also part of `make test`)
 chaos: $(STAMP)
