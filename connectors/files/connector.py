@@ -7,6 +7,10 @@ others. The cursor is a small versioned JSON object with one state per input
 source's keyed connector state (:mod:`.folder`), committed with each batch:
 
 * unchanged fingerprint → nothing is read;
+* an unchanged ICS file on a later day (the window moved) → only the days that
+  entered the window are expanded and the occurrences of the days that left it
+  deleted, from a byte-scan cut of the file (:mod:`.ics_window`), never a whole
+  re-read; a window that went back or grew at its past end means a whole read;
 * an mbox that only grew → only the new tail is read (same run id, no pruning);
 * a message folder (Maildir, .eml files) → only the files not read before; the
   last batch deletes the records of files that went (see :mod:`.folder`), and a

@@ -185,3 +185,21 @@ def test_a_scan_it_cannot_trust_sends_the_file_to_the_whole_reader() -> None:
     missing_end = (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nBEGIN:VEVENT\r\nUID:b\r\n"
                    b"END:VEVENT\r\nEND:VCALENDAR\r\n")
     assert CalendarScan.of(missing_end) is None
+
+
+def test_a_shift_killed_before_its_last_batch_is_done_again_to_the_same_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_calendar(tmp_path / "cal.ics")
+    monkeypatch.setattr(connector_module, "BATCH_SIZE", 2)
+    later = START + timedelta(days=4)
+    with open_store(tmp_path / "killed.db") as killed:
+        sync(killed, source(tmp_path, killed, START))
+        src = source(tmp_path, killed, later)
+        batches = list(src.sync(killed.cursor(ACCOUNT, src.name)))
+        assert len(batches) > 1, "the shift must span several batches for this test"
+        killed.apply_batch(ACCOUNT, src.name, batches[0])  # killed after the first
+        sync(killed, source(tmp_path, killed, later))
+        with open_store(tmp_path / "whole.db") as whole:
+            sync(whole, source(tmp_path, whole, later))
+            assert events(killed) == events(whole)
