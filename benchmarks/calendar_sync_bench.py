@@ -10,11 +10,14 @@ fresh subprocesses:
   expand, write);
 - ``nextday``: the same file synced the next day into a store the full sync of
   the previous day left (copied from a template for each run), so the window
-  moved by one day and nothing else changed (issue 14, item 3).
+  moved by one day and nothing else changed (issue 14, item 3);
+- ``changed``: the same day, the file with 1% of its VEVENTs edited (their
+  SUMMARY), synced into that store.
 
-Prints min/median/max wall time of each and, as its last line, ``ratio: X``
-(next-day median ÷ full median; goal ≤ 0.05). Ratios measured side by side in
-one run are what to compare across machines; absolute seconds are not.
+Prints min/median/max wall time of each, ``changed / full`` (goal ≤ 0.1) and,
+as its last line, ``ratio: X`` (next-day median ÷ full median; goal ≤ 0.05).
+Ratios measured side by side in one run are what to compare across machines;
+absolute seconds are not.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 DEFAULT_DIR = Path("bench-out/calendar")
-PHASES = ("full", "nextday")
+PHASES = ("full", "nextday", "changed")
+CHANGED_SHARE = 0.01
 TIMEZONE = "America/New_York"
 
 
@@ -41,8 +45,8 @@ def prepare(workdir: Path, events: int, end: date) -> tuple[Path, datetime]:
     from peerpulse.worker.demo import generate
 
     marker = workdir / "prepared.json"
-    wanted = {"events": events, "end": end.isoformat()}
-    calendar = workdir / "org" / "calendar" / "dana.ics"
+    wanted = {"events": events, "end": end.isoformat(), "v": 2}
+    calendar = workdir / "cal" / "dana.ics"
     now = datetime.combine(end, datetime.min.time(), tzinfo=UTC) + timedelta(hours=6)
     if marker.is_file() and json.loads(marker.read_text()).get("wanted") == wanted:
         return calendar, now
@@ -56,6 +60,15 @@ def prepare(workdir: Path, events: int, end: date) -> tuple[Path, datetime]:
     summary = generate(workdir / "org", seed=11, managers=60, months=12, scale=0.01,
                        calendar_scale=scale, end=end)
     print(f"generated {summary.events:,} occurrences ({summary.vevents:,} VEVENTs)", flush=True)
+    data = summary.calendar_path.read_bytes()
+    calendar.parent.mkdir(exist_ok=True)
+    (workdir / "original.ics").write_bytes(data)
+    shutil.copy2(workdir / "original.ics", calendar)  # same mtime: an unchanged file
+    parts = data.split(b"BEGIN:VEVENT")
+    step = round(1 / CHANGED_SHARE)
+    for n in range(1, len(parts), step):
+        parts[n] = parts[n].replace(b"SUMMARY:", b"SUMMARY:changed ", 1)
+    (workdir / "changed.ics").write_bytes(b"BEGIN:VEVENT".join(parts))
     template = workdir / "template.sqlite3"
     template.unlink(missing_ok=True)
     sync_once(calendar, template, now)
@@ -90,9 +103,13 @@ def phase(workdir: Path, calendar: Path, which: str, now: datetime) -> dict[str,
     database = workdir / f"run-{which}.sqlite3"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
-    if which == "nextday":
+    shutil.copy2(workdir / "original.ics", calendar)
+    if which in ("nextday", "changed"):
         shutil.copyfile(workdir / "template.sqlite3", database)
+    if which == "nextday":
         now += timedelta(days=1)
+    if which == "changed":
+        shutil.copyfile(workdir / "changed.ics", calendar)
     import peerpulse.connectors.files.connector  # noqa: F401 (imports are not the sync)
     import peerpulse.worker.sync  # noqa: F401
 
@@ -131,6 +148,7 @@ def main() -> None:
         medians[which] = statistics.median(secs)
         print(f"{which:>8}: min {secs[0]:.3f}s  median {medians[which]:.3f}s  "
               f"max {secs[-1]:.3f}s  events upserted {int(runs[0]['upserted']):,}")
+    print(f"changed / full: {medians['changed'] / medians['full']:.3f}  (goal <= 0.1)")
     print(f"ratio: {medians['nextday'] / medians['full']:.3f}")
 
 

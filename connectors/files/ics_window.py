@@ -20,6 +20,7 @@ Pure apart from its bytes argument: no I/O.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -29,11 +30,16 @@ SLACK = timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
-class _Group:
+class Group:
     """The VEVENTs sharing one UID; ``span`` None means "keep for any range"."""
 
     blocks: list[bytes]
     span: tuple[date, date] | None
+    uid: str | None  # as the reader decodes it (its records' series_id); None if unsure
+
+    def digest(self) -> str:
+        """Changes when any VEVENT of the group changes (overrides included)."""
+        return hashlib.sha1(b"".join(self.blocks), usedforsecurity=False).hexdigest()[:20]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +48,7 @@ class CalendarScan:
 
     header: bytes
     zones: bytes
-    groups: list[_Group]
+    groups: list[Group]
 
     @classmethod
     def of(cls, data: bytes) -> CalendarScan | None:
@@ -97,7 +103,19 @@ class CalendarScan:
         if not header.endswith(b"\n"):
             header += b"\r\n"
         return cls(header, b"".join(zones),
-                   [_Group(blocks, spans[key]) for key, blocks in groups.items()])
+                   [Group(blocks, spans[key], _uid_text(key)) for key, blocks in groups.items()])
+
+    def envelope(self) -> str:
+        """Changes when what every event depends on changes: the calendar's own
+        properties (METHOD, X-WR-TIMEZONE) and its time zones."""
+        return hashlib.sha1(self.header + self.zones, usedforsecurity=False).hexdigest()[:20]
+
+    def cut_groups(self, groups: list[Group]) -> bytes:
+        """A calendar of just these groups (b"" if none)."""
+        if not groups:
+            return b""
+        return (self.header + self.zones + b"".join(b for g in groups for b in g.blocks)
+                + b"END:VCALENDAR\r\n")
 
     def cut(self, ranges: list[tuple[datetime, datetime]]) -> bytes:
         """A calendar of the events that may overlap any of ``ranges`` (b"" if none)."""
@@ -134,6 +152,19 @@ def _line(block: bytes, name: bytes) -> bytes | None:
     stop = block.find(b"\n", at + 1)
     line = block[at + len(name): len(block) if stop < 0 else stop].rstrip(b"\r")
     return line if line[:1] in (b":", b";") else _line(block[at + 1:], name)
+
+
+def _uid_text(key: bytes) -> str | None:
+    """The UID as icalendar reads it, for the plain values exports write (no
+    parameters, no escapes, UTF-8); None otherwise (the caller then cannot map
+    records to their VEVENTs and reads whole)."""
+    if not key.startswith(b":") or b"\\" in key or key.startswith(b":sha256:"):
+        return None
+    try:
+        text = key[1:].decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return None
+    return text or None
 
 
 def _dates(block: bytes) -> tuple[date, date] | None:

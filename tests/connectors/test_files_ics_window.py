@@ -203,3 +203,81 @@ def test_a_shift_killed_before_its_last_batch_is_done_again_to_the_same_store(
         with open_store(tmp_path / "whole.db") as whole:
             sync(whole, source(tmp_path, whole, later))
             assert events(killed) == events(whole)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_bytes().decode()
+    assert old in text, old
+    path.write_bytes(text.replace(old, new, 1).encode())
+
+
+def test_a_changed_file_reads_only_its_changed_events_and_matches_a_whole_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "cal.ics"
+    write_calendar(path)
+    whole_reads: list[str] = []
+    real = connector_module.ics_items
+
+    def counting(path, label, options):  # type: ignore[no-untyped-def]
+        whole_reads.append(label)
+        return real(path, label, options)
+
+    monkeypatch.setattr(connector_module, "ics_items", counting)
+    later = START + timedelta(days=2)
+    steps = [
+        ("SUMMARY:meeting 25\r\n", "SUMMARY:renamed 25\r\n"),  # a single changed
+        ("SUMMARY:1:1 (moved)\r\n", "SUMMARY:1:1 (moved again)\r\n"),  # an override
+        ("DTSTART;TZID=Europe/Berlin:20241028T140000\r\n",
+         "DTSTART;TZID=Europe/Berlin:20241028T160000\r\n"),  # the override moved
+        ("EXDATE;TZID=Europe/Berlin:20241031T090000\r\n", ""),  # an exception lifted
+        ("BEGIN:VEVENT\r\nUID:single-24@example.com\r\n",
+         "BEGIN:VEVENT\r\nUID:single-24-new@example.com\r\n"),  # one went, one came
+        ("RRULE:FREQ=DAILY;COUNT=40\r\n", "RRULE:FREQ=DAILY;COUNT=20\r\n"),  # series shrank
+    ]
+    with open_store(tmp_path / "moving.db") as moving:
+        sync(moving, source(tmp_path, moving, START))
+        for n, (old, new) in enumerate(steps):
+            edit(path, old, new)
+            now = START if n < 3 else later  # step 3 also moves the window
+            sync(moving, source(tmp_path, moving, now))
+            with open_store(tmp_path / f"whole{n}.db") as whole:
+                sync(whole, source(tmp_path, whole, now))
+                assert events(moving) == events(whole), f"step {n}: {new!r}"
+    # The first read, one per fresh store, and step 3 (a change and a moved window
+    # together are read whole): no other.
+    assert len(whole_reads) == 1 + len(steps) + 1
+
+
+def test_a_changed_time_zone_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "cal.ics"
+    write_calendar(path)
+    with open_store(tmp_path / "s.db") as store:
+        sync(store, source(tmp_path, store, START))
+        edit(path, "TZOFFSETTO:+0200", "TZOFFSETTO:+0300")
+        calls: list[str] = []
+        real = connector_module.ics_items
+        monkeypatch.setattr(connector_module, "ics_items",
+                            lambda p, label, o: calls.append(label) or real(p, label, o))
+        sync(store, source(tmp_path, store, START))
+        assert calls == ["cal.ics"]
+
+
+def test_a_changed_read_killed_before_its_last_batch_is_done_again_to_the_same_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "cal.ics"
+    write_calendar(path)
+    monkeypatch.setattr(connector_module, "BATCH_SIZE", 2)
+    with open_store(tmp_path / "killed.db") as killed:
+        sync(killed, source(tmp_path, killed, START))
+        edit(path, "SUMMARY:standup\r\n", "SUMMARY:daily standup\r\n")
+        edit(path, "COUNT=40", "COUNT=30")
+        src = source(tmp_path, killed, START)
+        batches = list(src.sync(killed.cursor(ACCOUNT, src.name)))
+        assert len(batches) > 1, "the read must span several batches for this test"
+        killed.apply_batch(ACCOUNT, src.name, batches[0])  # killed after the first
+        sync(killed, source(tmp_path, killed, START))
+        with open_store(tmp_path / "whole.db") as whole:
+            sync(whole, source(tmp_path, whole, START))
+            assert events(killed) == events(whole)
