@@ -45,7 +45,7 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.digest_bench --quick
 
-## bench-calendar: next-day sync of an unchanged 10k-event calendar vs its full sync; last line `ratio: X`
+## bench-calendar: next-day sync of an unchanged 10k-event calendar (and 1% changed) vs its full sync; last line `ratio: X`
 bench-calendar: $(STAMP)
 	$(BIN)/python -m benchmarks.calendar_sync_bench
 

@@ -11,6 +11,8 @@ source's keyed connector state (:mod:`.folder`), committed with each batch:
   entered the window are expanded and the occurrences of the days that left it
   deleted, from a byte-scan cut of the file (:mod:`.ics_window`), never a whole
   re-read; a window that went back or grew at its past end means a whole read;
+* a changed ICS file, same day → only its new or changed events (by UID, with
+  their overrides) are parsed, from the group index of :mod:`.ics_index`;
 * an mbox that only grew → only the new tail is read (same run id, no pruning);
 * a message folder (Maildir, .eml files) → only the files not read before; the
   last batch deletes the records of files that went (see :mod:`.folder`), and a
