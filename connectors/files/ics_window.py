@@ -55,6 +55,13 @@ class CalendarScan:
         """The scan, or None when the file's shape is not one this cut handles
         (several VCALENDARs, no END:VCALENDAR, unbalanced blocks): the caller then
         reads the file whole, as before."""
+        try:
+            return cls._scan(data)
+        except Exception:  # noqa: BLE001 (None means "read whole": always safe)
+            return None
+
+    @classmethod
+    def _scan(cls, data: bytes) -> CalendarScan | None:
         text = _unfold(data)  # unfolded content lines are still iCalendar
         if text.count(b"BEGIN:VCALENDAR") != 1 or not text.rstrip().endswith(b"END:VCALENDAR"):
             return None
