@@ -281,3 +281,42 @@ def test_a_changed_read_killed_before_its_last_batch_is_done_again_to_the_same_s
         with open_store(tmp_path / "whole.db") as whole:
             sync(whole, source(tmp_path, whole, START))
             assert events(killed) == events(whole)
+
+
+def test_every_corpus_calendar_shifts_like_a_whole_read(corpora: Path, tmp_path: Path) -> None:
+    """Real exports (ical4j, icalendar, khal, Radicale, Nylas, ...): a window moved
+    by 401 days (both edges cross years of dates) leaves the store as a whole read
+    would. (One-day moves are covered above; this sweep keeps to one move so the
+    corpus run stays near three minutes on 2 cores.)"""
+    from tests.connectors.test_corpora import ics_files
+
+    files = ics_files(corpora)
+    assert len(files) > 50
+    start = datetime(2019, 6, 1, 6, tzinfo=UTC)
+    compared = 0
+    for n, original in enumerate(files):
+        base = tmp_path / f"f{n}"
+        base.mkdir()
+        (base / "cal.ics").write_bytes(original.read_bytes())
+
+        def src(store, now: datetime, base: Path = base) -> FilesSource:  # type: ignore[no-untyped-def]
+            context = SourceContext(
+                account=ACCOUNT, owner_addresses=frozenset({"owner@example.com"}),
+                timezone="Europe/Berlin", base_dir=str(base), now=now,
+                committed_state=store_state(store, ACCOUNT),
+            )
+            settings = FilesSettings(calendar=["cal.ics"], window_past_days=3650,
+                                     window_future_days=60)
+            (found,) = FilesConnector(context, settings).sources()
+            return found
+
+        with open_store(base / "moving.db") as moving:
+            sync(moving, src(moving, start))
+            for days in (401,):
+                now = start + timedelta(days=days)
+                sync(moving, src(moving, now))
+                with open_store(base / f"whole{days}.db") as whole:
+                    sync(whole, src(whole, now))
+                    assert events(moving) == events(whole), f"{original} +{days} days"
+                    compared += bool(events(whole))
+    assert compared > 20
