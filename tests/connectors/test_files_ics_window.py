@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from peerpulse.connectors.base import SourceContext
@@ -320,3 +321,30 @@ def test_every_corpus_calendar_shifts_like_a_whole_read(corpora: Path, tmp_path:
                     assert events(moving) == events(whole), f"{original} +{days} days"
                     compared += bool(events(whole))
     assert compared > 20
+
+
+def test_overrides_after_another_series_shift_like_a_whole_read_and_like_the_library(
+    tmp_path: Path,
+) -> None:
+    """issue_28-shaped (Exchange all-day series, its overrides after another
+    series, RECURRENCE-ID a date-time): day by day over the overrides, the moved
+    store, a whole read and plain icalendar + recurring-ical-events agree."""
+    from tests.connectors.test_ics_streaming import bin_calendar, plain_occurrences
+
+    data = bin_calendar()
+    (tmp_path / "cal.ics").write_bytes(data)
+    start = datetime(2024, 9, 1, 6, tzinfo=UTC)
+    with open_store(tmp_path / "moving.db") as moving:
+        sync(moving, source(tmp_path, moving, start))
+        for day in range(1, 50, 3):
+            now = start + timedelta(days=day)
+            sync(moving, source(tmp_path, moving, now))
+            with open_store(tmp_path / f"whole{day}.db") as whole:
+                sync(whole, source(tmp_path, whole, now))
+                assert events(moving) == events(whole), f"day {day}"
+                midnight = datetime.combine(now.date(), datetime.min.time(), tzinfo=UTC)
+                expected = plain_occurrences(data, midnight - timedelta(days=10),
+                                             midnight + timedelta(days=13))
+                got = sorted((e.series_id, e.start.astimezone(ZoneInfo("Europe/Berlin"))
+                              .date().isoformat()) for e in whole.iter_events(ACCOUNT))
+                assert got == expected and expected, f"day {day}"
