@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-google bench-microsoft bench-files accuracy enron chaos chaos-google crash-loop fuzz-explore bench-ics screenshot clean
+.PHONY: demo test lint bench bench-quick bench-calendar bench-mail bench-google bench-microsoft bench-files accuracy enron chaos chaos-google crash-loop fuzz-explore bench-ics screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
 
 lint: $(STAMP)
-	$(BIN)/ruff check connectors rules worker tests
+	$(BIN)/ruff check connectors rules worker tests benchmarks
 	$(BIN)/mypy connectors rules worker
 
 ## accuracy: inference precision/recall against the demo generator's ground truth
@@ -37,9 +37,21 @@ accuracy: $(STAMP)
 enron: $(STAMP)
 	$(BIN)/python -m benchmarks.enron_advice
 
-## bench: digest computation vs a plain read of 1M messages + 100k events
+## bench: digest vs one read of the rows it scans (and the in-SQLite floor), 1M messages + 100k events
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.digest_bench
+
+## bench-quick: the same at about 100k messages + 10k events; last line `ratio: X`
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks.digest_bench --quick
+
+## bench-calendar: next-day sync of an unchanged 10k-event calendar (and 1% changed) vs its full sync; last line `ratio: X`
+bench-calendar: $(STAMP)
+	$(BIN)/python -m benchmarks.calendar_sync_bench
+
+## bench-mail: the mail header path vs mailbox + BytesHeaderParser, and 1% new mail vs a full sync
+bench-mail: $(STAMP)
+	$(BIN)/python -m benchmarks.mail_bench
 
 ## chaos: kill syncs and deliveries at every step and resume (also part of `make test`)
 chaos: $(STAMP)

@@ -1,25 +1,35 @@
-"""Benchmark: computing the digest vs one plain full read of the same rows.
+"""Benchmark: computing the digest vs one read of the rows a full digest scans.
 
     python -m benchmarks.digest_bench [--messages 1000000] [--events 100000] [--repeat 3]
+    python -m benchmarks.digest_bench --quick      # ~100k messages, a couple of minutes
 
 Fills a store from the demo generator (real ICS and mbox files read through the
 ``files`` connector), then times, alternately in fresh subprocesses so that
-neither warms the other's caches more than the OS page cache does for both:
+none warms the others' caches more than the OS page cache does for all:
 
-- ``read``: ``SELECT *`` over every message and event row of the account, rows
-  fetched and discarded (the floor any computation over the store must pay);
-- ``digest``: ``rules.engine.compute`` over the same store (decode, infer,
-  score, recommend).
+- ``floor``: the same rows scanned inside SQLite, every column touched, nothing
+  handed to Python (``SqliteStore.scan_floor``);
+- ``read``: the digest's own queries (same columns, same filter, same order as
+  ``iter_events`` + ``iter_messages``), rows fetched into Python and discarded;
+- ``digest``: ``worker.pipeline.compute_for_account``, what ``peerpulse digest``
+  runs (decode, infer, score, recommend).
 
-Prints each phase's min/median/max wall time and peak RSS, and the ratio of the
-medians (goal: digest / read <= 3, digest peak RSS < 1 GB). Ratios measured side
-by side in one run are what to compare across machines; absolute seconds are not.
+The digest must be non-trivial: every run checks that it names a peer of the
+week and someone to reconnect with, and that its interaction count equals the
+generator's ground truth (``ground_truth.jsonl``); a mismatch stops the benchmark.
+
+Prints each phase's min/median/max wall time and peak RSS, the ratios of the
+medians, and as its last line ``ratio: X`` (digest median ÷ read median). Ratios
+measured side by side in one run are what to compare across machines; absolute
+seconds are not.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -31,6 +41,13 @@ from pathlib import Path
 from benchmarks.demo_config import demo_config_text
 
 DEFAULT_DIR = Path("bench-out/digest")
+PHASES = ("floor", "read", "digest")
+
+
+def sqlite_version() -> str:
+    import sqlite3
+
+    return sqlite3.sqlite_version
 
 
 def prepare(workdir: Path, messages: int, events: int, end: date) -> Path:
@@ -42,7 +59,7 @@ def prepare(workdir: Path, messages: int, events: int, end: date) -> Path:
     config = workdir / "config.toml"
     marker = workdir / "prepared.json"
     wanted = {"messages": messages, "events": events, "end": end.isoformat()}
-    if marker.is_file() and json.loads(marker.read_text()) == wanted:
+    if marker.is_file() and json.loads(marker.read_text()).get("wanted") == wanted:
         return config
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -67,11 +84,21 @@ def prepare(workdir: Path, messages: int, events: int, end: date) -> Path:
     subprocess.run([sys.executable, "-m", "peerpulse.worker.cli", "--config", str(config), "sync",
                     "--now", end.isoformat()], check=True)
     print(f"synced into the store in {time.monotonic() - started:.0f}s", flush=True)
-    marker.write_text(json.dumps(wanted))
+    truth = sum(1 for line in summary.ground_truth_path.open(encoding="utf-8")
+                if '"trap"' not in line)
+    meta = json.loads(summary.meta_path.read_text())
+    marker.write_text(json.dumps({"wanted": wanted, "truth_interactions": truth,
+                                  "now": meta["now"]}))
     return config
 
 
-def phase(config: Path, which: str, now: str) -> dict[str, float]:
+def prepared(workdir: Path) -> dict[str, object]:
+    """What ``prepare`` recorded: the ground truth's interaction count and ``now``."""
+    data: dict[str, object] = json.loads((workdir / "prepared.json").read_text())
+    return data
+
+
+def phase(config: Path, which: str, now: str) -> dict[str, object]:
     """Run one measured phase in this process and return its figures."""
     from peerpulse.worker.config import load_settings
     from peerpulse.worker.pipeline import compute_for_account, read_rules
@@ -79,20 +106,50 @@ def phase(config: Path, which: str, now: str) -> dict[str, float]:
 
     settings = load_settings(config)
     account = settings.accounts[0]
-    moment = datetime.fromisoformat(now).replace(tzinfo=UTC)
-    with open_store(settings.database_path) as store:
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    since = moment - timedelta(days=settings.privacy.retention_days)
+    figures: dict[str, object] = {}
+    with open_store(settings.database_path, read_only=True) as store:
         rules = read_rules(settings) if which == "digest" else None
         started = time.perf_counter()
         rows = 0
-        if which == "read":
-            for _ in store.iter_raw_rows(account.name):
+        if which == "floor":
+            rows = store.scan_floor(account.name, since)  # type: ignore[attr-defined]
+        elif which == "read":
+            for _ in store.iter_raw_rows(account.name, since):
                 rows += 1
         else:
             result = compute_for_account(store, settings, account, rules, now=moment)
-            rows = int(sum(result.rule_counts.values()))
+            digest = result.digest
+            rows = int(digest.stats["events_read"]) + int(digest.stats["messages_read"])
+            figures.update(
+                peer_of_the_week=digest.peer_of_the_week.person.email
+                if digest.peer_of_the_week else None,
+                reconnect=len(digest.reconnect),
+                interactions=int(digest.stats["interactions"]),
+            )
         elapsed = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": elapsed, "peak_mb": peak_mb, "rows": rows}
+    figures.update(seconds=elapsed, peak_mb=peak_mb, rows=rows)
+    return figures
+
+
+def check_digest(run: dict[str, object], truth_interactions: int) -> None:
+    """Stop the benchmark if the digest measured was trivial or wrong: timing an
+    empty digest would flatter any optimisation."""
+    problems = []
+    if not run.get("peer_of_the_week"):
+        problems.append("no peer of the week")
+    if not run.get("reconnect"):
+        problems.append("nobody to reconnect with")
+    if run.get("interactions") != truth_interactions:
+        problems.append(f"{run.get('interactions')} interactions, ground truth has "
+                        f"{truth_interactions}")
+    if problems:
+        raise SystemExit("digest benchmark: the digest is not the expected one: "
+                         + "; ".join(problems))
 
 
 def main() -> None:
@@ -100,35 +157,51 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--quick", action="store_true",
+                        help="about 100k messages and 10k events (a couple of minutes)")
+    parser.add_argument("--dir", type=Path)
     parser.add_argument("--end", default=(date.today() - timedelta(days=1)).isoformat())
-    parser.add_argument("--phase", choices=["read", "digest"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--now", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(phase(args.config, args.phase, args.end)))
+        print(json.dumps(phase(args.config, args.phase, args.now)))
         return
-    config = prepare(args.dir.resolve(), args.messages, args.events, date.fromisoformat(args.end))
-    figures: dict[str, list[dict[str, float]]] = {"read": [], "digest": []}
+    if args.quick:
+        args.messages, args.events = 100_000, 10_000
+    workdir = (args.dir or DEFAULT_DIR.with_name(
+        "digest-quick" if args.quick else DEFAULT_DIR.name)).resolve()
+    config = prepare(workdir, args.messages, args.events, date.fromisoformat(args.end))
+    facts = prepared(workdir)
+    truth = int(facts["truth_interactions"])  # type: ignore[call-overload]
+    figures: dict[str, list[dict[str, object]]] = {which: [] for which in PHASES}
     for _ in range(args.repeat):
-        for which in ("read", "digest"):
+        for which in PHASES:
             out = subprocess.run(
                 [sys.executable, "-m", "benchmarks.digest_bench", "--phase", which,
-                 "--config", str(config), "--end", args.end],
+                 "--config", str(config), "--now", str(facts["now"])],
                 check=True, capture_output=True, text=True,
             )
-            figures[which].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            run = json.loads(out.stdout.strip().splitlines()[-1])
+            if which == "digest":
+                check_digest(run, truth)
+            figures[which].append(run)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, SQLite {sqlite_version()}")
+    rows = figures["read"][0]["rows"]
+    print(f"rows a full digest reads: {rows:,}; ground-truth interactions: {truth:,} "
+          f"(digest agrees)")
+    medians = {}
     for which, runs in figures.items():
-        secs = sorted(r["seconds"] for r in runs)
-        peak = max(r["peak_mb"] for r in runs)
-        print(f"{which:>6}: min {secs[0]:.2f}s  median {statistics.median(secs):.2f}s  "
-              f"max {secs[-1]:.2f}s  peak RSS {peak:.0f} MB")
-    ratio = statistics.median(r["seconds"] for r in figures["digest"]) / statistics.median(
-        r["seconds"] for r in figures["read"]
-    )
-    peak = max(r["peak_mb"] for r in figures["digest"])
-    print(f"digest / plain read (medians, same run): {ratio:.2f}  (goal <= 3)")
-    print(f"digest peak RSS: {peak:.0f} MB  (goal < 1024 MB)")
+        secs = sorted(float(r["seconds"]) for r in runs)  # type: ignore[arg-type]
+        peak = max(float(r["peak_mb"]) for r in runs)  # type: ignore[arg-type]
+        medians[which] = statistics.median(secs)
+        print(f"{which:>6}: min {secs[0]:.3f}s  median {medians[which]:.3f}s  "
+              f"max {secs[-1]:.3f}s  peak RSS {peak:.0f} MB")
+    print(f"read / floor: {medians['read'] / medians['floor']:.2f}")
+    print(f"digest / floor: {medians['digest'] / medians['floor']:.2f}")
+    print(f"ratio: {medians['digest'] / medians['read']:.3f}")
 
 
 if __name__ == "__main__":

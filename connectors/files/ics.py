@@ -29,7 +29,7 @@ from peerpulse.connectors.files.ics_blocks import (
     Block,
     Opener,
     blocks,
-    calendar_contexts,
+    calendar_layout,
     quick_uid,
 )
 from peerpulse.connectors.records import (
@@ -119,13 +119,17 @@ def _quiet(open_file: Opener, label: str, options: IcsOptions) -> Iterator[IcsIt
 
 def _items(open_file: Opener, label: str, options: IcsOptions) -> Iterator[IcsItem]:
     """Series are expanded as soon as their last adjacent block is read (exports
-    write a series' overrides right after its master). A UID met again further
-    on is *scattered*: its blocks are gathered in a second pass and expanded
-    together, and that expansion replaces what the first pass gave for it
-    (same source ids; the store keeps the last)."""
-    contexts, has_calendar = calendar_contexts(open_file)
-    seen: set[int] = set()
-    scattered: set[int] = set()
+    write a series' overrides right after its master). A series whose blocks are
+    *scattered* over the file (known from the first, cheap pass) is left out of
+    this pass: its blocks are gathered in a second pass and expanded together,
+    so it yields each occurrence once and never one its overrides replace. A
+    series the cheap pass could not see scattered (a UID only the parser reads
+    the same) still goes to the second pass, whose expansion replaces what this
+    pass gave for it (same source ids; the store keeps the last)."""
+    layout = calendar_layout(open_file, _block_uid)
+    contexts, has_calendar = layout.contexts, layout.has_calendar
+    seen: set[int] = set(layout.scattered)
+    scattered: set[int] = set(layout.scattered)
     group: list[tuple[int, Component]] = []
     group_key: tuple[int, str] | None = None
     events = 0
@@ -221,6 +225,18 @@ def _scattered(
     for (calendar, uid), members in groups.items():
         yield from _expand_series(contexts.get(calendar, Calendar()), uid, members, label,
                                   options)
+
+
+def _block_uid(data: bytes) -> str | None:
+    """A VEVENT block's UID as :func:`_member` reads it, cheaply when the raw line
+    allows; None when the block cannot be parsed (it is skipped anyway)."""
+    uid = quick_uid(data)
+    if uid is not None:
+        return uid
+    try:
+        return _uid_of(Event.from_ical(data))
+    except Exception:  # noqa: BLE001 - reported as a skip by the first pass
+        return None
 
 
 def _uid_of(event: Component) -> str:

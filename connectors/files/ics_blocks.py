@@ -9,7 +9,8 @@ broken file is salvaged: a VEVENT without its END line, or a file without
 
 Blocks carry the index of the VCALENDAR they sit in (files may hold several,
 each with its own ``X-WR-TIMEZONE``, ``METHOD`` and time zones), which
-:func:`calendar_contexts` collects in a first, cheap pass.
+:func:`calendar_layout` collects in a first, cheap pass (with the series whose
+VEVENTs are not adjacent, which the reader expands in a second pass).
 """
 
 from __future__ import annotations
@@ -96,11 +97,32 @@ def blocks(handle: BinaryIO) -> Iterator[Block]:
         yield Block(kind.decode(), calendar, b"".join(current), complete=False)
 
 
-def calendar_contexts(open_file: Opener) -> tuple[dict[int, Calendar], bool]:
-    """Per VCALENDAR index, a calendar holding only its properties and time zones
-    (what expanding a series needs), and whether the file had any VCALENDAR."""
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What the first, cheap pass learns about a file: per VCALENDAR index a
+    calendar holding only its properties and time zones (what expanding a series
+    needs), whether the file had any VCALENDAR, and the ``hash((calendar, uid))``
+    of every series whose VEVENTs are not all adjacent (*scattered*)."""
+
+    contexts: dict[int, Calendar]
+    has_calendar: bool
+    scattered: frozenset[int]
+
+
+def calendar_layout(open_file: Opener, uid_of: Callable[[bytes], str | None]) -> Layout:
+    """The file's :class:`Layout`; ``uid_of`` reads a complete VEVENT block's UID
+    as the reader decodes it (None: unknown, never counted as scattered).
+
+    Scattered series must be known before any record is yielded: a series read
+    from its first run of blocks alone yields occurrences that its later
+    overrides replace or move, and not every such occurrence comes back under
+    the same source id for the store to overwrite (an all-day master keyed by
+    date, its override by a RECURRENCE-ID date-time)."""
     found: dict[int, _CalendarLines] = {}
     seen_calendar = False
+    seen: set[int] = set()
+    scattered: set[int] = set()
+    current: int | None = None
     with open_file() as handle:
         for block in blocks(handle):
             lines = found.setdefault(block.calendar, _CalendarLines())
@@ -109,9 +131,20 @@ def calendar_contexts(open_file: Opener) -> tuple[dict[int, Calendar], bool]:
                 seen_calendar = True
             elif block.kind == "VTIMEZONE" and block.complete:
                 lines.zones.append(block.data)
+            elif block.kind == "VEVENT" and block.complete:
+                uid = uid_of(block.data)
+                if uid is None:
+                    continue
+                marker = hash((block.calendar, uid))
+                if marker != current:
+                    if marker in seen:
+                        scattered.add(marker)
+                    seen.add(marker)
+                    current = marker
     if not seen_calendar:
         seen_calendar = _has_vcalendar(open_file)
-    return {index: _context(lines) for index, lines in found.items()}, seen_calendar
+    contexts = {index: _context(lines) for index, lines in found.items()}
+    return Layout(contexts, seen_calendar, frozenset(scattered))
 
 
 def quick_uid(data: bytes) -> str | None:

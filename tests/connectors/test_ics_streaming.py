@@ -3,6 +3,8 @@ whole-file read, whatever the order of a series' parts in the file."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from peerpulse.connectors.files import ics as ics_module
 from peerpulse.connectors.files.ics import ics_items_from_bytes
@@ -94,3 +96,87 @@ def test_the_whole_file_is_never_parsed_at_once(monkeypatch):
     monkeypatch.setattr(ics_module.Calendar, "from_ical", whole_file)
     events, _ = read(calendar("UID:a\nDTSTART:20240301T100000Z"))
     assert [e.source_id for e in events] == ["a"]
+
+
+# Shaped like recurring-ical-events' issue_28 (Exchange 2010): all-day fortnightly
+# series ending in a UTC UNTIL, another series between the master and its
+# overrides, and overrides whose RECURRENCE-ID is a date-time in a Windows zone
+# while the master's DTSTART is a date, so an override's source id is not the
+# one the master's own occurrence on that day gets.
+GMT_STANDARD_TIME = """BEGIN:VTIMEZONE
+TZID:GMT Standard Time
+BEGIN:STANDARD
+DTSTART:16010101T020000
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0000
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010101T010000
+TZOFFSETFROM:+0000
+TZOFFSETTO:+0100
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3
+END:DAYLIGHT
+END:VTIMEZONE
+"""
+BIN_MASTER = """BEGIN:VEVENT
+RRULE:FREQ=WEEKLY;UNTIL={until}T230000Z;INTERVAL=2;BYDAY=TH;WKST=MO
+UID:black-bin
+SUMMARY:Refuse black bin
+DTSTART;VALUE=DATE:{start}
+DTEND;VALUE=DATE:{end}
+TRANSP:TRANSPARENT
+END:VEVENT
+"""
+BIN_MOVED = """BEGIN:VEVENT
+UID:black-bin
+RECURRENCE-ID;TZID=GMT Standard Time:{original}T000000
+SUMMARY:Refuse black bin
+DTSTART;VALUE=DATE:{start}
+DTEND;VALUE=DATE:{end}
+TRANSP:TRANSPARENT
+END:VEVENT
+"""
+RECYCLE = """BEGIN:VEVENT
+RRULE:FREQ=WEEKLY;UNTIL=20241016T230000Z;INTERVAL=2;BYDAY=TH;WKST=MO
+UID:recycle-bin
+SUMMARY:Blue recycle bin
+DTSTART;VALUE=DATE:20240912
+DTEND;VALUE=DATE:20240913
+END:VEVENT
+"""
+
+
+def bin_calendar() -> bytes:
+    """The master, the other series, then two overrides each moved a day later."""
+    parts = [
+        BIN_MASTER.format(until="20241120", start="20240905", end="20240906"),
+        RECYCLE,
+        BIN_MOVED.format(original="20240919", start="20240920", end="20240921"),
+        BIN_MOVED.format(original="20241017", start="20241018", end="20241019"),
+    ]
+    text = ("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:Microsoft Exchange Server 2010\n"
+            + GMT_STANDARD_TIME + "".join(parts) + "END:VCALENDAR\n")
+    return text.replace("\n", "\r\n").encode()
+
+
+def plain_occurrences(data: bytes, start, end) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(UID, start date) of every occurrence icalendar + recurring-ical-events give."""
+    import icalendar
+    import recurring_ical_events
+
+    found = recurring_ical_events.of(icalendar.Calendar.from_ical(data)).between(start, end)
+    return sorted((str(e["UID"]), e["DTSTART"].dt.isoformat()) for e in found)
+
+
+def test_overrides_after_another_series_leave_no_stale_occurrence_of_their_master():
+    data = bin_calendar()
+    records = [i for i in ics_items_from_bytes(data, "cal.ics", OPTIONS)
+               if isinstance(i, EventInstance)]
+    ids = [r.source_id for r in records]
+    assert len(ids) == len(set(ids)), "each occurrence is yielded once"
+    starts = sorted((r.series_id, r.start.astimezone(ZoneInfo("Europe/Berlin")).date().isoformat())
+                    for r in records)
+    assert starts == plain_occurrences(data, OPTIONS.window_start, OPTIONS.window_end)
+    black = [s for u, s in starts if u == "black-bin"]
+    assert "2024-09-19" not in black and "2024-09-20" in black

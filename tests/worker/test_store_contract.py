@@ -106,6 +106,17 @@ def test_a_deletion_removes_only_that_record_of_that_source(backend):
     assert backend.counts("a").events == 2
 
 
+def test_raw_rows_are_the_digests_rows_undecoded_events_first(backend):
+    """The benchmark's baseline reads what the digest reads, on every backend."""
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(1), message(2), event(1)]))
+    backend.apply_batch("b", "s", SyncBatch(upserts=[message(3)]))
+    rows = list(backend.iter_raw_rows("a"))
+    assert [r[0] for r in rows] == [
+        *(e.source_id for e in backend.iter_events("a")),
+        *(m.source_id for m in backend.iter_messages("a")),
+    ]
+
+
 def test_accounts_do_not_see_each_others_records(backend):
     backend.apply_batch("a", "s", SyncBatch(upserts=[message(1)]))
     assert list(backend.iter_messages("b")) == []

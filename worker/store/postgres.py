@@ -510,9 +510,22 @@ class PostgresStore:
         )
         yield from self._stream(sql, (account, lo, hi), codec.message_from_row)
 
-    def iter_raw_rows(self, account: str) -> Iterator[tuple[Any, ...]]:
-        yield from self._stream("SELECT * FROM messages WHERE account = %s", (account,), tuple)
-        yield from self._stream("SELECT * FROM events WHERE account = %s", (account,), tuple)
+    def iter_raw_rows(
+        self, account: str, since: datetime | None = None
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows ``iter_events`` then ``iter_messages`` read, undecoded (benchmark)."""
+        lo = codec.to_epoch(since) if since else -(2**62)
+        hi = 2**62
+        yield from self._stream(
+            f"SELECT source_id, {', '.join(codec.EVENT_COLUMNS)} FROM events "
+            "WHERE account = %s AND start_ts < %s AND end_ts >= %s ORDER BY start_ts, source_id",
+            (account, hi, lo), tuple,
+        )
+        yield from self._stream(
+            f"SELECT source_id, {', '.join(codec.MESSAGE_COLUMNS)} FROM messages "
+            "WHERE account = %s AND ts >= %s AND ts < %s ORDER BY ts, source_id",
+            (account, lo, hi), tuple,
+        )
 
     def people(self, account: str) -> list[Person]:
         sql = (

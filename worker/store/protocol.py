@@ -126,8 +126,11 @@ class Store(Protocol):
         """Messages in [since, until), oldest first, streamed."""
         ...
 
-    def iter_raw_rows(self, account: str) -> Iterator[tuple[Any, ...]]:
-        """Undecoded rows: the benchmark's baseline only."""
+    def iter_raw_rows(
+        self, account: str, since: datetime | None = None
+    ) -> Iterator[tuple[Any, ...]]:
+        """Undecoded rows of ``iter_events`` then ``iter_messages`` (same columns, same
+        order): the benchmark's baseline only."""
         ...
 
     def people(self, account: str) -> list[Person]: ...
