@@ -327,8 +327,8 @@ def _deliver(
     ``stale_sources``: sources whose sync failed this run; the digest names them, so
     advice from their last stored data is never presented as current.
     """
-    from peerpulse.worker.deliver import deliver_due_digest
     from peerpulse.worker.delivery import make_backend
+    from peerpulse.worker.dispatch import deliver_due_digest
 
     def build(period: str) -> Any:
         digest = compute_for_account(

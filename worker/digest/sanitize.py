@@ -43,7 +43,7 @@ LINE_LIMIT = 240
 SUBJECT_LIMIT = 140
 
 
-def clean_text(value: object, limit: int = LINE_LIMIT) -> str:
+def printable_line(value: object, limit: int = LINE_LIMIT) -> str:
     """One printable line: unsafe characters become spaces, whitespace collapses,
     and the result is at most ``limit`` characters (ending in an ellipsis if cut)."""
     if value is None:
@@ -74,8 +74,8 @@ def terminal_text(text: str) -> str:
 
 
 def header_text(value: object, limit: int = SUBJECT_LIMIT) -> str:
-    """A value safe to put in a header: :func:`clean_text` plus no encoded-word opener."""
-    text = clean_text(value, limit)
+    """A value safe to put in a header: :func:`printable_line` plus no encoded-word opener."""
+    text = printable_line(value, limit)
     while "=?" in text:
         text = text.replace("=?", "= ?")
     return text
@@ -85,7 +85,7 @@ def clean_address(value: str) -> str:
     """A plain ``local@domain`` address, or ValueError (it goes into headers and the envelope)."""
     address = value.strip()
     if not _ADDRESS.match(address) or ".." in address.split("@", 1)[1]:
-        raise ValueError(f"not a usable email address: {clean_text(value, 80)!r}")
+        raise ValueError(f"not a usable email address: {printable_line(value, 80)!r}")
     return address
 
 
