@@ -26,7 +26,7 @@ from peerpulse.connectors.records import (
     Transparency,
 )
 
-# Only the headers MessageMeta needs: metadataHeaders keeps the response small (research §1.2).
+# Only the headers MessageMeta needs: metadataHeaders keeps the response small.
 METADATA_HEADERS = (
     "From",
     "To",

@@ -4,7 +4,7 @@ Two steps. First the digest becomes a *view*: plain dicts of already cleaned,
 length-limited, formatted strings (dates as "12 Sep", cadence as "every ~30
 days"), built once so the text and HTML parts cannot disagree about who is in
 them. Then two Jinja2 templates draw the view. The HTML environment autoescapes
-everything (Jinja2's default is *off*; see faults-and-hardening.md 5.2) and both
+everything (Jinja2's default is *off*) and both
 use StrictUndefined, so a misspelt field is an error, not a blank.
 """
 

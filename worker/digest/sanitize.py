@@ -16,8 +16,7 @@ length, and makes header values inert:
   the text part, the Subject and ``explain``'s terminal output alike;
 - ``=?`` is broken up in header values: Python 3.11.7 (this project's floor
   machine) decodes an RFC 2047 encoded word even in a plain ``str`` header value
-  and then emits its decoded newline verbatim, which is CVE-2024-6923
-  (see ../shared/research/faults-and-hardening.md section 5.1);
+  and then emits its decoded newline verbatim, which is CVE-2024-6923;
 - long values are cut with an ellipsis, so a 10 KB display name cannot blow up
   the subject or the layout.
 """
