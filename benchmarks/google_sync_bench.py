@@ -8,7 +8,7 @@ per-second moving average and a per-minute window; synthetic mailboxes of
 mean thread length ~3 plus one calendar. Per regime, size and fetch mode:
 
 - Gmail HTTP requests and quota units, per endpoint, next to the minimum the
-  API allows (research §7, Table A): ``ceil(T/500)`` list pages plus
+  API allows (docs/GOOGLE.md): ``ceil(T/500)`` list pages plus
   ``ceil(T/B)`` batch envelopes for T items, B the largest batch that is safe
   (min of 50, the concurrency limit, and one second of quota in units), plus
   the one getProfile for the starting historyId. Goal <= 1.05;
@@ -182,7 +182,7 @@ def accepted_batch(fake: Any, cost: int) -> int:
 def api_minimum(
     method: str, messages: int, threads: int, costs: dict[str, int], batch: int = 50
 ) -> dict[str, int]:
-    """What the API needs at least (research §7): list 500 a page, gets ``batch`` a batch."""
+    """What the API needs at least: list 500 a page, gets ``batch`` a batch."""
     kind = "threads" if method == "threads" else "messages"
     items = threads if kind == "threads" else messages
     lists, batches = math.ceil(items / 500), math.ceil(items / batch)
@@ -357,7 +357,7 @@ def report_requests(r: dict[str, Any]) -> None:
     print(
         f"  HTTP requests per 1,000 messages: {c['http'] * per_k:.2f} "
         f"(API minimum {m['http'] * per_k:.2f}) -> ratio {c['http'] / m['http']:.3f}; "
-        f"against research §7 without getProfile ({m['http_s7']:,}): "
+        f"against the floor without getProfile ({m['http_s7']:,}): "
         f"{c['http'] / m['http_s7']:.3f}"
     )
     print(

@@ -6,7 +6,7 @@ messages (80% Inbox, 20% Sent Items) plus a 300-event calendar, it prints per si
 
 - Graph requests of the initial mail sync next to the minimum: per folder,
   pages of the largest size the fake accepts (1,000) plus one
-  (research §7 Table C: ``ceil(N_f/P) + 1``). Goal <= 1.05. Sign-in and
+  (``ceil(N_f/P) + 1``). Goal <= 1.05. Sign-in and
   calendar requests are counted apart. Also, as arithmetic, what Twenty's
   pattern would cost (list ids, then ``$batch`` of 20 GETs): the same pages
   plus ``ceil(N/20)`` batch requests and N throttle-counted sub-requests;

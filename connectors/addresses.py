@@ -27,7 +27,7 @@ from peerpulse.connectors.records import HASHED, HASHED_REPLY, split_reply_prefi
 __all__ = [
     "AddressList",
     "Mailbox",
-    "clean_text",
+    "single_line",
     "decode_words",
     "normalize_address",
     "normalize_message_id",
@@ -73,7 +73,7 @@ _MSGID = re.compile(f"<({_MSGID_CHARS})>")
 _BARE_MSGID = re.compile(_MSGID_CHARS)
 
 
-def clean_text(text: str) -> str:
+def single_line(text: str) -> str:
     """One line of text: control characters (CR/LF included) become spaces, runs collapse.
 
     Lone surrogates become U+FFFD, so the result can always be encoded and stored.
@@ -127,7 +127,7 @@ def _fast_split(value: str) -> AddressList:
         if "<" in part:
             name, _, rest = part.partition("<")
             addr = _valid(rest.partition(">")[0])
-            name = clean_text(name)
+            name = single_line(name)
         else:
             addr, name = _valid(part), ""
         if addr is None:
@@ -144,7 +144,7 @@ def _registry_parse(value: str) -> AddressList:
         found = header.addresses  # type: ignore[attr-defined]
     except Exception:
         # headerregistry refuses display names that decode to CR/LF (header
-        # injection attempts); the simpler parser reads them, clean_text defuses them.
+        # injection attempts); the simpler parser reads them, single_line defuses them.
         return _quoted_parse(value)
     mailboxes: list[Mailbox] = []
     bad = 0
@@ -153,7 +153,7 @@ def _registry_parse(value: str) -> AddressList:
         if addr is None:
             bad += 1
         else:
-            mailboxes.append(Mailbox(addr, clean_text(address.display_name or "")))
+            mailboxes.append(Mailbox(addr, single_line(address.display_name or "")))
     return AddressList(tuple(mailboxes), bad)
 
 
@@ -170,7 +170,7 @@ def _quoted_parse(value: str) -> AddressList:
         if addr is None:
             bad += 1
         else:
-            mailboxes.append(Mailbox(addr, clean_text(decode_words(name))))
+            mailboxes.append(Mailbox(addr, single_line(decode_words(name))))
     return AddressList(tuple(mailboxes), bad)
 
 
@@ -225,7 +225,7 @@ def private_text(text: str | None, mode: str) -> str | None:
     """
     if text is None or mode == "off":
         return None
-    line = clean_text(text)
+    line = single_line(text)
     if not line:
         return None
     if mode == "hashed":

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from peerpulse.connectors.addresses import (
-    clean_text,
     decode_words,
     normalize_message_id,
     parse_address_header,
     parse_message_ids,
     private_text,
+    single_line,
 )
 from peerpulse.connectors.records import Direction, MailCommand, MessageMeta, command_text
 
@@ -100,7 +100,7 @@ def message_meta_from_headers(
     references = parse_message_ids(get("references"))
     in_reply_to = normalize_message_id(get("in-reply-to"))
     raw_subject = get("subject")
-    subject = clean_text(decode_words(raw_subject)) if raw_subject is not None else None
+    subject = single_line(decode_words(raw_subject)) if raw_subject is not None else None
     if direction is Direction.SELF and (command := command_text(subject)) is not None:
         return MailCommand(source_id, timestamp, command, thread_id or message_id)
     return MessageMeta(
@@ -131,7 +131,7 @@ def list_id(value: str | None) -> str | None:
         return None
     match = _LIST_ID.search(value)
     inner = match.group(1) if match and match.group(1).strip() else decode_words(value)
-    return clean_text(inner).lower() or None
+    return single_line(inner).lower() or None
 
 
 def auto_submitted(value: str | None) -> str | None:
@@ -152,7 +152,7 @@ def is_invitation(content_type: str | None, subject: str | None) -> bool:
 
 
 def _lowered(value: str | None) -> str | None:
-    return (clean_text(value).lower() or None) if value else None
+    return (single_line(value).lower() or None) if value else None
 
 
 def _direction(

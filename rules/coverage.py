@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from peerpulse.rules.ledger import InteractionRow
 from peerpulse.rules.ruleset import RuleSet
+from peerpulse.rules.tally import InteractionRow
 
 DAY = 86400.0
 WEEK = 7 * DAY

@@ -14,20 +14,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from peerpulse.connectors.records import EventInstance, MessageMeta, Person
-from peerpulse.rules import recommend
+from peerpulse.rules import sections
 from peerpulse.rules.cadence import cadence_for, days_overdue, with_rhythm
 from peerpulse.rules.coverage import DepartmentTally
 from peerpulse.rules.explain import Explanation
 from peerpulse.rules.forecast import fading
 from peerpulse.rules.identity import Identity, normalize
 from peerpulse.rules.inference import Exclusion, Hooks, Interaction, infer_events, infer_messages
-from peerpulse.rules.ledger import Ledger
 from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides, Override, resolve
 from peerpulse.rules.peers import Directory, build_directory
 from peerpulse.rules.recommendations import DepartmentCoverage, Digest
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.scoring import days_until_below, score_peer
 from peerpulse.rules.slots import BusyCollector, free_slots, next_monday, week_window
+from peerpulse.rules.tally import Ledger
 from peerpulse.rules.team_meeting import TeamMeeting, TeamMeetingDetector
 from peerpulse.rules.views import Context, PeerView, cadence_reasons, recency_reason
 
@@ -99,7 +99,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
             policy.slot_minutes, policy.preferred_start, policy.slots, not_before=inputs.now,
         )
 
-    pick = recommend.peer_of_the_week(ordered, ctx, slots)
+    pick = sections.peer_of_the_week(ordered, ctx, slots)
     skip = {pick.person.email} if pick else set()
     tallies = _tallies(ordered, ctx)
     subject_hits = {e: p.subject_hits for e, p in ledger.persons.items() if p.subject_hits}
@@ -111,11 +111,11 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
 
     # Records were read, yet none names the owner: a wrong owner address or alias.
     owner_missing = events_read + messages_read > 0 and ledger.owner_records == 0
-    reconnect = recommend.reconnect(ordered, ctx, skip)
-    feedback = recommend.feedback(
+    reconnect = sections.reconnect(ordered, ctx, skip)
+    feedback = sections.feedback(
         ordered, ctx, frozenset(skip | {e.email for e in reconnect})
     )
-    invitations = recommend.invitations(
+    invitations = sections.invitations(
         ordered, team_meeting, department_of,
         owner_person.department if owner_person else None, ctx,
     )
@@ -123,8 +123,8 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         skip | {e.email for e in reconnect} | {e.email for e in feedback}
         | {i.person.email for i in invitations}
     )
-    reciprocity = recommend.reciprocity(ordered, ctx, contact)
-    celebrate = recommend.celebrate(
+    reciprocity = sections.reciprocity(ordered, ctx, contact)
+    celebrate = sections.celebrate(
         ordered, subject_hits, inputs.title_changes, ctx, identity.resolve
     )
     named = contact | {r.person.email for r in reciprocity} | {c.person.email for c in celebrate}
@@ -138,11 +138,11 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         reconnect=reconnect,
         reciprocity=reciprocity,
         celebrate=celebrate,
-        coverage=recommend.coverage(tallies, ctx),
+        coverage=sections.coverage(tallies, ctx),
         feedback=feedback,
         invitations=invitations,
         fading=fading(ordered, ctx, named),
-        leaders=recommend.leaders(ledger.leader_contacts, directory.people, ctx),
+        leaders=sections.leaders(ledger.leader_contacts, directory.people, ctx),
         stats={
             "events_read": events_read,
             "calendar": inputs.has_calendar,
@@ -174,7 +174,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         digest=digest,
         rule_counts=dict(sorted(ledger.counts.items())),
         views=views,
-        coverage=tuple(recommend.all_coverage(tallies, ctx)),
+        coverage=tuple(sections.all_coverage(tallies, ctx)),
         team_meeting=team_meeting,
         interactions=collected,
         _ledger=ledger,

@@ -2,7 +2,7 @@
 
 One pass over the events and one over the messages (both are streamed: the
 worker hands in generators over the store). Every (person, record) pair either
-becomes an interaction, written to the :class:`~rules.ledger.Ledger`, or is
+becomes an interaction, written to the :class:`~rules.tally.Ledger`, or is
 excluded and attributed to the rule that excluded it. People are resolved
 through :class:`~rules.identity.Identity` first, so an alias counts once under
 the canonical person.
@@ -31,7 +31,6 @@ from peerpulse.connectors.records import (
     split_reply_prefix,
 )
 from peerpulse.rules.identity import Identity
-from peerpulse.rules.ledger import Ledger, PersonLedger
 from peerpulse.rules.noise import (
     AddressNoise,
     MessageNoise,
@@ -40,6 +39,7 @@ from peerpulse.rules.noise import (
     is_kept_subject,
 )
 from peerpulse.rules.ruleset import RuleSet
+from peerpulse.rules.tally import Ledger, PersonLedger
 
 DAY = 86400.0
 UNKNOWN = "peers.not_in_directory"

@@ -12,8 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from peerpulse.rules.ledger import InteractionRow
 from peerpulse.rules.ruleset import RuleSet
+from peerpulse.rules.tally import InteractionRow
 
 DAY = 86400.0
 MEETINGS = frozenset({"one_on_one", "lunch", "small_meeting", "large_meeting"})

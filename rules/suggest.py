@@ -18,10 +18,10 @@ from typing import Any
 from peerpulse.connectors.records import EventInstance, MessageMeta, Person
 from peerpulse.rules.identity import Identity
 from peerpulse.rules.inference import UNKNOWN, infer_events, infer_messages
-from peerpulse.rules.ledger import Ledger
 from peerpulse.rules.peers import build_directory
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.scoring import MEETINGS
+from peerpulse.rules.tally import Ledger
 
 
 @dataclass(slots=True)

@@ -5,8 +5,8 @@ The team meeting is a recurring series the owner organizes, held at least
 apart on average (weekly-ish), with at least ``min_others`` other attendees on
 average who are mostly (``min_report_share``) the owner's reports. A standing
 2-person 1:1 with a report is never the team meeting. When several qualify, the
-most frequent wins. It feeds the invitations section (habit 3 of the article:
-invite peers' people to your team meetings) and each peer's attendance.
+most frequent wins. It feeds the invitations section (invite peers'
+people to your team meetings) and each peer's attendance.
 """
 
 from __future__ import annotations

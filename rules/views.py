@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 from peerpulse.connectors.records import Person
 from peerpulse.rules.cadence import Cadence
-from peerpulse.rules.ledger import InteractionRow
 from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides
 from peerpulse.rules.recommendations import Evidence, PersonEntry
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.scoring import PeerScore
+from peerpulse.rules.tally import InteractionRow
 
 KIND_PHRASES = {
     "one_on_one": "1:1",

@@ -10,7 +10,7 @@ store reports, so ``run`` can refuse with one clear message per account.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from peerpulse.worker.schedule import period_of
 
@@ -32,7 +32,7 @@ class ClockBehind:
 
 def clock_behind(
     account: str,
-    tz: str,
+    tz: str | tzinfo,
     now: datetime,
     newest_sent: str | None,
     last_run: datetime | None,

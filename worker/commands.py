@@ -157,14 +157,13 @@ def _apply_mail_commands(
     """Snooze / done / never links the owner clicked in a digest, read back from
     the sent mail just synced (issue 13); each applies once."""
     from peerpulse.worker import overrides
-    from peerpulse.worker.schedule import zone
 
     if not store.pending_commands(account.name):
         return
     key = overrides.command_key(settings.state_path, create=True)
     assert key is not None  # made on demand
     overrides.apply_mail_commands(store, account.name, key, store.people(account.name),
-                                  zone(account.timezone), now or datetime.now(UTC))
+                                  account.zone, now or datetime.now(UTC))
 
 
 def sync(args: argparse.Namespace, env: Env) -> ExitCode:
@@ -291,7 +290,7 @@ def _refuse_clock_behind(
             s.last_run_started for s in store.source_statuses(account.name) if s.last_run_started
         ]
         last_run = None if explicit_now else max(runs, default=None)
-        found = clock_behind(account.name, account.timezone, now, sent.get(account.name), last_run)
+        found = clock_behind(account.name, account.zone, now, sent.get(account.name), last_run)
         if found is not None:
             behind.append(found)
             log.error("%s", found.describe())
@@ -327,8 +326,8 @@ def _deliver(
     ``stale_sources``: sources whose sync failed this run; the digest names them, so
     advice from their last stored data is never presented as current.
     """
-    from peerpulse.worker.deliver import deliver_due_digest
     from peerpulse.worker.delivery import make_backend
+    from peerpulse.worker.dispatch import deliver_due_digest
 
     def build(period: str) -> Any:
         digest = compute_for_account(
@@ -396,7 +395,7 @@ def _newer_already_sent(
 ) -> _NewerAlreadySent | None:
     from peerpulse.worker import schedule
 
-    period = schedule.due_period(now, account.timezone, account.digest.day, account.digest.time)
+    period = schedule.due_period(now, account.zone, account.digest.day, account.digest.time)
     newest = store.newest_sent_periods().get(account.name, "")
     if period is None or not newest or period >= newest:
         return None
@@ -412,7 +411,7 @@ def _sent_before_this_store(
         return None  # no marker in organization mode: the shared ledger decides
     remembered = marker.read(settings.database_path)
     floor = remembered.periods_sent.get(account.name) if remembered else None
-    period = schedule.due_period(now, account.timezone, account.digest.day, account.digest.time)
+    period = schedule.due_period(now, account.zone, account.digest.day, account.digest.time)
     if floor is None or period is None or period > floor:
         return None
     if store.newest_sent_periods().get(account.name, "") >= floor:
@@ -645,7 +644,7 @@ def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict
     from peerpulse.worker.gaps import unsent_periods
 
     last = ledger.last_entry(store, account.name)
-    unsent = unsent_periods(ledger.entries(store, account.name), now, account.timezone,
+    unsent = unsent_periods(ledger.entries(store, account.name), now, account.zone,
                             account.digest.day, account.digest.time)
     return {
         "account": account.name,
@@ -666,9 +665,9 @@ def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict
             any(p.manager for p in store.people(account.name)) if counts.people else None
         ),
         "next_digest": schedule.next_due(
-            now, account.timezone, account.digest.day, account.digest.time
+            now, account.zone, account.digest.day, account.digest.time
         ).isoformat(timespec="minutes"),
-        "current_period": period_of(now, account.timezone),
+        "current_period": period_of(now, account.zone),
     }
 
 

@@ -158,6 +158,16 @@ class AccountConfig(_Strict):
             ) from None
         return value
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The account's time zone as a ``ZoneInfo``, for every caller in worker/.
+
+        Validated above; ``ZoneInfo`` keeps one instance per key, so this is the same
+        object on every call. A plain property rather than a cached one: a cached
+        value would survive ``model_copy(update={"timezone": ...})`` and go stale.
+        """
+        return ZoneInfo(self.timezone)
+
     @field_validator("owner", "aliases")
     @classmethod
     def _lower(cls, value: Any) -> Any:

@@ -45,7 +45,7 @@ def is_first(store: Store, account: Any, remembered_sent: str | None) -> bool:
 
 
 def due(account: Any, now: datetime) -> str | None:
-    return schedule.due_period(now, account.timezone, account.digest.day, account.digest.time)
+    return schedule.due_period(now, account.zone, account.digest.day, account.digest.time)
 
 
 def missing(digest: Any, min_peers: int, people_files: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 
 from peerpulse.worker import schedule
 from peerpulse.worker.store.rows import LedgerEntry, LedgerState
@@ -47,7 +47,7 @@ def _periods(first: str, last: str) -> list[str]:
     return out
 
 
-def _last_due(now: datetime, tz: str, day: str, at: time) -> str:
+def _last_due(now: datetime, tz: str | tzinfo, day: str, at: time) -> str:
     current = schedule.period_of(now, tz)
     if schedule.due_period(now, tz, day, at) == current:
         return current
@@ -78,7 +78,7 @@ def _action(state: str, current: bool) -> str:
 
 
 def unsent_periods(
-    rows: Iterable[LedgerEntry], now: datetime, tz: str, day: str, at: time
+    rows: Iterable[LedgerEntry], now: datetime, tz: str | tzinfo, day: str, at: time
 ) -> list[Gap]:
     """Every due period since the first sent one that has no digest sent, oldest first."""
     states = _states(rows)

@@ -1,6 +1,6 @@
 """The digest ledger: at most one digest per (account, recipient, period).
 
-A transactional outbox (faults-and-hardening.md section 3.2). A period's digest
+A transactional outbox. A period's digest
 is rendered once and stored with its Message-ID before anything is sent; every
 later attempt sends those bytes. States:
 

@@ -16,7 +16,6 @@ from peerpulse.rules.overrides import DEFAULT_SNOOZE_WEEKS, MAX_SNOOZE_WEEKS
 from peerpulse.worker.console import Env, dump_json, parse_now
 from peerpulse.worker.digest.sanitize import terminal_text
 from peerpulse.worker.errors import ConfigError, ExitCode
-from peerpulse.worker.schedule import zone
 
 
 def register(sub: Any) -> None:
@@ -102,7 +101,7 @@ def give(action: str) -> Any:
         with _open(settings) as store:
             targets = _resolve(store, _accounts(settings, args), args.email)
             for account, email, directory in targets:
-                item = overrides.new_override(email, action, now, zone(account.timezone),
+                item = overrides.new_override(email, action, now, account.zone,
                                               source="cli", weeks=weeks)
                 store.add_override(account.name, item)
                 env.print(terminal_text(
@@ -183,7 +182,7 @@ def list_overrides(args: argparse.Namespace, env: Env) -> ExitCode:
     with _open(settings, read_only=True) as store:
         for account in _accounts(settings, args):
             stored = store.overrides(account.name, include_undone=args.all)
-            today = now.astimezone(zone(account.timezone)).date()
+            today = now.astimezone(account.zone).date()
             shown = stored if args.all else overrides.in_force(stored, today)
             ignored = [c for c in overrides.report_lines(store, account.name, now)
                        if c["outcome"] == "ignored"]

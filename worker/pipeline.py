@@ -69,7 +69,7 @@ def compute_for_account(
         owner_aliases=account.owner_addresses,
         timezone=account.timezone,
         now=now,
-        period=period or period_of(now, account.timezone),
+        period=period or period_of(now, account.zone),
         events=store.iter_events(account.name, since=since),
         messages=store.iter_messages(account.name, since=since),
         people=store.people(account.name),

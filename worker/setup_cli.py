@@ -321,7 +321,7 @@ def people_suggest(args: argparse.Namespace, env: Env) -> ExitCode:
         f"{account.name}: {len(chosen)} correspondents (of {len(found)}) from "
         f"{counts.events:,} events and {counts.messages:,} messages"))
     env.print(f"  {'interactions':>12}  {'mail':>5}  {'meet':>5}  last contact  who")
-    zone = ZoneInfo(account.timezone)
+    zone = account.zone
     for c in chosen:
         last = datetime.fromtimestamp(c.last_at, zone).date().isoformat() if c.last_at else "-"
         who = f"{c.name} <{c.email}>" if c.name else c.email

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from peerpulse.connectors.addresses import clean_text, normalize_address
+from peerpulse.connectors.addresses import normalize_address, single_line
 from peerpulse.connectors.records import Person, SkippedInput
 
 PeopleItem = Person | SkippedInput
@@ -126,11 +126,11 @@ def _split(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     items = value if isinstance(value, list) else str(value).split(";")
-    return tuple(clean_text(str(item)) for item in items if clean_text(str(item)))
+    return tuple(single_line(str(item)) for item in items if single_line(str(item)))
 
 
 def _optional(value: Any) -> str | None:
-    text = clean_text(str(value)) if value is not None else ""
+    text = single_line(str(value)) if value is not None else ""
     return text or None
 
 
@@ -167,7 +167,7 @@ def _person(row: dict[str, Any]) -> Person:
         manages = bool(team_size)
     return Person(
         email=email,
-        name=clean_text(str(row.get("name") or "")),
+        name=single_line(str(row.get("name") or "")),
         aliases=tuple(aliases),
         department=_optional(row.get("department")),
         title=_optional(row.get("title")),

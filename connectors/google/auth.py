@@ -9,7 +9,7 @@ one (``invalid_grant``) or one missing a scope is :class:`AuthRequired` carrying
 the exact command to run; the account's cursors are kept.
 
 An organization uses a service account with domain-wide delegation: one
-delegated credential per user via ``with_subject`` (research §2.3).
+delegated credential per user via ``with_subject``.
 
 Scopes are the minimum (faults §1.1): ``calendar.events.readonly``,
 ``gmail.metadata`` (never with ``gmail.readonly``: the pair still forbids

@@ -1,7 +1,7 @@
 """Fetching many small GETs as multipart batches, re-queueing what failed.
 
 A batch saves HTTP round trips, not quota: n gets cost n gets (Gmail batch
-guide; research §1.3). Google takes at most 100 calls per batch (400 "Inner
+guide). Google takes at most 100 calls per batch (400 "Inner
 request count exceeds the limit" beyond) and advises at most 50, and Gmail
 counts every sub-request against the user's concurrency limit, so a batch
 holds at most as many items as the user's :class:`ConcurrencyGate` allows

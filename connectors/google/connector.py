@@ -40,7 +40,7 @@ from peerpulse.connectors.google.settings import GoogleSettings
 
 # Aim a little under the quota: timing jitter must not turn into 429s.
 HEADROOM = 0.95
-CALENDAR_REQUESTS_PER_MINUTE = 500  # Calendar allows 600 per user per minute (research §2.2)
+CALENDAR_REQUESTS_PER_MINUTE = 500  # Calendar allows 600 per user per minute
 DIRECTORY_REQUESTS_PER_MINUTE = 2000  # Directory allows 2,400
 
 

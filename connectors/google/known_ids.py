@@ -4,7 +4,7 @@ The connector cannot read the store, yet three steps must know which messages
 it already has: the ``rest`` phase must not fetch SENT messages again, an
 increment must not fetch again what the initial sync stored (the first
 history.list replays the overlap), and a 404 resync must fetch only unknown
-ids and delete those no longer listed (research §7: listing 100k ids costs
+ids and delete those no longer listed (listing 100k ids costs
 1,000 units, fetching them 500,000).
 
 Keys, all under the cursor's generation ``<gen>/`` (a fresh cursor starts a

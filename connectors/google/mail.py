@@ -1,6 +1,6 @@
 """Gmail header metadata: initial sync near the quota floor, then history increments.
 
-Initial sync (Gmail sync guide; research §1.2-1.4, §7): getProfile gives the
+Initial sync (Gmail sync guide; docs/GOOGLE.md): getProfile gives the
 historyId to continue from *before* anything is listed; messages.list (500 ids
 a page) then batched messages.get ``format=metadata`` with only the headers
 MessageMeta needs. The newest SENT pages are listed first, so a first digest
@@ -10,7 +10,7 @@ request floor (:func:`connectors.google.mail_cursor.sent_page_budget`).
 ``gmail.metadata`` forbids ``q``, so the date window is applied by stopping
 once a fetched chunk is entirely older than it (lists come newest first).
 When the mailbox's mean thread length L makes it cheaper (threads.get costs
-2/L of messages.get per message, research §0.3), threads are listed and
+2/L of messages.get per message; docs/GOOGLE.md), threads are listed and
 fetched instead; getProfile's messagesTotal / threadsTotal measures L for free.
 
 Increments: history.list (messageAdded, messageDeleted, and labelAdded /

@@ -98,7 +98,7 @@ def sent_page_budget(items: int, share: float) -> int:
     gmail.metadata), so every SENT page is listed twice: once in the SENT
     phase, once in the full listing. Those pages are pure overhead on the
     floor of ``ceil(items/500)`` list pages plus ``ceil(items/50)`` batches
-    (research §7), so they are capped at ``share`` of that floor, and at least
+    (docs/GOOGLE.md), so they are capped at ``share`` of that floor, and at least
     one page (the newest 500 SENT items, enough for a first digest) unless
     ``share`` is 0, which turns the SENT phase off. That one page is more than
     ``share`` only for mailboxes under ~1,700 items, where it is one request.

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peerpulse.connectors.addresses import clean_text, normalize_address, private_text
+from peerpulse.connectors.addresses import normalize_address, private_text, single_line
 from peerpulse.connectors.headers import ADDRESS_HEADERS, message_meta_from_headers
 from peerpulse.connectors.records import (
     Attendee,
@@ -26,7 +26,7 @@ from peerpulse.connectors.records import (
     Transparency,
 )
 
-# Only the headers MessageMeta needs: metadataHeaders keeps the response small (research §1.2).
+# Only the headers MessageMeta needs: metadataHeaders keeps the response small.
 METADATA_HEADERS = (
     "From",
     "To",
@@ -192,7 +192,7 @@ def event_instance(
         attendees.append(
             Attendee(
                 email=email,
-                name=clean_text(str(raw.get("displayName", ""))),
+                name=single_line(str(raw.get("displayName", ""))),
                 response=response,
                 is_organizer=bool(raw.get("organizer")),
                 is_resource=bool(raw.get("resource")),
@@ -263,12 +263,12 @@ def people(users: Iterable[Mapping[str, Any]]) -> list[Person]:
         out.append(
             Person(
                 email=email,
-                name=clean_text(str((user.get("name") or {}).get("fullName", ""))),
+                name=single_line(str((user.get("name") or {}).get("fullName", ""))),
                 aliases=tuple(sorted(a for a in aliases if a)),
-                department=clean_text(str(org.get("department")))
+                department=single_line(str(org.get("department")))
                 if org.get("department")
                 else None,
-                title=clean_text(str(org.get("title"))) if org.get("title") else None,
+                title=single_line(str(org.get("title"))) if org.get("title") else None,
                 manager=manager,
                 manages_anyone=team > 0,
                 team_size=team or None,

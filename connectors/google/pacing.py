@@ -2,7 +2,7 @@
 
 Gmail limits each user two ways. The **quota**: 6,000 units/min per user on
 projects created from 2026-05-01 (with the new per-method prices), 15,000 on
-older projects until Google moves them (research §1.1); the legacy page states
+older projects until Google moves them (docs/GOOGLE.md, "Quota"); the legacy page states
 it as "250 quota units per user per second, moving average (allows short
 bursts)", so the bucket here holds one second of quota and every batch fits
 in it. The **concurrency**: Gmail answers 429 "Too many concurrent requests
@@ -22,12 +22,12 @@ cursor kept instead of sleeping or retrying into the window; without a hint,
 full-jitter exponential back-off. The bucket's rate then recovers by
 additive increase / multiplicative decrease between a floor and the configured
 ceiling, so one burst of 429s does not slow the rest of a six-hour sync.
-googleapiclient ignores Retry-After and retries nothing by default (research
-§3.2), so this module, not ``num_retries``, decides.
+googleapiclient ignores Retry-After and retries nothing by default, so this
+module, not ``num_retries``, decides.
 
 Unit costs (https://developers.google.com/gmail/api/reference/quota, legacy
 table; the 2026 regime's 20/40 for get come from Nylas and Twenty, see
-research §1.1, and its threads.list and getProfile prices are unconfirmed
+docs/GOOGLE.md, and its threads.list and getProfile prices are unconfirmed
 and assumed unchanged): they size each request's draw on the bucket and the
 benchmark's "minimum the API allows".
 """
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Quota units per method, by regime (research §1.1, verified for legacy on the quota page).
+# Quota units per method, by regime (docs/GOOGLE.md; legacy verified on the quota page).
 UNIT_COSTS: dict[str, dict[str, int]] = {
     "legacy": {
         "getProfile": 1,

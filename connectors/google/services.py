@@ -1,11 +1,11 @@
 """Endpoints and HTTP connections for one Google account.
 
 httplib2 is not thread-safe, so every thread gets its own ``httplib2.Http``
-wrapped with the shared credentials (research §3.5); requests are built once
+wrapped with the shared credentials; requests are built once
 from the bundled discovery documents (``static_discovery=True``: no network)
 and executed with the calling thread's connection. ``api_endpoint`` points
 everything at a fake server in tests; the batch URI is built here because
-``new_batch_http_request()`` ignores ``api_endpoint`` (research §3.3, issue
+``new_batch_http_request()`` ignores ``api_endpoint`` (issue
 googleapis/google-api-python-client#1107).
 """
 

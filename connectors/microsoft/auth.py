@@ -16,7 +16,7 @@ by reference) with the ``.default`` scope: the permissions come from the app
 registration's admin consent, restricted to the managers' mailboxes by an
 application access policy or RBAC for Applications (docs/MICROSOFT.md).
 
-Delegated scopes are the minimum for the configured sources (research §4.5):
+Delegated scopes are the minimum for the configured sources (docs/MICROSOFT.md):
 Calendars.Read, Mail.ReadBasic (no body, no preview), User.Read.All only for
 the directory, Mail.Send only when the digest goes out through Graph.
 """

@@ -14,7 +14,7 @@ from email.utils import formataddr
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peerpulse.connectors.addresses import clean_text, normalize_address, private_text
+from peerpulse.connectors.addresses import normalize_address, private_text, single_line
 from peerpulse.connectors.headers import message_meta_from_headers
 from peerpulse.connectors.records import (
     Attendee,
@@ -59,7 +59,7 @@ def _utc(value: Any) -> datetime | None:
 def _mailbox(box: Any) -> tuple[str | None, str]:
     if box is None:
         return None, ""
-    return normalize_address(getattr(box, "email_address", None)), clean_text(
+    return normalize_address(getattr(box, "email_address", None)), single_line(
         str(getattr(box, "name", "") or "")
     )
 

@@ -1,11 +1,12 @@
 """Graph requests for one mailbox: auth, pacing by concurrency, Retry-After, errors, links.
 
-Outlook's limits are per app and mailbox: 10,000 requests per 10 minutes and
-at most 4 concurrent requests (research §4.4). A semaphore per mailbox keeps
-us at ``concurrency`` (≤ 4) in flight, a process-wide one bounds all mailboxes
-together. A 429 or 503 waits ``Retry-After`` (seconds or an HTTP date), else
-exponential back-off; a wait longer than ``max_wait`` ends the run for this
-source (its cursors are kept) rather than sleeping past the cron window.
+Outlook's limits are per app and mailbox: 10,000 requests per 10 minutes and at
+most 4 concurrent requests (docs/MICROSOFT.md, "Limits and pacing"). A
+semaphore per mailbox keeps us at ``concurrency`` (≤ 4) in flight, a
+process-wide one bounds all mailboxes together. A 429 or 503 waits
+``Retry-After`` (seconds or an HTTP date), else exponential back-off; a wait
+longer than ``max_wait`` ends the run for this source (its cursors are kept)
+rather than sleeping past the cron window.
 
 A 401 refreshes the token once (it may have been revoked or rotated early);
 a second 401 means the grant is gone. ``@odata.nextLink``/``deltaLink`` are

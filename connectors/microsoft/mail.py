@@ -4,8 +4,8 @@
 records need (:data:`~connectors.microsoft.normalize.MESSAGE_SELECT`), ``Prefer:
 odata.maxpagesize`` and immutable ids: the metadata arrives inline in the delta
 pages, so there is no per-message GET (a listing of ids plus ``$batch`` of 20
-GETs would cost ⌈N/20⌉ more requests and N throttle-counted ones, research
-§7 Table C). Delta takes no ``$orderby`` and a ``$filter`` caps it at 5,000
+GETs would cost ⌈N/20⌉ more requests and N throttle-counted ones; see
+docs/MICROSOFT.md). Delta takes no ``$orderby`` and a ``$filter`` caps it at 5,000
 messages, so the window is applied here: older messages are not stored.
 
 Folders go in the configured order (``sentitems`` first, so a first digest is

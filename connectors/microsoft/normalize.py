@@ -24,7 +24,7 @@ from email.utils import formataddr
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peerpulse.connectors.addresses import clean_text, normalize_address, private_text
+from peerpulse.connectors.addresses import normalize_address, private_text, single_line
 from peerpulse.connectors.headers import message_meta_from_headers
 from peerpulse.connectors.records import (
     Attendee,
@@ -116,7 +116,7 @@ def _all_day(value: Mapping[str, Any], zone: ZoneInfo) -> datetime | None:
 
 def _address(entry: Mapping[str, Any] | None) -> tuple[str | None, str]:
     email = (entry or {}).get("emailAddress") or {}
-    return normalize_address(email.get("address")), clean_text(str(email.get("name") or ""))
+    return normalize_address(email.get("address")), single_line(str(email.get("name") or ""))
 
 
 def event_instance(
@@ -287,10 +287,10 @@ def people(users: Iterable[Mapping[str, Any]]) -> list[Person]:
         out.append(
             Person(
                 email=email,
-                name=clean_text(str(user.get("displayName") or "")),
+                name=single_line(str(user.get("displayName") or "")),
                 aliases=tuple(sorted(a for a in aliases if a)),
-                department=clean_text(str(department)) if department else None,
-                title=clean_text(str(title)) if title else None,
+                department=single_line(str(department)) if department else None,
+                title=single_line(str(title)) if title else None,
                 manager=manager,
                 manages_anyone=team > 0,
                 team_size=team or None,

@@ -44,7 +44,7 @@ class MicrosoftSettings(ProviderSettings):
     window_past_days: int = Field(default=400, ge=1, le=3650)
     window_future_days: int = Field(default=60, ge=0, le=730)
     # Prefer: odata.maxpagesize. A preference, not a limit: Graph serves smaller pages when it
-    # wants to, so asking for the list maximum (1..1000) never fails (research §4.2).
+    # wants to, so asking for the list maximum (1..1000) never fails.
     page_size: int = Field(default=1000, ge=10, le=1000)
     concurrency: int = Field(default=4, ge=1, le=4)  # in-flight requests per mailbox (Outlook: 4)
     max_retry_wait_seconds: float = Field(default=300, ge=1)  # a longer Retry-After ends the run
@@ -79,7 +79,7 @@ class MicrosoftSettings(ProviderSettings):
 
 
 # Exchange Online's EWS is being shut down (phased from 2026-10-01, gone 2027-04-01;
-# research §5.1): its endpoints are refused in favour of Graph.
+# docs/MICROSOFT.md): its endpoints are refused in favour of Graph.
 EXCHANGE_ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", "outlook.live.com")
 
 

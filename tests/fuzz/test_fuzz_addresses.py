@@ -8,13 +8,13 @@ import unicodedata
 from hypothesis import example, given
 from hypothesis import strategies as st
 from peerpulse.connectors.addresses import (
-    clean_text,
     decode_words,
     normalize_address,
     normalize_message_id,
     parse_address_header,
     parse_message_ids,
     private_text,
+    single_line,
 )
 
 from tests.fuzz.budget import budget
@@ -99,8 +99,8 @@ def test_decoding_encoded_words_never_raises(value: str) -> None:
 @given(st.one_of(header_value, any_text))
 @example("a\x9b31mb")  # C1 control (8-bit CSI): a terminal escape in a digest or a log
 @example("hi\r\nBcc: victim@example.com")
-def test_clean_text_is_one_line_without_control_characters(value: str) -> None:
-    line = clean_text(value)
+def test_single_line_is_one_line_without_control_characters(value: str) -> None:
+    line = single_line(value)
     assert not _has_control(line)
     assert _storable(line)
     assert line == line.strip()
@@ -113,10 +113,10 @@ def test_clean_text_is_one_line_without_control_characters(value: str) -> None:
 def test_private_text_obeys_the_privacy_mode(value: str, mode: str) -> None:
     stored = private_text(value, mode)
     if mode == "off" or stored is None:
-        assert mode == "off" or not clean_text(value)
+        assert mode == "off" or not single_line(value)
         assert stored is None
     elif mode == "hashed":
         assert _HASHED.fullmatch(stored)
     else:
-        assert stored == clean_text(value)
+        assert stored == single_line(value)
         assert not _has_control(stored)

@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 
 from peerpulse.worker.config import AccountConfig
-from peerpulse.worker.deliver import deliver_due_digest
 from peerpulse.worker.delivery import make_backend
+from peerpulse.worker.dispatch import deliver_due_digest
 from peerpulse.worker.lock import run_lock
 from peerpulse.worker.store import open_store
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from peerpulse.worker.config import load_settings
@@ -78,6 +79,15 @@ def test_an_unknown_time_zone_is_named(tmp_path):
     path = write(tmp_path, MINIMAL.replace("Europe/Berlin", "Europe/Atlantis"))
     with pytest.raises(ConfigError, match=r":4: accounts\[0\].timezone: unknown time zone"):
         load_settings(path)
+
+
+def test_the_account_carries_its_time_zone_parsed(tmp_path):
+    account = load_settings(write(tmp_path, MINIMAL)).accounts[0]
+    assert account.zone is ZoneInfo("Europe/Berlin")
+    assert account.zone is account.zone
+    # a copy with another zone must not keep the old one
+    moved = account.model_copy(update={"timezone": "America/New_York"})
+    assert moved.zone == ZoneInfo("America/New_York")
 
 
 def test_toml_syntax_errors_give_the_line(tmp_path):

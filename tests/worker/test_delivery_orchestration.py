@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from peerpulse.worker import ledger
 from peerpulse.worker.config import AccountConfig
-from peerpulse.worker.deliver import ReportState, deliver_due_digest
 from peerpulse.worker.delivery import make_backend
 from peerpulse.worker.delivery.files import FileBackend
+from peerpulse.worker.dispatch import ReportState, deliver_due_digest
 
 from tests.worker.digest_builders import empty_digest, full_digest
 from tests.worker.smtp_sink import RefuseRcpt, Sink, smtp_server

@@ -2,7 +2,7 @@
 
 The SMTP conversation is driven step by step (MAIL, RCPT per recipient, DATA,
 content) instead of through ``sendmail``, so the outcome can say exactly how
-far the message got (faults-and-hardening.md section 3):
+far the message got:
 
 - any failure before the content is sent is definite: a 4xx reply or a network
   problem is RETRY, a 5xx reply to the message or its recipient is FAILED;

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
 from peerpulse.rules.recommendations import Digest
-from peerpulse.worker.digest.sanitize import NAME_LIMIT, clean_address, clean_text
+from peerpulse.worker.digest.sanitize import NAME_LIMIT, clean_address, printable_line
 
 PRODID = "-//peerpulse//peer-of-the-week hold//EN"
 FILENAME = "peer-of-the-week.ics"
@@ -38,8 +38,10 @@ def build_hold(digest: Digest, *, organizer: str, now: datetime) -> bytes | None
     if start is None or end is None or end <= start:
         return None
     organizer = clean_address(organizer)
-    name = clean_text(pick.person.name, NAME_LIMIT) or clean_text(pick.person.email, NAME_LIMIT)
-    reason = clean_text(pick.person.reasons[0]) if pick.person.reasons else ""
+    name = printable_line(pick.person.name, NAME_LIMIT) or printable_line(
+        pick.person.email, NAME_LIMIT
+    )
+    reason = printable_line(pick.person.reasons[0]) if pick.person.reasons else ""
 
     event = Event()
     event.add("uid", hold_uid(digest.account, digest.period, organizer.rsplit("@", 1)[1]))
@@ -48,7 +50,7 @@ def build_hold(digest: Digest, *, organizer: str, now: datetime) -> bytes | None
     event.add("dtend", end)
     event.add("summary", vText(f"Hold: 1:1 with {name}"))
     description = f"Peer of the week ({digest.period}), proposed by peerpulse. {reason}".strip()
-    contact = clean_text(pick.person.email, 120)
+    contact = printable_line(pick.person.email, 120)
     description += f" Invite {name} <{contact}> yourself; this hold invites nobody."
     event.add("description", vText(description))
     event.add("organizer", vCalAddress(f"mailto:{organizer}"))

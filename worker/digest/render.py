@@ -4,7 +4,7 @@ Two steps. First the digest becomes a *view*: plain dicts of already cleaned,
 length-limited, formatted strings (dates as "12 Sep", cadence as "every ~30
 days"), built once so the text and HTML parts cannot disagree about who is in
 them. Then two Jinja2 templates draw the view. The HTML environment autoescapes
-everything (Jinja2's default is *off*; see faults-and-hardening.md 5.2) and both
+everything (Jinja2's default is *off*) and both
 use StrictUndefined, so a misspelt field is an error, not a blank.
 """
 
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from peerpulse.rules.forecast import span
 from peerpulse.rules.recommendations import Digest, PersonEntry
-from peerpulse.worker.digest.sanitize import NAME_LIMIT, clean_address, clean_text, header_text
+from peerpulse.worker.digest.sanitize import NAME_LIMIT, clean_address, header_text, printable_line
 from peerpulse.worker.schedule import parse_period, period_dates
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -64,7 +64,7 @@ def render_digest(
     view = build_view(digest, now=now, hold_attached=hold_attached)
     view["missed"] = [f"No digest went out for {_week_label(p).lower()} ({week_range(p)})."
                       for p in missed]
-    context = {"v": view, "recipient": clean_text(recipient, 120)}
+    context = {"v": view, "recipient": printable_line(recipient, 120)}
     text = _text_env().get_template("digest.txt.j2").render(context)
     html = _html_env().get_template("digest.html.j2").render(context)
     return RenderedDigest(
@@ -146,7 +146,11 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             for r in digest.reciprocity
         ],
         "celebrate": [
-            {"person": person(c.person), "what": clean_text(c.what), "date": _day(c.date, today)}
+            {
+                "person": person(c.person),
+                "what": printable_line(c.what),
+                "date": _day(c.date, today),
+            }
             for c in digest.celebrate
         ],
         "feedback": [person(p) for p in digest.feedback],
@@ -154,9 +158,9 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         "invitations": [
             {
                 "person": person(i.person),
-                "meeting": clean_text(i.meeting_title, 120) or "your recurring team meeting",
-                "when": clean_text(f"{i.weekday.capitalize()}s at {i.local_time}", 60),
-                "departments": clean_text(", ".join(i.attendee_departments), 200)
+                "meeting": printable_line(i.meeting_title, 120) or "your recurring team meeting",
+                "when": printable_line(f"{i.weekday.capitalize()}s at {i.local_time}", 60),
+                "departments": printable_line(", ".join(i.attendee_departments), 200)
                 or "none recorded",
             }
             for i in digest.invitations
@@ -164,7 +168,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         "coverage": _coverage_view(digest, today),
         "fading": [
             {"person": person(p),
-             "when": clean_text(f"in about {span(p.fades_in_days)}" if p.fades_in_days
+             "when": printable_line(f"in about {span(p.fades_in_days)}" if p.fades_in_days
                                is not None else "now", 40)}
             for p in digest.fading
         ],
@@ -172,12 +176,12 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         "chain_unknown": digest.stats.get("management_chain_known") is False,
         "excluded": excluded_line(digest.stats.get("excluded")),
         "stale": (
-            "Could not sync " + ", ".join(clean_text(str(x), 80)
+            "Could not sync " + ", ".join(printable_line(str(x), 80)
                                           for x in digest.stats["stale_sources"])
             + " this run: this digest uses what was stored before. `peerpulse status` "
             "shows the error." if digest.stats.get("stale_sources") else ""
         ),
-        "timezone": clean_text(digest.timezone, 64),
+        "timezone": printable_line(digest.timezone, 64),
         "commands": _commands_view(digest.stats.get("commands")),
         "is_empty": digest.is_empty and not digest.owner_missing,
         "owner_missing": (
@@ -216,7 +220,7 @@ def _talked_view(points: Any) -> str:
     """"Q3 hiring plan, Budget review": at most three, each one clean bounded line."""
     if not isinstance(points, list):
         return ""
-    return clean_text(", ".join(clean_text(str(p), 60) for p in points[:3] if p), 200)
+    return printable_line(", ".join(printable_line(str(p), 60) for p in points[:3] if p), 200)
 
 
 def _commands_view(commands: Any) -> list[str]:
@@ -224,12 +228,12 @@ def _commands_view(commands: Any) -> list[str]:
     for an ignored one, why (so a click that did nothing is never silent)."""
     lines = []
     for item in commands or ():
-        detail = clean_text(str(item.get("detail", "")), 200)
+        detail = printable_line(str(item.get("detail", "")), 200)
         if item.get("outcome") == "applied":
             lines.append(detail[:1].upper() + detail[1:])
         else:
-            lines.append(f"Ignored a command mail of {clean_text(str(item.get('sent', '')), 12)}: "
-                         f"{detail}")
+            sent = printable_line(str(item.get("sent", "")), 12)
+            lines.append(f"Ignored a command mail of {sent}: {detail}")
     return lines
 
 
@@ -239,7 +243,7 @@ def excluded_line(excluded: Any) -> str:
     if not excluded:
         return ""
     total, read = int(excluded["records"]), int(excluded["read"])
-    by = ", ".join(f"{clean_text(str(rule), 80)} ({int(n):,})" for rule, n in excluded["rules"])
+    by = ", ".join(f"{printable_line(str(rule), 80)} ({int(n):,})" for rule, n in excluded["rules"])
     return (f"Rules left out {total:,} of {read:,} records read ({total / read:.0%}), "
             f"most by {by}. `peerpulse rules check` shows what each rule did.")
 
@@ -273,8 +277,8 @@ def _records(digest: Digest) -> str:
 
 
 def first_name(entry: PersonEntry) -> str:
-    name = clean_text(entry.name, NAME_LIMIT) or entry.email.split("@", 1)[0]
-    return clean_text(name.split(" ", 1)[0], 40)
+    name = printable_line(entry.name, NAME_LIMIT) or entry.email.split("@", 1)[0]
+    return printable_line(name.split(" ", 1)[0], 40)
 
 
 def _ago(days: int) -> str:
@@ -283,8 +287,8 @@ def _ago(days: int) -> str:
 
 def _role(entry: PersonEntry) -> str:
     """"Director, Finance", without repeating a department the title already names."""
-    title = clean_text(entry.title, 80)
-    department = clean_text(entry.department, 60)
+    title = printable_line(entry.title, 80)
+    department = printable_line(entry.department, 60)
     if title and department and department.casefold() not in title.casefold():
         return f"{title}, {department}"
     return title or department
@@ -294,7 +298,7 @@ def _recent(entry: PersonEntry, today: date) -> list[str]:
     """Newest first, one item per kind and day with a count: "mail sent 20 Jul ×2"."""
     counts: dict[str, int] = {}
     for e in sorted(entry.evidence, key=lambda e: e.date, reverse=True):
-        kind = _KINDS.get(e.kind, clean_text(e.kind.replace("_", " "), 30))
+        kind = _KINDS.get(e.kind, printable_line(e.kind.replace("_", " "), 30))
         item = f"{kind} {_day(e.date, today)}"
         counts[item] = counts.get(item, 0) + 1
     return [item if n == 1 else f"{item} \u00d7{n}" for item, n in list(counts.items())[:3]]
@@ -303,7 +307,7 @@ def _recent(entry: PersonEntry, today: date) -> list[str]:
 def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
     """One person's block: the leading reason, then only the facts it does not already
     state (no fact twice in one entry: issue 9, item 11)."""
-    reason = clean_text(entry.reasons[0]) if entry.reasons else ""
+    reason = printable_line(entry.reasons[0]) if entry.reasons else ""
     said = reason.lower()
     why: list[str] = []
     if entry.last_interaction:
@@ -328,15 +332,15 @@ def _person_view(entry: PersonEntry, today: date) -> dict[str, Any]:
     except ValueError:
         mailto = ""  # not an address we would put in a link
     return {
-        "name": clean_text(entry.name, NAME_LIMIT) or clean_text(entry.email, NAME_LIMIT),
-        "email": clean_text(entry.email, 120),
+        "name": printable_line(entry.name, NAME_LIMIT) or printable_line(entry.email, NAME_LIMIT),
+        "email": printable_line(entry.email, 120),
         "mailto": mailto,
-        "department": clean_text(entry.department, 60),
-        "title": clean_text(entry.title, 80),
+        "department": printable_line(entry.department, 60),
+        "title": printable_line(entry.title, 80),
         "role": _role(entry),
         "reason": reason,
-        "why": clean_text("; ".join(why), 300),
-        "recent": clean_text(", ".join(recent), 200),
+        "why": printable_line("; ".join(why), 300),
+        "recent": printable_line(", ".join(recent), 200),
     }
 
 
@@ -351,7 +355,7 @@ def _reciprocity_line(
         text = f"{first} owes you one: you started {mine}, {first} {theirs}."
     if action:
         text += f" {action[:1].upper()}{action[1:]}."
-    return clean_text(text)
+    return printable_line(text)
 
 
 def _coverage_view(digest: Digest, today: date) -> list[dict[str, Any]]:
@@ -371,11 +375,11 @@ def _coverage_view(digest: Digest, today: date) -> list[dict[str, Any]]:
             for label, rate in zip(("4 wk", "13 wk", "26 wk"), trio, strict=True)
         ]
         view.append({
-            "department": clean_text(row.department, 60) or "(no department)",
+            "department": printable_line(row.department, 60) or "(no department)",
             "key": row.key_function,
             "trend": row.trend if row.trend in _TREND else "flat",
             # Never contacted is not "gone dark": nothing went quiet, it never started.
-            "trend_text": (_TREND.get(row.trend, clean_text(row.trend, 20))
+            "trend_text": (_TREND.get(row.trend, printable_line(row.trend, 20))
                            if row.last_interaction else "not yet met"),
             "last": _day(row.last_interaction, today) if row.last_interaction else "",
             "peers": row.peers,
@@ -417,7 +421,7 @@ def _day(value: str | None, today: date) -> str:
     try:
         day = date.fromisoformat(value[:10])
     except ValueError:
-        return clean_text(value, 30)
+        return printable_line(value, 30)
     text = f"{day.day} {_MONTHS[day.month - 1]}"
     return text if day.year == today.year else f"{text} {day.year}"
 
@@ -426,7 +430,7 @@ def _slot_text(start: str, end: str) -> str:
     try:
         begin, finish = datetime.fromisoformat(start), datetime.fromisoformat(end)
     except ValueError:
-        return clean_text(f"{start} to {end}", 80)
+        return printable_line(f"{start} to {end}", 80)
     return (
         f"{_DAYS[begin.weekday()]} {begin.day} {_MONTHS[begin.month - 1]}, "
         f"{begin:%H:%M}\u2013{finish:%H:%M}"
@@ -437,7 +441,7 @@ def _week_label(period: str) -> str:
     try:
         _, week = parse_period(period)
     except ValueError:
-        return clean_text(period, 20)
+        return printable_line(period, 20)
     return f"Week {week}"
 
 

@@ -16,8 +16,7 @@ length, and makes header values inert:
   the text part, the Subject and ``explain``'s terminal output alike;
 - ``=?`` is broken up in header values: Python 3.11.7 (this project's floor
   machine) decodes an RFC 2047 encoded word even in a plain ``str`` header value
-  and then emits its decoded newline verbatim, which is CVE-2024-6923
-  (see ../shared/research/faults-and-hardening.md section 5.1);
+  and then emits its decoded newline verbatim, which is CVE-2024-6923;
 - long values are cut with an ellipsis, so a 10 KB display name cannot blow up
   the subject or the layout.
 """
@@ -43,7 +42,7 @@ LINE_LIMIT = 240
 SUBJECT_LIMIT = 140
 
 
-def clean_text(value: object, limit: int = LINE_LIMIT) -> str:
+def printable_line(value: object, limit: int = LINE_LIMIT) -> str:
     """One printable line: unsafe characters become spaces, whitespace collapses,
     and the result is at most ``limit`` characters (ending in an ellipsis if cut)."""
     if value is None:
@@ -74,8 +73,8 @@ def terminal_text(text: str) -> str:
 
 
 def header_text(value: object, limit: int = SUBJECT_LIMIT) -> str:
-    """A value safe to put in a header: :func:`clean_text` plus no encoded-word opener."""
-    text = clean_text(value, limit)
+    """A value safe to put in a header: :func:`printable_line` plus no encoded-word opener."""
+    text = printable_line(value, limit)
     while "=?" in text:
         text = text.replace("=?", "= ?")
     return text
@@ -85,7 +84,7 @@ def clean_address(value: str) -> str:
     """A plain ``local@domain`` address, or ValueError (it goes into headers and the envelope)."""
     address = value.strip()
     if not _ADDRESS.match(address) or ".." in address.split("@", 1)[1]:
-        raise ValueError(f"not a usable email address: {clean_text(value, 80)!r}")
+        raise ValueError(f"not a usable email address: {printable_line(value, 80)!r}")
     return address
 
 

@@ -173,7 +173,7 @@ def cmd_enqueue(args: argparse.Namespace, env: Env) -> ExitCode:
                 if args.what == "digest":
                     cfg = account.digest
                     period = args.period or schedule.due_period(
-                        now, account.timezone, cfg.day, cfg.time)
+                        now, account.zone, cfg.day, cfg.time)
                     if period is None:
                         continue
                     n += await tasks.defer_digest(app, account.name, period)

@@ -86,7 +86,7 @@ def deliver_one(rt: Runtime, account_name: str, period: str,
     account = rt.settings.account(account_name)
     now = now or rt.now()
     cfg = account.digest
-    due = schedule.due_period(now, account.timezone, cfg.day, cfg.time)
+    due = schedule.due_period(now, account.zone, cfg.day, cfg.time)
     if due != period:
         return f"{account_name}: {period} is not the due period now ({due or 'none'}); skipped"
     with rt.store() as store:
@@ -113,7 +113,7 @@ def due_digests(rt: Runtime, now: datetime) -> list[DueDigest]:
     with rt.store() as store:
         for account in rt.settings.accounts:
             cfg = account.digest
-            period = schedule.due_period(now, account.timezone, cfg.day, cfg.time)
+            period = schedule.due_period(now, account.zone, cfg.day, cfg.time)
             if period is None:
                 continue
             entry = store.ledger_latest(account.name, account.recipient, period)

@@ -22,7 +22,7 @@ It is meant to be as strict as Google, each rule with its source:
   50 fails right after a 429), default 25, the most reported to pass;
 - the per-user quota in units, with either price table (``prices``: the
   legacy table of https://developers.google.com/gmail/api/reference/quota or
-  the 2026 one, research §1.1), over two windows: a per-second moving
+  the 2026 one in docs/GOOGLE.md), over two windows: a per-second moving
   average (the legacy page's "250 quota units per user per second, moving
   average (allows short bursts)"), modelled as a bucket holding
   ``burst_seconds`` (default 2) of quota, so a client that sends at most one
@@ -67,7 +67,7 @@ CALENDAR_READ = {
     "https://www.googleapis.com/auth/calendar.readonly",
 }
 DIRECTORY_READ = {"https://www.googleapis.com/auth/admin.directory.user.readonly"}
-PRICES = {  # units per method; research §1.1 (2026: threads.list and profile assumed unchanged)
+PRICES = {  # units per method; docs/GOOGLE.md (2026: threads.list and profile assumed unchanged)
     "legacy": {
         "profile": 1,
         "messages.list": 5,

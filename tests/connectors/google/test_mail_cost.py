@@ -1,4 +1,4 @@
-"""The initial Gmail sync stays within 5% of the API's request floor (research §7).
+"""The initial Gmail sync stays within 5% of the API's request floor.
 
 Counted on the fake's log, never timed: ``ceil(T/500)`` list pages plus
 ``ceil(T/B)`` batch envelopes for T fetched items (threads or messages) in
@@ -36,7 +36,7 @@ def test_initial_sync_of_5000_messages_costs_within_5_percent_of_the_floor(
     batches = drain(store, mail_source(fake, state_dir, store, batches_in_flight=2))
 
     size = CONCURRENT_REQUESTS
-    floor = 1 + math.ceil(items / 500) + math.ceil(items / size)  # getProfile + research §7
+    floor = 1 + math.ceil(items / 500) + math.ceil(items / size)  # profile, pages, batches
     assert len(list(store.iter_messages("alice"))) == 5000
     assert fake.calls(f"{kind}.get") == items  # every item fetched exactly once
     assert fake.calls("getProfile") == 1

@@ -1,4 +1,4 @@
-"""Where inference writes what it decided, with memory bounded for huge stores.
+"""The inference tally: where inference writes what it decided, with memory bounded for huge stores.
 
 The inference loop calls :meth:`Ledger.count` for every (person, record)
 interaction and :meth:`Ledger.exclude` for every record that does not count.

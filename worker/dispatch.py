@@ -132,7 +132,7 @@ class _Run:
 
     def deliver(self) -> DeliveryReport:
         cfg = self.account.digest
-        tz = self.account.timezone
+        tz = self.account.zone
         if not self.dry_run:
             ledger.settle_interrupted(self.store, self.account.name, now=self.now)
         period = schedule.due_period(self.now, tz, cfg.day, cfg.time)
@@ -249,7 +249,7 @@ class _Run:
         rendered = render_digest(digest, recipient=self.recipient, sender=self.sender,
                                  now=self.now, hold_attached=hold is not None, missed=missed)
         message_id = new_message_id(digest.period, self.account.owner)
-        local_now = self.now.astimezone(schedule.zone(self.account.timezone))
+        local_now = self.now.astimezone(self.account.zone)
         message = build_message(rendered, account=self.account.name, message_id=message_id,
                                 date=local_now, hold=hold)
         return message_bytes(message), message_id, rendered.subject

@@ -407,7 +407,7 @@ def test_a_first_coffee_goes_to_the_department_the_owner_reaches_least() -> None
 
 def test_the_weekly_draw_depends_on_the_owner_so_managers_are_not_all_sent_to_one_person(
 ) -> None:
-    from peerpulse.rules.recommend import _lottery
+    from peerpulse.rules.sections import _lottery
 
     emails = [f"p{i}@corp.example" for i in range(20)]
     first = min(emails, key=lambda e: _lottery("2026-W48", e, "a@corp.example"))
