@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -51,14 +51,10 @@ from peerpulse.worker.store.rows import (
     AccountCounts,
     BatchOutcome,
     LedgerEntry,
-    LedgerKey,
-    LedgerState,
-    LedgerSummary,
     SourceStatus,
-    StoredCommand,
-    StoredOverride,
     TitleChange,
 )
+from peerpulse.worker.store.shared_sql import SharedSqlMethods
 from peerpulse.worker.store.sqlite import StoreError
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -141,7 +137,7 @@ class _QmarkCursor:
         return self._cur.rowcount
 
 
-class PostgresStore:
+class PostgresStore(SharedSqlMethods):
     """peerpulse's state in a PostgreSQL database, shared by every account."""
 
     def __init__(
@@ -683,109 +679,13 @@ class PostgresStore:
         with self._transaction() as cur:
             yield _QmarkCursor(cur)
 
-    def ledger_latest(self, account: str, recipient: str, period: str) -> LedgerEntry | None:
-        with self._qmark() as cur:
-            return ledger_sql.latest(cur, account, recipient, period)
+    _shared_cursor = _qmark
 
-    def ledger_entries(self, account: str) -> list[LedgerEntry]:
-        with self._qmark() as cur:
-            return ledger_sql.entries(cur, account)
-
-    def ledger_last_summary(self, account: str) -> LedgerSummary | None:
-        with self._qmark() as cur:
-            return ledger_sql.last_summary(cur, account)
-
-    def ledger_insert_first(
-        self, key: LedgerKey, *, message_id: str, subject: str, message: bytes,
-        state: LedgerState, created_at: int, picks: Mapping[str, Iterable[str]],
-    ) -> LedgerEntry:
-        with self._qmark() as cur:
-            return ledger_sql.insert_first(
-                cur, key, message_id=message_id, subject=subject, message=message, state=state,
-                created_at=created_at, picks=picks, recorded_at=int(time.time()),
-            )
-
-    def ledger_insert_next(
-        self, previous: LedgerEntry, *, message_id: str, message: bytes, created_at: int
-    ) -> LedgerEntry:
-        with self._qmark() as cur:
-            # SQLite's single writer made "max(seq) + 1, insert" safe; here two
-            # resends of one period wait for each other instead of colliding.
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended("
-                "?::text || '/' || ?::text || '/' || ?::text, 0))",
-                (previous.account, previous.recipient, previous.period),
-            )
-            return ledger_sql.insert_next(
-                cur, previous, message_id=message_id, message=message, created_at=created_at
-            )
-
-    def ledger_claim(self, key: LedgerKey, at: int) -> LedgerEntry | None:
-        with self._qmark() as cur:
-            return ledger_sql.claim(cur, key, at)
-
-    def ledger_finish(
-        self, key: LedgerKey, state: LedgerState, error: str | None, location: str | None,
-        at: int,
-    ) -> LedgerEntry:
-        with self._qmark() as cur:
-            return ledger_sql.finish(cur, key, state, error, location, at)
-
-    def ledger_settle_sending(self, account: str, at: int, error: str) -> list[LedgerEntry]:
-        with self._qmark() as cur:
-            return ledger_sql.settle_sending(cur, account, at, error)
-
-    def ledger_expire_pending(
-        self, account: str, before_period: str, at: int, reason: str
-    ) -> list[LedgerEntry]:
-        with self._qmark() as cur:
-            return ledger_sql.expire_pending(cur, account, before_period, at, reason)
-
-    def ledger_unreported(self, account: str) -> list[LedgerEntry]:
-        with self._qmark() as cur:
-            return ledger_sql.unreported(cur, account)
-
-    def ledger_mark_reported(self, key: LedgerKey, at: int) -> None:
-        with self._qmark() as cur:
-            ledger_sql.mark_reported(cur, key, at)
-
-    def ledger_requeue(self, key: LedgerKey) -> LedgerEntry:
-        with self._qmark() as cur:
-            return ledger_sql.requeue(cur, key)
-
-    # -- overrides and command mails (issue 13; SQL in sqlite_overrides.py) ----------
-    # The unique (account, token) index makes "a signed command applies once" hold
-    # across workers too: a second INSERT ... ON CONFLICT DO NOTHING of the same
-    # token waits for the first transaction, then inserts nothing.
-
-    def add_override(self, account: str, override: StoredOverride) -> bool:
-        with self._qmark() as cur:
-            return overrides_sql.insert_override(cur, account, override)
-
-    def overrides(self, account: str, *, include_undone: bool = False) -> list[StoredOverride]:
-        with self._qmark() as cur:
-            return overrides_sql.select_overrides(cur, account, include_undone)
-
-    def undo_override(
-        self, account: str, emails: Iterable[str], at: int
-    ) -> StoredOverride | None:
-        with self._qmark() as cur:
-            return overrides_sql.undo_latest(cur, account, emails, at)
-
-    def pending_commands(self, account: str) -> list[StoredCommand]:
-        with self._qmark() as cur:
-            return overrides_sql.select_commands(cur, account, pending=True)
-
-    def processed_commands(self, account: str, since: int) -> list[StoredCommand]:
-        with self._qmark() as cur:
-            return overrides_sql.select_commands(cur, account, pending=False, since=since)
-
-    def settle_command(
-        self,
-        account: str,
-        command: StoredCommand,
-        override: StoredOverride | None,
-        replayed: str,
-    ) -> StoredCommand:
-        with self._qmark() as cur:
-            return overrides_sql.settle_command(cur, account, command, override, replayed)
+    def _before_insert_next(self, cur: Any, previous: LedgerEntry) -> None:
+        # SQLite's single writer made "max(seq) + 1, insert" safe; here two
+        # resends of one period wait for each other instead of colliding.
+        cur.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended("
+            "?::text || '/' || ?::text || '/' || ?::text, 0))",
+            (previous.account, previous.recipient, previous.period),
+        )

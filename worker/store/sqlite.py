@@ -16,7 +16,7 @@ import sqlite3
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,15 +39,10 @@ from peerpulse.worker.store.migrations import MIGRATIONS
 from peerpulse.worker.store.rows import (
     AccountCounts,
     BatchOutcome,
-    LedgerEntry,
-    LedgerKey,
-    LedgerState,
-    LedgerSummary,
     SourceStatus,
-    StoredCommand,
-    StoredOverride,
     TitleChange,
 )
+from peerpulse.worker.store.shared_sql import SharedSqlMethods
 
 __all__ = [
     "AccountCounts",
@@ -66,7 +61,7 @@ _MESSAGE_SELECT = ", ".join(("source_id", *codec.MESSAGE_COLUMNS))
 _TABLES = {RecordKind.EVENT: "events", RecordKind.MESSAGE: "messages", RecordKind.PERSON: "people"}
 
 
-class SqliteStore:
+class SqliteStore(SharedSqlMethods):
     """peerpulse's state in one SQLite file (WAL mode)."""
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
@@ -162,6 +157,8 @@ class SqliteStore:
             raise
         else:
             cur.execute("COMMIT")
+
+    _shared_cursor = _transaction  # sqlite3 takes the shared modules' ``?`` as is
 
     def _migrate(self) -> None:
         try:
@@ -674,102 +671,3 @@ class SqliteStore:
             (account, limit),
         )
         return [(s, loc, r) for s, loc, r in rows]
-
-    # -- digest ledger (decisions in worker/ledger.py, SQL in sqlite_ledger.py) -----
-
-    def ledger_latest(self, account: str, recipient: str, period: str) -> LedgerEntry | None:
-        with self._transaction() as cur:
-            return ledger_sql.latest(cur, account, recipient, period)
-
-    def ledger_entries(self, account: str) -> list[LedgerEntry]:
-        with self._transaction() as cur:
-            return ledger_sql.entries(cur, account)
-
-    def ledger_last_summary(self, account: str) -> LedgerSummary | None:
-        with self._transaction() as cur:
-            return ledger_sql.last_summary(cur, account)
-
-    def ledger_insert_first(
-        self, key: LedgerKey, *, message_id: str, subject: str, message: bytes,
-        state: LedgerState, created_at: int, picks: Mapping[str, Iterable[str]],
-    ) -> LedgerEntry:
-        with self._transaction() as cur:
-            return ledger_sql.insert_first(
-                cur, key, message_id=message_id, subject=subject, message=message, state=state,
-                created_at=created_at, picks=picks, recorded_at=int(time.time()),
-            )
-
-    def ledger_insert_next(
-        self, previous: LedgerEntry, *, message_id: str, message: bytes, created_at: int
-    ) -> LedgerEntry:
-        with self._transaction() as cur:
-            return ledger_sql.insert_next(
-                cur, previous, message_id=message_id, message=message, created_at=created_at
-            )
-
-    def ledger_claim(self, key: LedgerKey, at: int) -> LedgerEntry | None:
-        with self._transaction() as cur:
-            return ledger_sql.claim(cur, key, at)
-
-    def ledger_finish(
-        self, key: LedgerKey, state: LedgerState, error: str | None, location: str | None,
-        at: int,
-    ) -> LedgerEntry:
-        with self._transaction() as cur:
-            return ledger_sql.finish(cur, key, state, error, location, at)
-
-    def ledger_settle_sending(self, account: str, at: int, error: str) -> list[LedgerEntry]:
-        with self._transaction() as cur:
-            return ledger_sql.settle_sending(cur, account, at, error)
-
-    def ledger_expire_pending(
-        self, account: str, before_period: str, at: int, reason: str
-    ) -> list[LedgerEntry]:
-        with self._transaction() as cur:
-            return ledger_sql.expire_pending(cur, account, before_period, at, reason)
-
-    def ledger_unreported(self, account: str) -> list[LedgerEntry]:
-        with self._transaction() as cur:
-            return ledger_sql.unreported(cur, account)
-
-    def ledger_mark_reported(self, key: LedgerKey, at: int) -> None:
-        with self._transaction() as cur:
-            ledger_sql.mark_reported(cur, key, at)
-
-    def ledger_requeue(self, key: LedgerKey) -> LedgerEntry:
-        with self._transaction() as cur:
-            return ledger_sql.requeue(cur, key)
-
-    # -- overrides and command mails (issue 13; SQL in sqlite_overrides.py) ----------
-
-    def add_override(self, account: str, override: StoredOverride) -> bool:
-        with self._transaction() as cur:
-            return overrides_sql.insert_override(cur, account, override)
-
-    def overrides(self, account: str, *, include_undone: bool = False) -> list[StoredOverride]:
-        with self._transaction() as cur:
-            return overrides_sql.select_overrides(cur, account, include_undone)
-
-    def undo_override(
-        self, account: str, emails: Iterable[str], at: int
-    ) -> StoredOverride | None:
-        with self._transaction() as cur:
-            return overrides_sql.undo_latest(cur, account, emails, at)
-
-    def pending_commands(self, account: str) -> list[StoredCommand]:
-        with self._transaction() as cur:
-            return overrides_sql.select_commands(cur, account, pending=True)
-
-    def processed_commands(self, account: str, since: int) -> list[StoredCommand]:
-        with self._transaction() as cur:
-            return overrides_sql.select_commands(cur, account, pending=False, since=since)
-
-    def settle_command(
-        self,
-        account: str,
-        command: StoredCommand,
-        override: StoredOverride | None,
-        replayed: str,
-    ) -> StoredCommand:
-        with self._transaction() as cur:
-            return overrides_sql.settle_command(cur, account, command, override, replayed)
