@@ -86,6 +86,8 @@ def test_the_fake_google_service_runs_the_module_the_image_stage_starts():
     fake = stages()["fake-google"]
     assert fake.exec_form("ENTRYPOINT")[-2:] == ["-m", "tests.connectors.google.serve"]
     assert services["fake-google"]["build"]["target"] == "fake-google"
+    assert services["fake-google"]["read_only"] is True
+    assert services["fake-google"]["user"] == fake.all("USER")[-1]  # owns the key volume
     key = services["fake-google"]["command"][services["fake-google"]["command"].index(
         "--key-out") + 1]
     config = (DEPLOY / "compose" / "config.toml").read_text()
