@@ -163,7 +163,8 @@ def _apply_mail_commands(
     key = overrides.command_key(settings.state_path, create=True)
     assert key is not None  # made on demand
     overrides.apply_mail_commands(store, account.name, key, store.people(account.name),
-                                  account.zone, now or datetime.now(UTC))
+                                  account.zone, now or datetime.now(UTC),
+                                  subjects=settings.privacy.subjects)
 
 
 def sync(args: argparse.Namespace, env: Env) -> ExitCode:

@@ -209,9 +209,10 @@ def _purge(
     report.purged = store.purge_before(report.account, cutoff)
     if removing:
         log.info(
-            "%s: retention purge (older than %s): %d events, %d messages deleted",
+            "%s: retention purge (older than %s): %d events, %d messages deleted "
+            "(and %d command mails)",
             report.account, cutoff.date().isoformat(),
-            report.purged["events"], report.purged["messages"],
+            report.purged["events"], report.purged["messages"], report.purged["commands"],
         )
 
 

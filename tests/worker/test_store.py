@@ -133,7 +133,7 @@ def test_a_title_change_between_directory_syncs_is_recorded(store):
 def test_retention_purges_only_old_metadata(store):
     store.apply_batch("a", "s", SyncBatch(upserts=[message(1), message(500), event(1), event(40)]))
     purged = store.purge_before("a", T0 + timedelta(days=10))
-    assert purged == {"events": 1, "messages": 1}
+    assert purged == {"events": 1, "messages": 1, "commands": 0}
     assert [m.source_id for m in store.iter_messages("a")] == ["m500@x"]
 
 

@@ -260,7 +260,7 @@ def test_a_purge_deletes_only_older_records_of_that_account(backend):
     backend.apply_batch("b", "mail", SyncBatch(upserts=_daily(10), cursor="c"))
     cutoff = T0 - timedelta(days=4, hours=12)
     assert backend.count_before("a", cutoff) == {"events": 0, "messages": 5}
-    assert backend.purge_before("a", cutoff) == {"events": 0, "messages": 5}
+    assert backend.purge_before("a", cutoff) == {"events": 0, "messages": 5, "commands": 0}
     assert sorted(m.source_id for m in backend.iter_messages("a")) == [
         "d0", "d1", "d2", "d3", "d4"]
     assert backend.counts("b").messages == 10
