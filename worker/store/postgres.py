@@ -42,6 +42,7 @@ from peerpulse.worker.store import codec
 from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store import sqlite_overrides as overrides_sql
 from peerpulse.worker.store import sqlite_retention as retention_sql
+from peerpulse.worker.store.nul import nul_free
 from peerpulse.worker.store.postgres_schema import (
     MIGRATION_LOCK,
     SCHEMA_VERSION_TABLE,
@@ -305,6 +306,7 @@ class PostgresStore(SharedSqlMethods):
         """Records, deletions, pruning, skipped inputs, connector state and the
         cursor in one transaction (the protocol's first guarantee)."""
         now_ts = int(now.timestamp()) if now is not None else int(time.time())
+        batch = nul_free(batch)  # PostgreSQL refuses NUL in text: both store U+FFFD
         events = [r for r in batch.upserts if isinstance(r, EventInstance)]
         messages = [r for r in batch.upserts if isinstance(r, MessageMeta)]
         people = [r for r in batch.upserts if isinstance(r, Person)]

@@ -36,6 +36,7 @@ from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store import sqlite_overrides as overrides_sql
 from peerpulse.worker.store import sqlite_retention as retention_sql
 from peerpulse.worker.store.migrations import MIGRATIONS
+from peerpulse.worker.store.nul import nul_free
 from peerpulse.worker.store.rows import (
     AccountCounts,
     BatchOutcome,
@@ -252,6 +253,7 @@ class SqliteStore(SharedSqlMethods):
         so a replayed or back-dated sync never dates a promotion to the wall clock.
         """
         now_ts = int(now.timestamp()) if now is not None else int(time.time())
+        batch = nul_free(batch)  # PostgreSQL refuses NUL in text: both store U+FFFD
         events = [r for r in batch.upserts if isinstance(r, EventInstance)]
         messages = [r for r in batch.upserts if isinstance(r, MessageMeta)]
         people = [r for r in batch.upserts if isinstance(r, Person)]
