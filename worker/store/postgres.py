@@ -152,6 +152,9 @@ class PostgresStore(SharedSqlMethods):
     ) -> None:
         self.url = url
         self.read_only = read_only
+        # Organization mode migrates with `peerpulse org migrate`; a reader of an
+        # older schema is refused (_check_schema), so never a pending upgrade here.
+        self.upgrade_pending: tuple[int, int] | None = None
         self._owns_pool = pool is None
         self._pool = pool if pool is not None else make_pool(url, password=password)
         try:

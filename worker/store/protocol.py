@@ -53,6 +53,10 @@ class Store(Protocol):
     read_only: bool
     """Opened for reading only (``status``, ``digest --dry-run``): writes fail."""
 
+    upgrade_pending: tuple[int, int] | None
+    """(schema stored, schema this version needs) when a reader found the store one
+    or more migrations behind and reads an upgraded copy; None otherwise."""
+
     def schema_version(self) -> int:
         """The newest applied migration."""
         ...
