@@ -327,3 +327,7 @@ def test_nul_in_any_text_of_a_batch_is_stored_alike_as_a_replacement_character(b
     assert backend.state_get("a", "mail", f"k{r}") == f"v{r}"
     assert [c.command for c in backend.pending_commands("a")] == [f"snooze x{r}"]
     assert backend.skipped_inputs("a")[0][1:] == (f"file{r}.eml", f"bad{r}")
+    run = backend.begin_sync_run("a", "mail")
+    backend.finish_sync_run(run, "failed", 0, 0, 0, "cannot read x\x00.mbox")
+    (status,) = [s for s in backend.source_statuses("a") if s.source == "mail"]
+    assert status.last_run_error == f"cannot read x{r}.mbox"

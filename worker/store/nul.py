@@ -70,6 +70,12 @@ def _clean(value: T) -> T:
     return value
 
 
+def nul_free_text(text: str | None) -> str | None:
+    """``text`` with each NUL replaced: for the store's other writes of outside text
+    (a sync run's error message quotes file names and header values)."""
+    return _clean(text)
+
+
 def nul_free(batch: SyncBatch) -> SyncBatch:
     """``batch`` itself when no text in it holds NUL, else a copy with each NUL
     replaced by U+FFFD."""

@@ -42,7 +42,7 @@ from peerpulse.worker.store import codec
 from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store import sqlite_overrides as overrides_sql
 from peerpulse.worker.store import sqlite_retention as retention_sql
-from peerpulse.worker.store.nul import nul_free
+from peerpulse.worker.store.nul import nul_free, nul_free_text
 from peerpulse.worker.store.postgres_schema import (
     MIGRATION_LOCK,
     SCHEMA_VERSION_TABLE,
@@ -469,7 +469,8 @@ class PostgresStore(SharedSqlMethods):
             cur.execute(
                 "UPDATE sync_runs SET finished_at = %s, outcome = %s, upserted = %s, "
                 "deleted = %s, skipped = %s, error = %s WHERE id = %s",
-                (int(time.time()), outcome, upserted, deleted, skipped, error, run),
+                (int(time.time()), outcome, upserted, deleted, skipped, nul_free_text(error),
+                 run),
             )
 
     # -- reading -------------------------------------------------------------------

@@ -36,7 +36,7 @@ from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store import sqlite_overrides as overrides_sql
 from peerpulse.worker.store import sqlite_retention as retention_sql
 from peerpulse.worker.store.migrations import MIGRATIONS
-from peerpulse.worker.store.nul import nul_free
+from peerpulse.worker.store.nul import nul_free, nul_free_text
 from peerpulse.worker.store.rows import (
     AccountCounts,
     BatchOutcome,
@@ -456,7 +456,8 @@ class SqliteStore(SharedSqlMethods):
             cur.execute(
                 "UPDATE sync_runs SET finished_at = ?, outcome = ?, upserted = ?, deleted = ?, "
                 "skipped = ?, error = ? WHERE rowid = ?",
-                (int(time.time()), outcome, upserted, deleted, skipped, error, run),
+                (int(time.time()), outcome, upserted, deleted, skipped, nul_free_text(error),
+                 run),
             )
 
     # -- reading -------------------------------------------------------------------
