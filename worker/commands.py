@@ -163,7 +163,8 @@ def _apply_mail_commands(
     key = overrides.command_key(settings.state_path, create=True)
     assert key is not None  # made on demand
     overrides.apply_mail_commands(store, account.name, key, store.people(account.name),
-                                  account.zone, now or datetime.now(UTC))
+                                  account.zone, now or datetime.now(UTC),
+                                  subjects=settings.privacy.subjects)
 
 
 def sync(args: argparse.Namespace, env: Env) -> ExitCode:
@@ -549,8 +550,10 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
     rules = _rules_or_none(settings)
     with _open(settings, read_only=True) as store:
         _refuse_damaged(store, settings)
+        upgrade = _upgrade_pending(store)
         for account in _accounts(settings, args):
             item = _account_status(store, account, now)
+            item["upgrade_pending"] = upgrade
             item["owner_missing"] = None  # unknown while the rules do not load
             if rules is not None:
                 digest = compute_for_account(store, settings, account, rules, now=now).digest
@@ -562,6 +565,10 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
         env.print(dump_json(out))
         return ExitCode.OK
     env.print(f"state: {state_location(settings)}")
+    if upgrade is not None:
+        env.print(f"schema {upgrade['stored_schema']} on disk, this peerpulse uses "
+                  f"{upgrade['schema']}: the next `peerpulse run` (or `sync`) upgrades it; "
+                  "shown here as it will read after the upgrade (nothing was written)")
     for item in out:
         env.print(f"\n{item['account']} ({item['owner']}, {item['timezone']})")
         c = item["counts"]
@@ -592,6 +599,15 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
             env.print(f"  not sent: {gap['period']} {gap['state']}: {gap['action']}")
         env.print(f"  next digest due: {item['next_digest']}")
     return ExitCode.OK
+
+
+def _upgrade_pending(store: Store) -> dict[str, int] | None:
+    """A store one or more migrations behind after an upgrade of peerpulse: not a
+    fault (the next writer migrates it), so ``status`` reports it and exits 0."""
+    if store.upgrade_pending is None:
+        return None
+    stored, schema = store.upgrade_pending
+    return {"stored_schema": stored, "schema": schema}
 
 
 def _refuse_damaged(store: Store, settings: Settings) -> None:

@@ -35,6 +35,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from urllib.parse import quote
 
+from peerpulse.connectors.addresses import private_text
 from peerpulse.connectors.atomic_file import write_atomic
 from peerpulse.connectors.file_modes import make_private_dir, secret_file_problem
 from peerpulse.connectors.records import COMMAND_MARKER, Person
@@ -254,7 +255,7 @@ def _day(value: date | None) -> str:
 
 def apply_mail_commands(
     store: Store, account: str, key: bytes, people: Sequence[Person], zone: tzinfo,
-    now: datetime,
+    now: datetime, *, subjects: str = "kept",
 ) -> list[StoredCommand]:
     """Apply every synced, unprocessed command mail once; returns them settled.
 
@@ -262,13 +263,21 @@ def apply_mail_commands(
     account, naming a known person; then applied in one transaction with its
     outcome. A command whose token is taken (the same link used again, or the
     same mail read twice) changes nothing.
+
+    A command is a mail subject naming a person, so once applied it is stored as
+    ``subjects`` (the privacy setting) keeps any subject: verbatim, hashed, or
+    not at all; and an outcome only quotes an address from it when subjects are
+    kept. The override itself names the person in every mode: it is the user's
+    own decision, and applying it needs the address.
     """
     directory = Directory(people)
     settled = []
     for command in store.pending_commands(account):
-        override, outcome, detail = _decide(command, key, account, directory, zone)
+        override, outcome, detail = _decide(command, key, account, directory, zone,
+                                            name_address=subjects == "kept")
         done = StoredCommand(command.source, command.source_id, command.sent_at,
-                             command.command, outcome, detail, int(now.timestamp()))
+                             _kept_text(command.command, subjects), outcome, detail,
+                             int(now.timestamp()))
         result = store.settle_command(account, done, override, REPLAYED)
         log.info("%s: command mail %s: %s (%s)", account, result.source_id,
                  result.outcome, result.detail)
@@ -276,8 +285,14 @@ def apply_mail_commands(
     return settled
 
 
+def _kept_text(command: str, subjects: str) -> str:
+    """A settled command's text as the privacy setting keeps subjects ("" for off)."""
+    return private_text(command, subjects) or ""
+
+
 def _decide(
-    command: StoredCommand, key: bytes, account: str, directory: Directory, zone: tzinfo
+    command: StoredCommand, key: bytes, account: str, directory: Directory, zone: tzinfo,
+    *, name_address: bool = True,
 ) -> tuple[StoredOverride | None, str, str]:
     parsed = parse_command(command.command)
     if parsed is None:
@@ -288,7 +303,8 @@ def _decide(
                                 "another installation)"
     email = directory.resolve(parsed.email)
     if email is None:
-        return None, "ignored", f"{parsed.email} is not in your people file or directory"
+        who = parsed.email if name_address else "the address"
+        return None, "ignored", f"{who} is not in your people file or directory"
     sent = datetime.fromtimestamp(command.sent_at, UTC)
     override = new_override(email, parsed.action, sent, zone, source="mail",
                             weeks=parsed.weeks or DEFAULT_SNOOZE_WEEKS, token=parsed.token)

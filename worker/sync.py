@@ -134,6 +134,12 @@ def sync_account(
     _reopen_purged(store, settings, report, now)
     before = store.counts(account.name)
     held_before = before.events + before.messages
+    clock = now or datetime.now().astimezone()
+    # The most of the history held now that any purge after this sync can reach
+    # (its cutoff is never later than the clock's): what the share guard protects.
+    reachable = store.count_before(
+        account.name, clock - timedelta(days=settings.privacy.retention_days))
+    held_due = reachable["events"] + reachable["messages"]
     for source in sources:
         if only is not None and not only(source.name):
             continue
@@ -144,7 +150,7 @@ def sync_account(
         if result.failure == "auth":
             break  # the same credentials would fail for every other source
 
-    _purge(store, settings, report, now, held_before=held_before)
+    _purge(store, settings, report, now, held_before=held_before, held_due=held_due)
     return report
 
 
@@ -179,15 +185,23 @@ def _purge(
     now: datetime | None,
     *,
     held_before: int | None = None,
+    held_due: int | None = None,
 ) -> None:
     """Apply retention without trusting the clock alone (issue 10, item 1).
 
     Age is measured from the earlier of the clock and the newest stored record, so
     a clock years ahead cannot empty the store; and a purge of more than
-    ``privacy.max_purge_share`` of the account's records is refused loudly. The
-    share guard protects history: on an account's first sync (``held_before`` 0)
-    nothing was held, and every record purged is one the sources just gave and
-    still hold (an mbox with years of mail), so retention applies as configured.
+    ``privacy.max_purge_share`` of the account's records is refused loudly.
+
+    The share guard protects history, the records held before this sync
+    (``held_before``, of which at most ``held_due`` are old enough for any purge
+    this clock allows). Records the sync just brought in and retention removes
+    at once are no loss: the sources still hold them. So an account's first sync
+    (nothing held) applies retention as configured, and so does a re-read of an
+    export with years of old mail (a new export, a reset cursor): refusing it
+    would refuse every later purge too, since the old records stay. A clock
+    jump reaches held records, and is refused. Without the two counts (callers
+    that do not sync) every record due counts as history.
     """
     privacy = settings.privacy
     clock = now or datetime.now().astimezone()
@@ -197,10 +211,14 @@ def _purge(
     due = store.count_before(report.account, cutoff)
     total = counts.events + counts.messages
     removing = due["events"] + due["messages"]
-    if held_before != 0 and total and removing / total > privacy.max_purge_share:
+    if held_before is None:
+        history, base = removing, total
+    else:
+        history, base = min(removing, held_due if held_due is not None else removing), held_before
+    if base and history / base > privacy.max_purge_share:
         report.purge_refused = (
             f"retention purge refused: it would delete {due['events']:,} events and "
-            f"{due['messages']:,} messages, {removing / total:.0%} of the {total:,} stored "
+            f"{due['messages']:,} messages, up to {history / base:.0%} of the {base:,} held "
             f"(more than privacy.max_purge_share = {privacy.max_purge_share:g}); check the "
             "clock, or raise privacy.max_purge_share for one run"
         )
@@ -209,9 +227,10 @@ def _purge(
     report.purged = store.purge_before(report.account, cutoff)
     if removing:
         log.info(
-            "%s: retention purge (older than %s): %d events, %d messages deleted",
+            "%s: retention purge (older than %s): %d events, %d messages deleted "
+            "(and %d command mails)",
             report.account, cutoff.date().isoformat(),
-            report.purged["events"], report.purged["messages"],
+            report.purged["events"], report.purged["messages"], report.purged["commands"],
         )
 
 

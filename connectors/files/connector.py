@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from peerpulse.connectors.base import SourceContext, SourceUnavailable
 from peerpulse.connectors.files import folder, ics_index
@@ -78,9 +78,9 @@ BATCH_SIZE = 2000
 MAX_CHANGED_SHARE = 0.3
 CURSOR_VERSION = 2
 
-SourceName = Literal["calendar", "mail", "people"]
-Item = Record | SkippedInput
-State = dict[str, Any]
+SourceName: TypeAlias = Literal["calendar", "mail", "people"]
+Item: TypeAlias = Record | SkippedInput
+State: TypeAlias = dict[str, Any]
 
 
 def _new_run() -> str:

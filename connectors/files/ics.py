@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeAlias
 from zoneinfo import ZoneInfo
 
 import recurring_ical_events
@@ -42,7 +42,7 @@ from peerpulse.connectors.records import (
     Transparency,
 )
 
-IcsItem = EventInstance | SkippedInput
+IcsItem: TypeAlias = EventInstance | SkippedInput
 
 _PARTSTAT = {
     "ACCEPTED": ResponseStatus.ACCEPTED,

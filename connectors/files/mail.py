@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_tz
 from pathlib import Path
+from typing import TypeAlias
 
 from peerpulse.connectors.addresses import decode_words, normalize_message_id
 from peerpulse.connectors.files.mbox import CALENDAR_PART, MboxScanner, RawMessage
@@ -182,7 +183,7 @@ def _gmail_thread(gm_thrid: str | None) -> str | None:
 # -- inputs ------------------------------------------------------------------------
 
 
-MailItem = MessageMeta | MailCommand | SkippedInput
+MailItem: TypeAlias = MessageMeta | MailCommand | SkippedInput
 
 
 def mbox_items(

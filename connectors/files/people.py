@@ -16,12 +16,12 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from peerpulse.connectors.addresses import normalize_address, single_line
 from peerpulse.connectors.records import Person, SkippedInput
 
-PeopleItem = Person | SkippedInput
+PeopleItem: TypeAlias = Person | SkippedInput
 
 COLUMNS = frozenset(
     {"email", "name", "aliases", "department", "title", "manager", "tags", "team_size",

@@ -59,3 +59,41 @@ def test_the_key_is_made_once_0600_and_a_loose_or_damaged_one_is_refused(tmp_pat
     path.write_text("not hex\n")
     with pytest.raises(StateError, match="damaged"):
         command_key(tmp_path / "state", create=False)
+
+
+@pytest.mark.parametrize("subjects", ["kept", "hashed", "off"])
+def test_a_settled_command_is_stored_as_the_privacy_setting_keeps_subjects(
+        tmp_path, subjects: str) -> None:
+    """A command mail's subject names a person: once applied it is kept like any
+    subject (verbatim, hashed, or not at all), and an outcome quotes an address
+    from it only when subjects are kept (issue 10 follow-up)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from peerpulse.connectors.records import MailCommand, Person, SyncBatch
+    from peerpulse.worker.overrides import apply_mail_commands
+    from peerpulse.worker.store import SqliteStore
+
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    known = command_subject(KEY, "a", "snooze", "lee@example.com", "2026-W48")
+    stranger = command_subject(KEY, "a", "never", "kim.stranger@example.org", "2026-W48")
+    with SqliteStore(tmp_path / "s.db") as store:
+        store.apply_batch("a", "mail", SyncBatch(upserts=[
+            MailCommand("1@x", now, known.removeprefix("peerpulse: ")),
+            MailCommand("2@x", now, stranger.removeprefix("peerpulse: ")),
+        ], cursor="c"))
+        settled = apply_mail_commands(store, "a", KEY, [Person("lee@example.com", "Lee Park")],
+                                      ZoneInfo("Europe/Berlin"), now, subjects=subjects)
+        assert [c.outcome for c in settled] == ["applied", "ignored"]
+        stored = store.processed_commands("a", 0)
+        assert [o.email for o in store.overrides("a")] == ["lee@example.com"]
+    text = repr(stored)
+    if subjects == "kept":
+        assert [c.command for c in stored] == [known.removeprefix("peerpulse: "),
+                                               stranger.removeprefix("peerpulse: ")]
+        assert "kim.stranger@example.org is not in" in text
+    else:
+        assert "lee@example.com" not in text and "kim.stranger" not in text
+        assert all(c.command.startswith("sha256:") if subjects == "hashed" else c.command == ""
+                   for c in stored)
+        assert "the address is not in your people file" in text

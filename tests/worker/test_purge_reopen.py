@@ -120,7 +120,8 @@ def _daily(n: int) -> list[MessageMeta]:
 def test_an_ordinary_retention_purge_never_reopens_the_source(store):
     _sync_source(store, "a", MemorySource("mail", _daily(50)), None)
     cursor = store.cursor("a", "mail")
-    assert store.purge_before("a", T - timedelta(days=30)) == {"events": 0, "messages": 19}
+    assert store.purge_before("a", T - timedelta(days=30)) == {"events": 0, "messages": 19,
+                                                              "commands": 0}
     # The next day's cutoff is later than the purge's: the cursor stays.
     assert store.reopen_purged("a", T - timedelta(days=29)) == []
     assert store.reopen_purged("a", T - timedelta(days=30)) == []

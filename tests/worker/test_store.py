@@ -133,7 +133,7 @@ def test_a_title_change_between_directory_syncs_is_recorded(store):
 def test_retention_purges_only_old_metadata(store):
     store.apply_batch("a", "s", SyncBatch(upserts=[message(1), message(500), event(1), event(40)]))
     purged = store.purge_before("a", T0 + timedelta(days=10))
-    assert purged == {"events": 1, "messages": 1}
+    assert purged == {"events": 1, "messages": 1, "commands": 0}
     assert [m.source_id for m in store.iter_messages("a")] == ["m500@x"]
 
 
@@ -211,12 +211,14 @@ def test_a_read_only_store_reads_but_never_migrates_or_writes(tmp_path):
         assert reader.cursor("a", "s") == "c"
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             reader.apply_batch("a", "s", SyncBatch(upserts=[message(2)], cursor="d"))
-    db = sqlite3.connect(path)
-    db.execute("DELETE FROM schema_version WHERE version = ?", (newest,))
-    db.commit()
-    db.close()
-    with pytest.raises(StoreError, match=f"needs {newest}; run `peerpulse run`"):
-        open_store(path, read_only=True)
+    from tests.worker.test_status_upgrade import _downgrade
+
+    _downgrade(path)  # the previous release's file: read through an upgraded copy
+    with open_store(path, read_only=True) as reader:
+        assert reader.upgrade_pending == (newest - 1, newest)
+        assert reader.cursor("a", "s") == "c"
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.apply_batch("a", "s", SyncBatch(upserts=[message(2)], cursor="d"))
     db = sqlite3.connect(path)
     assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] < newest
     db.close()

@@ -260,7 +260,7 @@ def test_a_purge_deletes_only_older_records_of_that_account(backend):
     backend.apply_batch("b", "mail", SyncBatch(upserts=_daily(10), cursor="c"))
     cutoff = T0 - timedelta(days=4, hours=12)
     assert backend.count_before("a", cutoff) == {"events": 0, "messages": 5}
-    assert backend.purge_before("a", cutoff) == {"events": 0, "messages": 5}
+    assert backend.purge_before("a", cutoff) == {"events": 0, "messages": 5, "commands": 0}
     assert sorted(m.source_id for m in backend.iter_messages("a")) == [
         "d0", "d1", "d2", "d3", "d4"]
     assert backend.counts("b").messages == 10
@@ -296,3 +296,38 @@ def test_a_cutoff_behind_the_purge_horizon_reopens_that_source_once(backend):
     assert backend.cursor("b", "mail") == "mail-c"  # another account's horizon is its own
     assert backend.reopen_purged("a", T0 - timedelta(days=4)) == []  # cleared with it
     assert backend.reopen_purged("b", T0 - timedelta(days=4)) == ["cal", "mail"]
+
+
+# -- NUL in text (issue 10 follow-up, item 3) -----------------------------------------
+
+
+def test_nul_in_any_text_of_a_batch_is_stored_alike_as_a_replacement_character(backend):
+    """PostgreSQL refuses U+0000 in text, SQLite takes it: one NUL in a header must
+    neither fail a batch on one backend nor be stored differently on the other."""
+    from peerpulse.connectors.records import Attendee, MailCommand
+
+    nul_message = message(1, source_id="<a\x00b@x>", subject="hi\x00there",
+                          sender_name="Jo\x00", to=("c\x00d@x.com",), list_id="l\x00")
+    nul_event = event(1, title="Sync\x00", attendees=(Attendee("e\x00@x.com", "E\x00"),))
+    clean = message(2)
+    backend.apply_batch("a", "mail", SyncBatch(
+        upserts=[nul_message, clean, MailCommand("c\x00", T0, "snooze x\x00")],
+        skipped=[SkippedInput("file\x00.eml", "bad\x00")],
+        state=[StateChange("k\x00", "v\x00")], cursor="c\x00"))
+    backend.apply_batch("a", "cal", SyncBatch(upserts=[nul_event], cursor="e"))
+    r = "\ufffd"
+    (got, plain) = sorted(backend.iter_messages("a"), key=lambda m: m.source_id)
+    assert (got.source_id, got.subject, got.sender_name, got.to, got.list_id) == (
+        f"<a{r}b@x>", f"hi{r}there", f"Jo{r}", (f"c{r}d@x.com",), f"l{r}")
+    assert plain == clean
+    (stored_event,) = backend.iter_events("a")
+    assert stored_event.title == f"Sync{r}"
+    assert stored_event.attendees[0].email == f"e{r}@x.com"
+    assert backend.cursor("a", "mail") == f"c{r}"
+    assert backend.state_get("a", "mail", f"k{r}") == f"v{r}"
+    assert [c.command for c in backend.pending_commands("a")] == [f"snooze x{r}"]
+    assert backend.skipped_inputs("a")[0][1:] == (f"file{r}.eml", f"bad{r}")
+    run = backend.begin_sync_run("a", "mail")
+    backend.finish_sync_run(run, "failed", 0, 0, 0, "cannot read x\x00.mbox")
+    (status,) = [s for s in backend.source_statuses("a") if s.source == "mail"]
+    assert status.last_run_error == f"cannot read x{r}.mbox"

@@ -69,3 +69,24 @@ def test_command_mails_arrive_with_a_batch_and_settle_once(backend: Store) -> No
     assert [(c.source_id, c.outcome) for c in processed] == [
         ("c1@x", "applied"), ("c2@x", "ignored")]
     assert backend.processed_commands("a", AT + 3600) == []
+
+
+def test_command_mails_leave_with_retention_and_keep_the_settled_text(
+        backend: Store) -> None:  # noqa: F811
+    """Issue 10 follow-up: a command mail's subject names a person; it is purged with
+    the mail it came with, and once settled holds the text it was settled with."""
+    old = MailCommand("old@x", T0 - timedelta(days=40), "snooze lee@example.com 4w 2026-W39 00")
+    new = MailCommand("new@x", T0 - timedelta(days=1), "done lee@example.com 2026-W45 11")
+    backend.apply_batch("a", "mail", SyncBatch(upserts=[old, new], cursor="1"))
+    backend.apply_batch("b", "mail", SyncBatch(upserts=[old], cursor="1"))
+    purged = backend.purge_before("a", T0 - timedelta(days=30))
+    assert purged == {"events": 0, "messages": 0, "commands": 1}
+    assert [c.source_id for c in backend.pending_commands("a")] == ["new@x"]
+    assert [c.source_id for c in backend.pending_commands("b")] == ["old@x"]  # its own
+    (pending,) = backend.pending_commands("a")
+    hidden = StoredCommand(pending.source, pending.source_id, pending.sent_at,
+                           "sha256:0123456789abcdef", "applied", "marked Lee done", AT)
+    backend.settle_command("a", hidden, None, "replayed")
+    (stored,) = backend.processed_commands("a", 0)
+    assert stored.command == "sha256:0123456789abcdef"
+    assert "lee@example.com" not in repr(stored)

@@ -42,6 +42,7 @@ from peerpulse.worker.store import codec
 from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store import sqlite_overrides as overrides_sql
 from peerpulse.worker.store import sqlite_retention as retention_sql
+from peerpulse.worker.store.nul import nul_free, nul_free_text
 from peerpulse.worker.store.postgres_schema import (
     MIGRATION_LOCK,
     SCHEMA_VERSION_TABLE,
@@ -151,6 +152,9 @@ class PostgresStore(SharedSqlMethods):
     ) -> None:
         self.url = url
         self.read_only = read_only
+        # Organization mode migrates with `peerpulse org migrate`; a reader of an
+        # older schema is refused (_check_schema), so never a pending upgrade here.
+        self.upgrade_pending: tuple[int, int] | None = None
         self._owns_pool = pool is None
         self._pool = pool if pool is not None else make_pool(url, password=password)
         try:
@@ -305,6 +309,7 @@ class PostgresStore(SharedSqlMethods):
         """Records, deletions, pruning, skipped inputs, connector state and the
         cursor in one transaction (the protocol's first guarantee)."""
         now_ts = int(now.timestamp()) if now is not None else int(time.time())
+        batch = nul_free(batch)  # PostgreSQL refuses NUL in text: both store U+FFFD
         events = [r for r in batch.upserts if isinstance(r, EventInstance)]
         messages = [r for r in batch.upserts if isinstance(r, MessageMeta)]
         people = [r for r in batch.upserts if isinstance(r, Person)]
@@ -464,7 +469,8 @@ class PostgresStore(SharedSqlMethods):
             cur.execute(
                 "UPDATE sync_runs SET finished_at = %s, outcome = %s, upserted = %s, "
                 "deleted = %s, skipped = %s, error = %s WHERE id = %s",
-                (int(time.time()), outcome, upserted, deleted, skipped, error, run),
+                (int(time.time()), outcome, upserted, deleted, skipped, nul_free_text(error),
+                 run),
             )
 
     # -- reading -------------------------------------------------------------------

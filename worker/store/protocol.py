@@ -53,6 +53,10 @@ class Store(Protocol):
     read_only: bool
     """Opened for reading only (``status``, ``digest --dry-run``): writes fail."""
 
+    upgrade_pending: tuple[int, int] | None
+    """(schema stored, schema this version needs) when a reader found the store one
+    or more migrations behind and reads an upgraded copy; None otherwise."""
+
     def schema_version(self) -> int:
         """The newest applied migration."""
         ...
@@ -183,16 +187,19 @@ class Store(Protocol):
         override: StoredOverride | None,
         replayed: str,
     ) -> StoredCommand:
-        """One transaction: store ``override`` (if any) and the command's outcome.
-        When the override's token is already used, nothing is applied and the
-        outcome becomes ``ignored`` with ``replayed`` as its detail."""
+        """One transaction: store ``override`` (if any) and the command's outcome,
+        with ``command.command`` replacing the text read from the mail (the caller
+        hashes or drops it as the privacy setting says). When the override's token
+        is already used, nothing is applied and the outcome becomes ``ignored``
+        with ``replayed`` as its detail."""
         ...
 
     # -- maintenance and status ----------------------------------------------------
 
     def purge_before(self, account: str, cutoff: datetime) -> dict[str, int]:
-        """Delete events and messages older than ``cutoff``; every source that lost
-        records keeps ``cutoff`` as its purge horizon (the newest one wins)."""
+        """Delete events, messages and command mails older than ``cutoff`` (counts
+        under ``events``, ``messages``, ``commands``); every source that lost events
+        or messages keeps ``cutoff`` as its purge horizon (the newest one wins)."""
         ...
 
     def reopen_purged(self, account: str, cutoff: datetime) -> list[str]:

@@ -36,6 +36,7 @@ from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store import sqlite_overrides as overrides_sql
 from peerpulse.worker.store import sqlite_retention as retention_sql
 from peerpulse.worker.store.migrations import MIGRATIONS
+from peerpulse.worker.store.nul import nul_free, nul_free_text
 from peerpulse.worker.store.rows import (
     AccountCounts,
     BatchOutcome,
@@ -67,6 +68,7 @@ class SqliteStore(SharedSqlMethods):
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.upgrade_pending: tuple[int, int] | None = None
         if read_only:
             self._db = self._connect_read_only()
             self._check_schema()
@@ -113,22 +115,48 @@ class SqliteStore(SharedSqlMethods):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _check_schema(self) -> None:
-        """A reader never migrates: an older schema is reported, not upgraded."""
+        """A reader never migrates the file. An older schema (a peerpulse upgraded
+        since the last run) is not an error: the reader reads an upgraded copy in
+        memory and says so in :attr:`upgrade_pending`, until the next writer
+        (``run``, ``sync``) migrates the file itself."""
         try:
             applied = self.schema_version()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a peerpulse state database: {exc}") from exc
         newest = max(v for v, _, _ in MIGRATIONS)
         if applied < newest:
-            raise StoreError(
-                f"{self.path} has schema {applied}, this peerpulse needs {newest}; "
-                "run `peerpulse run` (or `peerpulse sync`) once to upgrade it"
-            )
+            self._read_upgraded_copy()
+            self.upgrade_pending = (applied, newest)
+            return
         if applied > newest:
             raise StoreError(
                 f"{self.path} was written by a newer peerpulse (schema {applied}, "
                 f"this version knows {newest}); upgrade peerpulse"
             )
+
+    def _read_upgraded_copy(self) -> None:
+        """Swap the read-only connection for an in-memory copy of the file with the
+        pending migrations applied (memory about the size of the file, for one
+        reader, and only until the next run upgrades the file)."""
+        copy = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            self._db.backup(copy)
+        except sqlite3.DatabaseError as exc:
+            copy.close()
+            raise StoreError(f"cannot read state database {self.path}: {exc}") from exc
+        self._db.close()
+        self._db = copy
+        self.read_only = False  # the migrations write to the copy, never to the file
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} has schema {self.schema_version()} and cannot be read as "
+                f"upgraded ({exc}); run `peerpulse run` (or `peerpulse doctor`)"
+            ) from exc
+        finally:
+            self.read_only = True
+        self._db.execute("PRAGMA query_only = ON")
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -252,6 +280,7 @@ class SqliteStore(SharedSqlMethods):
         so a replayed or back-dated sync never dates a promotion to the wall clock.
         """
         now_ts = int(now.timestamp()) if now is not None else int(time.time())
+        batch = nul_free(batch)  # PostgreSQL refuses NUL in text: both store U+FFFD
         events = [r for r in batch.upserts if isinstance(r, EventInstance)]
         messages = [r for r in batch.upserts if isinstance(r, MessageMeta)]
         people = [r for r in batch.upserts if isinstance(r, Person)]
@@ -427,7 +456,8 @@ class SqliteStore(SharedSqlMethods):
             cur.execute(
                 "UPDATE sync_runs SET finished_at = ?, outcome = ?, upserted = ?, deleted = ?, "
                 "skipped = ?, error = ? WHERE rowid = ?",
-                (int(time.time()), outcome, upserted, deleted, skipped, error, run),
+                (int(time.time()), outcome, upserted, deleted, skipped, nul_free_text(error),
+                 run),
             )
 
     # -- reading -------------------------------------------------------------------

@@ -116,14 +116,16 @@ def settle_command(
     replayed: str,
 ) -> StoredCommand:
     """Record the outcome, applying ``override`` first; a taken token turns the
-    outcome into "ignored" with ``replayed`` as the detail."""
+    outcome into "ignored" with ``replayed`` as the detail. ``command.command`` is
+    stored too: the caller passes it as the privacy setting keeps subjects."""
     outcome, detail = command.outcome, command.detail
     if override is not None and not insert_override(cur, account, override):
         outcome, detail = "ignored", replayed
     cur.execute(
-        "UPDATE mail_commands SET outcome = ?, detail = ?, processed_at = ? "
+        "UPDATE mail_commands SET command = ?, outcome = ?, detail = ?, processed_at = ? "
         "WHERE account = ? AND source = ? AND source_id = ?",
-        (outcome, detail, command.processed_at, account, command.source, command.source_id),
+        (command.command, outcome, detail, command.processed_at, account, command.source,
+         command.source_id),
     )
     return StoredCommand(command.source, command.source_id, command.sent_at, command.command,
                          outcome, detail, command.processed_at)

@@ -22,8 +22,8 @@ def horizon_key(account: str, source: str) -> str:
 
 
 def purge_before(cur: sqlite3.Cursor, account: str, limit: int) -> dict[str, int]:
-    """Delete events and messages older than ``limit`` (and title changes seen
-    before it); every source that lost records keeps ``limit`` as its horizon
+    """Delete events, messages and command mails older than ``limit`` (and title
+    changes seen before it); every source that lost records keeps ``limit`` as its horizon
     unless it already has a newer one."""
     touched = [
         row[0]
@@ -47,7 +47,12 @@ def purge_before(cur: sqlite3.Cursor, account: str, limit: int) -> dict[str, int
     cur.execute("DELETE FROM messages WHERE account = ? AND ts < ?", (account, limit))
     messages = cur.rowcount
     cur.execute("DELETE FROM title_changes WHERE account = ? AND seen_at < ?", (account, limit))
-    return {"events": events, "messages": messages}
+    # Command mails are mail too: their subject names a person, so they leave with
+    # the messages they were read among. A source re-read later cannot apply one
+    # twice: its token stays taken in ``overrides`` (the user's decisions, kept).
+    cur.execute("DELETE FROM mail_commands WHERE account = ? AND sent_at < ?", (account, limit))
+    commands = cur.rowcount
+    return {"events": events, "messages": messages, "commands": commands}
 
 
 def reopen_purged(cur: sqlite3.Cursor, account: str, limit: int) -> list[str]:
