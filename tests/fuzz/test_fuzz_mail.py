@@ -178,7 +178,7 @@ def test_the_date_fast_path_reads_what_parsedate_tz_reads(value: str) -> None:
 @example(b"\nFrom x\nA: b", 1, 400)
 @example(b"A: b\r\n\r\nbody", 0, 400)
 @example(b"\r\n\nbody", 1, 400)
-def test_scanner_searches_find_what_the_plain_patterns_find(data: bytes, pos: int, end: int) -> None:
+def test_scanner_searches_match_the_plain_patterns(data: bytes, pos: int, end: int) -> None:
     pos = min(pos, len(data))
     end = max(pos, min(end, len(data)))
     plain = _SEPARATOR.search(data, pos, end)
