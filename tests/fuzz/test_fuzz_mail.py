@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from peerpulse.connectors.addresses import single_line
 from peerpulse.connectors.files.mail import (
     MailOwner,
     MalformedMessage,
@@ -189,3 +190,18 @@ def test_scanner_searches_match_the_plain_patterns(data: bytes, pos: int, end: i
     lowered = data.replace(b"Content-Type", b"content-TYPE")
     for buf in (data, lowered, b"Content-Type: TEXT/Calendar\n" + data):
         assert has_calendar_part(buf, pos, end) == (CALENDAR_PART.search(buf, pos, end) is not None)
+
+
+def _single_line_plain(text: str) -> str:
+    """single_line before its fast path (runs of whitespace collapse where two spaces are)."""
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", text)
+    text = re.sub(r"[\ud800-\udfff]", "\ufffd", text)
+    return (re.sub(r"\s{2,}", " ", text) if "  " in text else text).strip()
+
+
+@budget(500)
+@given(st.text(alphabet=st.sampled_from(" \t\n\r\x00\x1f\x7f\x85\x9f\xa0\u2028\u2029\u3000"
+                                        "\ud800a\u00e9Z"), max_size=20) | st.text(max_size=20))
+@example("a \u3000 b")
+def test_single_line_fast_path_matches_the_patterns(text: str) -> None:
+    assert single_line(text) == _single_line_plain(text)
