@@ -6,9 +6,10 @@ Generates the demo organization's mbox (about ``--messages`` messages) and
 times, alternately in fresh subprocesses:
 
 - ``stdlib``: ``mailbox.mbox`` + ``BytesHeaderParser(policy=compat32)`` over each
-  message, with ``getaddresses`` on From/To/Cc/Bcc and ``parsedate_tz`` on Date,
-  and every other header the records keep read once (the baseline of issue 14,
-  item 2);
+  message, with ``getaddresses`` on From/To/Cc/Bcc/Delivered-To and ``parsedate_tz``
+  on Date, and every other field the records read (Sender, Takeout's X-GM-THRID
+  and X-Gmail-Labels included) fetched once as a raw string (the baseline of
+  issue 14, item 2: no encoded-word decoding, no Message-ID parsing);
 - ``records``: ``connectors.files.mail.mbox_items``, the connector's own scanner
   and header decoding up to finished records;
 - ``full``: the mail source synced into an empty store;
@@ -89,6 +90,13 @@ def sync_once(mbox: Path, database: Path) -> int:
     return upserted
 
 
+# Every other field a record reads (connectors.files.mail._WANTED), read once and left
+# as the raw string: the baseline decodes no encoded words and parses no ids.
+STDLIB_PLAIN_FIELDS = ("Message-ID", "In-Reply-To", "References", "Subject", "List-Id",
+                       "List-Unsubscribe", "Auto-Submitted", "Precedence", "Content-Type",
+                       "Sender", "X-GM-THRID", "X-Gmail-Labels")
+
+
 def stdlib(mbox: Path) -> int:
     """The standard library's headers-only reading of the same mbox."""
     import mailbox
@@ -103,10 +111,9 @@ def stdlib(mbox: Path) -> int:
         with box.get_file(key) as handle:
             msg = parser.parse(handle)  # type: ignore[arg-type]
         getaddresses(msg.get_all("From", []) + msg.get_all("To", []) + msg.get_all("Cc", [])
-                     + msg.get_all("Bcc", []))
+                     + msg.get_all("Bcc", []) + msg.get_all("Delivered-To", []))
         parsedate_tz(msg.get("Date", ""))
-        for name in ("Message-ID", "In-Reply-To", "References", "Subject", "List-Id",
-                     "List-Unsubscribe", "Auto-Submitted", "Precedence", "Content-Type"):
+        for name in STDLIB_PLAIN_FIELDS:
             msg.get(name)
         count += 1
     return count
@@ -174,7 +181,12 @@ def main() -> None:
         medians[which] = statistics.median(secs)
         print(f"{which:>12}: min {secs[0]:.3f}s  median {medians[which]:.3f}s  "
               f"max {secs[-1]:.3f}s  ({int(runs[0]['count']):,})")
-    print(f"records / stdlib: {medians['records'] / medians['stdlib']:.2f}  (goal <= 0.5)")
+    if figures["records"][0]["count"] != figures["stdlib"][0]["count"]:
+        sys.exit(f"records saw {figures['records'][0]['count']:,} messages, the standard "
+                 f"library {figures['stdlib'][0]['count']:,}: not the same work")
+    mins = {which: min(r["seconds"] for r in runs) for which, runs in figures.items()}
+    print(f"records / stdlib: {medians['records'] / medians['stdlib']:.2f} medians, "
+          f"{mins['records'] / mins['stdlib']:.2f} minimums  (goal <= 0.5)")
     print(f"incremental / ({NEW_SHARE:.0%} of full): "
           f"{medians['incremental'] / (NEW_SHARE * medians['full']):.2f}  (goal <= 2)")
 

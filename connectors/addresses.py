@@ -81,6 +81,9 @@ def single_line(text: str) -> str:
     Decoded encoded words may carry ``=0A`` (header injection); nothing that
     leaves here can split a header or a log line.
     """
+    # Fast path: every character _CONTROL or _SURROGATE matches is non-printable.
+    if text.isprintable() and "  " not in text:
+        return text.strip()
     if _CONTROL.search(text):
         text = _CONTROL.sub(" ", text)
     if _SURROGATE.search(text):

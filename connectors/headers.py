@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 
 from peerpulse.connectors.addresses import (
     decode_words,
@@ -84,23 +85,14 @@ def message_meta_from_headers(
       never a message (so never an interaction).
     """
     get = headers.get
-    sender_list = parse_address_header(get("from"))
-    if not sender_list.mailboxes and get("sender"):
-        sender_list = parse_address_header(get("sender"))
-    sender = sender_list.mailboxes[0] if sender_list.mailboxes else None
-    sender_email = sender.email if sender else None
-    to = parse_address_header(get("to")).emails
-    cc = parse_address_header(get("cc")).emails
-    bcc = parse_address_header(get("bcc")).emails
-    direction = _direction(sender_email, to, cc, bcc, get("delivered-to"), owner, sent_label)
-    if direction not in _SENT:
-        bcc = ()
-
+    sender_email, sender_name, to, cc, bcc, direction = _addressing(
+        get("from"), get("sender"), get("to"), get("cc"), get("bcc"), get("delivered-to"),
+        owner, sent_label,
+    )
     message_id = normalize_message_id(get("message-id"))
     references = parse_message_ids(get("references"))
     in_reply_to = normalize_message_id(get("in-reply-to"))
-    raw_subject = get("subject")
-    subject = single_line(decode_words(raw_subject)) if raw_subject is not None else None
+    subject, stored_subject = _subject(get("subject"), subjects)
     if direction is Direction.SELF and (command := command_text(subject)) is not None:
         return MailCommand(source_id, timestamp, command, thread_id or message_id)
     return MessageMeta(
@@ -120,9 +112,46 @@ def message_meta_from_headers(
         auto_submitted=auto_submitted(get("auto-submitted")),
         precedence=_lowered(get("precedence")),
         is_invitation=calendar_part or is_invitation(get("content-type"), subject),
-        subject=private_text(subject, subjects),
-        sender_name=sender.name if sender else "",
+        subject=stored_subject,
+        sender_name=sender_name,
     )
+
+
+@lru_cache(maxsize=16384)
+def _addressing(
+    from_: str | None,
+    sender_field: str | None,
+    to_field: str | None,
+    cc_field: str | None,
+    bcc_field: str | None,
+    delivered_to: str | None,
+    owner: frozenset[str],
+    sent_label: bool,
+) -> tuple[str | None, str, tuple[str, ...], tuple[str, ...], tuple[str, ...], Direction]:
+    """Sender (address, name), To, Cc, kept Bcc and direction of the address fields.
+
+    Cached: mail between the same people repeats the same fields, thread after
+    thread, and the answer depends on nothing else.
+    """
+    sender_list = parse_address_header(from_)
+    if not sender_list.mailboxes and sender_field:
+        sender_list = parse_address_header(sender_field)
+    sender = sender_list.mailboxes[0] if sender_list.mailboxes else None
+    sender_email = sender.email if sender else None
+    to = parse_address_header(to_field).emails
+    cc = parse_address_header(cc_field).emails
+    bcc = parse_address_header(bcc_field).emails
+    direction = _direction(sender_email, to, cc, bcc, delivered_to, owner, sent_label)
+    if direction not in _SENT:
+        bcc = ()
+    return sender_email, sender.name if sender else "", to, cc, bcc, direction
+
+
+@lru_cache(maxsize=16384)
+def _subject(raw: str | None, mode: str) -> tuple[str | None, str | None]:
+    """The decoded single-line subject (for commands and invitations) and what is stored."""
+    subject = single_line(decode_words(raw)) if raw is not None else None
+    return subject, private_text(subject, mode)
 
 
 def list_id(value: str | None) -> str | None:

@@ -5,14 +5,22 @@ Facts asserted here were checked by hand against the files (grep / reading them)
 
 from __future__ import annotations
 
+import gzip
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from peerpulse.connectors.files.ics import IcsOptions, ics_items
-from peerpulse.connectors.files.mail import MailOwner, mbox_items, message_file_item
-from peerpulse.connectors.records import EventInstance, MessageMeta, SkippedInput
+from peerpulse.connectors.files.mail import (
+    MailOwner,
+    mbox_items,
+    message_file_item,
+    message_file_parts,
+    message_meta,
+)
+from peerpulse.connectors.files.mbox import MboxScanner
+from peerpulse.connectors.records import EventInstance, MailCommand, MessageMeta, SkippedInput
 
 pytestmark = pytest.mark.corpus
 
@@ -125,3 +133,32 @@ def test_mailing_list_archive(corpora: Path) -> None:
     assert len({m.source_id for m in messages}) == 8516  # ... with 8,516 unique Message-IDs
     assert all(m.list_id and m.precedence == "list" for m in messages)
     assert sum(1 for m in messages if m.in_reply_to) == 7393
+
+
+def _header_blocks(path: Path) -> list[tuple[bytes, bytes, bool]]:
+    if path.name.endswith(MBOX):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as handle:
+            return [(r.envelope, r.header, r.has_calendar_part) for r in MboxScanner(handle)]
+    return [message_file_parts(path.read_bytes())]
+
+
+def _meta(header: bytes, envelope: bytes, calendar: bool, plain: bool) -> object:
+    try:
+        return message_meta(header, OWNER, envelope=envelope, calendar_part=calendar, plain=plain)
+    except Exception as exc:  # the same refusal both ways counts as the same outcome
+        return (type(exc), str(exc))
+
+
+def test_fast_header_decoding_gives_the_plain_records(corpora: Path) -> None:
+    """Issue 14, item 2: the fast paths (one decode per block, the canonical-date regex)
+    give every messy corpus message exactly the record the plain per-field decoding
+    and ``parsedate_tz`` give, so they can never drift apart."""
+    compared = records = 0
+    for path in mail_files(corpora):
+        for envelope, header, calendar in _header_blocks(path):
+            fast = _meta(header, envelope, calendar, plain=False)
+            assert fast == _meta(header, envelope, calendar, plain=True), (path, header[:300])
+            compared += 1
+            records += isinstance(fast, MessageMeta | MailCommand)
+    assert compared > 9000 and records > 9000, (compared, records)

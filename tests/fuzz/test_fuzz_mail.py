@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -10,13 +11,24 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from peerpulse.connectors.addresses import single_line
 from peerpulse.connectors.files.mail import (
     MailOwner,
     MalformedMessage,
     mbox_items,
     message_file_item,
     message_meta,
+    parse_date,
+    parse_date_plain,
     split_fields,
+    split_fields_plain,
+)
+from peerpulse.connectors.files.mbox import (
+    _SEPARATOR,
+    CALENDAR_PART,
+    has_calendar_part,
+    header_end,
+    search_separator,
 )
 from peerpulse.connectors.records import MessageMeta, SkippedInput
 
@@ -110,3 +122,86 @@ def test_every_mbox_message_is_a_record_or_a_skip(folder: Path, data: bytes) -> 
             assert "unreadable" not in item.reason, item.reason
         assert previous < end <= len(data)
         previous = end
+
+
+# -- fast paths against the plain decoding (issue 14, item 2) ------------------------
+
+_HEADER_END_PLAIN = re.compile(rb"\r?\n\r?\n")
+
+
+def _outcome(header: bytes, envelope: bytes, plain: bool) -> object:
+    try:
+        return message_meta(header, OWNER, envelope=envelope, plain=plain)
+    except MalformedMessage as exc:
+        return str(exc)
+
+
+@budget(300)
+@given(any_block, any_block)
+@example("Subject: caf\u00e9\nFrom: a@b\nTo: \xff".encode("latin-1"), b"")
+@example(b"From: a@b\r\nDate: Mon, 6 Jan 2025 09:00:00 -0000 (UTC)\r\n folded", b"")
+def test_fast_decoding_gives_the_plain_record(header: bytes, envelope: bytes) -> None:
+    assert split_fields(header) == split_fields_plain(header)
+    assert _outcome(header, envelope, False) == _outcome(header, envelope, True)
+
+
+_DATE_WORDS = st.sampled_from(
+    ["Mon, ", "Sun, ", "", "mon, ", "Xyz, ", "1", "6", "31", "32", "00", " ", "  ", "Jan", "jan",
+     "Feb", "Dec", "Foo", "2025", "1970", "0000", "99", "9999", "09:00:00", "24:00:00",
+     "23:59:60", "9:00:00", "+0000", "-0000", "+0100", "-0930", "+2400", "+9999", "+0160",
+     "UT", "GMT", "EST", "(PDT)", "\t", ",", ":", "\u00a0"]
+)
+date_text = st.one_of(
+    st.lists(_DATE_WORDS, max_size=12).map("".join),
+    st.tuples(_DATE_WORDS, st.integers(0, 40), _DATE_WORDS, st.integers(0, 10000), _DATE_WORDS,
+              st.integers(0, 99), st.integers(0, 99), st.integers(0, 99), st.sampled_from("+-"),
+              st.integers(0, 9999), st.sampled_from(["", " (UTC)", " x", ",", "  "])).map(
+        lambda t: f"{t[0]}{t[1]} {t[2]} {t[3]:04d} {t[5]:02d}:{t[6]:02d}:{t[7]:02d} "
+                  f"{t[8]}{t[9]:04d}{t[10]}"),
+    st.text(max_size=40),
+)
+
+
+@budget(500)
+@given(date_text)
+@example("Mon, 26 Oct 2026 09:17:00 +0100")
+@example("26 Oct 2026 09:17:00 -0000")
+@example("Tue, 1 Feb 2000 24:00:00 +0000")
+@example("Tue, 31 Feb 2000 10:00:00 +2400")
+def test_the_date_fast_path_reads_what_parsedate_tz_reads(value: str) -> None:
+    assert parse_date(value) == parse_date_plain(value)
+
+
+@budget(300)
+@given(st.one_of(mbox_bytes, mbox_bytes.map(lambda b: b.replace(b"\n", b"\r\n"))),
+       st.integers(0, 400), st.integers(0, 400))
+@example(b"From x\nA: b\nFrom y\nC: d", 0, 400)
+@example(b"\nFrom x\nA: b", 1, 400)
+@example(b"A: b\r\n\r\nbody", 0, 400)
+@example(b"\r\n\nbody", 1, 400)
+def test_scanner_searches_match_the_plain_patterns(data: bytes, pos: int, end: int) -> None:
+    pos = min(pos, len(data))
+    end = max(pos, min(end, len(data)))
+    plain = _SEPARATOR.search(data, pos, end)
+    fast = search_separator(data, pos, end)
+    assert (fast and fast.span()) == (plain and plain.span())
+    blank = _HEADER_END_PLAIN.search(data, pos)
+    assert header_end(data, pos) == (blank and blank.span())
+    lowered = data.replace(b"Content-Type", b"content-TYPE")
+    for buf in (data, lowered, b"Content-Type: TEXT/Calendar\n" + data):
+        assert has_calendar_part(buf, pos, end) == (CALENDAR_PART.search(buf, pos, end) is not None)
+
+
+def _single_line_plain(text: str) -> str:
+    """single_line before its fast path (runs of whitespace collapse where two spaces are)."""
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", text)
+    text = re.sub(r"[\ud800-\udfff]", "\ufffd", text)
+    return (re.sub(r"\s{2,}", " ", text) if "  " in text else text).strip()
+
+
+@budget(500)
+@given(st.text(alphabet=st.sampled_from(" \t\n\r\x00\x1f\x7f\x85\x9f\xa0\u2028\u2029\u3000"
+                                        "\ud800a\u00e9Z"), max_size=20) | st.text(max_size=20))
+@example("a \u3000 b")
+def test_single_line_fast_path_matches_the_patterns(text: str) -> None:
+    assert single_line(text) == _single_line_plain(text)
