@@ -204,3 +204,28 @@ def test_the_stored_count_stays_exact_through_updates_and_deletions(fake, store,
     fake.expire_rounds()  # a full round recounts: the same figure
     drain(store, calendar())
     assert _stored_count(store) == len(_events(store)) == 28
+
+
+def test_a_token_that_expires_again_after_other_faults_is_refreshed_again(fake, store, calendar):
+    # Found by `make chaos-microsoft`: one refresh per request. A 401 (refresh), then a 500,
+    # then the new token expiring too ended the run with "refused the token twice" and
+    # asked for a new sign-in, while the grant was fine.
+    fake.calendars[USER].put(event(1))
+    fake.inject("calendarView/delta", 401, "InvalidAuthenticationToken")
+    fake.inject("calendarView/delta", 500, "InternalServerError")
+    fake.inject("calendarView/delta", 401, "InvalidAuthenticationToken")
+    source = calendar()
+    source.client.sleep = lambda _: None
+    drain(store, source)
+    assert len(_events(store)) == 1
+    assert sum(1 for r in fake.token_requests if r["grant_type"] == "refresh_token") == 2
+
+
+def test_a_freshly_refreshed_token_refused_still_asks_for_a_new_sign_in(fake, store, calendar):
+    from peerpulse.connectors.base import AuthRequired
+
+    fake.calendars[USER].put(event(1))
+    fake.inject("calendarView/delta", 401, "InvalidAuthenticationToken", count=2)
+    with pytest.raises(AuthRequired, match="token twice") as refused:
+        drain(store, calendar())
+    assert refused.value.command == "peerpulse auth microsoft --account alice"
