@@ -181,6 +181,8 @@ class FakeGraph:
     def __init__(self, *, latency: float = 0.0, faults: Faults | None = None) -> None:
         self.latency = latency
         self.faults = faults
+        self._issued = 0
+        self.used_tokens: set[str] = set()  # access tokens Graph has accepted at least once
         self.signin_faults: list[str] = []  # kinds for the next token requests, in order
         self.calendars: dict[str, Collection] = {}
         self.folders: dict[tuple[str, str], Collection] = {}
@@ -283,7 +285,11 @@ class FakeGraph:
             with self.lock:
                 kind = self.signin_faults.pop(0)
         elif self.faults is not None:
-            kind = self.faults.draw(f"{method} {handler.path}", fault_kinds(handler.path),
+            allowed = fault_kinds(handler.path)
+            bearer = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+            if bearer not in self.used_tokens:  # a token expires mid-run, not when just issued
+                allowed = tuple(k for k in allowed if k != "expired_token")
+            kind = self.faults.draw(f"{method} {handler.path}", allowed,
                                     "sign-in " if parsed.path.startswith("/login/") else "")
         try:
             if kind is not None and kind not in TRANSPORT_FAULTS:
@@ -497,6 +503,8 @@ class FakeGraph:
         body: bytes,
     ) -> tuple[int, Any, dict[str, str]]:
         caller, scopes = self._caller(handler)
+        with self.lock:
+            self.used_tokens.add(handler.headers.get("Authorization", "").removeprefix("Bearer "))
         for inj in self.injected:
             if inj.count > 0 and inj.match in path:
                 inj.count -= 1
@@ -537,6 +545,13 @@ class FakeGraph:
         finally:
             with self.lock:
                 self.in_flight[box] -= 1
+
+    def _token(self, kind: str) -> str:
+        """A new skip or delta token: numbered, so that a seeded fault mode meets the
+        same requests (whose keys hold them) run after run."""
+        with self.lock:
+            self._issued += 1
+            return f"{kind}{self._issued:012x}"
 
     def _page_size(self, prefer: str) -> int:
         for part in prefer.split(","):
@@ -646,12 +661,12 @@ class FakeGraph:
             self.trailing_delta_page and page and round_.offset + size >= len(visible)
         )
         if more:
-            skip = "s" + secrets.token_hex(6)
+            skip = self._token("s")
             self.rounds[skip] = Round(box, listing, round_.since, round_.asof,
                                       round_.offset + size, round_.select, round_.window)
             out["@odata.nextLink"] = f"{GRAPH}/{route}?$skiptoken={skip}"
         else:
-            delta = "d" + secrets.token_hex(6)
+            delta = self._token("d")
             self.rounds[delta] = Round(box, listing, round_.since, round_.asof, 0,
                                        round_.select, round_.window)
             out["@odata.deltaLink"] = f"{GRAPH}/{route}?$deltatoken={delta}"
