@@ -11,9 +11,9 @@ and the real store against the local fake Graph and sign-in service
 fault mode (429 and 503 with Retry-After, 500, 502, 504, read timeouts,
 connection resets, truncated bodies, access tokens expiring mid-run, expired
 skip and delta tokens; on the token endpoint 429/503, 500, timeouts, resets,
-truncated bodies). Each scenario is an initial sync, a change to the world
-(new and deleted messages; new, changed and deleted events), an incremental
-sync, and a fault-free follow-up run that must fetch nothing. A sync phase is
+truncated bodies). Each scenario is an initial sync, then two days of changes
+(new and deleted messages; new, changed and deleted events), each followed by
+an incremental sync, and a fault-free follow-up run that must fetch nothing. A sync phase is
 repeated as a new run (a fresh connector, state from the store, as the
 worker's next cron run would) until one completes, at most ``--max-runs``.
 
@@ -87,13 +87,14 @@ def graph_world(fake: Any, messages: int, events: int) -> None:
         fake.calendars[USER].put(event(n, days=n % 50))
 
 
-def graph_change(fake: Any, messages: int, events: int) -> None:
+def graph_change(fake: Any, messages: int, events: int, day: int = 1) -> None:
     """New and deleted messages; new, changed and deleted events."""
     from tests.connectors.microsoft.fake_data import event, message
 
-    rng = random.Random(5)
+    rng = random.Random(5 + day)
+    new_mail, new_events = messages * day, events * day  # ids no earlier day used
     inbox = fake.folders[(USER, "inbox")]
-    for n in range(messages, messages + max(1, messages // 20)):
+    for n in range(messages + new_mail, messages + new_mail + max(1, messages // 20)):
         item = message(n, minutes_ago=(n - messages) + 1)
         item.pop("body"), item.pop("bodyPreview")
         inbox.put(item)
@@ -101,7 +102,7 @@ def graph_change(fake: Any, messages: int, events: int) -> None:
     for item_id in rng.sample(live, max(1, messages // 100)):
         inbox.delete(item_id)
     cal = fake.calendars[USER]
-    for n in range(events, events + max(1, events // 10)):
+    for n in range(events + new_events, events + new_events + max(1, events // 10)):
         cal.put(event(n, days=n % 50))
     for n in rng.sample(range(events), max(1, events // 10)):
         cal.put(event(n, days=n % 50, subject=f"Moved {n}"))
@@ -198,8 +199,9 @@ def graph_scenario(
                 return graph_run(fake, state, store, client_timeout, delay)
 
             until_complete(run, max_runs, out)  # type: ignore[arg-type]
-            graph_change(fake, messages, events)
-            until_complete(run, max_runs, out)  # type: ignore[arg-type]
+            for day in (1, 2):  # two days of changes, each synced by one (completed) run
+                graph_change(fake, messages, events, day)
+                until_complete(run, max_runs, out)  # type: ignore[arg-type]
             out.seconds = time.monotonic() - started
             out.http_requests = fake.graph_requests()
             out.signin_requests = fake.signin_requests()

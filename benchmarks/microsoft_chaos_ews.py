@@ -5,8 +5,8 @@ A mailbox (Inbox and Sent Items) and a calendar on the fake EWS endpoint
 synced through exchangelib, the real connector and the real store, fault-free
 and with the fake's seeded fault mode (``ErrorServerBusy`` with
 ``BackOffMilliseconds``, 503 from the front end, read timeouts, connection
-resets, invalid sync states); then the world changes and an incremental sync
-runs; a fault-free follow-up run must fetch nothing. See benchmarks/microsoft_chaos.py.
+resets, invalid sync states); then the world changes twice, each time followed
+by an incremental sync; a fault-free follow-up run must fetch nothing. See benchmarks/microsoft_chaos.py.
 """
 
 from __future__ import annotations
@@ -51,15 +51,16 @@ def world(fake: Any, messages: int, events: int) -> None:
         fake.events[f"ev{n}"] = _event(n)
 
 
-def change(fake: Any, messages: int, events: int) -> None:
-    rng = random.Random(5)
+def change(fake: Any, messages: int, events: int, day: int = 1) -> None:
+    rng = random.Random(5 + day)
+    new_mail, new_events = messages * day, events * day  # ids no earlier day used
     inbox = fake.folders["inbox"]
-    for n in range(messages, messages + max(1, messages // 20)):
+    for n in range(messages + new_mail, messages + new_mail + max(1, messages // 20)):
         inbox.put(_message(n))
     live = sorted(i for i, (_, m) in inbox.items.items() if m is not None)
     for item_id in rng.sample(live, max(1, messages // 100)):
         inbox.delete(item_id)
-    for n in range(events, events + max(1, events // 10)):
+    for n in range(events + new_events, events + new_events + max(1, events // 10)):
         fake.events[f"ev{n}"] = _event(n)
     for n in rng.sample(range(events), max(1, events // 10)):
         fake.events[f"ev{n}"] = {**_event(n, ck="ck2"), "subject": f"Moved {n}"}
@@ -133,8 +134,9 @@ def scenario(messages: int, events: int, faults: Any, *, max_runs: int, tmp: Pat
                 return one_run(folder, store)
 
             until_complete(run, max_runs, out)  # type: ignore[arg-type]
-            change(fake, messages, events)
-            until_complete(run, max_runs, out)  # type: ignore[arg-type]
+            for day in (1, 2):  # two days of changes, each synced by one (completed) run
+                change(fake, messages, events, day)
+                until_complete(run, max_runs, out)  # type: ignore[arg-type]
             out.seconds = time.monotonic() - started
             out.http_requests = len(fake.ops)
             out.signin_requests = fake.ops.count("GetItem")

@@ -44,7 +44,7 @@ def test_a_short_graph_chaos_run_loses_and_duplicates_nothing():
     met = set(faulty.faults)
     assert len(met) >= 5 and met <= set(GRAPH_FAULTS) | {f"sign-in {k}" for k in GRAPH_FAULTS}
     assert sum(faulty.faults.values()) >= 8, faulty.faults
-    assert faulty.runs == [1, 1], faulty.failures  # every fault retried within the run
+    assert faulty.runs == [1, 1, 1], faulty.failures  # every fault retried within the run
     assert sum(sum(rows.values()) for rows in faulty.rows.values()) > 400
     assert (compared.lost, compared.extra, compared.duplicated) == (0, 0, 0)
     assert compared.cursors_equal, (clean.cursors, faulty.cursors)
@@ -55,6 +55,6 @@ def test_a_short_graph_chaos_run_loses_and_duplicates_nothing():
 def test_a_short_ews_chaos_run_loses_and_duplicates_nothing():
     clean, faulty, compared = ews_chaos(120, 30, 0.2, seed=1, back_off_ms=10)
     assert sum(faulty.faults.values()) >= 5, faulty.faults
-    assert faulty.runs == [1, 1], faulty.failures
+    assert faulty.runs == [1, 1, 1], faulty.failures
     assert (compared.lost, compared.extra, compared.duplicated) == (0, 0, 0)
     assert compared.cursors_equal and compared.follow_up_ok
