@@ -76,6 +76,7 @@ class FakeEws:
         self.busy = 0  # ErrorServerBusy answers still to give
         self.back_off_ms = 1000  # BackOffMilliseconds of an ErrorServerBusy answer
         self.expired_states: set[str] = set()
+        self.issued = 0  # sync states handed out
         self.faults: Any = None  # a fake_graph.Faults over EWS_FAULTS: the chaos mode
 
     def install(self, rsps: Any) -> None:
@@ -191,7 +192,7 @@ class FakeEws:
                     "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>"
                     "</m:SyncFolderItemsResponseMessage></m:ResponseMessages>"
                     "</m:SyncFolderItemsResponse>")
-        since = int(state.removeprefix("v")) if state else 0
+        since = int(state.removeprefix("v").split("-")[0]) if state else 0
         limit = int(re.search(r"<m:MaxChangesReturned>(\d+)<", body).group(1))
         pending = sorted((v, i, m) for i, (v, m) in folder.items.items() if v > since)
         if not state:
@@ -204,7 +205,11 @@ class FakeEws:
             else:
                 changes.append(f'<t:Create><t:Message><t:ItemId Id="{item_id}" ChangeKey="ck"/>'
                                "</t:Message></t:Create>")
-        new_state = f"v{page[-1][0]}" if page else (state or f"v{folder.version}")
+        # a new opaque state each time (as Exchange's), so that an expired one never
+        # comes back: the version it stands for, and an issue number
+        self.issued += 1
+        version = page[-1][0] if page else (since if state else folder.version)
+        new_state = f"v{version}-{self.issued}"
         return (f"<m:SyncFolderItemsResponse {NS}><m:ResponseMessages>"
                 '<m:SyncFolderItemsResponseMessage ResponseClass="Success"><m:ResponseCode>'
                 f"NoError</m:ResponseCode><m:SyncState>{new_state}</m:SyncState>"
