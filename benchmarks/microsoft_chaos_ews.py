@@ -6,7 +6,8 @@ synced through exchangelib, the real connector and the real store, fault-free
 and with the fake's seeded fault mode (``ErrorServerBusy`` with
 ``BackOffMilliseconds``, 503 from the front end, read timeouts, connection
 resets, invalid sync states); then the world changes twice, each time followed
-by an incremental sync; a fault-free follow-up run must fetch nothing. See benchmarks/microsoft_chaos.py.
+by an incremental sync; a fault-free follow-up run must fetch nothing (see
+benchmarks/microsoft_chaos.py).
 """
 
 from __future__ import annotations
