@@ -75,6 +75,7 @@ log = logging.getLogger(__name__)
 EMPTY_GUARD = 10
 BATCH = 500
 CALL_ATTEMPTS = 4  # a dropped connection or read timeout is tried this often in all
+LISTINGS = 3  # listings of one folder per run when sync states are rejected
 EVENT_KEY = "event/"
 VERSIONS = {"Exchange2013": Build(15, 0), "Exchange2016": Build(15, 1)}
 SENT_FOLDERS = {"sent"}
@@ -287,16 +288,21 @@ class EwsMailSource:
         for folder in self.folders:
             key = "folder/" + folder
             start = None if cursor is None else self.state.get(key)
-            try:
-                yield from self._folder(folder, key, start)
-            except SyncStateRejected as exc:
-                if start is None:
-                    raise SourceUnavailable(
-                        f"Exchange refused the sync of {folder}: {exc}"
-                    ) from None
-                log.warning("%s/mail %s: sync state rejected (%s); listing again",
-                            self.context.account, folder, exc)
-                yield from self._folder(folder, key, None)
+            # A rejected state lists the folder again, also when it was one this run's
+            # own listing received (a relisting used to end the run there; chaos runs);
+            # bounded, so a server that rejects every state cannot keep us listing.
+            for listing in range(LISTINGS):
+                try:
+                    yield from self._folder(folder, key, start)
+                    break
+                except SyncStateRejected as exc:
+                    if listing == LISTINGS - 1:
+                        raise SourceUnavailable(
+                            f"Exchange refused the sync of {folder}: {exc}"
+                        ) from None
+                    log.warning("%s/mail %s: sync state rejected (%s); listing again",
+                                self.context.account, folder, exc)
+                    start = None
 
     def _folder(self, name: str, key: str, sync_state: str | None) -> Iterator[SyncBatch]:
         account_name = self.context.account
@@ -363,6 +369,9 @@ def _sync_page(service: Any, folder: Any, sync_state: str | None, page: int) -> 
             folder=folder, shape="IdOnly", additional_fields=set(), sync_state=sync_state,
             ignore=None, max_changes_returned=page, sync_scope=None,
         ))
+    except (ews_errors.ErrorTimeoutExpired, ews_errors.ErrorServerBusy):
+        raise  # passing failures: _calling tries again or reports them (chaos runs found
+        # a reset reported as "Exchange refused SyncFolderItems", ending the run)
     except ews_errors.ResponseMessageError as exc:
         if type(exc).__name__ in _SYNC_STATE_LOST:
             raise SyncStateRejected(type(exc).__name__) from None
