@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick bench-calendar bench-mail bench-google bench-microsoft bench-files accuracy enron chaos chaos-google crash-loop fuzz-explore bench-ics screenshot clean
+.PHONY: demo test lint bench bench-quick bench-calendar bench-mail bench-google bench-microsoft bench-files accuracy enron chaos chaos-google chaos-microsoft crash-loop fuzz-explore bench-ics screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,15 @@ chaos: $(STAMP)
 ## (a minute or two; not in `make test`, whose short version is tests/connectors/google/test_chaos.py)
 chaos-google: $(STAMP)
 	$(BIN)/python -m benchmarks.google_chaos --messages 3000 --events 300 --rate 0.2 --seed 1 2 3
+
+## chaos-microsoft: demo-like mailbox + calendar synced through the real Graph connector, msal
+## sign-in and store against the fake Graph and sign-in service at a 20% fault rate (429/503 with
+## Retry-After, 500/502/504, timeouts, resets, truncated bodies, expired access and delta tokens,
+## token-endpoint faults), then an on-premises mailbox through EWS (ErrorServerBusy, 503,
+## timeouts, resets, invalid sync states); compared with the fault-free runs (minutes; not in
+## `make test`, whose short version is tests/connectors/microsoft/test_chaos.py)
+chaos-microsoft: $(STAMP)
+	$(BIN)/python -m benchmarks.microsoft_chaos --messages 3000 --events 300 --rate 0.2 --seed 1 2 3
 
 ## crash-loop: >= 100 SIGKILLs of `peerpulse run` at random moments, week after week, with an
 ## SMTP sink on 127.0.0.1; compared with the same weeks uninterrupted (minutes; not in `make test`)

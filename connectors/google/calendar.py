@@ -27,6 +27,7 @@ from typing import Any
 
 from googleapiclient.errors import HttpError
 from peerpulse.connectors.base import ConnectorError, SourceUnavailable
+from peerpulse.connectors.event_tally import EventTally
 from peerpulse.connectors.google.normalize import EVENT_FIELDS, event_instance
 from peerpulse.connectors.google.pacing import Pacer, QuotaWait
 from peerpulse.connectors.google.paging import PageTokens
@@ -38,6 +39,7 @@ from peerpulse.connectors.records import (
     RecordKind,
     SyncBatch,
 )
+from peerpulse.connectors.state import StagedState
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,11 @@ class CalendarSource:
         window_past_days: int,
         window_future_days: int,
         now: Callable[[], datetime],
+        state: Callable[[], StagedState],
     ) -> None:
         self.api, self.pacer = api, pacer
+        self._state_factory = state
+        self._state: StagedState | None = None
         self.account = account
         self.calendars = calendars
         self.account_zone = account_zone
@@ -75,6 +80,16 @@ class CalendarSource:
         self.past = timedelta(days=window_past_days)
         self.future = timedelta(days=window_future_days)
         self.now = now
+
+    @property
+    def keyed(self) -> StagedState:
+        """Keyed connector state (the stored events' ids), once per source and run."""
+        if self._state is None:
+            self._state = self._state_factory()
+        return self._state
+
+    def _tally(self, calendar: str) -> EventTally:
+        return EventTally(self.keyed, f"ids/{calendar}/")
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
         state = _load(cursor)
@@ -163,15 +178,22 @@ class CalendarSource:
             response = self._list(calendar, **params)
             upserts, deletions = self._instances(calendar, response)
             page = tokens.next(response)
+            tally = self._tally(calendar)
+            new = tally.upserted((u.source_id for u in upserts), entry.get("run_id", ""))
+            held = tally.deleted(d.source_id for d in deletions)
+            if entry.get("exact"):  # exact: see connectors.event_tally
+                entry["count"] = entry.get("count", 0) + new - held
+            else:  # a cursor from before the tally: estimated until the next full sync
+                entry["count"] = max(0, entry.get("count", 0) + len(upserts) - len(deletions))
             if not page:
                 entry["sync"] = response.get("nextSyncToken", entry["sync"])
-                entry["count"] = max(0, entry.get("count", 0) + len(upserts) - len(deletions))
             yield SyncBatch(
                 upserts=list(upserts),
                 deletions=deletions,
                 cursor=_dump(state),
                 scope=calendar,
                 run_id=entry.get("run_id", ""),
+                state=self.keyed.take_changes(),
             )
             if not page:
                 return
@@ -198,6 +220,8 @@ class CalendarSource:
             response = self._list(calendar, **params)
             upserts, _ = self._instances(calendar, response)
             entry["seen"] = entry.get("seen", 0) + len(upserts)
+            tally = self._tally(calendar)
+            tally.upserted((u.source_id for u in upserts), entry["run_id"])
             page = tokens.next(response)
             if page:
                 entry["page"] = page
@@ -207,6 +231,7 @@ class CalendarSource:
                         cursor=_dump(state),
                         scope=calendar,
                         run_id=entry["run_id"],
+                        state=self.keyed.take_changes(),
                     )
                 continue
             if entry["seen"] == 0 and entry.get("count", 0) >= EMPTY_GUARD:
@@ -215,13 +240,16 @@ class CalendarSource:
                     f"{entry['count']} events were stored; nothing was deleted. If it really "
                     "was emptied, remove it from `calendars` and add it back"
                 )
-            entry.update(sync=response.get("nextSyncToken"), page=None, count=entry["seen"])
+            # the store prunes what the sync did not see; so does the tally
+            entry.update(sync=response.get("nextSyncToken"), page=None,
+                         count=tally.keep_only(entry["run_id"]), exact=True)
             yield SyncBatch(
                 upserts=list(upserts),
                 cursor=_dump(state),
                 scope=calendar,
                 run_id=entry["run_id"],
                 prune_scope=True,
+                state=self.keyed.take_changes(),
             )
             return
 

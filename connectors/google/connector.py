@@ -121,6 +121,7 @@ class GoogleConnector:
                     window_past_days=settings.window_past_days,
                     window_future_days=settings.window_future_days,
                     now=context.current_time,
+                    state=lambda: context.source_state(CalendarSource.name),
                 )
             )
         if settings.mail:

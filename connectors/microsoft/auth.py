@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,12 @@ APP_SCOPE = GRAPH + ".default"
 
 # Token-endpoint answers that only a new sign-in fixes (the others are outages or config).
 REAUTHORIZE_ERRORS = {"invalid_grant", "interaction_required", "consent_required", "login_required"}
+# A token request that failed for a moment (no answer, 429, 5xx) is tried this many times in
+# all before the run gives up on the source, waiting the server's Retry-After or a back-off.
+SIGNIN_ATTEMPTS = 4
+# Error codes of a token answer that is an outage or throttling, not a refusal.
+TRANSIENT_ERRORS = {"temporarily_unavailable", "server_error", "TooManyRequests",
+                    "ServiceUnavailable", "InternalServerError", "invalid_response"}
 
 
 def auth_command(account: str) -> str:
@@ -110,6 +118,54 @@ def describe(result: Mapping[str, Any]) -> str:
     return f"{result.get('error', 'error')}: {text[0][:200] if text else ''}".strip(": ")
 
 
+def transient(result: Mapping[str, Any] | None) -> bool:
+    """An error answer worth repeating: throttling or an outage of the sign-in service."""
+    if not result or "access_token" in result or needs_reauthorization(result):
+        return False
+    return str(result.get("error")) in TRANSIENT_ERRORS
+
+
+def acquire_with_retries(
+    acquire: Callable[[], Mapping[str, Any] | None],
+    what: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    asked: Callable[[], float | None] = lambda: None,
+    waited: Callable[[], None] = lambda: None,
+) -> Mapping[str, Any] | None:
+    """``acquire()`` until it answers something other than a passing failure (bounded).
+
+    A dropped connection, a read timeout, a body cut short or a 429 from the token
+    endpoint used to end the run at once, and a 5xx escaped as msal's own exception
+    (an "unexpected error"), while the same faults from Graph are retried; found by
+    ``make chaos-microsoft``. ``asked`` is the Retry-After of the
+    last answer, if any; ``waited`` runs after each wait (it empties msal's throttle
+    cache, which would otherwise answer the repeat with the cached error).
+    """
+    for attempt in range(SIGNIN_ATTEMPTS):
+        last = attempt == SIGNIN_ATTEMPTS - 1
+        try:
+            result = acquire()
+        except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
+            # msal raises "HTTP Error: 503" for a 5xx answer instead of returning it
+            if last:
+                raise SourceUnavailable(f"cannot reach {what}: {exc}") from None
+            reason = str(exc) if isinstance(exc, msal.exceptions.MsalServiceError) else (
+                type(exc).__name__
+            )
+        else:
+            if last or not transient(result):
+                return result
+            reason = describe(result or {})
+        wait = asked()
+        if wait is None:
+            wait = min(30.0, 2.0**attempt) * random.uniform(0.5, 1.0)
+        log.info("%s failed (%s); trying again in %.1f s", what, reason, wait)
+        sleep(wait)
+        waited()
+    return None  # not reached: the last attempt returns or raises
+
+
 def needs_reauthorization(result: Mapping[str, Any]) -> bool:
     return str(result.get("error")) in REAUTHORIZE_ERRORS or str(
         result.get("error_description", "")
@@ -168,7 +224,10 @@ def _build(factory: Callable[[], Any], what: str) -> Any:
 
 
 def public_app(
-    settings: MicrosoftSettings, session: requests.Session, cache: Any = None
+    settings: MicrosoftSettings,
+    session: requests.Session,
+    cache: Any = None,
+    http_cache: dict[str, Any] | None = None,
 ) -> msal.PublicClientApplication:
     return _build(
         lambda: msal.PublicClientApplication(
@@ -176,6 +235,7 @@ def public_app(
             authority=_authority(settings, "organizations"),
             token_cache=cache,
             http_client=session,
+            http_cache=http_cache,
             instance_discovery=False,
         ),
         "tenant or client",
@@ -204,8 +264,11 @@ class DelegatedCredentials:
                 f"account {account} has not signed in to Microsoft yet",
                 command=auth_command(account),
             )
-        self.app = public_app(settings, session, self.file.cache)
+        self._http_cache: dict[str, Any] = {}  # msal's throttle cache, emptied after a wait
+        self.app = public_app(settings, session, self.file.cache, self._http_cache)
+        self._session = session
         self._lock = threading.Lock()
+        self.sleep: Callable[[float], None] = time.sleep
 
     def token(self, force_refresh: bool = False) -> str:
         """A valid access token (refreshed through the cache as needed); saves the cache."""
@@ -218,11 +281,15 @@ class DelegatedCredentials:
                     command=command,
                 )
             try:
-                result = self.app.acquire_token_silent_with_error(
-                    self.scopes, account=accounts[0], force_refresh=force_refresh
+                result = acquire_with_retries(
+                    lambda: self.app.acquire_token_silent_with_error(
+                        self.scopes, account=accounts[0], force_refresh=force_refresh
+                    ),
+                    "Microsoft's token endpoint",
+                    sleep=self.sleep,
+                    asked=lambda: getattr(self._session, "retry_after", None),
+                    waited=self._http_cache.clear,
                 )
-            except requests.RequestException as exc:
-                raise SourceUnavailable(f"cannot reach Microsoft's token endpoint: {exc}") from None
             finally:
                 self.file.save()
         if result and "access_token" in result:
@@ -268,26 +335,34 @@ class ApplicationCredentials:
                 "application mode needs certificate_key or client_secret",
                 hint='client_secret = {env = "PEERPULSE_MS_SECRET"}',
             )
+        self._http_cache: dict[str, Any] = {}  # msal's throttle cache, emptied after a wait
+        self._session = session
         self.app = _build(
             lambda: msal.ConfidentialClientApplication(
                 settings.client_id,
                 client_credential=credential,
                 authority=_authority(settings, ""),
                 http_client=session,
+                http_cache=self._http_cache,
                 instance_discovery=False,
             ),
             "tenant or client",
         )
         self._lock = threading.Lock()
+        self.sleep: Callable[[float], None] = time.sleep
 
     def token(self, force_refresh: bool = False) -> str:
         with self._lock:
             if force_refresh:
                 self.app.remove_tokens_for_client()
             try:
-                result = self.app.acquire_token_for_client(self.scopes)
-            except requests.RequestException as exc:
-                raise SourceUnavailable(f"cannot reach Microsoft's token endpoint: {exc}") from None
+                result = acquire_with_retries(
+                    lambda: self.app.acquire_token_for_client(self.scopes),
+                    "Microsoft's token endpoint",
+                    sleep=self.sleep,
+                    asked=lambda: getattr(self._session, "retry_after", None),
+                    waited=self._http_cache.clear,
+                )
             except ValueError as exc:  # an unusable private key
                 raise SourceUnavailable(f"the certificate key is unusable: {exc}") from None
         if result and "access_token" in result:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from peerpulse.connectors.base import ConnectorError
+from peerpulse.connectors.event_tally import EventTally
 from peerpulse.connectors.microsoft.delta import DeltaPosition
 from peerpulse.connectors.microsoft.graph import GraphClient, GraphError
 from peerpulse.connectors.microsoft.normalize import event_instance
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 EMPTY_GUARD = 10  # refuse an empty full round when at least this many events were stored
 KEY = "calendarView"
+TALLY = "calendarView/ids/"  # the stored events' ids (connectors.event_tally)
 SCOPE = "calendar"
 
 
@@ -124,9 +126,14 @@ class CalendarSource:
             upserts, deletions = self._changes(page)
             next_link = page.get("@odata.nextLink")
             delta_link = page.get("@odata.deltaLink")
+            tally = EventTally(self.state, TALLY)
+            stamped = tally.upserted((u.source_id for u in upserts), position.run_id)
             if full:
                 position.seen += len(upserts)
-            else:
+            elif position.exact:
+                position.count += stamped - tally.deleted(d.source_id for d in deletions)
+            else:  # a cursor from before the tally: estimated until the next full round
+                tally.deleted(d.source_id for d in deletions)
                 position.count = max(0, position.count + len(upserts) - len(deletions))
             last = not next_link
             if last and full and position.seen == 0 and position.count >= EMPTY_GUARD:
@@ -140,8 +147,9 @@ class CalendarSource:
                     raise ConnectorError(f"{what}: the last page has no deltaLink")
                 position.delta = GraphClient.check_link(str(delta_link))
                 position.next = None
-                if full:
-                    position.count = position.seen
+                if full:  # the store prunes what the round did not see; so does the tally
+                    position.count = tally.keep_only(position.run_id)
+                    position.exact = True
             else:
                 position.next = str(next_link) if full else None
             if full or last:  # an increment replays from its deltaLink if cut short

@@ -10,7 +10,9 @@ committed in the same transaction as the batch it belongs to:
   run left halfway;
 - ``run_id``/``seen``/``count``: a full round stamps its records so its last
   page can prune what it did not see, and refuses an empty round where
-  ``count`` records were stored;
+  ``count`` records were stored; ``exact``: ``count`` comes from the ids kept
+  by :class:`~peerpulse.connectors.event_tally.EventTally` (a cursor written
+  before them estimates it until its next full round);
 - ``since``/``until``: the calendar view's window (epoch seconds).
 """
 
@@ -30,6 +32,7 @@ class DeltaPosition:
     run_id: str = ""
     seen: int = 0
     count: int = 0
+    exact: bool = False
     since: int = 0
     until: int = 0
 

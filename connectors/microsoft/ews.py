@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from functools import partial
@@ -72,6 +74,8 @@ log = logging.getLogger(__name__)
 
 EMPTY_GUARD = 10
 BATCH = 500
+CALL_ATTEMPTS = 4  # a dropped connection or read timeout is tried this often in all
+LISTINGS = 3  # listings of one folder per run when sync states are rejected
 EVENT_KEY = "event/"
 VERSIONS = {"Exchange2013": Build(15, 0), "Exchange2016": Build(15, 1)}
 SENT_FOLDERS = {"sent"}
@@ -136,22 +140,43 @@ def open_account(context: SourceContext, settings: ExchangeSettings) -> Account:
 
 
 def _calling(what: str, account: str, call: Callable[[], Any]) -> Any:
-    """Run one exchangelib call; its failures become connector errors a run can report."""
-    try:
-        return call()
-    except ews_errors.UnauthorizedError:
-        raise SourceUnavailable(
-            f"the Exchange server refused account {account}'s credentials",
-            hint="check username and the password reference in the account's [accounts.source]",
-        ) from None
-    except ews_errors.RateLimitError as exc:
-        raise SourceUnavailable(
-            f"the Exchange server asked account {account} to back off ({exc}); "
-            "the next run continues",
-        ) from None
-    except (ews_errors.TransportError, ews_errors.ErrorServerBusy, requests.RequestException,
-            ews_errors.MalformedResponseError, ews_errors.ErrorTimeoutExpired) as exc:
-        raise SourceUnavailable(f"cannot read {what} from the Exchange server: {exc}") from None
+    """Run one exchangelib call; its failures become connector errors a run can report.
+
+    A dropped connection or a read timeout is tried again (``CALL_ATTEMPTS`` in all,
+    with back-off): exchangelib re-raises them at once as ``ErrorTimeoutExpired``
+    when its session pool is down to one connection, so one reset ended the whole
+    run (found by ``make chaos-microsoft``). Every call here only reads, and a
+    SyncFolderItems page repeated with the same sync state returns the same changes.
+    ``ErrorServerBusy``/``RateLimitError`` reach us only after exchangelib waited as
+    long as ``max_retry_wait_seconds`` allows: the next run continues.
+    """
+    for attempt in range(CALL_ATTEMPTS):
+        try:
+            return call()
+        except ews_errors.UnauthorizedError:
+            raise SourceUnavailable(
+                f"the Exchange server refused account {account}'s credentials",
+                hint="check username and the password reference in the account's "
+                "[accounts.source]",
+            ) from None
+        except ews_errors.RateLimitError as exc:
+            raise SourceUnavailable(
+                f"the Exchange server asked account {account} to back off ({exc}); "
+                "the next run continues",
+            ) from None
+        except ews_errors.ErrorServerBusy as exc:
+            raise SourceUnavailable(f"cannot read {what} from the Exchange server: {exc}") from None
+        except (ews_errors.TransportError, requests.RequestException,
+                ews_errors.MalformedResponseError, ews_errors.ErrorTimeoutExpired) as exc:
+            if attempt == CALL_ATTEMPTS - 1:
+                raise SourceUnavailable(
+                    f"cannot read {what} from the Exchange server: {exc}"
+                ) from None
+            wait = min(30.0, 2.0**attempt) * random.uniform(0.5, 1.0)
+            log.info("%s: reading %s failed (%s); trying again in %.1f s",
+                     account, what, type(exc).__name__, wait)
+            time.sleep(wait)
+    raise AssertionError("not reached")
 
 
 class EwsCalendarSource:
@@ -263,16 +288,21 @@ class EwsMailSource:
         for folder in self.folders:
             key = "folder/" + folder
             start = None if cursor is None else self.state.get(key)
-            try:
-                yield from self._folder(folder, key, start)
-            except SyncStateRejected as exc:
-                if start is None:
-                    raise SourceUnavailable(
-                        f"Exchange refused the sync of {folder}: {exc}"
-                    ) from None
-                log.warning("%s/mail %s: sync state rejected (%s); listing again",
-                            self.context.account, folder, exc)
-                yield from self._folder(folder, key, None)
+            # A rejected state lists the folder again, also when it was one this run's
+            # own listing received (a relisting used to end the run there; chaos runs);
+            # bounded, so a server that rejects every state cannot keep us listing.
+            for listing in range(LISTINGS):
+                try:
+                    yield from self._folder(folder, key, start)
+                    break
+                except SyncStateRejected as exc:
+                    if listing == LISTINGS - 1:
+                        raise SourceUnavailable(
+                            f"Exchange refused the sync of {folder}: {exc}"
+                        ) from None
+                    log.warning("%s/mail %s: sync state rejected (%s); listing again",
+                                self.context.account, folder, exc)
+                    start = None
 
     def _folder(self, name: str, key: str, sync_state: str | None) -> Iterator[SyncBatch]:
         account_name = self.context.account
@@ -339,6 +369,9 @@ def _sync_page(service: Any, folder: Any, sync_state: str | None, page: int) -> 
             folder=folder, shape="IdOnly", additional_fields=set(), sync_state=sync_state,
             ignore=None, max_changes_returned=page, sync_scope=None,
         ))
+    except (ews_errors.ErrorTimeoutExpired, ews_errors.ErrorServerBusy):
+        raise  # passing failures: _calling tries again or reports them (chaos runs found
+        # a reset reported as "Exchange refused SyncFolderItems", ending the run)
     except ews_errors.ResponseMessageError as exc:
         if type(exc).__name__ in _SYNC_STATE_LOST:
             raise SyncStateRejected(type(exc).__name__) from None

@@ -8,10 +8,11 @@ process-wide one bounds all mailboxes together. A 429 or 503 waits
 longer than ``max_wait`` ends the run for this source (its cursors are kept)
 rather than sleeping past the cron window.
 
-A 401 refreshes the token once (it may have been revoked or rotated early);
-a second 401 means the grant is gone. ``@odata.nextLink``/``deltaLink`` are
-followed only on the Graph host, so a bearer token never goes elsewhere, and a
-link seen twice in one listing stops it (a looping server must not spin us).
+A 401 refreshes the token (it may have expired, been revoked or rotated
+early); a 401 to the token just refreshed means the grant is gone.
+``@odata.nextLink``/``deltaLink`` are followed only on the Graph host, so a
+bearer token never goes elsewhere, and a link seen twice in one listing stops
+it (a looping server must not spin us).
 """
 
 from __future__ import annotations
@@ -191,9 +192,13 @@ class GraphClient:
         ``retry=False`` (sendMail) sends once: a request that may have been
         accepted must not be repeated blindly.
         """
-        refreshed = False
+        refresh = False
         for attempt in range(MAX_ATTEMPTS):
-            headers = {"Authorization": "Bearer " + self.credentials.token(force_refresh=refreshed)}
+            # A 401 to a token refreshed for this very attempt means the grant is gone; a
+            # 401 after other failures is a token that expired meanwhile (chaos runs found
+            # one refresh per request too few: the second expiry asked for a new sign-in).
+            fresh, refresh = refresh, False
+            headers = {"Authorization": "Bearer " + self.credentials.token(force_refresh=fresh)}
             if prefer:
                 headers["Prefer"] = ", ".join(prefer)
             if content_type:
@@ -218,8 +223,8 @@ class GraphClient:
             status = response.status_code
             if status < 400:
                 return response
-            if status == 401 and not refreshed:
-                refreshed = True
+            if status == 401 and not fresh:
+                refresh = True
                 continue
             code, message = error_of(response)
             if status == 401:

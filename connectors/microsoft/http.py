@@ -25,6 +25,7 @@ class RoutedSession(requests.Session):
         super().__init__()
         self.routes = {k.rstrip("/"): v.rstrip("/") for k, v in (routes or {}).items() if k != v}
         self.timeout = timeout
+        self.retry_after: float | None = None  # of the last answer (sign-in retries read it)
 
     def route(self, url: str) -> str:
         for public, local in self.routes.items():
@@ -34,7 +35,19 @@ class RoutedSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.timeout)
-        return super().request(str(method), self.route(str(url)), *args, **kwargs)
+        self.retry_after = None
+        response = super().request(str(method), self.route(str(url)), *args, **kwargs)
+        self.retry_after = _delta_seconds(response.headers.get("Retry-After"))
+        return response
+
+
+def _delta_seconds(raw: str | None) -> float | None:
+    """A Retry-After in seconds (what the sign-in service sends), bounded; else None.
+    msal reads the token endpoint's answers itself, so its credentials look here."""
+    try:
+        return min(300.0, max(0.0, float(raw))) if raw else None
+    except ValueError:
+        return None
 
 
 def session_for(settings: MicrosoftSettings) -> RoutedSession:

@@ -123,3 +123,41 @@ def test_each_calendar_is_its_own_scope(fake, state_dir, store):
     )
     ids = sorted(e.source_id for e in store.iter_events("alice"))
     assert ids == ["ev0", "ev1", "ev2", "team@group.calendar.google.com/ev1"]
+
+
+def test_the_stored_count_stays_exact_through_updates_and_cancellations(fake, state_dir, store):
+    # The count that feeds the empty-resync guard drifted up with every update (each
+    # changed event counted as one more) and down with every cancellation of an event
+    # never stored: 344 counted against 315 stored after one round of changes.
+    import json
+
+    def source() -> Any:
+        write_token(state_dir, fake, READ_SCOPES)
+        (found,) = GoogleConnector(*make_context(fake, state_dir, store, mail=False)).sources()
+        return found
+
+    def count() -> int:
+        return json.loads(store.cursor("alice", "calendar"))["calendars"]["primary"]["count"]
+
+    def stored() -> int:
+        return len(list(store.iter_events("alice")))
+
+    cal = fill(fake, 20)
+    drain(store, source())
+    assert count() == stored() == 20
+    for n in range(8):
+        cal.put(event(n, summary=f"Moved {n}", etag='"2"'))
+    for n in (8, 9):
+        cal.cancel(f"ev{n}")
+    cal.put(event(30))
+    cal.cancel("ev30")  # created and cancelled between two runs: never stored
+    cal.put(event(31))
+    for _ in range(2):
+        drain(store, source())
+        assert count() == stored() == 19
+        for n in range(4):
+            cal.put(event(n, summary=f"Again {n}", etag='"3"'))
+    cal.oldest_token = cal.seq + 1  # a full resync recounts: the same figure
+    cal.seq += 1
+    drain(store, source())
+    assert count() == stored() == 19

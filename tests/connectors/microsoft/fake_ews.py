@@ -7,19 +7,30 @@ requested properties matter to exchangelib), SyncFolderItems with paged sync
 states, ``ErrorServerBusy`` with ``BackOffMilliseconds``, and
 ``ErrorInvalidSyncStateData``. Violations fail the test: a request for a body,
 or a request not using the configured credentials.
+
+``faults`` (the fake Graph's seeded :class:`~tests.connectors.microsoft.fake_graph.Faults`
+with :data:`EWS_FAULTS`) turns on a fault mode for chaos runs (issue 10): a share
+of requests is answered ``ErrorServerBusy`` with ``BackOffMilliseconds``, a
+503 from the front end, a read timeout or a connection reset (raised into
+requests, as its adapter would), and a share of SyncFolderItems calls that
+carry a sync state find it invalid.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
+import requests
+
 URL = "https://mail.contoso.local/EWS/Exchange.asmx"
 NS = ('xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
       'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"')
+EWS_FAULTS = ("busy", "503", "timeout", "reset", "expired_sync")
 FOLDERS = {"root": ("Folder", "IPF.Note"), "calendar": ("CalendarFolder", "IPF.Appointment"),
            "inbox": ("Folder", "IPF.Note"), "sentitems": ("Folder", "IPF.Note")}
 
@@ -63,7 +74,10 @@ class FakeEws:
         self.ops: list[str] = []
         self.violations: list[str] = []
         self.busy = 0  # ErrorServerBusy answers still to give
+        self.back_off_ms = 1000  # BackOffMilliseconds of an ErrorServerBusy answer
         self.expired_states: set[str] = set()
+        self.issued = 0  # sync states handed out
+        self.faults: Any = None  # a fake_graph.Faults over EWS_FAULTS: the chaos mode
 
     def install(self, rsps: Any) -> None:
         rsps.add_callback("POST", URL, callback=self._serve)
@@ -76,8 +90,26 @@ class FakeEws:
         self.ops.append(op)
         if "item:Body" in body or "item:UniqueBody" in body or "TextBody" in body:
             self.violations.append(f"{op} asked for a body")
-        if self.busy > 0 and op != "GetFolder":
-            self.busy -= 1
+        kind = None
+        if self.faults is not None:
+            key = op + " " + hashlib.sha256(body.encode()).hexdigest()
+            allowed = EWS_FAULTS if op == "SyncFolderItems" and "<m:SyncState>" in body else (
+                tuple(k for k in EWS_FAULTS if k != "expired_sync"
+                      and not (op == "GetFolder" and k == "busy")))
+            kind = self.faults.draw(key, allowed)
+        if kind == "timeout":
+            raise requests.ReadTimeout("injected: read timed out")
+        if kind == "reset":
+            raise requests.ConnectionError(ConnectionResetError(104, "Connection reset by peer"))
+        if kind == "503":
+            return 503, {"Retry-After": "1"}, "<html><body>Service Unavailable</body></html>"
+        if kind == "expired_sync":
+            state = re.search(r"<m:SyncState>([^<]*)</m:SyncState>", body)
+            if state:
+                self.expired_states.add(state.group(1))
+        if (self.busy > 0 or kind == "busy") and op != "GetFolder":
+            if kind != "busy":
+                self.busy -= 1
             return 500, {}, _envelope(
                 '<s:Fault><faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006'
                 '/types">a:ErrorServerBusy</faultcode><faultstring>The server cannot service '
@@ -86,8 +118,8 @@ class FakeEws:
                 'errors">ErrorServerBusy</e:ResponseCode><e:Message xmlns:e="http://schemas.'
                 'microsoft.com/exchange/services/2006/errors">busy</e:Message>'
                 '<t:MessageXml xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">'
-                '<t:Value Name="BackOffMilliseconds">1000</t:Value></t:MessageXml></detail>'
-                "</s:Fault>"
+                f'<t:Value Name="BackOffMilliseconds">{self.back_off_ms}</t:Value>'
+                "</t:MessageXml></detail></s:Fault>"
             )
         handler = getattr(self, "_" + op, None)
         if handler is None:
@@ -160,7 +192,7 @@ class FakeEws:
                     "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>"
                     "</m:SyncFolderItemsResponseMessage></m:ResponseMessages>"
                     "</m:SyncFolderItemsResponse>")
-        since = int(state.removeprefix("v")) if state else 0
+        since = int(state.removeprefix("v").split("-")[0]) if state else 0
         limit = int(re.search(r"<m:MaxChangesReturned>(\d+)<", body).group(1))
         pending = sorted((v, i, m) for i, (v, m) in folder.items.items() if v > since)
         if not state:
@@ -173,7 +205,11 @@ class FakeEws:
             else:
                 changes.append(f'<t:Create><t:Message><t:ItemId Id="{item_id}" ChangeKey="ck"/>'
                                "</t:Message></t:Create>")
-        new_state = f"v{page[-1][0]}" if page else (state or f"v{folder.version}")
+        # a new opaque state each time (as Exchange's), so that an expired one never
+        # comes back: the version it stands for, and an issue number
+        self.issued += 1
+        version = page[-1][0] if page else (since if state else folder.version)
+        new_state = f"v{version}-{self.issued}"
         return (f"<m:SyncFolderItemsResponse {NS}><m:ResponseMessages>"
                 '<m:SyncFolderItemsResponseMessage ResponseClass="Success"><m:ResponseCode>'
                 f"NoError</m:ResponseCode><m:SyncState>{new_state}</m:SyncState>"

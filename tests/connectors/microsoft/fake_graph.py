@@ -16,13 +16,24 @@ or ``$search`` on message delta, an unknown ``$select`` property) and records
 *violations* that fail the test: a message request without ``$select`` or
 selecting ``body``, ``bodyPreview`` or ``uniqueBody``; more than 4 requests in
 flight for one mailbox; a token used for a mailbox it may not read.
+
+``faults`` (a :class:`Faults`) turns on a seeded fault mode for chaos runs
+(issue 10): a share of Graph requests fails as Graph and networks do (429 and
+503 with Retry-After, 500, 502 with a gateway's HTML page, 504, a read
+timeout, a connection reset, a body cut short, an access token that expires
+now (401 ``InvalidAuthenticationToken``), an expired delta token), and
+a share of the sign-in service's token requests fails too (429/503 with
+Retry-After, 500, timeout, reset, truncated body).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
+import socket
+import struct
 import threading
 import time
 import urllib.parse
@@ -99,13 +110,80 @@ class Injected:
     headers: dict[str, str]
 
 
+# Faults of a Graph request and of a sign-in (token endpoint) request.
+GRAPH_FAULTS = (
+    "429", "503", "500", "502", "504", "timeout", "reset", "truncated", "expired_token",
+    "expired_sync",
+)
+SIGNIN_FAULTS = ("429", "503", "500", "timeout", "reset", "truncated")
+TRANSPORT_FAULTS = frozenset({"timeout", "reset", "truncated"})
+
+
+@dataclass
+class Faults:
+    """A seeded fault mode: ``rate`` of the requests fail.
+
+    Deterministic whatever the thread interleaving: whether the n-th time a
+    given request (method and path with its query) is seen fails, and how, is a
+    hash of (seed, request, n). A read timeout holds the answer
+    ``hold_seconds`` (the client's timeout must be shorter) and drops the
+    connection. Requests that carry a delta token (the deltaLink of the last
+    round) are the only ones that can meet an expired sync state, and half of
+    their faults are one (they are few: one per listing and run). Skip tokens
+    expire only when a client stalls for long, which a run does not (a resumed
+    run whose stored nextLink expired is tested apart).
+    """
+
+    rate: float
+    seed: int = 0
+    kinds: tuple[str, ...] = GRAPH_FAULTS + SIGNIN_FAULTS
+    retry_after: float = 1.0
+    hold_seconds: float = 1.5
+    counts: dict[str, int] = field(default_factory=dict)
+    _seen: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def draw(self, key: str, allowed: tuple[str, ...], label: str = "") -> str | None:
+        """The fault for this occurrence of ``key`` among ``allowed``, or None; counted
+        under ``label`` + kind."""
+        with self._lock:
+            n = self._seen.get(key, 0)
+            self._seen[key] = n + 1
+        digest = hashlib.sha256(f"{self.seed}|{key}|{n}".encode()).digest()
+        if int.from_bytes(digest[:8], "big") / 2**64 >= self.rate:
+            return None
+        kinds = [kind for kind in allowed if kind in self.kinds]
+        if not kinds:
+            return None
+        kind = kinds[int.from_bytes(digest[8:16], "big") % len(kinds)]
+        if "expired_sync" in kinds and digest[16] < 128:
+            kind = "expired_sync"
+        with self._lock:
+            self.counts[label + kind] = self.counts.get(label + kind, 0) + 1
+        return kind
+
+
+def fault_kinds(path: str) -> tuple[str, ...]:
+    """The faults a request can meet: sign-in faults on the token endpoint, an expired
+    sync state only where a delta token is sent; discovery never fails."""
+    if path.startswith("/login/"):
+        return SIGNIN_FAULTS if path.endswith("/oauth2/v2.0/token") else ()
+    if "$deltatoken=" in path or "%24deltatoken=" in path:
+        return GRAPH_FAULTS
+    return tuple(kind for kind in GRAPH_FAULTS if kind != "expired_sync")
+
+
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
 class FakeGraph:
-    def __init__(self, *, latency: float = 0.0) -> None:
+    def __init__(self, *, latency: float = 0.0, faults: Faults | None = None) -> None:
         self.latency = latency
+        self.faults = faults
+        self._issued = 0
+        self.used_tokens: set[str] = set()  # access tokens Graph has accepted at least once
+        self.signin_faults: list[str] = []  # kinds for the next token requests, in order
         self.calendars: dict[str, Collection] = {}
         self.folders: dict[tuple[str, str], Collection] = {}
         self.users: list[dict[str, Any]] = []
@@ -157,6 +235,9 @@ class FakeGraph:
     def inject(self, match: str, status: int, code: str, count: int = 1, **headers: str) -> None:
         self.injected.append(Injected(match, status, code, count, headers))
 
+    def signin_requests(self) -> int:
+        return sum(1 for m, p, _ in self.log if p.endswith("/oauth2/v2.0/token"))
+
     def graph_requests(self, part: str = "") -> int:
         return sum(1 for m, p, _ in self.log if p.startswith("/graph") and part in p)
 
@@ -199,8 +280,25 @@ class FakeGraph:
         with self.lock:
             self.log.append((method, parsed.path, query))
         status, payload, headers = 200, {}, {}
+        kind = None
+        if self.signin_faults and parsed.path.endswith("/oauth2/v2.0/token"):
+            with self.lock:
+                kind = self.signin_faults.pop(0)
+        elif self.faults is not None:
+            allowed = fault_kinds(handler.path)
+            bearer = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+            if bearer not in self.used_tokens:  # a token expires mid-run, not when just issued
+                allowed = tuple(k for k in allowed if k != "expired_token")
+            kind = self.faults.draw(f"{method} {handler.path}", allowed,
+                                    "sign-in " if parsed.path.startswith("/login/") else "")
         try:
-            if parsed.path.startswith("/login/"):
+            if kind is not None and kind not in TRANSPORT_FAULTS:
+                self._fault(kind, handler, parsed.path)
+            if kind in TRANSPORT_FAULTS and parsed.path.startswith("/login/"):
+                # lost before the sign-in service acted on it: the refresh token it carries
+                # stays valid (Entra ID keeps a redeemed refresh token usable anyway)
+                payload = {"token_type": "Bearer", "access_token": "lost", "expires_in": 3599}
+            elif parsed.path.startswith("/login/"):
                 status, payload = self._login(method, parsed.path[len("/login") :], body)
             elif parsed.path.startswith("/graph/v1.0/"):
                 status, payload, headers = self._graph(
@@ -211,14 +309,74 @@ class FakeGraph:
         except GraphFault as fault:
             status, headers = fault.status, fault.headers
             payload = {"error": {"code": fault.code, "message": fault.message}}
+            if parsed.path.startswith("/login/"):  # the sign-in service's error shape
+                payload = {"error": fault.code, "error_description": fault.message}
+            if fault.code == "BadGateway":  # a gateway's page, not Graph's JSON
+                payload = None
+                headers = {**headers, "Content-Type": "text/html"}
         data = json.dumps(payload).encode() if payload is not None else b""
+        if status == 502 and not data:
+            data = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        if kind in TRANSPORT_FAULTS:
+            self._transport_fault(handler, kind, status, headers, data)
+            return
         handler.send_response(status)
         for name, value in headers.items():
             handler.send_header(name, value)
-        handler.send_header("Content-Type", "application/json")
+        if "Content-Type" not in headers:
+            handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)
+
+    def _fault(self, kind: str, handler: BaseHTTPRequestHandler, path: str) -> None:
+        """Raise the answer Graph (or the sign-in service) gives for fault ``kind``."""
+        wait = {"Retry-After": f"{self.faults.retry_after if self.faults else 1:g}"}
+        if kind == "429":
+            raise GraphFault(429, "TooManyRequests" if path.startswith("/login/")
+                             else "ApplicationThrottled",
+                             "Application is over its MailboxConcurrency limit.", wait)
+        if kind == "503":
+            raise GraphFault(503, "ServiceUnavailable", "Service unavailable.", wait)
+        if kind == "500":
+            raise GraphFault(500, "InternalServerError" if not path.startswith("/login/")
+                             else "server_error", "injected server error")
+        if kind == "502":
+            raise GraphFault(502, "BadGateway", "Bad Gateway")
+        if kind == "504":
+            raise GraphFault(504, "GatewayTimeout", "The gateway did not receive a response.")
+        if kind == "expired_token":  # the access token expires now: every later use fails
+            token = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+            with self.lock:
+                self.access_tokens.pop(token, None)
+            raise GraphFault(401, "InvalidAuthenticationToken",
+                             "Lifetime validation failed, the token is expired.")
+        if kind == "expired_sync":  # the skip or delta token this request carries expires
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query)
+            for name in ("$skiptoken", "$deltatoken"):
+                for token in query.get(name, []):
+                    with self.lock:
+                        self.expired_tokens.add(token)
+
+    def _transport_fault(
+        self, handler: BaseHTTPRequestHandler, kind: str, status: int,
+        headers: dict[str, str], data: bytes,
+    ) -> None:
+        """A read timeout, a reset, or a body cut short; then the connection is gone."""
+        handler.close_connection = True
+        if kind == "timeout":
+            time.sleep(self.faults.hold_seconds if self.faults else 1.5)
+        elif kind == "truncated":
+            handler.send_response(status)
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data[: len(data) // 2])
+            handler.wfile.flush()
+        # SO_LINGER 0: closing sends RST, as a dropped connection does
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     # -- sign-in -----------------------------------------------------------------------
 
@@ -345,6 +503,8 @@ class FakeGraph:
         body: bytes,
     ) -> tuple[int, Any, dict[str, str]]:
         caller, scopes = self._caller(handler)
+        with self.lock:
+            self.used_tokens.add(handler.headers.get("Authorization", "").removeprefix("Bearer "))
         for inj in self.injected:
             if inj.count > 0 and inj.match in path:
                 inj.count -= 1
@@ -385,6 +545,13 @@ class FakeGraph:
         finally:
             with self.lock:
                 self.in_flight[box] -= 1
+
+    def _token(self, kind: str) -> str:
+        """A new skip or delta token: numbered, so that a seeded fault mode meets the
+        same requests (whose keys hold them) run after run."""
+        with self.lock:
+            self._issued += 1
+            return f"{kind}{self._issued:012x}"
 
     def _page_size(self, prefer: str) -> int:
         for part in prefer.split(","):
@@ -494,12 +661,12 @@ class FakeGraph:
             self.trailing_delta_page and page and round_.offset + size >= len(visible)
         )
         if more:
-            skip = "s" + secrets.token_hex(6)
+            skip = self._token("s")
             self.rounds[skip] = Round(box, listing, round_.since, round_.asof,
                                       round_.offset + size, round_.select, round_.window)
             out["@odata.nextLink"] = f"{GRAPH}/{route}?$skiptoken={skip}"
         else:
-            delta = "d" + secrets.token_hex(6)
+            delta = self._token("d")
             self.rounds[delta] = Round(box, listing, round_.since, round_.asof, 0,
                                        round_.select, round_.window)
             out["@odata.deltaLink"] = f"{GRAPH}/{route}?$deltatoken={delta}"

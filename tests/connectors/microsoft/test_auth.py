@@ -14,6 +14,7 @@ from peerpulse.connectors.microsoft.connector import MicrosoftConnector
 from tests.connectors.microsoft.conftest import (
     CLIENT_ID,
     connect,
+    drain,
     make_context,
     sign_in,
     source_named,
@@ -168,3 +169,25 @@ def test_signed_in_accounts_each_get_their_own_concurrency_budget():
     assert client("alice", "me").slots is not client("bob", "me").slots
     # ... while two app-only accounts reading one mailbox share its 4 slots
     assert client("a", "dana@contoso.com").slots is client("b", "dana@contoso.com").slots
+
+
+@pytest.mark.parametrize("faults", [["429"], ["503", "500"], ["reset", "truncated", "500"]])
+def test_a_passing_sign_in_service_fault_is_retried_within_the_run(fake, state_dir, store, faults):
+    # Found by `make chaos-microsoft`: a 429, a 5xx, a reset or a body cut short from the
+    # token endpoint ended the whole run (SourceUnavailable), while Graph's own faults were
+    # retried. A 429/503 waits the Retry-After the fake sends (1 s; recorded, not slept),
+    # and msal's throttle cache must not answer the repeat with the cached error.
+    from peerpulse.connectors.microsoft.connector import MicrosoftConnector
+
+    sign_in(fake, state_dir)
+    fake.calendars[USER].put(event(1))
+    fake.expire_access_tokens()  # the run must refresh first
+    fake.signin_faults = list(faults)
+    connector = MicrosoftConnector(*make_context(fake, state_dir, store, mail=False))
+    waits: list[float] = []
+    connector.client.credentials.sleep = waits.append
+    drain(store, source_named(connector, "calendar"))
+    assert len(list(store.iter_events("alice"))) == 1
+    assert len(waits) == len(faults) and fake.signin_faults == []
+    for attempt, (wait, kind) in enumerate(zip(waits, faults, strict=True)):
+        assert wait == 1.0 if kind in ("429", "503") else 0 < wait <= 2**attempt, waits

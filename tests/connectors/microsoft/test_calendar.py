@@ -172,3 +172,60 @@ def test_a_retry_after_longer_than_the_run_may_wait_keeps_the_cursor(fake, store
         drain(store, calendar(max_retry_wait_seconds=60))
     assert store.cursor("alice", "calendar") == cursor
     assert store.state_get("alice", "calendar", "calendarView") == state
+
+
+def _stored_count(store) -> int:
+    import json
+
+    return json.loads(store.state_get("alice", "calendar", "calendarView"))["count"]
+
+
+def test_the_stored_count_stays_exact_through_updates_and_deletions(fake, store, calendar):
+    # Seen after one round of changes: the count fed to the empty-resync guard said 344
+    # where 315 events were stored, because every update of a stored event counted as
+    # one more event and a removal of an event never stored as one less.
+    cal = fake.calendars[USER]
+    for n in range(30):
+        cal.put(event(n))
+    drain(store, calendar())
+    assert _stored_count(store) == len(_events(store)) == 30
+    for n in range(10):
+        cal.put(event(n, subject=f"Moved {n}"))  # updates of stored events
+    for n in (10, 11, 12):
+        cal.delete(f"AAMkEvent{n:05d}=")  # deletions of stored events
+    cal.put(event(40))
+    cal.delete("AAMkEvent00040=")  # created and deleted between two runs: never stored
+    cal.put(event(41))  # a new one
+    for _ in range(2):  # and a second round of updates to the same events
+        drain(store, calendar())
+        assert _stored_count(store) == len(_events(store)) == 28
+        for n in range(5):
+            cal.put(event(n, subject=f"Again {n}"))
+    fake.expire_rounds()  # a full round recounts: the same figure
+    drain(store, calendar())
+    assert _stored_count(store) == len(_events(store)) == 28
+
+
+def test_a_token_that_expires_again_after_other_faults_is_refreshed_again(fake, store, calendar):
+    # Found by `make chaos-microsoft`: one refresh per request. A 401 (refresh), then a 500,
+    # then the new token expiring too ended the run with "refused the token twice" and
+    # asked for a new sign-in, while the grant was fine.
+    fake.calendars[USER].put(event(1))
+    fake.inject("calendarView/delta", 401, "InvalidAuthenticationToken")
+    fake.inject("calendarView/delta", 500, "InternalServerError")
+    fake.inject("calendarView/delta", 401, "InvalidAuthenticationToken")
+    source = calendar()
+    source.client.sleep = lambda _: None
+    drain(store, source)
+    assert len(_events(store)) == 1
+    assert sum(1 for r in fake.token_requests if r["grant_type"] == "refresh_token") == 2
+
+
+def test_a_freshly_refreshed_token_refused_still_asks_for_a_new_sign_in(fake, store, calendar):
+    from peerpulse.connectors.base import AuthRequired
+
+    fake.calendars[USER].put(event(1))
+    fake.inject("calendarView/delta", 401, "InvalidAuthenticationToken", count=2)
+    with pytest.raises(AuthRequired, match="token twice") as refused:
+        drain(store, calendar())
+    assert refused.value.command == "peerpulse auth microsoft --account alice"
