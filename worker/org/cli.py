@@ -89,7 +89,8 @@ def add_parser(sub: Any) -> None:
         epilog="exit codes: 0 done (or nothing to change), 1 the directory could not be "
         "synced or is empty (nothing changed), 2 bad config or opt-out file")
     p.add_argument("--dry-run", action="store_true",
-                   help="print what would change; write nothing")
+                   help="print what would change to the enrolled managers and change "
+                   "nothing (the directory is still synced first, unless --no-sync)")
     p.add_argument("--opt-out", metavar="FILE", action="append", default=[],
                    help="addresses never enrolled, one a line, '#' comments (repeatable; "
                    "added to [organization] opt_out and opt_out_file)")
