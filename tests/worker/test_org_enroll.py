@@ -329,3 +329,50 @@ def test_organization_without_a_database_is_a_config_error(tmp_path):
     config.write_text('[organization.template]\nsource = { type = "files" }\n')
     code, _, err = cli("--config", str(config), "org", "status")
     assert code == 2 and "needs a shared database" in err
+
+
+def test_a_managers_extra_people_file_is_layered_over_the_shared_directory(org, tmp_path):
+    config, _, url, port, demo = org
+    extra = tmp_path / "m1-people.csv"
+    write_directory(extra, [("a2@example.com", "Al A", "Platform", "Staff Engineer",
+                             "m1@example.com")])
+    _config(tmp_path, url, demo, port, extra=(
+        f'[organization.overrides."m1@example.com"]\npeople = ["{extra}"]\n'))
+    code, out, err = cli("--config", str(config), "org", "enroll", "--now", NOW)
+    assert code == 0 and f"people={extra}" in out, err
+
+    from peerpulse.worker import config as config_module
+    from peerpulse.worker.org.runtime import Runtime
+    from peerpulse.worker.pipeline import people_for
+
+    rt = Runtime(config_module.load(str(config)))
+    try:
+        assert jobs.own_directory_accounts(rt) == ["m1"]
+        assert jobs.sync_one(rt, "m1", directory=True) == "m1: directory ok"
+        assert "no people files of its own" in jobs.sync_one(rt, "m2", directory=True)
+        with rt.store() as store:
+            m1 = {p.email: p.title for p in people_for(store, rt.settings, rt.account("m1"))}
+            m2 = {p.email: p.title for p in people_for(store, rt.settings, rt.account("m2"))}
+    finally:
+        rt.close()
+    assert m1["a2@example.com"] == "Staff Engineer" and m2["a2@example.com"] == "Senior Engineer"
+    assert len(m1) == len(m2) == len(DIRECTORY)
+
+
+def test_org_status_shows_an_enrolled_managers_failed_sync(org, tmp_path):
+    config, _, url, port, demo = org
+    assert cli("--config", str(config), "org", "enroll", "--now", NOW)[0] == 0
+    config.write_text(config.read_text().replace(str(demo / "calendar"), "/nonexistent/cal"))
+    from peerpulse.worker import config as config_module
+    from peerpulse.worker.org.runtime import Runtime
+
+    rt = Runtime(config_module.load(str(config)))
+    try:
+        line = jobs.sync_one(rt, "m2")
+    finally:
+        rt.close()
+    assert line.startswith("m2: sync failed")
+    code, out, _ = cli("--config", str(config), "org", "status")
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert code == 1 and "nonexistent" in rows["m2"] and "never" in rows["m1"]
+    assert out.splitlines()[-1] == "4 managers; 1 need attention"
