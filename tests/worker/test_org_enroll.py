@@ -376,3 +376,12 @@ def test_org_status_shows_an_enrolled_managers_failed_sync(org, tmp_path):
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert code == 1 and "nonexistent" in rows["m2"] and "never" in rows["m1"]
     assert out.splitlines()[-1] == "4 managers; 1 need attention"
+
+
+def test_enqueue_for_an_unknown_account_names_the_enrolled_ones(org):
+    config, _, _, _, _ = org
+    assert cli("--config", str(config), "org", "enroll", "--now", NOW)[0] == 0
+    code, _, err = cli("--config", str(config), "org", "enqueue", "sync", "--account", "zed")
+    assert code == 2 and "no account named 'zed'" in err and "boss, m1, m2, m3" in err
+    code, out, err = cli("--config", str(config), "org", "enqueue", "sync", "--account", "m1")
+    assert code == 0 and "1 sync jobs deferred" in out, err

@@ -158,6 +158,8 @@ def cmd_migrate(args: argparse.Namespace, env: Env) -> ExitCode:
 
 
 def cmd_worker(args: argparse.Namespace, env: Env) -> ExitCode:
+    import asyncio
+
     from peerpulse.worker.org.tasks import QUEUES, Options, build_app
 
     rt = _runtime(args)
@@ -168,6 +170,7 @@ def cmd_worker(args: argparse.Namespace, env: Env) -> ExitCode:
 
     async def go() -> None:
         rt.store().close()  # the schema must exist: fail now, clearly, not per job
+        await asyncio.to_thread(rt.accounts)  # and the enrolled managers' table, if used
         async with app.open_async():
             await app.run_worker_async(
                 queues=queues, concurrency=args.concurrency, name=args.name,

@@ -108,9 +108,10 @@ class Runtime:
         """Like :meth:`find_account`, but an unknown name is a ConfigError (exit 2)."""
         found = self.find_account(name)
         if found is None:
-            known = ", ".join(a.name for a in self.accounts()) or "none"
+            names = [a.name for a in self.accounts()]
+            known = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if names[10:] else "")
             raise ConfigError(f"no account named {name!r} in the config or among the "
-                              f"enrolled managers; known: {known}")
+                              f"enrolled managers; known: {known or 'none'}")
         return found
 
     def enrollment(self, name: str) -> Any:
