@@ -385,3 +385,42 @@ def test_enqueue_for_an_unknown_account_names_the_enrolled_ones(org):
     assert code == 2 and "no account named 'zed'" in err and "boss, m1, m2, m3" in err
     code, out, err = cli("--config", str(config), "org", "enqueue", "sync", "--account", "m1")
     assert code == 0 and "1 sync jobs deferred" in out, err
+
+
+def test_enroll_from_a_google_directory_read_with_domain_wide_delegation(pg_cluster, tmp_path):
+    """The directory through the fake Google server's users.list, as the admin the
+    service account acts as; the managers it names are enrolled."""
+    from peerpulse.connectors.google import pacing
+    from peerpulse.connectors.google.auth import SCOPE_CALENDAR, SCOPE_DIRECTORY
+
+    from tests.connectors.google.fake_google import FakeGoogle
+    from tests.connectors.google.test_auth import _service_account_key
+    from tests.connectors.google.test_directory_and_send import user
+
+    pacing.reset_buckets()
+    fake = FakeGoogle(allowed_scopes={SCOPE_CALENDAR, SCOPE_DIRECTORY}).start()
+    try:
+        fake.directory = [user(e, t, m or None) for e, _, _, t, m in DIRECTORY]
+        fake.delegated = {"admin@example.com"}  # the admin only: the managers' mail is not read
+        key = _service_account_key(tmp_path, fake.token_url)
+        google = (f'type = "google", mode = "service_account", api_endpoint = "{fake.url}", '
+                  f'token_endpoint = "{fake.token_url}", service_account_key = {{ file = '
+                  f'"{key}" }}')
+        config = tmp_path / "org.toml"
+        config.write_text(f"""
+state_dir = "{tmp_path / 'state'}"
+database = "{pg_cluster.new_database()}"
+[organization.directory]
+admin = "admin@example.com"
+source = {{ {google}, directory = true, calendars = [], mail = false }}
+[organization.template]
+source = {{ {google} }}
+""")
+        assert cli("--config", str(config), "org", "migrate")[0] == 0
+        code, out, err = cli("--config", str(config), "org", "enroll", "--now", NOW)
+    finally:
+        fake.stop()
+    assert code == 0, err
+    assert "organization: directory ok" in out and "4 added" in out
+    assert {user for user, _ in fake.access_tokens.values()} == {"admin@example.com"}
+    assert fake.violations == []
