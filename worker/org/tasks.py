@@ -123,8 +123,10 @@ async def defer_sync(app: procrastinate.App, account: str, *, directory: bool = 
 
 
 async def defer_directory(app: procrastinate.App) -> int:
-    """The shared directory's sync: its own lock (it writes only the directory's rows)."""
-    return await _defer(app, SYNC_DIRECTORY, "directory", "directory:organization")
+    """The shared directory's sync: its own lock (it writes only the directory's
+    rows); a queueing lock outside ``directory:<account>``, which any account's
+    name could collide with."""
+    return await _defer(app, SYNC_DIRECTORY, "directory", "shared-directory")
 
 
 async def defer_digest(app: procrastinate.App, account: str, period: str) -> int:
