@@ -97,11 +97,25 @@ class Source(Protocol):
     order; every batch carries the cursor to store with it. A source must be
     safe to call again with any cursor it produced, including one from a run
     that was killed halfway.
+
+    A source that reads the organization's directory (people: titles, managers,
+    departments) says so with a true ``directory`` attribute (see
+    :func:`reads_directory`): organization mode syncs those apart, once for the
+    whole organization, instead of per mailbox and hourly.
     """
 
     name: str
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]: ...
+
+
+def reads_directory(source: object) -> bool:
+    """Whether ``source`` reads the directory (its ``directory`` attribute).
+
+    Read with a default because the attribute is optional: a plugin's source that
+    does not declare it is a mailbox source (calendar or mail), synced hourly.
+    """
+    return getattr(source, "directory", False) is True
 
 
 class Connector(Protocol):

@@ -25,6 +25,7 @@ class MemorySource:
     records: list[Record] = field(default_factory=list)
     generation: int = 0  # bump to signal "the source was replaced, re-read it all"
     page_size: int = 100
+    directory: bool = False  # people from the directory (connectors.base.reads_directory)
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
         state: dict[str, Any] = (

@@ -20,7 +20,7 @@ from peerpulse.worker import config as config_module
 from peerpulse.worker.console import Env, dump_json, parse_now
 from peerpulse.worker.digest.sanitize import terminal_text
 from peerpulse.worker.errors import ConfigError, ExitCode
-from peerpulse.worker.pipeline import compute_for_account, read_rules
+from peerpulse.worker.pipeline import compute_for_account, people_for, read_rules
 from peerpulse.worker.progress import Progress
 from peerpulse.worker.schedule import period_of
 from peerpulse.worker.store import Store, StoreError, open_store
@@ -162,8 +162,9 @@ def _apply_mail_commands(
         return
     key = overrides.command_key(settings.state_path, create=True)
     assert key is not None  # made on demand
-    overrides.apply_mail_commands(store, account.name, key, store.people(account.name),
-                                  account.zone, now or datetime.now(UTC),
+    overrides.apply_mail_commands(store, account.name, key,
+                                  people_for(store, settings, account), account.zone,
+                                  now or datetime.now(UTC),
                                   subjects=settings.privacy.subjects)
 
 
@@ -227,8 +228,8 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
                 _print_delivery(env, account, held, verbose)
                 continue
             built: list[Any] = []
-            outcome = _deliver(store, settings, account, rules, now, force=False, built=built,
-                               stale_sources=stale)
+            outcome = deliver_account_digest(store, settings, account, rules, now, force=False,
+                                             built=built, stale_sources=stale)
             failed |= _print_delivery(env, account, outcome, verbose)
             if not built:
                 continue  # no digest computed this run (not due); `status` warns of a missing owner
@@ -311,7 +312,7 @@ def _owner_missing_line(account: AccountConfig, digest: Any) -> str:
     )
 
 
-def _deliver(
+def deliver_account_digest(
     store: Store,
     settings: Settings,
     account: AccountConfig,
@@ -322,7 +323,11 @@ def _deliver(
     built: list[Any] | None = None,
     stale_sources: tuple[str, ...] = (),
 ) -> Any:
-    """Deliver the digest if due; every digest computed is appended to ``built``.
+    """Deliver ``account``'s digest if due; every digest computed is appended to ``built``.
+
+    The one delivery path, public because organization mode's digest job
+    (``worker.org.jobs.deliver_one``) runs it too: compute from the store, render,
+    send through the account's backend under the ledger's exactly-once rules.
 
     ``stale_sources``: sources whose sync failed this run; the digest names them, so
     advice from their last stored data is never presented as current.
@@ -461,7 +466,7 @@ def digest(args: argparse.Namespace, env: Env) -> ExitCode:
     failed = False
     with _locked(settings), _open(settings, accept_new_store=args.accept_new_store) as store:
         for account in accounts:
-            outcome = _deliver(store, settings, account, rules, now, force=args.force)
+            outcome = deliver_account_digest(store, settings, account, rules, now, force=args.force)
             failed |= _print_delivery(env, account, outcome, verbose=True)
     return ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK
 

@@ -184,6 +184,103 @@ class AccountConfig(_Strict):
         return self.digest.recipient or self.owner
 
 
+#: The store account under which organization mode keeps the organization's one
+#: directory. Account names start with a letter or digit, so none can take it.
+DIRECTORY_ACCOUNT = "_directory"
+_EMAIL = r"^[^@\s]+@[^@\s]+$"
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like 'Europe/Berlin')"
+        ) from None
+    return value
+
+
+class DirectoryConfig(_Strict):
+    """``[organization.directory]``: the organization's directory, synced once for
+    every manager (any provider whose connector offers a directory source: a
+    directory API with domain-wide delegation, or a people file).
+
+    ``admin`` is whom the source reads as (a service account's delegated subject)
+    and the owner of the store's directory rows."""
+
+    admin: str = Field(pattern=_EMAIL)
+    source: SourceConfig  # type: ignore[valid-type]
+    timezone: str = "UTC"
+
+    _zone = field_validator("timezone")(_check_zone)
+
+    def account(self) -> AccountConfig:
+        """The pseudo-account the directory is synced under (``DIRECTORY_ACCOUNT``).
+
+        Built without validation: its name is the one no configured account can
+        have, which is what keeps the directory's rows apart from every mailbox's."""
+        return AccountConfig.model_construct(
+            name=DIRECTORY_ACCOUNT, owner=self.admin.strip().lower(), aliases=[],
+            timezone=self.timezone, source=self.source, digest=DigestConfig(),
+            delivery=FileDelivery(type="file"),
+        )
+
+
+class ManagerTemplate(_Strict):
+    """``[organization.template]``: what every enrolled manager's account gets
+    (``org enroll``); ``name`` and ``owner`` come from the directory."""
+
+    timezone: str = "UTC"
+    source: SourceConfig  # type: ignore[valid-type]
+    digest: DigestConfig = DigestConfig()
+    delivery: DeliveryConfig = FileDelivery(type="file")  # type: ignore[valid-type]
+
+    _zone = field_validator("timezone")(_check_zone)
+
+
+class ManagerOverride(_Strict):
+    """``[organization.overrides."lee@example.com"]``: one manager differs from the template."""
+
+    disabled: bool = False  # never enrolled (or deactivated at the next enroll)
+    recipient: str | None = Field(default=None, pattern=_EMAIL)  # digest goes here instead
+    day: Literal[WEEKDAYS] | None = None  # type: ignore[valid-type]
+    time: dtime | None = None
+    timezone: str | None = None
+    people: list[str] = []  # extra people files (CSV/TOML) layered over the directory
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _check_zone(value)
+
+
+class OrganizationConfig(_Strict):
+    """``[organization]``: one directory for everyone, and enrollment from it
+    (docs/ORGANIZATION.md). Needs ``[database]``."""
+
+    directory: DirectoryConfig | None = None
+    template: ManagerTemplate | None = None
+    opt_out: list[str] = []  # addresses never enrolled
+    opt_out_file: str | None = None  # one address a line, '#' comments
+    overrides: dict[str, ManagerOverride] = {}
+
+    @field_validator("opt_out")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.match(_EMAIL, v.strip())]
+        if bad:
+            raise ValueError(f"not an email address: {bad[0]!r}")
+        return [v.strip().lower() for v in value]
+
+    @field_validator("overrides")
+    @classmethod
+    def _override_keys(cls, value: dict[str, ManagerOverride]) -> dict[str, ManagerOverride]:
+        bad = [k for k in value if not re.match(_EMAIL, k.strip())]
+        if bad:
+            raise ValueError(f"overrides are keyed by the manager's email address, not {bad[0]!r}")
+        return {k.strip().lower(): v for k, v in value.items()}
+
+
 class Settings(BaseSettings):
     """The whole config. Field names are the TOML keys."""
 
@@ -198,7 +295,8 @@ class Settings(BaseSettings):
     database: DatabaseConfig | None = None  # organization mode: a postgresql:// URL
     rules: list[Path] = []  # user rule files layered over rules/default.toml, in order
     privacy: PrivacyConfig = PrivacyConfig()
-    accounts: list[AccountConfig] = Field(default_factory=list, min_length=1)
+    organization: OrganizationConfig | None = None  # organization mode: directory, enrollment
+    accounts: list[AccountConfig] = Field(default_factory=list)
 
     # Where the file was read from; relative paths in it resolve against its folder.
     source_file: Path | None = Field(default=None, exclude=True)
@@ -214,6 +312,19 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file: order is priority, first wins.
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _some_account(self) -> Settings:
+        enrolls = self.organization is not None and self.organization.template is not None
+        if not self.accounts and not enrolls:
+            raise ValueError(
+                "no [[accounts]]: add at least one account (or, in organization mode, an "
+                "[organization.template] for `peerpulse org enroll`)"
+            )
+        if self.organization is not None and self.database is None:
+            raise ValueError("[organization] needs a shared database: add [database] url = "
+                             '"postgresql://user@host/dbname"')
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:

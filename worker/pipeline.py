@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from peerpulse.connectors.records import Person
 from peerpulse.rules.engine import EngineInputs, EngineResult, compute
 from peerpulse.rules.errors import RuleError
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.recommendations import Digest
 from peerpulse.worker import overrides
-from peerpulse.worker.config import WEEKDAYS, AccountConfig, Settings
+from peerpulse.worker.config import DIRECTORY_ACCOUNT, WEEKDAYS, AccountConfig, Settings
 from peerpulse.worker.errors import RulesError
 from peerpulse.worker.schedule import period_of
 from peerpulse.worker.store import Store
@@ -61,7 +62,8 @@ def compute_for_account(
     since = now - timedelta(days=settings.privacy.retention_days)
     changes = [
         (c.email, c.old_title, c.new_title, c.seen_at)
-        for c in store.title_changes(account.name, now - timedelta(days=14))
+        for name in _people_accounts(settings, account)
+        for c in store.title_changes(name, now - timedelta(days=14))
     ]
     inputs = EngineInputs(
         account=account.name,
@@ -72,7 +74,7 @@ def compute_for_account(
         period=period or period_of(now, account.zone),
         events=store.iter_events(account.name, since=since),
         messages=store.iter_messages(account.name, since=since),
-        people=store.people(account.name),
+        people=people_for(store, settings, account),
         title_changes=changes,
         history=history,
         working_hours=account.digest.working_hours,
@@ -88,6 +90,28 @@ def compute_for_account(
         if points:
             digest = dataclasses.replace(digest, stats={**digest.stats, "talking_points": points})
     return dataclasses.replace(result, digest=digest)
+
+
+def people_for(store: Store, settings: Settings, account: AccountConfig) -> list[Person]:
+    """Who is who for ``account``: its own people files, layered over the
+    organization's one directory when ``[organization.directory]`` is set.
+
+    Organization mode syncs the directory once, under ``DIRECTORY_ACCOUNT``, instead
+    of a copy per manager; a manager's extra people file (an override) still wins
+    for the addresses it names."""
+    own = store.people(account.name)
+    if _people_accounts(settings, account) == (account.name,):
+        return own
+    mine = {p.email for p in own}
+    return [p for p in store.people(DIRECTORY_ACCOUNT) if p.email not in mine] + own
+
+
+def _people_accounts(settings: Settings, account: AccountConfig) -> tuple[str, ...]:
+    """The store accounts whose people ``account``'s digest reads."""
+    org = settings.organization
+    if org is None or org.directory is None or account.name == DIRECTORY_ACCOUNT:
+        return (account.name,)
+    return (DIRECTORY_ACCOUNT, account.name)
 
 
 def _with_actions(

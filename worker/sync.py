@@ -21,6 +21,7 @@ from peerpulse.connectors.base import (
     AuthRequired,
     ConnectorError,
     CursorExpired,
+    Source,
     SourceContext,
     SourceUnavailable,
 )
@@ -112,10 +113,10 @@ def sync_account(
     *,
     now: datetime | None = None,
     progress: ProgressCallback | None = None,
-    only: Callable[[str], bool] | None = None,
+    only: Callable[[Source], bool] | None = None,
 ) -> AccountSyncReport:
-    """Sync every source of ``account`` (or those whose name ``only`` accepts:
-    organization mode syncs the directory apart); never raises for connector failures."""
+    """Sync every source of ``account`` (or those ``only`` accepts: organization
+    mode syncs the directory sources apart); never raises for connector failures."""
     report = AccountSyncReport(account.name)
     context = source_context(settings, account, now, store)
     try:
@@ -141,7 +142,7 @@ def sync_account(
         account.name, clock - timedelta(days=settings.privacy.retention_days))
     held_due = reachable["events"] + reachable["messages"]
     for source in sources:
-        if only is not None and not only(source.name):
+        if only is not None and not only(source):
             continue
         result = _sync_source(store, account.name, source, progress, now)
         report.sources.append(result)

@@ -103,6 +103,8 @@ class FilesSource:
 
     def __init__(self, name: SourceName, context: SourceContext, settings: FilesSettings) -> None:
         self.name = name
+        # The people files are the directory (connectors.base.reads_directory).
+        self.directory = name == "people"
         self._context = context
         self._settings = settings
         self._entries: list[str] = list(getattr(settings, name))

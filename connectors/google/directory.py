@@ -30,6 +30,7 @@ class EmptyDirectoryRefused(ConnectorError):
 
 class DirectorySource:
     name = "directory"
+    directory = True  # people, not mail: organization mode syncs it apart (connectors.base)
 
     def __init__(self, api: GoogleApi, pacer: Pacer, *, account: str, admin_view: bool) -> None:
         self.api, self.pacer = api, pacer

@@ -34,6 +34,7 @@ class EmptyDirectoryRefused(ConnectorError):
 
 class DirectorySource:
     name = "directory"
+    directory = True  # people, not mail: organization mode syncs it apart (connectors.base)
 
     def __init__(self, client: GraphClient, *, account: str) -> None:
         self.client = client

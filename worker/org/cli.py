@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from peerpulse.worker.console import Env, dump_json, parse_now
-from peerpulse.worker.errors import ExitCode, StateError
+from peerpulse.worker.errors import ConfigError, ExitCode, StateError
 
 log = logging.getLogger("peerpulse.org")
 
@@ -77,9 +77,36 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_enqueue)
 
     p = org_sub.add_parser(
+        "enroll", help="enroll every manager of the directory (people with direct reports)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Sync the organization's directory ([organization.directory]), then "
+        "make the enrolled managers match it: everyone with direct reports gets an account "
+        "from [organization.template] with their [organization.overrides.\"EMAIL\"]; "
+        "those who left, lost their reports, opted out or are disabled are deactivated "
+        "(their rows and history stay). Idempotent: a second run changes nothing and "
+        "says so. Each manager's digest goes to that manager only (or the override's "
+        "recipient).",
+        epilog="exit codes: 0 done (or nothing to change), 1 the directory could not be "
+        "synced or is empty (nothing changed), 2 bad config or opt-out file")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would change to the enrolled managers and change "
+                   "nothing (the directory is still synced first, unless --no-sync)")
+    p.add_argument("--opt-out", metavar="FILE", action="append", default=[],
+                   help="addresses never enrolled, one a line, '#' comments (repeatable; "
+                   "added to [organization] opt_out and opt_out_file)")
+    p.add_argument("--no-sync", action="store_true",
+                   help="use the directory as last synced instead of syncing it first")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    now_arg(p)
+    p.set_defaults(func=cmd_enroll)
+
+    p = org_sub.add_parser(
         "status", help="every manager: last sync, last digest, errors, re-authorization",
-        description="One line per account from the shared database, and the queue's "
-        "job counts.")
+        description="One line per account (configured and enrolled) from the shared "
+        "database: last sync, last digest (period and ledger state), errors, and whether "
+        "its credentials need re-authorization; the shared directory first.",
+        epilog="exit codes: 0 all healthy, 1 some account has an error, a failed or "
+        "unknown digest, or needs re-authorization, 2 bad config")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
 
@@ -131,6 +158,8 @@ def cmd_migrate(args: argparse.Namespace, env: Env) -> ExitCode:
 
 
 def cmd_worker(args: argparse.Namespace, env: Env) -> ExitCode:
+    import asyncio
+
     from peerpulse.worker.org.tasks import QUEUES, Options, build_app
 
     rt = _runtime(args)
@@ -141,6 +170,7 @@ def cmd_worker(args: argparse.Namespace, env: Env) -> ExitCode:
 
     async def go() -> None:
         rt.store().close()  # the schema must exist: fail now, clearly, not per job
+        await asyncio.to_thread(rt.accounts)  # and the enrolled managers' table, if used
         async with app.open_async():
             await app.run_worker_async(
                 queues=queues, concurrency=args.concurrency, name=args.name,
@@ -157,11 +187,15 @@ def cmd_worker(args: argparse.Namespace, env: Env) -> ExitCode:
 
 def cmd_enqueue(args: argparse.Namespace, env: Env) -> ExitCode:
     from peerpulse.worker import schedule
-    from peerpulse.worker.org import tasks
+    from peerpulse.worker.org import jobs, tasks
 
     rt = _runtime(args)
     now = rt.now()
-    accounts = [rt.settings.account(args.account)] if args.account else rt.settings.accounts
+    try:
+        accounts = [rt.account(args.account)] if args.account else rt.accounts()
+    except BaseException:
+        rt.close()
+        raise
     app = tasks.build_app(rt)
 
     async def go() -> str:
@@ -169,6 +203,10 @@ def cmd_enqueue(args: argparse.Namespace, env: Env) -> ExitCode:
             if args.what == "tick":
                 return await tasks.enqueue_hourly(app, rt, now)
             n = 0
+            if args.what == "directory" and not args.account and jobs.shared_directory(rt):
+                n = await tasks.defer_directory(app)
+                return f"{n} organization directory sync deferred" + (
+                    "" if n else " (one is already waiting)")
             for account in accounts:
                 if args.what == "digest":
                     cfg = account.digest
@@ -190,12 +228,97 @@ def cmd_enqueue(args: argparse.Namespace, env: Env) -> ExitCode:
     return ExitCode.OK
 
 
+def cmd_enroll(args: argparse.Namespace, env: Env) -> ExitCode:
+    from pathlib import Path
+
+    from peerpulse.worker.config import DIRECTORY_ACCOUNT
+    from peerpulse.worker.org import enroll, jobs, roster
+
+    rt = _runtime(args)
+    try:
+        settings_org = rt.settings.organization
+        if settings_org is None or settings_org.template is None:
+            raise ConfigError("enrollment needs [organization.template]: the source, digest "
+                              "and delivery every enrolled manager gets", key="organization")
+        if settings_org.directory is None:
+            raise ConfigError("enrollment reads the organization's directory: add "
+                              "[organization.directory] (admin, source)", key="organization")
+        opt_out = set(settings_org.opt_out)
+        files = [rt.settings.resolve_path(settings_org.opt_out_file)] \
+            if settings_org.opt_out_file else []
+        for path in [*files, *(Path(p) for p in args.opt_out)]:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read the opt-out file: {exc}", file=str(path)) \
+                    from None
+            opt_out |= enroll.parse_opt_out(text, str(path))
+
+        def work() -> tuple[str | None, enroll.Plan | None]:
+            synced = None
+            if not args.no_sync:
+                synced, ok = jobs.sync_directory_report(rt)
+                if not ok:
+                    return synced, None
+            with rt.store() as store:
+                people = store.people(DIRECTORY_ACCOUNT)
+            if not people:
+                return synced or "organization: the directory holds nobody", None
+            existing = roster.load(rt.pool())
+            configured = {a.owner: a.name for a in rt.settings.accounts}
+            plan = enroll.plan(people, existing, opt_out=opt_out,
+                               overrides=settings_org.overrides, configured=configured)
+            if not args.dry_run and plan.rows:
+                roster.save(rt.pool(), plan.rows, int(rt.now().timestamp()))
+            return synced, plan
+
+        synced, plan = _run_sync(work)
+    finally:
+        rt.close()
+    if plan is None:
+        log.error("%s; nothing enrolled or changed", synced)
+        if args.json:
+            env.print(dump_json({"error": synced, "changes": []}))
+        return ExitCode.PARTIAL_FAILURE
+    for note in plan.notes:
+        log.warning("%s", note)
+    if args.json:
+        env.print(dump_json({
+            "dry_run": args.dry_run, "directory": synced, "active": plan.active,
+            "unchanged": plan.unchanged, "notes": plan.notes,
+            "changes": [vars(c) for c in plan.changes],
+        }))
+        return ExitCode.OK
+    if synced:
+        env.print(synced)
+    for change in plan.changes:
+        env.print(change.line())
+    env.print(("dry run, nothing written: " if args.dry_run else "") + plan.summary())
+    if plan.changes and not args.dry_run:
+        env.print("new managers are synced at the next hourly tick "
+                  "(or now: peerpulse org enqueue tick)")
+    return ExitCode.OK
+
+
+def _run_sync(work: Any) -> Any:
+    """Run blocking database work; an unreachable database is one clear error."""
+    import psycopg
+    from peerpulse.worker.errors import StoreError
+
+    try:
+        return work()
+    except (psycopg.Error, OSError) as exc:
+        raise StateError(f"organization database: {exc}") from None
+    except StoreError as exc:
+        raise StateError(str(exc)) from None
+
+
 def cmd_status(args: argparse.Namespace, env: Env) -> ExitCode:
     from peerpulse.worker.org.status import account_rows, render_table
 
     rt = _runtime(args)
     try:
-        rows = account_rows(rt)
+        rows = _run_sync(lambda: account_rows(rt))
     finally:
         rt.close()
     if args.json:

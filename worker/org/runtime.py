@@ -13,7 +13,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from peerpulse.worker.config import Settings
+from peerpulse.worker.config import AccountConfig, Settings
 from peerpulse.worker.errors import ConfigError
 from peerpulse.worker.store.protocol import Store
 
@@ -64,11 +64,67 @@ class Runtime:
         return PostgresStore(self.url, pool=self.pool(), migrate=False)
 
     def migrate(self) -> int:
-        """Create or upgrade the peerpulse tables; returns the schema version."""
+        """Create or upgrade the peerpulse tables (and the enrolled managers'
+        table); returns the schema version."""
+        from peerpulse.worker.org import roster
         from peerpulse.worker.store.postgres import PostgresStore
 
         with PostgresStore(self.url, pool=self.pool()) as store:
-            return store.schema_version()
+            version = store.schema_version()
+        with self.pool().connection() as conn:
+            roster.create(conn)
+        return version
+
+    # -- the mailboxes: [[accounts]] and the enrolled managers ----------------------
+
+    def accounts(self) -> list[AccountConfig]:
+        """Every mailbox served: the config's ``[[accounts]]``, then the active
+        managers ``org enroll`` put in the database (read each call: an enrollment
+        reaches running workers at their next tick)."""
+        template = self._template()
+        found = list(self.settings.accounts)
+        if template is not None:
+            from peerpulse.worker.org import roster
+
+            found += [roster.account_config(template, row)
+                      for row in roster.load(self.pool(), active_only=True)]
+        return found
+
+    def find_account(self, name: str) -> AccountConfig | None:
+        """``name``'s account if it is configured or actively enrolled, else None
+        (a job queued before its manager was deactivated finds nothing to do)."""
+        for account in self.settings.accounts:
+            if account.name == name:
+                return account
+        row = self.enrollment(name)
+        template = self._template()
+        if row is None or not row.active or template is None:
+            return None
+        from peerpulse.worker.org import roster
+
+        return roster.account_config(template, row)
+
+    def account(self, name: str) -> AccountConfig:
+        """Like :meth:`find_account`, but an unknown name is a ConfigError (exit 2)."""
+        found = self.find_account(name)
+        if found is None:
+            names = [a.name for a in self.accounts()]
+            known = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if names[10:] else "")
+            raise ConfigError(f"no account named {name!r} in the config or among the "
+                              f"enrolled managers; known: {known or 'none'}")
+        return found
+
+    def enrollment(self, name: str) -> Any:
+        """The enrolled manager's row (``roster.Enrollment``), or None."""
+        if self._template() is None:
+            return None
+        from peerpulse.worker.org import roster
+
+        return roster.load_one(self.pool(), name)
+
+    def _template(self) -> Any:
+        org = self.settings.organization
+        return org.template if org is not None else None
 
     def rules(self) -> Any:
         with self._lock:

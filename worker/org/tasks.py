@@ -39,6 +39,7 @@ SYNC = "peerpulse.sync_account"
 DIGEST = "peerpulse.deliver_digest"
 TICK = "peerpulse.tick"
 DIRECTORY_TICK = "peerpulse.directory_tick"
+SYNC_DIRECTORY = "peerpulse.sync_directory"  # the organization's one shared directory
 RECOVER = "peerpulse.recover_stalled"
 QUEUES = ("schedule", "sync", "digest")
 
@@ -73,6 +74,10 @@ def build_app(rt: Runtime, options: Options | None = None) -> procrastinate.App:
     def sync_account(account: str, directory: bool = False) -> str:
         return jobs.sync_one(rt, account, directory=directory)
 
+    @app.task(name=SYNC_DIRECTORY, queue="sync", retry=_RETRY)
+    def sync_directory() -> str:
+        return jobs.sync_directory(rt)
+
     @app.task(name=DIGEST, queue="digest", retry=_RETRY)
     def deliver_digest(account: str, period: str) -> str:
         return jobs.deliver_one(rt, account, period)
@@ -87,9 +92,9 @@ def build_app(rt: Runtime, options: Options | None = None) -> procrastinate.App:
     @app.task(name=DIRECTORY_TICK, queue="schedule", queueing_lock="directory",
               pass_context=True)
     async def directory_tick(context: procrastinate.JobContext, timestamp: int) -> str:
-        n = 0
-        for account in rt.settings.accounts:
-            n += await defer_sync(context.app, account.name, directory=True)
+        n = await defer_directory(context.app) if jobs.shared_directory(rt) else 0
+        for name in await asyncio.to_thread(jobs.own_directory_accounts, rt):
+            n += await defer_sync(context.app, name, directory=True)
         return f"{n} directory syncs deferred"
 
     @app.periodic(cron=options.recover_cron, periodic_id="recover")
@@ -117,6 +122,13 @@ async def defer_sync(app: procrastinate.App, account: str, *, directory: bool = 
                         account=account, directory=directory)
 
 
+async def defer_directory(app: procrastinate.App) -> int:
+    """The shared directory's sync: its own lock (it writes only the directory's
+    rows); a queueing lock outside ``directory:<account>``, which any account's
+    name could collide with."""
+    return await _defer(app, SYNC_DIRECTORY, "directory", "shared-directory")
+
+
 async def defer_digest(app: procrastinate.App, account: str, period: str) -> int:
     return await _defer(app, DIGEST, f"account:{account}", f"digest:{account}:{period}",
                         account=account, period=period)
@@ -128,7 +140,9 @@ async def enqueue_hourly(app: procrastinate.App, rt: Runtime, now: datetime,
     digest runs after its mailbox's sync)."""
     synced = 0
     if sync:
-        for account in rt.settings.accounts:
+        if await asyncio.to_thread(jobs.directory_due, rt):
+            synced += await defer_directory(app)
+        for account in await asyncio.to_thread(rt.accounts):
             synced += await defer_sync(app, account.name)
     due = await asyncio.to_thread(jobs.due_digests, rt, now)
     digests = 0
