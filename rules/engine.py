@@ -63,10 +63,11 @@ class EngineInputs:
     # snooze / done / never the manager gave (CLI or digest links), read from the store
     overrides: Sequence[Override] = ()
     # Incremental digest (rules.checkpoint): ``resume`` is a checkpoint of the pass over
-    # every record before ``events``/``messages``; then busy time and the team meeting
-    # come from ``hook_events`` (the events they look at), not from the pass.
+    # every record before ``events``/``messages``; then the team meeting and busy time
+    # come from ``hook_events`` (the recurring events of the team meeting's window,
+    # the events overlapping the slots' week), not from the pass.
     resume: bytes | None = None
-    hook_events: Iterable[EventInstance] | None = None
+    hook_events: tuple[Iterable[EventInstance], Iterable[EventInstance]] | None = None
     # With ``checkpoint``, the pass is kept after ``events`` + ``messages`` (in
     # ``EngineResult.checkpoint``) and goes on over ``tail_events`` + ``tail_messages``.
     checkpoint: bool = False
@@ -113,7 +114,10 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
                  event_state)
     infer_messages(inputs.tail_messages, identity, rules, ledger, inputs.now, message_state)
     if inputs.hook_events is not None:
-        observe_hooks(inputs.hook_events, identity, inputs.now, hooks)
+        series_events, busy_events = inputs.hook_events
+        observe_hooks(series_events, identity, inputs.now, Hooks(series=hooks.series))
+        observe_hooks(busy_events, identity, inputs.now,
+                      Hooks(busy=hooks.busy, busy_window=hooks.busy_window))
     events_read, messages_read = event_state.read, message_state.read
     _count_done(active, ledger, rules, inputs.now)
     team_meeting = team.result()

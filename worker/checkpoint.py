@@ -46,7 +46,7 @@ class Reads:
     tail_events: Iterable[EventInstance]
     tail_messages: Iterable[MessageMeta]
     resume: bytes | None
-    hook_events: Iterable[EventInstance] | None
+    hook_events: tuple[Iterable[EventInstance], Iterable[EventInstance]] | None
     horizon: int | None  # the new checkpoint's horizon, when one is kept
     generation: int | None  # the generation read before the records (writers only)
 
@@ -82,7 +82,7 @@ def usable(found: DigestCheckpoint | None, fp: str, since: int, now: int,
 
 def plan(
     store: Store, account: AccountConfig, *, fp: str, since: datetime, now: datetime,
-    hook_since: datetime, hook_until: datetime,
+    team_since: datetime, busy_week: tuple[datetime, datetime],
 ) -> Reads:
     """The reads of one digest: resumed from the stored checkpoint when it holds, and
     split at a new horizon so that this digest keeps the next checkpoint."""
@@ -110,7 +110,14 @@ def plan(
 
     hooks = None
     if resume:
-        hooks = store.iter_events(name, since=max(hook_since, since), until=hook_until)
+        # The team meeting looks at recurring events started in its window before now;
+        # free slots at the events overlapping their week. Both within retention.
+        series = store.iter_events_starting(
+            name, math.floor(max(team_since, since).timestamp()), now_ts + 1, since,
+            recurring_only=True,
+        )
+        busy = store.iter_events(name, since=max(busy_week[0], since), until=busy_week[1])
+        hooks = (series, busy)
     if horizon is None:
         return Reads(events(start, None), messages(start, None), (), (),
                      found.state if resume and found else None, hooks, None, generation)

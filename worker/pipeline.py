@@ -8,6 +8,7 @@ engine, and hands back the engine's result. Nothing here decides anything.
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,8 +82,8 @@ def compute_for_account(
         team_since = now - timedelta(weeks=rules.model.team_meeting.window_weeks)
         reads = checkpoint.plan(
             store, account, fp=fp, since=since, now=now,
-            hook_since=min(team_since, datetime.fromtimestamp(busy_lo, UTC)),
-            hook_until=max(now, datetime.fromtimestamp(busy_hi, UTC)),
+            team_since=team_since,
+            busy_week=(datetime.fromtimestamp(busy_lo, UTC), _ceil(busy_hi)),
         )
     inputs = EngineInputs(
         account=account.name,
@@ -116,6 +117,11 @@ def compute_for_account(
         if points:
             digest = dataclasses.replace(digest, stats={**digest.stats, "talking_points": points})
     return dataclasses.replace(result, digest=digest)
+
+
+def _ceil(ts: float) -> datetime:
+    """The whole second at or after ``ts`` (the store's times are whole seconds)."""
+    return datetime.fromtimestamp(math.ceil(ts), UTC)
 
 
 def _with_actions(

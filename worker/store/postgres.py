@@ -509,7 +509,7 @@ class PostgresStore(SharedSqlMethods):
 
     def iter_events_starting(
         self, account: str, start_from: int | None, start_before: int | None,
-        since: datetime | None = None,
+        since: datetime | None = None, *, recurring_only: bool = False,
     ) -> Iterator[EventInstance]:
         lo = start_from if start_from is not None else -(2**62)
         hi = start_before if start_before is not None else 2**62
@@ -517,7 +517,8 @@ class PostgresStore(SharedSqlMethods):
         sql = (
             f"SELECT source_id, {', '.join(codec.EVENT_COLUMNS)} FROM events "
             "WHERE account = %s AND start_ts >= %s AND start_ts < %s AND end_ts >= %s "
-            "ORDER BY start_ts, source_id"
+            + ("AND recurring = 1 " if recurring_only else "")
+            + "ORDER BY start_ts, source_id"
         )
         yield from self._stream(sql, (account, lo, hi, ends), codec.event_from_row)
 

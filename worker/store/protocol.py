@@ -136,11 +136,12 @@ class Store(Protocol):
 
     def iter_events_starting(
         self, account: str, start_from: int | None, start_before: int | None,
-        since: datetime | None = None,
+        since: datetime | None = None, *, recurring_only: bool = False,
     ) -> Iterator[EventInstance]:
         """Event instances with start_from <= start < start_before (epoch seconds; None:
-        unbounded) ending at or after ``since``, in ``iter_events``' order: the parts
-        the incremental digest reads before and after its checkpoint."""
+        unbounded) ending at or after ``since`` (and recurring, with ``recurring_only``),
+        in ``iter_events``' order: the parts the incremental digest reads before and
+        after its checkpoint, and the team meeting's candidates."""
         ...
 
     # -- the digest's inference checkpoint (issue 14, item 1) ----------------------

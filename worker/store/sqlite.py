@@ -494,7 +494,7 @@ class SqliteStore(SharedSqlMethods):
 
     def iter_events_starting(
         self, account: str, start_from: int | None, start_before: int | None,
-        since: datetime | None = None,
+        since: datetime | None = None, *, recurring_only: bool = False,
     ) -> Iterator[EventInstance]:
         lo = start_from if start_from is not None else -(2**62)
         hi = start_before if start_before is not None else 2**62
@@ -502,7 +502,8 @@ class SqliteStore(SharedSqlMethods):
         sql = (
             f"SELECT {_EVENT_SELECT} FROM events "  # noqa: S608 (column names are constants)
             "WHERE account = ? AND start_ts >= ? AND start_ts < ? AND end_ts >= ? "
-            "ORDER BY start_ts, source_id"
+            + ("AND recurring = 1 " if recurring_only else "")
+            + "ORDER BY start_ts, source_id"
         )
         yield from self._iter_decoded(sql, (account, lo, hi, ends), codec.event_from_row)
 
