@@ -11,15 +11,21 @@ none warms the others' caches more than the OS page cache does for all:
   handed to Python (``SqliteStore.scan_floor``);
 - ``read``: the digest's own queries (same columns, same filter, same order as
   ``iter_events`` + ``iter_messages``), rows fetched into Python and discarded;
-- ``digest``: ``worker.pipeline.compute_for_account``, what ``peerpulse digest``
-  runs (decode, infer, score, recommend).
+- ``full``: ``worker.pipeline.compute_for_account(raw=True)``: the digest from
+  every raw record (decode, infer, score, recommend), as before issue 14;
+- ``digest``: what ``peerpulse digest`` runs: the same digest resumed from the
+  inference checkpoint the previous week's digest kept (``worker/checkpoint.py``;
+  made once before the timings by a digest 7 days earlier, so the records read
+  are the ~10 days after its horizon). Opened read-only, so every repeat resumes
+  the same checkpoint.
 
 The digest must be non-trivial: every run checks that it names a peer of the
 week and someone to reconnect with, and that its interaction count equals the
 generator's ground truth (``ground_truth.jsonl``); a mismatch stops the benchmark.
 
 Prints each phase's min/median/max wall time and peak RSS, the ratios of the
-medians, and as its last line ``ratio: X`` (digest median ÷ read median). Ratios
+medians, and as its last line ``ratio: X`` (digest median ÷ read median; ``full /
+read`` is the same ratio for the digest from every raw record). Ratios
 measured side by side in one run are what to compare across machines; absolute
 seconds are not.
 """
@@ -41,7 +47,7 @@ from pathlib import Path
 from benchmarks.demo_config import demo_config_text
 
 DEFAULT_DIR = Path("bench-out/digest")
-PHASES = ("floor", "read", "digest")
+PHASES = ("floor", "read", "full", "digest")
 
 
 def sqlite_version() -> str:
@@ -112,7 +118,7 @@ def phase(config: Path, which: str, now: str) -> dict[str, object]:
     since = moment - timedelta(days=settings.privacy.retention_days)
     figures: dict[str, object] = {}
     with open_store(settings.database_path, read_only=True) as store:
-        rules = read_rules(settings) if which == "digest" else None
+        rules = read_rules(settings) if which in ("digest", "full") else None
         started = time.perf_counter()
         rows = 0
         if which == "floor":
@@ -121,7 +127,10 @@ def phase(config: Path, which: str, now: str) -> dict[str, object]:
             for _ in store.iter_raw_rows(account.name, since):
                 rows += 1
         else:
-            result = compute_for_account(store, settings, account, rules, now=moment)
+            result = compute_for_account(store, settings, account, rules, now=moment,
+                                         raw=which == "full")
+            if which == "digest" and not result.resumed:
+                raise SystemExit("digest benchmark: no usable checkpoint (see checkpoint())")
             digest = result.digest
             rows = int(digest.stats["events_read"]) + int(digest.stats["messages_read"])
             figures.update(
@@ -134,6 +143,21 @@ def phase(config: Path, which: str, now: str) -> dict[str, object]:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures.update(seconds=elapsed, peak_mb=peak_mb, rows=rows)
     return figures
+
+
+def checkpoint(config: Path, now: str) -> None:
+    """Keep the checkpoint last week's digest would have kept (a writer, 7 days before)."""
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.pipeline import compute_for_account, read_rules
+    from peerpulse.worker.store import open_store
+
+    settings = load_settings(config)
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    with open_store(settings.database_path) as store:
+        compute_for_account(store, settings, settings.accounts[0], read_rules(settings),
+                            now=moment - timedelta(days=7))
 
 
 def check_digest(run: dict[str, object], truth_interactions: int) -> None:
@@ -175,6 +199,7 @@ def main() -> None:
     config = prepare(workdir, args.messages, args.events, date.fromisoformat(args.end))
     facts = prepared(workdir)
     truth = int(facts["truth_interactions"])  # type: ignore[call-overload]
+    checkpoint(config, str(facts["now"]))
     figures: dict[str, list[dict[str, object]]] = {which: [] for which in PHASES}
     for _ in range(args.repeat):
         for which in PHASES:
@@ -184,7 +209,7 @@ def main() -> None:
                 check=True, capture_output=True, text=True,
             )
             run = json.loads(out.stdout.strip().splitlines()[-1])
-            if which == "digest":
+            if which in ("digest", "full"):
                 check_digest(run, truth)
             figures[which].append(run)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -201,6 +226,7 @@ def main() -> None:
               f"max {secs[-1]:.3f}s  peak RSS {peak:.0f} MB")
     print(f"read / floor: {medians['read'] / medians['floor']:.2f}")
     print(f"digest / floor: {medians['digest'] / medians['floor']:.2f}")
+    print(f"full / read (every raw record, as before): {medians['full'] / medians['read']:.3f}")
     print(f"ratio: {medians['digest'] / medians['read']:.3f}")
 
 

@@ -16,11 +16,21 @@ from zoneinfo import ZoneInfo
 from peerpulse.connectors.records import EventInstance, MessageMeta, Person
 from peerpulse.rules import sections
 from peerpulse.rules.cadence import cadence_for, days_overdue, with_rhythm
+from peerpulse.rules.checkpoint import capture, restore
 from peerpulse.rules.coverage import DepartmentTally
 from peerpulse.rules.explain import Explanation
 from peerpulse.rules.forecast import fading
 from peerpulse.rules.identity import Identity, normalize
-from peerpulse.rules.inference import Exclusion, Hooks, Interaction, infer_events, infer_messages
+from peerpulse.rules.inference import (
+    EventState,
+    Exclusion,
+    Hooks,
+    Interaction,
+    MessageState,
+    infer_events,
+    infer_messages,
+    observe_hooks,
+)
 from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides, Override, resolve
 from peerpulse.rules.peers import Directory, build_directory
 from peerpulse.rules.recommendations import DepartmentCoverage, Digest
@@ -52,6 +62,17 @@ class EngineInputs:
     has_calendar: bool = True
     # snooze / done / never the manager gave (CLI or digest links), read from the store
     overrides: Sequence[Override] = ()
+    # Incremental digest (rules.checkpoint): ``resume`` is a checkpoint of the pass over
+    # every record before ``events``/``messages``; then the team meeting and busy time
+    # come from ``hook_events`` (the recurring events of the team meeting's window,
+    # the events overlapping the slots' week), not from the pass.
+    resume: bytes | None = None
+    hook_events: tuple[Iterable[EventInstance], Iterable[EventInstance]] | None = None
+    # With ``checkpoint``, the pass is kept after ``events`` + ``messages`` (in
+    # ``EngineResult.checkpoint``) and goes on over ``tail_events`` + ``tail_messages``.
+    checkpoint: bool = False
+    tail_events: Iterable[EventInstance] = ()
+    tail_messages: Iterable[MessageMeta] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,8 @@ class EngineResult:
     _ledger: Ledger
     _identity: Identity
     _ctx: Context
+    checkpoint: bytes | None = None  # the pass before the tail (inputs.checkpoint)
+    resumed: bool = False  # computed from inputs.resume
 
     def explain(self, email: str) -> Explanation:
         """Everything the engine knows about one person (any of their addresses)."""
@@ -78,13 +101,24 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     active = resolve(inputs.overrides, lambda e: identity.resolve(normalize(e)))
     ctx = Context(rules, zone, inputs.now, inputs.period, inputs.history, inputs.owner, active)
     directory = build_directory(inputs.people, identity, rules)
-    ledger = Ledger(directory)
     busy = BusyCollector()
     monday = next_monday(inputs.period)
     team = TeamMeetingDetector(directory.reports, inputs.now, rules)
     hooks = Hooks(busy=busy, busy_window=week_window(monday, zone), series=team.observe)
-    events_read = infer_events(inputs.events, identity, rules, ledger, inputs.now, hooks)
-    messages_read = infer_messages(inputs.messages, identity, rules, ledger, inputs.now)
+    ledger, event_state, message_state = _start(inputs, directory, rules)
+    pass_hooks = hooks if inputs.hook_events is None else None
+    infer_events(inputs.events, identity, rules, ledger, inputs.now, pass_hooks, event_state)
+    infer_messages(inputs.messages, identity, rules, ledger, inputs.now, message_state)
+    kept = capture(ledger, event_state, message_state) if inputs.checkpoint else None
+    infer_events(inputs.tail_events, identity, rules, ledger, inputs.now, pass_hooks,
+                 event_state)
+    infer_messages(inputs.tail_messages, identity, rules, ledger, inputs.now, message_state)
+    if inputs.hook_events is not None:
+        series_events, busy_events = inputs.hook_events
+        observe_hooks(series_events, identity, inputs.now, Hooks(series=hooks.series))
+        observe_hooks(busy_events, identity, inputs.now,
+                      Hooks(busy=hooks.busy, busy_window=hooks.busy_window))
+    events_read, messages_read = event_state.read, message_state.read
     _count_done(active, ledger, rules, inputs.now)
     team_meeting = team.result()
     views = _views(directory, ledger, team_meeting, ctx)
@@ -180,7 +214,24 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         _ledger=ledger,
         _identity=identity,
         _ctx=ctx,
+        checkpoint=kept,
+        resumed=inputs.resume is not None,
     )
+
+
+def _start(
+    inputs: EngineInputs, directory: Directory, rules: RuleSet
+) -> tuple[Ledger, EventState, MessageState]:
+    """A fresh pass, or the one a checkpoint kept (``inputs.resume``)."""
+    if inputs.resume is None:
+        return Ledger(directory), EventState(), MessageState()
+    ledger, events, messages = restore(inputs.resume, directory)
+    # A subject hit counts while inside the celebrate window, as one pass would keep it.
+    since = inputs.now.timestamp() - rules.model.celebrate.window_days * 86400.0
+    for entry in ledger.persons.values():
+        if entry.subject_hits:
+            entry.subject_hits[:] = [h for h in entry.subject_hits if h[0] >= since]
+    return ledger, events, messages
 
 
 def _views(

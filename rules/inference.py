@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -77,6 +77,29 @@ class Participant(NamedTuple):
 
     email: str  # canonical
     response: ResponseStatus
+
+
+@dataclass(slots=True)
+class EventState:
+    """What the event pass carries from one record to the next: read up to a point,
+    kept, and resumed later over the records after it (``rules.checkpoint``)."""
+
+    read: int = 0
+    # series -> (earliest start, record id) of its initiating occurrences
+    series_first: dict[str, tuple[float, str]] = field(default_factory=dict)
+    series_of: dict[str, str] = field(default_factory=dict)  # initiating record id -> series
+    initiated: set[str] = field(default_factory=set)  # peers credited with a series initiative
+
+
+@dataclass(slots=True)
+class MessageState:
+    """What the message pass carries from one record to the next (see EventState)."""
+
+    read: int = 0
+    owner_seen: int = 0  # messages naming the owner so far
+    threads: dict[tuple[str, str], float] = field(default_factory=dict)
+    open_ids: dict[str, str] = field(default_factory=dict)
+    open_keys: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -158,8 +181,12 @@ def infer_events(
     ledger: Ledger,
     now: datetime,
     hooks: Hooks | None = None,
+    state: EventState | None = None,
 ) -> int:
-    """Classify every event instance; returns how many were read."""
+    """Classify every event instance; returns how many were read.
+
+    ``state`` carries the pass between calls: events fed in start order over
+    several calls give the same ledger as one call over them all."""
     now_ts = now.timestamp()
     ahead_ts = now_ts + rules.model.recommend.already_scheduled_days * DAY
     organizing = rules.model.reciprocity.organizing_initiates
@@ -167,9 +194,10 @@ def infer_events(
     busy_lo, busy_hi = hooks.busy_window
     # A recurring series is initiated once, by its first occurrence; the rest are
     # meetings, not initiatives (a standing weekly 1:1 does not fill reciprocity).
-    series_first: dict[str, tuple[float, str]] = {}  # series -> (earliest start, record id)
-    series_of: dict[str, str] = {}  # record id of an initiating occurrence -> series
-    initiated: set[str] = set()  # peers credited with a series occurrence's initiative
+    state = state if state is not None else EventState()
+    series_first = state.series_first
+    series_of = state.series_of
+    initiated = state.initiated
     read = 0
     for event in events:
         read += 1
@@ -217,7 +245,25 @@ def infer_events(
                 initiated.add(p.email)
     if initiated:
         _initiate_series_once(ledger, initiated, series_of, series_first)
+    state.read += read
     return read
+
+
+def observe_hooks(
+    events: Iterable[EventInstance], identity: Identity, now: datetime, hooks: Hooks
+) -> None:
+    """Feed ``hooks`` (busy time, the team meeting's series) from ``events`` alone, with
+    the conditions :func:`infer_events` applies: for a digest resumed from a
+    checkpoint, whose event pass does not see the events before it."""
+    now_ts = now.timestamp()
+    busy_lo, busy_hi = hooks.busy_window
+    for event in events:
+        start = event.start.timestamp()
+        people, my_response, i_organize = participants_of(event, identity)
+        if hooks.busy and start < busy_hi and event.end.timestamp() > busy_lo:
+            _observe_busy(event, my_response, i_organize, start, hooks)
+        if hooks.series and i_organize and event.recurring and start < now_ts:
+            hooks.series(event, people)
 
 
 def _initiate_series_once(
@@ -271,8 +317,12 @@ def infer_messages(
     rules: RuleSet,
     ledger: Ledger,
     now: datetime,
+    state: MessageState | None = None,
 ) -> int:
     """Classify every message; returns how many were read.
+
+    ``state`` carries the pass between calls (threads seen, threads still open):
+    messages fed in time order over several calls give the same ledger as one call.
 
     The hot path. Header noise is checked by :class:`MessageNoise` (the same rule
     list as :func:`message_noise`, each rule testing its cheap trigger first);
@@ -289,11 +339,12 @@ def infer_messages(
     resolve = identity.resolve
     known = identity._map  # resolve() without the call for addresses already seen
     address_noise = AddressNoise(rules)
-    threads: dict[tuple[str, str], float] = {}  # (peer, stripped subject) -> earliest time
+    state = state if state is not None else MessageState()
+    threads = state.threads  # (peer, stripped subject) -> earliest time
     # Threads peers started, until the owner answers them: Message-ID -> peer, and
     # (peer, stripped subject) -> Message-IDs, for exports without reply headers.
-    open_ids: dict[str, str] = {}
-    open_keys: dict[tuple[str, str], list[str]] = {}
+    open_ids = state.open_ids
+    open_keys = state.open_keys
     persons = ledger.persons
     check_blocked = bool(rules.blocked_addresses or rules.blocked_domains)
     message_noise = MessageNoise(rules)
@@ -305,6 +356,7 @@ def infer_messages(
     not_peer_rule = ledger.not_peer_rule
     read = 0
     owner_seen = 0
+    owner_before = state.owner_seen
     for m in messages:
         read += 1
         rid = m.source_id
@@ -370,7 +422,7 @@ def infer_messages(
             rule(verdict[0])
             if sender:
                 exclude(sender, at, rid, verdict[0], verdict[1])
-            if not owner_seen and any(resolve(a) == owner for a in (*to, *cc)):
+            if not (owner_seen or owner_before) and any(resolve(a) == owner for a in (*to, *cc)):
                 owner_seen += 1  # only until the owner is found once: off the hot path
             continue
         to_me = False
@@ -417,6 +469,8 @@ def infer_messages(
         ) and celebrate.match(subject):
             ledger.person(sender).subject_hits.append((at, subject or "", rid))
     ledger.owner_records += owner_seen
+    state.owner_seen += owner_seen
+    state.read += read
     return read
 
 

@@ -514,7 +514,7 @@ def rules_check(args: argparse.Namespace, env: Env) -> ExitCode:
         env.print(f"  {settings.resolve_path(path)}")
     with _open(settings, read_only=True) as store:
         for account in _accounts(settings, args):
-            result = compute_for_account(store, settings, account, rules, now=now)
+            result = compute_for_account(store, settings, account, rules, now=now, raw=True)
             env.print(f"\n{account.name}: what each rule did on the stored records")
             counts = result.rule_counts
             width = max((len(k) for k in counts), default=10)
@@ -533,7 +533,7 @@ def explain(args: argparse.Namespace, env: Env) -> ExitCode:
     now = _now(args)
     with _open(settings, read_only=True) as store:
         for account in _accounts(settings, args):
-            result = compute_for_account(store, settings, account, rules, now=now)
+            result = compute_for_account(store, settings, account, rules, now=now, raw=True)
             explanation = result.explain(args.email.strip().lower())
             if settings.privacy.subjects == "kept":
                 ids = [i.record_id for i in explanation.counted]

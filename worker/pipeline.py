@@ -8,7 +8,8 @@ engine, and hands back the engine's result. Nothing here decides anything.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from peerpulse.rules.engine import EngineInputs, EngineResult, compute
 from peerpulse.rules.errors import RuleError
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.recommendations import Digest
-from peerpulse.worker import overrides
+from peerpulse.rules.slots import next_monday, week_window
+from peerpulse.worker import checkpoint, overrides
 from peerpulse.worker.config import DIRECTORY_ACCOUNT, WEEKDAYS, AccountConfig, Settings
 from peerpulse.worker.errors import RulesError
 from peerpulse.worker.schedule import period_of
@@ -53,8 +55,14 @@ def compute_for_account(
     now: datetime,
     period: str | None = None,
     collect_interactions: bool = False,
+    raw: bool = False,
 ) -> EngineResult:
-    """Run the engine over everything stored for ``account`` as of ``now``."""
+    """Run the engine over everything stored for ``account`` as of ``now``.
+
+    Incremental (issue 14, item 1): the pass over the records is resumed from the
+    stored checkpoint when it still holds (worker/checkpoint.py), and a writer keeps
+    the next one; the result is the same as reading every record. ``raw`` (``explain``,
+    ``rules check``, interaction lists) reads every record and keeps nothing."""
     history = {
         section: store.recommendation_history(account.name, section)
         for section in HISTORY_SECTIONS
@@ -65,16 +73,35 @@ def compute_for_account(
         for name in _people_accounts(settings, account)
         for c in store.title_changes(name, now - timedelta(days=14))
     ]
+    period = period or period_of(now, account.zone)
+    people = people_for(store, settings, account)
+    reads: checkpoint.Reads | None = None
+    fp = ""
+    if not raw and not collect_interactions:
+        fp = checkpoint.account_fingerprint(account, rules, people,
+                                            settings.privacy.retention_days)
+        busy_lo, busy_hi = week_window(next_monday(period), account.zone)
+        team_since = now - timedelta(weeks=rules.model.team_meeting.window_weeks)
+        reads = checkpoint.plan(
+            store, account, fp=fp, since=since, now=now,
+            team_since=team_since,
+            busy_week=(datetime.fromtimestamp(busy_lo, UTC), _ceil(busy_hi)),
+        )
     inputs = EngineInputs(
         account=account.name,
         owner=account.owner,
         owner_aliases=account.owner_addresses,
         timezone=account.timezone,
         now=now,
-        period=period or period_of(now, account.zone),
-        events=store.iter_events(account.name, since=since),
-        messages=store.iter_messages(account.name, since=since),
-        people=people_for(store, settings, account),
+        period=period,
+        events=reads.events if reads else store.iter_events(account.name, since=since),
+        messages=reads.messages if reads else store.iter_messages(account.name, since=since),
+        resume=reads.resume if reads else None,
+        hook_events=reads.hook_events if reads else None,
+        checkpoint=bool(reads and reads.horizon is not None),
+        tail_events=reads.tail_events if reads else (),
+        tail_messages=reads.tail_messages if reads else (),
+        people=people,
         title_changes=changes,
         history=history,
         working_hours=account.digest.working_hours,
@@ -84,6 +111,8 @@ def compute_for_account(
         overrides=overrides.to_rules(store.overrides(account.name)),
     )
     result = compute(inputs, rules)
+    if reads is not None:
+        checkpoint.keep(store, account.name, reads, fp, since, result.checkpoint)
     digest = _with_actions(result.digest, store, settings, account, now)
     if settings.privacy.subjects == "kept":
         points = talking_points(store, account.name, result.views, digest_people(digest))
@@ -112,6 +141,11 @@ def _people_accounts(settings: Settings, account: AccountConfig) -> tuple[str, .
     if org is None or org.directory is None or account.name == DIRECTORY_ACCOUNT:
         return (account.name,)
     return (DIRECTORY_ACCOUNT, account.name)
+
+
+def _ceil(ts: float) -> datetime:
+    """The whole second at or after ``ts`` (the store's times are whole seconds)."""
+    return datetime.fromtimestamp(math.ceil(ts), UTC)
 
 
 def _with_actions(

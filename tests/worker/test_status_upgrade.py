@@ -38,6 +38,8 @@ def _downgrade(path: Path) -> None:
             db.execute(f"DROP TABLE {m[1]}")
         elif m := re.match(r"\s*CREATE (?:UNIQUE )?INDEX (\w+)", statement):
             db.execute(f"DROP INDEX IF EXISTS {m[1]}")
+        elif m := re.match(r"\s*(?:--[^\n]*\n\s*)*CREATE TRIGGER (\w+)", statement):
+            db.execute(f"DROP TRIGGER IF EXISTS {m[1]}")
         elif m := re.match(r"\s*ALTER TABLE (\w+) ADD COLUMN (\w+)", statement):
             db.execute(f"ALTER TABLE {m[1]} DROP COLUMN {m[2]}")
         else:  # a new kind of migration: teach this helper to undo it

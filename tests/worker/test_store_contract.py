@@ -331,3 +331,57 @@ def test_nul_in_any_text_of_a_batch_is_stored_alike_as_a_replacement_character(b
     backend.finish_sync_run(run, "failed", 0, 0, 0, "cannot read x\x00.mbox")
     (status,) = [s for s in backend.source_statuses("a") if s.source == "mail"]
     assert status.last_run_error == f"cannot read x{r}.mbox"
+
+
+# -- the incremental digest's reads and checkpoint (issue 14, item 1) ----------------
+
+
+def test_events_by_start_split_the_digests_events_in_its_order(backend):
+    backend.apply_batch("a", "s", SyncBatch(upserts=[
+        event(1), event(2, recurring=True), event(3), event(4, recurring=True)]))
+    cut = int((T0 + timedelta(days=3)).timestamp())
+    before = [e.source_id for e in backend.iter_events_starting("a", None, cut)]
+    after = [e.source_id for e in backend.iter_events_starting("a", cut, None)]
+    assert before + after == [e.source_id for e in backend.iter_events("a")]
+    assert after == ["e3", "e4"]
+    assert [e.source_id for e in backend.iter_events_starting(
+        "a", None, None, recurring_only=True)] == ["e2", "e4"]
+    ends = T0 + timedelta(days=2, hours=1)  # e2 ends then: still in, e1 not
+    assert [e.source_id for e in backend.iter_events_starting("a", None, cut, ends)] == ["e2"]
+
+
+def test_a_checkpoint_is_marked_by_every_write_before_its_horizon(backend):
+    from peerpulse.worker.store.rows import DigestCheckpoint
+
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(1), message(5)]))
+    generation = backend.begin_digest_checkpoint("a")
+    if generation is None:  # PostgreSQL keeps none: its digests read every record
+        assert backend.digest_checkpoint("a") is None
+        return
+    horizon = AT + 3 * 3600
+    kept = DigestCheckpoint("fp", horizon, AT - 86400, None, generation, b"state")
+    assert backend.save_digest_checkpoint("a", kept, generation)
+    assert backend.digest_checkpoint("a") == kept
+    # An unchanged re-upsert (a re-read export) marks nothing.
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(1)], run_id="again"))
+    assert backend.digest_checkpoint("a").dirty_from is None
+    # New mail after the horizon: marked at its time, the checkpoint still holds.
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(7)]))
+    found = backend.digest_checkpoint("a")
+    assert found.dirty_from == AT + 7 * 3600 and found.generation > generation
+    # A changed record, a deletion, a purge: each marks its time.
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(5, subject="changed")]))
+    assert backend.digest_checkpoint("a").dirty_from == AT + 5 * 3600
+    backend.apply_batch("a", "s", SyncBatch(deletions=[RecordKey(RecordKind.MESSAGE, "m1@x")]))
+    assert backend.digest_checkpoint("a").dirty_from == AT + 3600
+    # A batch that fails marks nothing (same transaction).
+    before = backend.digest_checkpoint("a")
+    with pytest.raises(Exception):  # noqa: B017 (whatever the backend raises)
+        backend.apply_batch("a", "s", _failing(SyncBatch(upserts=[message(0)])))
+    assert backend.digest_checkpoint("a") == before
+    # Another account's writes are not this one's; a stale generation saves nothing.
+    backend.apply_batch("b", "s", SyncBatch(upserts=[message(0)]))
+    assert backend.digest_checkpoint("a") == before
+    assert not backend.save_digest_checkpoint("a", kept, generation)
+    assert backend.records_leaving("a", AT, AT + 6 * 3600)
+    assert not backend.records_leaving("a", AT + 8 * 3600, AT + 9 * 3600)

@@ -245,3 +245,72 @@ MIGRATIONS.append(
         ],
     )
 )
+
+# 7: the digest's inference checkpoint (issue 14, item 1; rules/checkpoint.py): the
+# pass over every record before ``horizon``, kept with the fingerprint of the rules,
+# people, owner and retention it was made under. Every write of an event or message
+# (insert, content change, deletion: syncs, pruning, retention purges alike) lowers
+# ``dirty_from`` to the record's time and bumps ``generation`` in its own transaction,
+# through triggers, so no write path can forget it; a checkpoint with ``dirty_from``
+# before its horizon is rebuilt. The triggers are SQLite's (postgres_schema.py leaves
+# statements marked ``-- sqlite only`` out: PostgreSQL keeps no checkpoint and reads
+# the raw records, as before).
+_CONTENT_CHANGED = {
+    "events": " OR ".join(
+        f"old.{c} IS NOT new.{c}" for c in (
+            "series_id", "start_ts", "end_ts", "organizer", "attendees", "attendee_count",
+            "all_day", "original_tz", "title", "status", "transparency", "event_type",
+            "recurring", "self_response",
+        )
+    ),
+    "messages": " OR ".join(
+        f"old.{c} IS NOT new.{c}" for c in (
+            "message_id", "thread_id", "ts", "sender", "to_addrs", "cc_addrs", "bcc_addrs",
+            "direction", "in_reply_to", "refs", "list_id", "list_unsubscribe",
+            "auto_submitted", "precedence", "is_invitation", "subject", "sender_name",
+        )
+    ),
+}
+_TIME = {"events": "start_ts", "messages": "ts"}
+
+
+def _touch(table: str, row: str, at: str) -> str:
+    return (
+        f"UPDATE digest_checkpoints SET generation = generation + 1, "
+        f"dirty_from = MIN(COALESCE(dirty_from, {at}), {at}) WHERE account = {row}.account"
+    )
+
+
+def _checkpoint_triggers() -> list[str]:
+    out = []
+    for table, column in _TIME.items():
+        out += [
+            f"-- sqlite only\nCREATE TRIGGER {table}_checkpoint_insert AFTER INSERT ON {table} "
+            f"BEGIN {_touch(table, 'new', f'new.{column}')}; END",
+            f"-- sqlite only\nCREATE TRIGGER {table}_checkpoint_update AFTER UPDATE ON {table} "
+            f"WHEN {_CONTENT_CHANGED[table]} "
+            f"BEGIN {_touch(table, 'new', f'MIN(old.{column}, new.{column})')}; END",
+            f"-- sqlite only\nCREATE TRIGGER {table}_checkpoint_delete AFTER DELETE ON {table} "
+            f"BEGIN {_touch(table, 'old', f'old.{column}')}; END",
+        ]
+    return out
+
+
+MIGRATIONS.append(
+    (
+        7,
+        "the digest's inference checkpoint, kept current by triggers (issue 14, item 1)",
+        [
+            """CREATE TABLE digest_checkpoints (
+                account TEXT NOT NULL PRIMARY KEY,
+                fingerprint TEXT,
+                horizon INTEGER,
+                since_ts INTEGER,
+                dirty_from INTEGER,
+                generation INTEGER NOT NULL,
+                state BLOB
+            )""",
+            *_checkpoint_triggers(),
+        ],
+    )
+)

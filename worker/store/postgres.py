@@ -51,6 +51,7 @@ from peerpulse.worker.store.postgres_schema import (
 from peerpulse.worker.store.rows import (
     AccountCounts,
     BatchOutcome,
+    DigestCheckpoint,
     LedgerEntry,
     SourceStatus,
     TitleChange,
@@ -511,6 +512,40 @@ class PostgresStore(SharedSqlMethods):
             "WHERE account = %s AND ts >= %s AND ts < %s ORDER BY ts, source_id"
         )
         yield from self._stream(sql, (account, lo, hi), codec.message_from_row)
+
+    def iter_events_starting(
+        self, account: str, start_from: int | None, start_before: int | None,
+        since: datetime | None = None, *, recurring_only: bool = False,
+    ) -> Iterator[EventInstance]:
+        lo = start_from if start_from is not None else -(2**62)
+        hi = start_before if start_before is not None else 2**62
+        ends = codec.to_epoch(since) if since else -(2**62)
+        sql = (
+            f"SELECT source_id, {', '.join(codec.EVENT_COLUMNS)} FROM events "
+            "WHERE account = %s AND start_ts >= %s AND start_ts < %s AND end_ts >= %s "
+            + ("AND recurring = 1 " if recurring_only else "")
+            + "ORDER BY start_ts, source_id"
+        )
+        yield from self._stream(sql, (account, lo, hi, ends), codec.event_from_row)
+
+    # -- the digest's inference checkpoint: not kept here -------------------------
+    # PostgreSQL has the table (one schema) but not the triggers that keep it honest
+    # (migration 7 is SQLite's there), so it keeps no checkpoint and every digest
+    # reads the raw records, exactly as before issue 14.
+
+    def digest_checkpoint(self, account: str) -> DigestCheckpoint | None:
+        return None
+
+    def begin_digest_checkpoint(self, account: str) -> int | None:
+        return None
+
+    def save_digest_checkpoint(
+        self, account: str, checkpoint: DigestCheckpoint, generation: int
+    ) -> bool:
+        return False
+
+    def records_leaving(self, account: str, since_from: int, since_to: int) -> bool:
+        return True
 
     def iter_raw_rows(
         self, account: str, since: datetime | None = None

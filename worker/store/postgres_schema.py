@@ -9,6 +9,7 @@ migrations and three mechanical differences, applied here:
 * ``TEXT`` becomes ``TEXT COLLATE "C"``: SQLite compares text bytewise; with the
   database's default collation PostgreSQL would order record ids, periods and
   connector state keys differently (and a prefix scan would miss keys).
+* ``BLOB`` becomes ``BYTEA``.
 * ``sync_runs`` gains ``id BIGSERIAL PRIMARY KEY``: SQLite's implicit ``rowid``
   names a run there; PostgreSQL has none.
 
@@ -25,6 +26,7 @@ from peerpulse.worker.store.migrations import MIGRATIONS
 
 _INTEGER = re.compile(r"\bINTEGER\b")
 _TEXT = re.compile(r"\bTEXT\b")
+_BLOB = re.compile(r"\bBLOB\b")
 _SYNC_RUNS = "CREATE TABLE sync_runs ("
 
 #: Serializes migrations across processes: several workers may start at once.
@@ -34,14 +36,23 @@ MIGRATION_LOCK = 0x70656572  # "peer"
 def translate(statement: str) -> str:
     """One migration statement in PostgreSQL's dialect (see the module docstring)."""
     out = _TEXT.sub('TEXT COLLATE "C"', _INTEGER.sub("BIGINT", statement))
+    out = _BLOB.sub("BYTEA", out)
     if out.startswith(_SYNC_RUNS):
         out = out.replace(_SYNC_RUNS, _SYNC_RUNS + "\n                id BIGSERIAL PRIMARY KEY,", 1)
     return out
 
 
+#: Statements only SQLite runs (migration 7's checkpoint triggers): PostgreSQL keeps
+#: no digest checkpoint, so the incremental digest falls back to the raw records there.
+SQLITE_ONLY = "-- sqlite only"
+
+
 def postgres_migrations() -> list[tuple[int, str, list[str]]]:
     """MIGRATIONS with every statement translated, versions and order unchanged."""
-    return [(v, d, [translate(s) for s in statements]) for v, d, statements in MIGRATIONS]
+    return [
+        (v, d, [translate(s) for s in statements if not s.startswith(SQLITE_ONLY)])
+        for v, d, statements in MIGRATIONS
+    ]
 
 
 SCHEMA_VERSION_TABLE = (

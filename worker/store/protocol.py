@@ -28,6 +28,7 @@ from peerpulse.connectors.records import EventInstance, MessageMeta, Person, Syn
 from peerpulse.worker.store.rows import (
     AccountCounts,
     BatchOutcome,
+    DigestCheckpoint,
     LedgerEntry,
     LedgerKey,
     LedgerState,
@@ -135,6 +136,39 @@ class Store(Protocol):
     ) -> Iterator[tuple[Any, ...]]:
         """Undecoded rows of ``iter_events`` then ``iter_messages`` (same columns, same
         order): the benchmark's baseline only."""
+        ...
+
+    def iter_events_starting(
+        self, account: str, start_from: int | None, start_before: int | None,
+        since: datetime | None = None, *, recurring_only: bool = False,
+    ) -> Iterator[EventInstance]:
+        """Event instances with start_from <= start < start_before (epoch seconds; None:
+        unbounded) ending at or after ``since`` (and recurring, with ``recurring_only``),
+        in ``iter_events``' order: the parts the incremental digest reads before and
+        after its checkpoint, and the team meeting's candidates."""
+        ...
+
+    # -- the digest's inference checkpoint (issue 14, item 1) ----------------------
+
+    def digest_checkpoint(self, account: str) -> DigestCheckpoint | None:
+        """The stored checkpoint (None: none, or a backend that keeps none)."""
+        ...
+
+    def begin_digest_checkpoint(self, account: str) -> int | None:
+        """Make sure the checkpoint row exists (so that writes from now on mark it) and
+        return its generation; None when read-only or the backend keeps none."""
+        ...
+
+    def save_digest_checkpoint(
+        self, account: str, checkpoint: DigestCheckpoint, generation: int
+    ) -> bool:
+        """Replace the checkpoint (``dirty_from`` cleared) if no record was written since
+        ``generation`` was read; False (nothing saved) otherwise."""
+        ...
+
+    def records_leaving(self, account: str, since_from: int, since_to: int) -> bool:
+        """Whether a stored record leaves the retention window when its start moves from
+        ``since_from`` to ``since_to``: a message dated, or an event ending, in between."""
         ...
 
     def people(self, account: str) -> list[Person]: ...

@@ -124,3 +124,18 @@ class StoredCommand:
     outcome: str | None = None
     detail: str | None = None
     processed_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestCheckpoint:
+    """The digest's inference checkpoint (rules/checkpoint.py) as stored: the pass over
+    every record before ``horizon`` (epoch seconds), made under ``fingerprint`` with
+    the retention window starting at ``since_ts``. ``dirty_from``: the earliest record
+    time written since (None: nothing); ``generation`` counts those writes."""
+
+    fingerprint: str | None
+    horizon: int | None
+    since_ts: int | None
+    dirty_from: int | None
+    generation: int
+    state: bytes | None

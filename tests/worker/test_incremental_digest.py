@@ -1,0 +1,253 @@
+"""The incremental digest equals the full one (issue 14, item 1).
+
+Every digest section, the rule counts and every peer's figures are computed both
+ways on real demo organizations synced through the files connector: resumed
+from the stored inference checkpoint (worker/checkpoint.py, rules/checkpoint.py)
+and from every raw record. Week after week, across a DST change, with mail
+added after the checkpoint, records deleted before it, a rules change and a
+people-file change; and a broken write path (a trigger dropped) is caught.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from peerpulse.connectors.records import Person, RecordKey, RecordKind, SyncBatch
+from peerpulse.rules.loader import load_rules
+from peerpulse.worker.config import load_settings
+from peerpulse.worker.demo import generate
+from peerpulse.worker.pipeline import compute_for_account, read_rules
+from peerpulse.worker.store import open_store
+from peerpulse.worker.sync import sync_account
+
+from benchmarks.demo_config import demo_config_text
+
+# (seed, last day of the demo, days before its end of the first digest, variant)
+CASES = [
+    (7, date(2026, 11, 20), 30, "standard"),  # weekly across the end of US daylight time
+    (23, date(2026, 3, 31), 28, "standard"),  # and across its start (Mar 8)
+    (41, date(2026, 6, 30), 21, "standard"),
+    # replies told by "Re:" alone: the thread state carried by the checkpoint matters
+    (7, date(2026, 11, 20), 30, "no_reply_headers"),
+]
+
+
+@dataclasses.dataclass
+class Demo:
+    settings: object
+    account: object
+    rules: object
+    now: datetime  # the demo's end
+    state: Path
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[f"seed{c[0]}-{c[1]:%b}-{c[3]}" for c in CASES])
+def demo(request, tmp_path_factory) -> Demo:
+    seed, end, _back, variant = request.param
+    tmp = tmp_path_factory.mktemp(f"incremental-{seed}")
+    generate(tmp / "demo", seed=seed, managers=30, months=6, end=end, variant=variant)
+    import json
+
+    meta = json.loads((tmp / "demo" / "demo.json").read_text())
+    config = tmp / "config.toml"
+    config.write_text(demo_config_text(
+        "demo", (tmp / "demo").resolve(), (tmp / "state").resolve(), meta["owner"],
+        meta["aliases"], meta["timezone"],
+    ))
+    settings = load_settings(config)
+    account = settings.accounts[0]
+    now = datetime.fromisoformat(meta["now"].replace("Z", "+00:00"))
+    with open_store(settings.database_path) as store:
+        assert sync_account(store, settings, account, now=now).ok
+    demo = Demo(settings, account, read_rules(settings), now, tmp / "state")
+    demo.back = request.param[2]  # type: ignore[attr-defined]
+    return demo
+
+
+def both(store, demo: Demo, now: datetime, rules=None):
+    rules = rules or demo.rules
+    incremental = compute_for_account(store, demo.settings, demo.account, rules, now=now)
+    full = compute_for_account(store, demo.settings, demo.account, rules, now=now, raw=True)
+    return incremental, full
+
+
+def assert_same(incremental, full) -> None:
+    assert incremental.digest == full.digest
+    assert dict(incremental.rule_counts) == dict(full.rule_counts)
+    assert incremental.coverage == full.coverage
+    assert incremental.team_meeting == full.team_meeting
+    assert incremental.views.keys() == full.views.keys()
+    for email, view in full.views.items():
+        mine = incremental.views[email]
+        assert (mine.score, mine.cadence, mine.days_since, mine.upcoming, mine.attendance,
+                mine.unanswered, mine.fades_in) == (
+                view.score, view.cadence, view.days_since, view.upcoming, view.attendance,
+                view.unanswered, view.fades_in), email
+        assert mine.rows == view.rows, email
+
+
+def _db(demo: Demo) -> sqlite3.Connection:
+    return sqlite3.connect(demo.settings.database_path)
+
+
+def peer_mail(result, before: float) -> str:
+    """A peer's mail (record id) dated before ``before``: it counts in the digest."""
+    rows = sorted((r[0], r[3]) for v in result.views.values() for r in v.rows
+                  if r[1].startswith("mail") and r[0] < before)
+    assert rows
+    return rows[len(rows) // 2][1]
+
+
+def delete_message(store, demo: Demo, record_id: str) -> None:
+    with _db(demo) as db:
+        (source,) = db.execute(
+            "SELECT source FROM messages WHERE source_id = ?", (record_id,)).fetchone()
+    store.apply_batch(demo.account.name, source, SyncBatch(
+        deletions=[RecordKey(RecordKind.MESSAGE, record_id)], scope="test", run_id="test"))
+
+
+def test_week_after_week_the_resumed_digest_equals_the_full_one(demo: Demo) -> None:
+    start = demo.now - timedelta(days=demo.back)
+    with open_store(demo.settings.database_path) as store:
+        first, full = both(store, demo, start)
+        assert not first.resumed
+        assert_same(first, full)
+        assert first.digest.peer_of_the_week is not None and first.digest.stats["interactions"]
+        for week in range(1, 4):
+            result, full = both(store, demo, start + timedelta(days=7 * week))
+            assert result.resumed, f"week {week} read everything again"
+            assert_same(result, full)
+
+
+def test_new_mail_after_the_checkpoint_and_deletions_before_it(demo: Demo) -> None:
+    now = demo.now - timedelta(days=10)
+    with open_store(demo.settings.database_path) as store:
+        base, _ = both(store, demo, now)
+        later = now + timedelta(days=7)
+        # New mail between the checkpoint and the next digest: copies of peer mail.
+        source_rows = [m for m in store.iter_messages(demo.account.name)
+                       if m.timestamp.timestamp() < now.timestamp()][-40:]
+        fresh = [dataclasses.replace(m, source_id=f"new-{i}", message_id=f"<new-{i}@test>",
+                                     timestamp=now + timedelta(days=2, minutes=i))
+                 for i, m in enumerate(source_rows)]
+        store.apply_batch(demo.account.name, "test", SyncBatch(
+            upserts=list(fresh), scope="test", run_id="r1"))
+        result, full = both(store, demo, later)
+        assert result.resumed
+        assert_same(result, full)
+        # A record before the horizon goes: the next digest reads everything.
+        delete_message(store, demo, peer_mail(result, now.timestamp() - 30 * 86400))
+        result, full = both(store, demo, later + timedelta(days=1))
+        assert not result.resumed
+        assert_same(result, full)
+        # A late mail (dated before the horizon) too.
+        store.apply_batch(demo.account.name, "test", SyncBatch(
+            upserts=[dataclasses.replace(fresh[0], source_id="late", message_id="<late@x>",
+                                         timestamp=now - timedelta(days=20))],
+            scope="test", run_id="r2"))
+        result, full = both(store, demo, later + timedelta(days=2))
+        assert not result.resumed
+        assert_same(result, full)
+        # An unchanged re-upsert (a re-read export) keeps the checkpoint.
+        store.apply_batch(demo.account.name, "test", SyncBatch(
+            upserts=list(fresh), scope="test", run_id="r3"))
+        result, full = both(store, demo, later + timedelta(days=3))
+        assert result.resumed
+        assert_same(result, full)
+        # A purge of what lies before the window changes nothing; one inside it does.
+        assert base.digest.stats["interactions"]
+
+
+def test_a_rules_change_and_a_people_change_rebuild(demo: Demo) -> None:
+    now = demo.now - timedelta(days=5)
+    with open_store(demo.settings.database_path) as store:
+        both(store, demo, now)
+        stricter = load_rules([("strict.toml", "[recommend]\nreconnect_min_interactions = 9\n"
+                                "[tie_strength]\nhalf_life_days = 45\n")])
+        result, full = both(store, demo, now + timedelta(days=1), rules=stricter)
+        assert not result.resumed
+        assert_same(result, full)
+        result, full = both(store, demo, now + timedelta(days=2), rules=stricter)
+        assert result.resumed
+        assert_same(result, full)
+        # Someone in the people file gets an alias: inference changes, so a rebuild.
+        people = store.people(demo.account.name)
+        peer = sorted(result.views)[0]
+        with _db(demo) as db:
+            (source,) = db.execute("SELECT source FROM people LIMIT 1").fetchone()
+        changed = [dataclasses.replace(p, aliases=(*p.aliases, "alias-of-peer@example.org"))
+                   for p in people if p.email == peer]
+        assert changed and isinstance(changed[0], Person)
+        store.apply_batch(demo.account.name, source, SyncBatch(
+            upserts=changed, scope=_scope_of(demo, peer), run_id=_run_of(demo, peer)))
+        result, full = both(store, demo, now + timedelta(days=3), rules=stricter)
+        assert not result.resumed
+        assert_same(result, full)
+
+
+def _scope_of(demo: Demo, email: str) -> str:
+    with _db(demo) as db:
+        return db.execute("SELECT scope FROM people WHERE email = ?", (email,)).fetchone()[0]
+
+
+def _run_of(demo: Demo, email: str) -> str:
+    with _db(demo) as db:
+        return db.execute("SELECT run_id FROM people WHERE email = ?", (email,)).fetchone()[0]
+
+
+def test_a_broken_write_path_is_caught(tmp_path: Path, demo: Demo) -> None:
+    """Without the deletion trigger the checkpoint misses a deletion: the comparison fails."""
+    copy = tmp_path / "copy.sqlite"
+    with sqlite3.connect(demo.settings.database_path) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    settings = dataclasses.replace(demo, settings=demo.settings.model_copy(
+        update={"state_dir": tmp_path}))
+    assert settings.settings.database_path != demo.settings.database_path
+    copy.rename(settings.settings.database_path)
+    now = demo.now - timedelta(days=12)
+    with open_store(settings.settings.database_path) as store:
+        first, _ = both(store, settings, now)
+        with sqlite3.connect(settings.settings.database_path) as db:
+            db.execute("DROP TRIGGER messages_checkpoint_delete")
+        delete_message(store, settings, peer_mail(first, now.timestamp() - 30 * 86400))
+        result, full = both(store, settings, now + timedelta(days=7))
+        assert result.resumed  # it should not have: the deletion went unnoticed
+        with pytest.raises(AssertionError):
+            assert_same(result, full)
+
+
+def test_readers_use_the_checkpoint_but_never_write_it(demo: Demo) -> None:
+    now = demo.now - timedelta(days=3)
+    with open_store(demo.settings.database_path) as store:
+        both(store, demo, now)
+        kept = store.digest_checkpoint(demo.account.name)
+    with open_store(demo.settings.database_path, read_only=True) as reader:
+        result, full = both(reader, demo, now + timedelta(days=1))
+        assert result.resumed
+        assert_same(result, full)
+        assert reader.digest_checkpoint(demo.account.name) == kept
+
+
+def test_a_moving_retention_window_and_a_purge_rebuild(demo: Demo) -> None:
+    """Records leaving the window (a short retention) or purged before the horizon: the
+    checkpoint no longer holds, and the digest still equals the full one."""
+    short = dataclasses.replace(demo, settings=demo.settings.model_copy(update={
+        "privacy": demo.settings.privacy.model_copy(update={"retention_days": 60})}))
+    now = demo.now - timedelta(days=14)
+    with open_store(demo.settings.database_path) as store:
+        first, full = both(store, short, now)
+        assert_same(first, full)
+        result, full = both(store, short, now + timedelta(days=7))
+        assert not result.resumed  # a week of records left the 60-day window
+        assert_same(result, full)
+        both(store, demo, now)  # the long window again: a checkpoint under its fingerprint
+        result, full = both(store, demo, now + timedelta(days=1))
+        assert result.resumed
+        store.purge_before(demo.account.name, now - timedelta(days=100))
+        result, full = both(store, demo, now + timedelta(days=2))
+        assert not result.resumed
+        assert_same(result, full)
