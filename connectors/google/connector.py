@@ -140,6 +140,7 @@ class GoogleConnector:
                     costs=self.costs,
                     state=lambda: context.source_state(MailSource.name),
                     sent_share=settings.sent_first_share,
+                    sent_days=settings.sent_first_days,
                 )
             )
         if settings.directory:

@@ -3,10 +3,14 @@
 Initial sync (Gmail sync guide; docs/GOOGLE.md): getProfile gives the
 historyId to continue from *before* anything is listed; messages.list (500 ids
 a page) then batched messages.get ``format=metadata`` with only the headers
-MessageMeta needs. The newest SENT pages are listed first, so a first digest
-is possible early; Gmail cannot list "all but SENT", so those pages are listed
-twice, and they are capped at ``sent_first_share`` (default 3%) of the sync's
-request floor (:func:`connectors.google.mail_cursor.sent_page_budget`).
+MessageMeta needs. The newest SENT mail is listed and fetched first, back to
+``sent_first_days`` (default 180: the stretch the digest weighs most, see
+docs/GOOGLE.md "A first digest early"), so a useful first digest is possible
+after a small part of the sync; Gmail cannot list "all but SENT", so those
+pages are listed twice, and they are capped at ``sent_first_share`` (default
+3%) of the sync's request floor
+(:func:`connectors.google.mail_cursor.sent_page_budget`). Every batch is
+committed with its cursor, so a digest can run at any point of the sync.
 ``gmail.metadata`` forbids ``q``, so the date window is applied by stopping
 once a fetched chunk is entirely older than it (lists come newest first).
 When the mailbox's mean thread length L makes it cheaper (threads.get costs
@@ -56,6 +60,7 @@ log = logging.getLogger(__name__)
 PAGE = LIST_PAGE
 SKIP_LABELS = frozenset({"DRAFT", "SPAM", "TRASH"})
 SENT_SHARE = 0.03  # SENT-first pages: at most 3% over the floor, so the sync stays within 5%
+SENT_DAYS = 180  # SENT-first horizon: two half-lives of tie strength, the reciprocity window
 THREADS_BREAK_EVEN = 2.2  # threads.get costs 2x a get; a little margin for out-of-window mail
 
 
@@ -94,6 +99,7 @@ class MailSource:
         costs: dict[str, int],
         state: Callable[[], StagedState],
         sent_share: float = SENT_SHARE,
+        sent_days: int = SENT_DAYS,
     ) -> None:
         self.api, self.pacer, self.fetcher = api, pacer, fetcher
         self.account, self.owner, self.subjects = account, owner, subjects
@@ -104,6 +110,7 @@ class MailSource:
         self.method_setting = method
         self.costs = costs
         self.sent_share = sent_share
+        self.sent_days = sent_days
         self.state = state  # this source's keyed connector state for one run
 
     # -- plumbing --------------------------------------------------------------------
@@ -117,6 +124,9 @@ class MailSource:
 
     def _window_start(self) -> int:
         return int((self.now() - timedelta(days=self.window_past_days)).timestamp())
+
+    def _sent_since(self) -> int:
+        return int((self.now() - timedelta(days=self.sent_days)).timestamp())
 
     def _batch_size(self, method: str) -> int:
         """Items per batch envelope for ``method`` (batch.py sizes batches in quota units)."""
@@ -177,6 +187,7 @@ class MailSource:
             method=method,
             gen=new_generation(),
             sent_pages=sent_pages,
+            sent_since=self._sent_since(),
         )
         what = "%s/gmail: initial sync by %s from historyId %s, SENT first for <= %d pages"
         log.info(what, self.account, method, state.history, sent_pages)
@@ -252,7 +263,12 @@ class MailSource:
                 size = self._batch_size(state.method)
                 cut = len(wanted) // size * size
                 wanted, carry = wanted[:cut], wanted[cut:]
-            messages, reached_end = self._fetch_window(wanted, state.method, state.window_start)
+            # The SENT phase stops at its horizon; older mail (still in the window) is kept
+            # from the batch that crossed it, and the full listing fetches the rest.
+            stop = max(state.window_start, state.sent_since) if label else state.window_start
+            messages, reached_end = self._fetch_window(
+                wanted, state.method, state.window_start, stop
+            )
             if reached_end:
                 carry = []  # listed after the window's edge: older still
             if reached_end or phase_done:
@@ -272,10 +288,12 @@ class MailSource:
         return state
 
     def _fetch_window(
-        self, ids: list[str], method: str, window_start: int
+        self, ids: list[str], method: str, window_start: int, stop_before: int | None = None
     ) -> tuple[list[MessageMeta], bool]:
-        """Fetch ``ids`` in list order, a wave of concurrent batches at a time; stop (True)
-        once a whole batch is older than the window."""
+        """Fetch ``ids`` in list order, a wave of concurrent batches at a time; keep what is
+        in the window; stop (True) once a whole batch is older than ``stop_before``
+        (default: the window's start)."""
+        stop_before = window_start if stop_before is None else stop_before
         out: list[MessageMeta] = []
         size = self._batch_size(method)
         wave = size * self.fetcher.in_flight
@@ -295,7 +313,7 @@ class MailSource:
                             meta = message_meta(raw, self.owner, self.subjects)
                             if meta is not None:
                                 out.append(meta)
-                if any(item_id in fetched for item_id in batch_ids) and newest < window_start:
+                if any(item_id in fetched for item_id in batch_ids) and newest < stop_before:
                     return out, True
         return out, False
 

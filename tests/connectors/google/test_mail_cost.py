@@ -85,3 +85,24 @@ def test_a_full_sent_share_lists_every_sent_page_first(fake, state_dir, store):
 )
 def test_the_sent_page_budget_is_a_share_of_the_request_floor(items, share, pages):
     assert sent_page_budget(items, share) == pages
+
+
+def test_a_mailbox_one_list_page_holds_gets_no_sent_phase(fake, state_dir, store):
+    # Issue 15, item 3: legacy threads mode at 1,000 messages (~333 threads) spent one
+    # SENT page on a floor of 16. One full page lists everything: the SENT page brings
+    # nothing earlier, so the sync is the floor itself.
+    fill(fake, 1000, mean_thread=3.0)
+    threads = len(fake.mailboxes["alice@example.com"].threads())
+    assert threads <= 500
+    drain(store, mail_source(fake, state_dir, store, mail_fetch="threads"))
+    lists = [q for name, q in fake.log if name == "threads.list"]
+    assert len(lists) == 1 and "SENT" not in lists[0]
+    floor = 1 + 1 + math.ceil(threads / CONCURRENT_REQUESTS)
+    assert gmail_http(fake) == floor
+    assert len(list(store.iter_messages("alice"))) == 1000
+
+
+@pytest.mark.parametrize("items", [500, 333, 1])
+def test_no_sent_pages_for_a_mailbox_one_page_lists(items):
+    assert sent_page_budget(items, 0.03) == 0
+    assert sent_page_budget(items, 1.0) == 0
