@@ -49,6 +49,9 @@ class GoogleSettings(ProviderSettings):
     batches_in_flight: int = Field(default=2, ge=1, le=8)  # concurrent Gmail batches per mailbox
     sent_first_share: float = Field(default=0.03, ge=0, le=1)  # SENT-first pages, share of floor
     sent_first_days: int = Field(default=180, ge=1, le=3650)  # SENT-first horizon, days back
+    # Benchmarks only: against a fake server whose clock runs k times faster (quota windows
+    # 60/k s, latency / k), pace k times faster with the same units per burst and batch.
+    time_scale: float = Field(default=1.0, ge=1.0, le=1000.0)
 
     def has_calendar(self) -> bool:
         return bool(self.calendars)
