@@ -13,7 +13,9 @@
   upgrade's id listing, ``adopt``) stopped by the time budget continues in the
   next run.
 - ``carry`` holds the few listed ids (fewer than one batch) left over from a
-  page, so that every batch sent is full: the API's request floor assumes so.
+  page, so that every batch sent is full: the API's request floor assumes so;
+  and the ids whose batch part failed on the page's last wave, so that they
+  join the next page's batches instead of a batch of their own.
 - ``history`` is the historyId taken from getProfile *before* listing: the
   first increment replays the overlap, and upserts deduplicate.
 - ``gen`` scopes the known-ids state (:mod:`.known_ids`): a fresh cursor
@@ -47,7 +49,7 @@ class MailCursor:
     window_start: int = 0  # epoch seconds; the initial sync stops at older mail
     method: str = "messages"  # messages | threads (the cheaper for this mailbox)
     gen: str = ""
-    carry: list[str] = field(default_factory=list)  # < 50 listed ids waiting for a full batch
+    carry: list[str] = field(default_factory=list)  # ids waiting for a full batch, or a retry
     sent_pages: int | None = None  # SENT list pages the sent phase may still spend
     sent_since: int = 0  # epoch seconds: the sent phase stops at older SENT mail
     adopt: bool = False  # upgraded from version 1: list every id into the known ids
