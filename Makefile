@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick bench-calendar bench-mail bench-google bench-microsoft bench-files accuracy enron chaos chaos-google chaos-microsoft crash-loop fuzz-explore bench-ics screenshot clean
+.PHONY: demo test lint bench bench-quick bench-calendar bench-mail bench-google bench-google-first bench-microsoft bench-files accuracy enron chaos chaos-google chaos-microsoft crash-loop fuzz-explore bench-ics screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +90,11 @@ bench-ics: $(STAMP)
 ## bench-google: Google sync cost vs the API minimum, against the local fake server
 bench-google: $(STAMP)
 	$(BIN)/python -m benchmarks.google_sync_bench
+
+## bench-google-first: time to a first useful digest on a new 100k mailbox (demo world, real
+## quota time-scaled x20), its digest against the full sync's (docs/GOOGLE.md)
+bench-google-first: $(STAMP)
+	$(BIN)/python -m benchmarks.google_first_digest --messages 100000 --scale 20
 
 ## bench-files: files connector sync timing on the demo (mbox and Maildir);
 ## BEFORE=path/to/other/.venv/bin/python compares with another checkout, run by run

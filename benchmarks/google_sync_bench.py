@@ -18,11 +18,16 @@ mean thread length ~3 plus one calendar. Per regime, size and fetch mode:
 - peak RSS of the syncing process, read from ``/proc/self/status`` ``VmHWM``
   (``--traced`` adds a separate tracemalloc run).
 
-``--scale K`` runs time K times faster (quota x K, latency / K). Request and
-unit ratios do not change with K, but one second of quota then holds K times
-the units, so batch sizes are those of a K-times-larger quota, and at large K
-the client becomes CPU-bound on this machine: use ``--scale 1`` for
-utilization. ``--baseline DIR`` first syncs with the connector of another
+``--scale K`` runs time K times faster: the fake's quota windows last 1/K of
+Google's with the same units in them, latency is divided by K, and the
+connector paces K times faster (``time_scale``) with the same units per burst
+and batch; so batch sizes, request and unit counts, utilization, 429s and the
+first-digest ratio are those of the real quota. ``--scale 1`` is the real
+clock (a 10k mailbox takes half an hour at 6,000 units/min); docs/GOOGLE.md,
+"Time-scaled benchmarks", shows both give the same figures. At large K the
+client becomes CPU-bound on a small machine, which shows as utilization
+falling: keep K where utilization matches the unscaled run.
+``--baseline DIR`` first syncs with the connector of another
 checkout (e.g. ``git archive`` of an older commit; its ``peerpulse/`` folder
 must link ``connectors``, ``rules``, ``worker``) against the same fake, in auto
 mode, and prints both side by side; a baseline sync that exceeds
@@ -64,7 +69,7 @@ def _proc_status_kb(key: str) -> int:
 
 def child(
     url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: bool,
-    regime: str = "", mode: str = "auto",
+    regime: str = "", mode: str = "auto", scale: float = 1.0,
 ) -> None:
     """Sync once through the real connector and store; print JSON figures."""
     import tracemalloc
@@ -92,6 +97,7 @@ def child(
         time_budget_seconds=3600,
         mail_fetch=mode,
         batches_in_flight=in_flight,
+        **({"time_scale": scale} if scale != 1.0 else {}),
     )
     started = time.monotonic()
     stored = 0
@@ -129,7 +135,7 @@ def child(
 
 def run_child(
     url: str, state: Path, rate: int, in_flight: int, traced: bool,
-    regime: str = "", mode: str = "auto", root: Path = REPO,
+    regime: str = "", mode: str = "auto", root: Path = REPO, scale: float = 1.0,
 ) -> dict[str, Any]:
     """One sync in a child process; ``root``: the checkout whose connector runs (a baseline)."""
     env = dict(os.environ)
@@ -149,6 +155,7 @@ def run_child(
             "1" if traced else "0",
             regime,
             mode,
+            *([str(scale)] if scale != 1.0 else []),
         ],
         cwd=root,
         env=env,
@@ -253,10 +260,12 @@ def bench_size(
 ) -> dict[str, Any]:
     """One initial sync plus one no-change run of a ``size`` mailbox.
 
-    ``scale`` speeds time up: the fake enforces ``rate * scale`` units/min with
-    ``latency / scale`` per request, and the connector is told the same quota
-    (with the regime's prices), so ratios and utilization are those of the real
-    quota while a 10k mailbox takes seconds instead of half an hour.
+    ``scale`` k speeds time up honestly: the fake's quota windows last 1/k of
+    Google's (a minute is 60/k s) while holding Google's units, latency is
+    divided by k, and the connector (``time_scale``) paces k times faster with
+    the same units per burst and batch, so batch sizes, request and unit counts,
+    utilization and 429s are those of the real quota (shown by running a size
+    both ways: docs/GOOGLE.md, "Time-scaled benchmarks").
     """
     sys.path.insert(0, str(REPO))
     from peerpulse.connectors.google.pacing import UNIT_COSTS
@@ -265,9 +274,9 @@ def bench_size(
     from tests.connectors.google.fake_google import FakeGoogle
     from tests.connectors.google.test_calendar import event
 
-    enforced = int(rate * scale)
     fake = FakeGoogle(
-        allowed_scopes=SCOPES, latency=latency / scale, quota_per_minute=enforced, prices=regime
+        allowed_scopes=SCOPES, latency=latency / scale, quota_per_minute=rate, prices=regime,
+        time_scale=scale,
     ).start()
     try:
         now_ms = int(time.time() * 1000)
@@ -282,8 +291,8 @@ def bench_size(
         with tempfile.TemporaryDirectory() as tmp:
             state = Path(tmp) / "measured"
             _write_token(fake, state)
-            args = (enforced, in_flight)
-            initial = run_child(fake.url, state, *args, False, regime, mode, root)
+            args = (rate, in_flight)
+            initial = run_child(fake.url, state, *args, False, regime, mode, root, scale)
             method = initial["method"]
             counts = measured_counts(fake, method)
             units = fake.units.get(USER, 0)
@@ -291,7 +300,7 @@ def bench_size(
             throttled = fake.throttled
             refused = fake.concurrency_refusals
             fake.reset_counters()
-            again = run_child(fake.url, state, *args, False, regime, mode, root)
+            again = run_child(fake.url, state, *args, False, regime, mode, root, scale)
             incremental = [n for n, _ in fake.log]
             peak_traced = None
             if traced:  # a separate run: tracemalloc's own bookkeeping would inflate RSS
@@ -299,7 +308,7 @@ def bench_size(
                 traced_state = Path(tmp) / "traced"
                 _write_token(fake, traced_state)
                 peak_traced = run_child(
-                    fake.url, traced_state, *args, True, regime, mode, root
+                    fake.url, traced_state, *args, True, regime, mode, root, scale
                 )["peak_traced"]
     finally:
         fake.stop()
@@ -321,7 +330,7 @@ def bench_size(
         "mail_units": units,
         "min": minimum,
         # The client may burst the fake's allowance at the start: that head start is not pacing.
-        "utilization": (units - client_burst(enforced)) / (enforced / 60 * span)
+        "utilization": (units - client_burst(rate)) / (rate / 60 * scale * span)
         if span > 0
         else 0.0,
         "throttled": throttled,
@@ -427,8 +436,12 @@ def compare(rows: list[tuple[str, dict[str, Any]]]) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "--child":
-        url, state, db, rate, in_flight, traced, regime, mode = (args[1:9] + ["", "auto"])[:8]
-        child(url, state, db, int(rate), int(in_flight), traced == "1", regime, mode)
+        url, state, db, rate, in_flight, traced, regime, mode, scale = (
+            args[1:10] + ["", "auto", "1"][len(args[1:10]) - 6 :]
+        )[:9]
+        child(
+            url, state, db, int(rate), int(in_flight), traced == "1", regime, mode, float(scale)
+        )
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000])

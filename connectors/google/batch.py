@@ -13,8 +13,11 @@ as many as a messages.get batch at the same prices.
 
 The library's ``BatchHttpRequest.execute()`` retries only per-item 401s, so
 every other per-item failure (429, 403 rate limits, 5xx, an item with no
-answer at all) comes back here and is re-queued after a back-off; a 404
-means the item vanished between listing and fetching and is dropped. Several
+answer at all) comes back here; a 404 means the item vanished between
+listing and fetching and is dropped. :meth:`BatchFetcher.fetch` re-queues
+failures after a back-off; a caller with more ids to come uses
+:meth:`BatchFetcher.fetch_once` and lets them join its next batches instead
+of a batch of their own (issue 15: 2.5x the requests under 20% part faults). Several
 batches run at once when the gate has room, each on its own thread and
 connection, so latency does not leave the per-user quota unused.
 """
@@ -88,21 +91,47 @@ class BatchFetcher:
         pending = list(dict.fromkeys(ids))
         attempt = 0
         while pending:
-            size = self.size_for(units_each)
-            chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
-            failed: dict[str, BaseException] = {}
-            progressed = False
-            for ok, bad in self._run_all(chunks, make_request, units_each):
-                results.update(ok)
-                failed.update(bad)
-                progressed = progressed or bool(ok)
+            ok, failed = self.fetch_once(pending, make_request, units_each)
+            results.update(ok)
             pending = list(failed)
             if pending:
-                if progressed:
+                if ok:
                     attempt = 0  # retries count rounds without progress, not partial refusals
                 self.pacer.back_off(attempt, _worst(failed.values()))
                 attempt += 1
         return results
+
+    def fetch_once(
+        self, ids: Sequence[str], make_request: Callable[[str], Any], units_each: float
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, BaseException]]:
+        """One round, no retry: (id -> response, id -> retryable failure). A caller with
+        more ids to fetch lets the failed ones join its next batches (:meth:`settle`)."""
+        size = self.size_for(units_each)
+        chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+        results: dict[str, dict[str, Any]] = {}
+        failed: dict[str, BaseException] = {}
+        for ok, bad in self._run_all(chunks, make_request, units_each):
+            results.update(ok)
+            failed.update(bad)
+        return results, failed
+
+    def settle(self, failed: dict[str, BaseException], progressed: bool, attempt: int) -> int:
+        """After a round whose ``failed`` parts will join later batches; the next attempt.
+
+        A round that fetched nothing, or a wait Google named beyond the pacer's
+        ``long_wait``, backs off as :meth:`fetch` does (or ends the run); otherwise
+        a quota error still slows the bucket, and the failed parts simply ride in
+        the next batches, which go out no sooner than the pacer allows.
+        """
+        worst = _worst(failed.values())
+        hinted = retry_hint(worst)
+        if not progressed or (hinted is not None and hinted > self.pacer.long_wait):
+            self.pacer.back_off(attempt, worst)
+            return attempt + 1
+        if is_quota_error(worst):
+            self.pacer.bucket.penalize(0.0)
+        self.pacer.retries += 1
+        return 0
 
     def _run_all(self, chunks: list[list[str]], make_request: Callable[[str], Any], units: float):
         if len(chunks) == 1 or self.in_flight == 1:

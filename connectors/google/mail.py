@@ -3,10 +3,14 @@
 Initial sync (Gmail sync guide; docs/GOOGLE.md): getProfile gives the
 historyId to continue from *before* anything is listed; messages.list (500 ids
 a page) then batched messages.get ``format=metadata`` with only the headers
-MessageMeta needs. The newest SENT pages are listed first, so a first digest
-is possible early; Gmail cannot list "all but SENT", so those pages are listed
-twice, and they are capped at ``sent_first_share`` (default 3%) of the sync's
-request floor (:func:`connectors.google.mail_cursor.sent_page_budget`).
+MessageMeta needs. The newest SENT mail is listed and fetched first, back to
+``sent_first_days`` (default 180: the stretch the digest weighs most, see
+docs/GOOGLE.md "A first digest early"), so a useful first digest is possible
+after a small part of the sync; Gmail cannot list "all but SENT", so those
+pages are listed twice, and they are capped at ``sent_first_share`` (default
+3%) of the sync's request floor
+(:func:`connectors.google.mail_cursor.sent_page_budget`). Every batch is
+committed with its cursor, so a digest can run at any point of the sync.
 ``gmail.metadata`` forbids ``q``, so the date window is applied by stopping
 once a fetched chunk is entirely older than it (lists come newest first).
 When the mailbox's mean thread length L makes it cheaper (threads.get costs
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,7 +50,7 @@ from peerpulse.connectors.google.normalize import (
     THREAD_FIELDS,
     message_meta,
 )
-from peerpulse.connectors.google.pacing import Pacer, QuotaWait
+from peerpulse.connectors.google.pacing import Pacer, QuotaWait, retry_hint
 from peerpulse.connectors.google.paging import PageTokens
 from peerpulse.connectors.google.services import GoogleApi, run_request
 from peerpulse.connectors.records import MessageMeta, Record, RecordKey, RecordKind, SyncBatch
@@ -56,6 +61,8 @@ log = logging.getLogger(__name__)
 PAGE = LIST_PAGE
 SKIP_LABELS = frozenset({"DRAFT", "SPAM", "TRASH"})
 SENT_SHARE = 0.03  # SENT-first pages: at most 3% over the floor, so the sync stays within 5%
+SENT_DAYS = 180  # SENT-first horizon: two half-lives of tie strength, the reciprocity window
+DEFER_LIMIT = 3  # a batch part failed this often is retried alone, with back-off
 THREADS_BREAK_EVEN = 2.2  # threads.get costs 2x a get; a little margin for out-of-window mail
 
 
@@ -94,6 +101,7 @@ class MailSource:
         costs: dict[str, int],
         state: Callable[[], StagedState],
         sent_share: float = SENT_SHARE,
+        sent_days: int = SENT_DAYS,
     ) -> None:
         self.api, self.pacer, self.fetcher = api, pacer, fetcher
         self.account, self.owner, self.subjects = account, owner, subjects
@@ -104,6 +112,7 @@ class MailSource:
         self.method_setting = method
         self.costs = costs
         self.sent_share = sent_share
+        self.sent_days = sent_days
         self.state = state  # this source's keyed connector state for one run
 
     # -- plumbing --------------------------------------------------------------------
@@ -117,6 +126,9 @@ class MailSource:
 
     def _window_start(self) -> int:
         return int((self.now() - timedelta(days=self.window_past_days)).timestamp())
+
+    def _sent_since(self) -> int:
+        return int((self.now() - timedelta(days=self.sent_days)).timestamp())
 
     def _batch_size(self, method: str) -> int:
         """Items per batch envelope for ``method`` (batch.py sizes batches in quota units)."""
@@ -177,6 +189,7 @@ class MailSource:
             method=method,
             gen=new_generation(),
             sent_pages=sent_pages,
+            sent_since=self._sent_since(),
         )
         what = "%s/gmail: initial sync by %s from historyId %s, SENT first for <= %d pages"
         log.info(what, self.account, method, state.history, sent_pages)
@@ -252,9 +265,15 @@ class MailSource:
                 size = self._batch_size(state.method)
                 cut = len(wanted) // size * size
                 wanted, carry = wanted[:cut], wanted[cut:]
-            messages, reached_end = self._fetch_window(wanted, state.method, state.window_start)
-            if reached_end:
-                carry = []  # listed after the window's edge: older still
+            # The SENT phase stops at its horizon; older mail (still in the window) is kept
+            # from the batch that crossed it, and the full listing fetches the rest.
+            stop = max(state.window_start, state.sent_since) if label else state.window_start
+            messages, reached_end, failed = self._fetch_window(
+                wanted, state.method, state.window_start, stop,
+                leftover_ok=not (phase_done and state.phase == "rest"),
+            )
+            # Past the window's edge the tail is older still; else failed parts ride along.
+            carry = [] if reached_end else failed + carry
             if reached_end or phase_done:
                 if state.phase == "sent":
                     handed_over = set(carry)
@@ -272,36 +291,89 @@ class MailSource:
         return state
 
     def _fetch_window(
-        self, ids: list[str], method: str, window_start: int
-    ) -> tuple[list[MessageMeta], bool]:
-        """Fetch ``ids`` in list order, a wave of concurrent batches at a time; stop (True)
-        once a whole batch is older than the window."""
+        self,
+        ids: list[str],
+        method: str,
+        window_start: int,
+        stop_before: int | None = None,
+        *,
+        leftover_ok: bool = False,
+    ) -> tuple[list[MessageMeta], bool, list[str]]:
+        """Fetch ``ids`` in list order, a wave of concurrent full batches at a time; keep
+        what is in the window; stop (True) once a whole batch is older than ``stop_before``
+        (default: the window's start).
+
+        A part that failed inside a batch joins a later wave (once the time Google named
+        has passed) instead of a batch of its own; with ``leftover_ok`` the ones still
+        failed when ``ids`` run out, and the ids too few for a full batch next to them,
+        are handed back (the caller carries them in the cursor into the next page's
+        batches), else they are fetched with retries here.
+        A part that failed ``DEFER_LIMIT`` times is fetched with retries at once.
+        """
+        stop_before = window_start if stop_before is None else stop_before
         out: list[MessageMeta] = []
         size = self._batch_size(method)
         wave = size * self.fetcher.in_flight
-        for start in range(0, len(ids), wave):
-            chunk_ids = ids[start : start + wave]
-            fetched = self._fetch(chunk_ids, method)
-            for i in range(0, len(chunk_ids), size):
-                batch_ids = chunk_ids[i : i + size]
-                newest = 0
-                for item_id in batch_ids:
-                    for raw in _messages_of(fetched.get(item_id), method):
-                        stamp = int(raw.get("internalDate", 0)) // 1000
-                        newest = max(newest, stamp)
-                        if stamp >= window_start and not SKIP_LABELS & set(
-                            raw.get("labelIds") or ()
-                        ):
-                            meta = message_meta(raw, self.owner, self.subjects)
-                            if meta is not None:
-                                out.append(meta)
-                if any(item_id in fetched for item_id in batch_ids) and newest < window_start:
-                    return out, True
-        return out, False
+        queue = deque(ids)
+        deferred: dict[str, tuple[float, int]] = {}  # id -> (not before, failures)
+        attempt = 0
 
-    def _fetch(self, ids: list[str], method: str) -> dict[str, dict[str, Any]]:
-        if not ids:
-            return {}
+        def keep(fetched: dict[str, dict[str, Any]], batch_ids: list[str]) -> int:
+            newest = 0
+            for item_id in batch_ids:
+                for raw in _messages_of(fetched.get(item_id), method):
+                    stamp = int(raw.get("internalDate", 0)) // 1000
+                    newest = max(newest, stamp)
+                    if stamp >= window_start and not SKIP_LABELS & set(raw.get("labelIds") or ()):
+                        meta = message_meta(raw, self.owner, self.subjects)
+                        if meta is not None:
+                            out.append(meta)
+            return newest
+
+        def flush(item_ids: list[str]) -> None:
+            for item_id in item_ids:
+                deferred.pop(item_id, None)
+            if item_ids:
+                keep(self._fetch(item_ids, method), item_ids)
+
+        while queue or deferred:
+            if not queue:
+                if leftover_ok:
+                    return out, False, list(deferred)
+                flush(list(deferred))
+                break
+            now = time.monotonic()
+            ready = [i for i, (when, _) in deferred.items() if when <= now][:wave]
+            total = len(ready) + min(len(queue), wave - len(ready))
+            if leftover_ok:  # full batches only; a partial one waits for the next page
+                total = total // size * size
+                if not total:
+                    return out, False, list(deferred) + list(queue)
+            ready = ready[:total]
+            take = ready + [queue.popleft() for _ in range(total - len(ready))]
+            fetched, failed = self.fetcher.fetch_once(take, self._maker(method), self._cost(method))
+            for item_id in ready:
+                if item_id not in failed:
+                    deferred.pop(item_id)
+            for item_id, exc in failed.items():
+                count = deferred.get(item_id, (0.0, 0))[1] + 1
+                deferred[item_id] = (now + (retry_hint(exc) or 0.0), count)
+            if failed:
+                attempt = self.fetcher.settle(failed, bool(fetched), attempt)
+                flush([i for i, (_, count) in deferred.items() if count >= DEFER_LIMIT])
+            done = False
+            for i in range(0, len(take), size):
+                batch_ids = take[i : i + size]
+                newest = keep(fetched, batch_ids)
+                if any(item_id in fetched for item_id in batch_ids) and newest < stop_before:
+                    done = True
+                    break
+            if done:
+                flush(list(deferred))  # failed parts may be in the window: never dropped
+                return out, True, []
+        return out, False, []
+
+    def _maker(self, method: str) -> Callable[[str], Any]:
         resource = self._users.threads() if method == "threads" else self._users.messages()
         fields = THREAD_FIELDS if method == "threads" else MESSAGE_FIELDS
         headers = list(METADATA_HEADERS)
@@ -311,8 +383,15 @@ class MailSource:
                 userId="me", id=item_id, format="metadata", metadataHeaders=headers, fields=fields
             )
 
-        cost = self.costs["threads.get" if method == "threads" else "messages.get"]
-        return self.fetcher.fetch(ids, make, cost)
+        return make
+
+    def _cost(self, method: str) -> int:
+        return self.costs["threads.get" if method == "threads" else "messages.get"]
+
+    def _fetch(self, ids: list[str], method: str) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        return self.fetcher.fetch(ids, self._maker(method), self._cost(method))
 
     # -- increments --------------------------------------------------------------------
 
@@ -466,7 +545,7 @@ class MailSource:
             found = known.lookup(listed)
             known.mark_seen(found, sweep)
             unknown = [m for m in listed if not found.get(m)]  # adopted ones are fetched
-            messages, reached_end = self._fetch_window(unknown, "messages", window_start)
+            messages, reached_end, _ = self._fetch_window(unknown, "messages", window_start)
             known.add(((m.source_id, m.thread_id) for m in messages), sweep=sweep)
             yield SyncBatch(upserts=list(messages), cursor=state.dump(), state=known.changes())
             if reached_end:

@@ -6,11 +6,16 @@
   ids after the history cursor expired (HTTP 404).
 - ``sent_pages`` is how many more SENT list pages the ``sent`` phase may spend
   (see :func:`sent_page_budget`); ``None`` means unbounded.
+- ``sent_since`` (epoch seconds) is the ``sent`` phase's horizon: it ends at
+  the first batch of SENT mail older than that (``sent_first_days``, default
+  180: what the digest weighs most), and the full listing fetches the rest.
 - ``page`` is the list page token to resume at, so an initial sync (or the
   upgrade's id listing, ``adopt``) stopped by the time budget continues in the
   next run.
 - ``carry`` holds the few listed ids (fewer than one batch) left over from a
-  page, so that every batch sent is full: the API's request floor assumes so.
+  page, so that every batch sent is full: the API's request floor assumes so;
+  and the ids whose batch part failed on the page's last wave, so that they
+  join the next page's batches instead of a batch of their own.
 - ``history`` is the historyId taken from getProfile *before* listing: the
   first increment replays the overlap, and upserts deduplicate.
 - ``gen`` scopes the known-ids state (:mod:`.known_ids`): a fresh cursor
@@ -44,8 +49,9 @@ class MailCursor:
     window_start: int = 0  # epoch seconds; the initial sync stops at older mail
     method: str = "messages"  # messages | threads (the cheaper for this mailbox)
     gen: str = ""
-    carry: list[str] = field(default_factory=list)  # < 50 listed ids waiting for a full batch
+    carry: list[str] = field(default_factory=list)  # ids waiting for a full batch, or a retry
     sent_pages: int | None = None  # SENT list pages the sent phase may still spend
+    sent_since: int = 0  # epoch seconds: the sent phase stops at older SENT mail
     adopt: bool = False  # upgraded from version 1: list every id into the known ids
     v: int = VERSION
 
@@ -100,10 +106,14 @@ def sent_page_budget(items: int, share: float) -> int:
     floor of ``ceil(items/500)`` list pages plus ``ceil(items/50)`` batches
     (docs/GOOGLE.md), so they are capped at ``share`` of that floor, and at least
     one page (the newest 500 SENT items, enough for a first digest) unless
-    ``share`` is 0, which turns the SENT phase off. That one page is more than
-    ``share`` only for mailboxes under ~1,700 items, where it is one request.
+    ``share`` is 0, which turns the SENT phase off. A mailbox that one list
+    page holds gets no SENT phase: its first full page lists everything, so a
+    SENT page would be one request over the floor and bring nothing earlier
+    (issue 15: legacy threads mode at 1,000 messages, 17 requests on a floor
+    of 16). Above that, the one page is more than ``share`` only for mailboxes
+    under ~1,700 items.
     """
-    if share <= 0:
+    if share <= 0 or items <= LIST_PAGE:
         return 0
     floor = math.ceil(items / LIST_PAGE) + math.ceil(items / FETCH_BATCH)
     return max(1, int(share * floor))

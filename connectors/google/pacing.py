@@ -253,13 +253,20 @@ def bucket_for(
     units_per_minute: float,
     capacity: float | None = None,
     initial: float | None = None,
+    time_scale: float = 1.0,
 ) -> TokenBucket:
-    """One bucket per (API, user) in the process, shared by every source and thread."""
+    """One bucket per (API, user) in the process, shared by every source and thread.
+
+    ``time_scale`` k (benchmarks): ``units_per_minute`` is already k times the
+    quota; the recovery after errors is k times faster too, so it takes the
+    same share of the (scaled) sync."""
     key = (api, user)
     with _BUCKETS_LOCK:
         bucket = _BUCKETS.get(key)
         if bucket is None or bucket.ceiling != units_per_minute / 60.0 and bucket.spent == 0:
-            bucket = TokenBucket(units_per_minute, capacity, initial=initial)
+            bucket = TokenBucket(
+                units_per_minute, capacity, initial=initial, recover_per_minute=0.1 * time_scale
+            )
             _BUCKETS[key] = bucket
         return bucket
 

@@ -23,7 +23,9 @@ class GoogleSettings(ProviderSettings):
     :mod:`connectors.google.pacing` and docs/GOOGLE.md).
     ``sent_first_share`` is how much the SENT-first listing may add to
     the initial sync's request floor (0 turns it off), see
-    :func:`connectors.google.mail_cursor.sent_page_budget`. The initial mail sync
+    :func:`connectors.google.mail_cursor.sent_page_budget`; ``sent_first_days``
+    is how far back that SENT-first phase goes (older sent mail comes with the
+    full listing). The initial mail sync
     stops after ``time_budget_seconds`` and resumes next run.
     """
 
@@ -46,6 +48,10 @@ class GoogleSettings(ProviderSettings):
     mail_fetch: Literal["auto", "messages", "threads"] = "auto"  # auto: cheaper for the mailbox
     batches_in_flight: int = Field(default=2, ge=1, le=8)  # concurrent Gmail batches per mailbox
     sent_first_share: float = Field(default=0.03, ge=0, le=1)  # SENT-first pages, share of floor
+    sent_first_days: int = Field(default=180, ge=1, le=3650)  # SENT-first horizon, days back
+    # Benchmarks only: against a fake server whose clock runs k times faster (quota windows
+    # 60/k s, latency / k), pace k times faster with the same units per burst and batch.
+    time_scale: float = Field(default=1.0, ge=1.0, le=1000.0)
 
     def has_calendar(self) -> bool:
         return bool(self.calendars)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from peerpulse.connectors.google.mail_cursor import sent_page_budget
+from peerpulse.connectors.google.mail_cursor import MailCursor, sent_page_budget
 from peerpulse.connectors.google.pacing import CONCURRENT_REQUESTS
 from peerpulse.connectors.records import Direction
 
@@ -85,3 +85,51 @@ def test_a_full_sent_share_lists_every_sent_page_first(fake, state_dir, store):
 )
 def test_the_sent_page_budget_is_a_share_of_the_request_floor(items, share, pages):
     assert sent_page_budget(items, share) == pages
+
+
+def test_a_mailbox_one_list_page_holds_gets_no_sent_phase(fake, state_dir, store):
+    # Issue 15, item 3: legacy threads mode at 1,000 messages (~333 threads) spent one
+    # SENT page on a floor of 16. One full page lists everything: the SENT page brings
+    # nothing earlier, so the sync is the floor itself.
+    fill(fake, 1000, mean_thread=3.0)
+    threads = len(fake.mailboxes["alice@example.com"].threads())
+    assert threads <= 500
+    drain(store, mail_source(fake, state_dir, store, mail_fetch="threads"))
+    lists = [q for name, q in fake.log if name == "threads.list"]
+    assert len(lists) == 1 and "SENT" not in lists[0]
+    floor = 1 + 1 + math.ceil(threads / CONCURRENT_REQUESTS)
+    assert gmail_http(fake) == floor
+    assert len(list(store.iter_messages("alice"))) == 1000
+
+
+@pytest.mark.parametrize("items", [500, 333, 1])
+def test_no_sent_pages_for_a_mailbox_one_page_lists(items):
+    assert sent_page_budget(items, 0.03) == 0
+    assert sent_page_budget(items, 1.0) == 0
+
+
+def test_failed_batch_parts_join_the_next_batch_not_one_of_their_own(fake, state_dir, store):
+    # Issue 15, item 4: retried parts went out as a batch of their own (2.5x the requests
+    # under 20% part faults in `make chaos-google`). Four parts of the first batch fail.
+    fill(fake, 600, mean_thread=1.0)
+    fake.fail_next("/messages/", 503, "backendError", count=4)
+    drain(store, mail_source(fake, state_dir, store, sent_first_share=0, batches_in_flight=1))
+    assert len(list(store.iter_messages("alice"))) == 600
+    # 604 parts: each failed one asked again once, in the next batch, so every batch is
+    # full but the very last (before: a batch of 4 right after the first)
+    assert fake.batch_sizes == [CONCURRENT_REQUESTS] * 24 + [4]
+
+
+def test_parts_still_failing_when_a_page_ends_ride_into_the_next_page(fake, state_dir, store):
+    fill(fake, 1000, mean_thread=1.0)
+    box = fake.mailboxes["alice@example.com"]
+    last_of_page = box.messages[499].id  # in the first page's last batch
+    fake.fail_next(f"/messages/{last_of_page}", 503, "backendError", count=1)
+    batches = drain(
+        store, mail_source(fake, state_dir, store, sent_first_share=0, batches_in_flight=1)
+    )
+    first_page = batches[0]
+    assert last_of_page in MailCursor.load(first_page.cursor).carry
+    assert last_of_page not in {m.source_id for m in first_page.upserts}
+    assert len(list(store.iter_messages("alice"))) == 1000
+    assert fake.batch_sizes == [CONCURRENT_REQUESTS] * 40 + [1]

@@ -1,0 +1,76 @@
+"""A first digest early (issue 15): the SENT phase covers the recent sent mail, then stops.
+
+The initial sync fetches SENT mail newest first back to ``sent_first_days``, then
+lists everything; every batch is committed with its cursor, so the store at the
+moment the phase turns ``rest`` is what a digest computed then would read.
+"""
+
+from __future__ import annotations
+
+from peerpulse.connectors.google.mail_cursor import MailCursor
+from peerpulse.connectors.records import Direction
+
+from tests.connectors.google.conftest import NOW_MS, USER
+from tests.connectors.google.test_mail import fill, mail_source
+
+DAY_MS = 86_400_000
+
+
+def spread(fake, days_apart: float) -> None:
+    """Space the fake mailbox's messages ``days_apart`` days apart, newest an hour ago."""
+    for n, msg in enumerate(fake.mailboxes[USER].messages):
+        msg.ms = NOW_MS - 3_600_000 - int(n * days_apart * DAY_MS)
+
+
+def sync_until_rest(store, source) -> tuple[list, int]:
+    """Drain ``source``; the ids stored when the cursor first leaves the SENT phase."""
+    at_rest: list = []
+    batches = 0
+    for batch in source.sync(store.cursor("alice", source.name)):
+        store.apply_batch("alice", source.name, batch)
+        batches += 1
+        cursor = MailCursor.load(batch.cursor)
+        if not at_rest and cursor is not None and cursor.phase != "sent":
+            at_rest = list(store.iter_messages("alice"))
+    return at_rest, batches
+
+
+def test_the_sent_phase_stops_at_its_horizon_and_the_rest_follows(fake, state_dir, store):
+    fill(fake, 2000, mean_thread=1.0)
+    spread(fake, 0.2)  # 2,000 messages over 400 days, ~30% SENT
+    box = fake.mailboxes[USER]
+    horizon_ms = NOW_MS - 90 * DAY_MS
+    recent_sent = {m.id for m in box.messages if "SENT" in m.labels and m.ms >= horizon_ms}
+    source = mail_source(
+        fake, state_dir, store, window_past_days=400, sent_first_days=90, batches_in_flight=1
+    )
+    at_rest, _ = sync_until_rest(store, source)
+
+    ids = {m.source_id for m in at_rest}
+    assert recent_sent <= ids  # every recent SENT message is in for the first digest
+    assert all(m.direction == Direction.SENT for m in at_rest)
+    older = [m for m in at_rest if m.timestamp.timestamp() * 1000 < horizon_ms]
+    assert len(older) < 2 * 25  # the batch that crossed the horizon and one wholly older
+    # the whole window arrives afterwards, each message fetched once
+    assert len(list(store.iter_messages("alice"))) == 2000
+    assert fake.calls("messages.get") == 2000
+
+
+def test_threads_mode_stops_its_sent_phase_at_the_horizon_too(fake, state_dir, store):
+    fill(fake, 3000, mean_thread=3.0)
+    spread(fake, 0.1)  # 300 days
+    box = fake.mailboxes[USER]
+    horizon_ms = NOW_MS - 60 * DAY_MS
+    source = mail_source(
+        fake, state_dir, store, window_past_days=400, sent_first_days=60,
+        mail_fetch="threads", batches_in_flight=1,
+    )
+    at_rest, _ = sync_until_rest(store, source)
+
+    threads_with_recent_sent = {
+        m.thread for m in box.messages if "SENT" in m.labels and m.ms >= horizon_ms
+    }
+    assert threads_with_recent_sent <= {m.thread_id for m in at_rest}
+    assert len({m.thread_id for m in at_rest}) < len(threads_with_recent_sent) + 2 * 25
+    assert len(list(store.iter_messages("alice"))) == 3000
+    assert fake.calls("threads.get") == len(box.threads())
