@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httplib2
 from googleapiclient.errors import HttpError
@@ -275,11 +275,51 @@ def gate_for(api: str, user: str, limit: int) -> ConcurrencyGate:
         return gate
 
 
+class ProjectLimiter(Protocol):
+    """The Google project's quota, shared by every user (and every worker) of the project.
+
+    ``acquire`` blocks until ``units`` may be spent and returns the seconds it waited.
+    Single-manager runs use a process-local :class:`TokenBucket`; organization mode
+    installs a factory whose limiters draw from one row in the shared PostgreSQL
+    (``worker/org/quota.py``), so N workers together stay under one project quota."""
+
+    def acquire(self, units: float) -> float: ...
+
+
+ProjectLimiterFactory = Callable[[str, float], ProjectLimiter]
+_PROJECT_FACTORY: ProjectLimiterFactory | None = None
+_PROJECTS: dict[tuple[str, float], ProjectLimiter] = {}
+
+
+def set_project_limiter_factory(factory: ProjectLimiterFactory | None) -> None:
+    """Where project limiters come from: ``factory(project, units_per_minute)``
+    (None: one process-local bucket per project, right for a single process)."""
+    global _PROJECT_FACTORY
+    with _BUCKETS_LOCK:
+        _PROJECT_FACTORY = factory
+        _PROJECTS.clear()
+
+
+def project_limiter(project: str, units_per_minute: float) -> ProjectLimiter:
+    """One limiter per (project, rate) in the process, shared by every account and thread."""
+    key = (project, units_per_minute)
+    with _BUCKETS_LOCK:
+        limiter = _PROJECTS.get(key)
+        if limiter is None:
+            if _PROJECT_FACTORY is not None:
+                limiter = _PROJECT_FACTORY(project, units_per_minute)
+            else:
+                limiter = TokenBucket(units_per_minute, units_per_minute / 60, initial=0.0)
+            _PROJECTS[key] = limiter
+        return limiter
+
+
 def reset_buckets() -> None:
     """Forget all buckets and gates (tests and benchmarks start from a clean slate)."""
     with _BUCKETS_LOCK:
         _BUCKETS.clear()
         _GATES.clear()
+        _PROJECTS.clear()
 
 
 def _error_body(exc: HttpError) -> dict[str, Any]:
@@ -402,6 +442,7 @@ class Pacer:
 
     bucket: TokenBucket
     gate: ConcurrencyGate | None = None
+    project: ProjectLimiter | None = None  # the project-wide quota, after the user's
     max_attempts: int = 8
     base_delay: float = 1.0
     max_delay: float = 64.0
@@ -449,6 +490,8 @@ class Pacer:
         attempt = 0
         while True:
             self.bucket.acquire(units)
+            if self.project is not None:
+                self.project.acquire(units)
             with self._lock:
                 self.requests += 1
             seen = self.gate.acquire(slots) if self.gate else 0

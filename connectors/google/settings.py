@@ -25,6 +25,9 @@ class GoogleSettings(ProviderSettings):
     the initial sync's request floor (0 turns it off), see
     :func:`connectors.google.mail_cursor.sent_page_budget`. The initial mail sync
     stops after ``time_budget_seconds`` and resumes next run.
+    ``project_quota_units_per_minute`` paces every mailbox of ``quota_project``
+    together under the project's Gmail quota (in organization mode across all
+    workers, through the shared database: docs/ORGANIZATION.md).
     """
 
     mode: Literal["user", "service_account"] = "user"
@@ -46,6 +49,10 @@ class GoogleSettings(ProviderSettings):
     mail_fetch: Literal["auto", "messages", "threads"] = "auto"  # auto: cheaper for the mailbox
     batches_in_flight: int = Field(default=2, ge=1, le=8)  # concurrent Gmail batches per mailbox
     sent_first_share: float = Field(default=0.03, ge=0, le=1)  # SENT-first pages, share of floor
+    # The Gmail quota of the whole Google Cloud project (1,200,000 units/min by default,
+    # docs/GOOGLE.md), shared by every mailbox and every worker; unset: not enforced here.
+    project_quota_units_per_minute: int | None = Field(default=None, ge=100)
+    quota_project: str | None = None  # default: the service-account key's project_id
 
     def has_calendar(self) -> bool:
         return bool(self.calendars)

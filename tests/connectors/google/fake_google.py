@@ -234,8 +234,17 @@ class FakeGoogle:
         quota_status: int = 429,
         retry_after_header: bool = False,
         faults: Faults | None = None,
+        project_quota_per_minute: float | None = None,
     ) -> None:
         self.faults = faults
+        # The Cloud project's Gmail quota, over every user (a second-long moving average
+        # of ``burst_seconds`` and a sliding minute, as per user); 429 with the message
+        # Google Cloud writes for a project limit. ``project_units`` counts what it charged.
+        self.project_quota_per_minute = project_quota_per_minute
+        self.project_throttled = 0
+        self.project_units = 0
+        self._project_minute = 0
+        self.project_span = [0.0, 0.0]  # monotonic times of the first and last charge
         self.allowed_scopes = set(allowed_scopes)
         self.latency = latency
         self.quota_per_minute = quota_per_minute
@@ -411,7 +420,40 @@ class FakeGoogle:
             raise ApiError(403, "insufficientPermissions", "Request had insufficient scopes.")
         return user
 
+    def charge_project(self, units: int) -> None:
+        """Charge the project's quota (before the user's); 429 when it is spent."""
+        limit = self.project_quota_per_minute
+        with self._lock:
+            if limit:
+                now = time.monotonic()
+                rate = limit / 60
+                bucket = self._quota.setdefault(
+                    "\0project", Quota(rate, rate * self.burst_seconds, rate * self.burst_seconds)
+                )
+                window = self._minute.setdefault("\0project", [])
+                while window and window[0][0] <= now - 60:
+                    self._project_minute -= window.pop(0)[1]
+                if self._project_minute + units > limit:
+                    wait: float | None = 60.0
+                else:
+                    wait = bucket.take(units)
+                if wait is not None:
+                    self.project_throttled += 1
+                    raise ApiError(
+                        429,
+                        "rateLimitExceeded",
+                        "Quota exceeded for quota metric 'Queries' and limit 'Queries per "
+                        "minute' of service 'gmail.googleapis.com' for consumer "
+                        "'project_number:1234567890'.",
+                    )
+                window.append((now, units))
+                self._project_minute += units
+            self.project_units += units
+            self.project_span[0] = self.project_span[0] or time.monotonic()
+            self.project_span[1] = time.monotonic()
+
     def charge(self, user: str, units: int) -> None:
+        self.charge_project(units)
         with self._lock:
             if self.quota_per_minute:
                 now = time.monotonic()
