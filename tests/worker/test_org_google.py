@@ -158,3 +158,23 @@ def test_sigkilled_workers_deliver_each_managers_digest_once(template, pg_cluste
         assert state == "sent" or (state == "unknown" and reported is not None), rows
         address = addresses[int(account.removeprefix("mgr"))]
         assert (sent[address] == 1) == (state == "sent") or state == "unknown"
+
+
+def test_a_worker_runs_as_many_syncs_at_once_as_its_concurrency(template, pg_cluster, tmp_path):
+    """--concurrency 12 means 12 mailboxes waiting on Google at once, not the 6 threads
+    of asyncio's default executor on 2 cores (mailboxes finished in waves of 6)."""
+    managers = 12
+    fake, _ = _google(template, managers, latency=0.05)
+    url = pg_cluster.new_database()
+    try:
+        extra = "quota_units_per_minute = 12000\nwindow_past_days = 3\n"
+        config = _config(tmp_path / "org.toml", url, fake, managers, 1, extra, directory=False)
+        assert cli("--config", str(config), "org", "enqueue", "sync", "--now", NOW)[0] == 0
+        worker = Worker(config, "--one-shot", "--concurrency", str(managers))
+        out = worker.wait(timeout=240)
+    finally:
+        fake.stop()
+    assert worker.proc.returncode == 0, out
+    assert _remaining(url) == 0
+    print(f"mailboxes synced at once: {fake.peak_users_syncing()}")
+    assert fake.peak_users_syncing() >= 10

@@ -131,7 +131,7 @@ def cmd_migrate(args: argparse.Namespace, env: Env) -> ExitCode:
 
 
 def cmd_worker(args: argparse.Namespace, env: Env) -> ExitCode:
-    from peerpulse.worker.org.tasks import QUEUES, Options, build_app
+    from peerpulse.worker.org.tasks import QUEUES, Options, build_app, use_job_threads
 
     rt = _runtime(args)
     options = Options(tick_cron=args.tick_cron, recover_cron=args.recover_cron,
@@ -141,6 +141,7 @@ def cmd_worker(args: argparse.Namespace, env: Env) -> ExitCode:
 
     async def go() -> None:
         rt.store().close()  # the schema must exist: fail now, clearly, not per job
+        use_job_threads(args.concurrency)
         async with app.open_async():
             await app.run_worker_async(
                 queues=queues, concurrency=args.concurrency, name=args.name,

@@ -261,6 +261,7 @@ class FakeGoogle:
         self.before_batch: Any = None  # a hook tests use to change the world mid-sync
         self.in_flight: dict[str, int] = {}
         self.peak_in_flight = 0
+        self.user_spans: dict[str, list[float]] = {}  # user -> [first, last] request time
         self.concurrency_refusals = 0
         self._minute: dict[str, list[tuple[float, int]]] = {}
         self.mailboxes: dict[str, Mailbox] = {}
@@ -504,8 +505,21 @@ class FakeGoogle:
             admitted = min(slots, room)
             self.in_flight[user] = busy + admitted
             self.peak_in_flight = max(self.peak_in_flight, busy + admitted)
+            span = self.user_spans.setdefault(user, [time.monotonic(), 0.0])
+            span[1] = time.monotonic()
             self.concurrency_refusals += slots - admitted
             return user, admitted
+
+    def peak_users_syncing(self) -> int:
+        """The most users whose [first, last] request spans overlapped at one moment
+        (how many mailboxes a client synced at once)."""
+        edges = sorted([(a, 1) for a, _ in self.user_spans.values()]
+                       + [(b, -1) for _, b in self.user_spans.values()])
+        peak = now = 0
+        for _, step in edges:
+            now += step
+            peak = max(peak, now)
+        return peak
 
     def leave(self, user: str, admitted: int) -> None:
         with self._lock:
