@@ -73,7 +73,7 @@ chaos-org-google: $(STAMP)
 ## bench-org: managers synced through the fake Google server by 1 and 2 workers: wall time,
 ## requests per message, digest time at 10 vs 1,000 managers, RSS, database size (docs/SCALING.md)
 bench-org: $(STAMP)
-	$(BIN)/python -m benchmarks.org_google_bench --sizes 1 10 100 300 1000 --speedup-at 300
+	$(BIN)/python -m benchmarks.org_google_bench --sizes 1 10 100 300 1000 --speedup-at 300 --concurrency 40
 
 ## crash-loop: >= 100 SIGKILLs of `peerpulse run` at random moments, week after week, with an
 ## SMTP sink on 127.0.0.1; compared with the same weeks uninterrupted (minutes; not in `make test`)
