@@ -85,14 +85,36 @@ def _drain(config: Path, workers: int,
                                   "--tick-cron", "0 0 1 1 *", "--queues", "sync"),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for _ in range(workers)]
-    rss, cpu = [], []
-    for proc in procs:
-        _, status, usage = os.wait4(proc.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"a worker failed ({status}); rerun with its output")
-        rss.append(usage.ru_maxrss)
-        cpu.append(round(usage.ru_utime + usage.ru_stime, 2))
-    return time.perf_counter() - started, rss, cpu
+    # The workers' own peak RSS is the kernel's VmHWM of their process, read while they
+    # run: wait4's ru_maxrss would also count this (large) process, which the child
+    # was forked from before it exec'd the worker.
+    peaks = [0] * len(procs)
+    cpu = [0.0] * len(procs)
+    running = set(range(len(procs)))
+    while running:
+        for i in sorted(running):
+            peaks[i] = max(peaks[i], _hwm_kb(procs[i].pid))
+            pid, status, usage = os.wait4(procs[i].pid, os.WNOHANG)
+            if pid == 0:
+                continue
+            running.discard(i)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"a worker failed ({status}); rerun with its output")
+            cpu[i] = round(usage.ru_utime + usage.ru_stime, 2)
+        time.sleep(0.2)
+    return time.perf_counter() - started, peaks, cpu
+
+
+def _hwm_kb(pid: int) -> int:
+    """VmHWM (peak resident set) of a live process, 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _database(url: str, managers: int) -> dict[str, Any]:
@@ -161,19 +183,43 @@ def one_run(cluster: Any, template: Any, managers: int, workers: int,
 
 
 def digest_times(small: Path, large: Path, repeat: int) -> dict[str, float]:
-    """One manager's digest (``digest --dry-run`` of mgr3, in this process), alternately
-    on the small and the large organization; min of ``repeat`` each, in ms."""
+    """One manager's digest (mgr3: computed from the store and rendered, what a digest
+    job does), alternately on the small and the large organization, min of ``repeat``
+    each, in ms; settings and rules loaded once, as a worker does. Also the time to load
+    each config (``digest --dry-run`` from the command line pays that per call; it
+    grows with the number of accounts listed in the file)."""
+    from datetime import datetime
+
+    from peerpulse.worker import config as config_module
+    from peerpulse.worker.digest.render import render_digest
+    from peerpulse.worker.pipeline import compute_for_account, read_rules
+    from peerpulse.worker.store.postgres import PostgresStore
+
+    now = datetime.fromisoformat(NOW)
+    opened = {}
+    out: dict[str, float] = {}
+    for name, config in (("small", small), ("large", large)):
+        started = time.perf_counter()
+        settings = config_module.load(config)
+        out[f"config_load_ms_{name}"] = round(1000 * (time.perf_counter() - started), 1)
+        assert settings.database is not None
+        opened[name] = (settings, read_rules(settings), PostgresStore(settings.database.url,
+                                                                       migrate=False))
     best = {"small": float("inf"), "large": float("inf")}
-    for _ in range(repeat):
-        for name, config in (("small", small), ("large", large)):
-            started = time.perf_counter()
-            code, out = _cli("--config", str(config), "digest", "--dry-run", "--account",
-                             "mgr3", "--now", NOW)
-            spent = time.perf_counter() - started
-            if code not in (0, 1):
-                raise SystemExit(f"digest failed: {out[:400]}")
-            best[name] = min(best[name], spent)
-    return {k: round(v * 1000, 1) for k, v in best.items()}
+    try:
+        for _ in range(repeat):
+            for name, (settings, rules, store) in opened.items():
+                account = settings.account("mgr3")
+                started = time.perf_counter()
+                result = compute_for_account(store, settings, account, rules, now=now)
+                render_digest(result.digest, recipient=account.recipient,
+                              sender="peerpulse@example.com", now=now)
+                best[name] = min(best[name], time.perf_counter() - started)
+    finally:
+        for _, _, store in opened.values():
+            store.close()
+    out.update({k: round(v * 1000, 1) for k, v in best.items()})
+    return out
 
 
 def main() -> None:
@@ -240,6 +286,8 @@ def summarize(results: list[dict[str, Any]], configs: dict[int, Path],
         out["digest_ms_at_10"] = times["small"]
         out[f"digest_ms_at_{sizes[-1]}"] = times["large"]
         out["digest_ratio"] = round(times["large"] / times["small"], 3)
+        out["config_load_ms_at_10"] = times["config_load_ms_small"]
+        out[f"config_load_ms_at_{sizes[-1]}"] = times["config_load_ms_large"]
     return out
 
 
