@@ -47,11 +47,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import httplib2
 from googleapiclient.errors import HttpError
 from peerpulse.connectors.base import SourceUnavailable
+from peerpulse.connectors.quota import ProjectLimiter, project_limiter_factory
 
 log = logging.getLogger(__name__)
 
@@ -275,39 +276,20 @@ def gate_for(api: str, user: str, limit: int) -> ConcurrencyGate:
         return gate
 
 
-class ProjectLimiter(Protocol):
-    """The Google project's quota, shared by every user (and every worker) of the project.
-
-    ``acquire`` blocks until ``units`` may be spent and returns the seconds it waited.
-    Single-manager runs use a process-local :class:`TokenBucket`; organization mode
-    installs a factory whose limiters draw from one row in the shared PostgreSQL
-    (``worker/org/quota.py``), so N workers together stay under one project quota."""
-
-    def acquire(self, units: float) -> float: ...
-
-
-ProjectLimiterFactory = Callable[[str, float], ProjectLimiter]
-_PROJECT_FACTORY: ProjectLimiterFactory | None = None
-_PROJECTS: dict[tuple[str, float], ProjectLimiter] = {}
-
-
-def set_project_limiter_factory(factory: ProjectLimiterFactory | None) -> None:
-    """Where project limiters come from: ``factory(project, units_per_minute)``
-    (None: one process-local bucket per project, right for a single process)."""
-    global _PROJECT_FACTORY
-    with _BUCKETS_LOCK:
-        _PROJECT_FACTORY = factory
-        _PROJECTS.clear()
+_PROJECTS: dict[tuple[str, float, int], ProjectLimiter] = {}
 
 
 def project_limiter(project: str, units_per_minute: float) -> ProjectLimiter:
-    """One limiter per (project, rate) in the process, shared by every account and thread."""
-    key = (project, units_per_minute)
+    """One limiter per (project, rate) in the process, shared by every account and thread:
+    from the factory the worker installed (organization mode: one database row for all
+    workers, connectors/quota.py), else a process-local bucket."""
+    factory = project_limiter_factory()
+    key = (project, units_per_minute, id(factory))
     with _BUCKETS_LOCK:
         limiter = _PROJECTS.get(key)
         if limiter is None:
-            if _PROJECT_FACTORY is not None:
-                limiter = _PROJECT_FACTORY(project, units_per_minute)
+            if factory is not None:
+                limiter = factory(project, units_per_minute)
             else:
                 limiter = TokenBucket(units_per_minute, units_per_minute / 60, initial=0.0)
             _PROJECTS[key] = limiter

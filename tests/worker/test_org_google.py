@@ -4,7 +4,7 @@ manager mailboxes, calendars and the directory served by the fake Google
 server, two `peerpulse org worker` processes on one PostgreSQL, an SMTP sink.
 
 * the project's Gmail quota is shared by both workers through the database
-  (worker/org/quota.py): the fake refuses anything over the project's rate,
+  (worker/store/project_quota.py): the fake refuses anything over the project's rate,
   and the run must meet 0 of those refusals while using most of the quota;
 * workers SIGKILLed at random moments while they sync and deliver: every
   manager's period is settled exactly once (sent, or reported unknown when a
@@ -99,7 +99,7 @@ def test_two_workers_share_the_project_quota_through_the_database(
     with psycopg.connect(url) as conn:
         runs = conn.execute("SELECT outcome, count(*) FROM sync_runs WHERE source = 'gmail' "
                             "GROUP BY outcome").fetchall()
-        spent, _ = conn.execute("SELECT spent, first_draw FROM google_project_quota "
+        spent, _ = conn.execute("SELECT spent, first_draw FROM api_project_quota "
                                 "WHERE project = %s", (PROJECT,)).fetchone()
     assert dict(runs) == {"ok": managers}, runs
     seconds = fake.project_span[1] - fake.project_span[0]

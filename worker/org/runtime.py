@@ -35,9 +35,9 @@ class Runtime:
         self._lock = threading.Lock()
         self._pool: Any = None
         self._rules: Any = None
-        from peerpulse.worker.org import quota
+        from peerpulse.worker.store import project_quota
 
-        quota.install(self.pool)  # Google's project quota: one shared row, every worker
+        project_quota.install(self.pool)  # an API project's quota: one row, every worker
 
     def now(self) -> datetime:
         return self.pinned_now or datetime.now(UTC)
@@ -68,13 +68,13 @@ class Runtime:
 
     def migrate(self) -> int:
         """Create or upgrade the peerpulse tables; returns the schema version."""
-        from peerpulse.worker.org import quota
+        from peerpulse.worker.store import project_quota
         from peerpulse.worker.store.postgres import PostgresStore
 
         with PostgresStore(self.url, pool=self.pool()) as store:
             version = store.schema_version()
         with self.pool().connection() as conn:
-            quota.ensure_table(conn)
+            project_quota.ensure_table(conn)
         return version
 
     def rules(self) -> Any:

@@ -160,7 +160,7 @@ def use_job_threads(concurrency: int) -> None:
     (``thread_sensitive=False``), i.e. on the loop's *default* executor, which
     asyncio sizes ``min(32, cpus + 4)``: 6 threads on 2 cores. ``--concurrency
     25`` then ran 6 syncs at a time and the rest waited for a thread while the
-    six waited on Google (measured: 25 mailboxes finished in waves of 6). The
+    six waited on the provider's API (measured: 25 mailboxes finished in waves of 6). The
     jobs wait on the APIs, not the CPU, so one thread per job (and a few for the
     ticks' ``to_thread`` calls) is what ``--concurrency`` means."""
     from concurrent.futures import ThreadPoolExecutor

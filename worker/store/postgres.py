@@ -423,7 +423,7 @@ class PostgresStore(SharedSqlMethods):
         return row[0] if row else None
 
     def state_get_many(self, account: str, source: str, keys: Sequence[str]) -> dict[str, str]:
-        """The committed values of those ``keys`` that have one, in one query (the Gmail
+        """The committed values of those ``keys`` that have one, in one query (a mail
         source asks about a listing page of up to 500 ids at a time)."""
         if not keys:
             return {}

@@ -1,4 +1,4 @@
-"""The Google project quota, shared by every worker through one PostgreSQL row.
+"""An API project's quota, shared by every worker through one PostgreSQL row.
 
 Why a row and not each worker's share from the config: a share (quota / N)
 must be changed whenever the number of workers changes (a Deployment scaled
@@ -29,7 +29,7 @@ from typing import Any
 
 log = logging.getLogger("peerpulse.org")
 
-TABLE = "google_project_quota"
+TABLE = "api_project_quota"
 CREATE = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     project TEXT COLLATE "C" PRIMARY KEY,
@@ -66,7 +66,7 @@ def ensure_table(conn: Any) -> None:
 
 
 class SharedProjectQuota:
-    """A :class:`~connectors.google.pacing.ProjectLimiter` drawing from the shared row."""
+    """A :class:`~connectors.quota.ProjectLimiter` drawing from the shared row."""
 
     def __init__(
         self,
@@ -133,11 +133,11 @@ def usage(conn: Any, project: str) -> tuple[float, float] | None:
 
 
 def install(pool_of: Callable[[], Any]) -> None:
-    """Make every Google connector of this process draw its project quota from the
-    shared row (the pool is opened on first use)."""
-    from peerpulse.connectors.google import pacing
+    """Make every connector of this process draw its project quota from the shared row
+    (the pool is opened on first use)."""
+    from peerpulse.connectors.quota import set_project_limiter_factory
 
     def factory(project: str, units_per_minute: float) -> SharedProjectQuota:
         return SharedProjectQuota(pool_of(), project, units_per_minute)
 
-    pacing.set_project_limiter_factory(factory)
+    set_project_limiter_factory(factory)
