@@ -13,7 +13,7 @@ Pure: no I/O. The worker supplies the committed view (``CommittedState``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,6 +60,30 @@ class StagedState:
         if key in self._in_flight:
             return self._in_flight[key]
         return self._committed.get(key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """The values of those ``keys`` that have one, in one read of the committed side
+        when it offers ``get_many`` (a remote store: one round trip per page of ids,
+        not one per id; a listing page of 500 ids was 500 queries on PostgreSQL)."""
+        found: dict[str, str] = {}
+        rest: list[str] = []
+        for key in keys:
+            overlay = self._staged if key in self._staged else self._in_flight
+            if key in overlay:
+                value = overlay[key]
+                if value is not None:
+                    found[key] = value
+            else:
+                rest.append(key)
+        many = getattr(self._committed, "get_many", None)
+        if many is not None:
+            found.update(many(rest))
+        else:
+            for key in rest:
+                value = self._committed.get(key)
+                if value is not None:
+                    found[key] = value
+        return found
 
     def put(self, key: str, value: str) -> None:
         self._staged[key] = value

@@ -105,6 +105,18 @@ class _CommittedState:
     def iter_prefix(self, prefix: str) -> Iterator[tuple[str, str]]:
         return self._store.state_iter_prefix(self._account, self._source, prefix)
 
+    def get_many(self, keys: list[str]) -> dict[str, str]:
+        """Many keys in one query where the store can (PostgreSQL), else one by one."""
+        many = getattr(self._store, "state_get_many", None)
+        if many is not None:
+            return dict(many(self._account, self._source, keys))
+        found = {}
+        for key in keys:
+            value = self._store.state_get(self._account, self._source, key)
+            if value is not None:
+                found[key] = value
+        return found
+
 
 def sync_account(
     store: Store,

@@ -33,6 +33,7 @@ from peerpulse.connectors.google.pacing import (
     Pacer,
     bucket_for,
     gate_for,
+    project_limiter,
     regime_for,
 )
 from peerpulse.connectors.google.services import GoogleApi, auth_failure
@@ -49,6 +50,17 @@ def quota_of(settings: GoogleSettings) -> tuple[str, float]:
     rate = settings.quota_units_per_minute
     regime = settings.quota_regime or (regime_for(rate) if rate else "2026")
     return regime, float(rate or QUOTA_PER_MINUTE[regime])
+
+
+def project_pacer(settings: GoogleSettings, credentials: Any) -> Any:
+    """The project-wide Gmail limiter, when ``project_quota_units_per_minute`` is set:
+    one per project in the process, drawing from the shared database in organization
+    mode (see :func:`connectors.google.pacing.project_limiter`)."""
+    rate = settings.project_quota_units_per_minute
+    if not rate:
+        return None
+    project = settings.quota_project or getattr(credentials, "project_id", None) or "default"
+    return project_limiter(str(project), rate * HEADROOM)
 
 
 def subject_for(context: SourceContext, settings: GoogleSettings) -> str:
@@ -104,6 +116,7 @@ class GoogleConnector:
         self.mail_pacer = scaled(Pacer(
             bucket_for("gmail", user, rate * HEADROOM * k, capacity, initial=0.0, time_scale=k),
             gate=gate_for("gmail", user, settings.concurrent_requests),
+            project=project_pacer(settings, credentials),
         ), k)
         self.calendar_pacer = scaled(
             Pacer(bucket_for("calendar", user, CALENDAR_REQUESTS_PER_MINUTE * k, 10)), k

@@ -104,12 +104,9 @@ class KnownIds:
 
     def lookup(self, ids: Sequence[str]) -> dict[str, bool]:
         """The ids among ``ids`` that are known: True when stored, False when only adopted."""
-        found: dict[str, bool] = {}
-        for message in ids:
-            value = self._state.get(self._messages + message)
-            if value is not None:
-                found[message] = not value.startswith("?")
-        return found
+        cut = len(self._messages)
+        values = self._state.get_many([self._messages + message for message in ids])
+        return {key[cut:]: not value.startswith("?") for key, value in values.items()}
 
     def known_messages(self, ids: Sequence[str]) -> set[str]:
         """The message ids among ``ids`` that the store holds (adopted ones excluded)."""
@@ -117,7 +114,8 @@ class KnownIds:
 
     def known_threads(self, ids: Sequence[str]) -> set[str]:
         """The thread ids among ``ids`` with a message stored by the initial sync."""
-        return {t for t in ids if self._state.get(self._threads + t) is not None}
+        cut = len(self._threads)
+        return {key[cut:] for key in self._state.get_many([self._threads + t for t in ids])}
 
     def unseen(self, sweep: str) -> list[str]:
         """Ids the resync ``sweep`` did not list (messages gone from the mailbox), streamed."""

@@ -52,6 +52,7 @@ from typing import Any, TypeVar
 import httplib2
 from googleapiclient.errors import HttpError
 from peerpulse.connectors.base import SourceUnavailable
+from peerpulse.connectors.quota import ProjectLimiter, project_limiter_factory
 
 log = logging.getLogger(__name__)
 
@@ -282,11 +283,32 @@ def gate_for(api: str, user: str, limit: int) -> ConcurrencyGate:
         return gate
 
 
+_PROJECTS: dict[tuple[str, float, int], ProjectLimiter] = {}
+
+
+def project_limiter(project: str, units_per_minute: float) -> ProjectLimiter:
+    """One limiter per (project, rate) in the process, shared by every account and thread:
+    from the factory the worker installed (organization mode: one database row for all
+    workers, connectors/quota.py), else a process-local bucket."""
+    factory = project_limiter_factory()
+    key = (project, units_per_minute, id(factory))
+    with _BUCKETS_LOCK:
+        limiter = _PROJECTS.get(key)
+        if limiter is None:
+            if factory is not None:
+                limiter = factory(project, units_per_minute)
+            else:
+                limiter = TokenBucket(units_per_minute, units_per_minute / 60, initial=0.0)
+            _PROJECTS[key] = limiter
+        return limiter
+
+
 def reset_buckets() -> None:
     """Forget all buckets and gates (tests and benchmarks start from a clean slate)."""
     with _BUCKETS_LOCK:
         _BUCKETS.clear()
         _GATES.clear()
+        _PROJECTS.clear()
 
 
 def _error_body(exc: HttpError) -> dict[str, Any]:
@@ -409,6 +431,7 @@ class Pacer:
 
     bucket: TokenBucket
     gate: ConcurrencyGate | None = None
+    project: ProjectLimiter | None = None  # the project-wide quota, after the user's
     max_attempts: int = 8
     base_delay: float = 1.0
     max_delay: float = 64.0
@@ -456,6 +479,8 @@ class Pacer:
         attempt = 0
         while True:
             self.bucket.acquire(units)
+            if self.project is not None:
+                self.project.acquire(units)
             with self._lock:
                 self.requests += 1
             seen = self.gate.acquire(slots) if self.gate else 0

@@ -27,6 +27,9 @@ class GoogleSettings(ProviderSettings):
     is how far back that SENT-first phase goes (older sent mail comes with the
     full listing). The initial mail sync
     stops after ``time_budget_seconds`` and resumes next run.
+    ``project_quota_units_per_minute`` paces every mailbox of ``quota_project``
+    together under the project's Gmail quota (in organization mode across all
+    workers, through the shared database: docs/ORGANIZATION.md).
     """
 
     mode: Literal["user", "service_account"] = "user"
@@ -52,6 +55,10 @@ class GoogleSettings(ProviderSettings):
     # Benchmarks only: against a fake server whose clock runs k times faster (quota windows
     # 60/k s, latency / k), pace k times faster with the same units per burst and batch.
     time_scale: float = Field(default=1.0, ge=1.0, le=1000.0)
+    # The Gmail quota of the whole Google Cloud project (1,200,000 units/min by default,
+    # docs/GOOGLE.md), shared by every mailbox and every worker; unset: not enforced here.
+    project_quota_units_per_minute: int | None = Field(default=None, ge=100)
+    quota_project: str | None = None  # default: the service-account key's project_id
 
     def has_calendar(self) -> bool:
         return bool(self.calendars)

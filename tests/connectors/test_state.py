@@ -80,3 +80,43 @@ def test_without_a_store_the_runs_changes_stay_readable() -> None:
         state.put(f"k/{i}", str(i))
         state.take_changes()
     assert [k for k, _ in state.iter_prefix("k/")] == ["k/0", "k/1", "k/2"]
+
+
+class _Counting:
+    """A committed side that counts its reads (a remote store pays a round trip each)."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values, self.gets, self.many = values, 0, 0
+
+    def get(self, key: str) -> str | None:
+        self.gets += 1
+        return self.values.get(key)
+
+    def get_many(self, keys: list[str]) -> dict[str, str]:
+        self.many += 1
+        return {k: self.values[k] for k in keys if k in self.values}
+
+    def iter_prefix(self, prefix: str):  # noqa: ANN201
+        return iter(sorted((k, v) for k, v in self.values.items() if k.startswith(prefix)))
+
+
+def test_get_many_reads_the_committed_side_once_and_overlays_staged_changes() -> None:
+    committed = _Counting({f"m/{i}": "x" for i in range(0, 500, 2)})
+    state = StagedState(committed)
+    state.put("m/1", "new")
+    state.delete("m/2")
+    found = state.get_many([f"m/{i}" for i in range(500)])
+    assert (committed.many, committed.gets) == (1, 0)
+    assert found["m/1"] == "new" and "m/2" not in found and "m/3" not in found
+    assert len(found) == 250  # 250 committed even ids, one deleted, one staged odd id
+
+
+def test_the_gmail_known_ids_lookup_is_one_query_per_listing_page(tmp_path) -> None:  # noqa: ANN001
+    """A page of 500 listed ids was 500 queries (each a round trip on PostgreSQL)."""
+    from peerpulse.connectors.google.known_ids import KnownIds
+
+    committed = _Counting({})
+    known = KnownIds(StagedState(committed), "g")
+    known.add([("a1", "t1"), ("a2", "t1")])
+    assert known.known_messages([f"a{i}" for i in range(500)]) == {"a1", "a2"}
+    assert committed.gets == 0 and committed.many == 1

@@ -160,7 +160,7 @@ def cmd_migrate(args: argparse.Namespace, env: Env) -> ExitCode:
 def cmd_worker(args: argparse.Namespace, env: Env) -> ExitCode:
     import asyncio
 
-    from peerpulse.worker.org.tasks import QUEUES, Options, build_app
+    from peerpulse.worker.org.tasks import QUEUES, Options, build_app, use_job_threads
 
     rt = _runtime(args)
     options = Options(tick_cron=args.tick_cron, recover_cron=args.recover_cron,
@@ -171,6 +171,7 @@ def cmd_worker(args: argparse.Namespace, env: Env) -> ExitCode:
     async def go() -> None:
         rt.store().close()  # the schema must exist: fail now, clearly, not per job
         await asyncio.to_thread(rt.accounts)  # and the enrolled managers' table, if used
+        use_job_threads(args.concurrency)
         async with app.open_async():
             await app.run_worker_async(
                 queues=queues, concurrency=args.concurrency, name=args.name,

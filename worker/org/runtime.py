@@ -35,6 +35,9 @@ class Runtime:
         self._lock = threading.Lock()
         self._pool: Any = None
         self._rules: Any = None
+        from peerpulse.worker.store import project_quota
+
+        project_quota.install(self.pool)  # an API project's quota: one row, every worker
 
     def now(self) -> datetime:
         return self.pinned_now or datetime.now(UTC)
@@ -64,15 +67,17 @@ class Runtime:
         return PostgresStore(self.url, pool=self.pool(), migrate=False)
 
     def migrate(self) -> int:
-        """Create or upgrade the peerpulse tables (and the enrolled managers'
-        table); returns the schema version."""
+        """Create or upgrade the peerpulse tables (the enrolled managers' table
+        and the shared project quota too); returns the schema version."""
         from peerpulse.worker.org import roster
+        from peerpulse.worker.store import project_quota
         from peerpulse.worker.store.postgres import PostgresStore
 
         with PostgresStore(self.url, pool=self.pool()) as store:
             version = store.schema_version()
         with self.pool().connection() as conn:
             roster.create(conn)
+            project_quota.ensure_table(conn)
         return version
 
     # -- the mailboxes: [[accounts]] and the enrolled managers ----------------------

@@ -428,6 +428,18 @@ class PostgresStore(SharedSqlMethods):
         )
         return row[0] if row else None
 
+    def state_get_many(self, account: str, source: str, keys: Sequence[str]) -> dict[str, str]:
+        """The committed values of those ``keys`` that have one, in one query (a mail
+        source asks about a listing page of up to 500 ids at a time)."""
+        if not keys:
+            return {}
+        rows = self._all(
+            "SELECT state_key, value FROM connector_state WHERE account = %s AND source = %s "
+            "AND state_key = ANY(%s)",
+            (account, source, list(keys)),
+        )
+        return {key: value for key, value in rows}
+
     def state_iter_prefix(
         self, account: str, source: str, prefix: str
     ) -> Iterator[tuple[str, str]]:

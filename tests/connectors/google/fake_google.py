@@ -235,6 +235,7 @@ class FakeGoogle:
         retry_after_header: bool = False,
         faults: Faults | None = None,
         time_scale: float = 1.0,
+        project_quota_per_minute: float | None = None,
     ) -> None:
         self.faults = faults
         # Benchmarks run time ``time_scale`` times faster: both quota windows shrink by it
@@ -242,6 +243,14 @@ class FakeGoogle:
         # amount in units stays Google's, so batch sizes, request counts, utilization and
         # 429s are those of the real quota (docs/GOOGLE.md, "Time-scaled benchmarks").
         self.time_scale = max(1.0, float(time_scale))
+        # The Cloud project's Gmail quota, over every user (a second-long moving average
+        # of ``burst_seconds`` and a sliding minute, as per user); 429 with the message
+        # Google Cloud writes for a project limit. ``project_units`` counts what it charged.
+        self.project_quota_per_minute = project_quota_per_minute
+        self.project_throttled = 0
+        self.project_units = 0
+        self._project_minute = 0
+        self.project_span = [0.0, 0.0]  # monotonic times of the first and last charge
         self.allowed_scopes = set(allowed_scopes)
         self.latency = latency
         self.quota_per_minute = quota_per_minute
@@ -258,6 +267,7 @@ class FakeGoogle:
         self.before_batch: Any = None  # a hook tests use to change the world mid-sync
         self.in_flight: dict[str, int] = {}
         self.peak_in_flight = 0
+        self.user_spans: dict[str, list[float]] = {}  # user -> [first, last] request time
         self.concurrency_refusals = 0
         self._minute: dict[str, list[tuple[float, int]]] = {}
         self.mailboxes: dict[str, Mailbox] = {}
@@ -417,7 +427,40 @@ class FakeGoogle:
             raise ApiError(403, "insufficientPermissions", "Request had insufficient scopes.")
         return user
 
+    def charge_project(self, units: int) -> None:
+        """Charge the project's quota (before the user's); 429 when it is spent."""
+        limit = self.project_quota_per_minute
+        with self._lock:
+            if limit:
+                now = time.monotonic()
+                rate = limit / 60
+                bucket = self._quota.setdefault(
+                    "\0project", Quota(rate, rate * self.burst_seconds, rate * self.burst_seconds)
+                )
+                window = self._minute.setdefault("\0project", [])
+                while window and window[0][0] <= now - 60:
+                    self._project_minute -= window.pop(0)[1]
+                if self._project_minute + units > limit:
+                    wait: float | None = 60.0
+                else:
+                    wait = bucket.take(units)
+                if wait is not None:
+                    self.project_throttled += 1
+                    raise ApiError(
+                        429,
+                        "rateLimitExceeded",
+                        "Quota exceeded for quota metric 'Queries' and limit 'Queries per "
+                        "minute' of service 'gmail.googleapis.com' for consumer "
+                        "'project_number:1234567890'.",
+                    )
+                window.append((now, units))
+                self._project_minute += units
+            self.project_units += units
+            self.project_span[0] = self.project_span[0] or time.monotonic()
+            self.project_span[1] = time.monotonic()
+
     def charge(self, user: str, units: int) -> None:
+        self.charge_project(units)
         with self._lock:
             if self.quota_per_minute:
                 now = time.monotonic()
@@ -470,8 +513,21 @@ class FakeGoogle:
             admitted = min(slots, room)
             self.in_flight[user] = busy + admitted
             self.peak_in_flight = max(self.peak_in_flight, busy + admitted)
+            span = self.user_spans.setdefault(user, [time.monotonic(), 0.0])
+            span[1] = time.monotonic()
             self.concurrency_refusals += slots - admitted
             return user, admitted
+
+    def peak_users_syncing(self) -> int:
+        """The most users whose [first, last] request spans overlapped at one moment
+        (how many mailboxes a client synced at once)."""
+        edges = sorted([(a, 1) for a, _ in self.user_spans.values()]
+                       + [(b, -1) for _, b in self.user_spans.values()])
+        peak = now = 0
+        for _, step in edges:
+            now += step
+            peak = max(peak, now)
+        return peak
 
     def leave(self, user: str, admitted: int) -> None:
         with self._lock:
