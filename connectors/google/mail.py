@@ -48,7 +48,14 @@ from peerpulse.connectors.google.normalize import (
 from peerpulse.connectors.google.pacing import Pacer, QuotaWait
 from peerpulse.connectors.google.paging import PageTokens
 from peerpulse.connectors.google.services import GoogleApi, run_request
-from peerpulse.connectors.records import MessageMeta, Record, RecordKey, RecordKind, SyncBatch
+from peerpulse.connectors.records import (
+    MailCommand,
+    MessageMeta,
+    Record,
+    RecordKey,
+    RecordKind,
+    SyncBatch,
+)
 from peerpulse.connectors.state import StagedState
 
 log = logging.getLogger(__name__)
@@ -273,10 +280,11 @@ class MailSource:
 
     def _fetch_window(
         self, ids: list[str], method: str, window_start: int
-    ) -> tuple[list[MessageMeta], bool]:
+    ) -> tuple[list[MessageMeta | MailCommand], bool]:
         """Fetch ``ids`` in list order, a wave of concurrent batches at a time; stop (True)
-        once a whole batch is older than the window."""
-        out: list[MessageMeta] = []
+        once a whole batch is older than the window. The owner's digest action links come
+        back as MailCommand records, kept apart from messages downstream."""
+        out: list[MessageMeta | MailCommand] = []
         size = self._batch_size(method)
         wave = size * self.fetcher.in_flight
         for start in range(0, len(ids), wave):
