@@ -24,9 +24,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
 
+## lint: ruff, then mypy on the installed package layout. The folders install as
+## peerpulse.* (package-dir mapping in pyproject.toml), which mypy cannot follow, so
+## build/mypy/peerpulse links them under that name; checked as folders instead, every
+## peerpulse.* import would resolve to the bare top-level package and become Any.
+MYPY_TREE := build/mypy
 lint: $(STAMP)
 	$(BIN)/ruff check connectors rules worker tests benchmarks
-	$(BIN)/mypy connectors rules worker
+	rm -rf $(MYPY_TREE) && mkdir -p $(MYPY_TREE)/peerpulse
+	ln -s ../../../peerpulse/__init__.py ../../../peerpulse/py.typed \
+		../../../connectors ../../../rules ../../../worker $(MYPY_TREE)/peerpulse/
+	MYPYPATH=$(MYPY_TREE) $(BIN)/mypy -p peerpulse
 
 ## accuracy: inference precision/recall against the demo generator's ground truth
 accuracy: $(STAMP)

@@ -8,7 +8,7 @@ out) and the caller commits each batch with its cursor atomically.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -104,7 +104,10 @@ class Source(Protocol):
     whole organization, instead of per mailbox and hourly.
     """
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Read-only here: an attribute, even a narrower ``Literal`` one, fits."""
+        ...
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]: ...
 
@@ -119,6 +122,9 @@ def reads_directory(source: object) -> bool:
 
 
 class Connector(Protocol):
-    """A provider configured for one account: it offers one or more sources."""
+    """A provider configured for one account: it offers one or more sources.
 
-    def sources(self) -> list[Source]: ...
+    A sequence, not a list: callers only read it, and a connector may return a
+    list of its own source class (``list`` is invariant, ``Sequence`` is not)."""
+
+    def sources(self) -> Sequence[Source]: ...

@@ -200,7 +200,7 @@ def reciprocity(
     entries are left out; "you owe" agrees with it and stays.
     """
     model = ctx.rules.model
-    found: list[tuple[float, int, str, PeerView, str]] = []
+    found: list[tuple[float, int, str, PeerView, Balance]] = []
     for v in views:
         if ctx.blocked(v.email):
             continue

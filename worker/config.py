@@ -20,10 +20,11 @@ import re
 import tomllib
 from datetime import time as dtime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peerpulse.connectors.registry import registry
+from peerpulse.connectors.settings import ProviderSettings, StrictSettings
 from peerpulse.connectors.settings import SecretRef as BaseSecretRef
 from peerpulse.rules.tomlpos import format_path, key_line
 from peerpulse.worker import paths
@@ -87,8 +88,8 @@ class PrivacyConfig(_Strict):
 @functools.cache
 def _tagged(name: str, model: type[BaseModel]) -> type[BaseModel]:
     """``model`` with the ``type = "<name>"`` tag that picks it out of the union."""
-    tag: Any = Literal[name]  # type: ignore[valid-type]
-    return create_model(  # type: ignore[no-any-return, call-overload]
+    tag: Any = Literal[name]
+    return create_model(
         f"{model.__name__}[{name}]", __base__=model, type=(tag, ...)
     )
 
@@ -100,17 +101,36 @@ def _union(members: list[type[BaseModel]]) -> Any:
     return Annotated[Union[tuple(members)], Field(discriminator="type")]  # noqa: UP007
 
 
+def _tag_all(models: dict[str, type[BaseModel]]) -> dict[str, type[BaseModel]]:
+    """Each model tagged with its name, sorted by name, so that messages listing
+    them do not depend on install order."""
+    return {name: _tagged(name, model) for name, model in sorted(models.items())}
+
+
+if TYPE_CHECKING:
+    # The unions below are built at run time from the installed plugins, so the
+    # type checker cannot see their members. What every member is, statically: a
+    # provider's settings model (a delivery backend's) with the `type` tag that
+    # _tagged adds.
+    class SourceConfig(ProviderSettings):
+        type: str
+
+    class DeliveryConfig(StrictSettings):
+        type: str
+
+
 _REGISTRY = registry()
 # Every installed provider's [accounts.source] model and every delivery backend's
 # [accounts.delivery] model, tagged with its name (see connectors.registry).
-# Sorted by name, so that messages listing them do not depend on install order.
-SOURCE_MODELS = {n: _tagged(n, p.settings) for n, p in sorted(_REGISTRY.providers.items())}
-DELIVERY_MODELS = {n: _tagged(n, d.settings) for n, d in sorted(_REGISTRY.deliveries.items())}
-SourceConfig = _union(list(SOURCE_MODELS.values()))
-DeliveryConfig = _union(list(DELIVERY_MODELS.values()))
-SmtpDelivery = DELIVERY_MODELS["smtp"]
-FileDelivery = DELIVERY_MODELS["file"]
-StdoutDelivery = DELIVERY_MODELS["stdout"]
+SOURCE_MODELS = _tag_all({n: p.settings for n, p in _REGISTRY.providers.items()})
+DELIVERY_MODELS = _tag_all({n: d.settings for n, d in _REGISTRY.deliveries.items()})
+if not TYPE_CHECKING:
+    SourceConfig = _union(list(SOURCE_MODELS.values()))
+    DeliveryConfig = _union(list(DELIVERY_MODELS.values()))
+# The built-in backends (always registered), as members of DeliveryConfig.
+SmtpDelivery = cast("type[DeliveryConfig]", DELIVERY_MODELS["smtp"])
+FileDelivery = cast("type[DeliveryConfig]", DELIVERY_MODELS["file"])
+StdoutDelivery = cast("type[DeliveryConfig]", DELIVERY_MODELS["stdout"])
 
 
 class DigestConfig(_Strict):
@@ -143,9 +163,9 @@ class AccountConfig(_Strict):
     owner: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     aliases: list[str] = []
     timezone: str = "UTC"
-    source: SourceConfig  # type: ignore[valid-type]
+    source: SourceConfig
     digest: DigestConfig = DigestConfig()
-    delivery: DeliveryConfig = FileDelivery(type="file")  # type: ignore[valid-type]
+    delivery: DeliveryConfig = FileDelivery(type="file")
 
     @field_validator("timezone")
     @classmethod
@@ -209,7 +229,7 @@ class DirectoryConfig(_Strict):
     and the owner of the store's directory rows."""
 
     admin: str = Field(pattern=_EMAIL)
-    source: SourceConfig  # type: ignore[valid-type]
+    source: SourceConfig
     timezone: str = "UTC"
 
     _zone = field_validator("timezone")(_check_zone)
@@ -231,9 +251,9 @@ class ManagerTemplate(_Strict):
     (``org enroll``); ``name`` and ``owner`` come from the directory."""
 
     timezone: str = "UTC"
-    source: SourceConfig  # type: ignore[valid-type]
+    source: SourceConfig
     digest: DigestConfig = DigestConfig()
-    delivery: DeliveryConfig = FileDelivery(type="file")  # type: ignore[valid-type]
+    delivery: DeliveryConfig = FileDelivery(type="file")
 
     _zone = field_validator("timezone")(_check_zone)
 

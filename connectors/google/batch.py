@@ -107,7 +107,7 @@ class BatchFetcher:
         """One round, no retry: (id -> response, id -> retryable failure). A caller with
         more ids to fetch lets the failed ones join its next batches (:meth:`settle`)."""
         size = self.size_for(units_each)
-        chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+        chunks = [list(ids[i : i + size]) for i in range(0, len(ids), size)]
         results: dict[str, dict[str, Any]] = {}
         failed: dict[str, BaseException] = {}
         for ok, bad in self._run_all(chunks, make_request, units_each):

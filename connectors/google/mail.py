@@ -53,7 +53,14 @@ from peerpulse.connectors.google.normalize import (
 from peerpulse.connectors.google.pacing import Pacer, QuotaWait, retry_hint
 from peerpulse.connectors.google.paging import PageTokens
 from peerpulse.connectors.google.services import GoogleApi, run_request
-from peerpulse.connectors.records import MessageMeta, Record, RecordKey, RecordKind, SyncBatch
+from peerpulse.connectors.records import (
+    MailCommand,
+    MessageMeta,
+    Record,
+    RecordKey,
+    RecordKind,
+    SyncBatch,
+)
 from peerpulse.connectors.state import StagedState
 
 log = logging.getLogger(__name__)
@@ -298,7 +305,7 @@ class MailSource:
         stop_before: int | None = None,
         *,
         leftover_ok: bool = False,
-    ) -> tuple[list[MessageMeta], bool, list[str]]:
+    ) -> tuple[list[MessageMeta | MailCommand], bool, list[str]]:
         """Fetch ``ids`` in list order, a wave of concurrent full batches at a time; keep
         what is in the window; stop (True) once a whole batch is older than ``stop_before``
         (default: the window's start).
@@ -309,9 +316,11 @@ class MailSource:
         are handed back (the caller carries them in the cursor into the next page's
         batches), else they are fetched with retries here.
         A part that failed ``DEFER_LIMIT`` times is fetched with retries at once.
+        The owner's digest action links come back as MailCommand records, kept apart
+        from messages downstream.
         """
         stop_before = window_start if stop_before is None else stop_before
-        out: list[MessageMeta] = []
+        out: list[MessageMeta | MailCommand] = []
         size = self._batch_size(method)
         wave = size * self.fetcher.in_flight
         queue = deque(ids)
