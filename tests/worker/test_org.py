@@ -188,6 +188,12 @@ def test_duplicate_jobs_of_one_mailbox_run_one_at_a_time_and_send_once(org):
     assert len(_jobs(url)) == 3 * len(ACCOUNTS)
     workers = [Worker(config, "--one-shot", "--concurrency", "2") for _ in range(2)]
     logs = [w.wait() for w in workers]
+    # A one-shot worker stops when it finds nothing it may take; a duplicate still
+    # behind its mailbox's lock is not lost, it waits for the next worker run.
+    for _ in range(3):
+        if all(status != "todo" for _, status in _jobs(url)):
+            break
+        logs.append(Worker(config, "--one-shot").wait())
     assert _sent(sink) == Counter({f"{n}@example.com": 1 for n in ACCOUNTS}), logs
     digests = [status for task, status in _jobs(url) if task == "peerpulse.deliver_digest"]
     assert digests == ["succeeded"] * 2 * len(ACCOUNTS), _jobs(url)

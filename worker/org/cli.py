@@ -61,7 +61,8 @@ def add_parser(sub: Any) -> None:
                    help="when to look for stalled jobs (default every minute; a 6th field "
                    "gives seconds)")
     p.add_argument("--one-shot", action="store_true",
-                   help="stop when the queues are empty instead of waiting for more")
+                   help="stop when no job can be taken now instead of waiting for more (a job "
+                   "behind its mailbox's lock waits for the next worker)")
     now_arg(p)
     p.set_defaults(func=cmd_worker)
 
