@@ -32,6 +32,7 @@ from peerpulse.connectors.files.ics_blocks import (
     calendar_layout,
     quick_uid,
 )
+from peerpulse.connectors.files.ics_markers import MarkerSet, marker
 from peerpulse.connectors.records import (
     Attendee,
     EventInstance,
@@ -128,7 +129,9 @@ def _items(open_file: Opener, label: str, options: IcsOptions) -> Iterator[IcsIt
     pass gave for it (same source ids; the store keeps the last)."""
     layout = calendar_layout(open_file, _block_uid)
     contexts, has_calendar = layout.contexts, layout.has_calendar
-    seen: set[int] = set(layout.scattered)
+    seen = MarkerSet()  # every series expanded so far, 8 bytes each (see ics_markers)
+    for series in layout.scattered:
+        seen.add(series)
     scattered: set[int] = set(layout.scattered)
     group: list[tuple[int, Component]] = []
     group_key: tuple[int, str] | None = None
@@ -186,7 +189,7 @@ def _member(block: Block, number: int, label: str) -> tuple[str, Component] | Sk
 def _flush(
     key: tuple[int, str] | None,
     group: list[tuple[int, Component]],
-    seen: set[int],
+    seen: MarkerSet,
     scattered: set[int],
     contexts: dict[int, Calendar],
     label: str,
@@ -194,11 +197,11 @@ def _flush(
 ) -> Iterator[IcsItem]:
     if key is None or not group:
         return
-    marker = hash(key)  # a collision only sends a series through the second pass
-    if marker in seen:
-        scattered.add(marker)
+    series = marker(key)  # a collision only sends a series through the second pass
+    if series in seen:
+        scattered.add(series)
         return
-    seen.add(marker)
+    seen.add(series)
     yield from _expand_series(contexts.get(key[0], Calendar()), key[1], group, label, options)
 
 
@@ -214,13 +217,13 @@ def _scattered(
     with open_file() as handle:
         for number, block in _numbered_events(handle):
             uid = quick_uid(block.data)
-            if uid is not None and hash((block.calendar, uid)) not in scattered:
+            if uid is not None and marker((block.calendar, uid)) not in scattered:
                 continue
             member = _member(block, number, label)
             if isinstance(member, SkippedInput):
                 continue  # reported by the first pass
             key = (block.calendar, member[0])
-            if hash(key) in scattered:
+            if marker(key) in scattered:
                 groups.setdefault(key, []).append((number, member[1]))
     for (calendar, uid), members in groups.items():
         yield from _expand_series(contexts.get(calendar, Calendar()), uid, members, label,
