@@ -5,8 +5,9 @@ RECURRENCE-ID overrides, DST) after ``x-wr-timezone`` has turned Google's
 ``X-WR-TIMEZONE`` convention into standard TZIDs. Each UID is expanded on its
 own, so one broken series becomes one :class:`SkippedInput` naming its VEVENT
 instead of losing the file. The file is never parsed whole: it is split into
-VEVENT blocks as it is read (:mod:`.ics_blocks`), so memory stays flat on a
-calendar of a million events, and a broken block (Outlook has served files
+VEVENT blocks as it is read (:mod:`.ics_blocks`), so memory grows only by an
+8-byte marker per series (:mod:`.ics_markers`) and the bytes of scattered
+series on a calendar of a million events, and a broken block (Outlook has served files
 without ``END:VEVENT``) costs that block only.
 """
 
@@ -32,6 +33,7 @@ from peerpulse.connectors.files.ics_blocks import (
     calendar_layout,
     quick_uid,
 )
+from peerpulse.connectors.files.ics_markers import MarkerSet, marker
 from peerpulse.connectors.records import (
     Attendee,
     EventInstance,
@@ -95,7 +97,7 @@ def ics_items(path: Path, label: str, options: IcsOptions) -> Iterator[IcsItem]:
     """Every occurrence in the window, or a skip for each part that cannot be read.
 
     The file is read as a stream of VEVENT blocks (never parsed whole), so memory
-    stays flat however many events it holds."""
+    grows by ~70 bytes a VEVENT at most (docs/RELIABILITY.md), not by its events."""
     try:
         with path.open("rb"):
             pass
@@ -128,7 +130,9 @@ def _items(open_file: Opener, label: str, options: IcsOptions) -> Iterator[IcsIt
     pass gave for it (same source ids; the store keeps the last)."""
     layout = calendar_layout(open_file, _block_uid)
     contexts, has_calendar = layout.contexts, layout.has_calendar
-    seen: set[int] = set(layout.scattered)
+    seen = MarkerSet()  # every series expanded so far, 8 bytes each (see ics_markers)
+    for series in layout.scattered:
+        seen.add(series)
     scattered: set[int] = set(layout.scattered)
     group: list[tuple[int, Component]] = []
     group_key: tuple[int, str] | None = None
@@ -186,7 +190,7 @@ def _member(block: Block, number: int, label: str) -> tuple[str, Component] | Sk
 def _flush(
     key: tuple[int, str] | None,
     group: list[tuple[int, Component]],
-    seen: set[int],
+    seen: MarkerSet,
     scattered: set[int],
     contexts: dict[int, Calendar],
     label: str,
@@ -194,11 +198,11 @@ def _flush(
 ) -> Iterator[IcsItem]:
     if key is None or not group:
         return
-    marker = hash(key)  # a collision only sends a series through the second pass
-    if marker in seen:
-        scattered.add(marker)
+    series = marker(key)  # a collision only sends a series through the second pass
+    if series in seen:
+        scattered.add(series)
         return
-    seen.add(marker)
+    seen.add(series)
     yield from _expand_series(contexts.get(key[0], Calendar()), key[1], group, label, options)
 
 
@@ -209,22 +213,36 @@ def _scattered(
     label: str,
     options: IcsOptions,
 ) -> Iterator[IcsItem]:
-    """Second pass: every block of the scattered series, expanded together."""
-    groups: dict[tuple[int, str], list[tuple[int, Component]]] = {}
+    """Second pass: every block of the scattered series, expanded together.
+
+    The blocks wait as their bytes and are parsed again when their series is
+    expanded: a parsed VEVENT weighs ~10x its text, and at 1M events the 10,000
+    scattered series of the benchmark held as components were most of the peak."""
+    groups: dict[tuple[int, str], list[Block]] = {}
+    numbers: dict[tuple[int, str], list[int]] = {}
     with open_file() as handle:
         for number, block in _numbered_events(handle):
             uid = quick_uid(block.data)
-            if uid is not None and hash((block.calendar, uid)) not in scattered:
+            if uid is not None and marker((block.calendar, uid)) not in scattered:
                 continue
             member = _member(block, number, label)
             if isinstance(member, SkippedInput):
                 continue  # reported by the first pass
             key = (block.calendar, member[0])
-            if hash(key) in scattered:
-                groups.setdefault(key, []).append((number, member[1]))
-    for (calendar, uid), members in groups.items():
-        yield from _expand_series(contexts.get(calendar, Calendar()), uid, members, label,
-                                  options)
+            if marker(key) in scattered:
+                groups.setdefault(key, []).append(block)
+                numbers.setdefault(key, []).append(number)
+    for key in list(groups):
+        blocks_of, numbers_of = groups.pop(key), numbers.pop(key)
+        members = []
+        for number, block in zip(numbers_of, blocks_of, strict=True):
+            member = _member(block, number, label)
+            if not isinstance(member, SkippedInput):
+                members.append((number, member[1]))
+        calendar, uid = key
+        if members:
+            yield from _expand_series(contexts.get(calendar, Calendar()), uid, members,
+                                      label, options)
 
 
 def _block_uid(data: bytes) -> str | None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from icalendar import Calendar, Component
+from peerpulse.connectors.files.ics_markers import MarkerSet, marker
 
 #: Calendar properties a series' expansion needs from its VCALENDAR.
 CALENDAR_PROPS = (b"X-WR-TIMEZONE", b"METHOD", b"CALSCALE", b"VERSION", b"PRODID")
@@ -101,7 +102,7 @@ def blocks(handle: BinaryIO) -> Iterator[Block]:
 class Layout:
     """What the first, cheap pass learns about a file: per VCALENDAR index a
     calendar holding only its properties and time zones (what expanding a series
-    needs), whether the file had any VCALENDAR, and the ``hash((calendar, uid))``
+    needs), whether the file had any VCALENDAR, and the ``marker((calendar, uid))``
     of every series whose VEVENTs are not all adjacent (*scattered*)."""
 
     contexts: dict[int, Calendar]
@@ -120,7 +121,7 @@ def calendar_layout(open_file: Opener, uid_of: Callable[[bytes], str | None]) ->
     date, its override by a RECURRENCE-ID date-time)."""
     found: dict[int, _CalendarLines] = {}
     seen_calendar = False
-    seen: set[int] = set()
+    seen = MarkerSet()  # one 8-byte marker per series: see ics_markers
     scattered: set[int] = set()
     current: int | None = None
     with open_file() as handle:
@@ -135,12 +136,12 @@ def calendar_layout(open_file: Opener, uid_of: Callable[[bytes], str | None]) ->
                 uid = uid_of(block.data)
                 if uid is None:
                     continue
-                marker = hash((block.calendar, uid))
-                if marker != current:
-                    if marker in seen:
-                        scattered.add(marker)
-                    seen.add(marker)
-                    current = marker
+                series = marker((block.calendar, uid))
+                if series != current:
+                    if series in seen:
+                        scattered.add(series)
+                    seen.add(series)
+                    current = series
     if not seen_calendar:
         seen_calendar = _has_vcalendar(open_file)
     contexts = {index: _context(lines) for index, lines in found.items()}
