@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick bench-calendar bench-mail bench-google bench-google-first bench-microsoft bench-files accuracy enron chaos chaos-google chaos-microsoft chaos-org-google bench-org crash-loop fuzz-explore bench-ics screenshot clean
+.PHONY: demo test lint bench bench-quick bench-calendar bench-mail bench-google bench-google-first bench-microsoft bench-files accuracy enron chaos chaos-google chaos-microsoft chaos-org-google bench-org bench-org-digest crash-loop fuzz-explore bench-ics screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +91,12 @@ chaos-org-google: $(STAMP)
 ## requests per message, digest time at 10 vs 1,000 managers, RSS, database size (docs/SCALING.md)
 bench-org: $(STAMP)
 	$(BIN)/python -m benchmarks.org_google_bench --sizes 1 10 100 300 1000 --speedup-at 300 --concurrency 40
+
+## bench-org-digest: one manager's digest at 10 vs 1,000 managers (1,000 cloned in SQL from 10
+## synced), without and with a shared directory of 10 people per manager (docs/SCALING.md)
+bench-org-digest: $(STAMP)
+	$(BIN)/python -m benchmarks.org_digest_bench --repeat 60
+	$(BIN)/python -m benchmarks.org_digest_bench --repeat 40 --directory 10
 
 ## crash-loop: >= 100 SIGKILLs of `peerpulse run` at random moments, week after week, with an
 ## SMTP sink on 127.0.0.1; compared with the same weeks uninterrupted (minutes; not in `make test`)
