@@ -58,6 +58,7 @@ from peerpulse.worker.store.rows import (
 )
 from peerpulse.worker.store.shared_sql import SharedSqlMethods
 from peerpulse.worker.store.sqlite import StoreError
+from peerpulse.worker.store.sqlite_state import write_state_and_cursor
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 __all__ = ["PostgresStore", "is_postgres_url", "make_pool", "redact"]
@@ -351,27 +352,8 @@ class PostgresStore(SharedSqlMethods):
                     "DO UPDATE SET reason = excluded.reason, seen_at = excluded.seen_at",
                     [(account, source, i.location, i.reason, now_ts) for i in batch.skipped],
                 )
-            for change in batch.state:
-                if change.value is None:
-                    cur.execute(
-                        "DELETE FROM connector_state "
-                        "WHERE account = %s AND source = %s AND state_key = %s",
-                        (account, source, change.key),
-                    )
-                else:
-                    cur.execute(
-                        "INSERT INTO connector_state (account, source, state_key, value) "
-                        "VALUES (%s, %s, %s, %s) ON CONFLICT (account, source, state_key) "
-                        "DO UPDATE SET value = excluded.value",
-                        (account, source, change.key, change.value),
-                    )
-            if batch.cursor is not None:
-                cur.execute(
-                    "INSERT INTO cursors (account, source, cursor, updated_at) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (account, source) DO UPDATE SET "
-                    "cursor = excluded.cursor, updated_at = excluded.updated_at",
-                    (account, source, batch.cursor, now_ts),
-                )
+            write_state_and_cursor(_QmarkCursor(cur), account, source, batch.state, batch.cursor,
+                                   now_ts)
         return BatchOutcome(len(batch.upserts), deleted, len(batch.skipped))
 
     @staticmethod

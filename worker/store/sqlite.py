@@ -45,6 +45,7 @@ from peerpulse.worker.store.rows import (
     TitleChange,
 )
 from peerpulse.worker.store.shared_sql import SharedSqlMethods
+from peerpulse.worker.store.sqlite_state import write_state_and_cursor
 
 __all__ = [
     "AccountCounts",
@@ -341,27 +342,8 @@ class SqliteStore(SharedSqlMethods):
                     "DO UPDATE SET reason = excluded.reason, seen_at = excluded.seen_at",
                     (account, source, item.location, item.reason, now_ts),
                 )
-            for change in batch.state:
-                if change.value is None:
-                    cur.execute(
-                        "DELETE FROM connector_state "
-                        "WHERE account = ? AND source = ? AND state_key = ?",
-                        (account, source, change.key),
-                    )
-                else:
-                    cur.execute(
-                        "INSERT INTO connector_state (account, source, state_key, value) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT (account, source, state_key) "
-                        "DO UPDATE SET value = excluded.value",
-                        (account, source, change.key, change.value),
-                    )
-            if batch.cursor is not None:
-                cur.execute(
-                    "INSERT INTO cursors (account, source, cursor, updated_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (account, source) DO UPDATE SET cursor = excluded.cursor, "
-                    "updated_at = excluded.updated_at",
-                    (account, source, batch.cursor, now_ts),
-                )
+            write_state_and_cursor(cur, account, source, batch.state, batch.cursor,
+                                   now_ts)
         return BatchOutcome(len(batch.upserts), deleted, len(batch.skipped))
 
     def state_get(self, account: str, source: str, key: str) -> str | None:
