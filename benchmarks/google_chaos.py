@@ -163,15 +163,7 @@ def one_run(fake: Any, state: Path, store: Any, client_timeout: float, delay: fl
     connector.api.timeout = client_timeout
     for pacer in (connector.mail_pacer, connector.calendar_pacer):
         pacer.base_delay = delay
-    stored = 0
-    try:
-        for source in connector.sources():
-            for batch in source.sync(store.cursor("alice", source.name)):
-                store.apply_batch("alice", source.name, batch)
-                stored += len(batch.upserts) + len(batch.deletions)
-    finally:
-        connector.close()
-    return stored
+    return sync_all(store, connector)
 
 
 def until_complete(run: Callable[[], int], max_runs: int, scenario: Scenario) -> None:
@@ -284,13 +276,35 @@ class Comparison:
     parts_ratio: float
 
 
-def compare(clean: Scenario, chaos: Scenario) -> Comparison:
+def sync_all(store: Any, connector: Any) -> int:
+    """One run: every source of ``connector`` into ``store`` as account alice, batch by
+    batch as the worker does; the records and deletions stored. Closes the connector."""
+    stored = 0
+    try:
+        for source in connector.sources():
+            for batch in source.sync(store.cursor("alice", source.name)):
+                store.apply_batch("alice", source.name, batch)
+                stored += len(batch.upserts) + len(batch.deletions)
+    finally:
+        connector.close()
+    return stored
+
+
+def row_differences(
+    clean: dict[str, Counter[Any]], chaos: dict[str, Counter[Any]]
+) -> tuple[int, int, int]:
+    """(lost, extra, duplicated) rows of the chaos store against the clean one."""
     lost = extra = duplicated = 0
-    for table, rows in clean.rows.items():
-        got = chaos.rows.get(table, Counter())
+    for table, rows in clean.items():
+        got = chaos.get(table, Counter())
         lost += sum((rows - got).values())
         extra += sum((got - rows).values())
         duplicated += sum(n - 1 for n in got.values() if n > 1)
+    return lost, extra, duplicated
+
+
+def compare(clean: Scenario, chaos: Scenario) -> Comparison:
+    lost, extra, duplicated = row_differences(clean.rows, chaos.rows)
     return Comparison(
         lost=lost,
         extra=extra,

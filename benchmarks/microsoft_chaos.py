@@ -39,7 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.google_chaos import Comparison, snapshot, until_complete
+from benchmarks.google_chaos import (
+    Comparison,
+    row_differences,
+    snapshot,
+    sync_all,
+    until_complete,
+)
 
 USER = "alice@contoso.com"
 PAGE_CAP = 20  # Graph serves smaller pages than asked when it wants to; small pages = more requests
@@ -134,15 +140,7 @@ def graph_run(fake: Any, state: Path, store: Any, client_timeout: float, delay: 
     connector.session.timeout = client_timeout
     connector.client.sleep = lambda seconds: time.sleep(seconds * delay)
     connector.client.credentials.sleep = connector.client.sleep
-    stored = 0
-    try:
-        for source in connector.sources():
-            for batch in source.sync(store.cursor("alice", source.name)):
-                store.apply_batch("alice", source.name, batch)
-                stored += len(batch.upserts) + len(batch.deletions)
-    finally:
-        connector.close()
-    return stored
+    return sync_all(store, connector)
 
 
 def positions(store: Any) -> tuple[dict[str, Any], bool]:
@@ -225,12 +223,7 @@ def graph_scenario(
 
 
 def compare(clean: Scenario, chaos: Scenario) -> Comparison:
-    lost = extra = duplicated = 0
-    for table, rows in clean.rows.items():
-        got = chaos.rows.get(table, Counter())
-        lost += sum((rows - got).values())
-        extra += sum((got - rows).values())
-        duplicated += sum(n - 1 for n in got.values() if n > 1)
+    lost, extra, duplicated = row_differences(clean.rows, chaos.rows)
     return Comparison(
         lost=lost,
         extra=extra,

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.google_chaos import snapshot, until_complete
+from benchmarks.google_chaos import snapshot, sync_all, until_complete
 from benchmarks.microsoft_chaos import USER, Scenario, compare
 
 PASSWORD = "correct horse"
@@ -91,15 +91,7 @@ def one_run(tmp: Path, store: Any) -> int:
                             timezone="Europe/Berlin", now=NOW, subjects="kept",
                             committed_state=store_state(store, "alice"))
     connector = ExchangeConnector(context, settings)
-    stored = 0
-    try:
-        for source in connector.sources():
-            for batch in source.sync(store.cursor("alice", source.name)):
-                store.apply_batch("alice", source.name, batch)
-                stored += len(batch.upserts) + len(batch.deletions)
-    finally:
-        connector.close()
-    return stored
+    return sync_all(store, connector)
 
 
 def positions(store: Any) -> dict[str, Any]:
