@@ -29,7 +29,7 @@ from peerpulse.rules.peers import Directory
 from peerpulse.rules.tally import Ledger
 
 #: Bumped whenever inference or this layout changes: older checkpoints are rebuilt.
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 _MAGIC = "peerpulse-checkpoint"
 

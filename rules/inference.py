@@ -14,7 +14,7 @@ lookups and a tuple append per interaction, nothing else.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -190,6 +190,7 @@ def infer_events(
     now_ts = now.timestamp()
     ahead_ts = now_ts + rules.model.recommend.already_scheduled_days * DAY
     organizing = rules.model.reciprocity.organizing_initiates
+    max_people = rules.model.reciprocity.max_people
     hooks = hooks or Hooks()
     busy_lo, busy_hi = hooks.busy_window
     # A recurring series is initiated once, by its first occurrence; the rest are
@@ -226,8 +227,11 @@ def infer_events(
                     if p.response is not ResponseStatus.DECLINED:
                         ledger.upcoming(p.email, start, kind)
             continue
-        by_me = organizing and i_organize
-        organizer = identity.resolve(event.organizer) if organizing and event.organizer else None
+        # Addressed to more than max_people (the others besides the organizer are
+        # as many as the people besides me), a meeting is an announcement: no one's initiative.
+        proposes = organizing and len(people) <= max_people
+        by_me = proposes and i_organize
+        organizer = identity.resolve(event.organizer) if proposes and event.organizer else None
         if event.recurring and (by_me or organizer):
             first = series_first.get(event.series_id)
             if first is None or (start, rid) < first:
@@ -333,6 +337,7 @@ def infer_messages(
     weights = rules.model.kinds.weights
     w_sent, w_received, w_reply = weights.mail_sent, weights.mail_received, weights.reply_bonus
     first_initiates = rules.model.reciprocity.first_message_initiates
+    max_people = rules.model.reciprocity.max_people
     celebrate = rules.celebrate_subjects
     celebrate_from = now_ts - rules.model.celebrate.window_days * DAY
     owner = identity.owner
@@ -399,7 +404,8 @@ def infer_messages(
                 _close_threads(m, counterparts, subject_key if answered else "", open_ids,
                                open_keys, persons)
             row = (at, "mail_sent", w_sent + w_reply if is_reply else w_sent, rid,
-                   first_initiates and not is_reply, False, is_reply)
+                   first_initiates and not is_reply and len(counterparts) <= max_people,
+                   False, is_reply)
             for email in counterparts:
                 rows = peer_rows.get(email)
                 if rows is not None:
@@ -456,9 +462,14 @@ def infer_messages(
                 counts[UNKNOWN] = counts.get(UNKNOWN, 0) + 1
             continue
         counts["kinds.mail_received"] = counts.get("kinds.mail_received", 0) + 1
+        # To more than max_people (me included), a new thread is an announcement: it
+        # asks no one in particular for an answer, so it is neither an initiative
+        # nor a thread left waiting for mine.
+        asks = not is_reply and (
+            len(to) + len(cc) <= max_people or _addressed(to, cc, known, resolve) <= max_people)
         rows.append((at, "mail_received", w_received + w_reply if is_reply else w_received, rid,
-                     False, first_initiates and not is_reply, is_reply))
-        if not is_reply and m.message_id:
+                     False, first_initiates and asks, is_reply))
+        if asks and m.message_id:
             persons[sender].open_threads[m.message_id] = at
             open_ids[m.message_id] = sender
             if subject_key:
@@ -511,3 +522,9 @@ def _remember(threads: dict[tuple[str, str], float], peers: Iterable[str], key: 
         first = threads.get((peer, key))
         if first is None or at < first:
             threads[(peer, key)] = at
+
+
+def _addressed(to: Sequence[str], cc: Sequence[str], known: dict[str, str],
+               resolve: Callable[[str], str]) -> int:
+    """How many people a mail names in To and Cc, aliases of one person counted once."""
+    return len({known.get(a) or resolve(a) for a in (*to, *cc)})

@@ -201,6 +201,7 @@ class Reciprocity(_Section):
     window_days: int = Field(default=180, ge=1, le=3650)
     min_difference: int = Field(default=3, ge=1)
     min_ratio: float = Field(default=2.0, ge=1)
+    max_people: int = Field(default=5, ge=1)
 
 
 class Feedback(_Section):

@@ -170,6 +170,31 @@ def test_reply_earns_the_reply_bonus_and_does_not_initiate() -> None:
     assert counted["mail_sent"].initiated_by_me
 
 
+@pytest.mark.parametrize("addressed, initiates", [(5, True), (6, False)])
+def test_an_announcement_to_many_is_nobodys_initiative(addressed: int, initiates: bool) -> None:
+    """A new thread or a meeting addressed to more than `[reciprocity] max_people` (5)
+    people is an announcement ("Baby boy!" to a management team, in the Enron
+    mail): still an interaction with each, but it makes no one owe an answer."""
+    others = (FIN, *OTHERS[: addressed - 1])
+    sent = run([], [mail(days_ago(3), ME, others)]).explain(FIN).counted
+    assert [i.initiated_by_me for i in sent] == [initiates]
+    received = run([], [mail(days_ago(3), FIN, (ME, *OTHERS[: addressed - 1]))])
+    (got,) = received.explain(FIN).counted
+    assert got.initiated_by_them is initiates
+    assert received.views[FIN].unanswered == int(initiates)
+    held = run([meeting(days_ago(3), *others)]).explain(FIN).counted
+    assert [i.initiated_by_me for i in held] == [initiates]
+    proposed = run([meeting(days_ago(3), *others, organizer=FIN)]).explain(FIN).counted
+    assert [i.initiated_by_them for i in proposed] == [initiates]
+
+
+def test_an_announcement_counts_an_aliased_recipient_once() -> None:
+    """Five people under six addresses (an alias in Cc) is still a conversation."""
+    got = run([], [mail(days_ago(3), FIN, (ME, *OTHERS[:3]), cc=("finley@corp.example",
+                                                                  OTHERS[0]))])
+    assert [i.initiated_by_them for i in got.explain(FIN).counted] == [True]
+
+
 def test_excluded_records_are_attributed_to_the_person_with_the_rule() -> None:
     declined = meeting(days_ago(3), FIN, my_response=D, organizer=FIN, uid="declined-1")
     listed = mail(days_ago(2), FIN, (ME,), list_id="x", mid="list-1@corp.example")

@@ -13,7 +13,8 @@ Lines of ``ground_truth.jsonl``::
 
 ``initiated`` says who took the initiative in that record: ``"me"`` (the
 owner organized the meeting or wrote a mail that answers nothing), ``"them"``
-(the peer did), or ``null`` (a reply, or a meeting someone else organized). A
+(the peer did), or ``null`` (a reply, a meeting someone else organized, or an
+announcement: a mail or meeting addressed to more than five people). A
 recurring series is initiated once, by its first occurrence that is held; its
 other occurrences are meetings, not initiatives.
 
@@ -38,6 +39,7 @@ BOT_SENDER_GLOBS = ("noreply*", "no-reply*", "donotreply*", "do-not-reply*", "no
                     "notification*", "mailer-daemon*", "postmaster*", "bounce*")
 MAX_ATTENDEES = 25
 MAX_RECIPIENTS = 15
+MAX_ADDRESSED = 5  # more people addressed: an announcement, nobody's initiative
 ATTENDING = ("ACCEPTED", "TENTATIVE")
 
 TRAP_REASONS = ("declined", "cancelled", "all_hands", "too_big", "list_mail", "bot", "auto_reply",
@@ -138,12 +140,12 @@ class GroundTruth:
         kind = event_kind(title, 1 + len(others))
         if any(self.is_peer(p) for p in live) and kind != event_kind(title, 1 + len(live)):
             raise ValueError(f"{record}: size depends on counting declined attendees")
-        initiative = True
+        initiative = len(others) <= MAX_ADDRESSED
         if spec.recurrence is not None or spec.recurrence_id is not None:
             first = self._series_started.setdefault(spec.uid, start)
             if start < first:
                 raise ValueError(f"{record}: series occurrences must be written in order")
-            initiative = first == start
+            initiative = initiative and first == start
         for who, status in others.items():
             if not self.is_peer(who):
                 self._trap("not_a_peer", record, who, when)
@@ -208,17 +210,19 @@ class GroundTruth:
                 self._record_trap("self_only", record, [], when)
             for who in targets:
                 if self.is_peer(who):
+                    announced = mail.in_reply_to or len(targets) > MAX_ADDRESSED
                     self._interaction(who, when, "mail_sent", record,
-                                      None if mail.in_reply_to else "me")
+                                      None if announced else "me")
                 else:
                     self._trap("not_a_peer", record, who, when)
             return
         if self._owner not in direct:
             raise ValueError(f"{record}: received mail must name the owner in To or Cc")
         if self.is_peer(sender):
+            asks = not mail.in_reply_to and len(direct) <= MAX_ADDRESSED
             self._interaction(sender, when, "mail_received", record,
-                              None if mail.in_reply_to else "them")
-            if not mail.in_reply_to:
+                              "them" if asks else None)
+            if asks:
                 self._open_threads[mail.thread_id] = (sender, when)
         else:
             self._trap("not_a_peer", record, sender, when)
