@@ -28,6 +28,7 @@ Exit 0 when every goal is met, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import sys
@@ -41,6 +42,7 @@ from peerpulse.rules.engine import EngineInputs, compute
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.scoring import tie_strength
 from peerpulse.rules.views import PeerView
+from peerpulse.worker.freshness import QUIET_DAYS, quiet_sources
 
 DOMAIN = "enron.example"
 
@@ -115,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     pick_strengths: list[float] = []
     base_strengths: list[float] = []
     crashes = 0
+    cut_off = 0
     leader_picks = 0
     by_email = {p.email: p for p in directory}
     for pid in owners:
@@ -142,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         if pid not in senior:
             continue
         d = result.digest
+        newest = max((m.timestamp for m in mailbox if m.timestamp <= now), default=None)
+        quiet = quiet_sources({"mail": newest}, now)
+        if quiet:  # what worker/pipeline.py adds from the store
+            cut_off += 1
+            d = dataclasses.replace(d, stats={**d.stats, "quiet_sources": quiet})
         if any(n.lower() in (people[pid].name + " " + owner).lower() for n in args.show):
             _show(d, owner, now)
         named = [e.email for e in d.reconnect] + [e.person.email for e in d.reciprocity]
@@ -171,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     ratio = mean_picks / mean_base if mean_base else 0.0
     print(f"owners: {len(owners)} computed, {len(senior)} senior measured, digest {period}, "
           f"crashes: {crashes}")
+    print(f"senior owners whose mail stops more than {QUIET_DAYS} days before the digest "
+          f"(their digest says so at the top): {cut_off}")
     print(f"reconnect picks: {picks}; with >= 3 prior interactions: {with_history} "
           f"(share {share:.2f}, goal >= 0.90)")
     print(f"mean strength at last contact: picks {mean_picks:.3f}, longest-silent baseline "

@@ -22,6 +22,7 @@ from peerpulse.rules.slots import next_monday, week_window
 from peerpulse.worker import checkpoint, overrides
 from peerpulse.worker.config import DIRECTORY_ACCOUNT, WEEKDAYS, AccountConfig, Settings
 from peerpulse.worker.errors import RulesError
+from peerpulse.worker.freshness import quiet_sources
 from peerpulse.worker.schedule import period_of
 from peerpulse.worker.store import Store
 from peerpulse.worker.talking_points import talking_points
@@ -114,6 +115,10 @@ def compute_for_account(
     if reads is not None:
         checkpoint.keep(store, account.name, reads, fp, since, result.checkpoint)
     digest = _with_actions(result.digest, store, settings, account, now)
+    mail, event = store.newest_record_times(account.name, now)
+    quiet = quiet_sources({"mail": mail, "calendar": event}, now)
+    if quiet:
+        digest = dataclasses.replace(digest, stats={**digest.stats, "quiet_sources": quiet})
     if settings.privacy.subjects == "kept":
         points = talking_points(store, account.name, result.views, digest_people(digest))
         if points:

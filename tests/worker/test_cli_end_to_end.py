@@ -105,6 +105,30 @@ def test_digest_json_matches_the_published_schema(org, first_run):
     assert digest["peer_of_the_week"]["person"]["reasons"]
 
 
+def test_a_record_that_stops_weeks_before_the_digest_is_named_at_the_top(org, first_run):
+    """An export taken a month ago reads as a month of silence with everyone: the
+    digest says where the record stops instead of presenting every tie as slipping
+    (seen on the Enron mail, where some mailboxes end in July)."""
+    _, config = org
+    code, out, _ = cli("--config", str(config), "digest", "--dry-run", "--format", "json",
+                       "--now", NOW)
+    assert code == 0 and "quiet_sources" not in json.loads(out)["stats"]
+    later = "2026-12-23T09:30:00+00:00"  # the demo's mail and meetings end on 22 Nov
+    code, out, _ = cli("--config", str(config), "digest", "--dry-run", "--format", "json",
+                       "--now", later)
+    assert code == 0
+    jsonschema.validate(json.loads(out), json.loads(
+        (REPO / "docs" / "digest.schema.json").read_text()))
+    quiet = {q["kind"]: q for q in json.loads(out)["stats"]["quiet_sources"]}
+    assert set(quiet) == {"mail", "calendar"}
+    assert quiet["mail"]["newest"] <= "2026-11-22" and int(quiet["mail"]["days"]) > 14
+    code, out, _ = cli("--config", str(config), "digest", "--dry-run", "--now", later)
+    assert code == 0
+    head = " ".join(out.split("PEER OF THE WEEK")[0].split())
+    assert "WARNING: The newest mail on record is from" in head
+    assert "newest meeting on record" in head
+
+
 def test_explain_shows_counted_and_excluded_records_for_a_peer(org, first_run):
     _, config = org
     code, out, _ = cli("--config", str(config), "digest", "--dry-run", "--format", "json",

@@ -122,6 +122,19 @@ def test_accounts_do_not_see_each_others_records(backend):
     assert list(backend.iter_messages("b")) == []
 
 
+def test_newest_record_times_look_only_at_or_before_the_bound(backend):
+    """The digest's "your record stops early" check (worker/freshness.py): future
+    meetings and other accounts' records must not make a cut-off record look fresh."""
+    assert backend.newest_record_times("a", T0) == (None, None)
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(1), message(5), event(2), event(9)]))
+    backend.apply_batch("b", "s", SyncBatch(upserts=[message(7)]))
+    bound = T0 + timedelta(days=3)
+    assert backend.newest_record_times("a", bound) == (T0 + timedelta(hours=5),
+                                                        T0 + timedelta(days=2))
+    assert backend.newest_record_times("a", T0 + timedelta(hours=5)) == (
+        T0 + timedelta(hours=5), None)
+
+
 def test_a_title_change_is_recorded_with_the_syncs_clock(backend):
     person = Person("lee@example.com", "Lee", (), "Finance", "Manager")
     backend.apply_batch("a", "dir", SyncBatch(upserts=[person]), now=T0)

@@ -181,6 +181,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
             + " this run: this digest uses what was stored before. `peerpulse status` "
             "shows the error." if digest.stats.get("stale_sources") else ""
         ),
+        "quiet": _quiet_text(digest.stats.get("quiet_sources"), today),
         "timezone": printable_line(digest.timezone, 64),
         "commands": _commands_view(digest.stats.get("commands")),
         "is_empty": digest.is_empty and not digest.owner_missing,
@@ -402,6 +403,24 @@ def _pct(rate: float, top: float) -> int:
 def _blocks(rate: float, top: float, width: int = 12) -> str:
     filled = 0 if _shown_empty(rate) else max(1, round(rate / top * width))
     return "\u2588" * filled + "\u2591" * (width - filled)
+
+
+def _quiet_text(quiet: object, today: date) -> str:
+    """The warning for a record that stopped (worker/freshness.py), or ""."""
+    if not isinstance(quiet, list) or not quiet:
+        return ""
+    what = {"mail": "mail", "calendar": "meeting"}
+    parts = [
+        f"the newest {what.get(str(q.get('kind')), 'record')} on record is from "
+        f"{_day(str(q.get('newest') or ''), today)} ({span(int(q.get('days') or 0))} ago)"
+        for q in quiet if isinstance(q, dict)
+    ]
+    found = printable_line("; ".join(parts), 240)
+    return (
+        found[:1].upper() + found[1:] + ". If you have been in touch with people since, peerpulse is not seeing it: "
+        "check the export or `peerpulse status`. The advice below counts nothing after "
+        "that day, so ties may look more overdue than they are."
+    )
 
 
 # -- dates -------------------------------------------------------------------------

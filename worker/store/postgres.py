@@ -660,6 +660,18 @@ class PostgresStore(SharedSqlMethods):
             codec.from_epoch(max(highs)) if highs else None,
         )
 
+    def newest_record_times(
+        self, account: str, until: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        bound = codec.to_epoch(until)
+        mail, event = self._one(
+            "SELECT (SELECT MAX(ts) FROM messages WHERE account = %s AND ts <= %s), "
+            "(SELECT MAX(start_ts) FROM events WHERE account = %s AND start_ts <= %s)",
+            (account, bound, account, bound),
+        )
+        return (codec.from_epoch(mail) if mail is not None else None,
+                codec.from_epoch(event) if event is not None else None)
+
     def source_statuses(self, account: str) -> list[SourceStatus]:
         with self._transaction() as cur:
             cur.execute(

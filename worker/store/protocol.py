@@ -248,6 +248,13 @@ class Store(Protocol):
 
     def counts(self, account: str) -> AccountCounts: ...
 
+    def newest_record_times(
+        self, account: str, until: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        """The newest stored mail and the newest event start at or before ``until``
+        (None when there is none): an indexed lookup, cheap enough for every digest."""
+        ...
+
     def source_statuses(self, account: str) -> list[SourceStatus]: ...
 
     def skipped_inputs(self, account: str, limit: int = 20) -> list[tuple[str, str, str]]: ...

@@ -702,6 +702,18 @@ class SqliteStore(SharedSqlMethods):
             codec.from_epoch(max(highs)) if highs else None,
         )
 
+    def newest_record_times(
+        self, account: str, until: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        bound = (account, codec.to_epoch(until))
+        mail = self._db.execute(
+            "SELECT MAX(ts) FROM messages WHERE account = ? AND ts <= ?", bound).fetchone()[0]
+        event = self._db.execute(
+            "SELECT MAX(start_ts) FROM events WHERE account = ? AND start_ts <= ?", bound
+        ).fetchone()[0]
+        return (codec.from_epoch(mail) if mail is not None else None,
+                codec.from_epoch(event) if event is not None else None)
+
     def source_statuses(self, account: str) -> list[SourceStatus]:
         sources = {
             row[0]
