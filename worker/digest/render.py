@@ -417,9 +417,10 @@ def _quiet_text(quiet: object, today: date) -> str:
     ]
     found = printable_line("; ".join(parts), 240)
     return (
-        found[:1].upper() + found[1:] + ". If you have been in touch with people since, peerpulse is not seeing it: "
-        "check the export or `peerpulse status`. The advice below counts nothing after "
-        "that day, so ties may look more overdue than they are."
+        found[:1].upper() + found[1:] + ". If you have been in touch with people since, "
+        "peerpulse is not seeing it: check the export or `peerpulse status`. "
+        "The advice below counts nothing after that day, so ties may look more "
+        "overdue than they are."
     )
 
 
