@@ -36,6 +36,7 @@ import traceback
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from peerpulse.connectors.records import Direction, MessageMeta, Person
 from peerpulse.rules.engine import EngineInputs, compute
@@ -67,6 +68,9 @@ def load(corpus: Path) -> tuple[dict[int, Person], list[tuple[int, float, str, i
         mid, _file, at, subject, sender = line.split("\t")
         messages.append((int(mid), float(at), subject, int(sender), recipients.get(int(mid), [])))
     return people, messages
+
+
+CHICAGO = ZoneInfo("America/Chicago")  # the owners' zone in EngineInputs below
 
 
 def _strength_at_last(view: PeerView, rules: object) -> float:
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     owners = [pid for pid, p in people.items() if p.manages_anyone]
     senior = set(owners)
     owners = list(people)  # everyone computes (crashes count over all 156); figures: seniors
-    picks = with_history = 0
+    picks = with_history = on_days = 0
     pick_strengths: list[float] = []
     base_strengths: list[float] = []
     crashes = 0
@@ -166,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [result.views[e.email] for e in result.digest.reconnect]
         picks += len(chosen)
         with_history += sum(1 for v in chosen if v.score.interactions >= 3)
+        on_days += sum(1 for v in chosen if len(
+            {datetime.fromtimestamp(r[0], CHICAGO).date() for r in v.rows}) >= 3)
         pick_strengths += [_strength_at_last(v, rules) for v in chosen]
         contacted = [v for v in result.views.values()
                      if v.score.last_at is not None and not v.upcoming]
@@ -182,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"senior owners whose mail stops more than {QUIET_DAYS} days before the digest "
           f"(their digest says so at the top): {cut_off}")
     print(f"reconnect picks: {picks}; with >= 3 prior interactions: {with_history} "
-          f"(share {share:.2f}, goal >= 0.90)")
+          f"(share {share:.2f}, goal >= 0.90); on >= 3 separate days: {on_days} "
+          f"(share {on_days / picks if picks else 0.0:.2f})")
     print(f"mean strength at last contact: picks {mean_picks:.3f}, longest-silent baseline "
           f"{mean_base:.3f} (ratio {ratio:.2f}, goal >= 1.30)")
     print(f"peer picks that are leaders by title: {leader_picks} (goal 0)")

@@ -302,6 +302,18 @@ def test_an_acquaintance_with_two_messages_is_never_a_reconnect_pick() -> None:
     assert [e.email for e in digest.reconnect] == [HR]
 
 
+def test_one_afternoons_thread_is_one_exchange_not_a_tie_to_reconnect() -> None:
+    """Three mails on one day 200 days ago ("646 days overdue" on the Enron mail) are
+    one exchange; the same three on three days are a history."""
+    day = days_ago(200)
+    thread = [mail(day, ME, (HR,)), mail(day + timedelta(hours=1), HR, (ME,)),
+              mail(day + timedelta(hours=2), ME, (HR,))]
+    assert HR not in [e.email for e in run([], thread).digest.reconnect]
+    spread = [mail(days_ago(200 + n), ME if n % 2 == 0 else HR, (HR if n % 2 == 0 else ME,))
+              for n in range(3)]
+    assert [e.email for e in run([], spread).digest.reconnect] == [HR]
+
+
 def test_reconnect_minimum_history_is_configurable() -> None:
     rules = load_rules([("r.toml", "[recommend]\nreconnect_min_interactions = 2\n")])
     messages = [mail(days_ago(400), ME, (HR,)), mail(days_ago(399), HR, (ME,))]
