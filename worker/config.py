@@ -274,6 +274,18 @@ class ManagerOverride(_Strict):
         return None if value is None else _check_zone(value)
 
 
+class JobRetention(_Strict):
+    """``[organization.job_retention]``: how long finished task-queue jobs are kept.
+
+    Why: Procrastinate keeps every finished job (and its events) for good; at
+    100,000 managers the hourly ticks finish about 2.4 million jobs a day. Succeeded
+    jobs are only history; failed ones (and cancelled or aborted) are what an
+    administrator looks into, so they are kept longer."""
+
+    succeeded_days: int = Field(default=7, ge=1, le=3650)
+    failed_days: int = Field(default=30, ge=1, le=3650)  # also cancelled and aborted
+
+
 class OrganizationConfig(_Strict):
     """``[organization]``: one directory for everyone, and enrollment from it
     (docs/ORGANIZATION.md). Needs ``[database]``."""
@@ -283,6 +295,7 @@ class OrganizationConfig(_Strict):
     opt_out: list[str] = []  # addresses never enrolled
     opt_out_file: str | None = None  # one address a line, '#' comments
     overrides: dict[str, ManagerOverride] = {}
+    job_retention: JobRetention = JobRetention()
 
     @field_validator("opt_out")
     @classmethod
