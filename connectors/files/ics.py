@@ -337,7 +337,7 @@ def _expand_series(
     for occurrence in occurrences:
         try:
             end_prop: Any = occurrence.get("DTEND")
-            start: Any = occurrence["DTSTART"].dt  # type: ignore[union-attr]
+            start: Any = occurrence["DTSTART"].dt
             span = (start, end_prop.dt if end_prop is not None else start)
             yield _instance(occurrence, span, uid, recurring, cancelled_file, options)
         except Exception as exc:

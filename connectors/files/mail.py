@@ -168,7 +168,7 @@ def parse_date_plain(value: str | None) -> datetime | None:
         if parts is None:
             return None
         offset = parts[9] or 0
-        moment = datetime(*parts[:6], tzinfo=timezone(timedelta(seconds=offset)))  # type: ignore[misc]
+        moment = datetime(*parts[:6], tzinfo=timezone(timedelta(seconds=offset)))
     except (ValueError, OverflowError, TypeError):
         return None
     if not 1971 <= moment.year <= 2200:
@@ -287,7 +287,7 @@ def mbox_starts_at(path: Path, offset: int) -> bool:
         return MboxScanner(handle, offset).starts_with_message()
 
 
-def _open_gz(path: Path, mode: str):  # type: ignore[no-untyped-def]
+def _open_gz(path: Path, mode: str):
     import gzip
 
     return gzip.open(path, mode)

@@ -42,6 +42,11 @@ from peerpulse.connectors.google.settings import GoogleSettings
 # Aim a little under the quota: timing jitter must not turn into 429s.
 HEADROOM = 0.95
 CALENDAR_REQUESTS_PER_MINUTE = 500  # Calendar allows 600 per user per minute
+# Calendar's per-project quota: "10,000 requests/min per project and 600 requests/min per
+# user per project, on a sliding window" (developers.google.com/workspace/calendar/api/
+# guides/quota; /work/shared/research/api-limits-and-semantics.md, 2.2). At 600 a user,
+# 17 mailboxes syncing at full speed spend it: an organization's hourly tick does.
+CALENDAR_PROJECT_REQUESTS_PER_MINUTE = 10_000
 DIRECTORY_REQUESTS_PER_MINUTE = 2000  # Directory allows 2,400
 
 
@@ -61,6 +66,19 @@ def project_pacer(settings: GoogleSettings, credentials: Any) -> Any:
         return None
     project = settings.quota_project or getattr(credentials, "project_id", None) or "default"
     return project_limiter(str(project), rate * HEADROOM)
+
+
+def calendar_project_pacer(settings: GoogleSettings, credentials: Any) -> Any:
+    """The project-wide Calendar limiter (1 unit a request), when the project is paced
+    (``project_calendar_requests_per_minute`` or ``project_quota_units_per_minute``
+    set): its own bucket (row ``<project>/calendar``), as Calendar's quota is apart
+    from Gmail's."""
+    rate = settings.project_calendar_requests_per_minute
+    if not rate and not settings.project_quota_units_per_minute:
+        return None
+    project = settings.quota_project or getattr(credentials, "project_id", None) or "default"
+    return project_limiter(f"{project}/calendar",
+                           (rate or CALENDAR_PROJECT_REQUESTS_PER_MINUTE) * HEADROOM)
 
 
 def subject_for(context: SourceContext, settings: GoogleSettings) -> str:
@@ -118,9 +136,10 @@ class GoogleConnector:
             gate=gate_for("gmail", user, settings.concurrent_requests),
             project=project_pacer(settings, credentials),
         ), k)
-        self.calendar_pacer = scaled(
-            Pacer(bucket_for("calendar", user, CALENDAR_REQUESTS_PER_MINUTE * k, 10)), k
-        )
+        self.calendar_pacer = scaled(Pacer(
+            bucket_for("calendar", user, CALENDAR_REQUESTS_PER_MINUTE * k, 10),
+            project=calendar_project_pacer(settings, credentials),
+        ), k)
         self.directory_pacer = scaled(
             Pacer(bucket_for("directory", user, DIRECTORY_REQUESTS_PER_MINUTE * k, 10)), k
         )

@@ -29,7 +29,9 @@ class GoogleSettings(ProviderSettings):
     stops after ``time_budget_seconds`` and resumes next run.
     ``project_quota_units_per_minute`` paces every mailbox of ``quota_project``
     together under the project's Gmail quota (in organization mode across all
-    workers, through the shared database: docs/ORGANIZATION.md).
+    workers, through the shared database: docs/ORGANIZATION.md); the project's
+    Calendar requests are then paced too, under
+    ``project_calendar_requests_per_minute`` (default Calendar's 10,000).
     """
 
     mode: Literal["user", "service_account"] = "user"
@@ -59,6 +61,9 @@ class GoogleSettings(ProviderSettings):
     # docs/GOOGLE.md), shared by every mailbox and every worker; unset: not enforced here.
     project_quota_units_per_minute: int | None = Field(default=None, ge=100)
     quota_project: str | None = None  # default: the service-account key's project_id
+    # The Calendar quota of the same project, in requests per minute (10,000 by default,
+    # docs/GOOGLE.md); paced whenever the project is (this or the Gmail figure set).
+    project_calendar_requests_per_minute: int | None = Field(default=None, ge=10)
 
     def has_calendar(self) -> bool:
         return bool(self.calendars)

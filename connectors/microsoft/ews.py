@@ -86,7 +86,7 @@ class EmptyCalendarRefused(ConnectorError):
     """A calendar view came back empty where many events were stored; nothing was deleted."""
 
 
-class LoginAwareFaultTolerance(FaultTolerance):  # type: ignore[misc]
+class LoginAwareFaultTolerance(FaultTolerance):
     """exchangelib's fault-tolerant policy, except that a 401 before any request of this
     connection succeeded is a login failure, not throttling.
 

@@ -1,10 +1,11 @@
 """deploy/kubernetes/: every manifest valid against the Kubernetes schemas that
 kubernetes-validate bundles (offline, strict: an unknown field fails), and what the
-deployment promises: hardened pods, secrets only by reference, a config peerpulse
-loads, real commands, resources set."""
+deployment promises: hardened pods, secrets mounted as files peerpulse accepts, a
+config peerpulse loads, real commands, resources set."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -81,44 +82,116 @@ def test_workers_are_replicated_and_the_migration_is_a_job():
     assert not any(name.startswith("CronJob/") for name in docs)
 
 
+def _secret_files(pod: dict) -> dict[str, str]:
+    """{mounted file path: Secret key} of the pod's Secret volumes."""
+    volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    out = {}
+    for container in pod["containers"]:
+        for mount in container["volumeMounts"]:
+            secret = volumes.get(mount["name"])
+            if secret is not None:
+                for item in secret["items"]:
+                    out[f"{mount['mountPath']}/{item['path']}"] = item["key"]
+    return out
+
+
 def test_the_secret_is_a_template_and_every_reference_to_it_exists():
     docs = _docs()
     secret = docs["Secret/peerpulse-credentials"]
     assert set(secret["stringData"].values()) == {"REPLACE_ME"}
     keys = set(secret["stringData"])
     for name in ("Deployment/peerpulse-worker", "Job/peerpulse-migrate"):
-        for container in _pod(docs[name])["containers"]:
-            for env in container["env"]:
-                ref = env.get("valueFrom", {}).get("secretKeyRef")
-                if ref:
-                    assert ref["name"] == "peerpulse-credentials" and ref["key"] in keys
-                else:  # plain values carry no secret
-                    assert "PASSWORD" not in env["name"] or env["name"].endswith("__ENV")
+        pod = _pod(docs[name])
+        for volume in pod["volumes"]:
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] == "peerpulse-credentials"
+                assert {i["key"] for i in volume["secret"]["items"]} <= keys
+        for container in pod["containers"]:
+            for env in container.get("env", []):
+                assert "valueFrom" not in env  # credentials are files, not the environment
+                assert "PASSWORD" not in env["name"] or env["name"].endswith("__FILE")
+    # each pod mounts only what it uses: the workers never get the owner's password
+    assert "db-owner-password" not in _secret_files(_pod(docs["Deployment/peerpulse-worker"])
+                                                    ).values()
+    assert set(_secret_files(_pod(docs["Job/peerpulse-migrate"])).values()) == {
+        "db-owner-password"}
 
 
-def test_the_configmap_is_a_config_peerpulse_loads_with_the_secret_env(tmp_path, monkeypatch):
-    """The config.toml the workers mount, with the environment the Deployment gives
-    them; and with the Job's overrides it connects as the owner role."""
+@pytest.mark.parametrize("name", ["Deployment/peerpulse-worker", "Job/peerpulse-migrate"])
+def test_secret_volumes_are_read_only_0440_for_the_pods_group(name):
+    pod = _pod(_docs()[name])
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+    secrets = [v["secret"] for v in pod["volumes"] if "secret" in v]
+    assert secrets and all(s["defaultMode"] == 0o440 for s in secrets)
+    names = {v["name"] for v in pod["volumes"] if "secret" in v}
+    for container in pod["containers"]:
+        for mount in container["volumeMounts"]:
+            if mount["name"] in names:
+                assert mount["readOnly"] is True
+
+
+def _kubelet_layout(root: Path, pod: dict) -> dict[str, Path]:
+    """The pod's Secret files as the kubelet writes them under ``root``: the atomic
+    writer's ``..<timestamp>`` folder, the ``..data`` link and one link per key;
+    root-owned, group fsGroup, defaultMode plus the group read bits a read-only
+    volume with fsGroup gets (pkg/volume/volume_linux.go)."""
+    group = pod["securityContext"]["fsGroup"]
+    volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    out = {}
+    for container in pod["containers"]:
+        for mount in container["volumeMounts"]:
+            secret = volumes.get(mount["name"])
+            if secret is None:
+                continue
+            where = root / mount["mountPath"].lstrip("/")
+            stamp = where / "..2026_12_03_14_00_00.000000001"
+            stamp.mkdir(parents=True)
+            (where / "..data").symlink_to(stamp.name)
+            for item in secret["items"]:
+                real = stamp / item["path"]
+                real.write_text("REPLACE_ME")
+                os.chown(real, 0, group)
+                real.chmod(secret["defaultMode"] | 0o440)
+                (where / item["path"]).symlink_to(f"..data/{item['path']}")
+                out[f"{mount['mountPath']}/{item['path']}"] = where / item["path"]
+    return out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make the kubelet's root-owned files")
+@pytest.mark.parametrize("name", ["Deployment/peerpulse-worker", "Job/peerpulse-migrate"])
+def test_peerpulse_accepts_the_secret_files_as_the_kubelet_mounts_them(tmp_path, name):
+    from peerpulse.connectors.file_modes import secret_file_problem
+
+    pod = _pod(_docs()[name])
+    files = _kubelet_layout(tmp_path, pod)
+    assert files
+    for mounted, path in files.items():
+        assert secret_file_problem(path, euid=pod["securityContext"]["runAsUser"]) is None, (
+            mounted)
+
+
+def test_the_configmap_is_a_config_peerpulse_loads_with_the_mounted_secrets(tmp_path,
+                                                                           monkeypatch):
+    """The config.toml the workers mount refers to the Secret files the Deployment
+    mounts; with the Job's overrides it connects as the owner role, with the
+    owner's password file, the one the Job mounts."""
     from peerpulse.worker import config
 
     docs = _docs()
     path = tmp_path / "config.toml"
     path.write_text(docs["ConfigMap/peerpulse-config"]["data"]["config.toml"])
-    worker_env = {e["name"] for e in _pod(docs["Deployment/peerpulse-worker"])["containers"][0]
-                  ["env"]}
-    for name in worker_env:
-        monkeypatch.setenv(name, "from-secret")
     settings = config.load(path)
     assert settings.database is not None and settings.database.url.startswith("postgresql://")
-    assert settings.database.password.env in worker_env
-    referenced = {settings.database.password.env}
+    referenced = {str(settings.database.password.file)}
     for account in settings.accounts:
-        referenced.add(account.source.service_account_key.env)
-        referenced.add(account.delivery.password.env)
-    assert referenced <= worker_env, referenced - worker_env
+        referenced.add(str(account.source.service_account_key.file))
+        referenced.add(str(account.delivery.password.file))
+    mounted = _secret_files(_pod(docs["Deployment/peerpulse-worker"]))
+    assert referenced <= set(mounted), referenced - set(mounted)
 
-    for env in _pod(docs["Job/peerpulse-migrate"])["containers"][0]["env"]:
-        monkeypatch.setenv(env["name"], env.get("value", "from-secret"))
+    job = _pod(docs["Job/peerpulse-migrate"])
+    for env in job["containers"][0]["env"]:
+        monkeypatch.setenv(env["name"], env["value"])
     owner = config.load(path)
     assert "peerpulse_owner@" in owner.database.url
-    assert owner.database.password.env == "PEERPULSE_DB_OWNER_PASSWORD"
+    assert _secret_files(job)[str(owner.database.password.file)] == "db-owner-password"

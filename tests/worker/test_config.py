@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -105,6 +106,22 @@ def test_duplicate_account_names_are_refused(tmp_path):
     text = MINIMAL + MINIMAL.replace('owner = "Dana', 'owner = "Kim')
     with pytest.raises(ConfigError, match="unique; repeated: work"):
         load_settings(write(tmp_path, text))
+
+
+def test_the_duplicate_name_check_is_linear_in_the_accounts():
+    """It was a ``names.count`` per name: 7 s at 10,000 accounts, more than the rest
+    of loading that config (issue 12; ``python -m benchmarks.config_load``). 50,000
+    names: seconds when quadratic, milliseconds with one count."""
+    from types import SimpleNamespace
+
+    from peerpulse.worker.config import Settings
+
+    names = [f"mgr{k}" for k in range(50_000)] + ["mgr7", "mgr49999"]
+    settings = Settings.model_construct(accounts=[SimpleNamespace(name=n) for n in names])
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="repeated: mgr49999, mgr7$"):
+        settings._unique_names()
+    assert time.perf_counter() - started < 1.0
 
 
 def test_environment_overrides_the_file(tmp_path, monkeypatch):

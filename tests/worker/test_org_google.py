@@ -52,13 +52,15 @@ def _google(template, managers: int, **options) -> tuple[FakeGoogle, list[str]]:
 
 
 def _config(path: Path, url: str, fake: FakeGoogle, managers: int, port: int,
-            extra: str = "", directory: bool = True) -> Path:
+            extra: str = "", directory: bool = True, calendars: list[str] | None = None) -> Path:
     key = service_account_key(path.parent / "sa-key.json", fake.token_url)
+    accounts = "".join(account_toml(k, key=key, fake=fake, smtp_port=port, extra_source=extra,
+                                    directory=directory) for k in range(managers))
+    if calendars is not None:
+        accounts = accounts.replace('calendars = ["primary"]', f"calendars = {calendars!r}")
     path.write_text(
         f'state_dir = "{path.parent / "state"}"\n[database]\nurl = "{url}"\npool_size = 6\n'
-        + "".join(account_toml(k, key=key, fake=fake, smtp_port=port, extra_source=extra,
-                                directory=directory)
-                  for k in range(managers)))
+        + accounts)
     code, _, err = cli("--config", str(path), "org", "migrate")
     assert code == 0, err
     return path
@@ -111,6 +113,54 @@ def test_two_workers_share_the_project_quota_through_the_database(
     assert fake.project_units > 2 * quota / 60 * 5  # the quota bound the run, for > 10 s
     assert 0.6 < utilization <= 1.0
     assert spent >= fake.project_units  # every unit Google charged was drawn from the row
+
+
+def test_two_workers_share_the_calendar_project_quota_through_the_database(
+        template, pg_cluster, tmp_path):
+    """Calendar's project quota is its own (10,000 requests/min, apart from Gmail's
+    units): 8 mailboxes of 8 calendars each, two workers of 4 threads each, the
+    fake refusing more than 300 Calendar requests a minute for the project (each
+    mailbox's own 500 a minute would let the two workers send the 64 requests in
+    about a second). 0 project-quota refusals, and the quota is what bounds the run."""
+    managers, calendars, quota = 8, 8, 300
+    fake, addresses = _google(template, managers, calendar_project_quota_per_minute=quota)
+    names = ["primary"] + [f"team{i}" for i in range(1, calendars)]
+    for address in addresses:
+        for name in names[1:]:
+            fake.calendars[(address, name)] = fake.calendars[(address, "primary")]
+    url = pg_cluster.new_database()
+    try:
+        with smtp_server(Sink()) as (_, port):
+            extra = (f"project_calendar_requests_per_minute = {quota}\n"
+                     "mail = false\nwindow_past_days = 14\n")
+            config = _config(tmp_path / "org.toml", url, fake, managers, port, extra,
+                             directory=False, calendars=names)
+            code, out, err = cli("--config", str(config), "org", "enqueue", "sync",
+                                 "--now", NOW)
+            assert code == 0 and f"{managers} sync jobs deferred" in out, err
+            workers = [Worker(config, "--one-shot", "--concurrency", "4") for _ in range(2)]
+            outputs = [w.wait(timeout=240) for w in workers]
+    finally:
+        fake.stop()
+    assert all(w.proc.returncode == 0 for w in workers), outputs
+    assert fake.violations == []
+    assert _remaining(url) == 0
+    with psycopg.connect(url) as conn:
+        runs = conn.execute("SELECT outcome, count(*) FROM sync_runs WHERE source = 'calendar' "
+                            "GROUP BY outcome").fetchall()
+        row = conn.execute("SELECT spent FROM api_project_quota WHERE project = %s",
+                           (f"{PROJECT}/calendar",)).fetchone()
+    spent = row[0] if row else 0.0
+    requests = fake.calendar_project_requests
+    seconds = fake.calendar_project_span[1] - fake.calendar_project_span[0]
+    print(f"calendar requests {requests} in {seconds:.1f}s: "
+          f"{requests / seconds * 60:.0f}/min of {quota}/min; drawn from the row {spent:.0f}; "
+          f"project 429s {fake.calendar_project_throttled}")
+    assert fake.calendar_project_throttled == 0
+    assert dict(runs) == {"ok": managers}, runs
+    assert requests == managers * calendars  # one page per calendar, none retried
+    assert seconds > 8  # the quota bound the run: 64 requests at 5 a second, less a burst
+    assert spent >= requests  # every request Google counted was drawn from the row
 
 
 def test_sigkilled_workers_deliver_each_managers_digest_once(template, pg_cluster, tmp_path):

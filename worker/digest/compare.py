@@ -20,7 +20,7 @@ def sent_text(message: bytes) -> str:
     """The plain-text part of a sent digest (empty if it has none)."""
     parsed = email.message_from_bytes(message, policy=email.policy.default)
     part = parsed.get_body(preferencelist=("plain",))
-    return part.get_content() if part is not None else ""  # type: ignore[union-attr]
+    return part.get_content() if part is not None else ""
 
 
 def named(text: str) -> list[str]:

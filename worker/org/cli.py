@@ -60,6 +60,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--recover-cron", default="* * * * *",
                    help="when to look for stalled jobs (default every minute; a 6th field "
                    "gives seconds)")
+    p.add_argument("--cleanup-cron", default="45 * * * *",
+                   help="when to delete finished jobs older than [organization.job_retention] "
+                   "(default hourly)")
     p.add_argument("--one-shot", action="store_true",
                    help="stop when no job can be taken now instead of waiting for more (a job "
                    "behind its mailbox's lock waits for the next worker)")
@@ -165,7 +168,7 @@ def cmd_worker(args: argparse.Namespace, env: Env) -> ExitCode:
 
     rt = _runtime(args)
     options = Options(tick_cron=args.tick_cron, recover_cron=args.recover_cron,
-                      stalled_after=args.stalled_after)
+                      stalled_after=args.stalled_after, cleanup_cron=args.cleanup_cron)
     queues = [q.strip() for q in args.queues.split(",")] if args.queues else list(QUEUES)
     app = build_app(rt, options)
 

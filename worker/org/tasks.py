@@ -15,6 +15,9 @@ locks, periodic tasks and retries. What it does not do by itself, done here:
   retries jobs whose worker missed heartbeats for ``stalled_after`` seconds.
 * **Periodic ticks** defer once per tick across all workers; they go to the
   ``schedule`` queue, which every worker consumes by default.
+* **Finished jobs.** Procrastinate keeps them for good (about 2.4 million a day
+  at 100,000 managers); the ``cleanup`` periodic task runs its builtin
+  ``remove_old_jobs`` with the retention of ``[organization.job_retention]``.
 
 Sync tasks run in threads of the worker (the async PsycopgConnector): jobs.py
 is thread-safe through the Runtime's shared pool.
@@ -29,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import procrastinate
+from peerpulse.worker.config import JobRetention
 from peerpulse.worker.org import jobs
 from peerpulse.worker.org.runtime import Runtime
 from procrastinate.exceptions import AlreadyEnqueued
@@ -41,6 +45,7 @@ TICK = "peerpulse.tick"
 DIRECTORY_TICK = "peerpulse.directory_tick"
 SYNC_DIRECTORY = "peerpulse.sync_directory"  # the organization's one shared directory
 RECOVER = "peerpulse.recover_stalled"
+CLEANUP = "peerpulse.remove_old_jobs"
 QUEUES = ("schedule", "sync", "digest")
 
 #: A job that raised (a bug, the database gone) is tried again with backoff;
@@ -56,6 +61,7 @@ class Options:
     directory_cron: str = "15 3 * * *"  # daily: the directory changes slowly
     recover_cron: str = "* * * * *"  # every minute: retry jobs of dead workers
     stalled_after: float = 60.0  # seconds without a heartbeat before a job is retried
+    cleanup_cron: str = "45 * * * *"  # hourly: an hour's finished jobs, not a day's at once
 
 
 def connector(rt: Runtime, max_size: int = 4) -> Any:
@@ -102,7 +108,39 @@ def build_app(rt: Runtime, options: Options | None = None) -> procrastinate.App:
     async def recover(context: procrastinate.JobContext, timestamp: int) -> int:
         return await recover_stalled(context.app, options.stalled_after)
 
+    @app.periodic(cron=options.cleanup_cron, periodic_id="cleanup")
+    @app.task(name=CLEANUP, queue="schedule", queueing_lock="cleanup", pass_context=True)
+    async def cleanup(context: procrastinate.JobContext, timestamp: int) -> str:
+        return await remove_old_jobs(context, retention(rt))
+
     return app
+
+
+def retention(rt: Runtime) -> JobRetention:
+    """``[organization.job_retention]``, or its defaults without ``[organization]``."""
+    org = rt.settings.organization
+    return org.job_retention if org is not None else JobRetention()
+
+
+async def remove_old_jobs(context: procrastinate.JobContext, keep: JobRetention) -> str:
+    """Delete finished jobs (and their events) older than the retention, through
+    Procrastinate's builtin ``remove_old_jobs`` task.
+
+    The builtin is called, not scheduled itself: a periodic task is always
+    called with a ``timestamp`` argument, which the builtin does not take, and
+    it has one age for every state where we keep failures longer. So two calls:
+    succeeded jobs past ``succeeded_days``, then every final state (failed,
+    cancelled, aborted; succeeded ones that old are gone already) past
+    ``failed_days``."""
+    from procrastinate.builtin_tasks import remove_old_jobs as builtin
+
+    await builtin(context, max_hours=keep.succeeded_days * 24)
+    await builtin(context, max_hours=keep.failed_days * 24, remove_failed=True,
+                  remove_cancelled=True, remove_aborted=True)
+    line = (f"finished jobs removed: succeeded older than {keep.succeeded_days} days, "
+            f"failed older than {keep.failed_days} days")
+    log.info("%s", line)
+    return line
 
 
 async def _defer(app: procrastinate.App, name: str, lock: str, queueing_lock: str,

@@ -60,13 +60,13 @@ def _clean(value: T) -> T:
     if isinstance(value, str):
         return value.replace(NUL, REPLACEMENT) if NUL in value else value  # type: ignore[return-value]
     if isinstance(value, tuple | list):
-        return type(value)(_clean(v) for v in value)  # type: ignore[return-value]
+        return type(value)(_clean(v) for v in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes: dict[str, Any] = {
             f.name: _clean(getattr(value, f.name))
             for f in dataclasses.fields(value) if f.init
         }
-        return dataclasses.replace(value, **changes)  # type: ignore[type-var]
+        return dataclasses.replace(value, **changes)
     return value
 
 

@@ -236,6 +236,7 @@ class FakeGoogle:
         faults: Faults | None = None,
         time_scale: float = 1.0,
         project_quota_per_minute: float | None = None,
+        calendar_project_quota_per_minute: float | None = None,
     ) -> None:
         self.faults = faults
         # Benchmarks run time ``time_scale`` times faster: both quota windows shrink by it
@@ -249,8 +250,13 @@ class FakeGoogle:
         self.project_quota_per_minute = project_quota_per_minute
         self.project_throttled = 0
         self.project_units = 0
-        self._project_minute = 0
         self.project_span = [0.0, 0.0]  # monotonic times of the first and last charge
+        # The project's Calendar quota, in requests (Calendar's own, apart from Gmail's),
+        # enforced the same way; ``calendar_project_requests`` counts what it admitted.
+        self.calendar_project_quota_per_minute = calendar_project_quota_per_minute
+        self.calendar_project_throttled = 0
+        self.calendar_project_requests = 0
+        self.calendar_project_span = [0.0, 0.0]
         self.allowed_scopes = set(allowed_scopes)
         self.latency = latency
         self.quota_per_minute = quota_per_minute
@@ -428,36 +434,46 @@ class FakeGoogle:
         return user
 
     def charge_project(self, units: int) -> None:
-        """Charge the project's quota (before the user's); 429 when it is spent."""
-        limit = self.project_quota_per_minute
+        """Charge the project's Gmail quota (before the user's); 429 when it is spent."""
+        admitted = self._project_window("\0project", self.project_quota_per_minute, units)
         with self._lock:
-            if limit:
-                now = time.monotonic()
-                rate = limit / 60
-                bucket = self._quota.setdefault(
-                    "\0project", Quota(rate, rate * self.burst_seconds, rate * self.burst_seconds)
-                )
-                window = self._minute.setdefault("\0project", [])
-                while window and window[0][0] <= now - 60:
-                    self._project_minute -= window.pop(0)[1]
-                if self._project_minute + units > limit:
-                    wait: float | None = 60.0
-                else:
-                    wait = bucket.take(units)
-                if wait is not None:
-                    self.project_throttled += 1
-                    raise ApiError(
-                        429,
-                        "rateLimitExceeded",
-                        "Quota exceeded for quota metric 'Queries' and limit 'Queries per "
-                        "minute' of service 'gmail.googleapis.com' for consumer "
-                        "'project_number:1234567890'.",
-                    )
-                window.append((now, units))
-                self._project_minute += units
+            if not admitted:
+                self.project_throttled += 1
+                raise _project_error("gmail.googleapis.com")
             self.project_units += units
             self.project_span[0] = self.project_span[0] or time.monotonic()
             self.project_span[1] = time.monotonic()
+
+    def charge_calendar_project(self) -> None:
+        """Charge one request to the project's Calendar quota; 429 when it is spent."""
+        admitted = self._project_window("\0calendar-project",
+                                        self.calendar_project_quota_per_minute, 1)
+        with self._lock:
+            if not admitted:
+                self.calendar_project_throttled += 1
+                raise _project_error("calendar-json.googleapis.com")
+            self.calendar_project_requests += 1
+            span = self.calendar_project_span
+            span[0] = span[0] or time.monotonic()
+            span[1] = time.monotonic()
+
+    def _project_window(self, key: str, limit: float | None, units: int) -> bool:
+        """Whether a project quota of ``limit`` a minute admits ``units`` now: a moving
+        average over ``burst_seconds`` and a sliding minute, as Google enforces."""
+        if not limit:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            rate = limit / 60
+            bucket = self._quota.setdefault(
+                key, Quota(rate, rate * self.burst_seconds, rate * self.burst_seconds))
+            window = self._minute.setdefault(key, [])
+            while window and window[0][0] <= now - 60:
+                window.pop(0)
+            if sum(u for _, u in window) + units > limit or bucket.take(units) is not None:
+                return False
+            window.append((now, units))
+            return True
 
     def charge(self, user: str, units: int) -> None:
         self.charge_project(units)
@@ -764,3 +780,13 @@ class _Handler(BaseHTTPRequestHandler):
             fake.leave(user, admitted)
         text = "".join(out) + f"--{boundary}--\r\n"
         self._reply(200, {"Content-Type": f"multipart/mixed; boundary={boundary}"}, text.encode())
+
+
+def _project_error(service: str) -> ApiError:
+    """What Google Cloud answers when a project's per-minute quota is spent."""
+    return ApiError(
+        429,
+        "rateLimitExceeded",
+        f"Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service "
+        f"'{service}' for consumer 'project_number:1234567890'.",
+    )

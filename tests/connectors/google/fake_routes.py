@@ -33,6 +33,7 @@ def route(
         return masked(_gmail(fake, method, m.group(2), one, query, headers, body), one)
     if m := _CAL.match(path):
         user = fake.authorize(headers.get("authorization"), CALENDAR_READ)
+        fake.charge_calendar_project()
         fake.log.append(("events.list", json.dumps(one, sort_keys=True)))
         return masked(_events(fake, user, _unquote(m.group(1)), one), one)
     if path == "/admin/directory/v1/users":
