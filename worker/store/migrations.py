@@ -9,6 +9,11 @@ both engines understand.
 
 from __future__ import annotations
 
+#: Statements only one backend runs (trigger syntax differs): sqlite.py skips the
+#: second, postgres_schema.py the first.
+SQLITE_ONLY = "-- sqlite only"
+POSTGRES_ONLY = "-- postgres only"
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
@@ -255,21 +260,21 @@ MIGRATIONS.append(
 # before its horizon is rebuilt. The triggers are SQLite's (postgres_schema.py leaves
 # statements marked ``-- sqlite only`` out: PostgreSQL keeps no checkpoint and reads
 # the raw records, as before).
+_CONTENT_COLUMNS = {
+    "events": (
+        "series_id", "start_ts", "end_ts", "organizer", "attendees", "attendee_count",
+        "all_day", "original_tz", "title", "status", "transparency", "event_type",
+        "recurring", "self_response",
+    ),
+    "messages": (
+        "message_id", "thread_id", "ts", "sender", "to_addrs", "cc_addrs", "bcc_addrs",
+        "direction", "in_reply_to", "refs", "list_id", "list_unsubscribe",
+        "auto_submitted", "precedence", "is_invitation", "subject", "sender_name",
+    ),
+}
 _CONTENT_CHANGED = {
-    "events": " OR ".join(
-        f"old.{c} IS NOT new.{c}" for c in (
-            "series_id", "start_ts", "end_ts", "organizer", "attendees", "attendee_count",
-            "all_day", "original_tz", "title", "status", "transparency", "event_type",
-            "recurring", "self_response",
-        )
-    ),
-    "messages": " OR ".join(
-        f"old.{c} IS NOT new.{c}" for c in (
-            "message_id", "thread_id", "ts", "sender", "to_addrs", "cc_addrs", "bcc_addrs",
-            "direction", "in_reply_to", "refs", "list_id", "list_unsubscribe",
-            "auto_submitted", "precedence", "is_invitation", "subject", "sender_name",
-        )
-    ),
+    table: " OR ".join(f"old.{c} IS NOT new.{c}" for c in columns)
+    for table, columns in _CONTENT_COLUMNS.items()
 }
 _TIME = {"events": "start_ts", "messages": "ts"}
 
@@ -312,5 +317,71 @@ MIGRATIONS.append(
             )""",
             *_checkpoint_triggers(),
         ],
+    )
+)
+
+# 8: PostgreSQL keeps the digest checkpoint too (issue 14, item 1). Row triggers in
+# plpgsql mark ``digest_checkpoints`` in the writing transaction, as SQLite's do,
+# with one difference that keeps a big sync cheap there: a write only touches the
+# row when it lowers ``dirty_from`` (PostgreSQL writes a new row version per update,
+# and a batch updating one row thousands of times walks an ever longer chain).
+# ``begin_digest_checkpoint`` therefore consumes the mark (checkpoint_sql.py): it
+# drops a checkpoint the mark invalidates, clears ``dirty_from`` and bumps
+# ``generation``, so "generation unchanged" still means "nothing written since".
+# SQLite gets the same lowering-only triggers so both backends keep one rule.
+_PG_CHANGED = {
+    table: " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
+    for table, columns in _CONTENT_COLUMNS.items()
+}
+
+
+def _pg_mark_function(table: str, column: str) -> str:
+    # Lower-case type names: postgres_schema.translate() rewrites upper-case ones.
+    return (
+        f"{POSTGRES_ONLY}\nCREATE FUNCTION {table}_checkpoint_mark() RETURNS trigger "
+        "LANGUAGE plpgsql AS $mark$\n"
+        "DECLARE\n  at bigint;\n  acct text;\nBEGIN\n"
+        f"  IF TG_OP = 'INSERT' THEN at := NEW.{column}; acct := NEW.account;\n"
+        f"  ELSIF TG_OP = 'DELETE' THEN at := OLD.{column}; acct := OLD.account;\n"
+        f"  ELSE at := LEAST(OLD.{column}, NEW.{column}); acct := NEW.account;\n"
+        "  END IF;\n"
+        "  UPDATE digest_checkpoints SET generation = generation + 1, dirty_from = at\n"
+        "   WHERE account = acct AND (dirty_from IS NULL OR dirty_from > at);\n"
+        "  RETURN NULL;\nEND\n$mark$"
+    )
+
+
+def _lowering_triggers() -> list[str]:
+    out = []
+    for table, column in _TIME.items():
+        out.append(_pg_mark_function(table, column))
+        for op in ("insert", "update", "delete"):
+            when = f" WHEN ({_PG_CHANGED[table]})" if op == "update" else ""
+            out.append(
+                f"{POSTGRES_ONLY}\nCREATE TRIGGER {table}_checkpoint_{op} AFTER {op.upper()} "
+                f"ON {table} FOR EACH ROW{when} EXECUTE FUNCTION {table}_checkpoint_mark()"
+            )
+        for op, row, at in (
+            ("insert", "new", f"new.{column}"),
+            ("update", "new", f"MIN(old.{column}, new.{column})"),
+            ("delete", "old", f"old.{column}"),
+        ):
+            when = f" WHEN {_CONTENT_CHANGED[table]}" if op == "update" else ""
+            out += [
+                f"{SQLITE_ONLY}\nDROP TRIGGER {table}_checkpoint_{op}",
+                f"{SQLITE_ONLY}\nCREATE TRIGGER {table}_checkpoint_{op} AFTER {op.upper()} "
+                f"ON {table}{when} BEGIN UPDATE digest_checkpoints SET "
+                f"generation = generation + 1, dirty_from = {at} WHERE account = {row}.account "
+                f"AND (dirty_from IS NULL OR dirty_from > {at}); END",
+            ]
+    return out
+
+
+MIGRATIONS.append(
+    (
+        8,
+        "the digest checkpoint in PostgreSQL too; writes mark it only when they lower "
+        "dirty_from (issue 14, item 1)",
+        _lowering_triggers(),
     )
 )

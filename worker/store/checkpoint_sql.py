@@ -1,0 +1,74 @@
+"""The digest checkpoint's table in SQL (issue 14, item 1): statements only.
+
+Both backends run these on a ``?``-style cursor inside one transaction (SQLite's
+directly, PostgreSQL's through its adapter), so the rules below have one copy;
+the triggers of migrations 7 and 8 keep ``dirty_from`` and ``generation`` current
+in every transaction that writes an event or a message.
+
+The triggers touch the row only when a write lowers ``dirty_from``, so the mark is
+consumed when a writer starts a digest (:func:`begin`): a checkpoint the mark
+invalidates is dropped, the mark cleared and ``generation`` bumped. From then on
+the first write bumps ``generation`` again, so :func:`save`, which succeeds only
+at the generation :func:`begin` returned, refuses a checkpoint read while a record
+was written (or while another writer began).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peerpulse.worker.store.rows import DigestCheckpoint
+
+
+def get(cur: Any, account: str) -> DigestCheckpoint | None:
+    row = cur.execute(
+        "SELECT fingerprint, horizon, since_ts, dirty_from, generation, state "
+        "FROM digest_checkpoints WHERE account = ?", (account,)
+    ).fetchone()
+    if row is None:
+        return None
+    return DigestCheckpoint(row[0], row[1], row[2], row[3], int(row[4]),
+                            bytes(row[5]) if row[5] is not None else None)
+
+
+def begin(cur: Any, account: str) -> int:
+    """Make the row exist (writes mark it from now on), consume the mark, and return
+    the generation a later :func:`save` must still find."""
+    cur.execute(
+        "INSERT INTO digest_checkpoints (account, generation) VALUES (?, 0) "
+        "ON CONFLICT (account) DO NOTHING", (account,)
+    )
+    cur.execute(
+        "UPDATE digest_checkpoints SET generation = generation + 1, dirty_from = NULL, "
+        "horizon = CASE WHEN dirty_from < horizon THEN NULL ELSE horizon END, "
+        "state = CASE WHEN dirty_from < horizon THEN NULL ELSE state END "
+        "WHERE account = ?", (account,)
+    )
+    row = cur.execute(
+        "SELECT generation FROM digest_checkpoints WHERE account = ?", (account,)
+    ).fetchone()
+    return int(row[0])
+
+
+def save(cur: Any, account: str, checkpoint: DigestCheckpoint, generation: int) -> bool:
+    cur.execute(
+        "UPDATE digest_checkpoints SET fingerprint = ?, horizon = ?, since_ts = ?, "
+        "dirty_from = NULL, state = ? WHERE account = ? AND generation = ?",
+        (checkpoint.fingerprint, checkpoint.horizon, checkpoint.since_ts,
+         checkpoint.state, account, generation),
+    )
+    return bool(cur.rowcount == 1)
+
+
+def records_between(cur: Any, account: str, lo: int, hi: int) -> bool:
+    """Whether a message is dated, or an event (started before ``hi``) ends, in
+    [lo, hi): the records a retention window moving from ``lo`` to ``hi`` drops."""
+    if hi <= lo:
+        return False
+    found = cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE account = ? AND ts >= ? AND ts < ?) "
+        "OR EXISTS (SELECT 1 FROM events WHERE account = ? AND start_ts < ? "
+        "AND end_ts >= ? AND end_ts < ?)",
+        (account, lo, hi, account, hi, lo, hi),
+    ).fetchone()
+    return bool(found[0])
