@@ -5,11 +5,11 @@ directly, PostgreSQL's through its adapter), so the rules below have one copy;
 the triggers of migrations 7 and 8 keep ``dirty_from`` and ``generation`` current
 in every transaction that writes an event or a message.
 
-The triggers touch the row only when a write lowers ``dirty_from``, so the mark is
-consumed when a writer starts a digest (:func:`begin`): a checkpoint the mark
-invalidates is dropped, the mark cleared and ``generation`` bumped. From then on
-the first write bumps ``generation`` again, so :func:`save`, which succeeds only
-at the generation :func:`begin` returned, refuses a checkpoint read while a record
+A writer starting a digest consumes the mark (:func:`begin`): a checkpoint it
+invalidates is dropped, the mark cleared and ``generation`` bumped. Every writing
+transaction bumps ``generation`` (SQLite: every write; PostgreSQL: its first one,
+which then holds the row until commit), so :func:`save`, which succeeds only at
+the generation :func:`begin` returned, refuses a checkpoint read while a record
 was written (or while another writer began).
 """
 

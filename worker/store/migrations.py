@@ -320,19 +320,22 @@ MIGRATIONS.append(
     )
 )
 
-# 8: PostgreSQL keeps the digest checkpoint too (issue 14, item 1). Row triggers in
-# plpgsql mark ``digest_checkpoints`` in the writing transaction, as SQLite's do,
-# with one difference that keeps a big sync cheap there: a write only touches the
-# row when it lowers ``dirty_from`` (PostgreSQL writes a new row version per update,
-# and a batch updating one row thousands of times walks an ever longer chain).
-# ``begin_digest_checkpoint`` therefore consumes the mark (checkpoint_sql.py): it
-# drops a checkpoint the mark invalidates, clears ``dirty_from`` and bumps
-# ``generation``, so "generation unchanged" still means "nothing written since".
-# SQLite gets the same lowering-only triggers so both backends keep one rule.
+# 8: PostgreSQL keeps the digest checkpoint too (issue 14, item 1): plpgsql row
+# triggers mark ``digest_checkpoints`` in the writing transaction, as SQLite's do
+# (migration 7, unchanged there). Two differences, both for PostgreSQL's concurrency
+# and cost (benchmarks/checkpoint_marking.py):
+# * a transaction's first write of an account upserts the row (creating it if need
+#   be), bumps ``generation`` and lowers ``dirty_from``: it holds the row's lock
+#   from then to its commit, so a digest beginning meanwhile waits for it, and a
+#   sync racing the very first digest cannot go unmarked;
+# * its later writes only compare their time with what that first write left
+#   (a transaction-local setting) and update the row only to lower ``dirty_from``:
+#   a function call per row, no table access.
 _PG_CHANGED = {
     table: " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
     for table, columns in _CONTENT_COLUMNS.items()
 }
+_PG_MARK_SETTING = "peerpulse.checkpoint_mark"  # '<dirty_from> <account>', this transaction
 
 
 def _pg_mark_function(table: str, column: str) -> str:
@@ -340,18 +343,27 @@ def _pg_mark_function(table: str, column: str) -> str:
     return (
         f"{POSTGRES_ONLY}\nCREATE FUNCTION {table}_checkpoint_mark() RETURNS trigger "
         "LANGUAGE plpgsql AS $mark$\n"
-        "DECLARE\n  at bigint;\n  acct text;\nBEGIN\n"
+        "DECLARE\n  at bigint;\n  acct text;\n  seen text;\n  low bigint;\nBEGIN\n"
         f"  IF TG_OP = 'INSERT' THEN at := NEW.{column}; acct := NEW.account;\n"
         f"  ELSIF TG_OP = 'DELETE' THEN at := OLD.{column}; acct := OLD.account;\n"
         f"  ELSE at := LEAST(OLD.{column}, NEW.{column}); acct := NEW.account;\n"
         "  END IF;\n"
-        "  UPDATE digest_checkpoints SET generation = generation + 1, dirty_from = at\n"
-        "   WHERE account = acct AND (dirty_from IS NULL OR dirty_from > at);\n"
+        f"  seen := current_setting('{_PG_MARK_SETTING}', true);\n"
+        "  IF seen IS NULL OR seen = '' OR substr(seen, strpos(seen, ' ') + 1) <> acct THEN\n"
+        "    INSERT INTO digest_checkpoints AS c (account, generation, dirty_from)\n"
+        "      VALUES (acct, 1, at) ON CONFLICT (account) DO UPDATE\n"
+        "      SET generation = c.generation + 1, dirty_from = LEAST(c.dirty_from, at)\n"
+        "      RETURNING c.dirty_from INTO low;\n"
+        f"    PERFORM set_config('{_PG_MARK_SETTING}', low || ' ' || acct, true);\n"
+        "  ELSIF at < split_part(seen, ' ', 1)::bigint THEN\n"
+        "    UPDATE digest_checkpoints SET dirty_from = at WHERE account = acct;\n"
+        f"    PERFORM set_config('{_PG_MARK_SETTING}', at || ' ' || acct, true);\n"
+        "  END IF;\n"
         "  RETURN NULL;\nEND\n$mark$"
     )
 
 
-def _lowering_triggers() -> list[str]:
+def _postgres_triggers() -> list[str]:
     out = []
     for table, column in _TIME.items():
         out.append(_pg_mark_function(table, column))
@@ -361,27 +373,14 @@ def _lowering_triggers() -> list[str]:
                 f"{POSTGRES_ONLY}\nCREATE TRIGGER {table}_checkpoint_{op} AFTER {op.upper()} "
                 f"ON {table} FOR EACH ROW{when} EXECUTE FUNCTION {table}_checkpoint_mark()"
             )
-        for op, row, at in (
-            ("insert", "new", f"new.{column}"),
-            ("update", "new", f"MIN(old.{column}, new.{column})"),
-            ("delete", "old", f"old.{column}"),
-        ):
-            when = f" WHEN {_CONTENT_CHANGED[table]}" if op == "update" else ""
-            out += [
-                f"{SQLITE_ONLY}\nDROP TRIGGER {table}_checkpoint_{op}",
-                f"{SQLITE_ONLY}\nCREATE TRIGGER {table}_checkpoint_{op} AFTER {op.upper()} "
-                f"ON {table}{when} BEGIN UPDATE digest_checkpoints SET "
-                f"generation = generation + 1, dirty_from = {at} WHERE account = {row}.account "
-                f"AND (dirty_from IS NULL OR dirty_from > {at}); END",
-            ]
     return out
 
 
 MIGRATIONS.append(
     (
         8,
-        "the digest checkpoint in PostgreSQL too; writes mark it only when they lower "
-        "dirty_from (issue 14, item 1)",
-        _lowering_triggers(),
+        "the digest checkpoint in PostgreSQL too, marked by plpgsql triggers "
+        "(issue 14, item 1)",
+        _postgres_triggers(),
     )
 )
