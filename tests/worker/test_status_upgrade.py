@@ -36,7 +36,11 @@ def _downgrade(path: Path) -> None:
     for statement in reversed(statements):
         if statement.startswith(POSTGRES_ONLY):
             continue  # never ran here
-        if m := re.match(r"\s*CREATE TABLE (\w+)", statement):
+        if m := re.match(r"\s*(?:--[^\n]*\n\s*)*DROP TRIGGER (\w+)", statement):
+            db.execute(_created(m[1]))  # the previous migration's trigger, back
+        elif re.match(r"\s*(?:INSERT INTO|UPDATE) ", statement):
+            continue  # data carried into a new table: leaves with the table
+        elif m := re.match(r"\s*CREATE TABLE (\w+)", statement):
             db.execute(f"DROP TABLE {m[1]}")
         elif m := re.match(r"\s*CREATE (?:UNIQUE )?INDEX (\w+)", statement):
             db.execute(f"DROP INDEX IF EXISTS {m[1]}")
@@ -49,6 +53,14 @@ def _downgrade(path: Path) -> None:
     db.execute("DELETE FROM schema_version WHERE version = ?", (NEWEST,))
     db.commit()
     db.close()
+
+
+def _created(trigger: str) -> str:
+    """The statement of the latest earlier migration that created ``trigger``."""
+    return next(
+        s for _, _, statements in reversed(MIGRATIONS[:-1]) for s in statements
+        if re.match(rf"\s*(?:--[^\n]*\n\s*)*CREATE TRIGGER {trigger}\b", s)
+    )
 
 
 def _schema(path: Path) -> int:

@@ -3,12 +3,15 @@
 Both backends run these on a ``?``-style cursor inside one transaction (SQLite's
 directly, PostgreSQL's through its adapter), so the rules below have one copy;
 the triggers of migrations 7 and 8 keep ``dirty_from`` and ``generation`` current
-in every transaction that writes an event or a message.
+in every transaction that writes an event or a message. The state itself lives in
+``digest_checkpoint_states``, away from the row the triggers update (SQLite rewrites
+a whole row on UPDATE: a state in it was copied once per record written).
 
-A writer starting a digest consumes the mark (:func:`begin`): a checkpoint it
-invalidates is dropped, the mark cleared and ``generation`` bumped. Every writing
-transaction bumps ``generation`` (SQLite: every write; PostgreSQL: its first one,
-which then holds the row until commit), so :func:`save`, which succeeds only at
+The triggers touch the row only when a write lowers ``dirty_from`` (PostgreSQL: and
+at a transaction's first write, which then holds the row until commit), so a
+writer starting a digest consumes the mark (:func:`begin`): a checkpoint it
+invalidates is dropped, the mark cleared and ``generation`` bumped. From then on
+a writing transaction bumps ``generation`` again, so :func:`save`, which succeeds only at
 the generation :func:`begin` returned, refuses a checkpoint read while a record
 was written (or while another writer began).
 """
@@ -22,8 +25,9 @@ from peerpulse.worker.store.rows import DigestCheckpoint
 
 def get(cur: Any, account: str) -> DigestCheckpoint | None:
     row = cur.execute(
-        "SELECT fingerprint, horizon, since_ts, dirty_from, generation, state "
-        "FROM digest_checkpoints WHERE account = ?", (account,)
+        "SELECT c.fingerprint, c.horizon, c.since_ts, c.dirty_from, c.generation, s.state "
+        "FROM digest_checkpoints c LEFT JOIN digest_checkpoint_states s "
+        "ON s.account = c.account WHERE c.account = ?", (account,)
     ).fetchone()
     if row is None:
         return None
@@ -39,9 +43,12 @@ def begin(cur: Any, account: str) -> int:
         "ON CONFLICT (account) DO NOTHING", (account,)
     )
     cur.execute(
+        "DELETE FROM digest_checkpoint_states WHERE account = ? AND EXISTS (SELECT 1 FROM "
+        "digest_checkpoints WHERE account = ? AND dirty_from < horizon)", (account, account)
+    )
+    cur.execute(
         "UPDATE digest_checkpoints SET generation = generation + 1, dirty_from = NULL, "
-        "horizon = CASE WHEN dirty_from < horizon THEN NULL ELSE horizon END, "
-        "state = CASE WHEN dirty_from < horizon THEN NULL ELSE state END "
+        "horizon = CASE WHEN dirty_from < horizon THEN NULL ELSE horizon END "
         "WHERE account = ?", (account,)
     )
     row = cur.execute(
@@ -53,11 +60,20 @@ def begin(cur: Any, account: str) -> int:
 def save(cur: Any, account: str, checkpoint: DigestCheckpoint, generation: int) -> bool:
     cur.execute(
         "UPDATE digest_checkpoints SET fingerprint = ?, horizon = ?, since_ts = ?, "
-        "dirty_from = NULL, state = ? WHERE account = ? AND generation = ?",
-        (checkpoint.fingerprint, checkpoint.horizon, checkpoint.since_ts,
-         checkpoint.state, account, generation),
+        "dirty_from = NULL WHERE account = ? AND generation = ?",
+        (checkpoint.fingerprint, checkpoint.horizon, checkpoint.since_ts, account, generation),
     )
-    return bool(cur.rowcount == 1)
+    if cur.rowcount != 1:
+        return False
+    if checkpoint.state is None:
+        cur.execute("DELETE FROM digest_checkpoint_states WHERE account = ?", (account,))
+    else:
+        cur.execute(
+            "INSERT INTO digest_checkpoint_states (account, state) VALUES (?, ?) "
+            "ON CONFLICT (account) DO UPDATE SET state = excluded.state",
+            (account, checkpoint.state),
+        )
+    return True
 
 
 def records_between(cur: Any, account: str, lo: int, hi: int) -> bool:

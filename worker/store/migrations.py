@@ -363,6 +363,25 @@ def _pg_mark_function(table: str, column: str) -> str:
     )
 
 
+def _sqlite_lowering_triggers() -> list[str]:
+    out = []
+    for table, column in _TIME.items():
+        for op, row, at in (
+            ("insert", "new", f"new.{column}"),
+            ("update", "new", f"MIN(old.{column}, new.{column})"),
+            ("delete", "old", f"old.{column}"),
+        ):
+            when = f" WHEN {_CONTENT_CHANGED[table]}" if op == "update" else ""
+            out += [
+                f"{SQLITE_ONLY}\nDROP TRIGGER {table}_checkpoint_{op}",
+                f"{SQLITE_ONLY}\nCREATE TRIGGER {table}_checkpoint_{op} AFTER {op.upper()} "
+                f"ON {table}{when} BEGIN UPDATE digest_checkpoints SET "
+                f"generation = generation + 1, dirty_from = {at} WHERE account = {row}.account "
+                f"AND (dirty_from IS NULL OR dirty_from > {at}); END",
+            ]
+    return out
+
+
 def _postgres_triggers() -> list[str]:
     out = []
     for table, column in _TIME.items():
@@ -379,8 +398,18 @@ def _postgres_triggers() -> list[str]:
 MIGRATIONS.append(
     (
         8,
-        "the digest checkpoint in PostgreSQL too, marked by plpgsql triggers "
-        "(issue 14, item 1)",
-        _postgres_triggers(),
+        "the digest checkpoint in PostgreSQL too, marked by plpgsql triggers; its state "
+        "in a table of its own (issue 14, item 1)",
+        [
+            """CREATE TABLE digest_checkpoint_states (
+                account TEXT NOT NULL PRIMARY KEY,
+                state BLOB NOT NULL
+            )""",
+            "INSERT INTO digest_checkpoint_states (account, state) "
+            "SELECT account, state FROM digest_checkpoints WHERE state IS NOT NULL",
+            "UPDATE digest_checkpoints SET state = NULL",
+            *_sqlite_lowering_triggers(),
+            *_postgres_triggers(),
+        ],
     )
 )
