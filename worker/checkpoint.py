@@ -13,6 +13,10 @@ else the digest reads everything (and keeps a new checkpoint):
   since (the store's triggers lower ``dirty_from`` in the writing transaction, in
   SQLite and PostgreSQL alike: migrations 7 and 8, worker/store/checkpoint_sql.py);
 * no record left the retention window since, and ``now`` is not before the horizon.
+  Dropping the rows of records that aged out would not be enough: later records
+  were classified in their light (a "Re:" answering one, a series whose first
+  occurrence it was: tests/rules/test_window_start.py), so a store older than
+  ``retention_days`` still reads everything once a week.
 
 A checkpoint is written only by a writer whose reads saw no concurrent write
 (``generation``). Everything backend-specific stays behind the store Protocol.
