@@ -16,6 +16,11 @@ times, alternately in fresh subprocesses:
 - ``incremental``: the same store holding the first 99% of the mbox, synced
   after the last 1% was appended (only the new tail is read).
 
+Both syncs run with a digest checkpoint kept for the account (issue 14, item 1), so
+the store's triggers mark it on every record written, as in a store that has sent
+a digest. ``--compare-marking`` adds ``full-unmarked`` and ``incremental-unmarked``:
+the same syncs with the checkpoint triggers dropped, to price the marking per row.
+
 Prints min/median/max of each and two ratios: ``records / stdlib`` (goal ≤ 0.5)
 and ``incremental / (1% of full)`` (goal ≤ 2). Ratios measured side by side in
 one run are what to compare across machines; absolute seconds are not.
@@ -37,6 +42,7 @@ from pathlib import Path
 
 DEFAULT_DIR = Path("bench-out/mail")
 PHASES = ("stdlib", "records", "full", "incremental")
+UNMARKED = ("full-unmarked", "incremental-unmarked")
 NEW_SHARE = 0.01
 
 
@@ -70,7 +76,7 @@ def prepare(workdir: Path, messages: int, end: date) -> Path:
     return mbox
 
 
-def sync_once(mbox: Path, database: Path) -> int:
+def sync_once(mbox: Path, database: Path, *, marked: bool = True) -> int:
     from peerpulse.connectors.base import SourceContext
     from peerpulse.connectors.files.connector import FilesConnector
     from peerpulse.connectors.files.settings import FilesSettings
@@ -79,6 +85,10 @@ def sync_once(mbox: Path, database: Path) -> int:
 
     upserted = 0
     with open_store(database) as store:
+        if marked:
+            store.begin_digest_checkpoint("bench")  # as after a digest: writes mark it
+        else:
+            _drop_checkpoint_triggers(database)
         context = SourceContext(
             account="bench", owner_addresses=frozenset({"dana@example.com"}), timezone="UTC",
             base_dir=str(mbox.parent), now=datetime.now(UTC),
@@ -88,6 +98,16 @@ def sync_once(mbox: Path, database: Path) -> int:
         for batch in source.sync(store.cursor("bench", source.name)):
             upserted += store.apply_batch("bench", source.name, batch).upserted
     return upserted
+
+
+def _drop_checkpoint_triggers(database: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%checkpoint%'"
+        ).fetchall():
+            db.execute(f"DROP TRIGGER {name}")
 
 
 # Every other field a record reads (connectors.files.mail._WANTED), read once and left
@@ -134,6 +154,8 @@ def phase(workdir: Path, mbox: Path, which: str) -> dict[str, float]:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     inbox = workdir / "inc" / "mail.mbox"
+    marked = not which.endswith("-unmarked")
+    which = which.removesuffix("-unmarked")
     if which == "incremental":
         shutil.copyfile(workdir / "template.sqlite3", database)
         shutil.copyfile(workdir / "prefix.mbox", inbox)
@@ -141,14 +163,15 @@ def phase(workdir: Path, mbox: Path, which: str) -> dict[str, float]:
             out.write((workdir / "tail.mbox").read_bytes())
     elif which == "full":
         shutil.copyfile(mbox, inbox)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if which == "stdlib":
         count = stdlib(mbox)
     elif which == "records":
         count = records(mbox)
     else:
-        count = sync_once(inbox, database)
-    return {"seconds": time.perf_counter() - started, "count": count}
+        count = sync_once(inbox, database, marked=marked)
+    return {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+            "count": count}
 
 
 def main() -> None:
@@ -157,16 +180,23 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--end", default=(date.today() - timedelta(days=1)).isoformat())
-    parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
+    parser.add_argument("--compare-marking", action="store_true",
+                        help="also sync with the checkpoint triggers dropped")
+    parser.add_argument("--marking-only", action="store_true",
+                        help="with --compare-marking: only the four syncs")
+    parser.add_argument("--phase", choices=PHASES + UNMARKED, help=argparse.SUPPRESS)
     args = parser.parse_args()
     workdir = args.dir.resolve()
     mbox = prepare(workdir, args.messages, date.fromisoformat(args.end))
     if args.phase:
         print(json.dumps(phase(workdir, mbox, args.phase)))
         return
-    figures: dict[str, list[dict[str, float]]] = {which: [] for which in PHASES}
-    for _ in range(args.repeat):
-        for which in PHASES:
+    phases = PHASES + (UNMARKED if args.compare_marking else ())
+    if args.compare_marking and args.marking_only:
+        phases = ("full", "incremental", *UNMARKED)
+    figures: dict[str, list[dict[str, float]]] = {which: [] for which in phases}
+    for rep in range(args.repeat):
+        for which in phases if rep % 2 == 0 else tuple(reversed(phases)):  # no order bias
             out = subprocess.run(
                 [sys.executable, "-m", "benchmarks.mail_bench", "--phase", which,
                  "--dir", str(workdir), "--messages", str(args.messages), "--end", args.end],
@@ -179,16 +209,24 @@ def main() -> None:
     for which, runs in figures.items():
         secs = sorted(r["seconds"] for r in runs)
         medians[which] = statistics.median(secs)
-        print(f"{which:>12}: min {secs[0]:.3f}s  median {medians[which]:.3f}s  "
+        print(f"{which:>20}: min {secs[0]:.3f}s  median {medians[which]:.3f}s  "
               f"max {secs[-1]:.3f}s  ({int(runs[0]['count']):,})")
-    if figures["records"][0]["count"] != figures["stdlib"][0]["count"]:
+    if "stdlib" in figures and figures["records"][0]["count"] != figures["stdlib"][0]["count"]:
         sys.exit(f"records saw {figures['records'][0]['count']:,} messages, the standard "
                  f"library {figures['stdlib'][0]['count']:,}: not the same work")
     mins = {which: min(r["seconds"] for r in runs) for which, runs in figures.items()}
-    print(f"records / stdlib: {medians['records'] / medians['stdlib']:.2f} medians, "
-          f"{mins['records'] / mins['stdlib']:.2f} minimums  (goal <= 0.5)")
+    cpus = {which: statistics.median(r["cpu"] for r in runs) for which, runs in figures.items()}
+    if "stdlib" in figures:
+        print(f"records / stdlib: {medians['records'] / medians['stdlib']:.2f} medians, "
+              f"{mins['records'] / mins['stdlib']:.2f} minimums  (goal <= 0.5)")
     print(f"incremental / ({NEW_SHARE:.0%} of full): "
           f"{medians['incremental'] / (NEW_SHARE * medians['full']):.2f}  (goal <= 2)")
+    if args.compare_marking:
+        for which in ("full", "incremental"):
+            print(f"{which} marked / unmarked: "
+                  f"{medians[which] / medians[which + '-unmarked']:.3f} medians, "
+                  f"{mins[which] / mins[which + '-unmarked']:.3f} minimums, "
+                  f"{cpus[which] / cpus[which + '-unmarked']:.3f} CPU-time medians")
 
 
 if __name__ == "__main__":

@@ -10,11 +10,16 @@ else the digest reads everything (and keeps a new checkpoint):
 * the same fingerprint: rules, people file (peers, aliases, titles), owner and
   aliases, time zone, retention, checkpoint version;
 * no event or message dated before the horizon was inserted, changed or deleted
-  since (the store's triggers lower ``dirty_from`` in the writing transaction);
+  since (the store's triggers lower ``dirty_from`` in the writing transaction, in
+  SQLite and PostgreSQL alike: migrations 7 and 8, worker/store/checkpoint_sql.py);
 * no record left the retention window since, and ``now`` is not before the horizon.
+  Dropping the rows of records that aged out would not be enough: later records
+  were classified in their light (a "Re:" answering one, a series whose first
+  occurrence it was: tests/rules/test_window_start.py), so a store older than
+  ``retention_days`` still reads everything once a week.
 
 A checkpoint is written only by a writer whose reads saw no concurrent write
-(``generation``). PostgreSQL keeps none: there every digest reads the raw records.
+(``generation``). Everything backend-specific stays behind the store Protocol.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ from the stored inference checkpoint (worker/checkpoint.py, rules/checkpoint.py)
 and from every raw record. Week after week, across a DST change, with mail
 added after the checkpoint, records deleted before it, a rules change and a
 people-file change; and a broken write path (a trigger dropped) is caught.
+Every test runs on SQLite and on the PostgreSQL server the fixtures start (its
+triggers are plpgsql, migration 8), on a subset of the cases there.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ CASES = [
     # replies told by "Re:" alone: the thread state carried by the checkpoint matters
     (7, date(2026, 11, 20), 30, "no_reply_headers"),
 ]
+# (case, backend): every case on SQLite; on PostgreSQL the DST change and "Re:" alone.
+PARAMS = [(c, "sqlite") for c in CASES] + [(CASES[0], "postgres"), (CASES[3], "postgres")]
 
 
 @dataclasses.dataclass
@@ -43,11 +47,17 @@ class Demo:
     rules: object
     now: datetime  # the demo's end
     state: Path
+    database: Path | str  # the SQLite file or the PostgreSQL URL
+
+    @property
+    def postgres(self) -> bool:
+        return isinstance(self.database, str)
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[f"seed{c[0]}-{c[1]:%b}-{c[3]}" for c in CASES])
+@pytest.fixture(scope="module", params=PARAMS,
+                ids=[f"{b}-seed{c[0]}-{c[1]:%b}-{c[3]}" for c, b in PARAMS])
 def demo(request, tmp_path_factory) -> Demo:
-    seed, end, _back, variant = request.param
+    (seed, end, back, variant), backend = request.param
     tmp = tmp_path_factory.mktemp(f"incremental-{seed}")
     generate(tmp / "demo", seed=seed, managers=30, months=6, end=end, variant=variant)
     import json
@@ -61,10 +71,14 @@ def demo(request, tmp_path_factory) -> Demo:
     settings = load_settings(config)
     account = settings.accounts[0]
     now = datetime.fromisoformat(meta["now"].replace("Z", "+00:00"))
-    with open_store(settings.database_path) as store:
+    database: Path | str = settings.database_path
+    if backend == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        database = cluster.new_schema_url(request.getfixturevalue("pg_database"))
+    with open_store(database) as store:
         assert sync_account(store, settings, account, now=now).ok
-    demo = Demo(settings, account, read_rules(settings), now, tmp / "state")
-    demo.back = request.param[2]  # type: ignore[attr-defined]
+    demo = Demo(settings, account, read_rules(settings), now, tmp / "state", database)
+    demo.back = back  # type: ignore[attr-defined]
     return demo
 
 
@@ -90,8 +104,15 @@ def assert_same(incremental, full) -> None:
         assert mine.rows == view.rows, email
 
 
-def _db(demo: Demo) -> sqlite3.Connection:
-    return sqlite3.connect(demo.settings.database_path)
+def query(demo: Demo, sql: str, params: tuple = ()) -> list[tuple]:
+    """``sql`` (``?`` placeholders) on the demo's database, whichever backend."""
+    if demo.postgres:
+        import psycopg
+
+        with psycopg.connect(str(demo.database)) as conn:
+            return conn.execute(sql.replace("?", "%s"), params).fetchall()
+    with sqlite3.connect(demo.database) as db:
+        return db.execute(sql, params).fetchall()
 
 
 def peer_mail(result, before: float) -> str:
@@ -103,16 +124,14 @@ def peer_mail(result, before: float) -> str:
 
 
 def delete_message(store, demo: Demo, record_id: str) -> None:
-    with _db(demo) as db:
-        (source,) = db.execute(
-            "SELECT source FROM messages WHERE source_id = ?", (record_id,)).fetchone()
+    ((source,),) = query(demo, "SELECT source FROM messages WHERE source_id = ?", (record_id,))
     store.apply_batch(demo.account.name, source, SyncBatch(
         deletions=[RecordKey(RecordKind.MESSAGE, record_id)], scope="test", run_id="test"))
 
 
 def test_week_after_week_the_resumed_digest_equals_the_full_one(demo: Demo) -> None:
     start = demo.now - timedelta(days=demo.back)
-    with open_store(demo.settings.database_path) as store:
+    with open_store(demo.database) as store:
         first, full = both(store, demo, start)
         assert not first.resumed
         assert_same(first, full)
@@ -125,7 +144,7 @@ def test_week_after_week_the_resumed_digest_equals_the_full_one(demo: Demo) -> N
 
 def test_new_mail_after_the_checkpoint_and_deletions_before_it(demo: Demo) -> None:
     now = demo.now - timedelta(days=10)
-    with open_store(demo.settings.database_path) as store:
+    with open_store(demo.database) as store:
         base, _ = both(store, demo, now)
         later = now + timedelta(days=7)
         # New mail between the checkpoint and the next digest: copies of peer mail.
@@ -164,7 +183,7 @@ def test_new_mail_after_the_checkpoint_and_deletions_before_it(demo: Demo) -> No
 
 def test_a_rules_change_and_a_people_change_rebuild(demo: Demo) -> None:
     now = demo.now - timedelta(days=5)
-    with open_store(demo.settings.database_path) as store:
+    with open_store(demo.database) as store:
         both(store, demo, now)
         stricter = load_rules([("strict.toml", "[recommend]\nreconnect_min_interactions = 9\n"
                                 "[tie_strength]\nhalf_life_days = 45\n")])
@@ -177,8 +196,7 @@ def test_a_rules_change_and_a_people_change_rebuild(demo: Demo) -> None:
         # Someone in the people file gets an alias: inference changes, so a rebuild.
         people = store.people(demo.account.name)
         peer = sorted(result.views)[0]
-        with _db(demo) as db:
-            (source,) = db.execute("SELECT source FROM people LIMIT 1").fetchone()
+        ((source,), *_) = query(demo, "SELECT source FROM people")
         changed = [dataclasses.replace(p, aliases=(*p.aliases, "alias-of-peer@example.org"))
                    for p in people if p.email == peer]
         assert changed and isinstance(changed[0], Person)
@@ -190,22 +208,24 @@ def test_a_rules_change_and_a_people_change_rebuild(demo: Demo) -> None:
 
 
 def _scope_of(demo: Demo, email: str) -> str:
-    with _db(demo) as db:
-        return db.execute("SELECT scope FROM people WHERE email = ?", (email,)).fetchone()[0]
+    return query(demo, "SELECT scope FROM people WHERE email = ?", (email,))[0][0]
 
 
 def _run_of(demo: Demo, email: str) -> str:
-    with _db(demo) as db:
-        return db.execute("SELECT run_id FROM people WHERE email = ?", (email,)).fetchone()[0]
+    return query(demo, "SELECT run_id FROM people WHERE email = ?", (email,))[0][0]
 
 
 def test_a_broken_write_path_is_caught(tmp_path: Path, demo: Demo) -> None:
     """Without the deletion trigger the checkpoint misses a deletion: the comparison fails."""
+    if demo.postgres:
+        _broken_on_postgres(demo)
+        return
     copy = tmp_path / "copy.sqlite"
     with sqlite3.connect(demo.settings.database_path) as src, sqlite3.connect(copy) as dst:
         src.backup(dst)
     settings = dataclasses.replace(demo, settings=demo.settings.model_copy(
         update={"state_dir": tmp_path}))
+    settings.database = settings.settings.database_path
     assert settings.settings.database_path != demo.settings.database_path
     copy.rename(settings.settings.database_path)
     now = demo.now - timedelta(days=12)
@@ -214,18 +234,49 @@ def test_a_broken_write_path_is_caught(tmp_path: Path, demo: Demo) -> None:
         with sqlite3.connect(settings.settings.database_path) as db:
             db.execute("DROP TRIGGER messages_checkpoint_delete")
         delete_message(store, settings, peer_mail(first, now.timestamp() - 30 * 86400))
-        result, full = both(store, settings, now + timedelta(days=7))
-        assert result.resumed  # it should not have: the deletion went unnoticed
-        with pytest.raises(AssertionError):
-            assert_same(result, full)
+        _assert_missed(store, settings, now)
+
+
+def _broken_on_postgres(demo: Demo) -> None:
+    """The same with PostgreSQL's trigger disabled (and enabled again: the demo's
+    database is shared by the module's tests, and the deleted mail is put back)."""
+    import psycopg
+
+    now = demo.now - timedelta(days=12)
+    with open_store(demo.database) as store:
+        first, _ = both(store, demo, now)
+        victim = peer_mail(first, now.timestamp() - 30 * 86400)
+        kept = next(m for m in store.iter_messages(demo.account.name) if m.source_id == victim)
+        ((source, scope, run_id),) = query(
+            demo, "SELECT source, scope, run_id FROM messages WHERE source_id = ?", (victim,))
+        with psycopg.connect(str(demo.database), autocommit=True) as conn:
+            conn.execute("ALTER TABLE messages DISABLE TRIGGER messages_checkpoint_delete")
+        try:
+            delete_message(store, demo, victim)
+        finally:
+            with psycopg.connect(str(demo.database), autocommit=True) as conn:
+                conn.execute("ALTER TABLE messages ENABLE TRIGGER messages_checkpoint_delete")
+        _assert_missed(store, demo, now)
+        store.apply_batch(demo.account.name, source, SyncBatch(
+            upserts=[kept], scope=scope, run_id=run_id))
+        result, full = both(store, demo, now + timedelta(days=8))
+        assert not result.resumed  # the mail put back is before the horizon
+        assert_same(result, full)
+
+
+def _assert_missed(store, demo: Demo, now: datetime) -> None:
+    result, full = both(store, demo, now + timedelta(days=7))
+    assert result.resumed  # it should not have: the deletion went unnoticed
+    with pytest.raises(AssertionError):
+        assert_same(result, full)
 
 
 def test_readers_use_the_checkpoint_but_never_write_it(demo: Demo) -> None:
     now = demo.now - timedelta(days=3)
-    with open_store(demo.settings.database_path) as store:
+    with open_store(demo.database) as store:
         both(store, demo, now)
         kept = store.digest_checkpoint(demo.account.name)
-    with open_store(demo.settings.database_path, read_only=True) as reader:
+    with open_store(demo.database, read_only=True) as reader:
         result, full = both(reader, demo, now + timedelta(days=1))
         assert result.resumed
         assert_same(result, full)
@@ -238,7 +289,7 @@ def test_a_moving_retention_window_and_a_purge_rebuild(demo: Demo) -> None:
     short = dataclasses.replace(demo, settings=demo.settings.model_copy(update={
         "privacy": demo.settings.privacy.model_copy(update={"retention_days": 60})}))
     now = demo.now - timedelta(days=14)
-    with open_store(demo.settings.database_path) as store:
+    with open_store(demo.database) as store:
         first, full = both(store, short, now)
         assert_same(first, full)
         result, full = both(store, short, now + timedelta(days=7))

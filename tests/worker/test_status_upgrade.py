@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from peerpulse.worker.cli import Env, main
-from peerpulse.worker.store.migrations import MIGRATIONS
+from peerpulse.worker.store.migrations import MIGRATIONS, POSTGRES_ONLY
 
 T = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 NEWEST = max(v for v, _, _ in MIGRATIONS)
@@ -33,8 +33,14 @@ def _downgrade(path: Path) -> None:
     """Make ``path`` what the previous release left: undo the newest migration."""
     (_, _, statements) = MIGRATIONS[-1]
     db = sqlite3.connect(path)
-    for statement in statements:
-        if m := re.match(r"\s*CREATE TABLE (\w+)", statement):
+    for statement in reversed(statements):
+        if statement.startswith(POSTGRES_ONLY):
+            continue  # never ran here
+        if m := re.match(r"\s*(?:--[^\n]*\n\s*)*DROP TRIGGER (\w+)", statement):
+            db.execute(_created(m[1]))  # the previous migration's trigger, back
+        elif re.match(r"\s*(?:INSERT INTO|UPDATE) ", statement):
+            continue  # data carried into a new table: leaves with the table
+        elif m := re.match(r"\s*CREATE TABLE (\w+)", statement):
             db.execute(f"DROP TABLE {m[1]}")
         elif m := re.match(r"\s*CREATE (?:UNIQUE )?INDEX (\w+)", statement):
             db.execute(f"DROP INDEX IF EXISTS {m[1]}")
@@ -47,6 +53,14 @@ def _downgrade(path: Path) -> None:
     db.execute("DELETE FROM schema_version WHERE version = ?", (NEWEST,))
     db.commit()
     db.close()
+
+
+def _created(trigger: str) -> str:
+    """The statement of the latest earlier migration that created ``trigger``."""
+    return next(
+        s for _, _, statements in reversed(MIGRATIONS[:-1]) for s in statements
+        if re.match(rf"\s*(?:--[^\n]*\n\s*)*CREATE TRIGGER {trigger}\b", s)
+    )
 
 
 def _schema(path: Path) -> int:

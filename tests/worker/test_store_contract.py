@@ -368,9 +368,7 @@ def test_a_checkpoint_is_marked_by_every_write_before_its_horizon(backend):
 
     backend.apply_batch("a", "s", SyncBatch(upserts=[message(1), message(5)]))
     generation = backend.begin_digest_checkpoint("a")
-    if generation is None:  # PostgreSQL keeps none: its digests read every record
-        assert backend.digest_checkpoint("a") is None
-        return
+    assert generation is not None  # both backends keep one (issue 14, item 1)
     horizon = AT + 3 * 3600
     kept = DigestCheckpoint("fp", horizon, AT - 86400, None, generation, b"state")
     assert backend.save_digest_checkpoint("a", kept, generation)
@@ -398,3 +396,62 @@ def test_a_checkpoint_is_marked_by_every_write_before_its_horizon(backend):
     assert not backend.save_digest_checkpoint("a", kept, generation)
     assert backend.records_leaving("a", AT, AT + 6 * 3600)
     assert not backend.records_leaving("a", AT + 8 * 3600, AT + 9 * 3600)
+
+
+def test_a_digest_starting_consumes_the_mark_and_any_write_during_it_refuses_the_save(
+    backend,
+):
+    """Writes touch the checkpoint row only when they lower ``dirty_from`` (cheap big
+    syncs); a writer's begin consumes the mark, so a write of any time while the
+    digest reads still makes its save fail."""
+    from peerpulse.worker.store.rows import DigestCheckpoint
+
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(1), message(5)]))
+    generation = backend.begin_digest_checkpoint("a")
+    kept = DigestCheckpoint("fp", AT + 3 * 3600, AT - 86400, None, generation, b"state")
+    assert backend.save_digest_checkpoint("a", kept, generation)
+    # Mail after the horizon, the newest first: one mark at the earliest time.
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(9), message(8), message(10)]))
+    assert backend.digest_checkpoint("a").dirty_from == AT + 8 * 3600
+    # The next digest begins: the mark is consumed, the checkpoint (still valid) kept.
+    generation = backend.begin_digest_checkpoint("a")
+    found = backend.digest_checkpoint("a")
+    assert found.dirty_from is None and found.state == b"state" and found.generation == generation
+    # A write later than any earlier mark, while it reads: the save is refused.
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(11)]))
+    assert not backend.save_digest_checkpoint("a", kept, generation)
+    # A mark before the horizon: the next begin drops the checkpoint it invalidates.
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(2)]))
+    generation = backend.begin_digest_checkpoint("a")
+    found = backend.digest_checkpoint("a")
+    assert (found.state, found.horizon, found.dirty_from) == (None, None, None)
+    # Two writers: the one that began first cannot save over the later one's reads.
+    first = backend.begin_digest_checkpoint("a")
+    second = backend.begin_digest_checkpoint("a")
+    assert not backend.save_digest_checkpoint("a", kept, first)
+    assert backend.save_digest_checkpoint("a", kept, second)
+
+
+def test_marking_a_checkpoint_does_not_copy_its_state_per_record_written(backend):
+    """The triggers update the checkpoint's row on writes; SQLite rewrites a whole row
+    on UPDATE, so a state kept in that row (megabytes: every peer row of the window)
+    was copied per record: 475x the write's cost. Same writes, a 4 MB state and a
+    1-byte one: about the same time (before: hundreds of times longer)."""
+    import time
+
+    from peerpulse.worker.store.rows import DigestCheckpoint
+
+    def timed(account: str, state: bytes) -> float:
+        generation = backend.begin_digest_checkpoint(account)
+        assert backend.save_digest_checkpoint(account, DigestCheckpoint(
+            "fp", AT + 3600 * 500, AT, None, generation, state), generation)
+        started = time.perf_counter()
+        for n in range(0, 120, 10):  # batches of 10, newest first: each lowers the mark
+            backend.apply_batch(account, "s", SyncBatch(upserts=[
+                message(400 - n - i) for i in range(10)], run_id=f"r{n}"))
+        return time.perf_counter() - started
+
+    small = min(timed("small", b"x"), timed("small2", b"x"))
+    large = timed("large", bytes(4_000_000))
+    assert large < 10 * small + 0.5, (large, small)
+    assert backend.digest_checkpoint("large").state == bytes(4_000_000)

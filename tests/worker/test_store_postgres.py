@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from peerpulse.connectors.records import MessageMeta, SyncBatch
-from peerpulse.worker.store import StoreError, open_store
+from peerpulse.worker.store import StoreError, codec, open_store
 from peerpulse.worker.store.postgres import PostgresStore, redact
 from peerpulse.worker.store.rows import LedgerState
 
@@ -186,3 +186,42 @@ def test_connections_the_server_dropped_are_replaced_not_failed(pg_url):
         assert killed >= 1
         assert store.counts("a").messages == 2
         assert [m.source_id for m in store.iter_messages("a")] == ["a-0", "a-1"]
+
+
+def test_a_digest_beginning_while_a_sync_writes_waits_for_it_and_sees_its_records(pg_url):
+    """The checkpoint's mark under concurrency (issue 14, item 1): a writing
+    transaction's first record locks the checkpoint row (creating it if no digest
+    made one yet), so a digest beginning meanwhile waits for the commit and then
+    reads the records; its later records, which only compare with a
+    transaction-local setting, are marked at their time."""
+    with open_store(pg_url) as store:
+        store.apply_batch("a", "s", _messages("a", 3))
+        found = store.digest_checkpoint("a")
+        assert found is not None and found.dirty_from == int(T0.timestamp())  # made by a write
+        generation = store.begin_digest_checkpoint("a")
+        began: list[int | None] = []
+        with psycopg.connect(pg_url) as conn:  # a sync's transaction, left open
+            columns = ("account", "source", "source_id", "scope", "run_id",
+                       *codec.MESSAGE_COLUMNS)
+            for minute in (50, 40, 60):  # the earliest after the first: still marked
+                m = MessageMeta(source_id=f"late-{minute}", message_id=f"late-{minute}@x",
+                                thread_id="t", timestamp=T0 + timedelta(minutes=minute),
+                                sender="lee@example.com", to=("dana@example.com",))
+                conn.execute(
+                    f"INSERT INTO messages ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('%s' for _ in columns)})",
+                    ("a", "s", m.source_id, "", "", *codec.message_row(m)))
+            waiter = threading.Thread(
+                target=lambda: began.append(store.begin_digest_checkpoint("a")))
+            waiter.start()
+            waiter.join(timeout=2)
+            assert waiter.is_alive() and not began  # the digest waits for the sync
+            marked = conn.execute(
+                "SELECT dirty_from, generation FROM digest_checkpoints WHERE account = 'a'"
+            ).fetchone()
+            assert marked == (int((T0 + timedelta(minutes=40)).timestamp()), generation + 1)
+            conn.commit()
+        waiter.join(timeout=30)
+        assert began and began[0] is not None and began[0] > generation + 1
+        ids = {m.source_id for m in store.iter_messages("a")}
+        assert {"late-40", "late-50", "late-60"} <= ids  # what the digest then reads

@@ -9,6 +9,11 @@ both engines understand.
 
 from __future__ import annotations
 
+#: Statements only one backend runs (trigger syntax differs): sqlite.py skips the
+#: second, postgres_schema.py the first.
+SQLITE_ONLY = "-- sqlite only"
+POSTGRES_ONLY = "-- postgres only"
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
@@ -255,21 +260,21 @@ MIGRATIONS.append(
 # before its horizon is rebuilt. The triggers are SQLite's (postgres_schema.py leaves
 # statements marked ``-- sqlite only`` out: PostgreSQL keeps no checkpoint and reads
 # the raw records, as before).
+_CONTENT_COLUMNS = {
+    "events": (
+        "series_id", "start_ts", "end_ts", "organizer", "attendees", "attendee_count",
+        "all_day", "original_tz", "title", "status", "transparency", "event_type",
+        "recurring", "self_response",
+    ),
+    "messages": (
+        "message_id", "thread_id", "ts", "sender", "to_addrs", "cc_addrs", "bcc_addrs",
+        "direction", "in_reply_to", "refs", "list_id", "list_unsubscribe",
+        "auto_submitted", "precedence", "is_invitation", "subject", "sender_name",
+    ),
+}
 _CONTENT_CHANGED = {
-    "events": " OR ".join(
-        f"old.{c} IS NOT new.{c}" for c in (
-            "series_id", "start_ts", "end_ts", "organizer", "attendees", "attendee_count",
-            "all_day", "original_tz", "title", "status", "transparency", "event_type",
-            "recurring", "self_response",
-        )
-    ),
-    "messages": " OR ".join(
-        f"old.{c} IS NOT new.{c}" for c in (
-            "message_id", "thread_id", "ts", "sender", "to_addrs", "cc_addrs", "bcc_addrs",
-            "direction", "in_reply_to", "refs", "list_id", "list_unsubscribe",
-            "auto_submitted", "precedence", "is_invitation", "subject", "sender_name",
-        )
-    ),
+    table: " OR ".join(f"old.{c} IS NOT new.{c}" for c in columns)
+    for table, columns in _CONTENT_COLUMNS.items()
 }
 _TIME = {"events": "start_ts", "messages": "ts"}
 
@@ -311,6 +316,100 @@ MIGRATIONS.append(
                 state BLOB
             )""",
             *_checkpoint_triggers(),
+        ],
+    )
+)
+
+# 8: PostgreSQL keeps the digest checkpoint too (issue 14, item 1): plpgsql row
+# triggers mark ``digest_checkpoints`` in the writing transaction, as SQLite's do
+# (migration 7, unchanged there). Two differences, both for PostgreSQL's concurrency
+# and cost (benchmarks/checkpoint_marking.py):
+# * a transaction's first write of an account upserts the row (creating it if need
+#   be), bumps ``generation`` and lowers ``dirty_from``: it holds the row's lock
+#   from then to its commit, so a digest beginning meanwhile waits for it, and a
+#   sync racing the very first digest cannot go unmarked;
+# * its later writes only compare their time with what that first write left
+#   (a transaction-local setting) and update the row only to lower ``dirty_from``:
+#   a function call per row, no table access.
+_PG_CHANGED = {
+    table: " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
+    for table, columns in _CONTENT_COLUMNS.items()
+}
+_PG_MARK_SETTING = "peerpulse.checkpoint_mark"  # '<dirty_from> <account>', this transaction
+
+
+def _pg_mark_function(table: str, column: str) -> str:
+    # Lower-case type names: postgres_schema.translate() rewrites upper-case ones.
+    return (
+        f"{POSTGRES_ONLY}\nCREATE FUNCTION {table}_checkpoint_mark() RETURNS trigger "
+        "LANGUAGE plpgsql AS $mark$\n"
+        "DECLARE\n  at bigint;\n  acct text;\n  seen text;\n  low bigint;\nBEGIN\n"
+        f"  IF TG_OP = 'INSERT' THEN at := NEW.{column}; acct := NEW.account;\n"
+        f"  ELSIF TG_OP = 'DELETE' THEN at := OLD.{column}; acct := OLD.account;\n"
+        f"  ELSE at := LEAST(OLD.{column}, NEW.{column}); acct := NEW.account;\n"
+        "  END IF;\n"
+        f"  seen := current_setting('{_PG_MARK_SETTING}', true);\n"
+        "  IF seen IS NULL OR seen = '' OR substr(seen, strpos(seen, ' ') + 1) <> acct THEN\n"
+        "    INSERT INTO digest_checkpoints AS c (account, generation, dirty_from)\n"
+        "      VALUES (acct, 1, at) ON CONFLICT (account) DO UPDATE\n"
+        "      SET generation = c.generation + 1, dirty_from = LEAST(c.dirty_from, at)\n"
+        "      RETURNING c.dirty_from INTO low;\n"
+        f"    PERFORM set_config('{_PG_MARK_SETTING}', low || ' ' || acct, true);\n"
+        "  ELSIF at < split_part(seen, ' ', 1)::bigint THEN\n"
+        "    UPDATE digest_checkpoints SET dirty_from = at WHERE account = acct;\n"
+        f"    PERFORM set_config('{_PG_MARK_SETTING}', at || ' ' || acct, true);\n"
+        "  END IF;\n"
+        "  RETURN NULL;\nEND\n$mark$"
+    )
+
+
+def _sqlite_lowering_triggers() -> list[str]:
+    out = []
+    for table, column in _TIME.items():
+        for op, row, at in (
+            ("insert", "new", f"new.{column}"),
+            ("update", "new", f"MIN(old.{column}, new.{column})"),
+            ("delete", "old", f"old.{column}"),
+        ):
+            when = f" WHEN {_CONTENT_CHANGED[table]}" if op == "update" else ""
+            out += [
+                f"{SQLITE_ONLY}\nDROP TRIGGER {table}_checkpoint_{op}",
+                f"{SQLITE_ONLY}\nCREATE TRIGGER {table}_checkpoint_{op} AFTER {op.upper()} "
+                f"ON {table}{when} BEGIN UPDATE digest_checkpoints SET "
+                f"generation = generation + 1, dirty_from = {at} WHERE account = {row}.account "
+                f"AND (dirty_from IS NULL OR dirty_from > {at}); END",
+            ]
+    return out
+
+
+def _postgres_triggers() -> list[str]:
+    out = []
+    for table, column in _TIME.items():
+        out.append(_pg_mark_function(table, column))
+        for op in ("insert", "update", "delete"):
+            when = f" WHEN ({_PG_CHANGED[table]})" if op == "update" else ""
+            out.append(
+                f"{POSTGRES_ONLY}\nCREATE TRIGGER {table}_checkpoint_{op} AFTER {op.upper()} "
+                f"ON {table} FOR EACH ROW{when} EXECUTE FUNCTION {table}_checkpoint_mark()"
+            )
+    return out
+
+
+MIGRATIONS.append(
+    (
+        8,
+        "the digest checkpoint in PostgreSQL too, marked by plpgsql triggers; its state "
+        "in a table of its own (issue 14, item 1)",
+        [
+            """CREATE TABLE digest_checkpoint_states (
+                account TEXT NOT NULL PRIMARY KEY,
+                state BLOB NOT NULL
+            )""",
+            "INSERT INTO digest_checkpoint_states (account, state) "
+            "SELECT account, state FROM digest_checkpoints WHERE state IS NOT NULL",
+            "UPDATE digest_checkpoints SET state = NULL",
+            *_sqlite_lowering_triggers(),
+            *_postgres_triggers(),
         ],
     )
 )

@@ -51,7 +51,6 @@ from peerpulse.worker.store.postgres_schema import (
 from peerpulse.worker.store.rows import (
     AccountCounts,
     BatchOutcome,
-    DigestCheckpoint,
     LedgerEntry,
     SourceStatus,
     TitleChange,
@@ -521,25 +520,6 @@ class PostgresStore(SharedSqlMethods):
             + "ORDER BY start_ts, source_id"
         )
         yield from self._stream(sql, (account, lo, hi, ends), codec.event_from_row)
-
-    # -- the digest's inference checkpoint: not kept here -------------------------
-    # PostgreSQL has the table (one schema) but not the triggers that keep it honest
-    # (migration 7 is SQLite's there), so it keeps no checkpoint and every digest
-    # reads the raw records, exactly as before issue 14.
-
-    def digest_checkpoint(self, account: str) -> DigestCheckpoint | None:
-        return None
-
-    def begin_digest_checkpoint(self, account: str) -> int | None:
-        return None
-
-    def save_digest_checkpoint(
-        self, account: str, checkpoint: DigestCheckpoint, generation: int
-    ) -> bool:
-        return False
-
-    def records_leaving(self, account: str, since_from: int, since_to: int) -> bool:
-        return True
 
     def iter_raw_rows(
         self, account: str, since: datetime | None = None

@@ -2,7 +2,7 @@
 
 Why a translation and not a second list: both backends must have the same
 tables, keys and indexes at every schema version, so there is one list of
-migrations and three mechanical differences, applied here:
+migrations and a few mechanical differences, applied here:
 
 * ``INTEGER`` becomes ``BIGINT``: SQLite integers are 64-bit, PostgreSQL's are
   32-bit (epoch seconds, counts and the benchmark's sentinels need 64).
@@ -10,6 +10,8 @@ migrations and three mechanical differences, applied here:
   database's default collation PostgreSQL would order record ids, periods and
   connector state keys differently (and a prefix scan would miss keys).
 * ``BLOB`` becomes ``BYTEA``.
+* Statements marked ``-- sqlite only`` (SQLite's trigger syntax) are left out;
+  their PostgreSQL counterparts are marked ``-- postgres only`` (migration 8).
 * ``sync_runs`` gains ``id BIGSERIAL PRIMARY KEY``: SQLite's implicit ``rowid``
   names a run there; PostgreSQL has none.
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from peerpulse.worker.store.migrations import MIGRATIONS
+from peerpulse.worker.store.migrations import MIGRATIONS, SQLITE_ONLY
 
 _INTEGER = re.compile(r"\bINTEGER\b")
 _TEXT = re.compile(r"\bTEXT\b")
@@ -40,11 +42,6 @@ def translate(statement: str) -> str:
     if out.startswith(_SYNC_RUNS):
         out = out.replace(_SYNC_RUNS, _SYNC_RUNS + "\n                id BIGSERIAL PRIMARY KEY,", 1)
     return out
-
-
-#: Statements only SQLite runs (migration 7's checkpoint triggers): PostgreSQL keeps
-#: no digest checkpoint, so the incremental digest falls back to the raw records there.
-SQLITE_ONLY = "-- sqlite only"
 
 
 def postgres_migrations() -> list[tuple[int, str, list[str]]]:

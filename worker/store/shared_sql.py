@@ -13,9 +13,11 @@ from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
+from peerpulse.worker.store import checkpoint_sql
 from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store import sqlite_overrides as overrides_sql
 from peerpulse.worker.store.rows import (
+    DigestCheckpoint,
     LedgerEntry,
     LedgerKey,
     LedgerState,
@@ -26,7 +28,10 @@ from peerpulse.worker.store.rows import (
 
 
 class SharedSqlMethods:
-    """Mixin: the delivery ledger and the overrides, over :meth:`_shared_cursor`."""
+    """Mixin: the delivery ledger, the overrides and the digest checkpoint, over
+    :meth:`_shared_cursor`."""
+
+    read_only: bool
 
     def _shared_cursor(self) -> AbstractContextManager[Any]:
         """One transaction's cursor taking ``?`` placeholders (the backend's)."""
@@ -34,6 +39,28 @@ class SharedSqlMethods:
 
     def _before_insert_next(self, cur: Any, previous: LedgerEntry) -> None:
         """Serialize concurrent resends of one period where the backend needs it."""
+
+    # -- the digest's inference checkpoint (decisions in worker/checkpoint.py) -------
+
+    def digest_checkpoint(self, account: str) -> DigestCheckpoint | None:
+        with self._shared_cursor() as cur:
+            return checkpoint_sql.get(cur, account)
+
+    def begin_digest_checkpoint(self, account: str) -> int | None:
+        if self.read_only:
+            return None
+        with self._shared_cursor() as cur:
+            return checkpoint_sql.begin(cur, account)
+
+    def save_digest_checkpoint(
+        self, account: str, checkpoint: DigestCheckpoint, generation: int
+    ) -> bool:
+        with self._shared_cursor() as cur:
+            return checkpoint_sql.save(cur, account, checkpoint, generation)
+
+    def records_leaving(self, account: str, since_from: int, since_to: int) -> bool:
+        with self._shared_cursor() as cur:
+            return checkpoint_sql.records_between(cur, account, since_from, since_to)
 
     # -- digest ledger (decisions in worker/ledger.py, SQL in sqlite_ledger.py) -----
 

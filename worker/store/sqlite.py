@@ -35,12 +35,11 @@ from peerpulse.worker.store import codec, salvage
 from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store import sqlite_overrides as overrides_sql
 from peerpulse.worker.store import sqlite_retention as retention_sql
-from peerpulse.worker.store.migrations import MIGRATIONS
+from peerpulse.worker.store.migrations import MIGRATIONS, POSTGRES_ONLY
 from peerpulse.worker.store.nul import nul_free, nul_free_text
 from peerpulse.worker.store.rows import (
     AccountCounts,
     BatchOutcome,
-    DigestCheckpoint,
     SourceStatus,
     TitleChange,
 )
@@ -210,7 +209,8 @@ class SqliteStore(SharedSqlMethods):
                 continue
             with self._transaction() as cur:
                 for statement in statements:
-                    cur.execute(statement)
+                    if not statement.startswith(POSTGRES_ONLY):
+                        cur.execute(statement)
                 cur.execute(
                     "INSERT INTO schema_version (version, description, applied_at) "
                     "VALUES (?, ?, ?)",
@@ -518,52 +518,6 @@ class SqliteStore(SharedSqlMethods):
             + "ORDER BY start_ts, source_id"
         )
         yield from self._iter_decoded(sql, (account, lo, hi, ends), codec.event_from_row)
-
-    def digest_checkpoint(self, account: str) -> DigestCheckpoint | None:
-        row = self._db.execute(
-            "SELECT fingerprint, horizon, since_ts, dirty_from, generation, state "
-            "FROM digest_checkpoints WHERE account = ?", (account,)
-        ).fetchone()
-        if row is None:
-            return None
-        return DigestCheckpoint(row[0], row[1], row[2], row[3], int(row[4]),
-                                bytes(row[5]) if row[5] is not None else None)
-
-    def begin_digest_checkpoint(self, account: str) -> int | None:
-        if self.read_only:
-            return None
-        with self._transaction() as cur:
-            cur.execute(
-                "INSERT INTO digest_checkpoints (account, generation) VALUES (?, 0) "
-                "ON CONFLICT (account) DO NOTHING", (account,)
-            )
-            row = cur.execute(
-                "SELECT generation FROM digest_checkpoints WHERE account = ?", (account,)
-            ).fetchone()
-        return int(row[0])
-
-    def save_digest_checkpoint(
-        self, account: str, checkpoint: DigestCheckpoint, generation: int
-    ) -> bool:
-        with self._transaction() as cur:
-            cur.execute(
-                "UPDATE digest_checkpoints SET fingerprint = ?, horizon = ?, since_ts = ?, "
-                "dirty_from = NULL, state = ? WHERE account = ? AND generation = ?",
-                (checkpoint.fingerprint, checkpoint.horizon, checkpoint.since_ts,
-                 checkpoint.state, account, generation),
-            )
-            return cur.rowcount == 1
-
-    def records_leaving(self, account: str, since_from: int, since_to: int) -> bool:
-        if since_to <= since_from:
-            return False
-        found = self._db.execute(
-            "SELECT EXISTS (SELECT 1 FROM messages WHERE account = ? AND ts >= ? AND ts < ?) "
-            "OR EXISTS (SELECT 1 FROM events WHERE account = ? AND start_ts < ? "
-            "AND end_ts >= ? AND end_ts < ?)",
-            (account, since_from, since_to, account, since_to, since_from, since_to),
-        ).fetchone()
-        return bool(found[0])
 
     def scan_floor(self, account: str, since: datetime | None = None) -> int:
         """The same rows scanned inside SQLite, every column touched, nothing handed to

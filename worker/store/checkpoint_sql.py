@@ -1,0 +1,90 @@
+"""The digest checkpoint's table in SQL (issue 14, item 1): statements only.
+
+Both backends run these on a ``?``-style cursor inside one transaction (SQLite's
+directly, PostgreSQL's through its adapter), so the rules below have one copy;
+the triggers of migrations 7 and 8 keep ``dirty_from`` and ``generation`` current
+in every transaction that writes an event or a message. The state itself lives in
+``digest_checkpoint_states``, away from the row the triggers update (SQLite rewrites
+a whole row on UPDATE: a state in it was copied once per record written).
+
+The triggers touch the row only when a write lowers ``dirty_from`` (PostgreSQL: and
+at a transaction's first write, which then holds the row until commit), so a
+writer starting a digest consumes the mark (:func:`begin`): a checkpoint it
+invalidates is dropped, the mark cleared and ``generation`` bumped. From then on
+a writing transaction bumps ``generation`` again, so :func:`save`, which succeeds only at
+the generation :func:`begin` returned, refuses a checkpoint read while a record
+was written (or while another writer began).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peerpulse.worker.store.rows import DigestCheckpoint
+
+
+def get(cur: Any, account: str) -> DigestCheckpoint | None:
+    row = cur.execute(
+        "SELECT c.fingerprint, c.horizon, c.since_ts, c.dirty_from, c.generation, s.state "
+        "FROM digest_checkpoints c LEFT JOIN digest_checkpoint_states s "
+        "ON s.account = c.account WHERE c.account = ?", (account,)
+    ).fetchone()
+    if row is None:
+        return None
+    return DigestCheckpoint(row[0], row[1], row[2], row[3], int(row[4]),
+                            bytes(row[5]) if row[5] is not None else None)
+
+
+def begin(cur: Any, account: str) -> int:
+    """Make the row exist (writes mark it from now on), consume the mark, and return
+    the generation a later :func:`save` must still find."""
+    cur.execute(
+        "INSERT INTO digest_checkpoints (account, generation) VALUES (?, 0) "
+        "ON CONFLICT (account) DO NOTHING", (account,)
+    )
+    cur.execute(
+        "DELETE FROM digest_checkpoint_states WHERE account = ? AND EXISTS (SELECT 1 FROM "
+        "digest_checkpoints WHERE account = ? AND dirty_from < horizon)", (account, account)
+    )
+    cur.execute(
+        "UPDATE digest_checkpoints SET generation = generation + 1, dirty_from = NULL, "
+        "horizon = CASE WHEN dirty_from < horizon THEN NULL ELSE horizon END "
+        "WHERE account = ?", (account,)
+    )
+    row = cur.execute(
+        "SELECT generation FROM digest_checkpoints WHERE account = ?", (account,)
+    ).fetchone()
+    return int(row[0])
+
+
+def save(cur: Any, account: str, checkpoint: DigestCheckpoint, generation: int) -> bool:
+    cur.execute(
+        "UPDATE digest_checkpoints SET fingerprint = ?, horizon = ?, since_ts = ?, "
+        "dirty_from = NULL WHERE account = ? AND generation = ?",
+        (checkpoint.fingerprint, checkpoint.horizon, checkpoint.since_ts, account, generation),
+    )
+    if cur.rowcount != 1:
+        return False
+    if checkpoint.state is None:
+        cur.execute("DELETE FROM digest_checkpoint_states WHERE account = ?", (account,))
+    else:
+        cur.execute(
+            "INSERT INTO digest_checkpoint_states (account, state) VALUES (?, ?) "
+            "ON CONFLICT (account) DO UPDATE SET state = excluded.state",
+            (account, checkpoint.state),
+        )
+    return True
+
+
+def records_between(cur: Any, account: str, lo: int, hi: int) -> bool:
+    """Whether a message is dated, or an event (started before ``hi``) ends, in
+    [lo, hi): the records a retention window moving from ``lo`` to ``hi`` drops."""
+    if hi <= lo:
+        return False
+    found = cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE account = ? AND ts >= ? AND ts < ?) "
+        "OR EXISTS (SELECT 1 FROM events WHERE account = ? AND start_ts < ? "
+        "AND end_ts >= ? AND end_ts < ?)",
+        (account, lo, hi, account, hi, lo, hi),
+    ).fetchone()
+    return bool(found[0])
