@@ -8,6 +8,7 @@ reports complete, the note and the held sections are back to normal.
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date, datetime, timedelta
 
@@ -16,6 +17,7 @@ from peerpulse.connectors.base import PROGRESS_KEY, SyncProgress
 from peerpulse.connectors.records import SyncBatch
 from peerpulse.connectors.state import StateChange
 from peerpulse.worker import loading
+from peerpulse.worker.cli import Env, main
 from peerpulse.worker.config import load_settings
 from peerpulse.worker.demo import generate
 from peerpulse.worker.digest.render import render_digest
@@ -108,6 +110,34 @@ def test_a_digest_during_an_interrupted_first_sync_says_history_is_loading(world
         assert done.reconnect == complete.reconnect
         assert "still loading" not in rendered(done, now).text
         assert "still loading" not in rendered(done, now).html
+
+
+def status(config, now, *extra):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--config", str(config), "status", "--now", now.isoformat(), *extra],
+                Env(stdout=out, stderr=err))
+    assert code == 0, err.getvalue()
+    return out.getvalue()
+
+
+def test_status_says_history_is_loading_until_it_is_complete(world):
+    settings, account, now = world
+    config = settings.base_dir / "config.toml"
+    with open_store(settings.database_path) as store:
+        report(store, account.name, SyncProgress(
+            complete=False, since=now - timedelta(days=30), done=0.42,
+            detail="all mail back to ...; older mail is loading"))
+    text = status(config, now)
+    assert "history still loading (first sync about 42% done)" in text
+    assert f"complete since {(now - timedelta(days=30)).date().isoformat()}" in text
+    (item,) = json.loads(status(config, now, "--json"))
+    assert item["history"]["held"] == ["reconnect", "reciprocity"]
+    assert item["history"]["sources"][0]["source"] == SOURCE
+    with open_store(settings.database_path) as store:
+        report(store, account.name, SyncProgress(complete=True))
+    assert "still loading" not in status(config, now)
+    (item,) = json.loads(status(config, now, "--json"))
+    assert item["history"] is None
 
 
 def test_held_sections_follow_the_reciprocity_window():
