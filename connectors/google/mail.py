@@ -285,9 +285,7 @@ class MailSource:
             )
             # Past the window's edge the tail is older still; else failed parts ride along.
             carry = [] if reached_end else failed + carry
-            stamps = [int(m.timestamp.timestamp()) for m in messages
-                      if isinstance(m, MessageMeta)]
-            oldest = min([*stamps, state.reached] if state.reached else stamps, default=0)
+            oldest = _listing_position(messages, state.method == "threads", state.reached)
             state = state.but(fetched=state.fetched + len(messages), reached=oldest)
             if reached_end or phase_done:
                 if state.phase == "sent":
@@ -581,6 +579,24 @@ class MailSource:
             state=known.changes(),
         )
         return final
+
+
+def _listing_position(
+    messages: list[MessageMeta | MailCommand], threads: bool, reached: int
+) -> int:
+    """How far back a newest-first listing has stored everything (epoch seconds; 0: not
+    yet), after ``messages`` joined what reached ``reached``.
+
+    Lists order items by their newest message: in threads mode a thread listed today
+    may begin a year ago, so a thread counts by its newest message, not its oldest
+    (the oldest would claim a year is complete after one batch)."""
+    newest: dict[str, int] = {}
+    for m in messages:
+        if isinstance(m, MessageMeta):
+            key = (m.thread_id or m.source_id) if threads else m.source_id
+            newest[key] = max(newest.get(key, 0), int(m.timestamp.timestamp()))
+    stamps = list(newest.values()) + ([reached] if reached else [])
+    return min(stamps, default=0)
 
 
 def _messages_of(item: dict[str, Any] | None, method: str) -> list[dict[str, Any]]:

@@ -134,3 +134,26 @@ def test_a_first_sync_stopped_by_its_budget_reports_loading_until_it_ends(
         assert newer <= {m.source_id for m in stored}
     drain(store, mail_source(fake, state_dir, store))
     assert stored_progress(store).complete
+
+
+def test_in_threads_mode_a_long_thread_counts_by_its_newest_message(fake, state_dir, store):
+    """A thread listed first may have begun long ago: "complete since" must not jump to
+    its first message (issue 15)."""
+    fill(fake, 3000, mean_thread=3.0)
+    spread(fake, 0.1)  # 300 days
+    box = fake.mailboxes[USER]
+    # among the newest threads, one with no sent mail that began 350 days ago
+    old_thread = next(t for t in box.threads()[5:] if len(box.thread_messages(t)) > 1
+                      and not any("SENT" in m.labels for m in box.thread_messages(t)))
+    box.thread_messages(old_thread)[0].ms = NOW_MS - 350 * DAY_MS
+    box.sort()
+    source = mail_source(fake, state_dir, store, window_past_days=400, sent_first_days=60,
+                         mail_fetch="threads", batches_in_flight=1)
+    for batch in source.sync(None):
+        store.apply_batch("alice", "gmail", batch)
+        progress = stored_progress(store)
+        if progress.since is not None and not progress.complete:
+            stored = {m.source_id for m in store.iter_messages("alice")}
+            since_ms = progress.since.timestamp() * 1000
+            assert {m.id for m in box.messages if m.ms >= since_ms} <= stored
+    assert stored_progress(store).complete
