@@ -8,10 +8,13 @@ reports complete, the note and the held sections are back to normal.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
+import jsonschema
 import pytest
 from peerpulse.connectors.base import PROGRESS_KEY, SyncProgress
 from peerpulse.connectors.records import SyncBatch
@@ -27,6 +30,7 @@ from peerpulse.worker.sync import sync_account
 
 from benchmarks.demo_config import demo_config_text
 
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "digest.schema.json").read_text())
 SOURCE = "mailbox"  # a plugin's mail source, by a name no built-in uses
 
 
@@ -91,6 +95,11 @@ def test_a_digest_during_an_interrupted_first_sync_says_history_is_loading(world
             assert "Held back until it is in: Reconnect and Reciprocity" in body
             assert "Partial history" in body
         assert "received mail not yet" in out.text
+        jsonschema.validate(json.loads(json.dumps(partial.to_json(), default=str)), SCHEMA)
+        bad = {**partial.stats, "history": {**info, "held": ["coverage"]}}
+        with pytest.raises(jsonschema.ValidationError):  # the schema does check it
+            jsonschema.validate(json.loads(json.dumps(
+                dataclasses.replace(partial, stats=bad).to_json(), default=str)), SCHEMA)
         assert out.subject.endswith("(history still loading)")
         assert not set(partial.stats.get("actions", {})) - {
             p for p in out.people}  # no action links for held-back people
