@@ -689,7 +689,8 @@ def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict
         # None: history complete; else what the digest says while it loads (worker/loading.py)
         # (``status`` replaces it with the digest's own when the rules load: the held
         # sections depend on [reciprocity] window_days)
-        "history": None if history.complete else loading.describe(history, list(loading.HELD)),
+        "history": None if history.complete else loading.describe(
+            history, list(loading.HELD), loading.flagged_sections(history)),
         "recent_skipped": [(loc, reason) for _, loc, reason in store.skipped_inputs(account.name)],
         "last_digest": last,
         "unsent": [{"period": g.period, "state": g.state, "action": g.action} for g in unsent],

@@ -17,8 +17,10 @@ describes); this module reads those reports through the store and marks the dige
   fact and acted on.
 - **flagged**, still shown: the peer of the week (one suggestion to meet someone,
   worth having in a first week; it may differ from the pick a full history makes),
-  the fading forecast and department coverage (their rhythms and trends read months
-  of history). The other sections read the last weeks only.
+  feedback asks (the quarter's most frequent partners, received mail included), the
+  fading forecast and department coverage (their rhythms and trends read months of
+  history), and celebrate while no received mail is in (its keywords come from
+  peers' subjects). Team-meeting invitations read the calendar, which comes first.
 
 Pure apart from :func:`status`, which reads the store.
 """
@@ -35,7 +37,9 @@ from peerpulse.rules.recommendations import Digest
 from peerpulse.worker.store import Store
 
 HELD = ("reconnect", "reciprocity")  # left out while the history they read is missing
-FLAGGED = ("peer_of_the_week", "fading", "coverage")  # shown, marked as partial
+# shown, marked as partial: the pick and the quarter's feedback asks weigh received mail
+# and months of ties; fading and coverage read months of rhythm
+FLAGGED = ("peer_of_the_week", "feedback", "fading", "coverage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,13 @@ def held_sections(history: HistoryStatus, now: datetime, reciprocity_days: int) 
     return list(HELD)
 
 
+def flagged_sections(history: HistoryStatus) -> list[str]:
+    """The sections shown but marked as based on partial history."""
+    if history.complete:
+        return []
+    return [*FLAGGED, *(["celebrate"] if history.since is None else [])]
+
+
 def mark(digest: Digest, history: HistoryStatus, now: datetime, reciprocity_days: int) -> Digest:
     """``digest`` with the held sections left out and ``stats["history"]`` saying why, or
     unchanged when history is complete."""
@@ -92,11 +103,12 @@ def mark(digest: Digest, history: HistoryStatus, now: datetime, reciprocity_days
         return digest
     held = held_sections(history, now, reciprocity_days)
     changes: dict[str, Any] = {name: () for name in held}
-    changes["stats"] = {**digest.stats, "history": describe(history, held)}
+    changes["stats"] = {**digest.stats,
+                        "history": describe(history, held, flagged_sections(history))}
     return dataclasses.replace(digest, **changes)
 
 
-def describe(history: HistoryStatus, held: list[str]) -> dict[str, Any]:
+def describe(history: HistoryStatus, held: list[str], flagged: list[str]) -> dict[str, Any]:
     """The JSON form (``stats.history`` in docs/digest.schema.json; ``status --json``)."""
     done = history.done
     since = history.since
@@ -111,17 +123,8 @@ def describe(history: HistoryStatus, held: list[str]) -> dict[str, Any]:
             for name, p in history.loading
         ],
         "held": held,
-        "flagged": list(FLAGGED),
+        "flagged": flagged,
     }
-
-
-SECTION_NAMES = {
-    "reconnect": "reconnect",
-    "reciprocity": "reciprocity",
-    "peer_of_the_week": "the peer of the week",
-    "fading": "the fading forecast",
-    "coverage": "coverage",
-}
 
 
 def summary_line(info: dict[str, Any]) -> str:

@@ -85,7 +85,10 @@ def test_a_digest_during_an_interrupted_first_sync_says_history_is_loading(world
         info = partial.stats["history"]
         assert info["held"] == ["reconnect", "reciprocity"]
         assert info["percent_done"] == 8 and info["since"] is None
-        assert "peer_of_the_week" in info["flagged"]
+        # shown but marked: the pick and feedback weigh received mail and old ties, and
+        # while no received mail is in, celebrate (its keywords come from peers' mail)
+        assert info["flagged"] == ["peer_of_the_week", "feedback", "fading", "coverage",
+                                   "celebrate"]
         # the same sections otherwise: a first digest is still worth reading
         assert partial.peer_of_the_week == complete.peer_of_the_week
         assert partial.celebrate == complete.celebrate
@@ -101,6 +104,8 @@ def test_a_digest_during_an_interrupted_first_sync_says_history_is_loading(world
             jsonschema.validate(json.loads(json.dumps(
                 dataclasses.replace(partial, stats=bad).to_json(), default=str)), SCHEMA)
         assert out.subject.endswith("(history still loading)")
+        if partial.feedback:
+            assert "ASK FOR FEEDBACK - PARTIAL HISTORY" in out.text
         assert not set(partial.stats.get("actions", {})) - {
             p for p in out.people}  # no action links for held-back people
 
@@ -111,6 +116,7 @@ def test_a_digest_during_an_interrupted_first_sync_says_history_is_loading(world
         later = digest_now(store, world)
         assert later.stats["history"]["held"] == ["reconnect"]
         assert later.reciprocity == complete.reciprocity and later.reconnect == ()
+        assert "celebrate" not in later.stats["history"]["flagged"]  # received mail is in
         assert "complete from" in rendered(later, now).text
 
         report(store, account.name, SyncProgress(complete=True, since=now - timedelta(days=400)))

@@ -228,6 +228,8 @@ _SECTION_NAMES = {
     "reconnect": "Reconnect",
     "reciprocity": "Reciprocity",
     "peer_of_the_week": "the peer of the week",
+    "feedback": "feedback asks",
+    "celebrate": "celebrate",
     "fading": "the fading forecast",
     "coverage": "coverage",
 }
@@ -254,12 +256,12 @@ def _loading_view(info: Any) -> dict[str, Any] | None:
         lines.append(f"Held back until it is in: {_and(held)} (they read old ties and the "
                      "mail you received; shown now, they could name the wrong people).")
     if flagged:
-        lines.append(f"Based on partial history, and may change: {_and(flagged)}. The other "
-                     "sections read the last weeks only.")
+        lines.append(f"Based on partial history, and may change: {_and(flagged)}.")
     details = [printable_line(f"{s.get('source')}: {s.get('detail')}", 160)
                for s in info.get("sources", []) if isinstance(s, dict) and s.get("detail")]
     return {"text": " ".join(lines), "details": details,
-            "flag": "Partial history: chosen before your older mail was loaded."}
+            "flag": "Partial history: chosen before your older mail was loaded.",
+            "flagged": [str(f) for f in info.get("flagged", [])]}
 
 
 def _and(items: list[str]) -> str:
