@@ -178,3 +178,20 @@ def test_a_progress_report_round_trips_and_garbage_reads_as_none():
     assert again.since is not None and again.since.timestamp() == progress.since.timestamp()
     for bad in ("", "{", "[]", '{"since": 1}', '{"complete": true, "since": "x"}'):
         assert SyncProgress.load(bad) is None
+
+
+def test_org_status_shows_a_manager_whose_history_is_loading(tmp_path):
+    from types import SimpleNamespace
+
+    from peerpulse.worker.org.status import _row, render_table
+
+    with open_store(tmp_path / "state.sqlite3") as store:
+        report(store, "ann", SyncProgress(complete=False, done=0.3, detail="folders loaded: "
+                                          "sentitems; loading: inbox"))
+        store.apply_batch("bob", SOURCE, SyncBatch(cursor="c"))
+        rows = [_row(store, name, SimpleNamespace(recipient=f"{name}@x.example"), "enrolled")
+                for name in ("ann", "bob")]
+    assert rows[0]["history_loading"]["percent_done"] == 30
+    assert rows[1]["history_loading"] is None  # no report: complete
+    table = render_table(rows)
+    assert "loading 30%" in table.splitlines()[1] and "loading" not in table.splitlines()[2]
