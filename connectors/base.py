@@ -8,9 +8,10 @@ out) and the caller commits each batch with its cursor atomically.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from peerpulse.connectors.records import SyncBatch
@@ -88,6 +89,79 @@ class _EmptyState:
 
     def iter_prefix(self, prefix: str) -> Iterator[tuple[str, str]]:
         return iter(())
+
+
+# The connector-state key a source's :class:`SyncProgress` is kept under (per account and
+# source, committed with the batch it describes). Keys of a connector's own state never
+# start with "~", so pruning one's own keys by prefix cannot hit it by accident.
+PROGRESS_KEY = "~sync-progress"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """How much of a source's history is stored: what the digest needs to know before
+    it reads old ties (reconnect, reciprocity, the peer of the week) from a first sync
+    that is still under way.
+
+    A source reports it by staging ``PROGRESS_KEY`` -> :meth:`dump` in its keyed state
+    with the batch it describes (see :func:`stage_progress`); the worker reads it back
+    through the store, so a digest computed between two batches, or by another process,
+    sees the progress of what is committed. A source that never reports one counts as
+    complete (every source did before this existed).
+
+    ``complete``: the first full pass is done. ``since``: every record of the source
+    dated at or after it is stored (None: not even the newest stretch is complete, e.g.
+    only sent mail is in). ``done``: the share of the initial sync done, 0..1, where the
+    source can tell. ``detail``: one plain line for the reader, e.g. "sent mail of the
+    last 180 days first; received mail not yet".
+    """
+
+    complete: bool
+    since: datetime | None = None
+    done: float | None = None
+    detail: str = ""
+
+    def dump(self) -> str:
+        return json.dumps({
+            "complete": self.complete,
+            "since": int(self.since.timestamp()) if self.since is not None else None,
+            "done": round(self.done, 4) if self.done is not None else None,
+            "detail": self.detail,
+        }, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str | None) -> SyncProgress | None:
+        """The progress ``dump`` wrote, or None (nothing reported, or unreadable)."""
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            since = data.get("since")
+            done = data.get("done")
+            return cls(
+                complete=bool(data["complete"]),
+                since=datetime.fromtimestamp(int(since), UTC) if since is not None else None,
+                done=min(1.0, max(0.0, float(done))) if done is not None else None,
+                detail=str(data.get("detail") or ""),
+            )
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, OSError):
+            return None
+
+
+class ProgressState(Protocol):
+    """The part of keyed state (``connectors.state.StagedState``) a report needs."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, value: str) -> None: ...
+
+
+def stage_progress(state: ProgressState, progress: SyncProgress) -> None:
+    """Stage ``progress`` in ``state`` (only when it changed: a live source that stays
+    complete writes nothing), to travel with the next batch's state changes."""
+    text = progress.dump()
+    if state.get(PROGRESS_KEY) != text:
+        state.put(PROGRESS_KEY, text)
 
 
 class Source(Protocol):

@@ -563,6 +563,8 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
             if rules is not None:
                 digest = compute_for_account(store, settings, account, rules, now=now).digest
                 item["owner_missing"] = digest.owner_missing
+                if item["history"] is not None:
+                    item["history"] = digest.stats.get("history", item["history"])
                 if digest.owner_missing:
                     item["warning"] = _owner_missing_line(account, digest)
             out.append(item)
@@ -592,6 +594,10 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
                 f"  {s['source']:<10} last sync {s['last_run'] or 'never'} ({s['outcome']}), "
                 f"cursor saved {age}, {s['skipped']} skipped{error}"
             )
+        if item["history"] is not None:
+            from peerpulse.worker.loading import summary_line
+
+            env.print(f"  {summary_line(item['history'])}")
         for location, reason in item["recent_skipped"][:5]:
             env.print(f"  skipped {location}: {reason}")
         if item["management_chain_known"] is False:
@@ -662,8 +668,10 @@ def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict
                 "skipped": s.skipped_inputs,
             }
         )
+    from peerpulse.worker import loading
     from peerpulse.worker.gaps import unsent_periods
 
+    history = loading.status(store, account.name)
     last = ledger.last_entry(store, account.name)
     unsent = unsent_periods(ledger.entries(store, account.name), now, account.zone,
                             account.digest.day, account.digest.time)
@@ -678,6 +686,11 @@ def _account_status(store: Store, account: AccountConfig, now: datetime) -> dict
             "skipped_inputs": counts.skipped_inputs,
         },
         "sources": sources,
+        # None: history complete; else what the digest says while it loads (worker/loading.py)
+        # (``status`` replaces it with the digest's own when the rules load: the held
+        # sections depend on [reciprocity] window_days)
+        "history": None if history.complete else loading.describe(
+            history, list(loading.HELD), loading.flagged_sections(history)),
         "recent_skipped": [(loc, reason) for _, loc, reason in store.skipped_inputs(account.name)],
         "last_digest": last,
         "unsent": [{"period": g.period, "state": g.state, "action": g.action} for g in unsent],

@@ -19,7 +19,7 @@ from peerpulse.rules.errors import RuleError
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.recommendations import Digest
 from peerpulse.rules.slots import next_monday, week_window
-from peerpulse.worker import checkpoint, overrides
+from peerpulse.worker import checkpoint, loading, overrides
 from peerpulse.worker.config import DIRECTORY_ACCOUNT, WEEKDAYS, AccountConfig, Settings
 from peerpulse.worker.errors import RulesError
 from peerpulse.worker.freshness import quiet_sources
@@ -57,13 +57,18 @@ def compute_for_account(
     period: str | None = None,
     collect_interactions: bool = False,
     raw: bool = False,
+    history_note: bool = True,
 ) -> EngineResult:
     """Run the engine over everything stored for ``account`` as of ``now``.
 
     Incremental (issue 14, item 1): the pass over the records is resumed from the
     stored checkpoint when it still holds (worker/checkpoint.py), and a writer keeps
     the next one; the result is the same as reading every record. ``raw`` (``explain``,
-    ``rules check``, interaction lists) reads every record and keeps nothing."""
+    ``rules check``, interaction lists) reads every record and keeps nothing.
+
+    While a source's first sync is still loading history, the sections that read old
+    history are held back or flagged (worker/loading.py); ``history_note=False`` gives
+    the digest as computed (benchmarks comparing picks across a sync)."""
     history = {
         section: store.recommendation_history(account.name, section)
         for section in HISTORY_SECTIONS
@@ -114,7 +119,11 @@ def compute_for_account(
     result = compute(inputs, rules)
     if reads is not None:
         checkpoint.keep(store, account.name, reads, fp, since, result.checkpoint)
-    digest = _with_actions(result.digest, store, settings, account, now)
+    digest = result.digest
+    if history_note:  # before the action links: held-back people get none
+        digest = loading.mark(digest, loading.status(store, account.name), now,
+                              rules.model.reciprocity.window_days)
+    digest = _with_actions(digest, store, settings, account, now)
     mail, event = store.newest_record_times(account.name, now)
     quiet = quiet_sources({"mail": mail, "calendar": event}, now)
     if quiet:

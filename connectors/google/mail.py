@@ -36,12 +36,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from googleapiclient.errors import HttpError
+from peerpulse.connectors.base import stage_progress
 from peerpulse.connectors.google.batch import BatchFetcher
 from peerpulse.connectors.google.known_ids import KnownIds, remove_side_files
 from peerpulse.connectors.google.mail_cursor import (
     LIST_PAGE,
     MailCursor,
     new_generation,
+    progress,
     sent_page_budget,
 )
 from peerpulse.connectors.google.normalize import (
@@ -90,6 +92,7 @@ class MailSource:
     """The ``gmail`` source of one account."""
 
     name = "gmail"
+    _staged: StagedState  # this run's keyed state, set by ``sync``
 
     def __init__(
         self,
@@ -152,7 +155,7 @@ class MailSource:
     # -- entry -----------------------------------------------------------------------
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
-        staged = self.state()
+        staged = self._staged = self.state()
         for path in remove_side_files(self.state_dir, self.account):
             log.info("%s/gmail: removed version 1's known-ids file %s", self.account, path)
         state = MailCursor.load(cursor)
@@ -197,6 +200,7 @@ class MailSource:
             gen=new_generation(),
             sent_pages=sent_pages,
             sent_since=self._sent_since(),
+            total=items,
         )
         what = "%s/gmail: initial sync by %s from historyId %s, SENT first for <= %d pages"
         log.info(what, self.account, method, state.history, sent_pages)
@@ -281,6 +285,8 @@ class MailSource:
             )
             # Past the window's edge the tail is older still; else failed parts ride along.
             carry = [] if reached_end else failed + carry
+            oldest = _listing_position(messages, state.method == "threads", state.reached)
+            state = state.but(fetched=state.fetched + len(messages), reached=oldest)
             if reached_end or phase_done:
                 if state.phase == "sent":
                     handed_over = set(carry)
@@ -289,11 +295,14 @@ class MailSource:
                     page=None,
                     carry=carry,
                     sent_pages=0,
+                    reached=0,  # the full listing starts again from the newest mail
                 )
             else:
                 state = state.but(page=next_page, carry=carry, sent_pages=sent_pages)
             known.add(((m.source_id, m.thread_id) for m in messages),
                       threads=state.method == "threads")
+            # What the digest says while history loads travels with the batch it describes.
+            stage_progress(self._staged, progress(state, int(self.now().timestamp())))
             yield SyncBatch(upserts=list(messages), cursor=state.dump(), state=known.changes())
         return state
 
@@ -570,6 +579,24 @@ class MailSource:
             state=known.changes(),
         )
         return final
+
+
+def _listing_position(
+    messages: list[MessageMeta | MailCommand], threads: bool, reached: int
+) -> int:
+    """How far back a newest-first listing has stored everything (epoch seconds; 0: not
+    yet), after ``messages`` joined what reached ``reached``.
+
+    Lists order items by their newest message: in threads mode a thread listed today
+    may begin a year ago, so a thread counts by its newest message, not its oldest
+    (the oldest would claim a year is complete after one batch)."""
+    newest: dict[str, int] = {}
+    for m in messages:
+        if isinstance(m, MessageMeta):
+            key = (m.thread_id or m.source_id) if threads else m.source_id
+            newest[key] = max(newest.get(key, 0), int(m.timestamp.timestamp()))
+    stamps = list(newest.values()) + ([reached] if reached else [])
+    return min(stamps, default=0)
 
 
 def _messages_of(item: dict[str, Any] | None, method: str) -> list[dict[str, Any]]:

@@ -22,6 +22,11 @@
   (``None``) starts a new generation, so a reset sync never trusts old ids.
 - ``adopt``: set once when a version-1 cursor is upgraded (see
   :func:`upgraded`); the id listing that rebuilds the known ids is pending.
+- ``total`` (getProfile's item count), ``fetched`` (items stored so far) and
+  ``reached`` (the oldest date stored in the current phase, epoch seconds; 0:
+  none yet) say how far the initial sync is (:func:`progress`: what the digest
+  tells its reader while history is loading). Cursors written before they
+  existed read as 0: the share done is then unknown, not wrong.
 
 Version 1 kept the known ids in a side SQLite file that was written after the
 worker's commit; version 2 keeps them in keyed connector state, committed in
@@ -34,7 +39,10 @@ import json
 import math
 import secrets
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+from peerpulse.connectors.base import SyncProgress
 
 LIST_PAGE = 500  # messages.list / threads.list maxResults
 FETCH_BATCH = 50  # gets per batch (Gmail batch guide)
@@ -53,6 +61,9 @@ class MailCursor:
     sent_pages: int | None = None  # SENT list pages the sent phase may still spend
     sent_since: int = 0  # epoch seconds: the sent phase stops at older SENT mail
     adopt: bool = False  # upgraded from version 1: list every id into the known ids
+    total: int = 0  # items in the mailbox when the initial sync began (getProfile)
+    fetched: int = 0  # items stored by the initial sync so far
+    reached: int = 0  # epoch seconds: the oldest mail stored in this phase (0: none yet)
     v: int = VERSION
 
     def dump(self) -> str:
@@ -117,6 +128,40 @@ def sent_page_budget(items: int, share: float) -> int:
         return 0
     floor = math.ceil(items / LIST_PAGE) + math.ceil(items / FETCH_BATCH)
     return max(1, int(share * floor))
+
+
+def progress(cursor: MailCursor, now: int) -> SyncProgress:
+    """What the cursor says of the stored history, for the digest (issue 15).
+
+    ``sent``: only the owner's own mail is coming in, newest first, so nothing is
+    complete yet: reciprocity has no received mail, reconnect no old ties. ``rest``:
+    everything is listed newest first, so all mail since ``reached`` is in. ``live``
+    and ``resync`` (a re-listing after the history id expired: the mail is stored):
+    complete back to the window's start. The share done is the larger of items
+    fetched over the mailbox's items and, once everything is listed, the stretch
+    of the window covered (a window shorter than the mailbox makes the first low).
+    """
+    start = datetime.fromtimestamp(cursor.window_start, UTC)
+    if cursor.phase in ("live", "resync"):
+        return SyncProgress(complete=True, since=start)
+    counted = min(0.99, cursor.fetched / cursor.total) if cursor.total > 0 else None
+    if cursor.phase == "sent":
+        back = f", back to {_day(cursor.reached)} so far" if cursor.reached else ""
+        return SyncProgress(complete=False, since=None, done=counted,
+                            detail=f"your sent mail first{back}; received mail not yet")
+    if not cursor.reached:
+        return SyncProgress(complete=False, since=None, done=counted,
+                            detail="your sent mail is in; the rest is loading, newest first")
+    span = max(1, now - cursor.window_start)
+    covered = min(0.99, max(0.0, (now - cursor.reached) / span))
+    done = max(covered, counted or 0.0)
+    return SyncProgress(complete=False, since=datetime.fromtimestamp(cursor.reached, UTC),
+                        done=done, detail=f"all mail back to {_day(cursor.reached)}; "
+                        "older mail is loading")
+
+
+def _day(stamp: int) -> str:
+    return datetime.fromtimestamp(stamp, UTC).date().isoformat()
 
 
 def _parse(text: str | None) -> dict[str, Any] | None:

@@ -50,7 +50,14 @@ from exchangelib import (
 )
 from exchangelib import errors as ews_errors
 from exchangelib.services import SyncFolderItems
-from peerpulse.connectors.base import ConnectorError, SourceContext, SourceUnavailable
+from peerpulse.connectors.base import (
+    PROGRESS_KEY,
+    ConnectorError,
+    SourceContext,
+    SourceUnavailable,
+    SyncProgress,
+    stage_progress,
+)
 from peerpulse.connectors.microsoft.auth import resolve_secret
 from peerpulse.connectors.microsoft.ews_normalize import (
     CALENDAR_FIELDS,
@@ -285,6 +292,8 @@ class EwsMailSource:
         return self._state
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
+        self._fresh = cursor is None  # a first pass: done-markers stored before are not ours
+        self._finished: set[str] = set()
         for folder in self.folders:
             key = "folder/" + folder
             start = None if cursor is None else self.state.get(key)
@@ -303,6 +312,26 @@ class EwsMailSource:
                     log.warning("%s/mail %s: sync state rejected (%s); listing again",
                                 self.context.account, folder, exc)
                     start = None
+
+    def _progress(self) -> SyncProgress:
+        """How much history is stored (issue 15), for the digest: complete once every
+        folder's first listing reached its last item (``done/<folder>``, committed with
+        that page); SyncFolderItems pages come in no date order, so no stretch is
+        complete before that. Once complete it stays so (a relisting after a rejected
+        state re-reads stored mail), until a fresh sync (no cursor) starts over."""
+        if not self._fresh:
+            known = SyncProgress.load(self.state.get(PROGRESS_KEY))
+            if known is None or known.complete:
+                return SyncProgress(complete=True)
+        finished = [f for f in self.folders if f in self._finished
+                    or (not self._fresh and self.state.get("done/" + f))]
+        if len(finished) == len(self.folders):
+            return SyncProgress(complete=True)
+        waiting = [f for f in self.folders if f not in finished]
+        return SyncProgress(
+            complete=False, done=len(finished) / len(self.folders),
+            detail=(f"folders loaded: {', '.join(finished) or 'none yet'}; "
+                    f"loading: {', '.join(waiting)}"))
 
     def _folder(self, name: str, key: str, sync_state: str | None) -> Iterator[SyncBatch]:
         account_name = self.context.account
@@ -325,12 +354,18 @@ class EwsMailSource:
             if service.sync_state and service.sync_state != sync_state:
                 sync_state = service.sync_state
                 self.state.put(key, sync_state)
+            last = bool(service.includes_last_item_in_range or not changes)
+            if last:
+                self._finished.add(name)
+                if self.state.get("done/" + name) is None:
+                    self.state.put("done/" + name, "1")
+            stage_progress(self.state, self._progress())
             yield SyncBatch(
                 upserts=list(messages),
                 cursor=json.dumps({"v": 1, "folder": name}),
                 state=self.state.take_changes(),
             )
-            if service.includes_last_item_in_range or not changes:
+            if last:
                 return
 
     def _fetch(

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
+from peerpulse.connectors.base import PROGRESS_KEY, SyncProgress, stage_progress
 from peerpulse.connectors.microsoft.delta import DeltaPosition
 from peerpulse.connectors.microsoft.graph import GraphClient, GraphError
 from peerpulse.connectors.microsoft.normalize import (
@@ -85,6 +86,8 @@ class MailSource:
         return self._state
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
+        self._fresh = cursor is None  # a first pass: positions stored before are not ours
+        self._finished: set[str] = set()
         for folder in self.folders:
             if time.monotonic() >= self.deadline:
                 log.info("%s/mail: time budget spent; the next run continues", self.account)
@@ -99,6 +102,26 @@ class MailSource:
                 log.warning("%s/mail %s: delta token expired (%s); listing again",
                             self.account, folder, exc)
                 yield from self._folder(folder, key, DeltaPosition())
+
+    def _progress(self) -> SyncProgress:
+        """How much history is stored (issue 15), for the digest: complete once every
+        folder's first listing has ended in a deltaLink. Delta pages come in no date
+        order, so no stretch is complete before a folder is; the share done is per
+        folder. Once complete it stays so (a later 410 relisting re-reads mail that is
+        stored already), until a fresh sync (no cursor) starts over."""
+        if not self._fresh:
+            known = SyncProgress.load(self.state.get(PROGRESS_KEY))
+            if known is None or known.complete:
+                return SyncProgress(complete=True)
+        finished = [f for f in self.folders if f in self._finished or (
+            not self._fresh and DeltaPosition.load(self.state, "folder/" + f).delta)]
+        if len(finished) == len(self.folders):
+            return SyncProgress(complete=True)
+        waiting = [f for f in self.folders if f not in finished]
+        return SyncProgress(
+            complete=False, done=len(finished) / len(self.folders),
+            detail=(f"folders loaded: {', '.join(finished) or 'none yet'}; "
+                    f"loading: {', '.join(waiting)}"))
 
     def _folder(self, folder: str, key: str, position: DeltaPosition) -> Iterator[SyncBatch]:
         if position.next:
@@ -137,6 +160,9 @@ class MailSource:
                     position.delta = GraphClient.check_link(str(delta_link))
                 position.next = None
             position.save(self.state, key)
+            if position.delta and not position.next:
+                self._finished.add(folder)
+            stage_progress(self.state, self._progress())
             yield SyncBatch(
                 upserts=list(messages),
                 cursor=json.dumps({"v": 1, "folder": folder}),

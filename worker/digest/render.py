@@ -184,6 +184,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         "quiet": _quiet_text(digest.stats.get("quiet_sources"), today),
         "timezone": printable_line(digest.timezone, 64),
         "commands": _commands_view(digest.stats.get("commands")),
+        "loading": _loading_view(digest.stats.get("history")),
         "is_empty": digest.is_empty and not digest.owner_missing,
         "owner_missing": (
             f"Your address {clean_address(digest.owner)} appears in none of the "
@@ -222,6 +223,50 @@ def _talked_view(points: Any) -> str:
     if not isinstance(points, list):
         return ""
     return printable_line(", ".join(printable_line(str(p), 60) for p in points[:3] if p), 200)
+
+
+_SECTION_NAMES = {
+    "reconnect": "Reconnect",
+    "reciprocity": "Reciprocity",
+    "peer_of_the_week": "the peer of the week",
+    "feedback": "feedback asks",
+    "celebrate": "celebrate",
+    "fading": "the fading forecast",
+    "coverage": "coverage",
+}
+
+
+def _loading_view(info: Any) -> dict[str, Any] | None:
+    """The "history is still loading" note (worker/loading.py sets ``stats.history``):
+    how far the first sync is, since when history is complete, what is held back and
+    what is marked; None when history is complete."""
+    if not isinstance(info, dict) or info.get("complete", True):
+        return None
+    done = info.get("percent_done")
+    since = info.get("since")
+    how_far = f"about {int(done)}% done" if isinstance(done, int | float) else "under way"
+    if since:
+        complete = f"your mail is complete from {printable_line(str(since), 20)} on"
+    else:
+        complete = "only your own sent mail is in so far, none you received"
+    held = [_SECTION_NAMES.get(str(h), printable_line(str(h), 40)) for h in info.get("held", [])]
+    flagged = [_SECTION_NAMES.get(str(f), printable_line(str(f), 40))
+               for f in info.get("flagged", [])]
+    lines = [f"Your history is still loading: the first sync is {how_far}, and {complete}."]
+    if held:
+        lines.append(f"Held back until it is in: {_and(held)} (they read old ties and the "
+                     "mail you received; shown now, they could name the wrong people).")
+    if flagged:
+        lines.append(f"Based on partial history, and may change: {_and(flagged)}.")
+    details = [printable_line(f"{s.get('source')}: {s.get('detail')}", 160)
+               for s in info.get("sources", []) if isinstance(s, dict) and s.get("detail")]
+    return {"text": " ".join(lines), "details": details,
+            "flag": "Partial history: chosen before your older mail was loaded.",
+            "flagged": [str(f) for f in info.get("flagged", [])]}
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _commands_view(commands: Any) -> list[str]:
@@ -269,6 +314,8 @@ def subject_line(digest: Digest) -> str:
         if count and len(parts) < 2:
             parts.append(f"{count} {one if count == 1 else many}")
     headline = ", ".join(parts) or "nothing to do this week"
+    if isinstance(digest.stats.get("history"), dict):  # worker/loading.py: a partial digest
+        headline += " (history still loading)"
     return header_text(f"{_week_label(digest.period)}: {headline}")
 
 

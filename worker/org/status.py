@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from peerpulse.worker import loading
 from peerpulse.worker.config import DIRECTORY_ACCOUNT, AccountConfig
 from peerpulse.worker.org.jobs import CONNECT_SOURCE, shared_directory
 from peerpulse.worker.org.runtime import Runtime
@@ -56,13 +57,32 @@ def _row(store: Store, name: str, account: AccountConfig | None, kind: str) -> d
         "error": "; ".join(errors) or None,
         "errors": errors,
         "needs_reauth": any(s.last_run_outcome == "auth" for s in current),
+        # a first sync still loading history (worker/loading.py): its digest holds back
+        # reconnect and reciprocity meanwhile; None once complete
+        "history_loading": _loading(store, name) if account is not None else None,
     }
 
 
+def _loading(store: Store, name: str) -> dict[str, Any] | None:
+    history = loading.status(store, name)
+    if history.complete:
+        return None
+    return loading.describe(history, list(loading.HELD), loading.flagged_sections(history))
+
+
+def _history_cell(info: dict[str, Any] | None) -> str:
+    """"" when complete; "loading 42%" (or "loading") while a first sync is under way."""
+    if info is None:
+        return ""
+    done = info.get("percent_done")
+    return f"loading {done}%" if done is not None else "loading"
+
+
 def render_table(rows: list[dict[str, Any]]) -> str:
-    head = ("account", "recipient", "last sync", "last digest", "re-auth", "error")
+    head = ("account", "recipient", "last sync", "last digest", "history", "re-auth", "error")
     body = [(r["account"], r["recipient"] or "-", r["last_sync"] or "never",
              r["last_digest"] or ("-" if r["kind"] == "directory" else "none"),
+             _history_cell(r.get("history_loading")),
              "YES" if r["needs_reauth"] else "", (r["error"] or "")[:80]) for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()

@@ -339,3 +339,30 @@ def test_a_state_rejected_in_the_middle_of_a_listing_lists_the_folder_again(ews,
     ews.faults = _OnOp("SyncFolderItems", "expired_sync", nth=2)
     drain(store, _source(_connector(tmp_path, store, sync_page=4), "mail"))
     assert len(list(store.iter_messages("alice"))) == 10 and ews.faults.left == 0
+
+
+def test_the_first_pass_reports_loading_until_every_folder_is_listed(ews, tmp_path, store):
+    """The digest's "history still loading" note (issue 15): a first pass that failed in
+    its second folder reports the first done and the second loading; the next run that
+    ends it reports complete, and a relisting later does not turn it back."""
+    from peerpulse.connectors.base import PROGRESS_KEY, SyncProgress
+
+    def progress() -> Any:
+        return SyncProgress.load(store.state_get("alice", "mail", PROGRESS_KEY))
+
+    for n in range(3):
+        ews.folders["sentitems"].put(_message(100 + n, **{"from": USER, "to": ["bob@x.com"]}))
+    for n in range(9):
+        ews.folders["inbox"].put(_message(n))
+    source = _source(_connector(tmp_path, store, sync_page=4), "mail")
+    batches = source.sync(None)
+    for _ in range(2):  # Sent Items whole, then the inbox's first page; then the run dies
+        store.apply_batch("alice", "mail", next(batches))
+    loading = progress()
+    assert loading is not None and not loading.complete and loading.done == 0.5
+    assert "loading: inbox" in loading.detail
+    drain(store, _source(_connector(tmp_path, store, sync_page=4), "mail"))
+    assert progress().complete
+    ews.expired_states |= {store.state_get("alice", "mail", "folder/inbox")}
+    drain(store, _source(_connector(tmp_path, store, sync_page=4), "mail"))
+    assert progress().complete

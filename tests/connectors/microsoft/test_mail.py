@@ -125,3 +125,35 @@ def test_bounded_concurrency_per_mailbox(fake, state_dir):
     for t in threads:
         t.join(timeout=30)
     assert fake.max_in_flight[USER] == 4
+
+
+def _progress(store) -> Any:
+    from peerpulse.connectors.base import PROGRESS_KEY, SyncProgress
+
+    return SyncProgress.load(store.state_get("alice", "mail", PROGRESS_KEY))
+
+
+def test_the_first_pass_reports_loading_until_every_folder_is_listed(fake, store, mail):
+    """The digest's "history still loading" note (issue 15): a first pass stopped by its
+    time budget reports the folders done and waiting; the pass that ends reports complete,
+    and a later relisting (410) does not turn it back to loading."""
+    fill_mailbox(fake, inbox=120, sent=30)
+    source = mail()
+    get = source.client.get
+    calls = iter(range(100))
+
+    def get_then_spend(*args: Any, **kwargs: Any) -> Any:
+        if next(calls) == 1:  # Sent Items' page, then the first inbox page
+            source.deadline = 0
+        return get(*args, **kwargs)
+
+    source.client.get = get_then_spend
+    drain(store, source)
+    progress = _progress(store)
+    assert progress is not None and not progress.complete
+    assert progress.done == 0.5 and "loading: inbox" in progress.detail
+    drain(store, mail())
+    assert _progress(store).complete
+    fake.expire_rounds()
+    drain(store, mail())
+    assert _progress(store).complete
