@@ -32,7 +32,7 @@ from peerpulse.rules.inference import (
     observe_hooks,
 )
 from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides, Override, resolve
-from peerpulse.rules.peers import Directory, build_directory
+from peerpulse.rules.peers import Directory, SharedDirectory, build_directory, owner_directory
 from peerpulse.rules.recommendations import DepartmentCoverage, Digest
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.scoring import days_until_below, score_peer
@@ -73,6 +73,10 @@ class EngineInputs:
     checkpoint: bool = False
     tail_events: Iterable[EventInstance] = ()
     tail_messages: Iterable[MessageMeta] = ()
+    # ``people`` resolved as far as no owner is needed (``peers.share_directory``), when
+    # an organization's managers share one directory: used only if made from this very
+    # ``people`` list and these rules; the result is the same as without it (issue 12).
+    shared: SharedDirectory | None = None
 
 
 @dataclass(frozen=True)
@@ -97,10 +101,9 @@ class EngineResult:
 def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     """Run the rules over the inputs. Pure: same inputs, same result."""
     zone = ZoneInfo(inputs.timezone)
-    identity = Identity(inputs.owner, inputs.owner_aliases, inputs.people, rules)
+    identity, directory = _who_is_who(inputs, rules)
     active = resolve(inputs.overrides, lambda e: identity.resolve(normalize(e)))
     ctx = Context(rules, zone, inputs.now, inputs.period, inputs.history, inputs.owner, active)
-    directory = build_directory(inputs.people, identity, rules)
     busy = BusyCollector()
     monday = next_monday(inputs.period)
     team = TeamMeetingDetector(directory.reports, inputs.now, rules)
@@ -217,6 +220,18 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         checkpoint=kept,
         resumed=inputs.resume is not None,
     )
+
+
+def _who_is_who(inputs: EngineInputs, rules: RuleSet) -> tuple[Identity, Directory]:
+    """Identity and directory: over the shared directory when one was given for these
+    very people (no pass over the whole directory), else resolved here."""
+    shared = inputs.shared
+    if shared is not None and shared.people is inputs.people:
+        found = owner_directory(shared, inputs.owner, inputs.owner_aliases, rules)
+        if found is not None:
+            return found
+    identity = Identity(inputs.owner, inputs.owner_aliases, inputs.people, rules)
+    return identity, build_directory(inputs.people, identity, rules)
 
 
 def _start(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from peerpulse.worker.store.migrations import MIGRATIONS
+from peerpulse.worker.store.migrations import MIGRATIONS, POSTGRES_ONLY
 
 _INTEGER = re.compile(r"\bINTEGER\b")
 _TEXT = re.compile(r"\bTEXT\b")
@@ -50,7 +50,8 @@ SQLITE_ONLY = "-- sqlite only"
 def postgres_migrations() -> list[tuple[int, str, list[str]]]:
     """MIGRATIONS with every statement translated, versions and order unchanged."""
     return [
-        (v, d, [translate(s) for s in statements if not s.startswith(SQLITE_ONLY)])
+        (v, d, [translate(s.removeprefix(POSTGRES_ONLY + "\n")) for s in statements
+                if not s.startswith(SQLITE_ONLY)])
         for v, d, statements in MIGRATIONS
     ]
 

@@ -35,7 +35,7 @@ from peerpulse.worker.store import codec, salvage
 from peerpulse.worker.store import sqlite_ledger as ledger_sql
 from peerpulse.worker.store import sqlite_overrides as overrides_sql
 from peerpulse.worker.store import sqlite_retention as retention_sql
-from peerpulse.worker.store.migrations import MIGRATIONS
+from peerpulse.worker.store.migrations import MIGRATIONS, POSTGRES_ONLY
 from peerpulse.worker.store.nul import nul_free, nul_free_text
 from peerpulse.worker.store.rows import (
     AccountCounts,
@@ -210,7 +210,8 @@ class SqliteStore(SharedSqlMethods):
                 continue
             with self._transaction() as cur:
                 for statement in statements:
-                    cur.execute(statement)
+                    if not statement.startswith(POSTGRES_ONLY):
+                        cur.execute(statement)
                 cur.execute(
                     "INSERT INTO schema_version (version, description, applied_at) "
                     "VALUES (?, ?, ?)",
@@ -589,6 +590,12 @@ class SqliteStore(SharedSqlMethods):
             f"SELECT {', '.join(codec.PERSON_COLUMNS)} FROM people WHERE account = ? ORDER BY email"
         )
         return [codec.person_from_row(row) for row in self._db.execute(sql, (account,))]
+
+    def people_stamp(self, account: str) -> str | None:
+        row = self._db.execute(
+            "SELECT stamp FROM people_stamps WHERE account = ?", (account,)
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def title_changes(self, account: str, since: datetime) -> list[TitleChange]:
         rows = self._db.execute(

@@ -1,0 +1,82 @@
+"""An organization's shared directory, read and resolved once per worker process and
+directory version instead of once per digest (issue 12).
+
+With ``[organization.directory]`` every manager's digest reads the ``_directory``
+account's people: at 10,000 people, reading, decoding and resolving them was most
+of a digest. A worker keeps the last directory it read per store, keyed by the
+store's people stamp (migration 8: triggers change it in every transaction that
+writes those rows), and reads the stamp before the rows, so rows at least as new
+as the stamp are never taken for an older version. What it keeps is the
+owner-independent part (``rules.peers.share_directory``); each digest then costs
+its owner's chain, reports and peers only. Syncs run in threads: one lock guards
+the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+
+from peerpulse.connectors.records import Person
+from peerpulse.rules.peers import SharedDirectory, share_directory
+from peerpulse.rules.ruleset import RuleSet
+from peerpulse.worker.store import Store
+
+#: Stores whose directory is kept at once (a worker opens one store; tests several).
+KEPT = 4
+
+
+@dataclass
+class Directory:
+    """One directory version: its people, their content hash, and what the rules
+    resolve them to (made on first use)."""
+
+    store: Store
+    stamp: str
+    people: list[Person]
+    content: str
+    shared: SharedDirectory | None = None
+
+
+_lock = threading.Lock()
+_kept: dict[int, Directory] = {}  # id(store) -> the newest version read from it
+
+
+def read(
+    store: Store, account: str, rules: RuleSet
+) -> tuple[list[Person], SharedDirectory | None, str]:
+    """``account``'s people, resolved as far as no owner is needed (None when the
+    store has no stamp for them: then nothing is kept), and a hash of their content
+    (the checkpoint fingerprint's part for them)."""
+    stamp = store.people_stamp(account)
+    with _lock:
+        found = _kept.get(id(store))
+        if found is None or found.store is not store or found.stamp != stamp or stamp is None:
+            people = store.people(account)
+            found = Directory(store, stamp or "", people, content_hash(people))
+            if stamp is None:
+                return people, None, found.content
+            _kept.pop(id(store), None)
+            while len(_kept) >= KEPT:
+                _kept.pop(next(iter(_kept)))
+            _kept[id(store)] = found
+        if found.shared is None or found.shared.rules is not rules:
+            found.shared = share_directory(found.people, rules)
+        return found.people, found.shared, found.content
+
+
+def content_hash(people: list[Person]) -> str:
+    """A hash of every person's every field, in the stored order."""
+    h = hashlib.sha256()
+    for person in people:
+        data = repr(person).encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def forget() -> None:
+    """Drop every kept directory (tests compare against a cold worker)."""
+    with _lock:
+        _kept.clear()
