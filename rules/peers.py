@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from peerpulse.connectors.records import Person
 from peerpulse.rules.identity import Identity, IdentityBase, in_domains
@@ -33,6 +34,9 @@ class Directory:
     management_chain: tuple[str, ...]  # the owner's manager, their manager, ...
     team_sizes: dict[str, int] = field(default_factory=dict)  # direct + indirect reports
     chain_known: bool = True  # False: no one in the directory has a manager
+    # A shared directory's views of peers with nothing on record (the engine fills it):
+    # the same for every owner under the same rules (issue 12). None: not shared.
+    cold_views: dict[str, Any] | None = None
 
     def verdict(self, canonical: str) -> NotPeer | None:
         """None for a peer; otherwise why not."""
@@ -113,6 +117,7 @@ class SharedDirectory:
     verdicts: dict[tuple[str, ...], tuple[dict[str, Person], dict[str, NotPeer]]] = field(
         default_factory=dict
     )
+    cold_views: dict[str, Any] = field(default_factory=dict)  # see Directory.cold_views
 
     def verdicts_for(
         self, domains: tuple[str, ...]
@@ -217,6 +222,7 @@ def owner_directory(
         management_chain=tuple(chain),
         team_sizes=shared.team_sizes,
         chain_known=chain_known,
+        cold_views=shared.cold_views,
     )
 
 

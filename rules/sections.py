@@ -136,8 +136,10 @@ def peer_of_the_week(
         return None
     chosen = next((v for v in candidates if v.email == already), None)
     if chosen is None:
-        ties = [v for v in candidates if established(v, ctx)]
-        strangers = [v for v in candidates if not established(v, ctx)]
+        ties: list[PeerView] = []
+        strangers: list[PeerView] = []
+        for v in candidates:
+            (ties if established(v, ctx) else strangers).append(v)
         week = int(ctx.period.split("-W")[1])
         coffee_week = policy.first_coffee_every > 0 and week % policy.first_coffee_every == 0
         if ties and not (coffee_week and strangers):
@@ -201,11 +203,12 @@ def reciprocity(
     """
     model = ctx.rules.model
     found: list[tuple[float, int, str, PeerView, Balance]] = []
+    untouched = balance(0, 0, ctx.rules)  # most peers of a big directory: asked once
     for v in views:
         if ctx.blocked(v.email):
             continue
         me, them = v.score.initiated_by_me, v.score.initiated_by_them
-        direction = balance(me, them, ctx.rules)
+        direction = untouched if me == them == 0 else balance(me, them, ctx.rules)
         if direction == Balance.OWES_YOU and v.email in contact:
             continue
         if direction:
@@ -382,6 +385,8 @@ def feedback(
     since = ctx.now_ts - window
     ranked: list[tuple[float, str, PeerView, int]] = []
     for v in views:
+        if not v.rows:  # min_interactions is at least 1
+            continue
         if v.email in asked_recently or v.email in skip or ctx.blocked(v.email):
             continue
         rows = [r for r in v.rows if since <= r[0] <= ctx.now_ts]
