@@ -37,6 +37,10 @@ class Directory:
     # A shared directory's views of peers with nothing on record (the engine fills it):
     # the same for every owner under the same rules (issue 12). None: not shared.
     cold_views: dict[str, Any] | None = None
+    # A shared directory's, made once per version for the inference ledger: rule per
+    # not-peer (none is a leader: the shared path declines those) and who is tracked.
+    not_peer_rules: dict[str, str] | None = None
+    tracked: frozenset[str] | None = None
 
     def verdict(self, canonical: str) -> NotPeer | None:
         """None for a peer; otherwise why not."""
@@ -113,15 +117,16 @@ class SharedDirectory:
     team_sizes: dict[str, int]
     include: frozenset[str]
     exclude: frozenset[str]
-    # per internal domains: (peers, not peers) before the owner's chain and reports
-    verdicts: dict[tuple[str, ...], tuple[dict[str, Person], dict[str, NotPeer]]] = field(
-        default_factory=dict
-    )
+    # per internal domains: (peers, not peers, their rules) before the owner's chain
+    # and reports
+    verdicts: dict[tuple[str, ...], tuple[dict[str, Person], dict[str, NotPeer],
+                                          dict[str, str]]] = field(default_factory=dict)
     cold_views: dict[str, Any] = field(default_factory=dict)  # see Directory.cold_views
+    known: frozenset[str] = frozenset()  # every resolved address (the ledger's tracked)
 
     def verdicts_for(
         self, domains: tuple[str, ...]
-    ) -> tuple[dict[str, Person], dict[str, NotPeer]]:
+    ) -> tuple[dict[str, Person], dict[str, NotPeer], dict[str, str]]:
         """Every person's verdict but for the owner-dependent checks, in directory order."""
         found = self.verdicts.get(domains)
         if found is None:
@@ -137,7 +142,8 @@ class SharedDirectory:
                     peers[email] = person
                 else:
                     not_peers[email] = verdict
-            found = self.verdicts[domains] = (peers, not_peers)
+            rules = {email: verdict.rule for email, verdict in not_peers.items()}
+            found = self.verdicts[domains] = (peers, not_peers, rules)
         return found
 
 
@@ -164,6 +170,7 @@ def share_directory(people: Sequence[Person], rules: RuleSet) -> SharedDirectory
         team_sizes={email: len(_below(email, children)) for email in children},
         include=frozenset(resolve(e) for e in rules.model.peers.include),
         exclude=frozenset(resolve(e) for e in rules.model.peers.exclude),
+        known=frozenset(resolved),
     )
 
 
@@ -189,30 +196,44 @@ def owner_directory(
         return None
     chain = _chain(me, managers)
     reports = _below(me, children)
-    base_peers, base_not_peers = shared.verdicts_for(identity.internal_domains)
+    base_peers, base_not_peers, base_rules = shared.verdicts_for(identity.internal_domains)
     peers = dict(base_peers)
     not_peers = dict(base_not_peers)
+
+    changed: set[str] = set()  # whose verdict differs from the shared one
+
+    def judged(email: str, verdict: NotPeer) -> None:
+        peers.pop(email, None)
+        not_peers[email] = verdict
+        changed.add(email)
+
     if me in resolved:
-        peers.pop(me, None)
-        not_peers[me] = NotPeer("identity.me", "this is you")
+        judged(me, NotPeer("identity.me", "this is you"))
     kept = shared.exclude | shared.include | {me}
     if model.exclude_my_management_chain:
         for email in chain:
             if email in resolved and email not in kept:
-                peers.pop(email, None)
-                not_peers[email] = NotPeer("peers.exclude_my_management_chain",
-                                           "in your management chain")
+                judged(email, NotPeer("peers.exclude_my_management_chain",
+                                      "in your management chain"))
         kept = kept | set(chain)
     if model.exclude_my_reports:
         for email in reports:
             if email in resolved and email not in kept:
-                peers.pop(email, None)
-                not_peers[email] = NotPeer("peers.exclude_my_reports", "reports to you")
+                judged(email, NotPeer("peers.exclude_my_reports", "reports to you"))
+    extra: set[str] = set()
     for email in model.include:
         canonical = identity.resolve(email)
         if canonical not in resolved and canonical != me:
             peers[canonical] = Person(email=canonical)
             not_peers.pop(canonical, None)
+            extra.add(canonical)
+            changed.add(canonical)
+    rules_now = dict(base_rules)
+    for email in changed:
+        if email in not_peers:
+            rules_now[email] = not_peers[email].rule
+        else:
+            rules_now.pop(email, None)
     return identity, Directory(
         people=resolved,
         peers=peers,
@@ -223,6 +244,8 @@ def owner_directory(
         team_sizes=shared.team_sizes,
         chain_known=chain_known,
         cold_views=shared.cold_views,
+        not_peer_rules=rules_now,
+        tracked=shared.known | extra if extra else shared.known,
     )
 
 

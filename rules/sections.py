@@ -82,6 +82,8 @@ def established(view: PeerView, ctx: Context) -> bool:
     Two messages a year ago are an acquaintance, not a tie worth keeping; they
     never appear as "reconnect" (issue 9, item 1).
     """
+    if not view.score.interactions:
+        return False  # both minimums are at least 1 (rules.schema)
     policy = ctx.rules.model.recommend
     if view.score.interactions >= policy.reconnect_min_interactions:
         return True

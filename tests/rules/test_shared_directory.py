@@ -10,6 +10,7 @@ from peerpulse.connectors.records import Person
 from peerpulse.rules.identity import Identity
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.peers import build_directory, owner_directory, share_directory
+from peerpulse.rules.tally import Ledger
 
 from tests.rules.builders import ME, MY_ALIAS, PEOPLE
 
@@ -89,6 +90,11 @@ def _same(people, owner, aliases, rules, shared) -> bool:
     assert directory.management_chain == plain.management_chain
     assert directory.team_sizes == plain.team_sizes
     assert directory.chain_known == plain.chain_known
+    ledger, plain_ledger = Ledger(directory), Ledger(plain)
+    assert ledger.not_peer_rule == plain_ledger.not_peer_rule
+    assert ledger.tracked == plain_ledger.tracked
+    assert ledger.leader_contacts == plain_ledger.leader_contacts
+    assert list(ledger.persons) == list(plain_ledger.persons)
     return True
 
 
