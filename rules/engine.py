@@ -334,6 +334,7 @@ def _mostly_excluded(counts: Mapping[str, int], read: int) -> dict[str, Any] | N
 
 def _tallies(views: Sequence[PeerView], ctx: Context) -> list[DepartmentTally]:
     tallies: dict[str, DepartmentTally] = {}
+    now_ts = ctx.now_ts
     for v in views:
         department = v.department or "(no department)"
         tally = tallies.get(department)
@@ -342,7 +343,10 @@ def _tallies(views: Sequence[PeerView], ctx: Context) -> list[DepartmentTally]:
             tally = tallies[department] = DepartmentTally(
                 department, function.name if function else None
             )
-        tally.add(v.rows, ctx.now_ts, upcoming=v.upcoming is not None)
+        if v.rows or v.upcoming is not None:
+            tally.add(v.rows, now_ts, upcoming=v.upcoming is not None)
+        else:
+            tally.peers += 1  # what add() does with no rows: most of a big directory
     return list(tallies.values())
 
 

@@ -69,7 +69,8 @@ def _contacts_by_department(views: Sequence[PeerView]) -> dict[str | None, int]:
     """Interactions on record per department: where the owner already has ties."""
     counts: dict[str | None, int] = {}
     for v in views:
-        counts[v.department] = counts.get(v.department, 0) + v.score.interactions
+        if v.score.interactions:  # a department no one met reads as 0 all the same
+            counts[v.department] = counts.get(v.department, 0) + v.score.interactions
     return counts
 
 
