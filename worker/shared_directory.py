@@ -3,13 +3,13 @@ directory version instead of once per digest (issue 12).
 
 With ``[organization.directory]`` every manager's digest reads the ``_directory``
 account's people: at 10,000 people, reading, decoding and resolving them was most
-of a digest. A worker keeps the last directory it read per store, keyed by the
-store's people stamp (migration 8: triggers change it in every transaction that
-writes those rows), and reads the stamp before the rows, so rows at least as new
-as the stamp are never taken for an older version. What it keeps is the
-owner-independent part (``rules.peers.share_directory``); each digest then costs
-its owner's chain, reports and peers only. Syncs run in threads: one lock guards
-the cache.
+of a digest. A worker keeps the last directory it read per database (it opens a
+store per job: ``Store.database_key``), keyed by the people stamp (migration 8:
+triggers change it in every transaction that writes those rows), and reads the
+stamp before the rows, so rows at least as new as the stamp are never taken for
+an older version. What it keeps is the owner-independent part
+(``rules.peers.share_directory``); each digest then costs its owner's chain,
+reports and peers only. Jobs run in threads: one lock guards the cache.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from peerpulse.rules.peers import SharedDirectory, share_directory
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.worker.store import Store
 
-#: Stores whose directory is kept at once (a worker opens one store; tests several).
+#: Databases whose directory is kept at once (a worker reads one; tests several).
 KEPT = 4
 
 
@@ -34,7 +34,6 @@ class Directory:
     """One directory version: its people, their content hash, and what the rules
     resolve them to (made on first use)."""
 
-    store: Store
     stamp: str
     people: list[Person]
     content: str
@@ -42,7 +41,7 @@ class Directory:
 
 
 _lock = threading.Lock()
-_kept: dict[int, Directory] = {}  # id(store) -> the newest version read from it
+_kept: dict[str, Directory] = {}  # database key -> the newest version read from it
 _off = threading.local()  # see disabled()
 
 
@@ -55,18 +54,19 @@ def read(
     if getattr(_off, "on", False):
         people = store.people(account)
         return people, None, content_hash(people)
+    key = f"{store.database_key()}\x1f{account}"
     stamp = store.people_stamp(account)
     with _lock:
-        found = _kept.get(id(store))
-        if found is None or found.store is not store or found.stamp != stamp or stamp is None:
+        found = _kept.get(key)
+        if found is None or found.stamp != stamp or stamp is None:
             people = store.people(account)
-            found = Directory(store, stamp or "", people, content_hash(people))
+            found = Directory(stamp or "", people, content_hash(people))
             if stamp is None:
                 return people, None, found.content
-            _kept.pop(id(store), None)
+            _kept.pop(key, None)
             while len(_kept) >= KEPT:
                 _kept.pop(next(iter(_kept)))
-            _kept[id(store)] = found
+            _kept[key] = found
         if found.shared is None or found.shared.rules is not rules:
             found.shared = share_directory(found.people, rules)
         return found.people, found.shared, found.content

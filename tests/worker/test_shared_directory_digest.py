@@ -170,3 +170,46 @@ def test_digests_over_the_shared_directory_equal_the_full_pass_across_changes(
     assert seen[2]["dana"] == seen[1]["dana"] - 1
     assert seen[3]["dana"] == seen[2]["dana"] - 1
     assert taken["fast"] >= 3 * len(steps)  # the fast path did the work, not a fallback
+
+
+def _another(store):
+    """A second store on the same database, as a worker opens one per job."""
+    if hasattr(store, "url"):
+        from peerpulse.worker.store.postgres import PostgresStore
+
+        return PostgresStore(store.url, migrate=False)
+    from peerpulse.worker.store.sqlite import SqliteStore
+
+    return SqliteStore(store.path)
+
+
+def test_the_directory_is_read_once_per_version_across_a_workers_stores(
+    demo, store, tmp_path, monkeypatch
+):
+    meta = json.loads((demo / "demo.json").read_text())
+    rows = _rows(demo)
+    settings = config_module.load(_config(tmp_path, demo, {"dana": (OWNER, meta["aliases"])}))
+    rules = read_rules(settings)
+    assert settings.organization is not None and settings.organization.directory is not None
+    directory = settings.organization.directory.account()
+    _write(tmp_path / "directory.csv", rows)
+    assert sync_account(store, settings, directory, now=NOW, only=reads_directory).ok
+    account = settings.account("dana")
+    reads = []
+    real_people = type(store).people
+
+    def counting(self, name):
+        reads.append(name)
+        return real_people(self, name)
+
+    monkeypatch.setattr(type(store), "people", counting)
+    first = _digest(store, settings, account, rules, fast=True)
+    assert reads.count(DIRECTORY_ACCOUNT) == 1
+    with _another(store) as job:  # the next job's store: same database, same version
+        assert _digest(job, settings, account, rules, fast=True) == first
+    assert reads.count(DIRECTORY_ACCOUNT) == 1
+    _write(tmp_path / "directory.csv", [r for r in rows if r["email"] != meta["manager"]])
+    assert sync_account(store, settings, directory, now=NOW, only=reads_directory).ok
+    with _another(store) as job:
+        changed = _digest(job, settings, account, rules, fast=True)
+    assert reads.count(DIRECTORY_ACCOUNT) == 2 and changed != first

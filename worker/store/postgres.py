@@ -565,6 +565,9 @@ class PostgresStore(SharedSqlMethods):
         )
         return [codec.person_from_row(row) for row in self._all(sql, (account,))]
 
+    def database_key(self) -> str:
+        return f"postgresql:{redact(self.url)}"
+
     def people_stamp(self, account: str) -> str | None:
         row = self._one("SELECT stamp FROM people_stamps WHERE account = %s", (account,))
         return str(row[0]) if row else None

@@ -591,6 +591,11 @@ class SqliteStore(SharedSqlMethods):
         )
         return [codec.person_from_row(row) for row in self._db.execute(sql, (account,))]
 
+    def database_key(self) -> str:
+        if str(self.path) == ":memory:":
+            return f"sqlite:memory:{id(self)}"  # a database of this connection alone
+        return f"sqlite:{self.path.resolve()}"
+
     def people_stamp(self, account: str) -> str | None:
         row = self._db.execute(
             "SELECT stamp FROM people_stamps WHERE account = ?", (account,)
