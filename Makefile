@@ -93,7 +93,8 @@ bench-org: $(STAMP)
 	$(BIN)/python -m benchmarks.org_google_bench --sizes 1 10 100 300 1000 --speedup-at 300 --concurrency 40
 
 ## bench-org-digest: one manager's digest at 10 vs 1,000 managers (1,000 cloned in SQL from 10
-## synced), without and with a shared directory of 10 people per manager (docs/SCALING.md)
+## synced), without and with a shared directory of 10 people per manager, the latter also
+## with the worker's directory cache off, alternated in the same run (docs/SCALING.md)
 bench-org-digest: $(STAMP)
 	$(BIN)/python -m benchmarks.org_digest_bench --repeat 60
 	$(BIN)/python -m benchmarks.org_digest_bench --repeat 40 --directory 10

@@ -12,7 +12,10 @@ people per manager: each manager and N - 1 reports.
 
 Timings: warm, in this one process (settings, rules and a store opened once per
 organization, as in a worker), mgr3's digest computed and rendered, the sizes
-alternating ``--repeat`` times; min and median in ms.
+alternating ``--repeat`` times; min and median in ms. With a directory, the same
+digests are also timed without the worker's shared-directory cache
+(``*_uncached``: the directory read and resolved per digest, as before it),
+alternating with the cached ones in the same run.
 
     .venv/bin/python -m benchmarks.org_digest_bench --repeat 60
     .venv/bin/python -m benchmarks.org_digest_bench --repeat 40 --directory 10
@@ -87,10 +90,16 @@ def _with_directory(text: str, people: Path) -> str:
     return text[:at] + DIRECTORY_TOML.format(people=people) + "\n" + text[at:]
 
 
-def _times(configs: dict[str, Path], repeat: int) -> dict[str, dict[str, float]]:
+def _times(configs: dict[str, Path], repeat: int,
+           uncached: bool = False) -> dict[str, dict[str, float]]:
+    """min and median ms per organization; with ``uncached`` also ``<name>_uncached``:
+    the same digests without the worker's shared-directory cache (read and resolved
+    per digest, as before it), alternating with the cached ones."""
+    import contextlib
     from datetime import datetime
 
     from peerpulse.worker import config as config_module
+    from peerpulse.worker import shared_directory
     from peerpulse.worker.digest.render import render_digest
     from peerpulse.worker.pipeline import compute_for_account, read_rules
     from peerpulse.worker.store.postgres import PostgresStore
@@ -102,16 +111,21 @@ def _times(configs: dict[str, Path], repeat: int) -> dict[str, dict[str, float]]
         assert settings.database is not None
         opened[name] = (settings, read_rules(settings),
                         PostgresStore(settings.database.url, migrate=False))
-    samples: dict[str, list[float]] = {name: [] for name in opened}
+    modes = [("", contextlib.nullcontext)]
+    if uncached:
+        modes.append(("_uncached", shared_directory.disabled))
+    samples: dict[str, list[float]] = {name + m: [] for name in opened for m, _ in modes}
     try:
         for _ in range(repeat):
-            for name, (settings, rules, store) in opened.items():
-                account = settings.account("mgr3")
-                started = time.perf_counter()
-                result = compute_for_account(store, settings, account, rules, now=now)
-                render_digest(result.digest, recipient=account.recipient,
-                              sender="peerpulse@example.com", now=now)
-                samples[name].append(1000 * (time.perf_counter() - started))
+            for mode, context in modes:
+                for name, (settings, rules, store) in opened.items():
+                    account = settings.account("mgr3")
+                    with context():
+                        started = time.perf_counter()
+                        result = compute_for_account(store, settings, account, rules, now=now)
+                        render_digest(result.digest, recipient=account.recipient,
+                                      sender="peerpulse@example.com", now=now)
+                        samples[name + mode].append(1000 * (time.perf_counter() - started))
     finally:
         for _, _, store in opened.values():
             store.close()
@@ -167,13 +181,17 @@ def main() -> None:
             large.write_text(text.replace(url, f"{base}/big") + "".join(
                 first.replace("mgr0", f"mgr{k}").replace(url, f"{base}/big")
                 for k in range(10, LARGE)))
-            times = _times({"at_10": small, f"at_{LARGE}": large}, args.repeat)
+            times = _times({"at_10": small, f"at_{LARGE}": large}, args.repeat,
+                           uncached=bool(args.directory))
     finally:
         cluster.stop()
-    ratio = {k: round(times[f"at_{LARGE}"][k] / times["at_10"][k], 2)
-             for k in ("min_ms", "median_ms")}
+    ratios = {}
+    for mode in ("", "_uncached") if args.directory else ("",):
+        ratios["ratio" + mode] = {
+            k: round(times[f"at_{LARGE}{mode}"][k] / times[f"at_10{mode}"][k], 2)
+            for k in ("min_ms", "median_ms")}
     print(json.dumps({"directory_people_per_manager": args.directory, "repeat": args.repeat,
-                      **times, "ratio": ratio}, indent=2))
+                      **times, **ratios}, indent=2))
 
 
 if __name__ == "__main__":

@@ -32,12 +32,12 @@ from peerpulse.rules.inference import (
     observe_hooks,
 )
 from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides, Override, resolve
-from peerpulse.rules.peers import Directory, build_directory
+from peerpulse.rules.peers import Directory, SharedDirectory, build_directory, owner_directory
 from peerpulse.rules.recommendations import DepartmentCoverage, Digest
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.scoring import days_until_below, score_peer
 from peerpulse.rules.slots import BusyCollector, free_slots, next_monday, week_window
-from peerpulse.rules.tally import Ledger
+from peerpulse.rules.tally import Ledger, PersonLedger
 from peerpulse.rules.team_meeting import TeamMeeting, TeamMeetingDetector
 from peerpulse.rules.views import Context, PeerView, cadence_reasons, recency_reason
 
@@ -73,6 +73,10 @@ class EngineInputs:
     checkpoint: bool = False
     tail_events: Iterable[EventInstance] = ()
     tail_messages: Iterable[MessageMeta] = ()
+    # ``people`` resolved as far as no owner is needed (``peers.share_directory``), when
+    # an organization's managers share one directory: used only if made from this very
+    # ``people`` list and these rules; the result is the same as without it (issue 12).
+    shared: SharedDirectory | None = None
 
 
 @dataclass(frozen=True)
@@ -97,10 +101,9 @@ class EngineResult:
 def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     """Run the rules over the inputs. Pure: same inputs, same result."""
     zone = ZoneInfo(inputs.timezone)
-    identity = Identity(inputs.owner, inputs.owner_aliases, inputs.people, rules)
+    identity, directory = _who_is_who(inputs, rules)
     active = resolve(inputs.overrides, lambda e: identity.resolve(normalize(e)))
     ctx = Context(rules, zone, inputs.now, inputs.period, inputs.history, inputs.owner, active)
-    directory = build_directory(inputs.people, identity, rules)
     busy = BusyCollector()
     monday = next_monday(inputs.period)
     team = TeamMeetingDetector(directory.reports, inputs.now, rules)
@@ -219,6 +222,18 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     )
 
 
+def _who_is_who(inputs: EngineInputs, rules: RuleSet) -> tuple[Identity, Directory]:
+    """Identity and directory: over the shared directory when one was given for these
+    very people (no pass over the whole directory), else resolved here."""
+    shared = inputs.shared
+    if shared is not None and shared.people is inputs.people:
+        found = owner_directory(shared, inputs.owner, inputs.owner_aliases, rules)
+        if found is not None:
+            return found
+    identity = Identity(inputs.owner, inputs.owner_aliases, inputs.people, rules)
+    return identity, build_directory(inputs.people, identity, rules)
+
+
 def _start(
     inputs: EngineInputs, directory: Directory, rules: RuleSet
 ) -> tuple[Ledger, EventState, MessageState]:
@@ -238,36 +253,57 @@ def _views(
     directory: Directory, ledger: Ledger, team: TeamMeeting | None, ctx: Context
 ) -> dict[str, PeerView]:
     views: dict[str, PeerView] = {}
-    today = ctx.today
-    strength = ctx.rules.model.tie_strength
-    window_from = ctx.now_ts - ctx.rules.model.reciprocity.window_days * 86400
+    cold = directory.cold_views
     for email, person in directory.peers.items():
         entry = ledger.persons.get(email)
-        rows = entry.interactions if entry else []
-        rows.sort(key=lambda r: (r[0], r[3]))
-        score = score_peer(rows, ctx.now_ts, ctx.rules)
-        cadence = with_rhythm(
-            cadence_for(person, directory.team_sizes.get(email), ctx.rules),
-            [r[0] for r in rows if r[0] <= ctx.now_ts], ctx.rules,
-        )
-        days_since = None if score.last_at is None else (today - ctx.local_date(score.last_at)).days
-        upcoming = entry.upcoming if entry else None
-        views[email] = PeerView(
-            email=email,
-            person=person,
-            score=score,
-            cadence=cadence,
-            rows=rows,
-            days_since=days_since,
-            overdue=days_overdue(days_since, cadence.days),
-            upcoming=ctx.iso_date(upcoming),
-            attendance=team.attendance.get(email, 0) if team else 0,
-            fades_in=days_until_below(score.tie_strength, strength.dormant_below,
-                                      strength.half_life_days),
-            unanswered=sum(1 for at in entry.open_threads.values() if at >= window_from)
-            if entry else 0,
-        )
+        if cold is not None and (entry is None or _nothing_on_record(entry)) and not (
+            team and team.attendance.get(email)
+        ):
+            # Nothing on record: the view depends on the person and the rules alone, so
+            # a shared directory keeps it for every owner (read-only from here on).
+            found = cold.get(email)
+            if found is None or found.person is not person:
+                found = cold[email] = _view(email, person, None, None, directory, ctx)
+            views[email] = found
+            continue
+        views[email] = _view(email, person, entry, team, directory, ctx)
     return views
+
+
+def _nothing_on_record(entry: PersonLedger) -> bool:
+    return not entry.interactions and entry.upcoming is None and not entry.open_threads
+
+
+def _view(
+    email: str, person: Person, entry: PersonLedger | None, team: TeamMeeting | None,
+    directory: Directory, ctx: Context,
+) -> PeerView:
+    strength = ctx.rules.model.tie_strength
+    rows = entry.interactions if entry else []
+    rows.sort(key=lambda r: (r[0], r[3]))
+    score = score_peer(rows, ctx.now_ts, ctx.rules)
+    cadence = with_rhythm(
+        cadence_for(person, directory.team_sizes.get(email), ctx.rules),
+        [r[0] for r in rows if r[0] <= ctx.now_ts], ctx.rules,
+    )
+    days_since = None if score.last_at is None else (
+        ctx.today - ctx.local_date(score.last_at)).days
+    window_from = ctx.now_ts - ctx.rules.model.reciprocity.window_days * 86400
+    return PeerView(
+        email=email,
+        person=person,
+        score=score,
+        cadence=cadence,
+        rows=rows,
+        days_since=days_since,
+        overdue=days_overdue(days_since, cadence.days),
+        upcoming=ctx.iso_date(entry.upcoming if entry else None),
+        attendance=team.attendance.get(email, 0) if team else 0,
+        fades_in=days_until_below(score.tie_strength, strength.dormant_below,
+                                  strength.half_life_days),
+        unanswered=sum(1 for at in entry.open_threads.values() if at >= window_from)
+        if entry else 0,
+    )
 
 
 def _count_done(active: ActiveOverrides, ledger: Ledger, rules: RuleSet, now: datetime) -> None:
@@ -298,6 +334,7 @@ def _mostly_excluded(counts: Mapping[str, int], read: int) -> dict[str, Any] | N
 
 def _tallies(views: Sequence[PeerView], ctx: Context) -> list[DepartmentTally]:
     tallies: dict[str, DepartmentTally] = {}
+    now_ts = ctx.now_ts
     for v in views:
         department = v.department or "(no department)"
         tally = tallies.get(department)
@@ -306,7 +343,10 @@ def _tallies(views: Sequence[PeerView], ctx: Context) -> list[DepartmentTally]:
             tally = tallies[department] = DepartmentTally(
                 department, function.name if function else None
             )
-        tally.add(v.rows, ctx.now_ts, upcoming=v.upcoming is not None)
+        if v.rows or v.upcoming is not None:
+            tally.add(v.rows, now_ts, upcoming=v.upcoming is not None)
+        else:
+            tally.peers += 1  # what add() does with no rows: most of a big directory
     return list(tallies.values())
 
 

@@ -7,11 +7,12 @@ it ("peers.exclude_my_reports: reports to you through dana@...").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from peerpulse.connectors.records import Person
-from peerpulse.rules.identity import Identity
+from peerpulse.rules.identity import Identity, IdentityBase, in_domains
 from peerpulse.rules.ruleset import RuleSet
 
 
@@ -33,6 +34,13 @@ class Directory:
     management_chain: tuple[str, ...]  # the owner's manager, their manager, ...
     team_sizes: dict[str, int] = field(default_factory=dict)  # direct + indirect reports
     chain_known: bool = True  # False: no one in the directory has a manager
+    # A shared directory's views of peers with nothing on record (the engine fills it):
+    # the same for every owner under the same rules (issue 12). None: not shared.
+    cold_views: dict[str, Any] | None = None
+    # A shared directory's, made once per version for the inference ledger: rule per
+    # not-peer (none is a leader: the shared path declines those) and who is tracked.
+    not_peer_rules: dict[str, str] | None = None
+    tracked: frozenset[str] | None = None
 
     def verdict(self, canonical: str) -> NotPeer | None:
         """None for a peer; otherwise why not."""
@@ -87,6 +95,157 @@ def build_directory(people: Sequence[Person], identity: Identity, rules: RuleSet
         management_chain=tuple(chain),
         team_sizes=team_sizes,
         chain_known=chain_known,
+    )
+
+
+@dataclass(slots=True)
+class SharedDirectory:
+    """The part of :func:`build_directory` that does not depend on the owner, for a
+    directory every manager of an organization reads (issue 12).
+
+    Built once per directory version (the worker keys it by the store's people
+    stamp) and shared by every owner's :func:`owner_directory`, which then costs
+    the owner's chain, reports and the peers they remove, not a pass over the
+    directory. Read-only once built: owners' directories share its dicts."""
+
+    people: Sequence[Person]
+    rules: RuleSet
+    identity: IdentityBase
+    resolved: dict[str, Person]
+    managers: dict[str, str]
+    children: dict[str, list[str]]
+    team_sizes: dict[str, int]
+    include: frozenset[str]
+    exclude: frozenset[str]
+    # per internal domains: (peers, not peers, their rules) before the owner's chain
+    # and reports
+    verdicts: dict[tuple[str, ...], tuple[dict[str, Person], dict[str, NotPeer],
+                                          dict[str, str]]] = field(default_factory=dict)
+    cold_views: dict[str, Any] = field(default_factory=dict)  # see Directory.cold_views
+    known: frozenset[str] = frozenset()  # every resolved address (the ledger's tracked)
+
+    def verdicts_for(
+        self, domains: tuple[str, ...]
+    ) -> tuple[dict[str, Person], dict[str, NotPeer], dict[str, str]]:
+        """Every person's verdict but for the owner-dependent checks, in directory order."""
+        found = self.verdicts.get(domains)
+        if found is None:
+            peers: dict[str, Person] = {}
+            not_peers: dict[str, NotPeer] = {}
+            for email, person in self.resolved.items():
+                if email in self.exclude:
+                    not_peers[email] = NotPeer("peers.exclude", "listed in peers.exclude")
+                    continue
+                verdict = None if email in self.include else _tail_verdict(
+                    email, person, self.rules, domains, self.children)
+                if verdict is None:
+                    peers[email] = person
+                else:
+                    not_peers[email] = verdict
+            rules = {email: verdict.rule for email, verdict in not_peers.items()}
+            found = self.verdicts[domains] = (peers, not_peers, rules)
+        return found
+
+
+def share_directory(people: Sequence[Person], rules: RuleSet) -> SharedDirectory:
+    """Resolve a shared directory as far as no owner is needed (see :class:`SharedDirectory`)."""
+    base = IdentityBase(people, rules)
+    resolve = base.resolve
+    resolved: dict[str, Person] = {}
+    for person in people:
+        canonical = resolve(person.email)
+        if canonical not in resolved or canonical == person.email.lower():
+            resolved[canonical] = person
+    managers = {email: resolve(p.manager) for email, p in resolved.items() if p.manager}
+    children: dict[str, list[str]] = {}
+    for email, manager in managers.items():
+        children.setdefault(manager, []).append(email)
+    return SharedDirectory(
+        people=people,
+        rules=rules,
+        identity=base,
+        resolved=resolved,
+        managers=managers,
+        children=children,
+        team_sizes={email: len(_below(email, children)) for email in children},
+        include=frozenset(resolve(e) for e in rules.model.peers.include),
+        exclude=frozenset(resolve(e) for e in rules.model.peers.exclude),
+        known=frozenset(resolved),
+    )
+
+
+def owner_directory(
+    shared: SharedDirectory, owner: str, owner_aliases: Iterable[str], rules: RuleSet
+) -> tuple[Identity, Directory] | None:
+    """The owner's identity and directory over ``shared``: equal to ``Identity(...)``
+    and :func:`build_directory` over the same people, or None where that would take
+    the full pass (the caller then makes it): other rules, an owner address another
+    directory person claims or names as manager, no manager column (title levels
+    then judge everyone against the owner's)."""
+    identity = Identity.over(shared.identity, owner, owner_aliases, rules)
+    if identity is None or shared.rules is not rules:
+        return None
+    me = identity.owner
+    for address in identity.owner_addresses:
+        if address != me and address not in shared.identity.mapping and address in shared.children:
+            return None  # a manager column names an owner alias: resolves to the owner
+    resolved, managers, children = shared.resolved, shared.managers, shared.children
+    chain_known = bool(managers)
+    model = rules.model.peers
+    if not chain_known and model.leaders_by_title_when_chain_unknown and me in resolved:
+        return None
+    chain = _chain(me, managers)
+    reports = _below(me, children)
+    base_peers, base_not_peers, base_rules = shared.verdicts_for(identity.internal_domains)
+    peers = dict(base_peers)
+    not_peers = dict(base_not_peers)
+
+    changed: set[str] = set()  # whose verdict differs from the shared one
+
+    def judged(email: str, verdict: NotPeer) -> None:
+        peers.pop(email, None)
+        not_peers[email] = verdict
+        changed.add(email)
+
+    if me in resolved:
+        judged(me, NotPeer("identity.me", "this is you"))
+    kept = shared.exclude | shared.include | {me}
+    if model.exclude_my_management_chain:
+        for email in chain:
+            if email in resolved and email not in kept:
+                judged(email, NotPeer("peers.exclude_my_management_chain",
+                                      "in your management chain"))
+        kept = kept | set(chain)
+    if model.exclude_my_reports:
+        for email in reports:
+            if email in resolved and email not in kept:
+                judged(email, NotPeer("peers.exclude_my_reports", "reports to you"))
+    extra: set[str] = set()
+    for email in model.include:
+        canonical = identity.resolve(email)
+        if canonical not in resolved and canonical != me:
+            peers[canonical] = Person(email=canonical)
+            not_peers.pop(canonical, None)
+            extra.add(canonical)
+            changed.add(canonical)
+    rules_now = dict(base_rules)
+    for email in changed:
+        if email in not_peers:
+            rules_now[email] = not_peers[email].rule
+        else:
+            rules_now.pop(email, None)
+    return identity, Directory(
+        people=resolved,
+        peers=peers,
+        not_peers=not_peers,
+        reports=frozenset(reports),
+        direct_reports=frozenset(children.get(me, ())),
+        management_chain=tuple(chain),
+        team_sizes=shared.team_sizes,
+        chain_known=chain_known,
+        cold_views=shared.cold_views,
+        not_peer_rules=rules_now,
+        tracked=shared.known | extra if extra else shared.known,
     )
 
 
@@ -147,28 +306,7 @@ class _Policy:
         leader = self._leader(person)
         if leader:
             return leader
-        if m.internal_only and not self.identity.is_internal(email):
-            return NotPeer("peers.internal_only", "outside your organization's domains")
-        if m.require_manages_anyone and not (person.manages_anyone or self.children.get(email)):
-            return NotPeer("peers.require_manages_anyone", "manages no one")
-        department, title = person.department or "", person.title or ""
-        if r.peer_departments and not r.peer_departments.match(department):
-            return NotPeer("peers.departments", f"department {department!r} not listed")
-        hit = r.peer_exclude_departments.match(department)
-        if hit:
-            return NotPeer("peers.exclude_departments", f"department matches {hit!r}")
-        if r.peer_titles and not r.peer_titles.match(title):
-            return NotPeer("peers.titles", f"title {title!r} not listed")
-        hit = r.peer_exclude_titles.match(title)
-        if hit:
-            return NotPeer("peers.exclude_titles", f"title matches {hit!r}")
-        if r.peer_tags and not any(r.peer_tags.match(t) for t in person.tags):
-            return NotPeer("peers.tags", "no listed tag")
-        for tag in person.tags:
-            hit = r.peer_exclude_tags.match(tag)
-            if hit:
-                return NotPeer("peers.exclude_tags", f"tag matches {hit!r}")
-        return None
+        return _tail_verdict(email, person, r, self.identity.internal_domains, self.children)
 
     def _leader(self, person: Person) -> NotPeer | None:
         """Without a manager column, title rank stands in for the chain (issue 9, item 2).
@@ -188,3 +326,35 @@ class _Policy:
             return NotPeer("peers.leader",
                            f"{name} title two or more levels above yours (no manager column)")
         return None
+
+
+def _tail_verdict(
+    email: str, person: Person, r: RuleSet, internal_domains: Sequence[str],
+    children: dict[str, list[str]],
+) -> NotPeer | None:
+    """The policy's checks that do not depend on who the owner is (after ``identity.me``,
+    ``peers.exclude``/``include``, the owner's chain, reports and leaders): the same
+    for every owner with the same internal domains, so a shared directory keeps them."""
+    m = r.model.peers
+    if m.internal_only and not in_domains(email, internal_domains):
+        return NotPeer("peers.internal_only", "outside your organization's domains")
+    if m.require_manages_anyone and not (person.manages_anyone or children.get(email)):
+        return NotPeer("peers.require_manages_anyone", "manages no one")
+    department, title = person.department or "", person.title or ""
+    if r.peer_departments and not r.peer_departments.match(department):
+        return NotPeer("peers.departments", f"department {department!r} not listed")
+    hit = r.peer_exclude_departments.match(department)
+    if hit:
+        return NotPeer("peers.exclude_departments", f"department matches {hit!r}")
+    if r.peer_titles and not r.peer_titles.match(title):
+        return NotPeer("peers.titles", f"title {title!r} not listed")
+    hit = r.peer_exclude_titles.match(title)
+    if hit:
+        return NotPeer("peers.exclude_titles", f"title matches {hit!r}")
+    if r.peer_tags and not any(r.peer_tags.match(t) for t in person.tags):
+        return NotPeer("peers.tags", "no listed tag")
+    for tag in person.tags:
+        hit = r.peer_exclude_tags.match(tag)
+        if hit:
+            return NotPeer("peers.exclude_tags", f"tag matches {hit!r}")
+    return None

@@ -70,7 +70,8 @@ def _contacts_by_department(views: Sequence[PeerView]) -> dict[str | None, int]:
     """Interactions on record per department: where the owner already has ties."""
     counts: dict[str | None, int] = {}
     for v in views:
-        counts[v.department] = counts.get(v.department, 0) + v.score.interactions
+        if v.score.interactions:  # a department no one met reads as 0 all the same
+            counts[v.department] = counts.get(v.department, 0) + v.score.interactions
     return counts
 
 
@@ -87,6 +88,8 @@ def established(view: PeerView, ctx: Context) -> bool:
     were such one- or two-day exchanges, "646 days overdue"): days are counted, not
     mails.
     """
+    if not view.score.interactions:
+        return False  # both minimums are at least 1 (rules.schema)
     policy = ctx.rules.model.recommend
     needed = policy.reconnect_min_interactions
     if view.score.interactions >= needed and _on_separate_days(view.rows, needed, ctx):
@@ -153,8 +156,10 @@ def peer_of_the_week(
         return None
     chosen = next((v for v in candidates if v.email == already), None)
     if chosen is None:
-        ties = [v for v in candidates if established(v, ctx)]
-        strangers = [v for v in candidates if not established(v, ctx)]
+        ties: list[PeerView] = []
+        strangers: list[PeerView] = []
+        for v in candidates:
+            (ties if established(v, ctx) else strangers).append(v)
         week = int(ctx.period.split("-W")[1])
         coffee_week = policy.first_coffee_every > 0 and week % policy.first_coffee_every == 0
         if ties and not (coffee_week and strangers):
@@ -218,11 +223,12 @@ def reciprocity(
     """
     model = ctx.rules.model
     found: list[tuple[float, int, str, PeerView, Balance]] = []
+    untouched = balance(0, 0, ctx.rules)  # most peers of a big directory: asked once
     for v in views:
         if ctx.blocked(v.email):
             continue
         me, them = v.score.initiated_by_me, v.score.initiated_by_them
-        direction = balance(me, them, ctx.rules)
+        direction = untouched if me == them == 0 else balance(me, them, ctx.rules)
         if direction == Balance.OWES_YOU and v.email in contact:
             continue
         if direction:
@@ -399,6 +405,8 @@ def feedback(
     since = ctx.now_ts - window
     ranked: list[tuple[float, str, PeerView, int]] = []
     for v in views:
+        if not v.rows:  # min_interactions is at least 1
+            continue
         if v.email in asked_recently or v.email in skip or ctx.blocked(v.email):
             continue
         rows = [r for r in v.rows if since <= r[0] <= ctx.now_ts]

@@ -53,15 +53,20 @@ class Ledger:
         self.peer_rows: dict[str, list[InteractionRow]] = {
             email: entry.interactions for email, entry in self.persons.items()
         }
-        self.not_peer_rule: dict[str, str] = {e: v.rule for e, v in directory.not_peers.items()}
-        self.tracked: frozenset[str] = frozenset(directory.people) | frozenset(directory.peers)
+        # A shared directory's are made once per directory version (rules.peers.owner_directory)
+        self.not_peer_rule: dict[str, str] = (
+            directory.not_peer_rules if directory.not_peer_rules is not None
+            else {e: v.rule for e, v in directory.not_peers.items()})
+        self.tracked: frozenset[str] = (
+            directory.tracked if directory.tracked is not None
+            else frozenset(directory.people) | frozenset(directory.peers))
         # records naming the owner (any alias): none means the owner address is wrong
         self.owner_records = 0
         # Leaders by title (no manager column) are never peers, but the digest keeps
         # them in their own place: (at, kind) of each interaction with them.
         self.leader_contacts: dict[str, list[tuple[float, str]]] = {
             e: [] for e, rule in self.not_peer_rule.items() if rule.startswith("peers.leader")
-        }
+        } if directory.not_peer_rules is None else {}  # shared: leaders decline it
 
     def person(self, email: str) -> PersonLedger:
         found = self.persons.get(email)

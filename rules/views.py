@@ -41,14 +41,29 @@ class Context:
     owner: str = ""  # seeds the weekly draws, so two managers are not sent to the same stranger
     # snooze / never / done given from the CLI or the digest's links (rules.overrides)
     overrides: ActiveOverrides = field(default_factory=ActiveOverrides)
+    # ``now`` as epoch seconds and as the local date, computed once: every section asks
+    # for them per peer (``blocked``), thousands of times with a shared directory
+    _now_ts: float = field(default=0.0, init=False, repr=False, compare=False)
+    _today: date | None = field(default=None, init=False, repr=False, compare=False)
+    _blocked: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        today = self.now.astimezone(self.zone).date()
+        object.__setattr__(self, "_now_ts", self.now.timestamp())
+        object.__setattr__(self, "_today", today)
+        policy = self.rules.model.recommend
+        blocked = {*policy.never, *self.overrides.never}
+        blocked.update(e for e, until in self.overrides.snoozed.items() if until >= today)
+        blocked.update(s.email for s in policy.snooze if s.until >= today)
+        object.__setattr__(self, "_blocked", frozenset(blocked))
 
     @property
     def now_ts(self) -> float:
-        return self.now.timestamp()
+        return self._now_ts
 
     @property
     def today(self) -> date:
-        return self.now.astimezone(self.zone).date()
+        return self._today  # type: ignore[return-value]  # set in __post_init__
 
     def local_date(self, ts: float) -> date:
         return datetime.fromtimestamp(ts, self.zone).date()
@@ -58,10 +73,7 @@ class Context:
 
     def blocked(self, email: str) -> bool:
         """On the never list, or snoozed until after today (rules or overrides)."""
-        policy = self.rules.model.recommend
-        if email in policy.never or self.overrides.blocked(email, self.today):
-            return True
-        return any(s.email == email and s.until >= self.today for s in policy.snooze)
+        return email in self._blocked
 
 
 @dataclass(slots=True)

@@ -17,9 +17,10 @@ from peerpulse.connectors.records import Person
 from peerpulse.rules.engine import EngineInputs, EngineResult, compute
 from peerpulse.rules.errors import RuleError
 from peerpulse.rules.loader import load_rules
+from peerpulse.rules.peers import SharedDirectory
 from peerpulse.rules.recommendations import Digest
 from peerpulse.rules.slots import next_monday, week_window
-from peerpulse.worker import checkpoint, loading, overrides
+from peerpulse.worker import checkpoint, loading, overrides, shared_directory
 from peerpulse.worker.config import DIRECTORY_ACCOUNT, WEEKDAYS, AccountConfig, Settings
 from peerpulse.worker.errors import RulesError
 from peerpulse.worker.freshness import quiet_sources
@@ -80,11 +81,11 @@ def compute_for_account(
         for c in store.title_changes(name, now - timedelta(days=14))
     ]
     period = period or period_of(now, account.zone)
-    people = people_for(store, settings, account)
+    people, shared, people_key = _people(store, settings, account, rules)
     reads: checkpoint.Reads | None = None
     fp = ""
     if not raw and not collect_interactions:
-        fp = checkpoint.account_fingerprint(account, rules, people,
+        fp = checkpoint.account_fingerprint(account, rules, people_key,
                                             settings.privacy.retention_days)
         busy_lo, busy_hi = week_window(next_monday(period), account.zone)
         team_since = now - timedelta(weeks=rules.model.team_meeting.window_weeks)
@@ -108,6 +109,7 @@ def compute_for_account(
         tail_events=reads.tail_events if reads else (),
         tail_messages=reads.tail_messages if reads else (),
         people=people,
+        shared=shared,
         title_changes=changes,
         history=history,
         working_hours=account.digest.working_hours,
@@ -147,6 +149,25 @@ def people_for(store: Store, settings: Settings, account: AccountConfig) -> list
         return own
     mine = {p.email for p in own}
     return [p for p in store.people(DIRECTORY_ACCOUNT) if p.email not in mine] + own
+
+
+def _people(
+    store: Store, settings: Settings, account: AccountConfig, rules: Any
+) -> tuple[list[Person], SharedDirectory | None, list[Person]]:
+    """What :func:`people_for` returns; the shared directory's owner-independent part
+    when the digest reads the organization's directory and has no people of its own
+    (a manager's override file: then the engine resolves the merged list itself);
+    and what the checkpoint fingerprint hashes for them: the directory's content
+    hash, computed once per directory version, stands for its people."""
+    own = store.people(account.name)
+    if _people_accounts(settings, account) == (account.name,):
+        return own, None, own
+    directory, shared, content = shared_directory.read(store, DIRECTORY_ACCOUNT, rules)
+    key = [Person(email=f"directory-sha256:{content}"), *own]
+    if not own:
+        return directory, shared, key
+    mine = {p.email for p in own}
+    return [p for p in directory if p.email not in mine] + own, None, key
 
 
 def _people_accounts(settings: Settings, account: AccountConfig) -> tuple[str, ...]:

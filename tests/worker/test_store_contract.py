@@ -145,6 +145,33 @@ def test_a_title_change_is_recorded_with_the_syncs_clock(backend):
         ("Manager", "Director", T0 + timedelta(days=3))]
 
 
+def test_the_people_stamp_changes_with_every_write_to_that_accounts_people(backend):
+    """A worker keeps a resolved directory while this stamp holds (issue 12): every
+    write path (upsert, change, deletion, pruning) must change it, reads must not."""
+    assert backend.people_stamp("a") is None
+    lee = Person("lee@example.com", "Lee", (), "Finance", "Manager")
+    backend.apply_batch("a", "dir", SyncBatch(upserts=[lee], scope="f", run_id="r1"))
+    seen = [backend.people_stamp("a")]
+    backend.people("a")
+    assert backend.people_stamp("a") == seen[-1] and seen[-1] is not None
+    backend.apply_batch("b", "dir", SyncBatch(upserts=[lee]))  # another account's people
+    assert backend.people_stamp("a") == seen[-1] and backend.people_stamp("b") is not None
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(1)]))  # not people
+    assert backend.people_stamp("a") == seen[-1]
+    moved = Person("lee@example.com", "Lee", (), "Finance", "Manager", manager="kim@example.com")
+    kim = Person("kim@example.com", "Kim")
+    for batch in (
+        SyncBatch(upserts=[moved], scope="f", run_id="r1"),  # a manager changed
+        SyncBatch(upserts=[kim], scope="f", run_id="r1"),  # someone added
+        SyncBatch(deletions=[RecordKey(RecordKind.PERSON, kim.source_id)]),  # someone deleted
+        SyncBatch(scope="f", run_id="r2", prune_scope=True),  # a full resync without lee
+    ):
+        backend.apply_batch("a", "dir", batch)
+        seen.append(backend.people_stamp("a"))
+        assert seen[-1] is not None and seen[-1] not in seen[:-1], batch
+    assert backend.people("a") == []
+
+
 # -- cursor and connector state commit with the batch --------------------------------
 
 

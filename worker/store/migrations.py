@@ -395,6 +395,16 @@ def _postgres_triggers() -> list[str]:
     return out
 
 
+# 9: a stamp per account that changes with every write to its people rows (issue 12:
+# organization mode). A worker resolves the shared directory once and keeps it while
+# the ``_directory`` account's stamp is the one it read before the rows; triggers set
+# a new random stamp in the writing transaction (insert, update, delete: directory
+# syncs, pruning, purges, the benchmark's SQL alike), so no write path can forget
+# it (no conflict clause in SQLite's: an outer statement's would override it). Random,
+# not a counter: a stamp row deleted and written again can never repeat
+# an old value. SQLite's triggers fire per row, PostgreSQL's once per statement.
+PEOPLE_STAMP_FUNCTION = "people_stamp_touch"
+
 MIGRATIONS.append(
     (
         8,
@@ -410,6 +420,42 @@ MIGRATIONS.append(
             "UPDATE digest_checkpoints SET state = NULL",
             *_sqlite_lowering_triggers(),
             *_postgres_triggers(),
+        ],
+    )
+)
+
+MIGRATIONS.append(
+    (
+        9,
+        "a stamp per account changed by every write to its people (issue 12)",
+        [
+            """CREATE TABLE people_stamps (
+                account TEXT NOT NULL PRIMARY KEY,
+                stamp TEXT NOT NULL
+            )""",
+            "INSERT INTO people_stamps (account, stamp) SELECT DISTINCT account, 'migrated' "
+            "FROM people",
+            *[
+                f"-- sqlite only\nCREATE TRIGGER people_stamp_{op.lower()} AFTER {op} ON people "
+                f"BEGIN INSERT INTO people_stamps (account, stamp) SELECT {row}.account, '' "
+                f"WHERE NOT EXISTS (SELECT 1 FROM people_stamps WHERE account = {row}.account); "
+                f"UPDATE people_stamps SET stamp = lower(hex(randomblob(16))) "
+                f"WHERE account = {row}.account; END"
+                for op, row in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old"))
+            ],
+            f"-- postgres only\nCREATE FUNCTION {PEOPLE_STAMP_FUNCTION}() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "INSERT INTO people_stamps (account, stamp) "
+            "SELECT a.account, md5(random()::text || clock_timestamp()::text) "
+            "FROM (SELECT DISTINCT account FROM changed) a "
+            "ON CONFLICT (account) DO UPDATE SET stamp = excluded.stamp; "
+            "RETURN NULL; END $$",
+            *[
+                f"-- postgres only\nCREATE TRIGGER people_stamp_{op.lower()} AFTER {op} "
+                f"ON people REFERENCING {side} TABLE AS changed FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION {PEOPLE_STAMP_FUNCTION}()"
+                for op, side in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+            ],
         ],
     )
 )

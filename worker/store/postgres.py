@@ -545,6 +545,13 @@ class PostgresStore(SharedSqlMethods):
         )
         return [codec.person_from_row(row) for row in self._all(sql, (account,))]
 
+    def database_key(self) -> str:
+        return f"postgresql:{redact(self.url)}"
+
+    def people_stamp(self, account: str) -> str | None:
+        row = self._one("SELECT stamp FROM people_stamps WHERE account = %s", (account,))
+        return str(row[0]) if row else None
+
     def title_changes(self, account: str, since: datetime) -> list[TitleChange]:
         rows = self._all(
             "SELECT email, old_title, new_title, seen_at FROM title_changes "

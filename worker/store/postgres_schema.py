@@ -11,7 +11,7 @@ migrations and a few mechanical differences, applied here:
   connector state keys differently (and a prefix scan would miss keys).
 * ``BLOB`` becomes ``BYTEA``.
 * Statements marked ``-- sqlite only`` (SQLite's trigger syntax) are left out;
-  their PostgreSQL counterparts are marked ``-- postgres only`` (migration 8).
+  their PostgreSQL counterparts are marked ``-- postgres only`` (migrations 8 and 9).
 * ``sync_runs`` gains ``id BIGSERIAL PRIMARY KEY``: SQLite's implicit ``rowid``
   names a run there; PostgreSQL has none.
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from peerpulse.worker.store.migrations import MIGRATIONS, SQLITE_ONLY
+from peerpulse.worker.store.migrations import MIGRATIONS, POSTGRES_ONLY, SQLITE_ONLY
 
 _INTEGER = re.compile(r"\bINTEGER\b")
 _TEXT = re.compile(r"\bTEXT\b")
@@ -47,7 +47,8 @@ def translate(statement: str) -> str:
 def postgres_migrations() -> list[tuple[int, str, list[str]]]:
     """MIGRATIONS with every statement translated, versions and order unchanged."""
     return [
-        (v, d, [translate(s) for s in statements if not s.startswith(SQLITE_ONLY)])
+        (v, d, [translate(s.removeprefix(POSTGRES_ONLY + "\n")) for s in statements
+                if not s.startswith(SQLITE_ONLY)])
         for v, d, statements in MIGRATIONS
     ]
 

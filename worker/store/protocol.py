@@ -173,6 +173,17 @@ class Store(Protocol):
 
     def people(self, account: str) -> list[Person]: ...
 
+    def database_key(self) -> str:
+        """Which database this store reads: every store opened on it (a worker opens
+        one per job) gives the same key, so what is kept per database is shared."""
+        ...
+
+    def people_stamp(self, account: str) -> str | None:
+        """A value that changes with every write to ``account``'s people (triggers set
+        it in the writing transaction); None when no write has set one yet. Read it
+        before :meth:`people` to key a cache of what those rows resolve to."""
+        ...
+
     def title_changes(self, account: str, since: datetime) -> list[TitleChange]: ...
 
     # -- recommendation history ----------------------------------------------------

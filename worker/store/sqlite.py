@@ -544,6 +544,17 @@ class SqliteStore(SharedSqlMethods):
         )
         return [codec.person_from_row(row) for row in self._db.execute(sql, (account,))]
 
+    def database_key(self) -> str:
+        if str(self.path) == ":memory:":
+            return f"sqlite:memory:{id(self)}"  # a database of this connection alone
+        return f"sqlite:{self.path.resolve()}"
+
+    def people_stamp(self, account: str) -> str | None:
+        row = self._db.execute(
+            "SELECT stamp FROM people_stamps WHERE account = ?", (account,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def title_changes(self, account: str, since: datetime) -> list[TitleChange]:
         rows = self._db.execute(
             "SELECT email, old_title, new_title, seen_at FROM title_changes "
