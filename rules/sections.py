@@ -95,6 +95,8 @@ def strength_at_last_contact(view: PeerView, ctx: Context) -> float:
     last = view.score.last_at
     if last is None:
         return 0.0
+    if view.history is not None:
+        return view.strength_at_last
     return tie_strength([r for r in view.rows if r[0] <= last], last, ctx.rules)
 
 
@@ -235,6 +237,9 @@ def reciprocity(
 
 def _initiatives(v: PeerView, since: float) -> tuple[tuple[int, int], tuple[int, int]]:
     """((threads, meetings) I started, (threads, meetings) they started) in the window."""
+    if v.history is not None:
+        _n, _w, me_mail, me_meet, them_mail, them_meet = v.history.window(since)
+        return (me_mail, me_meet), (them_mail, them_meet)
     mine = [0, 0]
     theirs = [0, 0]
     for at, kind, _w, _rid, by_me, by_them, *_ in v.rows:
@@ -384,9 +389,13 @@ def feedback(
     for v in views:
         if v.email in asked_recently or v.email in skip or ctx.blocked(v.email):
             continue
-        rows = [r for r in v.rows if since <= r[0] <= ctx.now_ts]
-        if len(rows) >= model.min_interactions:
-            ranked.append((-sum(r[2] for r in rows), v.email, v, len(rows)))
+        if v.history is not None:
+            n, weight = v.history.window(since)[:2]
+        else:
+            rows = [r for r in v.rows if since <= r[0] <= ctx.now_ts]
+            n, weight = len(rows), sum(r[2] for r in rows)
+        if n >= model.min_interactions:
+            ranked.append((-weight, v.email, v, n))
     ranked.sort(key=lambda t: (t[0], t[1]))
     counts = {t[2].email: t[3] for t in ranked}
     picked = _spread((t[2] for t in ranked), model.count, model.max_per_department)
