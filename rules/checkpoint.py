@@ -68,8 +68,8 @@ def capture(ledger: Ledger, events: EventState, messages: MessageState,
             # Each peer is compacted at their newest row: no later than the horizon,
             # so every record after the horizon lands in a day kept as rows.
             history = PeerHistory.build(compact, rows, rules)
-            summaries, kept, thin, full = history.compact(newest, longest)
-            rows, compact = full, (summaries, kept, thin, [])
+            kept = history.compact(newest, longest)
+            rows, compact = kept[5], (*kept[:5], [])
         persons[email] = (rows, entry.excluded_total, entry.upcoming, entry.upcoming_kind,
                           entry.subject_hits, entry.open_threads, compact)
     if messages.threads:

@@ -5,7 +5,8 @@ Every figure the digest derives from a peer's rows is a count, a sum, a first or
 a last over rows, some restricted to ``at >= lo`` (the reciprocity, feedback and
 coverage windows). So each is computed from one summary per *bucket* (the rows of
 one UTC day; ``done`` overrides in a bucket of their own, since a checkpoint
-never holds them), see :func:`summarize`, combined in bucket order. Only a window
+never holds them), see :func:`summarize`. Counts, firsts and lasts are exact in
+any grouping; float sums are added bucket by bucket in bucket order. Only a window
 boundary that falls strictly inside a bucket (its first row before ``lo``, its
 last at or after it) reads rows one by one, and then only their time, weight and
 initiative flags (a *thin* row).
@@ -14,19 +15,24 @@ The full digest and the resumed one run this same code over the same buckets,
 so they give the same floats, bit for bit. What a checkpoint at horizon ``H``
 keeps per peer (``rules.checkpoint``), and why it is enough for every ``now >= H``:
 
-* a summary of each day before the day of ``H`` (all its rows are before ``H``);
+* totals over the days before the day of ``H`` (counts per kind, replies, first
+  and last interaction, last meeting): exact, whatever the grouping;
+* each such day's decayed sum (tie strength needs every day, in order);
+* the window figures (count, weight sum, initiatives, first and last time) and the
+  thin rows of those days from ``H - longest window`` on: a window as of any
+  ``now >= H`` starts at or after ``H - its length``; older days are outside
+  every window for good;
 * the full rows of the day of ``H`` (the rows after ``H`` join that day's bucket);
-* thin rows of the days from ``H - longest window`` on: a window as of any
-  ``now >= H`` starts at or after ``H - its length``;
 * the :data:`RECENT_KEPT` newest full rows of the summarized days (evidence and
   talking points show the newest rows).
 
-Its size grows with days of history and rows inside the longest window, not
-with all rows. Tie strength per bucket is kept as a sum decayed to the bucket's
-day end ``ref``; as of ``t`` it is that sum times ``0.5 ** ((t - ref) / half_life)``:
-the Interactions Rank of ``rules.scoring`` up to float rounding (~1e-15
-relative). No counted row is after ``now`` (future events and mail are not
-interactions, ``done`` is never in the future), so no window has an upper bound.
+So its size grows with days of history (16 bytes a day) and with the rows inside
+the longest window (17 bytes a row), not with all rows. Tie strength per bucket
+is kept as a sum decayed to the bucket's day end ``ref``; as of ``t`` it is that
+sum times ``0.5 ** ((t - ref) / half_life)``: the Interactions Rank of
+``rules.scoring`` up to float rounding (~1e-15 relative). No counted row is after
+``now`` (future events and mail are not interactions, ``done`` is never in the
+future), so no window has an upper bound.
 """
 
 from __future__ import annotations
@@ -47,9 +53,10 @@ WEEK = 7 * DAY
 #: and the worker's talking points (12) read at most this many per peer.
 RECENT_KEPT = 12
 
-# Positions in a bucket summary (a plain tuple: marshal keeps it as is).
-N, KINDS, FIRST, LAST, LAST_RID, LAST_KIND, MEET, MEET_KIND, REPLIES, WSUM = range(10)
-ME_MAIL, ME_MEET, THEM_MAIL, THEM_MEET, DECAYED = range(10, 15)
+# Positions in a bucket summary: the totals part (exact in any grouping) ...
+N, KINDS, REPLIES, FIRST, LAST, LAST_RID, LAST_KIND, MEET, MEET_RID, MEET_KIND = range(10)
+# ... and the window part (FIRST, LAST again, then sums), then the decayed sum.
+W_FIRST, W_LAST, W_N, WSUM, ME_MAIL, ME_MEET, THEM_MAIL, THEM_MEET = range(8)
 
 MAIL, BY_ME, BY_THEM = 1, 2, 4  # thin row flags
 
@@ -57,8 +64,10 @@ MAIL, BY_ME, BY_THEM = 1, 2, 4  # thin row flags
 Window = tuple[int, float, int, int, int, int]
 # A checkpoint's thin rows of one peer: (bucket keys, start offsets, times, weights, flags)
 Thin = tuple[list[int], list[int], bytes, bytes, bytes]
-# What a checkpoint keeps of one peer: (summaries, newest rows, thin rows, full rows)
-Compact = tuple[dict[int, tuple], list[InteractionRow], Thin, list[InteractionRow]]
+# What a checkpoint keeps of one peer: (totals, (bucket keys, decayed sums) as array
+# bytes, window figures by bucket, thin rows, newest rows, full rows of the last day)
+Compact = tuple[tuple | None, tuple[bytes, bytes], dict[int, tuple], Thin,
+                list[InteractionRow], list[InteractionRow]]
 
 
 class StaleHistory(ValueError):
@@ -81,18 +90,19 @@ def flags_of(kind: str, me: bool, them: bool) -> int:
 
 
 def summarize(key: int, rows: Sequence[InteractionRow], half_life_days: float,
-              omega_out: float) -> tuple:
-    """One bucket's rows (sorted by ``(at, record id)``) as the figures scoring needs."""
+              omega_out: float) -> tuple[tuple, tuple, float]:
+    """One bucket's rows (sorted by ``(at, record id)``) as (totals, window figures,
+    decayed sum)."""
     ref = (key // 2 + 1) * DAY
     kinds: dict[str, int] = {}
-    last = last_rid = last_kind = meet = meet_kind = None
+    last = last_rid = last_kind = meet = meet_rid = meet_kind = None
     replies = me_mail = me_meet = them_mail = them_meet = 0
     wsum = decayed = 0.0
     for at, kind, weight, rid, me, them, reply in rows:
         kinds[kind] = kinds.get(kind, 0) + 1
         last, last_rid, last_kind = at, rid, kind
         if kind in MEETINGS:
-            meet, meet_kind = at, kind
+            meet, meet_rid, meet_kind = at, rid, kind
         replies += reply
         wsum += weight
         if kind.startswith("mail"):
@@ -103,8 +113,28 @@ def summarize(key: int, rows: Sequence[InteractionRow], half_life_days: float,
             them_meet += them
         w = weight * omega_out if me else weight
         decayed += w * 0.5 ** (((ref - at) / DAY) / half_life_days)
-    return (len(rows), kinds, rows[0][0], last, last_rid, last_kind, meet, meet_kind, replies,
-            wsum, me_mail, me_meet, them_mail, them_meet, decayed)
+    first = rows[0][0]
+    n = len(rows)
+    return ((n, kinds, replies, first, last, last_rid, last_kind, meet, meet_rid, meet_kind),
+            (first, last, n, wsum, me_mail, me_meet, them_mail, them_meet), decayed)
+
+
+def merge(total: tuple | None, more: tuple) -> tuple:
+    """Two totals as one: counts added, the earliest first, the latest last and last
+    meeting by ``(at, record id)``. Exact, so any grouping gives the same totals."""
+    if total is None:
+        return more
+    kinds = dict(total[KINDS])
+    for kind, count in more[KINDS].items():
+        kinds[kind] = kinds.get(kind, 0) + count
+    last = total if (total[LAST], total[LAST_RID]) >= (more[LAST], more[LAST_RID]) else more
+    meet = total
+    if more[MEET] is not None and (
+            total[MEET] is None or (more[MEET], more[MEET_RID]) > (total[MEET], total[MEET_RID])):
+        meet = more
+    return (total[N] + more[N], kinds, total[REPLIES] + more[REPLIES],
+            min(total[FIRST], more[FIRST]), last[LAST], last[LAST_RID], last[LAST_KIND],
+            meet[MEET], meet[MEET_RID], meet[MEET_KIND])
 
 
 def _by_bucket(rows: Iterable[InteractionRow]) -> dict[int, list[InteractionRow]]:
@@ -119,18 +149,21 @@ def _order(row: InteractionRow) -> tuple[float, str]:
 
 
 class PeerHistory:
-    """One peer's interactions: a summary per bucket, the full rows of some buckets,
-    thin rows of others, and the newest full rows of the summarized buckets."""
+    """One peer's interactions: totals and decayed sums of summarized buckets, window
+    figures and thin rows of the recent ones, full rows and summaries of the rest."""
 
-    __slots__ = ("keys", "summaries", "rows", "kept", "thin", "thin_at", "thin_w",
-                 "thin_f", "half_life", "omega_out", "recent_kept")
+    __slots__ = ("keys", "base", "totals", "decayed", "windows", "rows", "kept", "thin",
+                 "thin_at", "thin_w", "thin_f", "half_life", "omega_out", "recent_kept")
 
     def __init__(self, rules: RuleSet) -> None:
         strength = rules.model.tie_strength
         self.recent_kept = recent_kept(rules)
         self.half_life = strength.half_life_days
         self.omega_out = strength.initiated_by_me_weight
-        self.summaries: dict[int, tuple] = {}
+        self.base: tuple | None = None  # totals of the summarized buckets
+        self.totals: dict[int, tuple] = {}  # totals of each bucket held as rows
+        self.decayed: dict[int, float] = {}
+        self.windows: dict[int, tuple] = {}
         self.rows: dict[int, list[InteractionRow]] = {}
         self.kept: list[InteractionRow] = []
         self.thin: dict[int, tuple[int, int]] = {}  # bucket -> (start, end) in thin_*
@@ -146,21 +179,29 @@ class PeerHistory:
         (in any order; a checkpoint's full rows are passed in ``rows``)."""
         self = cls(rules)
         if compact is not None:
-            summaries, kept, thin, _full = compact
-            self.summaries.update(summaries)
+            base, (keys_bytes, decayed_bytes), windows, thin, kept, _full = compact
+            self.base = base
+            keys_array, values = array("q"), array("d")
+            keys_array.frombytes(keys_bytes)
+            values.frombytes(decayed_bytes)
+            self.decayed = dict(zip(keys_array, values, strict=True))
+            self.windows = dict(windows)
             self.kept = list(kept)
             keys, starts, ats, weights, flags = thin
             self.thin_at.frombytes(ats)
             self.thin_w.frombytes(weights)
             self.thin_f = flags
-            ends = [*starts[1:], len(self.thin_at)]
+            ends = [*starts[1:], len(self.thin_at)] if starts else []
             self.thin = {k: (s, e) for k, s, e in zip(keys, starts, ends, strict=True)}
         for key, bucket in _by_bucket(rows).items():
-            if key in self.summaries:
+            if key in self.decayed:
                 raise StaleHistory(f"rows for day {key // 2}, which a checkpoint summarized")
             self.rows[key] = bucket
-            self.summaries[key] = summarize(key, bucket, self.half_life, self.omega_out)
-        self.keys = sorted(self.summaries)
+            totals, window, decayed = summarize(key, bucket, self.half_life, self.omega_out)
+            self.totals[key] = totals
+            self.windows[key] = window
+            self.decayed[key] = decayed
+        self.keys = sorted(self.decayed)
         return self
 
     def compact(self, horizon: float, longest_window: float) -> Compact:
@@ -168,15 +209,22 @@ class PeerHistory:
         here must be before ``horizon``; done overrides must not be here."""
         full_from = 2 * day_of(horizon)
         thin_from = 2 * day_of(horizon - longest_window)
-        summaries = {k: s for k, s in self.summaries.items() if k < full_from}
+        base = self.base
+        for key in sorted(self.totals):
+            if key < full_from:
+                base = merge(base, self.totals[key])
+        summarized = [k for k in self.keys if k < full_from]
+        keys_array = array("q", summarized)
+        decayed = array("d", (self.decayed[k] for k in summarized))
+        windows = {k: self.windows[k] for k in summarized if k >= thin_from}
         full = [r for k, rows in self.rows.items() if k >= full_from for r in rows]
         dropped = [r for k, rows in self.rows.items() if k < full_from for r in rows]
         kept = sorted((*self.kept, *dropped), key=_order)[-self.recent_kept:]
         keys: list[int] = []
         starts: list[int] = []
         ats, weights, flags = array("d"), array("d"), bytearray()
-        for key in self.keys:
-            if key < thin_from or key >= full_from:
+        for key in summarized:
+            if key < thin_from:
                 continue
             keys.append(key)
             starts.append(len(ats))
@@ -185,7 +233,7 @@ class PeerHistory:
                 weights.append(weight)
                 flags.append(flag)
         thin = (keys, starts, ats.tobytes(), weights.tobytes(), bytes(flags))
-        return summaries, kept, thin, full
+        return (base, (keys_array.tobytes(), decayed.tobytes()), windows, thin, kept, full)
 
     def _thin_rows(self, key: int) -> Iterator[tuple[float, float, int]]:
         rows = self.rows.get(key)
@@ -202,18 +250,21 @@ class PeerHistory:
 
     # -- figures -----------------------------------------------------------------
 
-    @property
-    def interactions(self) -> int:
-        return sum(s[N] for s in self.summaries.values())
+    def total(self) -> tuple | None:
+        """Totals over every bucket (None without any interaction)."""
+        total = self.base
+        for key in sorted(self.totals):
+            total = merge(total, self.totals[key])
+        return total
 
     def strength(self, t: float) -> float:
         """Tie strength as of ``t`` (no row after ``t``)."""
         hl = self.half_life
         total = 0.0
-        summaries = self.summaries
+        decayed = self.decayed
         for key in self.keys:
             ref = (key // 2 + 1) * DAY
-            total += summaries[key][DECAYED] * 0.5 ** (((t - ref) / DAY) / hl)
+            total += decayed[key] * 0.5 ** (((t - ref) / DAY) / hl)
         return total
 
     def window(self, lo: float) -> Window:
@@ -221,18 +272,20 @@ class PeerHistory:
         n = me_mail = me_meet = them_mail = them_meet = 0
         wsum = 0.0
         keys = self.keys
-        summaries = self.summaries
+        windows = self.windows
         for key in keys[bisect_left(keys, 2 * day_of(lo)):]:
-            s = summaries[key]
-            if s[FIRST] >= lo:
-                n += s[N]
+            s = windows.get(key)
+            if s is None:
+                raise StaleHistory(f"a window reaches day {key // 2}, held as a total only")
+            if s[W_FIRST] >= lo:
+                n += s[W_N]
                 wsum += s[WSUM]
                 me_mail += s[ME_MAIL]
                 me_meet += s[ME_MEET]
                 them_mail += s[THEM_MAIL]
                 them_meet += s[THEM_MEET]
                 continue
-            if s[LAST] < lo:
+            if s[W_LAST] < lo:
                 continue
             part = 0.0
             for at, weight, flag in self._thin_rows(key):
@@ -273,36 +326,20 @@ class PeerHistory:
 
     def score(self, now_ts: float, rules: RuleSet) -> PeerScore:
         """What ``rules.scoring.score_peer`` computes from the rows, from the buckets."""
-        kinds: dict[str, int] = {}
-        replies = 0
-        first = last = last_kind = None
-        last_order: tuple[float, str] | None = None
-        last_meeting = last_meeting_kind = None
-        for key in self.keys:
-            s = self.summaries[key]
-            for kind, count in s[KINDS].items():
-                kinds[kind] = kinds.get(kind, 0) + count
-            replies += s[REPLIES]
-            if first is None or s[FIRST] < first:
-                first = s[FIRST]
-            if last_order is None or (s[LAST], s[LAST_RID]) > last_order:
-                last_order = (s[LAST], s[LAST_RID])
-                last, last_kind = s[LAST], s[LAST_KIND]
-            if s[MEET] is not None:  # done buckets hold no meeting
-                last_meeting, last_meeting_kind = s[MEET], s[MEET_KIND]
+        total = self.total()
         window = self.window(now_ts - rules.model.reciprocity.window_days * DAY)
         return PeerScore(
             tie_strength=self.strength(now_ts),
-            interactions=self.interactions,
-            first_at=first,
-            last_at=last,
-            last_kind=last_kind,
-            last_meeting_at=last_meeting,
-            last_meeting_kind=last_meeting_kind,
-            kinds=kinds,
+            interactions=total[N] if total else 0,
+            first_at=total[FIRST] if total else None,
+            last_at=total[LAST] if total else None,
+            last_kind=total[LAST_KIND] if total else None,
+            last_meeting_at=total[MEET] if total else None,
+            last_meeting_kind=total[MEET_KIND] if total else None,
+            kinds=dict(total[KINDS]) if total else {},
             initiated_by_me=window[2] + window[3],
             initiated_by_them=window[4] + window[5],
-            replies=replies,
+            replies=total[REPLIES] if total else 0,
         )
 
 

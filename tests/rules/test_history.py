@@ -103,9 +103,8 @@ def resumed(rows: list[tuple], horizons: list[float], later: list[tuple], rules)
         pending = [*full, *(r for r in rows if lo <= r[0] < horizon)]
         if pending:
             history = PeerHistory.build(compact, pending, rules)
-            summaries, kept, thin, full = history.compact(max(r[0] for r in pending),
-                                                          longest_window(rules))
-            compact = (summaries, kept, thin, [])
+            kept = history.compact(max(r[0] for r in pending), longest_window(rules))
+            full, compact = kept[5], (*kept[:5], [])
         lo = horizon
     tail = [r for r in rows if r[0] >= lo]
     return PeerHistory.build(compact, [*full, *tail, *later], rules)
@@ -123,7 +122,7 @@ def test_a_compacted_history_resumed_gives_the_same_floats(seed: int, rules) -> 
         full = PeerHistory.build(None, [*rows, *done], rules)
         once = resumed(rows, [horizon], done, rules)
         chain = resumed(rows, [horizon - 90 * DAY, horizon - 20 * DAY, horizon], done, rules)
-        assert once.summaries.keys() == full.summaries.keys()
+        assert once.keys == full.keys
         if after <= 10 * DAY:  # most days came as summaries
             assert len(once.rows) < len(full.rows) / 10
         expected = figures(full, now, rules)
@@ -135,10 +134,10 @@ def test_a_window_inside_a_summarized_day_is_refused_not_guessed() -> None:
     rows = rows_of(7, days=400)
     end = max(r[0] for r in rows)
     history = PeerHistory.build(None, rows, RULES)
-    summaries, kept, thin, full = history.compact(end, longest_window(RULES))
-    compact = PeerHistory.build((summaries, kept, (thin[0][:0], [], b"", b"", b""), []),
-                                full, RULES)
+    kept = history.compact(end, longest_window(RULES))
+    thin = ([], [], b"", b"", b"")
+    compact = PeerHistory.build((kept[0], kept[1], kept[2], thin, kept[4], []), kept[5], RULES)
     with pytest.raises(StaleHistory):
-        # the checkpoint's thin rows dropped: a window boundary inside the summaries
+        # the checkpoint's thin rows dropped: a window boundary inside a summarized day
         for days in range(0, 200):
             compact.window(end - days * DAY - 3600)
