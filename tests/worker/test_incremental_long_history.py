@@ -20,7 +20,7 @@ import pytest
 from peerpulse.rules.loader import load_rules
 from peerpulse.worker.config import load_settings
 from peerpulse.worker.demo import generate
-from peerpulse.worker.pipeline import compute_for_account, read_rules
+from peerpulse.worker.pipeline import read_rules
 from peerpulse.worker.store import open_store
 from peerpulse.worker.store.rows import StoredOverride
 from peerpulse.worker.sync import sync_account
