@@ -71,6 +71,8 @@ def _strength_at_last(view: PeerView, rules: object) -> float:
     last = view.score.last_at
     if last is None:
         return 0.0
+    if view.history is not None:
+        return view.strength_at_last
     return tie_strength([r for r in view.rows if r[0] <= last], last, rules)  # type: ignore[arg-type]
 
 

@@ -5,10 +5,19 @@ Inference is a pass in time order with state: the thread a "Re:" answers, which
 occurrence of a series initiated it, which peers' threads are still open. A
 per-record tally cannot reproduce that exactly (a deleted first message changes
 whether a later one is a reply), so what is kept is the pass itself, stopped at
-``horizon``: the :class:`~rules.tally.Ledger` (every counter and peer row), the
-:class:`~rules.inference.EventState` and :class:`~rules.inference.MessageState`.
-Resumed over the records from ``horizon`` on, in the same order, it ends exactly
-where one pass over everything ends. The worker decides when a checkpoint still
+``horizon``: the :class:`~rules.tally.Ledger` (every counter; each peer's rows as
+``rules.history`` compacts them), the :class:`~rules.inference.EventState` and
+:class:`~rules.inference.MessageState`, without what can no longer change a
+digest (:func:`_prune`, and the series ids of rows already final). Resumed over
+the records from ``horizon`` on, in the same order, it ends exactly where one
+pass over everything ends, and scoring reads the compacted rows as it reads
+the rows of a full pass (``rules.history``: the same floats).
+
+Its size follows the days of history and the rows inside the longest window,
+not every row: per peer, a decayed sum per day (16 bytes), window figures and
+thin rows (17 bytes a row) from ``horizon - longest window`` on, the newest rows,
+and the rows of the horizon's day. Message threads (``MessageState.threads``:
+any later "Re:" can answer any earlier subject) are kept whole. The worker decides when a checkpoint still
 holds (same rules, people, owner and retention: :func:`fingerprint`; no record
 before the horizon written since; no record left the retention window); this
 module only turns the state into bytes and back (pure: no I/O, no clock).

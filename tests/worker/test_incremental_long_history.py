@@ -95,3 +95,12 @@ def test_the_compacted_checkpoint_is_smaller_than_the_rows(demo: Demo) -> None:
     # About one row per peer and day here, the sparsest case: still smaller (0.64x
     # when written); a day's summary replaces all its rows, so denser mail gains more.
     assert len(compacted) < 0.8 * len(marshal.dumps(rows))
+
+
+def test_talking_points_read_no_more_rows_than_a_peer_view_keeps() -> None:
+    """A peer view holds only its newest rows (rules.history.RECENT_KEPT); talking
+    points look at the newest LOOK_BACK of them."""
+    from peerpulse.rules.history import RECENT_KEPT
+    from peerpulse.worker.talking_points import LOOK_BACK
+
+    assert LOOK_BACK <= RECENT_KEPT
