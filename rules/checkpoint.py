@@ -17,10 +17,12 @@ Its size follows the days of history and the rows inside the longest window,
 not every row: per peer, a decayed sum per day (16 bytes), window figures and
 thin rows (17 bytes a row) from ``horizon - longest window`` on, the newest rows,
 and the rows of the horizon's day. Message threads (``MessageState.threads``:
-any later "Re:" can answer any earlier subject) are kept whole. The worker decides when a checkpoint still
-holds (same rules, people, owner and retention: :func:`fingerprint`; no record
-before the horizon written since; no record left the retention window); this
-module only turns the state into bytes and back (pure: no I/O, no clock).
+any later "Re:" can answer any earlier subject) are kept whole.
+
+The worker decides when a checkpoint still holds (same rules, people, owner and
+retention: :func:`fingerprint`; no record before the horizon written since; no
+record left the retention window); this module only turns the state into bytes
+and back (pure: no I/O, no clock).
 
 Left out: per-person exclusions (only ``explain`` shows them, and it reads the
 raw records), busy time and the team meeting (both depend on ``now``: the engine
@@ -68,7 +70,7 @@ def capture(ledger: Ledger, events: EventState, messages: MessageState,
     state without the entries that can no longer change a digest (:func:`_prune`)."""
     longest = longest_window(rules)
     latest = 0.0  # a time no later than the horizon: the newest row or thread seen
-    persons = {}
+    persons: dict[str, tuple] = {}
     for email, entry in ledger.persons.items():
         rows, compact = entry.interactions, entry.compact
         if rows:
@@ -90,7 +92,7 @@ def capture(ledger: Ledger, events: EventState, messages: MessageState,
         rows, excluded, upcoming, upcoming_kind, hits, _open, compact = persons[email]
         hits = [h for h in hits if h[0] >= celebrate_from]
         persons[email] = (rows, excluded, upcoming, upcoming_kind, hits, kept_threads, compact)
-    body = (
+    body: tuple = (
         _MAGIC, CHECKPOINT_VERSION,
         ledger.counts, ledger.owner_records, ledger.leader_contacts, persons,
         # series_of only clears the initiative of rows the pass makes after it; every
