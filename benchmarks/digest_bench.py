@@ -17,7 +17,7 @@ none warms the others' caches more than the OS page cache does for all:
   inference checkpoint the previous week's digest kept (``worker/checkpoint.py``;
   made once before the timings by a digest 7 days earlier, so the records read
   are the ~10 days after its horizon). Opened read-only, so every repeat resumes
-  the same checkpoint.
+  the same checkpoint, whose size is printed.
 
 The digest must be non-trivial: every run checks that it names a peer of the
 week and someone to reconnect with, and that its interaction count equals the
@@ -160,6 +160,17 @@ def checkpoint(config: Path, now: str) -> None:
                             now=moment - timedelta(days=7))
 
 
+def checkpoint_bytes(config: Path) -> int:
+    """Size of the stored checkpoint the timed digests resume."""
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.store import open_store
+
+    settings = load_settings(config)
+    with open_store(settings.database_path, read_only=True) as store:
+        found = store.digest_checkpoint(settings.accounts[0].name)
+    return len(found.state) if found and found.state else 0
+
+
 def check_digest(run: dict[str, object], truth_interactions: int) -> None:
     """Stop the benchmark if the digest measured was trivial or wrong: timing an
     empty digest would flatter any optimisation."""
@@ -217,6 +228,7 @@ def main() -> None:
     rows = figures["read"][0]["rows"]
     print(f"rows a full digest reads: {rows:,}; ground-truth interactions: {truth:,} "
           f"(digest agrees)")
+    print(f"checkpoint resumed: {checkpoint_bytes(config):,} bytes")
     medians = {}
     for which, runs in figures.items():
         secs = sorted(float(r["seconds"]) for r in runs)  # type: ignore[arg-type]
