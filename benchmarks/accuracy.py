@@ -171,7 +171,7 @@ def measure(demo: Path, workdir: Path) -> AccuracyReport:
     inferred: set[Key] = {(p, natural(rid), kind) for p, rid, kind in result.interactions}
     inferred_by: set[Key] = {
         (email, natural(row[3]), "me" if row[4] else "them")
-        for email, view in result.views.items() for row in view.rows if row[4] or row[5]
+        for email in result.views for row in result.counted(email) if row[4] or row[5]
     }
     truth: set[Key] = set()
     truth_by: set[Key] = set()

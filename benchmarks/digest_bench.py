@@ -17,7 +17,7 @@ none warms the others' caches more than the OS page cache does for all:
   inference checkpoint the previous week's digest kept (``worker/checkpoint.py``;
   made once before the timings by a digest 7 days earlier, so the records read
   are the ~10 days after its horizon). Opened read-only, so every repeat resumes
-  the same checkpoint.
+  the same checkpoint, whose size is printed.
 
 The digest must be non-trivial: every run checks that it names a peer of the
 week and someone to reconnect with, and that its interaction count equals the
@@ -140,9 +140,22 @@ def phase(config: Path, which: str, now: str) -> dict[str, object]:
                 interactions=int(digest.stats["interactions"]),
             )
         elapsed = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     figures.update(seconds=elapsed, peak_mb=peak_mb, rows=rows)
     return figures
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. On Linux ``ru_maxrss`` survives ``execve``, so a phase
+    would report its parent's peak (the benchmark's own checkpoint digest over every
+    record); ``VmHWM`` belongs to the process image, so it is read first."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def checkpoint(config: Path, now: str) -> None:
@@ -158,6 +171,17 @@ def checkpoint(config: Path, now: str) -> None:
     with open_store(settings.database_path) as store:
         compute_for_account(store, settings, settings.accounts[0], read_rules(settings),
                             now=moment - timedelta(days=7))
+
+
+def checkpoint_bytes(config: Path) -> int:
+    """Size of the stored checkpoint the timed digests resume."""
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.store import open_store
+
+    settings = load_settings(config)
+    with open_store(settings.database_path, read_only=True) as store:
+        found = store.digest_checkpoint(settings.accounts[0].name)
+    return len(found.state) if found and found.state else 0
 
 
 def check_digest(run: dict[str, object], truth_interactions: int) -> None:
@@ -217,6 +241,7 @@ def main() -> None:
     rows = figures["read"][0]["rows"]
     print(f"rows a full digest reads: {rows:,}; ground-truth interactions: {truth:,} "
           f"(digest agrees)")
+    print(f"checkpoint resumed: {checkpoint_bytes(config):,} bytes")
     medians = {}
     for which, runs in figures.items():
         secs = sorted(float(r["seconds"]) for r in runs)  # type: ignore[arg-type]

@@ -36,7 +36,6 @@ import traceback
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from peerpulse.connectors.records import Direction, MessageMeta, Person
 from peerpulse.rules.engine import EngineInputs, compute
@@ -70,13 +69,12 @@ def load(corpus: Path) -> tuple[dict[int, Person], list[tuple[int, float, str, i
     return people, messages
 
 
-CHICAGO = ZoneInfo("America/Chicago")  # the owners' zone in EngineInputs below
-
-
 def _strength_at_last(view: PeerView, rules: object) -> float:
     last = view.score.last_at
     if last is None:
         return 0.0
+    if view.history is not None:
+        return view.strength_at_last
     return tie_strength([r for r in view.rows if r[0] <= last], last, rules)  # type: ignore[arg-type]
 
 
@@ -170,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [result.views[e.email] for e in result.digest.reconnect]
         picks += len(chosen)
         with_history += sum(1 for v in chosen if v.score.interactions >= 3)
-        on_days += sum(1 for v in chosen if len(
-            {datetime.fromtimestamp(r[0], CHICAGO).date() for r in v.rows}) >= 3)
+        on_days += sum(1 for v in chosen if v.history and v.history.contact_days() >= 3)
         pick_strengths += [_strength_at_last(v, rules) for v in chosen]
         contacted = [v for v in result.views.values()
                      if v.score.last_at is not None and not v.upcoming]

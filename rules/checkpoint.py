@@ -5,13 +5,24 @@ Inference is a pass in time order with state: the thread a "Re:" answers, which
 occurrence of a series initiated it, which peers' threads are still open. A
 per-record tally cannot reproduce that exactly (a deleted first message changes
 whether a later one is a reply), so what is kept is the pass itself, stopped at
-``horizon``: the :class:`~rules.tally.Ledger` (every counter and peer row), the
-:class:`~rules.inference.EventState` and :class:`~rules.inference.MessageState`.
-Resumed over the records from ``horizon`` on, in the same order, it ends exactly
-where one pass over everything ends. The worker decides when a checkpoint still
-holds (same rules, people, owner and retention: :func:`fingerprint`; no record
-before the horizon written since; no record left the retention window); this
-module only turns the state into bytes and back (pure: no I/O, no clock).
+``horizon``: the :class:`~rules.tally.Ledger` (every counter; each peer's rows as
+``rules.history`` compacts them), the :class:`~rules.inference.EventState` and
+:class:`~rules.inference.MessageState`, without what can no longer change a
+digest (:func:`_prune`, and the series ids of rows already final). Resumed over
+the records from ``horizon`` on, in the same order, it ends exactly where one
+pass over everything ends, and scoring reads the compacted rows as it reads
+the rows of a full pass (``rules.history``: the same floats).
+
+Its size follows the days of history and the rows inside the longest window,
+not every row: per peer, a decayed sum per day (16 bytes), window figures and
+thin rows (17 bytes a row) from ``horizon - longest window`` on, the newest rows,
+and the rows of the horizon's day. Message threads (``MessageState.threads``:
+any later "Re:" can answer any earlier subject) are kept whole.
+
+The worker decides when a checkpoint still holds (same rules, people, owner and
+retention: :func:`fingerprint`; no record before the horizon written since; no
+record left the retention window); this module only turns the state into bytes
+and back (pure: no I/O, no clock).
 
 Left out: per-person exclusions (only ``explain`` shows them, and it reads the
 raw records), busy time and the team meeting (both depend on ``now``: the engine
@@ -24,12 +35,16 @@ import hashlib
 import marshal
 from collections.abc import Iterable
 
+from peerpulse.rules.history import DAY, PeerHistory, longest_window
 from peerpulse.rules.inference import EventState, MessageState
 from peerpulse.rules.peers import Directory
+from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.tally import Ledger
 
 #: Bumped whenever inference or this layout changes: older checkpoints are rebuilt.
-CHECKPOINT_VERSION = 2
+#: 3: peers' interactions compacted per day, old open threads and series ids pruned;
+#: announcements to more than [reciprocity] max_people are nobody's initiative.
+CHECKPOINT_VERSION = 3
 
 _MAGIC = "peerpulse-checkpoint"
 
@@ -49,21 +64,79 @@ def fingerprint(parts: Iterable[str]) -> str:
     return h.hexdigest()
 
 
-def capture(ledger: Ledger, events: EventState, messages: MessageState) -> bytes:
-    """The pass so far, as bytes (a copy: the pass may go on afterwards)."""
-    persons = {
-        email: (entry.interactions, entry.excluded_total, entry.upcoming, entry.upcoming_kind,
-                entry.subject_hits, entry.open_threads)
-        for email, entry in ledger.persons.items()
-    }
-    body = (
+def capture(ledger: Ledger, events: EventState, messages: MessageState,
+            rules: RuleSet) -> bytes:
+    """The pass so far, as bytes (a copy: the pass may go on afterwards), compacted:
+    peers' interactions as per-day summaries (``rules.history``), and the pass's
+    state without the entries that can no longer change a digest (:func:`_prune`)."""
+    longest = longest_window(rules)
+    latest = 0.0  # a time no later than the horizon: the newest row or thread seen
+    persons: dict[str, tuple] = {}
+    for email, entry in ledger.persons.items():
+        rows, compact = entry.interactions, entry.compact
+        if rows:
+            newest = max(r[0] for r in rows)
+            latest = max(latest, newest)
+            # Each peer is compacted at their newest row: no later than the horizon,
+            # so every record after the horizon lands in a day kept as rows.
+            history = PeerHistory.build(compact, rows, rules)
+            kept = history.compact(newest, longest)
+            rows, compact = kept[5], (*kept[:5], [])
+        persons[email] = (rows, entry.excluded_total, entry.upcoming, entry.upcoming_kind,
+                          entry.subject_hits, entry.open_threads, compact)
+    if messages.threads:
+        latest = max(latest, max(messages.threads.values()))
+    open_threads, open_ids, open_keys = _prune(
+        ledger, messages, latest - rules.model.reciprocity.window_days * DAY)
+    celebrate_from = latest - rules.model.celebrate.window_days * DAY
+    for email, kept_threads in open_threads.items():
+        rows, excluded, upcoming, upcoming_kind, hits, _open, compact = persons[email]
+        hits = [h for h in hits if h[0] >= celebrate_from]
+        persons[email] = (rows, excluded, upcoming, upcoming_kind, hits, kept_threads, compact)
+    body: tuple = (
         _MAGIC, CHECKPOINT_VERSION,
         ledger.counts, ledger.owner_records, ledger.leader_contacts, persons,
-        (events.read, events.series_first, events.series_of, events.initiated),
-        (messages.read, messages.owner_seen, messages.threads, messages.open_ids,
-         messages.open_keys),
+        # series_of only clears the initiative of rows the pass makes after it; every
+        # row before the horizon is final (a series' first occurrence is its earliest).
+        (events.read, events.series_first, {}, events.initiated),
+        (messages.read, messages.owner_seen, messages.threads, open_ids, open_keys),
     )
     return marshal.dumps(body)
+
+
+def _prune(ledger: Ledger, messages: MessageState, cut: float) -> tuple[
+        dict[str, dict[str, float]], dict[str, str], dict[tuple[str, str], list[str]]]:
+    """Open threads older than ``cut`` (the reciprocity window as of the horizon) left
+    out: ``unanswered`` counts only threads inside the window as of ``now`` (later
+    than ``cut``), and closing an old one changes nothing shown. Kept exactly as a
+    pass would leave them: each thread list of (peer, subject) loses its closed
+    entries (the closing loop skips them) and its leading run of old ones (the loop
+    reaches them only after every newer one, and then closes an old one or none)."""
+    open_ids = messages.open_ids
+    persons = ledger.persons
+
+    def old(mid: str) -> bool:
+        peer = open_ids.get(mid)
+        entry = persons.get(peer) if peer is not None else None
+        at = entry.open_threads.get(mid) if entry is not None else None
+        return at is not None and at < cut
+
+    keys: dict[tuple[str, str], list[str]] = {}
+    listed: set[str] = set()
+    for key, mids in messages.open_keys.items():
+        still = [mid for mid in mids if mid in open_ids]
+        first = 0
+        while first < len(still) and old(still[first]):
+            first += 1
+        if first < len(still):
+            keys[key] = still[first:]
+            listed.update(still[first:])
+    ids = {mid: peer for mid, peer in open_ids.items() if mid in listed or not old(mid)}
+    threads = {
+        email: {mid: at for mid, at in entry.open_threads.items() if at >= cut}
+        for email, entry in persons.items()
+    }
+    return threads, ids, keys
 
 
 def restore(data: bytes, directory: Directory) -> tuple[Ledger, EventState, MessageState]:
@@ -81,13 +154,15 @@ def restore(data: bytes, directory: Directory) -> tuple[Ledger, EventState, Mess
     ledger.owner_records = owner_records
     for email, contacts in leaders.items():
         ledger.leader_contacts.setdefault(email, []).extend(contacts)
-    for email, (rows, excluded, upcoming, upcoming_kind, hits, open_threads) in persons.items():
+    for email, (rows, excluded, upcoming, upcoming_kind, hits, open_threads,
+                compact) in persons.items():
         entry = ledger.person(email)
         entry.interactions.extend(rows)
         entry.excluded_total = excluded
         entry.upcoming, entry.upcoming_kind = upcoming, upcoming_kind
         entry.subject_hits.extend(hits)
         entry.open_threads.update(open_threads)
+        entry.compact = compact
     events = EventState(ev[0], ev[1], ev[2], ev[3])
     messages = MessageState(msg[0], msg[1], msg[2], msg[3], msg[4])
     return ledger, events, messages

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.tally import InteractionRow
+
+if TYPE_CHECKING:
+    from peerpulse.rules.history import PeerHistory
 
 DAY = 86400.0
 WEEK = 7 * DAY
@@ -44,6 +48,19 @@ class DepartmentTally:
                         self.weeks_4 += weight
             if self.last_at is None or at > self.last_at:
                 self.last_at = at
+
+
+    def add_history(self, history: PeerHistory, now_ts: float, last_at: float | None,
+                    upcoming: bool = False) -> None:
+        """:meth:`add` from a peer's per-day history (rules.history): the same windows."""
+        self.peers += 1
+        self.scheduled = self.scheduled or upcoming
+        self.weeks_26 += history.window(now_ts - 26 * WEEK)[1]
+        self.weeks_13 += history.window(now_ts - 13 * WEEK)[1]
+        self.weeks_4 += history.window(now_ts - 4 * WEEK)[1]
+        if last_at is not None and last_at <= now_ts and (
+                self.last_at is None or last_at > self.last_at):
+            self.last_at = last_at
 
 
 class Trend(StrEnum):

@@ -20,6 +20,7 @@ from peerpulse.rules.checkpoint import capture, restore
 from peerpulse.rules.coverage import DepartmentTally
 from peerpulse.rules.explain import Explanation
 from peerpulse.rules.forecast import fading
+from peerpulse.rules.history import PeerHistory
 from peerpulse.rules.identity import Identity, normalize
 from peerpulse.rules.inference import (
     EventState,
@@ -35,7 +36,7 @@ from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides, Override, reso
 from peerpulse.rules.peers import Directory, SharedDirectory, build_directory, owner_directory
 from peerpulse.rules.recommendations import DepartmentCoverage, Digest
 from peerpulse.rules.ruleset import RuleSet
-from peerpulse.rules.scoring import days_until_below, score_peer
+from peerpulse.rules.scoring import days_until_below
 from peerpulse.rules.slots import BusyCollector, free_slots, next_monday, week_window
 from peerpulse.rules.tally import Ledger, PersonLedger
 from peerpulse.rules.team_meeting import TeamMeeting, TeamMeetingDetector
@@ -93,6 +94,11 @@ class EngineResult:
     checkpoint: bytes | None = None  # the pass before the tail (inputs.checkpoint)
     resumed: bool = False  # computed from inputs.resume
 
+    def counted(self, email: str) -> list[tuple]:
+        """Every interaction row of ``email`` the pass holds: all of them when the
+        digest read every record (a resumed one holds only those after its checkpoint)."""
+        return result_rows(self._ledger, email)
+
     def explain(self, email: str) -> Explanation:
         """Everything the engine knows about one person (any of their addresses)."""
         return _explain(self, email)
@@ -112,7 +118,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     pass_hooks = hooks if inputs.hook_events is None else None
     infer_events(inputs.events, identity, rules, ledger, inputs.now, pass_hooks, event_state)
     infer_messages(inputs.messages, identity, rules, ledger, inputs.now, message_state)
-    kept = capture(ledger, event_state, message_state) if inputs.checkpoint else None
+    kept = capture(ledger, event_state, message_state, rules) if inputs.checkpoint else None
     infer_events(inputs.tail_events, identity, rules, ledger, inputs.now, pass_hooks,
                  event_state)
     infer_messages(inputs.tail_messages, identity, rules, ledger, inputs.now, message_state)
@@ -186,7 +192,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
             "messages_read": messages_read,
             "peers": len(views),
             "peers_met": sum(1 for v in ordered if not v.score.never_met),
-            "interactions": sum(len(v.rows) for v in ordered),
+            "interactions": sum(v.score.interactions for v in ordered),
             "team_meeting": team_meeting.title if team_meeting else None,
             # No manager column: chain/report exclusions cannot apply; titles stand in.
             "management_chain_known": directory.chain_known,
@@ -204,8 +210,11 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         )
     collected: tuple[tuple[str, str, str], ...] = ()
     if inputs.collect_interactions:
+        # every row: collect_interactions reads every record (no checkpoint)
         collected = tuple(
-            (v.email, rid, kind) for v in ordered for _at, kind, _w, rid, *_ in v.rows
+            (v.email, rid, kind) for v in ordered
+            for _at, kind, _w, rid, *_ in sorted(result_rows(ledger, v.email),
+                                                 key=lambda r: (r[0], r[3]))
         )
     return EngineResult(
         digest=digest,
@@ -232,6 +241,11 @@ def _who_is_who(inputs: EngineInputs, rules: RuleSet) -> tuple[Identity, Directo
             return found
     identity = Identity(inputs.owner, inputs.owner_aliases, inputs.people, rules)
     return identity, build_directory(inputs.people, identity, rules)
+
+
+def result_rows(ledger: Ledger, email: str) -> list[tuple]:
+    entry = ledger.persons.get(email)
+    return list(entry.interactions) if entry else []
 
 
 def _start(
@@ -271,7 +285,8 @@ def _views(
 
 
 def _nothing_on_record(entry: PersonLedger) -> bool:
-    return not entry.interactions and entry.upcoming is None and not entry.open_threads
+    return (not entry.interactions and entry.compact is None and entry.upcoming is None
+            and not entry.open_threads)
 
 
 def _view(
@@ -281,10 +296,13 @@ def _view(
     strength = ctx.rules.model.tie_strength
     rows = entry.interactions if entry else []
     rows.sort(key=lambda r: (r[0], r[3]))
-    score = score_peer(rows, ctx.now_ts, ctx.rules)
+    # The same figures, bit for bit, whether some days come summarized from a
+    # checkpoint or every row was read (rules.history).
+    history = PeerHistory.build(entry.compact if entry else None, rows, ctx.rules)
+    score = history.score(ctx.now_ts, ctx.rules)
     cadence = with_rhythm(
         cadence_for(person, directory.team_sizes.get(email), ctx.rules),
-        [r[0] for r in rows if r[0] <= ctx.now_ts], ctx.rules,
+        history.day_times(), ctx.rules,
     )
     days_since = None if score.last_at is None else (
         ctx.today - ctx.local_date(score.last_at)).days
@@ -294,7 +312,7 @@ def _view(
         person=person,
         score=score,
         cadence=cadence,
-        rows=rows,
+        rows=history.recent(),
         days_since=days_since,
         overdue=days_overdue(days_since, cadence.days),
         upcoming=ctx.iso_date(entry.upcoming if entry else None),
@@ -303,6 +321,8 @@ def _view(
                                   strength.half_life_days),
         unanswered=sum(1 for at in entry.open_threads.values() if at >= window_from)
         if entry else 0,
+        history=history,
+        strength_at_last=0.0 if score.last_at is None else history.strength(score.last_at),
     )
 
 
@@ -343,10 +363,13 @@ def _tallies(views: Sequence[PeerView], ctx: Context) -> list[DepartmentTally]:
             tally = tallies[department] = DepartmentTally(
                 department, function.name if function else None
             )
-        if v.rows or v.upcoming is not None:
+        if v.history is None:
             tally.add(v.rows, now_ts, upcoming=v.upcoming is not None)
+        elif v.score.last_at is None and v.upcoming is None:
+            tally.peers += 1  # add_history() with nothing on record: most of a big directory
         else:
-            tally.peers += 1  # what add() does with no rows: most of a big directory
+            tally.add_history(v.history, now_ts, v.score.last_at,
+                              upcoming=v.upcoming is not None)
     return list(tallies.values())
 
 

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 from peerpulse.connectors.records import Person
 from peerpulse.rules.coverage import DepartmentTally, Trend, trend
+from peerpulse.rules.history import day_of
 from peerpulse.rules.reciprocity import Balance, balance
 from peerpulse.rules.recommendations import (
     CelebrateEntry,
@@ -24,7 +25,6 @@ from peerpulse.rules.recommendations import (
     Slot,
 )
 from peerpulse.rules.scoring import MEETINGS, tie_strength
-from peerpulse.rules.tally import InteractionRow
 from peerpulse.rules.team_meeting import TeamMeeting
 from peerpulse.rules.views import (
     KIND_PHRASES,
@@ -92,22 +92,19 @@ def established(view: PeerView, ctx: Context) -> bool:
         return False  # both minimums are at least 1 (rules.schema)
     policy = ctx.rules.model.recommend
     needed = policy.reconnect_min_interactions
-    if view.score.interactions >= needed and _on_separate_days(view.rows, needed, ctx):
+    if view.score.interactions >= needed and _contact_days(view) >= needed:
         return True
     kinds = view.score.kinds
     met = sum(n for k, n in kinds.items() if k in MEETINGS and k != "large_meeting")
     return met >= policy.reconnect_min_meetings
 
 
-def _on_separate_days(rows: Sequence[InteractionRow], needed: int, ctx: Context) -> bool:
-    """Whether ``rows`` fall on at least ``needed`` different local days (stops early:
-    a long history answers after a few rows)."""
-    days: set[date] = set()
-    for row in rows:
-        days.add(ctx.local_date(row[0]))
-        if len(days) >= needed:
-            return True
-    return False
+def _contact_days(view: PeerView) -> int:
+    """Days with contact, from the peer's per-day history (every day, also the ones a
+    checkpoint summarized; ``view.rows`` holds only the newest rows)."""
+    if view.history is not None:
+        return view.history.contact_days()
+    return len({day_of(row[0]) for row in view.rows})
 
 
 def strength_at_last_contact(view: PeerView, ctx: Context) -> float:
@@ -115,6 +112,8 @@ def strength_at_last_contact(view: PeerView, ctx: Context) -> float:
     last = view.score.last_at
     if last is None:
         return 0.0
+    if view.history is not None:
+        return view.strength_at_last
     return tie_strength([r for r in view.rows if r[0] <= last], last, ctx.rules)
 
 
@@ -258,6 +257,9 @@ def reciprocity(
 
 def _initiatives(v: PeerView, since: float) -> tuple[tuple[int, int], tuple[int, int]]:
     """((threads, meetings) I started, (threads, meetings) they started) in the window."""
+    if v.history is not None:
+        _n, _w, me_mail, me_meet, them_mail, them_meet = v.history.window(since)
+        return (me_mail, me_meet), (them_mail, them_meet)
     mine = [0, 0]
     theirs = [0, 0]
     for at, kind, _w, _rid, by_me, by_them, *_ in v.rows:
@@ -409,9 +411,13 @@ def feedback(
             continue
         if v.email in asked_recently or v.email in skip or ctx.blocked(v.email):
             continue
-        rows = [r for r in v.rows if since <= r[0] <= ctx.now_ts]
-        if len(rows) >= model.min_interactions:
-            ranked.append((-sum(r[2] for r in rows), v.email, v, len(rows)))
+        if v.history is not None:
+            n, weight = v.history.window(since)[:2]
+        else:
+            rows = [r for r in v.rows if since <= r[0] <= ctx.now_ts]
+            n, weight = len(rows), sum(r[2] for r in rows)
+        if n >= model.min_interactions:
+            ranked.append((-weight, v.email, v, n))
     ranked.sort(key=lambda t: (t[0], t[1]))
     counts = {t[2].email: t[3] for t in ranked}
     picked = _spread((t[2] for t in ranked), model.count, model.max_per_department)

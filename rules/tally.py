@@ -4,8 +4,9 @@ The inference loop calls :meth:`Ledger.count` for every (person, record)
 interaction and :meth:`Ledger.exclude` for every record that does not count.
 The ledger keeps:
 - a counter per rule, for everything (``rules check``);
-- every counted interaction of a *peer* (peers' interactions are few; scoring and
-  ``explain`` need them all);
+- every counted interaction of a *peer* (``explain`` lists them all; scoring reads
+  them through ``rules.history``), except in a digest resumed from a checkpoint,
+  where those before it are summarized per day (``PersonLedger.compact``);
 - for people in the directory, only the most recent exclusions (a bounded deque),
   so a 1,000,000-message store does not keep a million exclusion records.
 """
@@ -14,8 +15,12 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from peerpulse.rules.peers import Directory
+
+if TYPE_CHECKING:
+    from peerpulse.rules.history import Compact
 
 EXCLUSIONS_KEPT = 200
 
@@ -35,6 +40,8 @@ class PersonLedger:
     subject_hits: list[tuple[float, str, str]] = field(default_factory=list)  # (at, subject, id)
     # Threads this peer started (Message-ID -> time) that the owner has not answered yet.
     open_threads: dict[str, float] = field(default_factory=dict)
+    # Interactions a checkpoint summarized (rules.history); ``interactions`` holds the rest.
+    compact: Compact | None = None
 
 
 class Ledger:

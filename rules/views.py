@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from peerpulse.connectors.records import Person
@@ -19,6 +20,9 @@ from peerpulse.rules.recommendations import Evidence, PersonEntry
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.scoring import PeerScore
 from peerpulse.rules.tally import InteractionRow
+
+if TYPE_CHECKING:
+    from peerpulse.rules.history import PeerHistory
 
 KIND_PHRASES = {
     "one_on_one": "1:1",
@@ -82,7 +86,7 @@ class PeerView:
     person: Person
     score: PeerScore
     cadence: Cadence
-    rows: list[InteractionRow]
+    rows: list[InteractionRow]  # the newest interactions (all of them without ``history``)
     days_since: int | None
     overdue: int | None
     upcoming: str | None  # ISO date of a 1:1 / lunch / small meeting already scheduled
@@ -98,6 +102,9 @@ class PeerView:
         return self.person.department
 
     fades_in: int | None = None  # days until the tie falls below [tie_strength] dormant_below
+    # Every interaction, per day (rules.history); ``rows`` holds only the newest few.
+    history: PeerHistory | None = None
+    strength_at_last: float = 0.0  # tie strength as of the last interaction
 
     @property
     def overdue_ratio(self) -> float | None:

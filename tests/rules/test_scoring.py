@@ -107,7 +107,9 @@ def test_a_standing_weekly_one_on_one_is_initiated_once_by_its_organizer() -> No
     result = run(series, messages)
     view = result.views[FIN]
     assert (view.score.initiated_by_me, view.score.initiated_by_them) == (1, 1)
-    assert len(view.rows) == 26  # every occurrence is still a meeting
+    # every occurrence is still a meeting (view.rows holds only the newest rows)
+    assert view.score.interactions == 26 and view.score.kinds["one_on_one"] == 25
+    assert len(result.counted(FIN)) == 26
     assert result.digest.reciprocity == ()
 
 

@@ -1,0 +1,359 @@
+"""A peer's counted interactions as per-day summaries, so that scoring costs the
+days of history, not the rows (issue 14, item 1).
+
+Every figure the digest derives from a peer's rows is a count, a sum, a first or
+a last over rows, some restricted to ``at >= lo`` (the reciprocity, feedback and
+coverage windows). So each is computed from one summary per *bucket* (the rows of
+one UTC day; ``done`` overrides in a bucket of their own, since a checkpoint
+never holds them), see :func:`summarize`. Counts, firsts and lasts are exact in
+any grouping; float sums are added bucket by bucket in bucket order. Only a window
+boundary that falls strictly inside a bucket (its first row before ``lo``, its
+last at or after it) reads rows one by one, and then only their time, weight and
+initiative flags (a *thin* row).
+
+The full digest and the resumed one run this same code over the same buckets,
+so they give the same floats, bit for bit. What a checkpoint at horizon ``H``
+keeps per peer (``rules.checkpoint``), and why it is enough for every ``now >= H``:
+
+* totals over the days before the day of ``H`` (counts per kind, replies, first
+  and last interaction, last meeting): exact, whatever the grouping;
+* each such day's decayed sum (tie strength needs every day, in order);
+* the window figures (count, weight sum, initiatives, first and last time) and the
+  thin rows of those days from ``H - longest window`` on: a window as of any
+  ``now >= H`` starts at or after ``H - its length``; older days are outside
+  every window for good;
+* the full rows of the day of ``H`` (the rows after ``H`` join that day's bucket);
+* the :data:`RECENT_KEPT` newest full rows of the summarized days (evidence and
+  talking points show the newest rows).
+
+So its size grows with days of history (16 bytes a day) and with the rows inside
+the longest window (17 bytes a row), not with all rows. Tie strength per bucket
+is kept as a sum decayed to the bucket's day end ``ref``; as of ``t`` it is that
+sum times ``0.5 ** ((t - ref) / half_life)``: the Interactions Rank of
+``rules.scoring`` up to float rounding (~1e-15 relative). No counted row is after
+``now`` (future events and mail are not interactions, ``done`` is never in the
+future), so no window has an upper bound.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+
+from peerpulse.rules.overrides import DONE_KIND
+from peerpulse.rules.ruleset import RuleSet
+from peerpulse.rules.scoring import MEETINGS, PeerScore
+from peerpulse.rules.tally import InteractionRow
+
+DAY = 86400.0
+WEEK = 7 * DAY
+#: Newest rows kept as rows: evidence (``recommend.evidence_size``, when larger, wins)
+#: and the worker's talking points (12) read at most this many per peer.
+RECENT_KEPT = 12
+
+# Positions in a bucket summary: the totals part (exact in any grouping) ...
+N, KINDS, REPLIES, FIRST, LAST, LAST_RID, LAST_KIND, MEET, MEET_RID, MEET_KIND = range(10)
+# ... and the window part (FIRST, LAST again, then sums), then the decayed sum.
+W_FIRST, W_LAST, W_N, WSUM, ME_MAIL, ME_MEET, THEM_MAIL, THEM_MEET = range(8)
+
+MAIL, BY_ME, BY_THEM = 1, 2, 4  # thin row flags
+
+# (count, weight sum, initiated by me in mail, in meetings, by them in mail, in meetings)
+Window = tuple[int, float, int, int, int, int]
+# A checkpoint's thin rows of one peer: (bucket keys, start offsets, times, weights, flags)
+Thin = tuple[list[int], list[int], bytes, bytes, bytes]
+# What a checkpoint keeps of one peer: (totals, (bucket keys, decayed sums) as array
+# bytes, window figures by bucket, thin rows, newest rows, full rows of the last day)
+Compact = tuple[tuple | None, tuple[bytes, bytes], dict[int, tuple], Thin,
+                list[InteractionRow], list[InteractionRow]]
+
+
+class StaleHistory(ValueError):
+    """A window boundary fell inside a bucket held only as a summary, or rows came for
+    a summarized day: the checkpoint does not hold for these records."""
+
+
+def day_of(at: float) -> int:
+    return math.floor(at / DAY)
+
+
+def bucket_of(row: InteractionRow) -> int:
+    """Day ``d`` holds bucket ``2d`` (records) and ``2d + 1`` (done overrides)."""
+    return 2 * day_of(row[0]) + (row[1] == DONE_KIND)
+
+
+def flags_of(kind: str, me: bool, them: bool) -> int:
+    return (MAIL if kind.startswith("mail") else 0) | (BY_ME if me else 0) | (
+        BY_THEM if them else 0)
+
+
+def summarize(key: int, rows: Sequence[InteractionRow], half_life_days: float,
+              omega_out: float) -> tuple[tuple, tuple, float]:
+    """One bucket's rows (sorted by ``(at, record id)``) as (totals, window figures,
+    decayed sum)."""
+    ref = (key // 2 + 1) * DAY
+    kinds: dict[str, int] = {}
+    last = last_rid = last_kind = meet = meet_rid = meet_kind = None
+    replies = me_mail = me_meet = them_mail = them_meet = 0
+    wsum = decayed = 0.0
+    for at, kind, weight, rid, me, them, reply in rows:
+        kinds[kind] = kinds.get(kind, 0) + 1
+        last, last_rid, last_kind = at, rid, kind
+        if kind in MEETINGS:
+            meet, meet_rid, meet_kind = at, rid, kind
+        replies += reply
+        wsum += weight
+        if kind.startswith("mail"):
+            me_mail += me
+            them_mail += them
+        else:
+            me_meet += me
+            them_meet += them
+        w = weight * omega_out if me else weight
+        decayed += w * 0.5 ** (((ref - at) / DAY) / half_life_days)
+    first = rows[0][0]
+    n = len(rows)
+    return ((n, kinds, replies, first, last, last_rid, last_kind, meet, meet_rid, meet_kind),
+            (first, last, n, wsum, me_mail, me_meet, them_mail, them_meet), decayed)
+
+
+def merge(total: tuple | None, more: tuple) -> tuple:
+    """Two totals as one: counts added, the earliest first, the latest last and last
+    meeting by ``(at, record id)``. Exact, so any grouping gives the same totals."""
+    if total is None:
+        return more
+    kinds = dict(total[KINDS])
+    for kind, count in more[KINDS].items():
+        kinds[kind] = kinds.get(kind, 0) + count
+    last = total if (total[LAST], total[LAST_RID]) >= (more[LAST], more[LAST_RID]) else more
+    meet = total
+    if more[MEET] is not None and (
+            total[MEET] is None or (more[MEET], more[MEET_RID]) > (total[MEET], total[MEET_RID])):
+        meet = more
+    return (total[N] + more[N], kinds, total[REPLIES] + more[REPLIES],
+            min(total[FIRST], more[FIRST]), last[LAST], last[LAST_RID], last[LAST_KIND],
+            meet[MEET], meet[MEET_RID], meet[MEET_KIND])
+
+
+def _by_bucket(rows: Iterable[InteractionRow]) -> dict[int, list[InteractionRow]]:
+    buckets: dict[int, list[InteractionRow]] = {}
+    for row in sorted(rows, key=lambda r: (r[0], r[3])):
+        buckets.setdefault(bucket_of(row), []).append(row)
+    return buckets
+
+
+def _order(row: InteractionRow) -> tuple[float, str]:
+    return row[0], row[3]
+
+
+class PeerHistory:
+    """One peer's interactions: totals and decayed sums of summarized buckets, window
+    figures and thin rows of the recent ones, full rows and summaries of the rest."""
+
+    __slots__ = ("keys", "base", "totals", "decayed", "windows", "rows", "kept", "thin",
+                 "thin_at", "thin_w", "thin_f", "half_life", "omega_out", "recent_kept")
+
+    def __init__(self, rules: RuleSet) -> None:
+        strength = rules.model.tie_strength
+        self.recent_kept = recent_kept(rules)
+        self.half_life = strength.half_life_days
+        self.omega_out = strength.initiated_by_me_weight
+        self.base: tuple | None = None  # totals of the summarized buckets
+        self.totals: dict[int, tuple] = {}  # totals of each bucket held as rows
+        self.decayed: dict[int, float] = {}
+        self.windows: dict[int, tuple] = {}
+        self.rows: dict[int, list[InteractionRow]] = {}
+        self.kept: list[InteractionRow] = []
+        self.thin: dict[int, tuple[int, int]] = {}  # bucket -> (start, end) in thin_*
+        self.thin_at = array("d")
+        self.thin_w = array("d")
+        self.thin_f = b""
+        self.keys: list[int] = []
+
+    @classmethod
+    def build(cls, compact: Compact | None, rows: Iterable[InteractionRow],
+              rules: RuleSet) -> PeerHistory:
+        """From what a checkpoint kept (or None) and the full rows of every other bucket
+        (in any order; a checkpoint's full rows are passed in ``rows``)."""
+        self = cls(rules)
+        if compact is not None:
+            base, (keys_bytes, decayed_bytes), windows, thin, kept, _full = compact
+            self.base = base
+            keys_array, values = array("q"), array("d")
+            keys_array.frombytes(keys_bytes)
+            values.frombytes(decayed_bytes)
+            self.decayed = dict(zip(keys_array, values, strict=True))
+            self.windows = dict(windows)
+            self.kept = list(kept)
+            keys, starts, ats, weights, flags = thin
+            self.thin_at.frombytes(ats)
+            self.thin_w.frombytes(weights)
+            self.thin_f = flags
+            ends = [*starts[1:], len(self.thin_at)] if starts else []
+            self.thin = {k: (s, e) for k, s, e in zip(keys, starts, ends, strict=True)}
+        for key, bucket in _by_bucket(rows).items():
+            if key in self.decayed:
+                raise StaleHistory(f"rows for day {key // 2}, which a checkpoint summarized")
+            self.rows[key] = bucket
+            totals, window, decayed = summarize(key, bucket, self.half_life, self.omega_out)
+            self.totals[key] = totals
+            self.windows[key] = window
+            self.decayed[key] = decayed
+        self.keys = sorted(self.decayed)
+        return self
+
+    def compact(self, horizon: float, longest_window: float) -> Compact:
+        """What a checkpoint at ``horizon`` keeps (see the module docstring). Every row
+        here must be before ``horizon``; done overrides must not be here."""
+        full_from = 2 * day_of(horizon)
+        thin_from = 2 * day_of(horizon - longest_window)
+        base = self.base
+        for key in sorted(self.totals):
+            if key < full_from:
+                base = merge(base, self.totals[key])
+        summarized = [k for k in self.keys if k < full_from]
+        keys_array = array("q", summarized)
+        decayed = array("d", (self.decayed[k] for k in summarized))
+        windows = {k: self.windows[k] for k in summarized if k >= thin_from}
+        full = [r for k, rows in self.rows.items() if k >= full_from for r in rows]
+        dropped = [r for k, rows in self.rows.items() if k < full_from for r in rows]
+        kept = sorted((*self.kept, *dropped), key=_order)[-self.recent_kept:]
+        keys: list[int] = []
+        starts: list[int] = []
+        ats, weights, flags = array("d"), array("d"), bytearray()
+        for key in summarized:
+            if key < thin_from:
+                continue
+            keys.append(key)
+            starts.append(len(ats))
+            for at, weight, flag in self._thin_rows(key):
+                ats.append(at)
+                weights.append(weight)
+                flags.append(flag)
+        thin = (keys, starts, ats.tobytes(), weights.tobytes(), bytes(flags))
+        return (base, (keys_array.tobytes(), decayed.tobytes()), windows, thin, kept, full)
+
+    def _thin_rows(self, key: int) -> Iterator[tuple[float, float, int]]:
+        rows = self.rows.get(key)
+        if rows is not None:
+            for at, kind, weight, _rid, me, them, _reply in rows:
+                yield at, weight, flags_of(kind, me, them)
+            return
+        span = self.thin.get(key)
+        if span is None:
+            raise StaleHistory(f"a window starts inside day {key // 2}, held as a summary")
+        ats, weights, flags = self.thin_at, self.thin_w, self.thin_f
+        for i in range(*span):
+            yield ats[i], weights[i], flags[i]
+
+    # -- figures -----------------------------------------------------------------
+
+    def total(self) -> tuple | None:
+        """Totals over every bucket (None without any interaction)."""
+        total = self.base
+        for key in sorted(self.totals):
+            total = merge(total, self.totals[key])
+        return total
+
+    def strength(self, t: float) -> float:
+        """Tie strength as of ``t`` (no row after ``t``)."""
+        hl = self.half_life
+        total = 0.0
+        decayed = self.decayed
+        for key in self.keys:
+            ref = (key // 2 + 1) * DAY
+            total += decayed[key] * 0.5 ** (((t - ref) / DAY) / hl)
+        return total
+
+    def window(self, lo: float) -> Window:
+        """Figures of the rows at or after ``lo``."""
+        n = me_mail = me_meet = them_mail = them_meet = 0
+        wsum = 0.0
+        keys = self.keys
+        windows = self.windows
+        for key in keys[bisect_left(keys, 2 * day_of(lo)):]:
+            s = windows.get(key)
+            if s is None:
+                raise StaleHistory(f"a window reaches day {key // 2}, held as a total only")
+            if s[W_FIRST] >= lo:
+                n += s[W_N]
+                wsum += s[WSUM]
+                me_mail += s[ME_MAIL]
+                me_meet += s[ME_MEET]
+                them_mail += s[THEM_MAIL]
+                them_meet += s[THEM_MEET]
+                continue
+            if s[W_LAST] < lo:
+                continue
+            part = 0.0
+            for at, weight, flag in self._thin_rows(key):
+                if at < lo:
+                    continue
+                n += 1
+                part += weight
+                me, them = bool(flag & BY_ME), bool(flag & BY_THEM)
+                if flag & MAIL:
+                    me_mail += me
+                    them_mail += them
+                else:
+                    me_meet += me
+                    them_meet += them
+            wsum += part
+        return n, wsum, me_mail, me_meet, them_mail, them_meet
+
+    def day_times(self) -> list[float]:
+        """A time in each day with contact (cadence counts weeks with contact)."""
+        return [(key // 2) * DAY for key in self.keys]
+
+    def contact_days(self) -> int:
+        """How many (UTC) days have contact: a day's ``done`` bucket is the same day."""
+        return len({key // 2 for key in self.keys})
+
+    def recent(self) -> list[InteractionRow]:
+        """The newest rows (:func:`recent_kept` of them), oldest first, ordered by
+        ``(at, record id)``: the same in a full and in a resumed digest."""
+        n = self.recent_kept
+        kept: dict[int, list[InteractionRow]] = {}
+        for row in self.kept:
+            kept.setdefault(bucket_of(row), []).append(row)
+        found: list[InteractionRow] = []
+        for key in reversed(self.keys):
+            rows = self.rows.get(key)
+            found.extend(rows if rows is not None else kept.get(key, ()))
+            # the other bucket of the same day may still hold newer rows: finish the day
+            if len(found) >= n and key % 2 == 0:
+                break
+        found.sort(key=_order)
+        return found[-n:]
+
+    def score(self, now_ts: float, rules: RuleSet) -> PeerScore:
+        """What ``rules.scoring.score_peer`` computes from the rows, from the buckets."""
+        total = self.total()
+        window = self.window(now_ts - rules.model.reciprocity.window_days * DAY)
+        return PeerScore(
+            tie_strength=self.strength(now_ts),
+            interactions=total[N] if total else 0,
+            first_at=total[FIRST] if total else None,
+            last_at=total[LAST] if total else None,
+            last_kind=total[LAST_KIND] if total else None,
+            last_meeting_at=total[MEET] if total else None,
+            last_meeting_kind=total[MEET_KIND] if total else None,
+            kinds=dict(total[KINDS]) if total else {},
+            initiated_by_me=window[2] + window[3],
+            initiated_by_them=window[4] + window[5],
+            replies=total[REPLIES] if total else 0,
+        )
+
+
+def recent_kept(rules: RuleSet) -> int:
+    return max(RECENT_KEPT, rules.model.recommend.evidence_size)
+
+
+def longest_window(rules: RuleSet) -> float:
+    """The longest window (seconds) a digest section applies to a peer's rows:
+    reciprocity, feedback's period, coverage's 26 weeks."""
+    model = rules.model
+    months = {"month": 1, "quarter": 3, "half": 6}[model.feedback.period]
+    return max(model.reciprocity.window_days * DAY, months * 30.5 * DAY, 26 * WEEK)
