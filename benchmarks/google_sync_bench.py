@@ -13,7 +13,10 @@ mean thread length ~3 plus one calendar. Per regime, size and fetch mode:
   (min of 50, the concurrency limit, and one second of quota in units), plus
   the one getProfile for the starting historyId. Goal <= 1.05;
 - quota utilization of the initial sync against the enforced per-user rate
-  (goal >= 0.9), quota and concurrency 429s (goal 0);
+  (goal >= 0.9), over the whole sync and over its steady state (from one
+  minute after the first charge to the last whole second: the pacer's ramp and
+  the last partial batch left out), quota 429s per phase (first minute, rest of
+  the SENT-first phase, steady state, after) and concurrency 429s (goal 0);
 - requests of a no-change incremental run (goal: one per calendar, one for mail);
 - peak RSS of the syncing process, read from ``/proc/self/status`` ``VmHWM``
   (``--traced`` adds a separate tracemalloc run).
@@ -27,7 +30,10 @@ clock (a 10k mailbox takes half an hour at 6,000 units/min); docs/GOOGLE.md,
 "Time-scaled benchmarks", shows both give the same figures. At large K the
 client becomes CPU-bound on a small machine, which shows as utilization
 falling: keep K where utilization matches the unscaled run.
-``--baseline DIR`` first syncs with the connector of another
+``--json PATH`` writes every run's figures, with its timeline (units charged per
+second, each quota 429, each API call), so another window can be taken later.
+``--child-timeout`` is also the connector's time budget, so a long sync is
+measured whole. ``--baseline DIR`` first syncs with the connector of another
 checkout (e.g. ``git archive`` of an older commit; its ``peerpulse/`` folder
 must link ``connectors``, ``rules``, ``worker``) against the same fake, in auto
 mode, and prints both side by side; a baseline sync that exceeds
