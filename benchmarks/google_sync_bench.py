@@ -164,8 +164,11 @@ def run_child(
             "1" if traced else "0",
             regime,
             mode,
-            str(scale),
-            *([str(int(CHILD_TIMEOUT))] if root == REPO else []),
+            # a baseline's child may know neither argument: it gets what it got before
+            *(
+                [str(scale), str(int(CHILD_TIMEOUT))] if root == REPO
+                else [str(scale)] if scale != 1.0 else []
+            ),
         ],
         cwd=root,
         env=env,
