@@ -13,7 +13,10 @@ mean thread length ~3 plus one calendar. Per regime, size and fetch mode:
   (min of 50, the concurrency limit, and one second of quota in units), plus
   the one getProfile for the starting historyId. Goal <= 1.05;
 - quota utilization of the initial sync against the enforced per-user rate
-  (goal >= 0.9), quota and concurrency 429s (goal 0);
+  (goal >= 0.9), over the whole sync and over its steady state (from one
+  minute after the first charge to the last whole second: the pacer's ramp and
+  the last partial batch left out), quota 429s per phase (first minute, rest of
+  the SENT-first phase, steady state, after) and concurrency 429s (goal 0);
 - requests of a no-change incremental run (goal: one per calendar, one for mail);
 - peak RSS of the syncing process, read from ``/proc/self/status`` ``VmHWM``
   (``--traced`` adds a separate tracemalloc run).
@@ -27,7 +30,10 @@ clock (a 10k mailbox takes half an hour at 6,000 units/min); docs/GOOGLE.md,
 "Time-scaled benchmarks", shows both give the same figures. At large K the
 client becomes CPU-bound on a small machine, which shows as utilization
 falling: keep K where utilization matches the unscaled run.
-``--baseline DIR`` first syncs with the connector of another
+``--json PATH`` writes every run's figures, with its timeline (units charged per
+second, each quota 429, each API call), so another window can be taken later.
+``--child-timeout`` is also the connector's time budget, so a long sync is
+measured whole. ``--baseline DIR`` first syncs with the connector of another
 checkout (e.g. ``git archive`` of an older commit; its ``peerpulse/`` folder
 must link ``connectors``, ``rules``, ``worker``) against the same fake, in auto
 mode, and prints both side by side; a baseline sync that exceeds
@@ -69,9 +75,12 @@ def _proc_status_kb(key: str) -> int:
 
 def child(
     url: str, state_dir: str, db: str, rate: int, in_flight: int, traced: bool,
-    regime: str = "", mode: str = "auto", scale: float = 1.0,
+    regime: str = "", mode: str = "auto", scale: float = 1.0, budget: float = 3600.0,
 ) -> None:
-    """Sync once through the real connector and store; print JSON figures."""
+    """Sync once through the real connector and store; print JSON figures.
+
+    ``budget``: the connector's wall-clock time budget; the benchmark sets it to the child
+    timeout so that a long initial sync is measured whole, not cut at the default budget."""
     import tracemalloc
     from datetime import UTC, datetime
 
@@ -94,7 +103,7 @@ def child(
         quota_regime=regime or None,
         api_endpoint=url,
         token_endpoint=url + "token",
-        time_budget_seconds=3600,
+        time_budget_seconds=int(budget),
         mail_fetch=mode,
         batches_in_flight=in_flight,
         **({"time_scale": scale} if scale != 1.0 else {}),
@@ -155,7 +164,11 @@ def run_child(
             "1" if traced else "0",
             regime,
             mode,
-            *([str(scale)] if scale != 1.0 else []),
+            # a baseline's child may know neither argument: it gets what it got before
+            *(
+                [str(scale), str(int(CHILD_TIMEOUT))] if root == REPO
+                else [str(scale)] if scale != 1.0 else []
+            ),
         ],
         cwd=root,
         env=env,
@@ -249,6 +262,93 @@ def _write_token(fake: Any, state: Path) -> None:
     token.chmod(0o600)  # the token store refuses a token others can read
 
 
+class Timeline:
+    """When the fake charged units, refused with a quota 429, and served each API call.
+
+    Wraps one fake's ``charge`` and ``log`` (the fake itself is unchanged) so that the
+    utilization can be taken over the steady state and 429s counted per phase after the
+    run, from the JSON (``--json``), for any choice of window."""
+
+    def __init__(self, fake: Any) -> None:
+        from tests.connectors.google.fake_google import ApiError
+
+        self.start = time.monotonic()
+        self.units: dict[int, int] = {}  # whole seconds since start -> units charged
+        self.refusals: list[float] = []  # seconds since start of each quota 429
+        self.calls: list[tuple[float, str, bool]] = []  # (seconds, method, SENT listing)
+        original = fake.charge
+
+        def charge(user: str, units: int) -> None:
+            try:
+                original(user, units)
+            except ApiError:
+                self.refusals.append(time.monotonic() - self.start)
+                raise
+            second = int(time.monotonic() - self.start)
+            self.units[second] = self.units.get(second, 0) + units
+
+        timeline = self
+
+        class StampedLog(list):  # type: ignore[type-arg]
+            def append(self, item: Any) -> None:
+                name, query = item
+                sent = '"labelIds": "SENT"' in query
+                timeline.calls.append((time.monotonic() - timeline.start, name, sent))
+                super().append(item)
+
+        fake.charge = charge
+        fake.log = StampedLog(fake.log)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "units_per_second": sorted(self.units.items()),
+            "refusals": list(self.refusals),
+            "calls": list(self.calls),
+        }
+
+
+def phases(timeline: dict[str, Any], kind: str) -> dict[str, float]:
+    """Boundaries (seconds) of the initial sync: first charge, end of the SENT-first phase
+    (the first full-listing call), last charge."""
+    charged = [second for second, _ in timeline["units_per_second"]]
+    full = [t for t, name, sent in timeline["calls"] if name == f"{kind}.list" and not sent]
+    first, last = (charged[0], charged[-1] + 1) if charged else (0.0, 0.0)
+    return {"first": first, "rest": full[0] if full else first, "last": last}
+
+
+def steady_utilization(
+    timeline: dict[str, Any], rate: float, scale: float, kind: str
+) -> tuple[float, float, float]:
+    """Units per second over the steady state ÷ the quota's: from one (scaled) minute after
+    the first charge (the start's burst and the pacer's ramp excluded) to the last whole
+    second before the last charge (the tail's partial batch excluded). (utilization, from,
+    to); 0 when the sync is shorter than two minutes."""
+    bounds = phases(timeline, kind)
+    start, end = bounds["first"] + 60 / scale, bounds["last"] - 1
+    if end - start < 60 / scale:
+        return 0.0, start, end
+    units = sum(u for second, u in timeline["units_per_second"] if start <= second < end)
+    return units / ((end - start) * rate / 60 * scale), start, end
+
+
+def refusals_by_phase(timeline: dict[str, Any], scale: float, kind: str) -> dict[str, int]:
+    """Quota 429s in the first (scaled) minute, the rest of the SENT-first phase, the full
+    listing and fetch (the steady state), and after the last charge."""
+    bounds = phases(timeline, kind)
+    ramp_end = bounds["first"] + 60 / scale
+    counts = {"first_minute": 0, "sent_phase": 0, "steady": 0, "after": 0}
+    for t in timeline["refusals"]:
+        if t < ramp_end:
+            counts["first_minute"] += 1
+        elif t < bounds["rest"]:
+            counts["sent_phase"] += 1
+        elif t <= bounds["last"]:
+            counts["steady"] += 1
+        else:
+            counts["after"] += 1
+    return counts
+
+
 def client_burst(rate: float) -> float:
     """The burst the fake allows at the start (one second of quota)."""
     return rate / 60
@@ -278,6 +378,7 @@ def bench_size(
         allowed_scopes=SCOPES, latency=latency / scale, quota_per_minute=rate, prices=regime,
         time_scale=scale,
     ).start()
+    timeline = Timeline(fake)
     try:
         now_ms = int(time.time() * 1000)
         fake.mailboxes[USER] = box = synthetic_mailbox(
@@ -299,6 +400,10 @@ def bench_size(
             span = (fake.last_unit_at or 0) - (fake.first_unit_at or 0)
             throttled = fake.throttled
             refused = fake.concurrency_refusals
+            initial_timeline = timeline.to_json()
+            histogram = sorted(
+                {n: fake.batch_sizes.count(n) for n in set(fake.batch_sizes)}.items()
+            )
             fake.reset_counters()
             again = run_child(fake.url, state, *args, False, regime, mode, root, scale)
             incremental = [n for n, _ in fake.log]
@@ -316,7 +421,15 @@ def bench_size(
     kind = "threads" if method == "threads" else "messages"
     batch = accepted_batch(fake, costs[f"{kind}.get"])
     minimum = api_minimum(method, size, threads, costs, batch)
+    steady, steady_from, steady_to = steady_utilization(initial_timeline, rate, scale, kind)
     return {
+        "latency": latency,
+        "scale": scale,
+        "batch_sizes": histogram,
+        "steady_utilization": steady,
+        "steady_window": [steady_from, steady_to],
+        "refusals_by_phase": refusals_by_phase(initial_timeline, scale, kind),
+        "timeline": initial_timeline,
         "size": size,
         "regime": regime,
         "rate": rate,
@@ -394,6 +507,12 @@ def report(results: list[dict[str, Any]], rate: int) -> None:
             f"(quota 429s from the fake: {r['throttled']}, concurrency 429s: "
             f"{r['concurrency_refused']})"
         )
+        window = r["steady_window"]
+        print(
+            f"  steady-state utilization ({window[0]:.0f}-{window[1]:.0f} s of the run): "
+            f"{r['steady_utilization']:.3f}; quota 429s by phase: {r['refusals_by_phase']}; "
+            f"batch sizes (size, count): {r['batch_sizes']}"
+        )
         print(
             f"  no-change incremental run: {len(r['incremental'])} API requests "
             f"{r['incremental']}, {r['incremental_stored']} records"
@@ -436,11 +555,12 @@ def compare(rows: list[tuple[str, dict[str, Any]]]) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "--child":
-        url, state, db, rate, in_flight, traced, regime, mode, scale = (
-            args[1:10] + ["", "auto", "1"][len(args[1:10]) - 6 :]
-        )[:9]
+        url, state, db, rate, in_flight, traced, regime, mode, scale, budget = (
+            args[1:11] + ["", "auto", "1", "3600"][len(args[1:11]) - 6 :]
+        )[:10]
         child(
-            url, state, db, int(rate), int(in_flight), traced == "1", regime, mode, float(scale)
+            url, state, db, int(rate), int(in_flight), traced == "1", regime, mode,
+            float(scale), float(budget),
         )
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -459,6 +579,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--traced", action="store_true", help="a tracemalloc run per size too")
     parser.add_argument("--child-timeout", type=float, default=CHILD_TIMEOUT)
+    parser.add_argument("--json", type=Path, help="also write every run's figures here")
     options = parser.parse_args(args)
     globals()["CHILD_TIMEOUT"] = options.child_timeout
     rows: list[tuple[str, dict[str, Any]]] = []
@@ -487,6 +608,8 @@ def main(argv: list[str] | None = None) -> None:
                     mode=mode, **common,
                 )
                 rows.append((f"after  {regime} {size:,} {mode}", r))
+    if options.json:
+        options.json.write_text(json.dumps([{"label": label, **r} for label, r in rows]))
     report([r for label, r in rows if label.startswith("after")], 0)
     compare(rows)
 
