@@ -2,6 +2,7 @@
 
     python -m benchmarks.digest_bench [--messages 1000000] [--events 100000] [--repeat 3]
     python -m benchmarks.digest_bench --quick      # ~100k messages, a couple of minutes
+    python -m benchmarks.digest_bench --carried    # checkpoint carried by daily runs
 
 Fills a store from the demo generator (real ICS and mbox files read through the
 ``files`` connector), then times, alternately in fresh subprocesses so that
@@ -17,7 +18,9 @@ none warms the others' caches more than the OS page cache does for all:
   inference checkpoint the previous week's digest kept (``worker/checkpoint.py``;
   made once before the timings by a digest 7 days earlier, so the records read
   are the ~10 days after its horizon). Opened read-only, so every repeat resumes
-  the same checkpoint, whose size is printed.
+  the same checkpoint, whose size is printed. With ``--carried`` that checkpoint
+  is then carried forward by 6 daily runs that send no digest
+  (``pipeline.carry_checkpoint``), so the records read are the last ~4 days.
 
 The digest must be non-trivial: every run checks that it names a peer of the
 week and someone to reconnect with, and that its interaction count equals the
@@ -158,19 +161,31 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def checkpoint(config: Path, now: str) -> None:
-    """Keep the checkpoint last week's digest would have kept (a writer, 7 days before)."""
+def checkpoint(config: Path, now: str, carried: bool = False) -> None:
+    """Keep the checkpoint last week's digest would have kept (a writer, 7 days before);
+    with ``carried``, then carry it forward as the daily runs between the two digests
+    would (``pipeline.carry_checkpoint``, 6 days to 1 day before), timing each carry."""
     from peerpulse.worker.config import load_settings
-    from peerpulse.worker.pipeline import compute_for_account, read_rules
+    from peerpulse.worker.pipeline import carry_checkpoint, compute_for_account, read_rules
     from peerpulse.worker.store import open_store
 
     settings = load_settings(config)
     moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    account, rules = settings.accounts[0], read_rules(settings)
     with open_store(settings.database_path) as store:
-        compute_for_account(store, settings, settings.accounts[0], read_rules(settings),
-                            now=moment - timedelta(days=7))
+        compute_for_account(store, settings, account, rules, now=moment - timedelta(days=7))
+        if not carried:
+            return
+        spent = []
+        for days in range(6, 0, -1):
+            started = time.perf_counter()
+            if not carry_checkpoint(store, settings, account, rules,
+                                    now=moment - timedelta(days=days)):
+                raise SystemExit("digest benchmark: the checkpoint was not carried")
+            spent.append(time.perf_counter() - started)
+    print(f"checkpoint carried by 6 daily runs: {min(spent):.3f}-{max(spent):.3f}s each")
 
 
 def checkpoint_bytes(config: Path) -> int:
@@ -207,6 +222,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
                         help="about 100k messages and 10k events (a couple of minutes)")
+    parser.add_argument("--carried", action="store_true",
+                        help="the digest resumes a checkpoint carried forward by daily runs")
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--end", default=(date.today() - timedelta(days=1)).isoformat())
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
@@ -223,7 +240,7 @@ def main() -> None:
     config = prepare(workdir, args.messages, args.events, date.fromisoformat(args.end))
     facts = prepared(workdir)
     truth = int(facts["truth_interactions"])  # type: ignore[call-overload]
-    checkpoint(config, str(facts["now"]))
+    checkpoint(config, str(facts["now"]), args.carried)
     figures: dict[str, list[dict[str, object]]] = {which: [] for which in PHASES}
     for _ in range(args.repeat):
         for which in PHASES:

@@ -133,6 +133,35 @@ def plan(
     )
 
 
+#: A checkpoint is carried forward between digests only when its horizon would move
+#: by at least this much: at most one carry a day, however often the worker runs.
+CARRY_STEP = timedelta(days=1)
+
+
+def carry(store: Store, account: AccountConfig, *, fp: str, since: datetime,
+          now: datetime) -> Reads | None:
+    """The reads that move a usable checkpoint forward to ``now - HORIZON_MARGIN``
+    (records from its horizon to the new one), for a run that sends no digest; None
+    when there is no usable checkpoint (a carry never reads everything: that is the
+    next digest's job) or it would gain less than :data:`CARRY_STEP`."""
+    name = account.name
+    generation = store.begin_digest_checkpoint(name)
+    if generation is None:
+        return None  # a reader
+    found = store.digest_checkpoint(name)
+    since_ts = math.floor(since.timestamp())
+    if found is None or not usable(found, fp, since_ts, math.floor(now.timestamp()),
+                                   store, name):
+        return None
+    assert found.horizon is not None  # usable
+    horizon = math.floor((now - HORIZON_MARGIN).timestamp())
+    if horizon - found.horizon < CARRY_STEP.total_seconds():
+        return None
+    events = store.iter_events_starting(name, found.horizon, horizon, since)
+    messages = store.iter_messages(name, since=_at(found.horizon), until=_at(horizon))
+    return Reads(events, messages, (), (), found.state, None, horizon, generation)
+
+
 def keep(store: Store, account: str, reads: Reads, fp: str, since: datetime,
          state: bytes | None) -> bool:
     """Store the new checkpoint, unless a record was written while the digest read."""

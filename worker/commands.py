@@ -20,7 +20,12 @@ from peerpulse.worker import config as config_module
 from peerpulse.worker.console import Env, dump_json, parse_now
 from peerpulse.worker.digest.sanitize import terminal_text
 from peerpulse.worker.errors import ConfigError, ExitCode
-from peerpulse.worker.pipeline import compute_for_account, people_for, read_rules
+from peerpulse.worker.pipeline import (
+    carry_checkpoint,
+    compute_for_account,
+    people_for,
+    read_rules,
+)
 from peerpulse.worker.progress import Progress
 from peerpulse.worker.schedule import period_of
 from peerpulse.worker.store import Store, StoreError, open_store
@@ -232,7 +237,11 @@ def run(args: argparse.Namespace, env: Env) -> ExitCode:
                                              built=built, stale_sources=stale)
             failed |= _print_delivery(env, account, outcome, verbose)
             if not built:
-                continue  # no digest computed this run (not due); `status` warns of a missing owner
+                # No digest computed this run (not due; `status` warns of a missing owner):
+                # carry the inference checkpoint forward, at most once a day, so the
+                # weekly digest decodes ~3 days of records rather than ~10 (issue 14).
+                carry_checkpoint(store, settings, account, rules, now=now)
+                continue
             digest = built[-1]
             if digest.owner_missing:
                 failed = True

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from peerpulse.connectors.records import Person
-from peerpulse.rules.engine import EngineInputs, EngineResult, compute
+from peerpulse.rules.engine import EngineInputs, EngineResult, advance, compute
 from peerpulse.rules.errors import RuleError
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.peers import SharedDirectory
@@ -135,6 +135,31 @@ def compute_for_account(
         if points:
             digest = dataclasses.replace(digest, stats={**digest.stats, "talking_points": points})
     return dataclasses.replace(result, digest=digest)
+
+
+def carry_checkpoint(
+    store: Store, settings: Settings, account: AccountConfig, rules: Any, *, now: datetime
+) -> bool:
+    """After a run that sent no digest: move the stored inference checkpoint forward
+    to ``now - HORIZON_MARGIN`` (worker/checkpoint.py), so the next weekly digest
+    decodes and infers the last ~3 days rather than the ~10 since the previous
+    digest's horizon. Reads only the records between the two horizons, and only when
+    the checkpoint is usable; True when a new one was kept. The digest it serves is
+    the same as without it (the same pass, resumed)."""
+    since = now - timedelta(days=settings.privacy.retention_days)
+    people, shared, people_key = _people(store, settings, account, rules)
+    fp = checkpoint.account_fingerprint(account, rules, people_key,
+                                        settings.privacy.retention_days)
+    reads = checkpoint.carry(store, account, fp=fp, since=since, now=now)
+    if reads is None:
+        return False
+    state = advance(EngineInputs(
+        account=account.name, owner=account.owner, owner_aliases=account.owner_addresses,
+        timezone=account.timezone, now=now, period=period_of(now, account.zone),
+        events=reads.events, messages=reads.messages, resume=reads.resume,
+        people=people, shared=shared,
+    ), rules)
+    return checkpoint.keep(store, account.name, reads, fp, since, state)
 
 
 def people_for(store: Store, settings: Settings, account: AccountConfig) -> list[Person]:

@@ -466,3 +466,37 @@ def test_a_failed_source_keeps_its_data_and_the_digest_says_it_is_stale(
     text = (out / "2026-W49-demo.txt").read_text()
     assert "NOTE: Could not sync mail this run" in text
     assert "Could not sync mail this run" in (out / "2026-W49-demo.html").read_text()
+
+
+def test_a_run_with_no_digest_due_carries_the_checkpoint_forward_once_a_day(
+        org, first_run, tmp_path):
+    """The digest of the first run kept its inference checkpoint 3 days before its
+    ``now``; the next day's run sends nothing and moves it a day on (the weekly
+    digest then reads ~3 days of records, not ~10); a run later that day does not."""
+    from datetime import datetime
+
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.store import open_store
+
+    root, config = org
+    copied = _copy_org(root, config, tmp_path / "copy")
+    settings = load_settings(copied)
+
+    def horizon() -> str:
+        with open_store(settings.database_path) as store:
+            found = store.digest_checkpoint(settings.accounts[0].name)
+        assert found is not None and found.horizon is not None
+        return datetime.fromtimestamp(found.horizon).astimezone().isoformat()
+
+    def at(text: str) -> str:
+        return datetime.fromisoformat(text).astimezone().isoformat()
+
+    assert horizon() == at("2026-11-20T09:30:00+00:00")
+    sent = sorted(p.name for p in (tmp_path / "copy" / "out").iterdir())
+    code, _, err = cli("--config", str(copied), "run", "--now", "2026-11-24T09:30:00+00:00")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "copy" / "out").iterdir()) == sent
+    assert horizon() == at("2026-11-21T09:30:00+00:00")
+    code, _, err = cli("--config", str(copied), "run", "--now", "2026-11-24T20:00:00+00:00")
+    assert code == 0, err
+    assert horizon() == at("2026-11-21T09:30:00+00:00")

@@ -13,6 +13,7 @@ triggers are plpgsql, migration 8), on a subset of the cases there.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sqlite3
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -20,9 +21,10 @@ from pathlib import Path
 import pytest
 from peerpulse.connectors.records import Person, RecordKey, RecordKind, SyncBatch
 from peerpulse.rules.loader import load_rules
+from peerpulse.worker.checkpoint import HORIZON_MARGIN
 from peerpulse.worker.config import load_settings
 from peerpulse.worker.demo import generate
-from peerpulse.worker.pipeline import compute_for_account, read_rules
+from peerpulse.worker.pipeline import carry_checkpoint, compute_for_account, read_rules
 from peerpulse.worker.store import open_store
 from peerpulse.worker.sync import sync_account
 
@@ -300,5 +302,43 @@ def test_a_moving_retention_window_and_a_purge_rebuild(demo: Demo) -> None:
         assert result.resumed
         store.purge_before(demo.account.name, now - timedelta(days=100))
         result, full = both(store, demo, now + timedelta(days=2))
+        assert not result.resumed
+        assert_same(result, full)
+
+
+def test_a_checkpoint_carried_forward_by_runs_without_a_digest(demo: Demo) -> None:
+    """Daily runs that send no digest carry the checkpoint forward
+    (pipeline.carry_checkpoint): the weekly digest then resumes 3 days before its
+    ``now``, not 10, and still equals the full one; a late mail between the two
+    horizons makes it read everything, still equal."""
+    start = demo.now - timedelta(days=20)
+    name = demo.account.name
+
+    def carry(now: datetime) -> bool:
+        return carry_checkpoint(store, demo.settings, demo.account, demo.rules, now=now)
+
+    def horizon() -> int | None:
+        found = store.digest_checkpoint(name)
+        return found.horizon if found else None
+
+    with open_store(demo.database) as store:
+        assert_same(*both(store, demo, start))
+        kept = horizon()
+        assert kept == math.floor((start - HORIZON_MARGIN).timestamp())
+        assert not carry(start + timedelta(hours=12))  # less than a day gained
+        assert horizon() == kept
+        assert [carry(start + timedelta(days=d)) for d in range(1, 7)] == [True] * 6
+        assert horizon() == math.floor((start + timedelta(days=6) - HORIZON_MARGIN).timestamp())
+        result, full = both(store, demo, start + timedelta(days=7))
+        assert result.resumed
+        assert_same(result, full)
+        # Carrying never reads everything: without a usable checkpoint it does nothing.
+        late = start + timedelta(days=5) - HORIZON_MARGIN  # before the carried horizon
+        mail = next(iter(store.iter_messages(name)))
+        store.apply_batch(name, "test", SyncBatch(upserts=[dataclasses.replace(
+            mail, source_id="carried-late", message_id="<carried-late@x>", timestamp=late)],
+            scope="test", run_id="carry"))
+        assert not carry(start + timedelta(days=9))
+        result, full = both(store, demo, start + timedelta(days=10))
         assert not result.resumed
         assert_same(result, full)

@@ -237,3 +237,25 @@ def test_the_state_folder_is_private_whatever_the_umask(tmp_path):
         os.umask(old)
     for folder in ("state", "state/deep"):
         assert stat.S_IMODE((tmp_path / folder).stat().st_mode) == 0o700, folder
+
+
+def test_record_labels_find_records_by_id_through_an_index(store):
+    """Talking points ask for a few dozen ids of any source: the lookup must search
+    an index on (account, source_id), not read every record of the account (the
+    primary key leads with source, so before migration 10 it could not)."""
+    store.apply_batch("a", "s", SyncBatch(upserts=[
+        message(1, subject="Budget"), event(1, title="1:1"), message(2)]))
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    try:
+        labels = store.record_labels("a", ["m1@x", "e1", "m2@x", "missing"])
+    finally:
+        store._db.set_trace_callback(None)
+    assert labels == {"m1@x": "Budget", "e1": "1:1"}
+    lookups = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert {t for s in lookups for t in ("messages", "events") if f"FROM {t}" in s} == {
+        "messages", "events"}
+    for sql in lookups:
+        plan = " ".join(row[3] for row in store._db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "SCAN" not in plan, (sql, plan)
+        assert "source_id=?" in plan, (sql, plan)

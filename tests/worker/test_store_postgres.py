@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from peerpulse.connectors.records import MessageMeta, SyncBatch
+from peerpulse.connectors.records import EventInstance, MessageMeta, SyncBatch
 from peerpulse.worker.store import StoreError, codec, open_store
 from peerpulse.worker.store.postgres import PostgresStore, redact
 from peerpulse.worker.store.rows import LedgerState
@@ -225,3 +225,22 @@ def test_a_digest_beginning_while_a_sync_writes_waits_for_it_and_sees_its_record
         assert began and began[0] is not None and began[0] > generation + 1
         ids = {m.source_id for m in store.iter_messages("a")}
         assert {"late-40", "late-50", "late-60"} <= ids  # what the digest then reads
+
+
+@pytest.mark.parametrize("table, column", [("messages", "subject"), ("events", "title")])
+def test_record_labels_search_an_index_on_account_and_source_id(pg_url, table, column):
+    """record_labels' lookup (same SQL as PostgresStore.record_labels): the index
+    condition names source_id, so a few ids never read every record of the account."""
+    with open_store(pg_url) as store:
+        store.apply_batch("a", "s", _messages("a", 500))
+        store.apply_batch("a", "c", SyncBatch(upserts=[
+            EventInstance(source_id=f"a-e{i}", series_id="s", start=T0 + timedelta(hours=i),
+                          end=T0 + timedelta(hours=i + 1), organizer="lee@example.com")
+            for i in range(500)]))
+        assert store.record_labels("a", ["a-1", "a-9"]) == {}  # messages without subjects
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(f"ANALYZE {table}")
+    plan = _plan(pg_url, f"SELECT source_id, {column} FROM {table} WHERE account = %s "
+                 f"AND source_id = ANY(%s) AND {column} IS NOT NULL", ("a", ["a-1", "a-2"]))
+    conds = [n.get("Index Cond", "") for n in _nodes(plan)]
+    assert any("source_id" in c for c in conds), json.dumps(plan)

@@ -459,3 +459,18 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        10,
+        "records by (account, source_id): talking points and explain look up their "
+        "subjects and titles by id (issue 14)",
+        [
+            # record_labels asks for a few dozen ids of any source; the primary key
+            # leads with source, so without these both engines read every record of
+            # the account (measured: ~22% of the resumed digest at 1M messages).
+            "CREATE INDEX messages_by_id ON messages (account, source_id)",
+            "CREATE INDEX events_by_id ON events (account, source_id)",
+        ],
+    )
+)
