@@ -164,6 +164,27 @@ def stage_progress(state: ProgressState, progress: SyncProgress) -> None:
         state.put(PROGRESS_KEY, text)
 
 
+def folders_progress(
+    folders: Sequence[str], finished: Callable[[str], bool], state: ProgressState, *,
+    fresh: bool,
+) -> SyncProgress:
+    """The progress of a source whose first pass lists folders in no date order (Graph
+    delta, EWS SyncFolderItems): no stretch of history is complete before every folder
+    is, so the share done is per folder. Once complete it stays so (a later relisting
+    re-reads mail that is stored already) until a ``fresh`` sync (no cursor) starts over."""
+    if not fresh:
+        known = SyncProgress.load(state.get(PROGRESS_KEY))
+        if known is None or known.complete:
+            return SyncProgress(complete=True)
+    done = [f for f in folders if finished(f)]
+    if len(done) == len(folders):
+        return SyncProgress(complete=True)
+    waiting = [f for f in folders if f not in done]
+    return SyncProgress(
+        complete=False, done=len(done) / len(folders),
+        detail=f"folders loaded: {', '.join(done) or 'none yet'}; loading: {', '.join(waiting)}")
+
+
 class Source(Protocol):
     """A named stream of records with an opaque cursor.
 

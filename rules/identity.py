@@ -42,17 +42,7 @@ class Identity:
         mine = {self.owner, *(normalize(a) for a in owner_aliases)}
         mine.update(rules.model.identity.my_addresses)
         self.owner_addresses = frozenset(mine)
-        mapping: dict[str, str] = {}
-        for person in people:
-            canonical = normalize(person.email)
-            mapping.setdefault(canonical, canonical)
-            for alias in person.aliases:
-                mapping[normalize(alias)] = canonical
-        for group in rules.model.identity.alias_groups:
-            # a group member the directory knows decides the canonical address
-            known = next((mapping[a] for a in group if a in mapping), group[0])
-            for address in group:
-                mapping[address] = known
+        mapping = address_map(people, rules)
         owner_people = {mapping[a] for a in mine if a in mapping}
         for address, canonical in list(mapping.items()):
             if canonical in owner_people:
@@ -118,17 +108,7 @@ class IdentityBase:
     __slots__ = ("mapping", "rules")
 
     def __init__(self, people: Sequence[Person], rules: RuleSet) -> None:
-        mapping: dict[str, str] = {}
-        for person in people:
-            canonical = normalize(person.email)
-            mapping.setdefault(canonical, canonical)
-            for alias in person.aliases:
-                mapping[normalize(alias)] = canonical
-        for group in rules.model.identity.alias_groups:
-            known = next((mapping[a] for a in group if a in mapping), group[0])
-            for address in group:
-                mapping[address] = known
-        self.mapping = mapping
+        self.mapping = address_map(people, rules)
         self.rules = rules
 
     def resolve(self, address: str) -> str:
@@ -152,3 +132,20 @@ def in_domains(canonical: str, domains: Sequence[str]) -> bool:
     """Whether ``canonical``'s domain is one of ``domains`` or below one."""
     domain = domain_of(canonical)
     return any(domain == d or domain.endswith("." + d) for d in domains)
+
+
+def address_map(people: Sequence[Person], rules: RuleSet) -> dict[str, str]:
+    """Every address and alias of ``people`` and of the rules' alias groups -> its
+    canonical address, before the owner's own addresses are folded in."""
+    mapping: dict[str, str] = {}
+    for person in people:
+        canonical = normalize(person.email)
+        mapping.setdefault(canonical, canonical)
+        for alias in person.aliases:
+            mapping[normalize(alias)] = canonical
+    for group in rules.model.identity.alias_groups:
+        # a group member the directory knows decides the canonical address
+        known = next((mapping[a] for a in group if a in mapping), group[0])
+        for address in group:
+            mapping[address] = known
+    return mapping

@@ -51,11 +51,11 @@ from exchangelib import (
 from exchangelib import errors as ews_errors
 from exchangelib.services import SyncFolderItems
 from peerpulse.connectors.base import (
-    PROGRESS_KEY,
     ConnectorError,
     SourceContext,
     SourceUnavailable,
     SyncProgress,
+    folders_progress,
     stage_progress,
 )
 from peerpulse.connectors.microsoft.auth import resolve_secret
@@ -316,22 +316,12 @@ class EwsMailSource:
     def _progress(self) -> SyncProgress:
         """How much history is stored (issue 15), for the digest: complete once every
         folder's first listing reached its last item (``done/<folder>``, committed with
-        that page); SyncFolderItems pages come in no date order, so no stretch is
-        complete before that. Once complete it stays so (a relisting after a rejected
-        state re-reads stored mail), until a fresh sync (no cursor) starts over."""
-        if not self._fresh:
-            known = SyncProgress.load(self.state.get(PROGRESS_KEY))
-            if known is None or known.complete:
-                return SyncProgress(complete=True)
-        finished = [f for f in self.folders if f in self._finished
-                    or (not self._fresh and self.state.get("done/" + f))]
-        if len(finished) == len(self.folders):
-            return SyncProgress(complete=True)
-        waiting = [f for f in self.folders if f not in finished]
-        return SyncProgress(
-            complete=False, done=len(finished) / len(self.folders),
-            detail=(f"folders loaded: {', '.join(finished) or 'none yet'}; "
-                    f"loading: {', '.join(waiting)}"))
+        that page; :func:`~peerpulse.connectors.base.folders_progress`)."""
+        return folders_progress(
+            self.folders,
+            lambda f: f in self._finished or (not self._fresh
+                                              and bool(self.state.get("done/" + f))),
+            self.state, fresh=self._fresh)
 
     def _folder(self, name: str, key: str, sync_state: str | None) -> Iterator[SyncBatch]:
         account_name = self.context.account

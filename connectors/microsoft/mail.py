@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
-from peerpulse.connectors.base import PROGRESS_KEY, SyncProgress, stage_progress
+from peerpulse.connectors.base import SyncProgress, folders_progress, stage_progress
 from peerpulse.connectors.microsoft.delta import DeltaPosition
 from peerpulse.connectors.microsoft.graph import GraphClient, GraphError
 from peerpulse.connectors.microsoft.normalize import (
@@ -105,23 +105,13 @@ class MailSource:
 
     def _progress(self) -> SyncProgress:
         """How much history is stored (issue 15), for the digest: complete once every
-        folder's first listing has ended in a deltaLink. Delta pages come in no date
-        order, so no stretch is complete before a folder is; the share done is per
-        folder. Once complete it stays so (a later 410 relisting re-reads mail that is
-        stored already), until a fresh sync (no cursor) starts over."""
-        if not self._fresh:
-            known = SyncProgress.load(self.state.get(PROGRESS_KEY))
-            if known is None or known.complete:
-                return SyncProgress(complete=True)
-        finished = [f for f in self.folders if f in self._finished or (
-            not self._fresh and DeltaPosition.load(self.state, "folder/" + f).delta)]
-        if len(finished) == len(self.folders):
-            return SyncProgress(complete=True)
-        waiting = [f for f in self.folders if f not in finished]
-        return SyncProgress(
-            complete=False, done=len(finished) / len(self.folders),
-            detail=(f"folders loaded: {', '.join(finished) or 'none yet'}; "
-                    f"loading: {', '.join(waiting)}"))
+        folder's first listing has ended in a deltaLink
+        (:func:`~peerpulse.connectors.base.folders_progress`)."""
+        return folders_progress(
+            self.folders,
+            lambda f: f in self._finished or (
+                not self._fresh and bool(DeltaPosition.load(self.state, "folder/" + f).delta)),
+            self.state, fresh=self._fresh)
 
     def _folder(self, folder: str, key: str, position: DeltaPosition) -> Iterator[SyncBatch]:
         if position.next:
