@@ -286,3 +286,36 @@ def test_org_status_names_a_failing_mailbox_and_exits_1(org, tmp_path):
     items = {item["account"]: item for item in json.loads(out)}
     assert items["m1"]["error"] and items["m0"]["error"] is None
     assert items["m0"]["last_sync"] and items["m2"]["last_sync"] is None
+
+
+def test_an_hourly_sync_job_carries_the_checkpoint_forward_once_a_day(org):
+    """Organization mode's digest jobs run only when due, so the hourly sync job moves
+    each mailbox's inference checkpoint on (at most once a day), as `peerpulse run`
+    does: the weekly digest then reads ~3 days of records, not ~10 (issue 14)."""
+    config, _, url = org
+    from peerpulse.worker import config as config_module
+    from peerpulse.worker.console import parse_now
+    from peerpulse.worker.org import jobs
+    from peerpulse.worker.org.runtime import Runtime
+
+    def horizon() -> int | None:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "SELECT horizon FROM digest_checkpoints WHERE account = 'm0'").fetchone()
+        return row[0] if row else None
+
+    def run(now: str, job) -> str:
+        rt = Runtime(config_module.load(str(config)), now=parse_now(now))
+        try:
+            return job(rt)
+        finally:
+            rt.close()
+
+    assert run(NOW, lambda rt: jobs.sync_one(rt, "m0")) == "m0: sync ok"
+    assert "sent" in run(NOW, lambda rt: jobs.deliver_one(rt, "m0", PERIOD))
+    kept = horizon()
+    assert kept == int(parse_now(NOW).timestamp()) - 3 * 86400
+    assert run("2026-11-24T09:30:00+00:00", lambda rt: jobs.sync_one(rt, "m0")) == "m0: sync ok"
+    assert horizon() == kept + 86400
+    assert run("2026-11-24T20:00:00+00:00", lambda rt: jobs.sync_one(rt, "m0")) == "m0: sync ok"
+    assert horizon() == kept + 86400  # once a day

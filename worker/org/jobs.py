@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from peerpulse.connectors.base import Source, reads_directory
 from peerpulse.worker import schedule
 from peerpulse.worker.config import DIRECTORY_ACCOUNT, SOURCE_MODELS, AccountConfig
 from peerpulse.worker.org.runtime import Runtime
+from peerpulse.worker.store import Store
 from peerpulse.worker.store.rows import LedgerState
 from peerpulse.worker.sync import AccountSyncReport, sync_account
 
@@ -69,7 +70,22 @@ def sync_one(rt: Runtime, account_name: str, *, directory: bool = False,
             reads_directory if directory else _not_directory if shared else first_time)
         report = sync_account(store, rt.settings, account, now=now or rt.pinned_now, only=only)
         _record(store, account_name, report, hourly=not directory)
+        if not directory and report.ok:
+            _carry(rt, store, account, now or rt.pinned_now)
     return _line(account_name, "directory" if directory else "sync", report)
+
+
+def _carry(rt: Runtime, store: Store, account: AccountConfig, now: datetime | None) -> None:
+    """After an hourly sync, move the mailbox's inference checkpoint forward (at most
+    once a day; ``pipeline.carry_checkpoint``), as ``peerpulse run`` does between
+    digests: the weekly digest job then infers ~3 days of records, not ~10 (issue 14).
+    The digest is the same either way, so a failure here is logged, never the job's."""
+    from peerpulse.worker.pipeline import carry_checkpoint
+
+    try:
+        carry_checkpoint(store, rt.settings, account, rt.rules(), now=now or datetime.now(UTC))
+    except Exception as exc:  # noqa: BLE001 - an optimization must not fail the sync job
+        log.warning("%s: the digest checkpoint was not carried forward: %s", account.name, exc)
 
 
 def sync_directory(rt: Runtime, *, now: datetime | None = None) -> str:
