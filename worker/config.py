@@ -171,13 +171,7 @@ class AccountConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name like 'Europe/Berlin')"
-            ) from None
-        return value
+        return _check_zone(value)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -73,21 +73,14 @@ def _remaining(url: str) -> int:
             "AND task_name <> 'peerpulse.recover_stalled'").fetchone()[0]
 
 
-def test_two_workers_share_the_project_quota_through_the_database(
-        template, pg_cluster, tmp_path):
-    """8 mailboxes, two workers of 4 threads each; the project may spend 60,000
-    units a minute (1,000 a second), far less than the two workers would take
-    alone (each mailbox's own quota is 3,000,000). 0 project-quota refusals,
-    and the workers use most of what the project allows."""
-    managers, quota = 8, 60_000
-    fake, _ = _google(template, managers, project_quota_per_minute=quota)
-    url = pg_cluster.new_database()
+def _sync_with_two_workers(tmp_path: Path, url: str, fake: FakeGoogle, managers: int,
+                           extra: str, calendars: list[str] | None = None) -> None:
+    """Defer every mailbox's sync, run two one-shot workers of 4 threads each to the
+    end, stop the fake; every job done, no request the fake calls a violation."""
     try:
         with smtp_server(Sink()) as (_, port):
-            extra = (f"project_quota_units_per_minute = {quota}\n"
-                     "quota_units_per_minute = 3000000\nwindow_past_days = 14\n")
             config = _config(tmp_path / "org.toml", url, fake, managers, port, extra,
-                             directory=False)
+                             directory=False, calendars=calendars)
             code, out, err = cli("--config", str(config), "org", "enqueue", "sync",
                                  "--now", NOW)
             assert code == 0 and f"{managers} sync jobs deferred" in out, err
@@ -98,6 +91,20 @@ def test_two_workers_share_the_project_quota_through_the_database(
     assert all(w.proc.returncode == 0 for w in workers), outputs
     assert fake.violations == []
     assert _remaining(url) == 0
+
+
+def test_two_workers_share_the_project_quota_through_the_database(
+        template, pg_cluster, tmp_path):
+    """8 mailboxes, two workers of 4 threads each; the project may spend 60,000
+    units a minute (1,000 a second), far less than the two workers would take
+    alone (each mailbox's own quota is 3,000,000). 0 project-quota refusals,
+    and the workers use most of what the project allows."""
+    managers, quota = 8, 60_000
+    fake, _ = _google(template, managers, project_quota_per_minute=quota)
+    url = pg_cluster.new_database()
+    _sync_with_two_workers(tmp_path, url, fake, managers,
+                           f"project_quota_units_per_minute = {quota}\n"
+                           "quota_units_per_minute = 3000000\nwindow_past_days = 14\n")
     with psycopg.connect(url) as conn:
         runs = conn.execute("SELECT outcome, count(*) FROM sync_runs WHERE source = 'gmail' "
                             "GROUP BY outcome").fetchall()
@@ -129,22 +136,9 @@ def test_two_workers_share_the_calendar_project_quota_through_the_database(
         for name in names[1:]:
             fake.calendars[(address, name)] = fake.calendars[(address, "primary")]
     url = pg_cluster.new_database()
-    try:
-        with smtp_server(Sink()) as (_, port):
-            extra = (f"project_calendar_requests_per_minute = {quota}\n"
-                     "mail = false\nwindow_past_days = 14\n")
-            config = _config(tmp_path / "org.toml", url, fake, managers, port, extra,
-                             directory=False, calendars=names)
-            code, out, err = cli("--config", str(config), "org", "enqueue", "sync",
-                                 "--now", NOW)
-            assert code == 0 and f"{managers} sync jobs deferred" in out, err
-            workers = [Worker(config, "--one-shot", "--concurrency", "4") for _ in range(2)]
-            outputs = [w.wait(timeout=240) for w in workers]
-    finally:
-        fake.stop()
-    assert all(w.proc.returncode == 0 for w in workers), outputs
-    assert fake.violations == []
-    assert _remaining(url) == 0
+    _sync_with_two_workers(tmp_path, url, fake, managers,
+                           f"project_calendar_requests_per_minute = {quota}\n"
+                           "mail = false\nwindow_past_days = 14\n", calendars=names)
     with psycopg.connect(url) as conn:
         runs = conn.execute("SELECT outcome, count(*) FROM sync_runs WHERE source = 'calendar' "
                             "GROUP BY outcome").fetchall()
