@@ -56,7 +56,7 @@ def load(corpus: Path) -> tuple[dict[int, Person], list[tuple[int, float, str, i
     people: dict[int, Person] = {}
     for line in (corpus / "employees.txt").read_text(encoding="utf-8").splitlines():
         pid, name, _dept, long_dept, title, _gender, seniority = line.split("\t")
-        people[int(pid)] = Person(_address(name), name, department=long_dept, title=title,
+        people[int(pid)] = Person(_address(name), name.strip(), department=long_dept, title=title,
                                   manages_anyone=seniority == "Senior")
     recipients: dict[int, list[int]] = defaultdict(list)
     for line in (corpus / "recipients.tsv").read_text(encoding="utf-8").splitlines():

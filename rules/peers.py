@@ -72,7 +72,7 @@ def build_directory(people: Sequence[Person], identity: Identity, rules: RuleSet
     policy = _Policy(rules, identity, frozenset(chain), reports, children)
     chain_known = bool(managers)
     owner_person = resolved.get(identity.owner)
-    if not chain_known and rules.model.peers.leaders_by_title_when_chain_unknown and owner_person:
+    if not chain_known and _titles_stand_in(rules) and owner_person:
         policy.owner_level = rules.title_level(owner_person.title)[0]
         policy.owner_department = (owner_person.department or "").lower()
     for email, person in resolved.items():
@@ -192,7 +192,7 @@ def owner_directory(
     resolved, managers, children = shared.resolved, shared.managers, shared.children
     chain_known = bool(managers)
     model = rules.model.peers
-    if not chain_known and model.leaders_by_title_when_chain_unknown and me in resolved:
+    if not chain_known and _titles_stand_in(rules) and me in resolved:
         return None
     chain = _chain(me, managers)
     reports = _below(me, children)
@@ -313,19 +313,36 @@ class _Policy:
 
         Someone above your level in your own department is probably your boss
         or theirs; someone two or more levels above you anywhere is a leader.
-        Neither is a peer.
+        Neither is a peer. Someone below your level in your own department is
+        probably on your team (a VP of Regulatory Affairs and a Director of
+        Regulatory Affairs): the spec's "not one of their reports", guessed the
+        same way, so a sideways tool does not send you to your own people.
         """
         if self.owner_level is None:
             return None
+        m = self.model
         level, name = self.rules.title_level(person.title)
         same = (person.department or "").lower() == self.owner_department != ""
-        if same and level > self.owner_level:
-            return NotPeer("peers.leader_in_my_department",
-                           f"{name} title above yours in your department (no manager column)")
-        if level >= self.owner_level + 2:
-            return NotPeer("peers.leader",
-                           f"{name} title two or more levels above yours (no manager column)")
+        if m.leaders_by_title_when_chain_unknown:
+            if same and level > self.owner_level:
+                return NotPeer("peers.leader_in_my_department",
+                               f"{name} title above yours in your department "
+                               "(no manager column)")
+            if level >= self.owner_level + 2:
+                return NotPeer("peers.leader",
+                               f"{name} title two or more levels above yours "
+                               "(no manager column)")
+        if m.reports_by_title_when_chain_unknown and same and level < self.owner_level:
+            return NotPeer("peers.report_in_my_department",
+                           f"{name or 'untitled'} title below yours in your department "
+                           "(no manager column): probably on your team")
         return None
+
+
+def _titles_stand_in(rules: RuleSet) -> bool:
+    """Whether title levels judge anyone when no one in the directory has a manager."""
+    m = rules.model.peers
+    return m.leaders_by_title_when_chain_unknown or m.reports_by_title_when_chain_unknown
 
 
 def _tail_verdict(

@@ -72,6 +72,7 @@ class Peers(_Section):
     include: list[Email] = []
     exclude: list[Email] = []
     leaders_by_title_when_chain_unknown: bool = True
+    reports_by_title_when_chain_unknown: bool = True
     title_levels: list[TitleLevel] = []
 
 

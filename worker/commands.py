@@ -531,8 +531,8 @@ def rules_check(args: argparse.Namespace, env: Env) -> ExitCode:
                 env.print(f"  {rule.ljust(width)}  {count:>9,}")
             if result.digest.stats.get("management_chain_known") is False:
                 env.print("  note: the directory has no manager column, so your management "
-                          "chain and reports are unknown; leaders are told apart by title "
-                          "([peers] title_levels)")
+                          "chain and reports are unknown; leaders and your team are told apart "
+                          "by title ([peers] title_levels)")
     return ExitCode.OK
 
 
@@ -611,7 +611,8 @@ def status(args: argparse.Namespace, env: Env) -> ExitCode:
             env.print(f"  skipped {location}: {reason}")
         if item["management_chain_known"] is False:
             env.print("  directory: no manager column, so your management chain and reports are "
-                      "unknown; leaders are told apart by title ([peers] title_levels)")
+                      "unknown; leaders and your team are told apart by title "
+                      "([peers] title_levels)")
         if item.get("warning"):
             env.print(f"  WARNING: {item['warning']}")
         env.print(f"  last digest: {item['last_digest'] or 'none yet'}")

@@ -359,8 +359,9 @@ def test_without_a_manager_column_leaders_by_title_are_not_peers() -> None:
     messages = [mail(days_ago(d), p.email, (ME,)) for p in FLAT[1:] for d in range(10, 60, 2)]
     result = run(events, messages, people=FLAT)
     peers = set(result.views)
-    # the VP of my own department (my likely boss), the CEO, the SVP: leaders, not peers
-    assert peers == {"vp2@corp.example", "dir@corp.example", "mgr@corp.example"}
+    # the VP of my own department (my likely boss), the CEO, the SVP: leaders, not peers;
+    # the Mgr Trading of my own department: probably my team, not a peer
+    assert peers == {"vp2@corp.example", "dir@corp.example"}
     assert result.digest.stats["management_chain_known"] is False
     named = {e.email for e in result.digest.reconnect} | {e.person.email for e in
                                                           result.digest.reciprocity}
@@ -382,7 +383,7 @@ def test_leaders_have_their_own_place_and_are_never_counted_as_peers() -> None:
     (ceo,) = digest.leaders
     assert ceo.days_since == 100 and "leader by title (President & CEO)" in ceo.reasons[0]
     assert "ceo@corp.example" not in result.views
-    assert digest.stats["peers"] == 3
+    assert digest.stats["peers"] == 2  # vp2, dir (mgr: probably my team)
     in_peer_sections = {e.email for e in digest.reconnect} | {e.person.email for e in
                                                               digest.reciprocity}
     if digest.peer_of_the_week:
@@ -393,9 +394,45 @@ def test_leaders_have_their_own_place_and_are_never_counted_as_peers() -> None:
     assert run(events, [], people=PEOPLE).digest.leaders == ()  # chain known: no leaders
 
 
+def test_without_a_manager_column_my_departments_lower_titles_are_my_team_not_peers() -> None:
+    """Enron, Richard Shapiro (VP of Regulatory Affairs): "You owe Jeff Dasovich one"
+    and "ask Mary Hain for feedback" named the Directors of his own department, his
+    team in all likelihood. Lower titles elsewhere and equal titles in the department
+    stay peers; explain says why the others are not."""
+    people = (
+        Person(ME, "Rich Vp", department="Regulatory Affairs", title="VP of Regulatory Affairs",
+               manages_anyone=True),
+        Person("dir@corp.example", "Jeff Dir", department="Regulatory Affairs",
+               title="Director", manages_anyone=True),
+        Person("odd@corp.example", "Otto Odd", department="Regulatory Affairs",
+               title="Senior Counsel", manages_anyone=True),
+        Person("vp@corp.example", "Jim Vp", department="Regulatory Affairs",
+               title="VP of Government Affairs", manages_anyone=True),
+        Person("dir2@corp.example", "Dana Dir", department="ETS", title="Director",
+               manages_anyone=True),
+    )
+    messages = [mail(days_ago(d), p.email, (ME,), subject=f"Topic {d}")
+                for p in people[1:] for d in range(10, 200, 9)]
+    result = run([], messages, people=people)
+    assert set(result.views) == {"vp@corp.example", "dir2@corp.example"}
+    named = {e.email for e in result.digest.reconnect} | {
+        e.person.email for e in result.digest.reciprocity} | {
+        e.email for e in result.digest.feedback}
+    assert not named & {"dir@corp.example", "odd@corp.example"}
+    assert "dir@corp.example" not in {e.email for e in result.digest.leaders}
+    why = result.explain("dir@corp.example")
+    assert not why.is_peer and why.verdict.startswith("not a peer: peers.report_in_my_department")
+    assert "probably on your team" in why.verdict
+
+
 def test_title_levels_are_configurable_and_can_be_switched_off() -> None:
     off = load_rules([("r.toml", "[peers]\nleaders_by_title_when_chain_unknown = false\n")])
     assert "vp@corp.example" in run([], [], people=FLAT, rules=off).views
+    assert "mgr@corp.example" not in run([], [], people=FLAT, rules=off).views
+    neither = load_rules([("r.toml", "[peers]\nleaders_by_title_when_chain_unknown = false\n"
+                                     "reports_by_title_when_chain_unknown = false\n")])
+    assert {"vp@corp.example", "mgr@corp.example"} <= set(
+        run([], [], people=FLAT, rules=neither).views)
     flat = load_rules([("r.toml", '[peers]\ntitle_levels = [{ name = "Boss", level = 9, '
                                   'titles = ["*ceo*"] }]\n')])
     assert set(run([], [], people=FLAT, rules=flat).views) == {

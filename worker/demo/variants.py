@@ -17,7 +17,8 @@ asserts them per variant.
   team meeting. None is the team meeting.
 - ``no_manager``: the directory has no ``manager`` column (titles only). Leaders
   (above the owner's level in their department, or two levels above anywhere)
-  are not peers, and the digest says the chain is unknown.
+  are not peers, nor is the team lead below the owner in the owner's department
+  (their report), and the digest says the chain is unknown.
 - ``no_reply_headers``/``no_reply_headers_hashed``: the mbox lost In-Reply-To,
   References and X-GM-THRID (an Enron-style export), subjects kept or hashed.
   Replies are still replies, found by their ``Re:`` subject; a peer who started
@@ -104,13 +105,21 @@ def leaders(org: OrgChart) -> tuple[str, ...]:
 
 
 def peers_for(org: OrgChart, v: Variant) -> frozenset[str]:
-    """The peers the ground truth counts: without a manager column, reports and the chain
-    cannot be known, so a peer is anyone who manages someone and is not a leader."""
+    """The peers the ground truth counts: without a manager column, the chain cannot be
+    known, so a peer is anyone who manages someone and is not a leader; the owner's
+    own reports are still not peers (a careful manager knows their team, and the
+    product is expected to guess them from lower titles in the owner's department)."""
     if v.manager_column:
         return frozenset(org.peers)
-    above = set(leaders(org))
     return frozenset(p.email for p in org.people
-                     if p.team_size > 0 and p.email != org.owner and p.email not in above)
+                     if p.team_size > 0 and p.email != org.owner
+                     and p.email not in set(leaders(org)) | set(org.reports))
+
+
+def managing_reports(org: OrgChart) -> tuple[str, ...]:
+    """The owner's reports who manage someone: the ones a titles-only guess could
+    mistake for peers."""
+    return tuple(e for e in org.reports if org.by_email[e].team_size > 0)
 
 
 # -- the traps -------------------------------------------------------------------------
@@ -294,5 +303,9 @@ def expectations(v: Variant, org: OrgChart, people: Cast,
             checks.append({"id": f"leader-is-not-a-pick:{leader}", "check": "not_in_section",
                            "section": "*", "person": leader,
                            "why": "a leader is never a peer pick"})
+        for report in managing_reports(org):
+            checks.append({"id": f"my-team-is-not-a-peer:{report}", "check": "not_a_peer",
+                           "person": report,
+                           "why": "a lower title in the owner's own department: their team"})
     return checks
 
