@@ -538,10 +538,13 @@ def test_a_thread_over_a_few_days_is_one_contact_not_a_daily_rhythm() -> None:
 @pytest.mark.parametrize(("title", "level"), [
     ("VP & CRO", 6), ("SVP, CFO", 6), ("EVP/CHRO", 6), ("Chief Risk Officer", 6),
     ("VP Trading", 4), ("Director, Regulatory Affairs", 3), ("Sr Specialist", 0),
-    ("Procurement Manager", 2),
+    ("Procurement Manager", 2), ("VP & Chief of Staff", 4), ("Chief Architect", 0),
+    ("Chief Executive", 6), ("Chief People Officer", 6),
 ])
 def test_a_title_takes_its_highest_level(title: str, level: int) -> None:
     """Seen on Enron: "VP & CRO" was read as a VP, so the Chief Risk Officer was a peer
-    to ask for feedback for a VP owner; the C-suite abbreviation must win."""
+    to ask for feedback for a VP owner; the C-suite abbreviation must win. And
+    "VP & Chief of Staff" (Steven Kean) is a VP: read as C-level, it made the CEO
+    his peer to ask for feedback."""
     rules = load_rules([])
     assert rules.title_level(title)[0] == level
