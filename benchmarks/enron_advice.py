@@ -33,7 +33,7 @@ import os
 import re
 import sys
 import traceback
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     crashes = 0
     cut_off = 0
     leader_picks = 0
+    coffees: Counter[str] = Counter()  # first-coffee picks per person, over all senior owners
     by_email = {p.email: p for p in directory}
     for pid in owners:
         owner = people[pid].email
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         named += [e.email for e in d.feedback] + [e.person.email for e in d.invitations]
         if d.peer_of_the_week:
             named.append(d.peer_of_the_week.person.email)
+            if d.peer_of_the_week.first_coffee:
+                coffees[d.peer_of_the_week.person.email] += 1
         me = people[pid]
         mine = rules.title_level(me.title)[0]
         for email in named:
@@ -190,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mean strength at last contact: picks {mean_picks:.3f}, longest-silent baseline "
           f"{mean_base:.3f} (ratio {ratio:.2f}, goal >= 1.30)")
     print(f"peer picks that are leaders by title: {leader_picks} (goal 0)")
+    busiest = coffees.most_common(1)[0] if coffees else ("-", 0)
+    print(f"first coffees: {sum(coffees.values())} to {len(coffees)} people; the most asked: "
+          f"{busiest[1]} ({by_email[busiest[0]].name if busiest[1] else '-'})")
     ok = crashes == 0 and share >= 0.9 and ratio >= 1.3 and leader_picks == 0
     return 0 if ok else 1
 
