@@ -217,7 +217,7 @@ def _first_coffee(
                 ranks.append((reach.get(department, 0), 0))
     best = min(ranks)
     tied: dict[str | None, list[str]] = {}  # department -> the warm candidates, by email
-    by_email = {}
+    by_email: dict[str, PeerView] = {}
     for v in strangers:
         if (reach.get(v.department, 0), v.score.interactions) == best:
             tied.setdefault(v.department, []).append(v.email)
@@ -528,26 +528,23 @@ def invitations(
         d for email in team.attendance if (d := departments_of(email)) is not None
     })
 
-    def wanted(d: str | None) -> bool:
-        return bool(d) and d not in attending and d != own_department
-
     best: dict[str, tuple[tuple[float, str], PeerView]] = {}
-    for v in views:
-        d = v.department
-        if not wanted(d) or ctx.blocked(v.email):
-            continue
+
+    def consider(d: str, v: PeerView) -> None:
         key = (-v.score.tie_strength, v.email)
         if d not in best or key < best[d][0]:
-            best[d] = (key, v)  # type: ignore[index]  # wanted(): d is a str
+            best[d] = (key, v)
+
+    for v in views:
+        d = v.department
+        if d and d not in attending and d != own_department and not ctx.blocked(v.email):
+            consider(d, v)
     if cold is not None:
-        for d in cold.departments():
-            email = cold.first(d, ctx.blocked_emails) if wanted(d) else None
-            if email is None:
-                continue
-            v = cold.view(email)
-            key = (-v.score.tie_strength, email)
-            if d not in best or key < best[d][0]:
-                best[d] = (key, v)  # type: ignore[index]
+        for department in cold.departments():
+            if department and department not in attending and department != own_department:
+                email = cold.first(department, ctx.blocked_emails)
+                if email is not None:
+                    consider(department, cold.view(email))
     absent = sorted(best.items(), key=lambda item: item[1][0])
     local = team.last_start.astimezone(ctx.zone)
     out = []
