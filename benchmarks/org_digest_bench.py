@@ -19,6 +19,10 @@ alternating with the cached ones in the same run.
 
     .venv/bin/python -m benchmarks.org_digest_bench --repeat 60
     .venv/bin/python -m benchmarks.org_digest_bench --repeat 40 --directory 10
+
+``--profile N`` also runs N more digests per size under cProfile and prints, to
+stderr, the functions whose own time differs most between the sizes (where a
+per-peer or per-manager cost would show).
 """
 
 from __future__ import annotations
@@ -133,11 +137,57 @@ def _times(configs: dict[str, Path], repeat: int,
             for name, v in samples.items()}
 
 
+def _profile(configs: dict[str, Path], repeat: int) -> None:
+    """cProfile of ``repeat`` warm digests per organization (cached path, as in a
+    worker); to stderr: own time per call of the functions that differ most."""
+    import cProfile
+    import pstats
+    from datetime import datetime
+
+    from peerpulse.worker import config as config_module
+    from peerpulse.worker.digest.render import render_digest
+    from peerpulse.worker.pipeline import compute_for_account, read_rules
+    from peerpulse.worker.store.postgres import PostgresStore
+
+    now = datetime.fromisoformat(bench.NOW)
+    own: dict[str, dict[str, float]] = {}
+    for name, path in configs.items():
+        settings = config_module.load(path)
+        assert settings.database is not None
+        rules = read_rules(settings)
+        store = PostgresStore(settings.database.url, migrate=False)
+        account = settings.account("mgr3")
+        try:
+            compute_for_account(store, settings, account, rules, now=now)  # warm
+            profile = cProfile.Profile()
+            profile.enable()
+            for _ in range(repeat):
+                result = compute_for_account(store, settings, account, rules, now=now)
+                render_digest(result.digest, recipient=account.recipient,
+                              sender="peerpulse@example.com", now=now)
+            profile.disable()
+        finally:
+            store.close()
+        stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+        own[name] = {f"{Path(f).name}:{line}({fn})": 1000 * tt / repeat
+                     for (f, line, fn), (_cc, _nc, tt, _ct, _callers) in stats.items()}
+    small, large = own.values()
+    diffs = sorted(((large.get(k, 0.0) - small.get(k, 0.0), k) for k in {*small, *large}),
+                   reverse=True)
+    print(f"own ms per digest: {' / '.join(configs)}, sum "
+          f"{sum(small.values()):.2f} / {sum(large.values()):.2f}", file=sys.stderr)
+    for diff, key in diffs[:15]:
+        print(f"  {small.get(key, 0.0):7.3f} {large.get(key, 0.0):7.3f}  {diff:+.3f}  {key}",
+              file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=60)
     parser.add_argument("--directory", type=int, default=0,
                         help="people per manager in a shared directory (0: none)")
+    parser.add_argument("--profile", type=int, default=0,
+                        help="also profile this many digests per size (to stderr)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     import psycopg
@@ -183,6 +233,8 @@ def main() -> None:
                 for k in range(10, LARGE)))
             times = _times({"at_10": small, f"at_{LARGE}": large}, args.repeat,
                            uncached=bool(args.directory))
+            if args.profile:
+                _profile({"at_10": small, f"at_{LARGE}": large}, args.profile)
     finally:
         cluster.stop()
     ratios = {}

@@ -17,6 +17,7 @@ from peerpulse.connectors.records import EventInstance, MessageMeta, Person
 from peerpulse.rules import sections
 from peerpulse.rules.cadence import cadence_for, days_overdue, with_rhythm
 from peerpulse.rules.checkpoint import capture, restore
+from peerpulse.rules.cold import ColdPeers, ColdPool, PeerViews
 from peerpulse.rules.coverage import DepartmentTally
 from peerpulse.rules.explain import Explanation
 from peerpulse.rules.forecast import fading
@@ -130,7 +131,9 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     events_read, messages_read = event_state.read, message_state.read
     _count_done(active, ledger, rules, inputs.now)
     team_meeting = team.result()
-    views = _views(directory, ledger, team_meeting, ctx)
+    views, cold = _views(directory, ledger, team_meeting, ctx)
+    # The sections see the peers with something on record one by one and the rest
+    # (most of an organization's directory) as one aggregate: rules.cold.
     ordered = [views[e] for e in sorted(views)]
     policy = rules.model.recommend
 
@@ -142,9 +145,9 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
             policy.slot_minutes, policy.preferred_start, policy.slots, not_before=inputs.now,
         )
 
-    pick = sections.peer_of_the_week(ordered, ctx, slots)
+    pick = sections.peer_of_the_week(ordered, ctx, slots, cold)
     skip = {pick.person.email} if pick else set()
-    tallies = _tallies(ordered, ctx)
+    tallies = _tallies(ordered, ctx, cold)
     subject_hits = {e: p.subject_hits for e, p in ledger.persons.items() if p.subject_hits}
     owner_person = directory.people.get(identity.owner)
 
@@ -160,7 +163,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     )
     invitations = sections.invitations(
         ordered, team_meeting, department_of,
-        owner_person.department if owner_person else None, ctx,
+        owner_person.department if owner_person else None, ctx, cold,
     )
     contact = frozenset(
         skip | {e.email for e in reconnect} | {e.email for e in feedback}
@@ -168,7 +171,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     )
     reciprocity = sections.reciprocity(ordered, ctx, contact)
     celebrate = sections.celebrate(
-        ordered, subject_hits, inputs.title_changes, ctx, identity.resolve
+        ordered, subject_hits, inputs.title_changes, ctx, identity.resolve, cold
     )
     named = contact | {r.person.email for r in reciprocity} | {c.person.email for c in celebrate}
     digest = Digest(
@@ -190,7 +193,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
             "events_read": events_read,
             "calendar": inputs.has_calendar,
             "messages_read": messages_read,
-            "peers": len(views),
+            "peers": len(views) + cold.total(),
             "peers_met": sum(1 for v in ordered if not v.score.never_met),
             "interactions": sum(v.score.interactions for v in ordered),
             "team_meeting": team_meeting.title if team_meeting else None,
@@ -219,7 +222,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     return EngineResult(
         digest=digest,
         rule_counts=dict(sorted(ledger.counts.items())),
-        views=views,
+        views=PeerViews(views, cold),
         coverage=tuple(sections.all_coverage(tallies, ctx)),
         team_meeting=team_meeting,
         interactions=collected,
@@ -279,23 +282,45 @@ def _start(
 
 def _views(
     directory: Directory, ledger: Ledger, team: TeamMeeting | None, ctx: Context
-) -> dict[str, PeerView]:
-    views: dict[str, PeerView] = {}
-    cold = directory.cold_views
-    for email, person in directory.peers.items():
-        entry = ledger.persons.get(email)
-        if cold is not None and (entry is None or _nothing_on_record(entry)) and not (
-            team and team.attendance.get(email)
-        ):
-            # Nothing on record: the view depends on the person and the rules alone, so
-            # a shared directory keeps it for every owner (read-only from here on).
-            found = cold.get(email)
-            if found is None or found.person is not person:
-                found = cold[email] = _view(email, person, None, None, directory, ctx)
-            views[email] = found
-            continue
-        views[email] = _view(email, person, entry, team, directory, ctx)
-    return views
+) -> tuple[dict[str, PeerView], ColdPeers]:
+    """The views of the peers with something on record (an interaction, an upcoming
+    meeting, an open thread, team meeting attendance) and of those outside the
+    directory (``peers.include``), and the rest as :class:`~rules.cold.ColdPeers`.
+
+    Visits the peers the pass touched, not every peer, when the directory is shared
+    (``Directory.shared_cold``: its pool and cold views are kept per directory
+    version); otherwise the pool is made here from the owner's peers."""
+    peers = directory.peers
+    shared = directory.shared_cold
+    if shared is not None:
+        pool = shared.pools.get(shared.key)
+        if pool is None or pool.people is not shared.base:
+            pool = shared.pools[shared.key] = ColdPool.of(shared.base)
+        out: set[str] = set(shared.out)
+        warm = set(shared.extra)
+    else:
+        pool = ColdPool.of({e: p for e, p in peers.items() if e in directory.people})
+        out = set()
+        warm = {e for e in peers if e not in directory.people}
+    for email, entry in ledger.persons.items():
+        if email in peers and not _nothing_on_record(entry):
+            warm.add(email)
+    if team:
+        warm.update(e for e, n in team.attendance.items() if n and e in peers)
+    views = {email: _view(email, peers[email], ledger.persons.get(email), team, directory, ctx)
+             for email in warm}
+    out |= warm
+    cache: dict[str, Any] = directory.cold_views if directory.cold_views is not None else {}
+
+    def cold_view(email: str, person: Person) -> PeerView:
+        # Nothing on record: the view depends on the person and the rules alone, so a
+        # shared directory keeps it for every owner (read-only from here on).
+        found = cache.get(email)
+        if found is None or found.person is not person:
+            found = cache[email] = _view(email, person, None, None, directory, ctx)
+        return found
+
+    return views, ColdPeers(pool, out, cold_view)
 
 
 def _nothing_on_record(entry: PersonLedger) -> bool:
@@ -366,24 +391,33 @@ def _mostly_excluded(counts: Mapping[str, int], read: int) -> dict[str, Any] | N
     return {"records": total, "read": read, "rules": [[rule, n] for rule, n in top]}
 
 
-def _tallies(views: Sequence[PeerView], ctx: Context) -> list[DepartmentTally]:
+def _tallies(views: Sequence[PeerView], ctx: Context,
+             cold: ColdPeers | None = None) -> list[DepartmentTally]:
     tallies: dict[str, DepartmentTally] = {}
     now_ts = ctx.now_ts
-    for v in views:
-        department = v.department or "(no department)"
-        tally = tallies.get(department)
+
+    def tally_of(department: str | None) -> DepartmentTally:
+        key = department or "(no department)"
+        tally = tallies.get(key)
         if tally is None:
-            function = ctx.rules.key_function(v.department)
-            tally = tallies[department] = DepartmentTally(
-                department, function.name if function else None
-            )
+            function = ctx.rules.key_function(department)  # None for None and "" alike
+            tally = tallies[key] = DepartmentTally(key, function.name if function else None)
+        return tally
+
+    for v in views:
+        tally = tally_of(v.department)
         if v.history is None:
             tally.add(v.rows, now_ts, upcoming=v.upcoming is not None)
         elif v.score.last_at is None and v.upcoming is None:
-            tally.peers += 1  # add_history() with nothing on record: most of a big directory
+            tally.peers += 1  # add_history() with nothing on record
         else:
             tally.add_history(v.history, now_ts, v.score.last_at,
                               upcoming=v.upcoming is not None)
+    if cold is not None:  # nothing on record: add_history() would only count them
+        for department in cold.departments():
+            n = cold.count(department)
+            if n:
+                tally_of(department).peers += n
     return list(tallies.values())
 
 

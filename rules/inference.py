@@ -276,7 +276,7 @@ def _initiate_series_once(
 ) -> None:
     """Clear the initiative flags of every series occurrence but the first (order-independent)."""
     for email in peers:
-        rows = ledger.peer_rows[email]
+        rows = ledger.person(email).interactions
         for i, row in enumerate(rows):
             series = series_of.get(row[3])
             if series is not None and series_first[series][1] != row[3]:
@@ -354,6 +354,7 @@ def infer_messages(
     check_blocked = bool(rules.blocked_addresses or rules.blocked_domains)
     message_noise = MessageNoise(rules)
     peer_rows = ledger.peer_rows
+    peer_rows_of = ledger.peer_rows_of  # a peer's first row: their entry made then
     counts = ledger.counts
     rule = ledger.rule
     exclude = ledger.exclude
@@ -407,7 +408,7 @@ def infer_messages(
                    first_initiates and not is_reply and len(counterparts) <= max_people,
                    False, is_reply)
             for email in counterparts:
-                rows = peer_rows.get(email)
+                rows = peer_rows.get(email) or peer_rows_of(email)
                 if rows is not None:
                     blocked = address_noise(email)
                     if blocked is None:
@@ -455,6 +456,8 @@ def infer_messages(
             is_reply = is_reply or (prefixed and _answers(threads, (sender,), subject_key, at))
             _remember(threads, (sender,), subject_key, at)
         rows = peer_rows.get(sender)
+        if rows is None:
+            rows = peer_rows_of(sender)
         if rows is None:
             if sender in not_peer_rule:
                 not_a_peer(sender, at, "mail_received", rid)

@@ -22,6 +22,20 @@ class NotPeer:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class SharedCold:
+    """An owner's peers over a shared directory, as the engine's aggregate of peers with
+    nothing on record needs them (``rules.cold``): the peers before the owner's
+    chain and reports (``base``), where the pool made from them is kept for every
+    owner (``pools[key]``), and how this owner's peers differ from ``base``."""
+
+    base: dict[str, Person]
+    pools: dict[tuple[str, ...], Any]  # internal domains -> rules.cold.ColdPool
+    key: tuple[str, ...]
+    out: frozenset[str]  # in base, not this owner's peers (them, their chain, reports)
+    extra: frozenset[str]  # this owner's peers outside base (peers.include)
+
+
 @dataclass(slots=True)
 class Directory:
     """The directory resolved through identity, and the peer verdict for each person."""
@@ -41,6 +55,8 @@ class Directory:
     # not-peer (none is a leader: the shared path declines those) and who is tracked.
     not_peer_rules: dict[str, str] | None = None
     tracked: frozenset[str] | None = None
+    # A shared directory's: the owner's peers as base peers minus/plus a few (issue 12).
+    shared_cold: SharedCold | None = None
 
     def verdict(self, canonical: str) -> NotPeer | None:
         """None for a peer; otherwise why not."""
@@ -122,6 +138,7 @@ class SharedDirectory:
     verdicts: dict[tuple[str, ...], tuple[dict[str, Person], dict[str, NotPeer],
                                           dict[str, str]]] = field(default_factory=dict)
     cold_views: dict[str, Any] = field(default_factory=dict)  # see Directory.cold_views
+    pools: dict[tuple[str, ...], Any] = field(default_factory=dict)  # see SharedCold
     known: frozenset[str] = frozenset()  # every resolved address (the ledger's tracked)
 
     def verdicts_for(
@@ -234,6 +251,11 @@ def owner_directory(
             rules_now[email] = not_peers[email].rule
         else:
             rules_now.pop(email, None)
+    cold = SharedCold(
+        base=base_peers, pools=shared.pools, key=identity.internal_domains,
+        out=frozenset(e for e in changed if e in base_peers and e not in peers),
+        extra=frozenset(e for e in changed if e in peers and e not in base_peers),
+    )
     return identity, Directory(
         people=resolved,
         peers=peers,
@@ -246,6 +268,7 @@ def owner_directory(
         cold_views=shared.cold_views,
         not_peer_rules=rules_now,
         tracked=shared.known | extra if extra else shared.known,
+        shared_cold=cold,
     )
 
 

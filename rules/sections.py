@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from peerpulse.connectors.records import Person
+from peerpulse.rules.cold import ColdPeers, department_key
 from peerpulse.rules.coverage import DepartmentTally, Trend, trend
 from peerpulse.rules.history import day_of
 from peerpulse.rules.reciprocity import Balance, balance
@@ -134,9 +135,13 @@ def value_at_risk(view: PeerView, ctx: Context) -> float:
 
 
 def peer_of_the_week(
-    views: Sequence[PeerView], ctx: Context, slots: Callable[[], tuple[Slot, ...]]
+    views: Sequence[PeerView], ctx: Context, slots: Callable[[], tuple[Slot, ...]],
+    cold: ColdPeers | None = None,
 ) -> PeerOfTheWeek | None:
-    """One peer for an informal 1:1 or lunch, never repeated within the rotation window."""
+    """One peer for an informal 1:1 or lunch, never repeated within the rotation window.
+
+    ``cold``: the peers with nothing on record, not in ``views`` (rules.cold); they
+    can only be first coffees, drawn by :func:`_first_coffee`."""
     policy = ctx.rules.model.recommend
     this_week = period_monday(ctx.period)
     recent: set[str] = set()
@@ -151,9 +156,14 @@ def peer_of_the_week(
     candidates = [
         v for v in views if not v.upcoming and not ctx.blocked(v.email) and v.email not in recent
     ]
-    if not candidates:
+    skip = ctx.blocked_emails | recent
+    cold_left = cold.total(skip) if cold is not None else 0
+    if not candidates and not cold_left:
         return None
     chosen = next((v for v in candidates if v.email == already), None)
+    if chosen is None and already and cold is not None and already not in skip \
+            and already in cold:
+        chosen = cold.view(already)
     if chosen is None:
         ties: list[PeerView] = []
         strangers: list[PeerView] = []
@@ -161,16 +171,11 @@ def peer_of_the_week(
             (ties if established(v, ctx) else strangers).append(v)
         week = int(ctx.period.split("-W")[1])
         coffee_week = policy.first_coffee_every > 0 and week % policy.first_coffee_every == 0
-        if ties and not (coffee_week and strangers):
+        if ties and not (coffee_week and (strangers or cold_left)):
             chosen = min(ties, key=lambda v: (-value_at_risk(v, ctx),
                                               _lottery(ctx.period, v.email, ctx.owner)))
         else:
-            # A first coffee is for coverage: the least-known person in the
-            # department the owner reaches least (issue 9, item 1).
-            reach = _contacts_by_department(views)
-            chosen = min(strangers, key=lambda v: (reach.get(v.department, 0),
-                                                   v.score.interactions,
-                                                   _lottery(ctx.period, v.email, ctx.owner)))
+            chosen = _first_coffee(views, strangers, cold, skip, ctx)
     first_coffee = not established(chosen, ctx)
     reasons = [recency_reason(chosen), *cadence_reasons(chosen)]
     # A first coffee leads with why this stranger: the digest shows the first reason.
@@ -183,6 +188,71 @@ def peer_of_the_week(
         reasons.append(f"Not suggested in the last {policy.rotation_weeks} weeks")
     return PeerOfTheWeek(person=entry(chosen, reasons, ctx), slots=slots(),
                          first_coffee=first_coffee)
+
+
+def _first_coffee(
+    views: Sequence[PeerView], strangers: Sequence[PeerView], cold: ColdPeers | None,
+    skip: frozenset[str] | set[str], ctx: Context,
+) -> PeerView:
+    """A first coffee is for coverage: the least-known person in the department the
+    owner reaches least (issue 9, item 1), drawn among the equals.
+
+    The candidates are ranked by (interactions on record in their department,
+    their own interactions); among those ranked first, ordered by (department,
+    email), the draw takes the one at :func:`draw_index` (a hash of the owner and
+    the period). Every candidate is equally likely, the same (owner, period,
+    candidates) always gives the same pick, and two managers get different picks.
+    Drawn by position, not by a hash per candidate (as before issue 12): the
+    never-met peers (``cold``, most of an organization's directory) are counted
+    per department, never visited one by one."""
+    reach = _contacts_by_department(views)
+    ranks: list[tuple[int, int]] = [
+        (reach.get(v.department, 0), v.score.interactions) for v in strangers]
+    cold_counts: dict[str | None, int] = {}
+    if cold is not None:
+        for department in cold.departments():
+            n = cold.count(department, skip)
+            if n:
+                cold_counts[department] = n
+                ranks.append((reach.get(department, 0), 0))
+    best = min(ranks)
+    tied: dict[str | None, list[str]] = {}  # department -> the warm candidates, by email
+    by_email: dict[str, PeerView] = {}
+    for v in strangers:
+        if (reach.get(v.department, 0), v.score.interactions) == best:
+            tied.setdefault(v.department, []).append(v.email)
+            by_email[v.email] = v
+    if best[1] == 0:
+        cold_counts = {d: n for d, n in cold_counts.items() if reach.get(d, 0) == best[0]}
+    else:
+        cold_counts = {}
+    k = draw_index(ctx.owner, ctx.period,
+                   sum(map(len, tied.values())) + sum(cold_counts.values()))
+    for department in sorted({*tied, *cold_counts}, key=department_key):
+        warm = sorted(tied.get(department, ()))
+        n = cold_counts.get(department, 0)
+        if k >= len(warm) + n:
+            k -= len(warm) + n
+            continue
+        # the k-th of the department's warm candidates and cold peers merged by email
+        for i, email in enumerate(warm):
+            before = cold.below(department, email, skip) if n and cold is not None else 0
+            if k < before + i:
+                break
+            if k == before + i:
+                return by_email[email]
+        else:
+            i = len(warm)
+        assert cold is not None  # k falls on a cold peer
+        return cold.view(cold.nth(department, k - i, skip))
+    raise AssertionError("draw index past the candidates")  # pragma: no cover
+
+
+def draw_index(owner: str, period: str, count: int) -> int:
+    """A position in ``range(count)`` fixed by (owner, period): uniform over the
+    positions as the hash is over its values, different per owner and per week."""
+    digest = hashlib.sha256(f"first-coffee|{owner}|{period}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count
 
 
 # -- reconnect -------------------------------------------------------------------
@@ -308,15 +378,24 @@ def celebrate(
     title_changes: Sequence[tuple[str, str | None, str | None, datetime]],
     ctx: Context,
     resolve: Callable[[str], str],
+    cold: ColdPeers | None = None,
 ) -> tuple[CelebrateEntry, ...]:
-    """Subject keyword hits from peers (kept subjects only) and directory title changes."""
+    """Subject keyword hits from peers (kept subjects only) and directory title changes
+    (``cold``: the peers with nothing on record, not in ``views``)."""
     model = ctx.rules.model
-    by_email = {v.email: v for v in views}
+    warm = {v.email: v for v in views}
+
+    def view_of(email: str) -> PeerView | None:
+        found = warm.get(email)
+        if found is None and cold is not None and email in cold:
+            found = cold.view(email)
+        return found
+
     since = ctx.now_ts - model.celebrate.window_days * 86400
     found: list[tuple[float, str, CelebrateEntry]] = []
     if model.celebrate.title_changes:
         for email, old, new, seen in title_changes:
-            view = by_email.get(resolve(email))
+            view = view_of(resolve(email))
             if view is None or ctx.blocked(view.email) or seen.timestamp() < since or not new:
                 continue
             what = f"title change: {old or '(none)'} -> {new}"
@@ -325,7 +404,7 @@ def celebrate(
                           CelebrateEntry(entry(view, [reason], ctx), what,
                                          ctx.local_date(seen.timestamp()).isoformat())))
     for email, hits in subject_hits.items():
-        view = by_email.get(email)
+        view = view_of(email)
         if view is None or ctx.blocked(email) or not hits:
             continue
         at, subject, _rid = max(hits)
@@ -438,22 +517,38 @@ def invitations(
     departments_of: Callable[[str], str | None],
     own_department: str | None,
     ctx: Context,
+    cold: ColdPeers | None = None,
 ) -> tuple[Invitation, ...]:
-    """Invite a peer from a department that never attends the owner's team meeting."""
+    """Invite a peer from a department that never attends the owner's team meeting:
+    per department the strongest tie (then the first by email), departments in that
+    order. ``cold``: peers with nothing on record (tie strength 0), not in ``views``."""
     if team is None:
         return ()
     attending = sorted({
         d for email in team.attendance if (d := departments_of(email)) is not None
     })
-    absent: dict[str, PeerView] = {}
-    for v in sorted(views, key=lambda v: (-v.score.tie_strength, v.email)):
+
+    best: dict[str, tuple[tuple[float, str], PeerView]] = {}
+
+    def consider(d: str, v: PeerView) -> None:
+        key = (-v.score.tie_strength, v.email)
+        if d not in best or key < best[d][0]:
+            best[d] = (key, v)
+
+    for v in views:
         d = v.department
-        if not d or d in attending or d == own_department or ctx.blocked(v.email):
-            continue
-        absent.setdefault(d, v)
+        if d and d not in attending and d != own_department and not ctx.blocked(v.email):
+            consider(d, v)
+    if cold is not None:
+        for department in cold.departments():
+            if department and department not in attending and department != own_department:
+                email = cold.first(department, ctx.blocked_emails)
+                if email is not None:
+                    consider(department, cold.view(email))
+    absent = sorted(best.items(), key=lambda item: item[1][0])
     local = team.last_start.astimezone(ctx.zone)
     out = []
-    for d, v in list(absent.items())[: ctx.rules.model.recommend.invitations_size]:
+    for d, (_key, v) in absent[: ctx.rules.model.recommend.invitations_size]:
         title = team.title or "your team meeting"
         reason = (f"No one from {d} attended \u201c{title}\u201d in its last "
                   f"{team.occurrences} meetings; invite {v.name} to share their view")

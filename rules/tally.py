@@ -47,19 +47,20 @@ class PersonLedger:
 class Ledger:
     """Per-rule counters plus per-person evidence for the people we may explain."""
 
-    __slots__ = ("directory", "counts", "persons", "peer_rows", "not_peer_rule", "tracked",
-                 "owner_records", "leader_contacts")
+    __slots__ = ("directory", "counts", "persons", "peers", "peer_rows", "not_peer_rule",
+                 "tracked", "owner_records", "leader_contacts")
 
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
         self.counts: dict[str, int] = {}
-        self.persons: dict[str, PersonLedger] = {
-            email: PersonLedger() for email in directory.peers
-        }
-        # the hot path appends to these lists directly (see inference.infer_messages)
-        self.peer_rows: dict[str, list[InteractionRow]] = {
-            email: entry.interactions for email, entry in self.persons.items()
-        }
+        # Entries are made on first use (:meth:`person`), not one per peer up front: an
+        # owner of an organization's directory has hundreds of peers and meets a few,
+        # and every entry made here was a cost per peer in every digest (issue 12).
+        self.persons: dict[str, PersonLedger] = {}
+        self.peers = directory.peers  # who is a peer: their interactions are kept
+        # The hot path appends to these lists directly (see inference.infer_messages);
+        # a peer without one yet gets it from :meth:`peer_rows_of`.
+        self.peer_rows: dict[str, list[InteractionRow]] = {}
         # A shared directory's are made once per directory version (rules.peers.owner_directory)
         self.not_peer_rule: dict[str, str] = (
             directory.not_peer_rules if directory.not_peer_rules is not None
@@ -79,7 +80,16 @@ class Ledger:
         found = self.persons.get(email)
         if found is None:
             found = self.persons[email] = PersonLedger()
+            if email in self.peers:
+                self.peer_rows[email] = found.interactions
         return found
+
+    def peer_rows_of(self, email: str) -> list[InteractionRow] | None:
+        """A peer's interaction list (their entry made on first use); None for anyone
+        else. The hot paths call it only when ``peer_rows`` has no list yet."""
+        if email in self.peers:
+            return self.person(email).interactions
+        return None
 
     def rule(self, rule: str) -> None:
         """Count a record excluded (or noted) by ``rule``."""
@@ -119,6 +129,8 @@ class Ledger:
     ) -> bool:
         """An interaction with ``email``; kept if they are a peer, else excluded. True if kept."""
         rows = self.peer_rows.get(email)
+        if rows is None:
+            rows = self.peer_rows_of(email)
         if rows is not None:
             key = "kinds." + kind
             counts = self.counts
@@ -129,7 +141,7 @@ class Ledger:
         return False
 
     def upcoming(self, email: str, at: float, kind: str) -> None:
-        if email in self.peer_rows:
+        if email in self.peers:
             entry = self.person(email)
             if entry.upcoming is None or at < entry.upcoming:
                 entry.upcoming = at

@@ -79,6 +79,11 @@ class Context:
         """On the never list, or snoozed until after today (rules or overrides)."""
         return email in self._blocked
 
+    @property
+    def blocked_emails(self) -> frozenset[str]:
+        """Everyone :meth:`blocked` is true for (left out of the cold peers at once)."""
+        return self._blocked
+
 
 @dataclass(slots=True)
 class PeerView:

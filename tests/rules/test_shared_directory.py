@@ -95,6 +95,9 @@ def _same(people, owner, aliases, rules, shared) -> bool:
     assert ledger.tracked == plain_ledger.tracked
     assert ledger.leader_contacts == plain_ledger.leader_contacts
     assert list(ledger.persons) == list(plain_ledger.persons)
+    cold = directory.shared_cold  # the peers as the engine's aggregate sees them (rules.cold)
+    assert cold is not None and cold.out <= set(cold.base) and not cold.extra & set(cold.base)
+    assert (set(cold.base) - cold.out) | cold.extra == set(plain.peers)
     return True
 
 
