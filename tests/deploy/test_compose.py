@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from peerpulse.connectors.file_modes import secret_file_problem
+
 from tests.deploy.commands import parse_error
 from tests.deploy.dockerfile import DOCKERFILE, stages
 from tests.worker.smtp_sink import Sink, smtp_server
