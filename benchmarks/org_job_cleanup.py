@@ -15,7 +15,7 @@ retention, where the hourly cleanup deletes the oldest hour. The default is
 * Procrastinate's builtin query (``delete_old_jobs``, what ``remove_old_jobs``
   runs), both calls the cleanup makes, under EXPLAIN (ANALYZE, BUFFERS) in a
   transaction rolled back: its plan, time and buffers;
-* the batched delete by index (worker/org/job_cleanup.py) the same way, one batch,
+* the batched delete by index (worker/store/job_cleanup.py) the same way, one batch,
   then the whole hourly run for real (committed), timed.
 
 Prints the plans' top lines and a JSON summary. Without ``--database`` a
@@ -106,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     import psycopg
-    from peerpulse.worker.org import job_cleanup
+    from peerpulse.worker.store import job_cleanup
     from procrastinate.schema import SchemaManager
 
     cluster = None

@@ -2,7 +2,7 @@
 
 Procrastinate keeps every finished job and its events for good: at 100,000
 managers that is about 2.4 million rows a day. The ``cleanup`` periodic task
-deletes them by index and in batches (worker/org/job_cleanup.py; Procrastinate's
+deletes them by index and in batches (worker/store/job_cleanup.py; Procrastinate's
 builtin ``remove_old_jobs`` sorts every job and event each time); this runs it
 against the real PostgreSQL of the fixtures, on jobs finished by the engine's
 own job manager and aged by moving their events back in time, and checks it
@@ -18,8 +18,9 @@ import psycopg
 import pytest
 from peerpulse.connectors.quota import project_limiter_factory, set_project_limiter_factory
 from peerpulse.worker.config import JobRetention, Settings
-from peerpulse.worker.org import job_cleanup, tasks
+from peerpulse.worker.org import tasks
 from peerpulse.worker.org.runtime import Runtime
+from peerpulse.worker.store import job_cleanup
 from procrastinate import sql as procrastinate_sql
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.job_context import JobContext

@@ -18,7 +18,8 @@ locks, periodic tasks and retries. What it does not do by itself, done here:
 * **Finished jobs.** Procrastinate keeps them for good (about 2.4 million a day
   at 100,000 managers); the ``cleanup`` periodic task deletes them past the
   retention of ``[organization.job_retention]``, by an index of ours and in
-  batches (:mod:`.job_cleanup`; Procrastinate's builtin sorts the whole table).
+  batches (worker/store/job_cleanup.py; Procrastinate's builtin sorts the
+  whole table).
 
 Sync tasks run in threads of the worker (the async PsycopgConnector): jobs.py
 is thread-safe through the Runtime's shared pool.
@@ -130,9 +131,9 @@ async def remove_old_jobs(rt: Runtime, keep: JobRetention) -> str:
 
     Not Procrastinate's builtin ``remove_old_jobs``: its query joins and sorts
     every job and event to find the few due, which at 10,000 managers is the
-    whole week of hourly jobs every hour; :mod:`.job_cleanup` finds them by
+    whole week of hourly jobs every hour; worker/store/job_cleanup.py finds them by
     index and deletes them in batches (docs/SCALING.md has both measured)."""
-    from peerpulse.worker.org import job_cleanup
+    from peerpulse.worker.store import job_cleanup
 
     succeeded, others, seconds = await asyncio.to_thread(
         job_cleanup.remove_old_jobs, rt.pool(), succeeded_days=keep.succeeded_days,
@@ -223,13 +224,14 @@ def use_job_threads(concurrency: int) -> None:
 
 async def ensure_schema(app: procrastinate.App, rt: Runtime | None = None) -> bool:
     """Install Procrastinate's tables if absent, and (given ``rt``) our index on
-    them for the cleanup (:mod:`.job_cleanup`); True if the tables were installed."""
+    them for the cleanup (worker/store/job_cleanup.py); True if the tables were
+    installed."""
     installed = False
     if not await app.check_connection_async():
         await app.schema_manager.apply_schema_async()
         installed = True
     if rt is not None:
-        from peerpulse.worker.org import job_cleanup
+        from peerpulse.worker.store import job_cleanup
 
         def index() -> None:
             with rt.pool().connection() as conn:  # autocommit: CREATE INDEX CONCURRENTLY
