@@ -9,8 +9,10 @@ Fills Procrastinate's tables (its schema, then ``org migrate``'s index) with
 through the API): one sync job per mailbox and hour, finished evenly over the
 last ``--days`` days and one hour, with three events each (deferred, started,
 succeeded; 0.5 % failed), i.e. the steady state of a ``succeeded_days = --days``
-retention, where the hourly cleanup deletes the oldest hour. The default is
-10,000 managers x 24 x 7. Then, each on the same table:
+retention, where the hourly cleanup deletes the oldest hour; the failed ones are
+kept ``--failed-days``, so those older than ``--days`` are there too (after the
+others: ``--jobs`` counts the week). The default is 10,000 managers x 24 x 7.
+Then, each on the same table:
 
 * Procrastinate's builtin query (``delete_old_jobs``, what ``remove_old_jobs``
   runs), both calls the cleanup makes, under EXPLAIN (ANALYZE, BUFFERS) in a
@@ -53,12 +55,28 @@ SELECT g, kind.type::procrastinate_job_event_type,
 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS g,
      (VALUES ('deferred', 2.0), ('started', 1.0), ('succeeded', 0.0)) AS kind(type, back)
 """
+_OLDER_FAILED = """
+WITH made AS (
+    INSERT INTO procrastinate_jobs (id, queue_name, task_name, lock, args, status, attempts)
+    SELECT g, 'sync', 'peerpulse.sync_account', 'account:mgr' || (g %% %(managers)s::bigint),
+           '{}'::jsonb, 'failed', 1
+    FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS g
+    RETURNING id
+)
+INSERT INTO procrastinate_events (job_id, type, at)
+SELECT id, kind.type::procrastinate_job_event_type,
+       %(now)s::timestamptz - make_interval(days => %(days)s::int)
+       - make_interval(secs => (id - %(first)s::bigint) * %(step)s::float8 + kind.back)
+FROM made, (VALUES ('deferred', 2.0), ('started', 1.0), ('failed', 0.0)) AS kind(type, back)
+"""
 _FAIL = ("UPDATE procrastinate_events SET type = 'failed' WHERE type = 'succeeded' "
          "AND mod(job_id, 200) = 0")
 
 
-def fill(conn: Any, jobs: int, days: float, managers: int, chunk: int = 250_000) -> float:
-    """The table as the retention leaves it; seconds taken."""
+def fill(conn: Any, jobs: int, days: float, managers: int, failed_days: float,
+         chunk: int = 250_000) -> float:
+    """The table as the retention leaves it; seconds taken. The failed jobs (one in
+    200) are kept ``failed_days``: those older than ``days`` come after the others."""
     started = time.perf_counter()
     now = conn.execute("SELECT now()").fetchone()[0]
     step = (days * 24 + 1) * 3600 / jobs  # seconds between two jobs' ends
@@ -68,6 +86,12 @@ def fill(conn: Any, jobs: int, days: float, managers: int, chunk: int = 250_000)
         conn.execute(_JOBS, args)
         conn.execute(_EVENTS, args)
     conn.execute(_FAIL)
+    older = int(jobs / 200 * (failed_days - days) / days)  # failed, days..failed_days ago
+    if older > 0:
+        span = (failed_days - days) * 86400 / older
+        conn.execute(_OLDER_FAILED, {"lo": jobs + 1, "hi": jobs + older, "managers": managers,
+                                     "first": jobs + 1, "step": span, "days": days, "now": now})
+        jobs += older
     conn.execute("SELECT setval('procrastinate_jobs_id_seq', %s)", (jobs,))
     conn.execute("VACUUM ANALYZE procrastinate_jobs")
     conn.execute("VACUUM ANALYZE procrastinate_events")
@@ -123,7 +147,10 @@ def main() -> None:
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(SchemaManager.get_schema())
-            out["fill_s"] = round(fill(conn, args.jobs, args.days, args.managers), 1)
+            out["fill_s"] = round(fill(conn, args.jobs, args.days, args.managers,
+                                       args.failed_days), 1)
+            out["jobs_total"] = conn.execute(
+                "SELECT count(*) FROM procrastinate_jobs").fetchone()[0]
             out["events"] = conn.execute("SELECT count(*) FROM procrastinate_events").fetchone()[0]
             out["table_mb"] = round(float(conn.execute(
                 "SELECT (pg_total_relation_size('procrastinate_jobs') + "
