@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PP := $(BIN)/peerpulse
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick bench-calendar bench-mail bench-google bench-google-first bench-microsoft bench-files accuracy enron chaos chaos-google chaos-microsoft chaos-org-google bench-org bench-org-digest crash-loop fuzz-explore bench-ics screenshot clean
+.PHONY: demo test lint bench bench-quick bench-calendar bench-mail bench-google bench-google-first bench-microsoft bench-files accuracy enron chaos chaos-google chaos-microsoft chaos-org-google bench-org bench-org-digest bench-org-memory bench-org-cleanup crash-loop fuzz-explore bench-ics screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +98,18 @@ bench-org: $(STAMP)
 bench-org-digest: $(STAMP)
 	$(BIN)/python -m benchmarks.org_digest_bench --repeat 60
 	$(BIN)/python -m benchmarks.org_digest_bench --repeat 40 --directory 10
+
+## bench-org-memory: what one worker's memory grows with per manager: its tracemalloc
+## snapshots at 20 and 120 managers diffed by allocation site, then peak RSS at 100 and
+## 1,000 managers without tracing (docs/SCALING.md)
+bench-org-memory: $(STAMP)
+	$(BIN)/python -m benchmarks.org_memory --sizes 20 120
+	$(BIN)/python -m benchmarks.org_memory --sizes 100 1000 --no-trace
+
+## bench-org-cleanup: the hourly delete of finished queue jobs at 1.68M jobs (10,000 managers,
+## a week kept): Procrastinate's builtin query against ours by index, EXPLAIN ANALYZE (docs/SCALING.md)
+bench-org-cleanup: $(STAMP)
+	$(BIN)/python -m benchmarks.org_job_cleanup --jobs 1680000
 
 ## crash-loop: >= 100 SIGKILLs of `peerpulse run` at random moments, week after week, with an
 ## SMTP sink on 127.0.0.1; compared with the same weeks uninterrupted (minutes; not in `make test`)

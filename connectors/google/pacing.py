@@ -148,6 +148,7 @@ class TokenBucket:
         self._clock = clock
         self._sleep = sleep
         self._stamp = clock()
+        self._used_at = self._stamp  # the last draw or penalty (see :meth:`settled`)
         self._lock = threading.Lock()
         self.spent = 0.0
         self.waited = 0.0
@@ -169,6 +170,7 @@ class TokenBucket:
                 self._refill(now)
                 if self._tokens >= need - 1e-6:  # float rounding must not spin forever
                     self._tokens -= units  # may go negative for oversized draws
+                    self._used_at = now
                     self.spent += units
                     self.waited += waited
                     return waited
@@ -183,6 +185,16 @@ class TokenBucket:
             self._tokens = min(self._tokens, -seconds * self.rate)
             self.rate = max(self.rate * self.decrease, self.floor)
             self.decreases += 1
+            self._used_at = self._stamp
+
+    def settled(self, idle_seconds: float) -> bool:
+        """Whether nothing has drawn for ``idle_seconds`` and the bucket is back where a
+        new one would be (full, at its ceiling): forgetting it loses nothing it learned."""
+        with self._lock:
+            now = self._clock()
+            self._refill(now)
+            return (now - self._used_at >= idle_seconds and self._tokens >= self.capacity
+                    and self.rate >= self.ceiling)
 
 
 class ConcurrencyGate:
@@ -194,7 +206,10 @@ class ConcurrencyGate:
     configured ceiling. A request larger than the limit runs alone.
     """
 
-    def __init__(self, limit: int, floor: int = 2, grow_after: int = 20) -> None:
+    def __init__(self, limit: int, floor: int = 2, grow_after: int = 20,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._released_at = clock()
         self.ceiling = max(1, limit)
         self.limit = self.ceiling
         self.floor = min(floor, self.ceiling)
@@ -217,7 +232,15 @@ class ConcurrencyGate:
     def release(self, slots: int) -> None:
         with self._cond:
             self._used -= slots
+            self._released_at = self._clock()
             self._cond.notify_all()
+
+    def settled(self, idle_seconds: float) -> bool:
+        """Whether nothing is in flight, nothing was for ``idle_seconds``, and the limit
+        is the configured one: a gate that learned a lower limit is kept."""
+        with self._cond:
+            return (self._used == 0 and self.limit == self.ceiling
+                    and self._clock() - self._released_at >= idle_seconds)
 
     def shrink(self, seen_limit: int, accepted: int = 0) -> None:
         """Lower the limit once per refusal: to what Google ``accepted`` of a refused batch,
@@ -242,6 +265,37 @@ class ConcurrencyGate:
 _BUCKETS: dict[tuple[str, str], TokenBucket] = {}
 _GATES: dict[tuple[str, str], ConcurrencyGate] = {}
 _BUCKETS_LOCK = threading.Lock()
+# An organization worker meets every manager of the organization, one sync after
+# another, and each brings three buckets and a gate (~3 kB): kept for good they were
+# ~3 MB per 1,000 managers per worker, growing all day. Every SWEEP_EVERY new entries,
+# those idle for IDLE_SECONDS and back to a new one's state (full, at the configured
+# rate; a gate at its configured limit, nothing in flight) are dropped. IDLE_SECONDS
+# is longer than Google's one-minute window, so a user's next bucket cannot spend
+# again what the dropped one spent in its last minute. A job still holding a dropped
+# bucket shares it with no other job of that mailbox (one sync per mailbox at a time).
+IDLE_SECONDS = 180.0
+SWEEP_EVERY = 256
+_created = 0
+
+
+def _monotonic() -> float:
+    """The clock of the buckets and gates made here (tests move :data:`CLOCK`)."""
+    return CLOCK()
+
+
+CLOCK: Callable[[], float] = time.monotonic
+
+
+def _made_one() -> None:
+    """Count a new bucket or gate; every ``SWEEP_EVERY``, drop the settled ones
+    (the caller holds ``_BUCKETS_LOCK``)."""
+    global _created
+    _created += 1
+    if _created % SWEEP_EVERY:
+        return
+    for table in (_BUCKETS, _GATES):
+        for key in [k for k, v in table.items() if v.settled(IDLE_SECONDS)]:
+            del table[key]
 
 # Bounded concurrency across accounts: every Google request of this process holds a slot.
 IN_FLIGHT_LIMIT = 8
@@ -265,8 +319,10 @@ def bucket_for(
     with _BUCKETS_LOCK:
         bucket = _BUCKETS.get(key)
         if bucket is None or bucket.ceiling != units_per_minute / 60.0 and bucket.spent == 0:
+            _made_one()
             bucket = TokenBucket(
-                units_per_minute, capacity, initial=initial, recover_per_minute=0.1 * time_scale
+                units_per_minute, capacity, initial=initial, recover_per_minute=0.1 * time_scale,
+                clock=_monotonic,
             )
             _BUCKETS[key] = bucket
         return bucket
@@ -278,7 +334,8 @@ def gate_for(api: str, user: str, limit: int) -> ConcurrencyGate:
     with _BUCKETS_LOCK:
         gate = _GATES.get(key)
         if gate is None or gate.ceiling != limit:
-            gate = ConcurrencyGate(limit)
+            _made_one()
+            gate = ConcurrencyGate(limit, clock=_monotonic)
             _GATES[key] = gate
         return gate
 

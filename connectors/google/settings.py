@@ -31,7 +31,9 @@ class GoogleSettings(ProviderSettings):
     together under the project's Gmail quota (in organization mode across all
     workers, through the shared database: docs/ORGANIZATION.md); the project's
     Calendar requests are then paced too, under
-    ``project_calendar_requests_per_minute`` (default Calendar's 10,000).
+    ``project_calendar_requests_per_minute`` (default Calendar's 10,000), and its
+    Directory requests under ``project_directory_requests_per_minute`` (default
+    2,400, the Directory API's published limit).
     """
 
     mode: Literal["user", "service_account"] = "user"
@@ -64,6 +66,9 @@ class GoogleSettings(ProviderSettings):
     # The Calendar quota of the same project, in requests per minute (10,000 by default,
     # docs/GOOGLE.md); paced whenever the project is (this or the Gmail figure set).
     project_calendar_requests_per_minute: int | None = Field(default=None, ge=10)
+    # The Admin SDK Directory quota of the same project, in requests per minute (2,400 by
+    # default, docs/GOOGLE.md); paced whenever the project is (this or the Gmail figure set).
+    project_directory_requests_per_minute: int | None = Field(default=None, ge=10)
 
     def has_calendar(self) -> bool:
         return bool(self.calendars)

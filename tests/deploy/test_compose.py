@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
+from peerpulse.connectors.file_modes import secret_file_problem
 
 from tests.deploy.commands import parse_error
 from tests.deploy.dockerfile import DOCKERFILE, stages
@@ -37,6 +41,9 @@ DEPLOY = DOCKERFILE.parent
 REPO = DEPLOY.parent
 COMPOSE = DEPLOY / "compose.yaml"
 MANAGERS = ["manager1", "manager2", "manager3"]
+IMAGE_UID = 10001
+# An environment variable named like one of these carries a credential.
+CREDENTIAL = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
 def _compose() -> dict:
@@ -98,6 +105,117 @@ def test_the_fake_google_service_runs_the_module_the_image_stage_starts():
         assert f"{volume}:ro" in services[name]["volumes"]
 
 
+# -- credentials: files only --------------------------------------------------------
+
+
+def _secret_targets(service: dict) -> dict[str, str]:
+    """The service's mounted secrets: path in the container -> top-level secret name."""
+    targets = {}
+    for entry in service.get("secrets", []):
+        name, target = (entry, entry) if isinstance(entry, str) else (
+            entry["source"], entry.get("target", entry["source"]))
+        targets[target if target.startswith("/") else f"/run/secrets/{target}"] = name
+    return targets
+
+
+def credential_problems(compose: dict) -> list[str]:
+    """Why the compose file leaks a credential, one line each (empty when it does not).
+
+    A credential may reach a service only as a file secret under /run/secrets: no
+    environment variable named like one (PASSWORD, SECRET, TOKEN, KEY...) holds a
+    value, only ``*_FILE`` pointing at a secret that service mounts; no value is
+    interpolated from the host's environment; every secret a service mounts is
+    defined at the top level by ``file:`` (not ``environment:``, not inline content).
+    """
+    problems = []
+    defined = compose.get("secrets", {})
+    for name, secret in defined.items():
+        if set(secret) != {"file"}:
+            problems.append(f"secret {name} is not a file secret: {sorted(secret)}")
+    for service_name, service in compose["services"].items():
+        mounted = _secret_targets(service)
+        for target, name in mounted.items():
+            if name not in defined:
+                problems.append(f"{service_name}: secret {name} is not defined")
+            if not target.startswith("/run/secrets/"):
+                problems.append(f"{service_name}: secret {name} mounted at {target}")
+        environment = service.get("environment", {})
+        if isinstance(environment, list):
+            environment = dict(item.partition("=")[::2] for item in environment)
+        for key, value in environment.items():
+            value = "" if value is None else str(value)
+            if "${" in value or value.startswith("$"):
+                problems.append(f"{service_name}: {key} comes from the host's environment")
+            if not CREDENTIAL.search(key):
+                continue
+            if not key.endswith("_FILE"):
+                problems.append(f"{service_name}: credential {key} passed as a value")
+            elif value not in mounted:
+                problems.append(f"{service_name}: {key}={value} is not a secret it mounts")
+        if "env_file" in service:
+            problems.append(f"{service_name}: env_file passes variables unseen")
+    return problems
+
+
+def test_no_credential_is_passed_through_the_environment_only_as_file_secrets():
+    compose = _compose()
+    assert credential_problems(compose) == []
+    services = compose["services"]
+    # the database password: one file secret, read by PostgreSQL and by peerpulse
+    assert compose["secrets"]["db-password"]["file"] == "./compose/secrets/db-password"
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == (
+        "/run/secrets/db-password")
+    config = tomllib.loads((DEPLOY / "compose" / "config.toml").read_text())
+    reference = config["database"]["password"]
+    assert set(reference) == {"file"}, reference
+    for name in ("migrate", "worker-1", "worker-2"):
+        assert _secret_targets(services[name]) == {"/run/secrets/db-password": "db-password"}
+        assert reference["file"] in _secret_targets(services[name])
+    # no reference in the config names an environment variable
+    assert "{ env =" not in (DEPLOY / "compose" / "config.toml").read_text()
+    # the secret files never enter git nor the image's build context
+    assert "/deploy/compose/secrets/" in (REPO / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.parametrize("leak, expected", [
+    ({"services": {"w": {"environment": {"PEERPULSE_DB_PASSWORD": "x"}}}},
+     "w: credential PEERPULSE_DB_PASSWORD passed as a value"),
+    ({"services": {"w": {"environment": ["SMTP_TOKEN=abc"]}}},
+     "w: credential SMTP_TOKEN passed as a value"),
+    ({"services": {"w": {"environment": {"PGHOST": "${DB_HOST}"}}}},
+     "w: PGHOST comes from the host's environment"),
+    ({"services": {"w": {"environment": {"POSTGRES_PASSWORD_FILE": "/tmp/pw"}}}},
+     "w: POSTGRES_PASSWORD_FILE=/tmp/pw is not a secret it mounts"),
+    ({"services": {"w": {"secrets": ["pw"]}}, "secrets": {"pw": {"environment": "PW"}}},
+     "secret pw is not a file secret: ['environment']"),
+    ({"services": {"w": {"secrets": ["pw"]}}, "secrets": {"pw": {"content": "x"}}},
+     "secret pw is not a file secret: ['content']"),
+    ({"services": {"w": {"secrets": ["pw"]}}}, "w: secret pw is not defined"),
+    ({"services": {"w": {"env_file": ".env"}}}, "w: env_file passes variables unseen"),
+])
+def test_the_credential_check_catches_each_way_of_leaking(leak, expected):
+    assert expected in credential_problems(leak)
+
+
+def test_make_secrets_writes_a_password_file_peerpulse_accepts_as_uid_10001(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("make-secrets.sh chowns to root (needs root or sudo)")
+    folder = tmp_path / "secrets"
+    done = subprocess.run(["sh", str(DEPLOY / "compose" / "make-secrets.sh"), str(folder)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    secret = folder / "db-password"
+    st = secret.stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, IMAGE_UID, 0o440)
+    assert secret_file_problem(secret, euid=IMAGE_UID) is None
+    password = secret.read_text().strip()
+    assert len(password) >= 24 and password.isalnum()
+    # run again: the password stays (the database volume was initialised with it)
+    subprocess.run(["sh", str(DEPLOY / "compose" / "make-secrets.sh"), str(folder)],
+                   check=True, capture_output=True, timeout=30)
+    assert secret.read_text().strip() == password
+
+
 # -- the trial, run here --------------------------------------------------------------
 
 
@@ -148,10 +266,18 @@ def trial(pg_cluster, tmp_path):
         assert line.startswith("fake Google on "), line
         url = line.split()[3]
         database = pg_cluster.new_database()
+        # compose's file secret, as the workers see it: private to their user (the
+        # trial cluster trusts local connections, so its value is not checked)
+        secrets = tmp_path / "run-secrets"
+        secrets.mkdir()
+        password = secrets / "db-password"
+        password.write_text("trial-only\n")
+        password.chmod(0o600)
         with smtp_server(Sink()) as (sink, port):
             config = (DEPLOY / "compose" / "config.toml").read_text()
             for old, new in (
                 ("postgresql://peerpulse@postgres:5432/peerpulse", database),
+                ("/run/secrets/db-password", str(password)),
                 ("http://fake-google:8080/", url),
                 ("/run/fake-google/service-account.json", str(key)),
                 ('host = "mailpit"', 'host = "127.0.0.1"'),
@@ -163,8 +289,6 @@ def trial(pg_cluster, tmp_path):
             etc.mkdir(parents=True)
             (etc / "config.toml").write_text(config)
             env = _container_env(root)
-            # compose's environment (the trial cluster trusts local connections)
-            env["PEERPULSE_DB_PASSWORD"] = "trial-only"
             yield services, root, env, sink
     finally:
         fake.send_signal(signal.SIGTERM)

@@ -74,13 +74,14 @@ def _remaining(url: str) -> int:
 
 
 def _sync_with_two_workers(tmp_path: Path, url: str, fake: FakeGoogle, managers: int,
-                           extra: str, calendars: list[str] | None = None) -> None:
+                           extra: str, calendars: list[str] | None = None,
+                           directory: bool = False) -> None:
     """Defer every mailbox's sync, run two one-shot workers of 4 threads each to the
     end, stop the fake; every job done, no request the fake calls a violation."""
     try:
         with smtp_server(Sink()) as (_, port):
             config = _config(tmp_path / "org.toml", url, fake, managers, port, extra,
-                             directory=False, calendars=calendars)
+                             directory=directory, calendars=calendars)
             code, out, err = cli("--config", str(config), "org", "enqueue", "sync",
                                  "--now", NOW)
             assert code == 0 and f"{managers} sync jobs deferred" in out, err
@@ -154,6 +155,39 @@ def test_two_workers_share_the_calendar_project_quota_through_the_database(
     assert dict(runs) == {"ok": managers}, runs
     assert requests == managers * calendars  # one page per calendar, none retried
     assert seconds > 8  # the quota bound the run: 64 requests at 5 a second, less a burst
+    assert spent >= requests  # every request Google counted was drawn from the row
+
+
+def test_two_workers_share_the_directory_project_quota_through_the_database(
+        template, pg_cluster, tmp_path):
+    """The Admin SDK's project quota is its own too: without a shared directory,
+    every mailbox's first sync lists the whole directory as itself, so an
+    organization's first tick sends one users.list per manager at once. 16
+    mailboxes, two workers of 4 threads each, the fake refusing more than 60
+    Directory requests a minute for the project (each mailbox's own 2,000 a
+    minute would let the workers send all 16 within a second). 0 project-quota
+    refusals, and the quota is what bounds the run."""
+    managers, quota = 16, 60
+    fake, _ = _google(template, managers, directory_project_quota_per_minute=quota)
+    url = pg_cluster.new_database()
+    _sync_with_two_workers(tmp_path, url, fake, managers,
+                           f"project_directory_requests_per_minute = {quota}\n"
+                           "mail = false\nwindow_past_days = 14\n", directory=True)
+    with psycopg.connect(url) as conn:
+        runs = conn.execute("SELECT outcome, count(*) FROM sync_runs WHERE source = 'directory' "
+                            "GROUP BY outcome").fetchall()
+        row = conn.execute("SELECT spent FROM api_project_quota WHERE project = %s",
+                           (f"{PROJECT}/directory",)).fetchone()
+    spent = row[0] if row else 0.0
+    requests = fake.directory_project_requests
+    seconds = fake.directory_project_span[1] - fake.directory_project_span[0]
+    print(f"directory requests {requests} in {seconds:.1f}s: "
+          f"{requests / seconds * 60:.0f}/min of {quota}/min; drawn from the row {spent:.0f}; "
+          f"project 429s {fake.directory_project_throttled}")
+    assert fake.directory_project_throttled == 0
+    assert dict(runs) == {"ok": managers}, runs
+    assert requests == managers  # one users.list page per mailbox, none retried
+    assert seconds > 10  # the quota bound the run: 16 requests at 1 a second, less a burst
     assert spent >= requests  # every request Google counted was drawn from the row
 
 

@@ -149,7 +149,7 @@ def cmd_migrate(args: argparse.Namespace, env: Env) -> ExitCode:
         version = await asyncio.to_thread(rt.migrate)
         app = build_app(rt)
         async with app.open_async():
-            installed = await ensure_schema(app)
+            installed = await ensure_schema(app, rt)
         return version, installed
 
     try:

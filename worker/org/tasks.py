@@ -16,8 +16,10 @@ locks, periodic tasks and retries. What it does not do by itself, done here:
 * **Periodic ticks** defer once per tick across all workers; they go to the
   ``schedule`` queue, which every worker consumes by default.
 * **Finished jobs.** Procrastinate keeps them for good (about 2.4 million a day
-  at 100,000 managers); the ``cleanup`` periodic task runs its builtin
-  ``remove_old_jobs`` with the retention of ``[organization.job_retention]``.
+  at 100,000 managers); the ``cleanup`` periodic task deletes them past the
+  retention of ``[organization.job_retention]``, by an index of ours and in
+  batches (worker/store/job_cleanup.py; Procrastinate's builtin sorts the
+  whole table).
 
 Sync tasks run in threads of the worker (the async PsycopgConnector): jobs.py
 is thread-safe through the Runtime's shared pool.
@@ -111,7 +113,7 @@ def build_app(rt: Runtime, options: Options | None = None) -> procrastinate.App:
     @app.periodic(cron=options.cleanup_cron, periodic_id="cleanup")
     @app.task(name=CLEANUP, queue="schedule", queueing_lock="cleanup", pass_context=True)
     async def cleanup(context: procrastinate.JobContext, timestamp: int) -> str:
-        return await remove_old_jobs(context, retention(rt))
+        return await remove_old_jobs(rt, retention(rt))
 
     return app
 
@@ -122,23 +124,22 @@ def retention(rt: Runtime) -> JobRetention:
     return org.job_retention if org is not None else JobRetention()
 
 
-async def remove_old_jobs(context: procrastinate.JobContext, keep: JobRetention) -> str:
-    """Delete finished jobs (and their events) older than the retention, through
-    Procrastinate's builtin ``remove_old_jobs`` task.
+async def remove_old_jobs(rt: Runtime, keep: JobRetention) -> str:
+    """Delete finished jobs (and their events) older than the retention: succeeded
+    jobs past ``succeeded_days``, then every final state (failed, cancelled,
+    aborted; succeeded ones that old are gone already) past ``failed_days``.
 
-    The builtin is called, not scheduled itself: a periodic task is always
-    called with a ``timestamp`` argument, which the builtin does not take, and
-    it has one age for every state where we keep failures longer. So two calls:
-    succeeded jobs past ``succeeded_days``, then every final state (failed,
-    cancelled, aborted; succeeded ones that old are gone already) past
-    ``failed_days``."""
-    from procrastinate.builtin_tasks import remove_old_jobs as builtin
+    Not Procrastinate's builtin ``remove_old_jobs``: its query joins and sorts
+    every job and event to find the few due, which at 10,000 managers is the
+    whole week of hourly jobs every hour; worker/store/job_cleanup.py finds them by
+    index and deletes them in batches (docs/SCALING.md has both measured)."""
+    from peerpulse.worker.store import job_cleanup
 
-    await builtin(context, max_hours=keep.succeeded_days * 24)
-    await builtin(context, max_hours=keep.failed_days * 24, remove_failed=True,
-                  remove_cancelled=True, remove_aborted=True)
-    line = (f"finished jobs removed: succeeded older than {keep.succeeded_days} days, "
-            f"failed older than {keep.failed_days} days")
+    succeeded, others, seconds = await asyncio.to_thread(
+        job_cleanup.remove_old_jobs, rt.pool(), succeeded_days=keep.succeeded_days,
+        failed_days=keep.failed_days)
+    line = (f"finished jobs removed: {succeeded} succeeded older than {keep.succeeded_days} "
+            f"days, {others} failed older than {keep.failed_days} days ({seconds:.1f}s)")
     log.info("%s", line)
     return line
 
@@ -221,9 +222,20 @@ def use_job_threads(concurrency: int) -> None:
         ThreadPoolExecutor(max_workers=concurrency + 4, thread_name_prefix="peerpulse-job"))
 
 
-async def ensure_schema(app: procrastinate.App) -> bool:
-    """Install Procrastinate's tables if absent; True if they were installed."""
-    if await app.check_connection_async():
-        return False
-    await app.schema_manager.apply_schema_async()
-    return True
+async def ensure_schema(app: procrastinate.App, rt: Runtime | None = None) -> bool:
+    """Install Procrastinate's tables if absent, and (given ``rt``) our index on
+    them for the cleanup (worker/store/job_cleanup.py); True if the tables were
+    installed."""
+    installed = False
+    if not await app.check_connection_async():
+        await app.schema_manager.apply_schema_async()
+        installed = True
+    if rt is not None:
+        from peerpulse.worker.store import job_cleanup
+
+        def index() -> None:
+            with rt.pool().connection() as conn:  # autocommit: CREATE INDEX CONCURRENTLY
+                job_cleanup.ensure_index(conn)
+
+        await asyncio.to_thread(index)
+    return installed

@@ -237,6 +237,7 @@ class FakeGoogle:
         time_scale: float = 1.0,
         project_quota_per_minute: float | None = None,
         calendar_project_quota_per_minute: float | None = None,
+        directory_project_quota_per_minute: float | None = None,
     ) -> None:
         self.faults = faults
         # Benchmarks run time ``time_scale`` times faster: both quota windows shrink by it
@@ -257,6 +258,11 @@ class FakeGoogle:
         self.calendar_project_throttled = 0
         self.calendar_project_requests = 0
         self.calendar_project_span = [0.0, 0.0]
+        # The project's Admin SDK (Directory) quota, in requests, the same way.
+        self.directory_project_quota_per_minute = directory_project_quota_per_minute
+        self.directory_project_throttled = 0
+        self.directory_project_requests = 0
+        self.directory_project_span = [0.0, 0.0]
         self.allowed_scopes = set(allowed_scopes)
         self.latency = latency
         self.quota_per_minute = quota_per_minute
@@ -446,14 +452,25 @@ class FakeGoogle:
 
     def charge_calendar_project(self) -> None:
         """Charge one request to the project's Calendar quota; 429 when it is spent."""
-        admitted = self._project_window("\0calendar-project",
-                                        self.calendar_project_quota_per_minute, 1)
+        self._charge_requests("calendar", "calendar-json.googleapis.com")
+
+    def charge_directory_project(self) -> None:
+        """Charge one request to the project's Admin SDK quota; 429 when it is spent."""
+        self._charge_requests("directory", "admin.googleapis.com")
+
+    def _charge_requests(self, api: str, service: str) -> None:
+        """One request against the project's ``api`` quota (``<api>_project_*``
+        attributes: the limit, and the counts of what it refused and admitted)."""
+        admitted = self._project_window(f"\0{api}-project",
+                                        getattr(self, f"{api}_project_quota_per_minute"), 1)
         with self._lock:
             if not admitted:
-                self.calendar_project_throttled += 1
-                raise _project_error("calendar-json.googleapis.com")
-            self.calendar_project_requests += 1
-            span = self.calendar_project_span
+                setattr(self, f"{api}_project_throttled",
+                        getattr(self, f"{api}_project_throttled") + 1)
+                raise _project_error(service)
+            setattr(self, f"{api}_project_requests",
+                    getattr(self, f"{api}_project_requests") + 1)
+            span = getattr(self, f"{api}_project_span")
             span[0] = span[0] or time.monotonic()
             span[1] = time.monotonic()
 

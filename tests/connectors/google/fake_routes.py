@@ -42,6 +42,7 @@ def route(
         # domain_public is the view for everyone else (admin.directory_v1 discovery).
         if one.get("viewType", "admin_view") == "admin_view" and user not in fake.admins:
             raise ApiError(403, "forbidden", "Not Authorized to access this resource/api")
+        fake.charge_directory_project()
         fake.log.append(("users.list", json.dumps(one, sort_keys=True)))
         return _page(fake.directory, "users", one, 500)
     raise ApiError(404, "notFound", f"no such endpoint {path}")
