@@ -89,6 +89,11 @@ class EventState:
     series_first: dict[str, tuple[float, str]] = field(default_factory=dict)
     series_of: dict[str, str] = field(default_factory=dict)  # initiating record id -> series
     initiated: set[str] = field(default_factory=set)  # peers credited with a series initiative
+    # series -> start of its latest initiating occurrence: whether a series whose first
+    # occurrence left the retention window still has one inside it (rules.rebase)
+    last: dict[str, float] = field(default_factory=dict)
+    # day (UTC, of the start) -> what that day's events added to every counter (rules.rebase)
+    days: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -100,6 +105,13 @@ class MessageState:
     threads: dict[tuple[str, str], float] = field(default_factory=dict)
     open_ids: dict[str, str] = field(default_factory=dict)
     open_keys: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # (peer, stripped subject) -> latest time, and the times of the mails without reply
+    # headers that only a "Re:" and that thread made replies: what a retention window
+    # moving past the thread's first mail can change (rules.rebase)
+    last: dict[tuple[str, str], float] = field(default_factory=dict)
+    candidates: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    # day (UTC) -> what that day's messages added to every counter (rules.rebase)
+    days: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -198,6 +210,7 @@ def infer_events(
     state = state if state is not None else EventState()
     series_first = state.series_first
     series_of = state.series_of
+    series_last = state.last
     initiated = state.initiated
     read = 0
     for event in events:
@@ -237,6 +250,7 @@ def infer_events(
             if first is None or (start, rid) < first:
                 series_first[event.series_id] = (start, rid)
             series_of[rid] = event.series_id
+            series_last[event.series_id] = start
         for p in people:
             if p.response is ResponseStatus.DECLINED:
                 ledger.rule("noise.events.exclude_declined")
@@ -346,6 +360,8 @@ def infer_messages(
     address_noise = AddressNoise(rules)
     state = state if state is not None else MessageState()
     threads = state.threads  # (peer, stripped subject) -> earliest time
+    last = state.last
+    candidates = state.candidates
     # Threads peers started, until the owner answers them: Message-ID -> peer, and
     # (peer, stripped subject) -> Message-IDs, for exports without reply headers.
     open_ids = state.open_ids
@@ -398,8 +414,10 @@ def infer_messages(
             answered = False
             if subject_key:
                 answered = prefixed and _answers(threads, counterparts, subject_key, at)
+                if answered and not is_reply:
+                    _candidate(candidates, counterparts, subject_key, at)
                 is_reply = is_reply or answered
-                _remember(threads, counterparts, subject_key, at)
+                _remember(threads, last, counterparts, subject_key, at)
             if open_ids and is_reply:
                 _close_threads(m, counterparts, subject_key if answered else "", open_ids,
                                open_keys, persons)
@@ -452,8 +470,10 @@ def infer_messages(
         if subject_key:
             # Remembered for any sender, peer or not: the owner's "Re:" to a report
             # with a peer in Cc answers the report's thread (issue 9, item 4).
-            is_reply = is_reply or (prefixed and _answers(threads, (sender,), subject_key, at))
-            _remember(threads, (sender,), subject_key, at)
+            if not is_reply and prefixed and _answers(threads, (sender,), subject_key, at):
+                is_reply = True
+                _candidate(candidates, (sender,), subject_key, at)
+            _remember(threads, last, (sender,), subject_key, at)
         rows = peer_rows.get(sender)
         if rows is None:
             if sender in not_peer_rule:
@@ -516,12 +536,22 @@ def _answers(threads: dict[tuple[str, str], float], peers: Iterable[str], key: s
     return False
 
 
-def _remember(threads: dict[tuple[str, str], float], peers: Iterable[str], key: str,
-              at: float) -> None:
+def _remember(threads: dict[tuple[str, str], float], last: dict[tuple[str, str], float],
+              peers: Iterable[str], key: str, at: float) -> None:
     for peer in peers:
-        first = threads.get((peer, key))
+        thread = (peer, key)
+        first = threads.get(thread)
         if first is None or at < first:
-            threads[(peer, key)] = at
+            threads[thread] = at
+        last[thread] = at  # messages come in time order
+
+
+def _candidate(candidates: dict[tuple[str, str], list[float]], peers: Iterable[str],
+               key: str, at: float) -> None:
+    """A mail without reply headers made a reply by its "Re:" and an earlier mail of
+    the thread: were that mail to leave the window, this one could stop being one."""
+    for peer in peers:
+        candidates.setdefault((peer, key), []).append(at)
 
 
 def _addressed(to: Sequence[str], cc: Sequence[str], known: dict[str, str],

@@ -1,0 +1,277 @@
+"""Moving a checkpoint's retention window start (issue 14, item 1): the pass over the
+records from ``since`` on, made from the pass over the records from an earlier
+start, without reading them all again.
+
+The digest reads the records from ``now - retention_days``: messages dated from
+then, events ending from then. A checkpoint made a week earlier (``rules.checkpoint``)
+started a week earlier; :func:`rebase` turns it into what one pass over the new
+window, stopped at the same horizon, keeps, or refuses (:class:`Refused`, the
+digest then reads everything).
+
+What one record's classification takes from others (every cross-record
+dependency of ``rules.inference``; ``rules.engine`` and ``rules.history`` add
+none: scoring reads the per-day summaries the pass leaves):
+
+1. a message's reply status: a "Re:" without In-Reply-To/References is a reply
+   only if an earlier mail of the same (peer, stripped subject) passed between
+   the owner and that peer (``MessageState.threads``, the first time of each).
+   The status sets the row's weight (reply bonus), its initiative flags, whether a
+   received mail opens a thread, whether an owner's mail closes one by subject,
+   and whether a subject is the sender's own news (celebrate);
+2. open threads: a peer's mail that asks opens one (by Message-ID and by (peer,
+   subject)); the owner's later reply closes it by In-Reply-To/References, or by
+   subject the latest open one of that (peer, subject);
+3. a recurring series' initiative: only its earliest initiating occurrence in the
+   window keeps its flags (``EventState.series_first``);
+4. whether the owner was found yet: noise mail naming the owner counts toward
+   ``owner_seen`` only until some mail did;
+5. nothing else: counters (per rule, records read), exclusions, leaders' contacts,
+   subject hits and upcoming meetings are per record; there is no deduplication
+   by Message-ID in inference (the store keys records by source id).
+
+How each is re-based, with ``D`` the day (UTC) of the new start and ``E`` its end:
+
+* the *head* (new-window records whose row time, an event's start or a message's
+  date, is before ``E``: the new start's day and the events still running across
+  it) is inferred afresh: it opens the new pass, so it needs nothing else;
+* everything dated on later days comes from the checkpoint: per-day counter deltas
+  (``days``, kept by :func:`infer_tracked`), peers' per-day summaries
+  (``rules.history.drop_days``: later days' sums as they were, so floats stay
+  bit for bit), leaders' contacts and subject hits by their time;
+* (1) a thread key whose first mail was before ``E`` takes the head's first time,
+  or is dropped when its latest mail (``MessageState.last``) is before ``E`` too.
+  Otherwise its first in-window mail is somewhere after ``E``: it is kept (its
+  time replaced by ``E``, only ever compared with later mail), and the re-base is
+  refused if a mail after ``E`` was a reply only through the thread
+  (``MessageState.candidates``): it could stop being one;
+* (2) open threads: the checkpoint keeps none older than the reciprocity window
+  as of its horizon, nor does a full pass; older ones cannot change which newer
+  ones a reply closes (the latest open one goes first). So when ``E`` is before
+  that window nothing changes; otherwise the re-base is refused (only a retention
+  shorter than the reciprocity window plus a few days);
+* (3) a series whose first occurrence was before ``E`` takes the head's, or is
+  dropped when its latest occurrence (``EventState.last``) is before ``E``;
+  otherwise its next occurrence would gain the initiative: refused;
+* (4) ``owner_seen`` and ``owner_records`` are kept as flags (``rules.checkpoint``);
+  refused if no day left in the window adds to them while the checkpoint's were set.
+
+Refusals are logged by the worker (``worker/checkpoint.py``) with their reason;
+``benchmarks/digest_bench.py --aged`` counts them over weeks of a store older
+than its retention.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import groupby
+
+from peerpulse.connectors.records import EventInstance, MessageMeta
+from peerpulse.rules.checkpoint import capture, restore
+from peerpulse.rules.history import DAY, bucket_of, drop_days
+from peerpulse.rules.identity import Identity
+from peerpulse.rules.inference import EventState, Hooks, MessageState, infer_events, infer_messages
+from peerpulse.rules.peers import Directory
+from peerpulse.rules.ruleset import RuleSet
+from peerpulse.rules.tally import Ledger
+
+# Counter keys besides the rules' (never a rule name: rules are dotted words).
+READ, OWNER, SEEN = "\0read", "\0owner", "\0seen"
+
+
+class Refused(ValueError):
+    """The re-base cannot be exact for these records (the reason says which case):
+    the digest reads every record instead."""
+
+
+def _snapshot(ledger: Ledger) -> dict[str, int]:
+    found = dict(ledger.counts)
+    found[OWNER] = ledger.owner_records
+    return found
+
+
+def _add(days: dict[int, dict[str, int]], day: int, before: dict[str, int],
+         after: dict[str, int]) -> None:
+    entry = days.setdefault(day, {})
+    for key, value in after.items():
+        delta = value - before.get(key, 0)
+        if delta:
+            entry[key] = entry.get(key, 0) + delta
+
+
+def infer_tracked(
+    events: Iterable[EventInstance], messages: Iterable[MessageMeta], identity: Identity,
+    rules: RuleSet, ledger: Ledger, now: datetime, hooks: Hooks | None,
+    event_state: EventState, message_state: MessageState,
+) -> None:
+    """The pass over ``events`` then ``messages`` (as ``rules.engine`` makes it), with
+    what each day added to every counter kept in the states' ``days``: events by the
+    day they start, one pass; messages one day at a time (``owner_seen`` and the
+    records read are added when a call returns)."""
+    infer_events(_tracked_events(events, ledger, event_state), identity, rules, ledger,
+                 now, hooks, event_state)
+    days = message_state.days
+    for day, group in groupby(messages, key=lambda m: math.floor(m.timestamp.timestamp() / DAY)):
+        before = _snapshot(ledger)
+        before[READ], before[SEEN] = message_state.read, message_state.owner_seen
+        infer_messages(group, identity, rules, ledger, now, message_state)
+        after = _snapshot(ledger)
+        after[READ], after[SEEN] = message_state.read, message_state.owner_seen
+        _add(days, day, before, after)
+
+
+def _tracked_events(events: Iterable[EventInstance], ledger: Ledger,
+                    state: EventState) -> Iterator[EventInstance]:
+    """``events`` as they are, noting each start day's counter deltas: a day ends when
+    the first event of the next is asked for (the previous one is then classified)."""
+    day: int | None = None
+    before: dict[str, int] = {}
+    read = 0
+    for event in events:
+        start_day = math.floor(event.start.timestamp() / DAY)
+        if start_day != day:
+            if day is not None:
+                _close(state.days, day, before, ledger, read)
+            day, before, read = start_day, _snapshot(ledger), 0
+        read += 1
+        yield event
+    if day is not None:
+        _close(state.days, day, before, ledger, read)
+
+
+def _close(days: dict[int, dict[str, int]], day: int, before: dict[str, int], ledger: Ledger,
+           read: int) -> None:
+    after = _snapshot(ledger)
+    after[READ] = before.get(READ, 0) + read
+    _add(days, day, before, after)
+
+
+def _sum(days: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for entry in days:
+        for key, value in entry.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def rebase(
+    state: bytes, directory: Directory, identity: Identity, rules: RuleSet, now: datetime,
+    since: float, head_events: Iterable[EventInstance], head_messages: Iterable[MessageMeta],
+) -> bytes:
+    """The checkpoint ``state`` as one pass over the window starting at ``since`` keeps
+    it (same horizon). ``head_events``: the events ending at or after ``since`` that
+    start before the end of its day (start order); ``head_messages``: the messages
+    from ``since`` to the end of its day (time order). Raises :class:`Refused`."""
+    ledger, events, messages = restore(state, directory)
+    day = math.floor(since / DAY)
+    end = (day + 1) * DAY
+    through = 2 * day + 1  # the last bucket key of the day (its ``done`` bucket)
+    latest = max((r[0] for e in ledger.persons.values() for r in e.interactions),
+                 default=0.0)
+    if messages.threads:
+        latest = max(latest, max(messages.threads.values()))
+    if end > latest - rules.model.reciprocity.window_days * DAY:
+        raise Refused("open threads: the window starts inside the reciprocity window")
+
+    head = Ledger(directory)
+    head_ev, head_msg = EventState(), MessageState()
+    infer_tracked(head_events, head_messages, identity, rules, head, now, None, head_ev,
+                  head_msg)
+
+    threads, last = _threads(messages, head_msg, end)
+    candidates: dict[tuple[str, str], list[float]] = {}
+    for key, times in head_msg.candidates.items():
+        candidates[key] = list(times)
+    for key, times in messages.candidates.items():
+        later = [t for t in times if t >= end]
+        if later:
+            candidates.setdefault(key, []).extend(later)
+    series_first, series_last = _series(events, head_ev, end)
+
+    event_days = {d: c for d, c in events.days.items() if d > day}
+    event_days.update(head_ev.days)
+    message_days = {d: c for d, c in messages.days.items() if d > day}
+    message_days.update(head_msg.days)
+    ev_total, msg_total = _sum(event_days.values()), _sum(message_days.values())
+    owner = ev_total.get(OWNER, 0) + msg_total.get(OWNER, 0)
+    seen = msg_total.get(SEEN, 0)
+    if (ledger.owner_records and not owner) or (messages.owner_seen and not seen):
+        raise Refused("owner: no day left in the window names the owner")
+
+    out = Ledger(directory)
+    counts = _sum((ev_total, msg_total))
+    out.counts.update({k: v for k, v in sorted(counts.items()) if k[0] != "\0" and v})
+    out.owner_records = min(owner, 1)
+    for email, contacts in ledger.leader_contacts.items():
+        kept = [*head.leader_contacts.get(email, ()), *(c for c in contacts if c[0] >= end)]
+        out.leader_contacts.setdefault(email, []).extend(kept)
+    emails = [*ledger.persons, *(e for e in head.persons if e not in ledger.persons)]
+    for email in emails:
+        old = ledger.persons.get(email)
+        new = head.persons.get(email)
+        target = out.person(email)
+        rows = [r for r in old.interactions if bucket_of(r) > through] if old else []
+        # in place: a peer's list is also the ledger's ``peer_rows`` entry
+        target.interactions[:0] = [*(new.interactions if new else ()), *rows]
+        if old is not None and old.compact is not None:
+            target.compact = drop_days(old.compact, through)
+        target.subject_hits.extend([
+            *(new.subject_hits if new else ()),
+            *(h for h in (old.subject_hits if old else ()) if h[0] >= end)])
+        if old is not None:
+            target.open_threads.update(old.open_threads)
+    ev_out = EventState(
+        read=ev_total.get(READ, 0), series_first=series_first,
+        initiated=events.initiated | head_ev.initiated, last=series_last, days=event_days)
+    msg_out = MessageState(
+        read=msg_total.get(READ, 0), owner_seen=min(seen, 1), threads=threads,
+        open_ids=messages.open_ids, open_keys=messages.open_keys, last=last,
+        candidates=candidates, days=message_days)
+    return capture(out, ev_out, msg_out, rules)
+
+
+def _threads(old: MessageState, head: MessageState, end: float) -> tuple[
+        dict[tuple[str, str], float], dict[tuple[str, str], float]]:
+    """Dependency (1): each thread key's first time in the new window, or its absence."""
+    threads: dict[tuple[str, str], float] = {}
+    last: dict[tuple[str, str], float] = {}
+    for key, first in old.threads.items():
+        latest = old.last.get(key, first)
+        if first >= end:
+            threads[key] = first
+        elif key in head.threads:
+            threads[key] = head.threads[key]
+        elif latest < end:
+            continue  # every mail of the thread left the window (or is in no day kept)
+        elif any(t >= end for t in old.candidates.get(key, ())):
+            raise Refused("thread: a later 'Re:' was a reply only through mail that left")
+        else:
+            threads[key] = end  # first in-window mail after ``end``: only later mail asks
+        last[key] = latest
+    for key, first in head.threads.items():
+        if key not in threads:
+            threads[key], last[key] = first, head.last[key]
+    return threads, last
+
+
+def _series(old: EventState, head: EventState, end: float) -> tuple[
+        dict[str, tuple[float, str]], dict[str, float]]:
+    """Dependency (3): each series' first initiating occurrence in the new window."""
+    first: dict[str, tuple[float, str]] = {}
+    last: dict[str, float] = {}
+    for series, found in old.series_first.items():
+        latest = old.last.get(series, found[0])
+        if found[0] >= end:
+            first[series] = found
+        elif series in head.series_first:
+            first[series] = head.series_first[series]
+        elif latest < end:
+            continue
+        else:
+            raise Refused("series: its first occurrence left, a later one would initiate it")
+        last[series] = latest
+    for series, found in head.series_first.items():
+        if series not in first:
+            first[series], last[series] = found, head.last[series]
+    return first, last
