@@ -34,7 +34,7 @@ from peerpulse.rules.inference import (
 )
 from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides, Override, resolve
 from peerpulse.rules.peers import Directory, SharedDirectory, build_directory, owner_directory
-from peerpulse.rules.rebase import infer_tracked, rebase
+from peerpulse.rules.rebase import Source, infer_tracked, rebase
 from peerpulse.rules.recommendations import DepartmentCoverage, Digest
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.scoring import days_until_below
@@ -263,15 +263,17 @@ def advance(inputs: EngineInputs, rules: RuleSet) -> bytes:
     return capture(ledger, event_state, message_state, rules)
 
 
-def rebase_checkpoint(inputs: EngineInputs, rules: RuleSet, since: datetime) -> bytes:
+def rebase_checkpoint(inputs: EngineInputs, rules: RuleSet, since: datetime,
+                      source: Source) -> bytes:
     """The checkpoint ``inputs.resume`` as a pass over the retention window starting at
     ``since`` keeps it (``rules.rebase``): ``inputs.events`` and ``inputs.messages``
     are that window's head (the records of the day ``since`` falls on, and the events
-    running across it). Raises ``rules.rebase.Refused`` when it cannot be exact."""
+    running across it); ``source`` reads the few other days it needs. Raises
+    ``rules.rebase.Refused`` when it cannot be exact."""
     assert inputs.resume is not None
     identity, directory = _who_is_who(inputs, rules)
     return rebase(inputs.resume, directory, identity, rules, inputs.now, since.timestamp(),
-                  inputs.events, inputs.messages)
+                  inputs.events, inputs.messages, source)
 
 
 def result_rows(ledger: Ledger, email: str) -> list[tuple]:

@@ -448,6 +448,50 @@ def drop_days(compact: Compact, through: int) -> Compact | None:
     )
 
 
+def reopen_day(compact: Compact, key: int) -> Compact:
+    """``compact`` without bucket ``key``, whose rows come back as rows, reclassified
+    (``rules.rebase``: a reply or a series' initiative that the window's new start
+    changed): the same times, kinds and record ids, so the totals keep their first,
+    last and last meeting and lose only that day's counts, which the returned rows
+    add back when the checkpoint is compacted again."""
+    base, (keys_bytes, decayed_bytes), windows, thin, kept, full, (fb, cb) = compact
+    keys = array("q")
+    keys.frombytes(keys_bytes)
+    i = bisect_left(keys, key)
+    if i == len(keys) or keys[i] != key:
+        return compact
+    decayed, firsts, counts = array("d"), array("d"), array("H")
+    decayed.frombytes(decayed_bytes)
+    firsts.frombytes(fb)
+    counts.frombytes(cb)
+    day = counts[i * _WIDTH:(i + 1) * _WIDTH]
+    assert base is not None
+    kinds = dict(base[KINDS])
+    for kind, n in zip(KIND_ORDER, day[1:], strict=True):
+        if n:
+            kinds[kind] -= n
+            if not kinds[kind]:
+                del kinds[kind]
+    base = (base[N] - sum(day[1:]), kinds, base[REPLIES] - day[0], *base[FIRST:])
+    del keys[i], decayed[i], firsts[i], counts[i * _WIDTH:(i + 1) * _WIDTH]
+    t_keys, starts, ats, weights, flags = thin
+    j = bisect_left(t_keys, key)
+    if j < len(t_keys) and t_keys[j] == key:
+        lo = starts[j]
+        hi = starts[j + 1] if j + 1 < len(starts) else len(flags)
+        width = hi - lo
+        t_keys = [*t_keys[:j], *t_keys[j + 1:]]
+        starts = [*starts[:j], *(s - width for s in starts[j + 1:])]
+        ats = ats[:8 * lo] + ats[8 * hi:]
+        weights = weights[:8 * lo] + weights[8 * hi:]
+        flags = flags[:lo] + flags[hi:]
+    return (
+        base, (keys.tobytes(), decayed.tobytes()),
+        {k: v for k, v in windows.items() if k != key}, (t_keys, starts, ats, weights, flags),
+        [r for r in kept if bucket_of(r) != key], full, (firsts.tobytes(), counts.tobytes()),
+    )
+
+
 def recent_kept(rules: RuleSet) -> int:
     return max(RECENT_KEPT, rules.model.recommend.evidence_size)
 

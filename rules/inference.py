@@ -105,11 +105,13 @@ class MessageState:
     threads: dict[tuple[str, str], float] = field(default_factory=dict)
     open_ids: dict[str, str] = field(default_factory=dict)
     open_keys: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    # (peer, stripped subject) -> latest time, and the times of the mails without reply
-    # headers that only a "Re:" and that thread made replies: what a retention window
-    # moving past the thread's first mail can change (rules.rebase)
+    # (peer, stripped subject) -> latest time; and (time, the thread's previous time,
+    # record id) of each mail without reply headers that only a "Re:" and an earlier
+    # mail made a reply: what a retention window moving past that mail changes
+    # (rules.rebase)
     last: dict[tuple[str, str], float] = field(default_factory=dict)
-    candidates: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    candidates: dict[tuple[str, str], list[tuple[float, float, str]]] = field(
+        default_factory=dict)
     # day (UTC) -> what that day's messages added to every counter (rules.rebase)
     days: dict[int, dict[str, int]] = field(default_factory=dict)
 
@@ -415,7 +417,7 @@ def infer_messages(
             if subject_key:
                 answered = prefixed and _answers(threads, counterparts, subject_key, at)
                 if answered and not is_reply:
-                    _candidate(candidates, counterparts, subject_key, at)
+                    _candidate(candidates, last, counterparts, subject_key, at, rid)
                 is_reply = is_reply or answered
                 _remember(threads, last, counterparts, subject_key, at)
             if open_ids and is_reply:
@@ -472,7 +474,7 @@ def infer_messages(
             # with a peer in Cc answers the report's thread (issue 9, item 4).
             if not is_reply and prefixed and _answers(threads, (sender,), subject_key, at):
                 is_reply = True
-                _candidate(candidates, (sender,), subject_key, at)
+                _candidate(candidates, last, (sender,), subject_key, at, rid)
             _remember(threads, last, (sender,), subject_key, at)
         rows = peer_rows.get(sender)
         if rows is None:
@@ -546,12 +548,15 @@ def _remember(threads: dict[tuple[str, str], float], last: dict[tuple[str, str],
         last[thread] = at  # messages come in time order
 
 
-def _candidate(candidates: dict[tuple[str, str], list[float]], peers: Iterable[str],
-               key: str, at: float) -> None:
-    """A mail without reply headers made a reply by its "Re:" and an earlier mail of
-    the thread: were that mail to leave the window, this one could stop being one."""
+def _candidate(candidates: dict[tuple[str, str], list[tuple[float, float, str]]],
+               last: dict[tuple[str, str], float], peers: Iterable[str], key: str, at: float,
+               rid: str) -> None:
+    """A mail without reply headers made a reply by its "Re:" and an earlier mail of a
+    thread: were the earlier mails of all its threads to leave the window, this one
+    would stop being one. Noted with the latest earlier time of each thread."""
     for peer in peers:
-        candidates.setdefault((peer, key), []).append(at)
+        thread = (peer, key)
+        candidates.setdefault(thread, []).append((at, last.get(thread, -1.0), rid))
 
 
 def _addressed(to: Sequence[str], cc: Sequence[str], known: dict[str, str],

@@ -66,10 +66,11 @@ import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import groupby
+from typing import Protocol
 
 from peerpulse.connectors.records import EventInstance, MessageMeta
 from peerpulse.rules.checkpoint import capture, restore
-from peerpulse.rules.history import DAY, bucket_of, drop_days
+from peerpulse.rules.history import DAY, bucket_of, drop_days, reopen_day
 from peerpulse.rules.identity import Identity
 from peerpulse.rules.inference import EventState, Hooks, MessageState, infer_events, infer_messages
 from peerpulse.rules.peers import Directory
@@ -83,6 +84,20 @@ READ, OWNER, SEEN = "\0read", "\0owner", "\0seen"
 class Refused(ValueError):
     """The re-base cannot be exact for these records (the reason says which case):
     the digest reads every record instead."""
+
+
+class Source(Protocol):
+    """The few records a re-base reads besides the head (the worker's store queries),
+    all inside the new window and before the checkpoint's horizon."""
+
+    def day(self, day: int) -> tuple[Iterable[EventInstance], Iterable[MessageMeta]]:
+        """The events starting on ``day`` (UTC) and the messages dated on it."""
+        ...
+
+    def recurring(self, start_from: float) -> Iterable[EventInstance]:
+        """Recurring events starting from ``start_from`` on, in start order (read lazily:
+        the re-base stops once it has what it looks for)."""
+        ...
 
 
 def _snapshot(ledger: Ledger) -> dict[str, int]:
@@ -158,11 +173,13 @@ def _sum(days: Iterable[dict[str, int]]) -> dict[str, int]:
 def rebase(
     state: bytes, directory: Directory, identity: Identity, rules: RuleSet, now: datetime,
     since: float, head_events: Iterable[EventInstance], head_messages: Iterable[MessageMeta],
+    source: Source,
 ) -> bytes:
     """The checkpoint ``state`` as one pass over the window starting at ``since`` keeps
     it (same horizon). ``head_events``: the events ending at or after ``since`` that
     start before the end of its day (start order); ``head_messages``: the messages
-    from ``since`` to the end of its day (time order). Raises :class:`Refused`."""
+    from ``since`` to the end of its day (time order); ``source`` the days a changed
+    reply or series initiative falls on. Raises :class:`Refused`."""
     ledger, events, messages = restore(state, directory)
     day = math.floor(since / DAY)
     end = (day + 1) * DAY
@@ -171,7 +188,8 @@ def rebase(
                  default=0.0)
     if messages.threads:
         latest = max(latest, max(messages.threads.values()))
-    if end > latest - rules.model.reciprocity.window_days * DAY:
+    cut = latest - rules.model.reciprocity.window_days * DAY
+    if end > cut:
         raise Refused("open threads: the window starts inside the reciprocity window")
 
     head = Ledger(directory)
@@ -180,14 +198,19 @@ def rebase(
                   head_msg)
 
     threads, last = _threads(messages, head_msg, end)
-    candidates: dict[tuple[str, str], list[float]] = {}
-    for key, times in head_msg.candidates.items():
-        candidates[key] = list(times)
-    for key, times in messages.candidates.items():
-        later = [t for t in times if t >= end]
+    flipped = _flipped(messages.candidates, since, end)
+    for at, keys in flipped.values():
+        for key in keys:  # its first mail in the new window (no earlier one is in it)
+            threads[key] = at
+    candidates: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
+    for key, found in head_msg.candidates.items():
+        candidates[key] = list(found)
+    for key, found in messages.candidates.items():
+        later = [c for c in found if c[0] >= end and c[2] not in flipped]
         if later:
             candidates.setdefault(key, []).extend(later)
-    series_first, series_last = _series(events, head_ev, end)
+    series_first, series_last, moved = _series(events, head_ev, end, identity, rules, now,
+                                               source, directory)
 
     event_days = {d: c for d, c in events.days.items() if d > day}
     event_days.update(head_ev.days)
@@ -221,14 +244,88 @@ def rebase(
             *(h for h in (old.subject_hits if old else ()) if h[0] >= end)])
         if old is not None:
             target.open_threads.update(old.open_threads)
+    initiated = events.initiated | head_ev.initiated
+    changed = {rid for rid in flipped} | {found[1] for found in moved.values()}
+    days = sorted({math.floor(at / DAY) for at, _ in flipped.values()}
+                  | {math.floor(found[0] / DAY) for found in moved.values()})
+    for again in days:
+        prefill = dict(messages.threads)
+        for _at, keys in flipped.values():
+            for key in keys:
+                prefill[key] = threads[key]
+        initiated |= _reclassify(out, again, changed, source, identity, rules, now,
+                                 dict(series_first), prefill, directory, cut)
     ev_out = EventState(
         read=ev_total.get(READ, 0), series_first=series_first,
-        initiated=events.initiated | head_ev.initiated, last=series_last, days=event_days)
+        initiated=initiated, last=series_last, days=event_days)
     msg_out = MessageState(
         read=msg_total.get(READ, 0), owner_seen=min(seen, 1), threads=threads,
         open_ids=messages.open_ids, open_keys=messages.open_keys, last=last,
         candidates=candidates, days=message_days)
     return capture(out, ev_out, msg_out, rules)
+
+
+def _reclassify(
+    out: Ledger, day: int, changed: set[str], source: Source, identity: Identity,
+    rules: RuleSet, now: datetime, series_first: dict[str, tuple[float, str]],
+    threads: dict[tuple[str, str], float], directory: Directory, cut: float,
+) -> set[str]:
+    """Day ``day`` inferred again with the new window's series starts and threads, its
+    rows put in place of the old ones for every peer a ``changed`` record names (the
+    other records of the day classify as before; their rows come back unchanged).
+
+    A peer's mail that stops being a reply asks for an answer: refused if it leaves
+    a thread open inside the reciprocity window (``cut`` on: whether a later reply
+    closes it is not known here) or becomes news to celebrate; an owner's mail that
+    stops being one changes its rows only (the thread it closed left the window)."""
+    events, found = source.day(day)
+    messages = list(found)  # one day's: looked at again below
+    scratch = Ledger(directory)
+    ev, msg = EventState(series_first=series_first), MessageState(threads=threads)
+    infer_events(events, identity, rules, scratch, now, None, ev)
+    infer_messages(messages, identity, rules, scratch, now, msg)
+    for entry in scratch.persons.values():
+        if any(at >= cut and mid in msg.open_ids for mid, at in entry.open_threads.items()):
+            opened = [m for m in messages if m.message_id in entry.open_threads
+                      and m.source_id in changed]
+            if opened:
+                raise Refused(f"thread: {opened[0].source_id} stops being a reply and asks")
+        if any(rid in changed for _at, _subject, rid in entry.subject_hits):
+            raise Refused("thread: a mail that stops being a reply becomes news to celebrate")
+    key = 2 * day
+    for email, rows in scratch.peer_rows.items():
+        if not any(r[3] in changed for r in rows):
+            continue
+        target = out.person(email)
+        if target.compact is not None:
+            target.compact = reopen_day(target.compact, key)
+        target.interactions[:] = [
+            *(r for r in target.interactions if bucket_of(r) != key),
+            *(r for r in rows if bucket_of(r) == key)]
+    return ev.initiated
+
+
+def _flipped(candidates: dict[tuple[str, str], list[tuple[float, float, str]]], since: float,
+             end: float) -> dict[str, tuple[float, list[tuple[str, str]]]]:
+    """Dependency (1): the mails after the head that were replies only through threads
+    whose earlier mails all left the window: record id -> (time, its threads)."""
+    found: dict[str, tuple[float, list[tuple[str, str]], bool, bool]] = {}
+    for key, entries in candidates.items():
+        for at, previous, rid in entries:
+            if at < end:
+                continue
+            _, keys, answered, unsure = found.get(rid, (at, [], False, False))
+            keys.append(key)
+            found[rid] = (at, keys, answered or since <= previous < at,
+                          unsure or previous == at)
+    flips: dict[str, tuple[float, list[tuple[str, str]]]] = {}
+    for rid, (at, keys, answered, unsure) in found.items():
+        if answered:
+            continue
+        if unsure:
+            raise Refused(f"thread: {rid} shares its second with the mail it answered")
+        flips[rid] = (at, keys)
+    return flips
 
 
 def _threads(old: MessageState, head: MessageState, end: float) -> tuple[
@@ -244,10 +341,9 @@ def _threads(old: MessageState, head: MessageState, end: float) -> tuple[
             threads[key] = head.threads[key]
         elif latest < end:
             continue  # every mail of the thread left the window (or is in no day kept)
-        elif any(t >= end for t in old.candidates.get(key, ())):
-            raise Refused("thread: a later 'Re:' was a reply only through mail that left")
-        else:
-            threads[key] = end  # first in-window mail after ``end``: only later mail asks
+        else:  # its first mail in the new window is after ``end``: kept at ``end``, only
+            # ever compared with later mail (a mail it alone made a reply: _flipped)
+            threads[key] = end
         last[key] = latest
     for key, first in head.threads.items():
         if key not in threads:
@@ -255,11 +351,16 @@ def _threads(old: MessageState, head: MessageState, end: float) -> tuple[
     return threads, last
 
 
-def _series(old: EventState, head: EventState, end: float) -> tuple[
-        dict[str, tuple[float, str]], dict[str, float]]:
-    """Dependency (3): each series' first initiating occurrence in the new window."""
+def _series(
+    old: EventState, head: EventState, end: float, identity: Identity, rules: RuleSet,
+    now: datetime, source: Source, directory: Directory,
+) -> tuple[dict[str, tuple[float, str]], dict[str, float], dict[str, tuple[float, str]]]:
+    """Dependency (3): each series' first initiating occurrence in the new window; and
+    the series whose first occurrence moved past the head (series -> (start, id)),
+    found among the recurring events after it."""
     first: dict[str, tuple[float, str]] = {}
     last: dict[str, float] = {}
+    wanted: set[str] = set()
     for series, found in old.series_first.items():
         latest = old.last.get(series, found[0])
         if found[0] >= end:
@@ -269,9 +370,25 @@ def _series(old: EventState, head: EventState, end: float) -> tuple[
         elif latest < end:
             continue
         else:
-            raise Refused("series: its first occurrence left, a later one would initiate it")
+            wanted.add(series)
         last[series] = latest
     for series, found in head.series_first.items():
         if series not in first:
             first[series], last[series] = found, head.last[series]
-    return first, last
+    if not wanted:
+        return first, last, {}
+    scratch = EventState()
+
+    def until_found() -> Iterator[EventInstance]:
+        for event in source.recurring(end):
+            if wanted <= scratch.series_first.keys():
+                return
+            yield event
+
+    infer_events(until_found(), identity, rules, Ledger(directory), now, None, scratch)
+    moved = {series: scratch.series_first[series] for series in wanted
+             if series in scratch.series_first}
+    if len(moved) < len(wanted):
+        raise Refused("series: a later occurrence recorded, none found")
+    first.update(moved)
+    return first, last, moved
