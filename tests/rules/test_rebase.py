@@ -23,7 +23,7 @@ from peerpulse.rules.engine import EngineInputs, compute, rebase_checkpoint
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.rebase import Refused
 
-from tests.rules.builders import ME, NOW, PEOPLE, PEERS, mail, meeting
+from tests.rules.builders import ME, NOW, PEERS, PEOPLE, mail, meeting
 
 DAY = 86400.0
 RETENTION = 300
