@@ -94,6 +94,9 @@ class EngineResult:
     _ctx: Context
     checkpoint: bytes | None = None  # the pass before the tail (inputs.checkpoint)
     resumed: bool = False  # computed from inputs.resume
+    # set by the worker: None when no record left the window since the checkpoint,
+    # "rebased" when rules.rebase took them out, else why it could not (full read)
+    rebase: str | None = None
 
     def counted(self, email: str) -> list[tuple]:
         """Every interaction row of ``email`` the pass holds: all of them when the
