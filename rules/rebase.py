@@ -189,13 +189,13 @@ def rebase(
     if messages.threads:
         latest = max(latest, max(messages.threads.values()))
     cut = latest - rules.model.reciprocity.window_days * DAY
-    if end > cut:
-        raise Refused("open threads: the window starts inside the reciprocity window")
 
     head = Ledger(directory)
     head_ev, head_msg = EventState(), MessageState()
     infer_tracked(head_events, head_messages, identity, rules, head, now, None, head_ev,
                   head_msg)
+    if end > cut:
+        _open_threads(ledger, messages, head, head_msg, since, cut)
 
     threads, last = _threads(messages, head_msg, end)
     flipped = _flipped(messages.candidates, since, end)
@@ -303,6 +303,30 @@ def _reclassify(
             *(r for r in target.interactions if bucket_of(r) != key),
             *(r for r in rows if bucket_of(r) == key)]
     return ev.initiated
+
+
+def _open_threads(ledger: Ledger, old: MessageState, head_ledger: Ledger,
+                  head: MessageState, since: float, cut: float) -> None:
+    """Dependency (2) when the new start is inside the reciprocity window (a retention
+    shorter than it): threads opened before ``since`` go. One the head leaves open
+    stays as the checkpoint has it (closings after the head are the same); one the
+    checkpoint does not hold could have been closed after the head, or be open only
+    now (a mail that stopped being a reply): refused when a section reads it."""
+    for mid, peer in head.open_ids.items():
+        if mid not in old.open_ids and head_ledger.persons[peer].open_threads[mid] >= cut:
+            raise Refused("open threads: one the head leaves open may have closed since")
+    gone = {mid for mid, peer in old.open_ids.items()
+            if (at := ledger.persons[peer].open_threads.get(mid)) is not None and at < since}
+    for mid in gone:
+        peer = old.open_ids.pop(mid)
+        ledger.persons[peer].open_threads.pop(mid, None)
+    for entry in ledger.persons.values():
+        for mid in [m for m, at in entry.open_threads.items() if at < since]:
+            del entry.open_threads[mid]
+    for key, mids in list(old.open_keys.items()):
+        mids[:] = [m for m in mids if m not in gone]
+        if not mids:
+            del old.open_keys[key]
 
 
 def _flipped(candidates: dict[tuple[str, str], list[tuple[float, float, str]]], since: float,

@@ -342,3 +342,28 @@ def test_a_checkpoint_carried_forward_by_runs_without_a_digest(demo: Demo) -> No
         result, full = both(store, demo, start + timedelta(days=10))
         assert not result.resumed
         assert_same(result, full)
+
+
+def test_records_leaving_the_window_rebase_the_checkpoint(demo: Demo) -> None:
+    """A store holding more than ``retention_days``: records leave the window between
+    digests, read by them (week 1) or purged first as a sync does (weeks 2-3). The
+    checkpoint is re-based past them (rules/rebase.py), not read again in full, and
+    the digest still equals the full one. A 30-day reciprocity window so that the
+    6-month demo holds more than a retention window the re-base supports."""
+    rules = load_rules([("r.toml", "[reciprocity]\nwindow_days = 30\n")])
+    short = dataclasses.replace(demo, settings=demo.settings.model_copy(update={
+        "privacy": demo.settings.privacy.model_copy(update={"retention_days": 100})}))
+    start = demo.now - timedelta(days=40)
+    with open_store(demo.database) as store:
+        first, full = both(store, short, start, rules)
+        assert_same(first, full)
+        for week in (1, 2, 3):
+            now = start + timedelta(days=7 * week)
+            if week > 1:
+                store.purge_before(demo.account.name, now - timedelta(days=100))
+            assert store.records_leaving(demo.account.name, 0, math.floor(
+                (now - timedelta(days=100)).timestamp())) == (week == 1)
+            result, full = both(store, short, now, rules)
+            assert result.resumed, result.rebase
+            assert result.rebase == "rebased"
+            assert_same(result, full)
