@@ -97,8 +97,8 @@ def capture(ledger: Ledger, events: EventState, messages: MessageState,
             rows, compact = kept[5], (*kept[:5], [], kept[6])
         persons[email] = (rows, 0, entry.upcoming, entry.upcoming_kind,
                           entry.subject_hits, entry.open_threads, compact)
-    if messages.threads:
-        latest = max(latest, max(messages.threads.values()))
+    if messages.last:  # each thread's latest time: exact however the window moved
+        latest = max(latest, max(messages.last.values()))
     open_threads, open_ids, open_keys = _prune(
         ledger, messages, latest - rules.model.reciprocity.window_days * DAY)
     celebrate_from = latest - rules.model.celebrate.window_days * DAY

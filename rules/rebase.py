@@ -186,8 +186,8 @@ def rebase(
     through = 2 * day + 1  # the last bucket key of the day (its ``done`` bucket)
     latest = max((r[0] for e in ledger.persons.values() for r in e.interactions),
                  default=0.0)
-    if messages.threads:
-        latest = max(latest, max(messages.threads.values()))
+    if messages.last:  # as capture() computes it
+        latest = max(latest, max(messages.last.values()))
     cut = latest - rules.model.reciprocity.window_days * DAY
 
     head = Ledger(directory)
