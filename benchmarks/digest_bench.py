@@ -199,6 +199,32 @@ def aged_config(workdir: Path, config: Path) -> Path:
     return aged
 
 
+def aged_weeks(config: Path, now: str, weeks: int) -> None:
+    """How often the re-base holds: ``weeks`` more weekly digests on the aged copy,
+    each after the purge its week's syncs make; prints each outcome."""
+    from collections import Counter
+
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.pipeline import compute_for_account, read_rules
+    from peerpulse.worker.store import open_store
+
+    settings = load_settings(config)
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    account, rules = settings.accounts[0], read_rules(settings)
+    outcomes: Counter[str] = Counter()
+    with open_store(settings.database_path) as store:
+        compute_for_account(store, settings, account, rules, now=moment)  # a writer's
+        for week in range(1, weeks + 1):
+            at = moment + timedelta(days=7 * week)
+            store.purge_before(account.name, at - timedelta(days=settings.privacy.retention_days))
+            result = compute_for_account(store, settings, account, rules, now=at)
+            outcomes[result.rebase or "nothing left the window"] += 1
+    print(f"re-base over {weeks} more weekly digests (records purged between them): "
+          + ", ".join(f"{n} {what}" for what, n in outcomes.most_common()))
+
+
 def checkpoint(config: Path, now: str, carried: bool = False, aged: bool = False) -> None:
     """Keep the checkpoint last week's digest would have kept (a writer, 7 days before);
     with ``carried``, then carry it forward as the daily runs between the two digests
@@ -336,6 +362,8 @@ def main() -> None:
     else:
         print(f"full / read (every raw record, as before): "
               f"{medians['full'] / medians['read']:.3f}")
+    if args.aged:
+        aged_weeks(config, str(facts["now"]), 8)
     print(f"ratio: {medians['digest'] / medians['read']:.3f}")
 
 
