@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import sys
 from collections.abc import Iterable
 
-from peerpulse.rules.history import DAY, PeerHistory, longest_window
+from peerpulse.rules.history import DAY, Compact, PeerHistory, day_of, longest_window
 from peerpulse.rules.inference import EventState, MessageState
 from peerpulse.rules.peers import Directory
 from peerpulse.rules.ruleset import RuleSet
@@ -90,11 +91,12 @@ def capture(ledger: Ledger, events: EventState, messages: MessageState,
         if rows:
             newest = max(r[0] for r in rows)
             latest = max(latest, newest)
-            # Each peer is compacted at their newest row: no later than the horizon,
-            # so every record after the horizon lands in a day kept as rows.
-            history = PeerHistory.build(compact, rows, rules)
-            kept = history.compact(newest, longest)
-            rows, compact = kept[5], (*kept[:5], [], kept[6])
+            if not _compacted_at(compact, rows, newest):
+                # Each peer is compacted at their newest row: no later than the horizon,
+                # so every record after the horizon lands in a day kept as rows.
+                history = PeerHistory.build(compact, rows, rules)
+                kept = history.compact(newest, longest)
+                rows, compact = kept[5], (*kept[:5], [], kept[6])
         persons[email] = (rows, 0, entry.upcoming, entry.upcoming_kind,
                           entry.subject_hits, entry.open_threads, compact)
     if messages.last:  # each thread's latest time: exact however the window moved
@@ -118,6 +120,20 @@ def capture(ledger: Ledger, events: EventState, messages: MessageState,
          messages.last, messages.candidates, messages.days),
     )
     return marshal.dumps(body)
+
+
+def _compacted_at(compact: Compact | None, rows: list, newest: float) -> bool:
+    """Whether ``compact`` with ``rows`` is already what compacting them at ``newest``
+    gives: every row on the newest day, every summarized day before it (a peer with
+    nothing new since the checkpoint, or only days a re-base took away). Compacting
+    again would rebuild the same bytes, at the cost of a pass over the peer's days."""
+    if compact is None:
+        return False
+    day = day_of(newest)
+    if any(day_of(r[0]) != day for r in rows):
+        return False
+    keys = compact[1][0]
+    return not keys or int.from_bytes(keys[-8:], sys.byteorder, signed=True) < 2 * day
 
 
 def _prune(ledger: Ledger, messages: MessageState, cut: float) -> tuple[
