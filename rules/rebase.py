@@ -39,25 +39,39 @@ How each is re-based, with ``D`` the day (UTC) of the new start and ``E`` its en
   (``rules.history.drop_days``: later days' sums as they were, so floats stay
   bit for bit), leaders' contacts and subject hits by their time;
 * (1) a thread key whose first mail was before ``E`` takes the head's first time,
-  or is dropped when its latest mail (``MessageState.last``) is before ``E`` too.
-  Otherwise its first in-window mail is somewhere after ``E``: it is kept (its
-  time replaced by ``E``, only ever compared with later mail), and the re-base is
-  refused if a mail after ``E`` was a reply only through the thread
-  (``MessageState.candidates``): it could stop being one;
+  or is dropped when its latest mail (``MessageState.last``) is before ``E`` too;
+  otherwise its first in-window mail is somewhere after ``E``: it is kept (its
+  time replaced by ``E``, only ever compared with later mail). A mail after ``E``
+  that only a "Re:" made a reply (``MessageState.candidates``, each with the
+  previous time of each of its threads) stays one if one of its threads has a mail
+  in the new window before it; else it stops being one (:func:`_flipped`): its
+  threads' first time is its own, and its day is inferred again (``Source.day``)
+  with the new window's threads and series, the rows of the peers it names put in
+  place of that day's (:func:`_reclassify`, ``rules.history.reopen_day``). Refused
+  if it shares its second with the mail it answered (which came first is unknown);
 * (2) open threads: the checkpoint keeps none older than the reciprocity window
   as of its horizon, nor does a full pass; older ones cannot change which newer
-  ones a reply closes (the latest open one goes first). So when ``E`` is before
-  that window nothing changes; otherwise the re-base is refused (only a retention
-  shorter than the reciprocity window plus a few days);
+  ones a reply closes (the latest open one goes first), and an owner's mail that
+  stops being a reply had closed, at most, a thread opened before the window. So
+  when ``E`` is before that window only (1)'s peers' mails matter: refused if one
+  that stops being a reply leaves a thread open inside it, or becomes news to
+  celebrate. When ``E`` is inside it (a retention shorter than the reciprocity
+  window), threads opened before the start go, and a thread the head leaves open
+  that the checkpoint does not hold is refused (a later reply may have closed it);
 * (3) a series whose first occurrence was before ``E`` takes the head's, or is
   dropped when its latest occurrence (``EventState.last``) is before ``E``;
-  otherwise its next occurrence would gain the initiative: refused;
+  otherwise its first occurrence after ``E`` (``Source.recurring``, read until
+  found) gains the initiative, and its day is inferred again as in (1);
 * (4) ``owner_seen`` and ``owner_records`` are kept as flags (``rules.checkpoint``);
   refused if no day left in the window adds to them while the checkpoint's were set.
 
-Refusals are logged by the worker (``worker/checkpoint.py``) with their reason;
-``benchmarks/digest_bench.py --aged`` counts them over weeks of a store older
-than its retention.
+What it reads: the head, plus one day per changed reply or series (a few a week
+on the demo), plus recurring events from ``E`` to each moved series' next
+occurrence. Refusals are logged by the worker (``worker/checkpoint.py``) with
+their reason; ``benchmarks/digest_bench.py --aged`` counts them over weeks of a
+store older than its retention, ``tests/rules/test_rebase.py`` over random
+two-year histories (none at a 300-day retention; most weeks at 100 days, shorter
+than the reciprocity window).
 """
 
 from __future__ import annotations
