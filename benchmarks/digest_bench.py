@@ -3,6 +3,7 @@
     python -m benchmarks.digest_bench [--messages 1000000] [--events 100000] [--repeat 3]
     python -m benchmarks.digest_bench --quick      # ~100k messages, a couple of minutes
     python -m benchmarks.digest_bench --carried    # checkpoint carried by daily runs
+    python -m benchmarks.digest_bench --quick --aged   # records age out of the window
 
 Fills a store from the demo generator (real ICS and mbox files read through the
 ``files`` connector), then times, alternately in fresh subprocesses so that
@@ -21,6 +22,14 @@ none warms the others' caches more than the OS page cache does for all:
   the same checkpoint, whose size is printed. With ``--carried`` that checkpoint
   is then carried forward by 6 daily runs that send no digest
   (``pipeline.carry_checkpoint``), so the records read are the last ~4 days.
+
+With ``--aged`` the store spans more than ``retention_days`` (300 days over the
+demo's 12 months, on a copy of the store): the week between last week's digest
+and this one moves the window's start, and the records that left it are purged
+as a sync does. ``fallback`` is the digest as it was before the re-base (every
+record read, ``rules.rebase`` switched off); ``digest`` re-bases the checkpoint
+past them (``worker/checkpoint.py``) and resumes it. Both must give the same
+digest (interactions, peer of the week, reconnect), checked on every run.
 
 The digest must be non-trivial: every run checks that it names a peer of the
 week and someone to reconnect with, and that its interaction count equals the
@@ -51,6 +60,8 @@ from benchmarks.demo_config import demo_config_text
 
 DEFAULT_DIR = Path("bench-out/digest")
 PHASES = ("floor", "read", "full", "digest")
+AGED_PHASES = ("floor", "read", "fallback", "digest")
+AGED_RETENTION_DAYS = 300
 
 
 def sqlite_version() -> str:
@@ -121,7 +132,11 @@ def phase(config: Path, which: str, now: str) -> dict[str, object]:
     since = moment - timedelta(days=settings.privacy.retention_days)
     figures: dict[str, object] = {}
     with open_store(settings.database_path, read_only=True) as store:
-        rules = read_rules(settings) if which in ("digest", "full") else None
+        rules = read_rules(settings) if which in ("digest", "full", "fallback") else None
+        if which == "fallback":  # the digest before the re-base: every record read
+            from peerpulse.worker import checkpoint as planning
+
+            planning.rebased = lambda *_a, **_k: (None, "off for the benchmark")  # type: ignore[assignment]
         started = time.perf_counter()
         rows = 0
         if which == "floor":
@@ -133,7 +148,11 @@ def phase(config: Path, which: str, now: str) -> dict[str, object]:
             result = compute_for_account(store, settings, account, rules, now=moment,
                                          raw=which == "full")
             if which == "digest" and not result.resumed:
-                raise SystemExit("digest benchmark: no usable checkpoint (see checkpoint())")
+                raise SystemExit("digest benchmark: no usable checkpoint (see checkpoint()): "
+                                 f"{result.rebase}")
+            if which == "fallback" and result.resumed:
+                raise SystemExit("digest benchmark: the fallback resumed a checkpoint")
+            figures["rebase"] = result.rebase
             digest = result.digest
             rows = int(digest.stats["events_read"]) + int(digest.stats["messages_read"])
             figures.update(
@@ -161,7 +180,52 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def checkpoint(config: Path, now: str, carried: bool = False) -> None:
+def aged_config(workdir: Path, config: Path) -> Path:
+    """A copy of the store, read with a retention shorter than the demo's year."""
+    import shutil
+
+    from peerpulse.worker.config import load_settings
+
+    settings = load_settings(config)
+    state = workdir / "aged-state"
+    shutil.rmtree(state, ignore_errors=True)
+    shutil.copytree(settings.state_dir, state)
+    text = config.read_text()
+    assert "retention_days = 3650" in text and str(settings.state_dir) in text
+    aged = workdir / "config-aged.toml"
+    aged.write_text(text.replace("retention_days = 3650",
+                                 f"retention_days = {AGED_RETENTION_DAYS}")
+                    .replace(str(settings.state_dir), str(state.resolve())))
+    return aged
+
+
+def aged_weeks(config: Path, now: str, weeks: int) -> None:
+    """How often the re-base holds: ``weeks`` more weekly digests on the aged copy,
+    each after the purge its week's syncs make; prints each outcome."""
+    from collections import Counter
+
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.pipeline import compute_for_account, read_rules
+    from peerpulse.worker.store import open_store
+
+    settings = load_settings(config)
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    account, rules = settings.accounts[0], read_rules(settings)
+    outcomes: Counter[str] = Counter()
+    with open_store(settings.database_path) as store:
+        compute_for_account(store, settings, account, rules, now=moment)  # a writer's
+        for week in range(1, weeks + 1):
+            at = moment + timedelta(days=7 * week)
+            store.purge_before(account.name, at - timedelta(days=settings.privacy.retention_days))
+            result = compute_for_account(store, settings, account, rules, now=at)
+            outcomes[result.rebase or "nothing left the window"] += 1
+    print(f"re-base over {weeks} more weekly digests (records purged between them): "
+          + ", ".join(f"{n} {what}" for what, n in outcomes.most_common()))
+
+
+def checkpoint(config: Path, now: str, carried: bool = False, aged: bool = False) -> None:
     """Keep the checkpoint last week's digest would have kept (a writer, 7 days before);
     with ``carried``, then carry it forward as the daily runs between the two digests
     would (``pipeline.carry_checkpoint``, 6 days to 1 day before), timing each carry."""
@@ -176,6 +240,13 @@ def checkpoint(config: Path, now: str, carried: bool = False) -> None:
     account, rules = settings.accounts[0], read_rules(settings)
     with open_store(settings.database_path) as store:
         compute_for_account(store, settings, account, rules, now=moment - timedelta(days=7))
+        if aged:  # the week's syncs purge what left the window, as `peerpulse run` does
+            cutoff = moment - timedelta(days=settings.privacy.retention_days)
+            purged = store.purge_before(account.name, cutoff)
+            print(f"purged before {cutoff:%Y-%m-%d}: {purged['events']:,} events, "
+                  f"{purged['messages']:,} messages left the window")
+            if not purged["events"] + purged["messages"]:
+                raise SystemExit("digest benchmark: no record left the window")
         if not carried:
             return
         spent = []
@@ -224,9 +295,12 @@ def main() -> None:
                         help="about 100k messages and 10k events (a couple of minutes)")
     parser.add_argument("--carried", action="store_true",
                         help="the digest resumes a checkpoint carried forward by daily runs")
+    parser.add_argument("--aged", action="store_true",
+                        help=f"a {AGED_RETENTION_DAYS}-day retention: records leave the "
+                        "window between the checkpoint and the digest")
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--end", default=(date.today() - timedelta(days=1)).isoformat())
-    parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=PHASES + ("fallback",), help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--now", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -240,24 +314,38 @@ def main() -> None:
     config = prepare(workdir, args.messages, args.events, date.fromisoformat(args.end))
     facts = prepared(workdir)
     truth = int(facts["truth_interactions"])  # type: ignore[call-overload]
-    checkpoint(config, str(facts["now"]), args.carried)
-    figures: dict[str, list[dict[str, object]]] = {which: [] for which in PHASES}
+    phases = AGED_PHASES if args.aged else PHASES
+    if args.aged:
+        config = aged_config(workdir, config)
+    checkpoint(config, str(facts["now"]), args.carried, args.aged)
+    figures: dict[str, list[dict[str, object]]] = {which: [] for which in phases}
     for _ in range(args.repeat):
-        for which in PHASES:
+        for which in phases:
             out = subprocess.run(
                 [sys.executable, "-m", "benchmarks.digest_bench", "--phase", which,
                  "--config", str(config), "--now", str(facts["now"])],
                 check=True, capture_output=True, text=True,
             )
             run = json.loads(out.stdout.strip().splitlines()[-1])
-            if which in ("digest", "full"):
+            if args.aged and which == "digest":
+                fallback = figures["fallback"][-1]
+                if run.get("rebase") != "rebased" or any(
+                        run[k] != fallback[k] for k in ("peer_of_the_week", "reconnect",
+                                                        "interactions")):
+                    raise SystemExit(f"digest benchmark: re-based {run} vs full {fallback}")
+            elif which in ("digest", "full"):
                 check_digest(run, truth)
             figures[which].append(run)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, SQLite {sqlite_version()}")
     rows = figures["read"][0]["rows"]
-    print(f"rows a full digest reads: {rows:,}; ground-truth interactions: {truth:,} "
-          f"(digest agrees)")
+    if args.aged:
+        print(f"rows a full digest reads: {rows:,} ({AGED_RETENTION_DAYS}-day window); "
+              f"interactions: {figures['digest'][0]['interactions']:,} (re-based digest "
+              "agrees with the full read)")
+    else:
+        print(f"rows a full digest reads: {rows:,}; ground-truth interactions: {truth:,} "
+              f"(digest agrees)")
     print(f"checkpoint resumed: {checkpoint_bytes(config):,} bytes")
     medians = {}
     for which, runs in figures.items():
@@ -268,7 +356,14 @@ def main() -> None:
               f"max {secs[-1]:.3f}s  peak RSS {peak:.0f} MB")
     print(f"read / floor: {medians['read'] / medians['floor']:.2f}")
     print(f"digest / floor: {medians['digest'] / medians['floor']:.2f}")
-    print(f"full / read (every raw record, as before): {medians['full'] / medians['read']:.3f}")
+    if args.aged:
+        print(f"fallback / read (records left the window: every record read, before the "
+              f"re-base): {medians['fallback'] / medians['read']:.3f}")
+    else:
+        print(f"full / read (every raw record, as before): "
+              f"{medians['full'] / medians['read']:.3f}")
+    if args.aged:
+        aged_weeks(config, str(facts["now"]), 8)
     print(f"ratio: {medians['digest'] / medians['read']:.3f}")
 
 

@@ -20,22 +20,30 @@ and the rows of the horizon's day. Message threads (``MessageState.threads``:
 any later "Re:" can answer any earlier subject) are kept whole.
 
 The worker decides when a checkpoint still holds (same rules, people, owner and
-retention: :func:`fingerprint`; no record before the horizon written since; no
-record left the retention window); this module only turns the state into bytes
-and back (pure: no I/O, no clock).
+retention: :func:`fingerprint`; no record before the horizon written since);
+records that left the retention window since are taken out by ``rules.rebase``,
+which is why the pass also keeps what each day added to every counter
+(``EventState.days``, ``MessageState.days``), each summarized day's totals
+(``rules.history``), and the latest time of each thread and series. This module
+only turns the state into bytes and back (pure: no I/O, no clock).
 
-Left out: per-person exclusions (only ``explain`` shows them, and it reads the
-raw records), busy time and the team meeting (both depend on ``now``: the engine
-recomputes them from the few events they look at).
+Left out: per-person exclusions and their count (only ``explain`` shows them, and
+it reads the raw records), busy time and the team meeting (both depend on
+``now``: the engine recomputes them from the few events they look at). Whether
+some record names the owner is kept as 0 or 1 (``owner_records``,
+``MessageState.owner_seen``): only that is ever read, and a count would depend on
+where the window starts (noise mail naming the owner counts only until the owner
+is found).
 """
 
 from __future__ import annotations
 
 import hashlib
 import marshal
+import sys
 from collections.abc import Iterable
 
-from peerpulse.rules.history import DAY, PeerHistory, longest_window
+from peerpulse.rules.history import DAY, Compact, PeerHistory, day_of, longest_window
 from peerpulse.rules.inference import EventState, MessageState
 from peerpulse.rules.peers import Directory
 from peerpulse.rules.ruleset import RuleSet
@@ -44,7 +52,9 @@ from peerpulse.rules.tally import Ledger
 #: Bumped whenever inference or this layout changes: older checkpoints are rebuilt.
 #: 3: peers' interactions compacted per day, old open threads and series ids pruned;
 #: announcements to more than [reciprocity] max_people are nobody's initiative.
-CHECKPOINT_VERSION = 3
+#: 4: per-day counters and totals, threads' and series' latest times, reply candidates
+#: (rules.rebase: the window's start moves without a full read); owner flags 0/1.
+CHECKPOINT_VERSION = 4
 
 _MAGIC = "peerpulse-checkpoint"
 
@@ -72,36 +82,58 @@ def capture(ledger: Ledger, events: EventState, messages: MessageState,
     longest = longest_window(rules)
     latest = 0.0  # a time no later than the horizon: the newest row or thread seen
     persons: dict[str, tuple] = {}
+    peers = ledger.peer_rows
     for email, entry in ledger.persons.items():
         rows, compact = entry.interactions, entry.compact
+        if email not in peers and not (rows or compact or entry.subject_hits
+                                        or entry.open_threads or entry.upcoming):
+            continue  # someone only excluded: exclusions are not kept
         if rows:
             newest = max(r[0] for r in rows)
             latest = max(latest, newest)
-            # Each peer is compacted at their newest row: no later than the horizon,
-            # so every record after the horizon lands in a day kept as rows.
-            history = PeerHistory.build(compact, rows, rules)
-            kept = history.compact(newest, longest)
-            rows, compact = kept[5], (*kept[:5], [])
-        persons[email] = (rows, entry.excluded_total, entry.upcoming, entry.upcoming_kind,
+            if not _compacted_at(compact, rows, newest):
+                # Each peer is compacted at their newest row: no later than the horizon,
+                # so every record after the horizon lands in a day kept as rows.
+                history = PeerHistory.build(compact, rows, rules)
+                kept = history.compact(newest, longest)
+                rows, compact = kept[5], (*kept[:5], [], kept[6])
+        persons[email] = (rows, 0, entry.upcoming, entry.upcoming_kind,
                           entry.subject_hits, entry.open_threads, compact)
-    if messages.threads:
-        latest = max(latest, max(messages.threads.values()))
+    if messages.last:  # each thread's latest time: exact however the window moved
+        latest = max(latest, max(messages.last.values()))
     open_threads, open_ids, open_keys = _prune(
         ledger, messages, latest - rules.model.reciprocity.window_days * DAY)
     celebrate_from = latest - rules.model.celebrate.window_days * DAY
     for email, kept_threads in open_threads.items():
+        if email not in persons:
+            continue  # nothing kept of them (and no open thread: only peers have some)
         rows, excluded, upcoming, upcoming_kind, hits, _open, compact = persons[email]
         hits = [h for h in hits if h[0] >= celebrate_from]
         persons[email] = (rows, excluded, upcoming, upcoming_kind, hits, kept_threads, compact)
     body: tuple = (
         _MAGIC, CHECKPOINT_VERSION,
-        ledger.counts, ledger.owner_records, ledger.leader_contacts, persons,
+        ledger.counts, min(ledger.owner_records, 1), ledger.leader_contacts, persons,
         # series_of only clears the initiative of rows the pass makes after it; every
         # row before the horizon is final (a series' first occurrence is its earliest).
-        (events.read, events.series_first, {}, events.initiated),
-        (messages.read, messages.owner_seen, messages.threads, open_ids, open_keys),
+        (events.read, events.series_first, {}, events.initiated, events.last, events.days),
+        (messages.read, min(messages.owner_seen, 1), messages.threads, open_ids, open_keys,
+         messages.last, messages.candidates, messages.days),
     )
     return marshal.dumps(body)
+
+
+def _compacted_at(compact: Compact | None, rows: list, newest: float) -> bool:
+    """Whether ``compact`` with ``rows`` is already what compacting them at ``newest``
+    gives: every row on the newest day, every summarized day before it (a peer with
+    nothing new since the checkpoint, or only days a re-base took away). Compacting
+    again would rebuild the same bytes, at the cost of a pass over the peer's days."""
+    if compact is None:
+        return False
+    day = day_of(newest)
+    if any(day_of(r[0]) != day for r in rows):
+        return False
+    keys = compact[1][0]
+    return not keys or int.from_bytes(keys[-8:], sys.byteorder, signed=True) < 2 * day
 
 
 def _prune(ledger: Ledger, messages: MessageState, cut: float) -> tuple[
@@ -163,6 +195,9 @@ def restore(data: bytes, directory: Directory) -> tuple[Ledger, EventState, Mess
         entry.subject_hits.extend(hits)
         entry.open_threads.update(open_threads)
         entry.compact = compact
-    events = EventState(ev[0], ev[1], ev[2], ev[3])
-    messages = MessageState(msg[0], msg[1], msg[2], msg[3], msg[4])
+    try:
+        events = EventState(*ev)
+        messages = MessageState(*msg)
+    except TypeError as exc:
+        raise CheckpointError(f"not a checkpoint: {exc}") from None
     return ledger, events, messages

@@ -35,6 +35,7 @@ from peerpulse.rules.inference import (
 )
 from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides, Override, resolve
 from peerpulse.rules.peers import Directory, SharedDirectory, build_directory, owner_directory
+from peerpulse.rules.rebase import Source, infer_tracked, rebase
 from peerpulse.rules.recommendations import DepartmentCoverage, Digest
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.scoring import days_until_below
@@ -94,6 +95,9 @@ class EngineResult:
     _ctx: Context
     checkpoint: bytes | None = None  # the pass before the tail (inputs.checkpoint)
     resumed: bool = False  # computed from inputs.resume
+    # set by the worker: None when no record left the window since the checkpoint,
+    # "rebased" when rules.rebase took them out, else why it could not (full read)
+    rebase: str | None = None
 
     def counted(self, email: str) -> list[tuple]:
         """Every interaction row of ``email`` the pass holds: all of them when the
@@ -117,8 +121,13 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
     hooks = Hooks(busy=busy, busy_window=week_window(monday, zone), series=team.observe)
     ledger, event_state, message_state = _start(inputs, directory, rules)
     pass_hooks = hooks if inputs.hook_events is None else None
-    infer_events(inputs.events, identity, rules, ledger, inputs.now, pass_hooks, event_state)
-    infer_messages(inputs.messages, identity, rules, ledger, inputs.now, message_state)
+    if inputs.checkpoint:  # kept: what each day adds is kept too (rules.rebase)
+        infer_tracked(inputs.events, inputs.messages, identity, rules, ledger, inputs.now,
+                      pass_hooks, event_state, message_state)
+    else:
+        infer_events(inputs.events, identity, rules, ledger, inputs.now, pass_hooks,
+                     event_state)
+        infer_messages(inputs.messages, identity, rules, ledger, inputs.now, message_state)
     kept = capture(ledger, event_state, message_state, rules) if inputs.checkpoint else None
     infer_events(inputs.tail_events, identity, rules, ledger, inputs.now, pass_hooks,
                  event_state)
@@ -255,9 +264,22 @@ def advance(inputs: EngineInputs, rules: RuleSet) -> bytes:
     digest's checkpoint be resumed a week on), so this holds the same pass."""
     identity, directory = _who_is_who(inputs, rules)
     ledger, event_state, message_state = _start(inputs, directory, rules)
-    infer_events(inputs.events, identity, rules, ledger, inputs.now, None, event_state)
-    infer_messages(inputs.messages, identity, rules, ledger, inputs.now, message_state)
+    infer_tracked(inputs.events, inputs.messages, identity, rules, ledger, inputs.now, None,
+                  event_state, message_state)
     return capture(ledger, event_state, message_state, rules)
+
+
+def rebase_checkpoint(inputs: EngineInputs, rules: RuleSet, since: datetime,
+                      source: Source) -> bytes:
+    """The checkpoint ``inputs.resume`` as a pass over the retention window starting at
+    ``since`` keeps it (``rules.rebase``): ``inputs.events`` and ``inputs.messages``
+    are that window's head (the records of the day ``since`` falls on, and the events
+    running across it); ``source`` reads the few other days it needs. Raises
+    ``rules.rebase.Refused`` when it cannot be exact."""
+    assert inputs.resume is not None
+    identity, directory = _who_is_who(inputs, rules)
+    return rebase(inputs.resume, directory, identity, rules, inputs.now, since.timestamp(),
+                  inputs.events, inputs.messages, source)
 
 
 def result_rows(ledger: Ledger, email: str) -> list[tuple]:

@@ -24,7 +24,10 @@ keeps per peer (``rules.checkpoint``), and why it is enough for every ``now >= H
   every window for good;
 * the full rows of the day of ``H`` (the rows after ``H`` join that day's bucket);
 * the :data:`RECENT_KEPT` newest full rows of the summarized days (evidence and
-  talking points show the newest rows).
+  talking points show the newest rows);
+* each summarized day's first time, replies and count per kind (:data:`KIND_ORDER`):
+  when the retention window's start moves past days, :func:`drop_days` takes them
+  out of the totals exactly (``rules.rebase``), which one merged total could not.
 
 So its size grows with days of history (16 bytes a day) and with the rows inside
 the longest window (17 bytes a row), not with all rows. Tie strength per bucket
@@ -39,7 +42,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 
 from peerpulse.rules.overrides import DONE_KIND
@@ -59,15 +62,23 @@ N, KINDS, REPLIES, FIRST, LAST, LAST_RID, LAST_KIND, MEET, MEET_RID, MEET_KIND =
 W_FIRST, W_LAST, W_N, WSUM, ME_MAIL, ME_MEET, THEM_MAIL, THEM_MEET = range(8)
 
 MAIL, BY_ME, BY_THEM = 1, 2, 4  # thin row flags
+#: The kinds a row can have, in the order of a summarized day's counts (after replies).
+KIND_ORDER = ("mail_sent", "mail_received", "one_on_one", "small_meeting", "large_meeting",
+              "lunch", DONE_KIND)
+_WIDTH = 1 + len(KIND_ORDER)
 
 # (count, weight sum, initiated by me in mail, in meetings, by them in mail, in meetings)
 Window = tuple[int, float, int, int, int, int]
 # A checkpoint's thin rows of one peer: (bucket keys, start offsets, times, weights, flags)
 Thin = tuple[list[int], list[int], bytes, bytes, bytes]
+# Per summarized bucket, as array bytes: first time ("d"), then replies and the count
+# of each kind of KIND_ORDER ("H", _WIDTH a bucket: a peer's day has fewer than 65536)
+Days = tuple[bytes, bytes]
 # What a checkpoint keeps of one peer: (totals, (bucket keys, decayed sums) as array
-# bytes, window figures by bucket, thin rows, newest rows, full rows of the last day)
+# bytes, window figures by bucket, thin rows, newest rows, full rows of the last day,
+# per-day totals)
 Compact = tuple[tuple | None, tuple[bytes, bytes], dict[int, tuple], Thin,
-                list[InteractionRow], list[InteractionRow]]
+                list[InteractionRow], list[InteractionRow], Days]
 
 
 class StaleHistory(ValueError):
@@ -153,7 +164,8 @@ class PeerHistory:
     figures and thin rows of the recent ones, full rows and summaries of the rest."""
 
     __slots__ = ("keys", "base", "totals", "decayed", "windows", "rows", "kept", "thin",
-                 "thin_at", "thin_w", "thin_f", "half_life", "omega_out", "recent_kept")
+                 "thin_at", "thin_w", "thin_f", "half_life", "omega_out", "recent_kept",
+                 "days", "summarized_keys")
 
     def __init__(self, rules: RuleSet) -> None:
         strength = rules.model.tie_strength
@@ -171,6 +183,8 @@ class PeerHistory:
         self.thin_w = array("d")
         self.thin_f = b""
         self.keys: list[int] = []
+        self.days: Days = (b"", b"")  # of the summarized buckets, as a checkpoint kept them
+        self.summarized_keys: list[int] = []
 
     @classmethod
     def build(cls, compact: Compact | None, rows: Iterable[InteractionRow],
@@ -179,12 +193,14 @@ class PeerHistory:
         (in any order; a checkpoint's full rows are passed in ``rows``)."""
         self = cls(rules)
         if compact is not None:
-            base, (keys_bytes, decayed_bytes), windows, thin, kept, _full = compact
+            base, (keys_bytes, decayed_bytes), windows, thin, kept, _full, days = compact
             self.base = base
+            self.days = days
             keys_array, values = array("q"), array("d")
             keys_array.frombytes(keys_bytes)
             values.frombytes(decayed_bytes)
             self.decayed = dict(zip(keys_array, values, strict=True))
+            self.summarized_keys = list(keys_array)
             self.windows = dict(windows)
             self.kept = list(kept)
             keys, starts, ats, weights, flags = thin
@@ -233,7 +249,35 @@ class PeerHistory:
                 weights.append(weight)
                 flags.append(flag)
         thin = (keys, starts, ats.tobytes(), weights.tobytes(), bytes(flags))
-        return (base, (keys_array.tobytes(), decayed.tobytes()), windows, thin, kept, full)
+        return (base, (keys_array.tobytes(), decayed.tobytes()), windows, thin, kept, full,
+                self._days(summarized))
+
+    def _days(self, summarized: list[int]) -> Days:
+        """The per-day totals of ``summarized``: the kept ones as they were, the buckets
+        held as rows from their totals (appended when they are all newer, the usual
+        case; merged in key order when a re-base added older ones)."""
+        firsts, counts = array("d"), array("H")
+        firsts.frombytes(self.days[0])
+        counts.frombytes(self.days[1])
+        old = self.summarized_keys
+        new = [k for k in summarized if k in self.totals]
+        if old and new and new[0] < old[-1]:
+            by_key = {k: (firsts[i], counts[i * _WIDTH:(i + 1) * _WIDTH])
+                      for i, k in enumerate(old)}
+            firsts, counts = array("d"), array("H")
+            for key in summarized:
+                if key in self.totals:
+                    first, row = _day_totals(self.totals[key])
+                else:
+                    first, row = by_key[key]
+                firsts.append(first)
+                counts.extend(row)
+            return firsts.tobytes(), counts.tobytes()
+        for key in new:
+            first, row = _day_totals(self.totals[key])
+            firsts.append(first)
+            counts.extend(row)
+        return firsts.tobytes(), counts.tobytes()
 
     def _thin_rows(self, key: int) -> Iterator[tuple[float, float, int]]:
         rows = self.rows.get(key)
@@ -345,6 +389,107 @@ class PeerHistory:
             initiated_by_them=window[4] + window[5],
             replies=total[REPLIES] if total else 0,
         )
+
+
+def _day_totals(totals: tuple) -> tuple[float, array]:
+    kinds = totals[KINDS]
+    unknown = set(kinds) - set(KIND_ORDER)
+    if unknown:
+        raise StaleHistory(f"an interaction kind the checkpoint cannot keep: {unknown}")
+    counts = (totals[REPLIES], *(kinds.get(k, 0) for k in KIND_ORDER))
+    if max(counts) > 0xFFFF:
+        raise StaleHistory("more than 65535 interactions of one kind with one peer in a day")
+    return totals[FIRST], array("H", counts)
+
+
+def drop_days(compact: Compact, through: int) -> Compact | None:
+    """``compact`` without its buckets up to key ``through`` (the days that left the
+    retention window): what a checkpoint keeps of the same peer when the pass starts
+    after them (None: nothing left). Totals come from the remaining days' own
+    (counts added, the first day's first time; last contact and last meeting kept
+    unless their day went, and then none is left); every per-day figure is the
+    kept one, so sums stay bit for bit those of a pass that never saw the days."""
+    base, (keys_bytes, decayed_bytes), windows, thin, kept, full, (fb, cb) = compact
+    keys = array("q")
+    keys.frombytes(keys_bytes)
+    cut = bisect_right(keys, through)
+    if cut == 0:
+        return compact
+    if cut == len(keys):
+        return None
+    decayed = array("d")
+    decayed.frombytes(decayed_bytes)
+    firsts, counts = array("d"), array("H")
+    firsts.frombytes(fb)
+    counts.frombytes(cb)
+    sums = [0] * _WIDTH
+    for i in range(cut * _WIDTH, len(counts)):
+        sums[i % _WIDTH] += counts[i]
+    kinds = {k: n for k, n in zip(KIND_ORDER, sums[1:], strict=True) if n}
+    assert base is not None  # days were summarized
+    meet: tuple = (base[MEET], base[MEET_RID], base[MEET_KIND])
+    if meet[0] is None or 2 * day_of(meet[0]) <= through:
+        meet = (None, None, None)
+    base = (sum(kinds.values()), kinds, sums[0], firsts[cut], base[LAST], base[LAST_RID],
+            base[LAST_KIND], *meet)
+    t_keys, starts, ats, weights, flags = thin
+    j = bisect_right(t_keys, through)
+    if j:
+        offset = starts[j] if j < len(starts) else len(flags)
+        t_keys = t_keys[j:]
+        starts = [s - offset for s in starts[j:]]
+        ats, weights, flags = ats[8 * offset:], weights[8 * offset:], flags[offset:]
+    return (
+        base, (keys[cut:].tobytes(), decayed[cut:].tobytes()),
+        {k: v for k, v in windows.items() if k > through},
+        (t_keys, starts, ats, weights, flags),
+        [r for r in kept if bucket_of(r) > through], full,
+        (firsts[cut:].tobytes(), counts[cut * _WIDTH:].tobytes()),
+    )
+
+
+def reopen_day(compact: Compact, key: int) -> Compact:
+    """``compact`` without bucket ``key``, whose rows come back as rows, reclassified
+    (``rules.rebase``: a reply or a series' initiative that the window's new start
+    changed): the same times, kinds and record ids, so the totals keep their first,
+    last and last meeting and lose only that day's counts, which the returned rows
+    add back when the checkpoint is compacted again."""
+    base, (keys_bytes, decayed_bytes), windows, thin, kept, full, (fb, cb) = compact
+    keys = array("q")
+    keys.frombytes(keys_bytes)
+    i = bisect_left(keys, key)
+    if i == len(keys) or keys[i] != key:
+        return compact
+    decayed, firsts, counts = array("d"), array("d"), array("H")
+    decayed.frombytes(decayed_bytes)
+    firsts.frombytes(fb)
+    counts.frombytes(cb)
+    day = counts[i * _WIDTH:(i + 1) * _WIDTH]
+    assert base is not None
+    kinds = dict(base[KINDS])
+    for kind, n in zip(KIND_ORDER, day[1:], strict=True):
+        if n:
+            kinds[kind] -= n
+            if not kinds[kind]:
+                del kinds[kind]
+    base = (base[N] - sum(day[1:]), kinds, base[REPLIES] - day[0], *base[FIRST:])
+    del keys[i], decayed[i], firsts[i], counts[i * _WIDTH:(i + 1) * _WIDTH]
+    t_keys, starts, ats, weights, flags = thin
+    j = bisect_left(t_keys, key)
+    if j < len(t_keys) and t_keys[j] == key:
+        lo = starts[j]
+        hi = starts[j + 1] if j + 1 < len(starts) else len(flags)
+        width = hi - lo
+        t_keys = [*t_keys[:j], *t_keys[j + 1:]]
+        starts = [*starts[:j], *(s - width for s in starts[j + 1:])]
+        ats = ats[:8 * lo] + ats[8 * hi:]
+        weights = weights[:8 * lo] + weights[8 * hi:]
+        flags = flags[:lo] + flags[hi:]
+    return (
+        base, (keys.tobytes(), decayed.tobytes()),
+        {k: v for k, v in windows.items() if k != key}, (t_keys, starts, ats, weights, flags),
+        [r for r in kept if bucket_of(r) != key], full, (firsts.tobytes(), counts.tobytes()),
+    )
 
 
 def recent_kept(rules: RuleSet) -> int:

@@ -89,6 +89,11 @@ class EventState:
     series_first: dict[str, tuple[float, str]] = field(default_factory=dict)
     series_of: dict[str, str] = field(default_factory=dict)  # initiating record id -> series
     initiated: set[str] = field(default_factory=set)  # peers credited with a series initiative
+    # series -> start of its latest initiating occurrence: whether a series whose first
+    # occurrence left the retention window still has one inside it (rules.rebase)
+    last: dict[str, float] = field(default_factory=dict)
+    # day (UTC, of the start) -> what that day's events added to every counter (rules.rebase)
+    days: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -100,6 +105,15 @@ class MessageState:
     threads: dict[tuple[str, str], float] = field(default_factory=dict)
     open_ids: dict[str, str] = field(default_factory=dict)
     open_keys: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # (peer, stripped subject) -> latest time; and (time, the thread's previous time,
+    # record id) of each mail without reply headers that only a "Re:" and an earlier
+    # mail made a reply: what a retention window moving past that mail changes
+    # (rules.rebase)
+    last: dict[tuple[str, str], float] = field(default_factory=dict)
+    candidates: dict[tuple[str, str], list[tuple[float, float, str]]] = field(
+        default_factory=dict)
+    # day (UTC) -> what that day's messages added to every counter (rules.rebase)
+    days: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -198,6 +212,7 @@ def infer_events(
     state = state if state is not None else EventState()
     series_first = state.series_first
     series_of = state.series_of
+    series_last = state.last
     initiated = state.initiated
     read = 0
     for event in events:
@@ -237,6 +252,7 @@ def infer_events(
             if first is None or (start, rid) < first:
                 series_first[event.series_id] = (start, rid)
             series_of[rid] = event.series_id
+            series_last[event.series_id] = start
         for p in people:
             if p.response is ResponseStatus.DECLINED:
                 ledger.rule("noise.events.exclude_declined")
@@ -346,6 +362,8 @@ def infer_messages(
     address_noise = AddressNoise(rules)
     state = state if state is not None else MessageState()
     threads = state.threads  # (peer, stripped subject) -> earliest time
+    last = state.last
+    candidates = state.candidates
     # Threads peers started, until the owner answers them: Message-ID -> peer, and
     # (peer, stripped subject) -> Message-IDs, for exports without reply headers.
     open_ids = state.open_ids
@@ -399,8 +417,10 @@ def infer_messages(
             answered = False
             if subject_key:
                 answered = prefixed and _answers(threads, counterparts, subject_key, at)
+                if answered and not is_reply:
+                    _candidate(candidates, last, counterparts, subject_key, at, rid)
                 is_reply = is_reply or answered
-                _remember(threads, counterparts, subject_key, at)
+                _remember(threads, last, counterparts, subject_key, at)
             if open_ids and is_reply:
                 _close_threads(m, counterparts, subject_key if answered else "", open_ids,
                                open_keys, persons)
@@ -453,8 +473,10 @@ def infer_messages(
         if subject_key:
             # Remembered for any sender, peer or not: the owner's "Re:" to a report
             # with a peer in Cc answers the report's thread (issue 9, item 4).
-            is_reply = is_reply or (prefixed and _answers(threads, (sender,), subject_key, at))
-            _remember(threads, (sender,), subject_key, at)
+            if not is_reply and prefixed and _answers(threads, (sender,), subject_key, at):
+                is_reply = True
+                _candidate(candidates, last, (sender,), subject_key, at, rid)
+            _remember(threads, last, (sender,), subject_key, at)
         rows = peer_rows.get(sender)
         if rows is None:
             rows = peer_rows_of(sender)
@@ -519,12 +541,25 @@ def _answers(threads: dict[tuple[str, str], float], peers: Iterable[str], key: s
     return False
 
 
-def _remember(threads: dict[tuple[str, str], float], peers: Iterable[str], key: str,
-              at: float) -> None:
+def _remember(threads: dict[tuple[str, str], float], last: dict[tuple[str, str], float],
+              peers: Iterable[str], key: str, at: float) -> None:
     for peer in peers:
-        first = threads.get((peer, key))
+        thread = (peer, key)
+        first = threads.get(thread)
         if first is None or at < first:
-            threads[(peer, key)] = at
+            threads[thread] = at
+        last[thread] = at  # messages come in time order
+
+
+def _candidate(candidates: dict[tuple[str, str], list[tuple[float, float, str]]],
+               last: dict[tuple[str, str], float], peers: Iterable[str], key: str, at: float,
+               rid: str) -> None:
+    """A mail without reply headers made a reply by its "Re:" and an earlier mail of a
+    thread: were the earlier mails of all its threads to leave the window, this one
+    would stop being one. Noted with the latest earlier time of each thread."""
+    for peer in peers:
+        thread = (peer, key)
+        candidates.setdefault(thread, []).append((at, last.get(thread, -1.0), rid))
 
 
 def _addressed(to: Sequence[str], cc: Sequence[str], known: dict[str, str],

@@ -12,11 +12,18 @@ else the digest reads everything (and keeps a new checkpoint):
 * no event or message dated before the horizon was inserted, changed or deleted
   since (the store's triggers lower ``dirty_from`` in the writing transaction, in
   SQLite and PostgreSQL alike: migrations 7 and 8, worker/store/checkpoint_sql.py);
-* no record left the retention window since, and ``now`` is not before the horizon.
-  Dropping the rows of records that aged out would not be enough: later records
-  were classified in their light (a "Re:" answering one, a series whose first
-  occurrence it was: tests/rules/test_window_start.py), so a store older than
-  ``retention_days`` still reads everything once a week.
+* ``now`` is not before the horizon, and the window does not start before a
+  retention purge's cutoff (``purged_below``: a purge deletes the records below it
+  without marking the checkpoint, migration 11).
+
+When records left the retention window since the checkpoint (the window starts
+later; a purge may have deleted them already), the checkpoint is *re-based*
+(``rules.rebase``): the records of the new start's day are inferred afresh, the
+later days come from the checkpoint, and the few records the aged-out ones had
+classified (a "Re:" answering one, a series' next occurrence:
+tests/rules/test_window_start.py) are classified again on their day. Each
+outcome is logged; when the re-base cannot be exact it says why and the digest
+reads everything, as it did for any store older than ``retention_days``.
 
 A checkpoint is written only by a writer whose reads saw no concurrent write
 (``generation``). Everything backend-specific stays behind the store Protocol.
@@ -24,13 +31,16 @@ A checkpoint is written only by a writer whose reads saw no concurrent write
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from peerpulse.connectors.records import EventInstance, MessageMeta, Person
 from peerpulse.rules.checkpoint import fingerprint
+from peerpulse.rules.history import DAY
+from peerpulse.rules.rebase import Refused
 from peerpulse.worker.config import AccountConfig
 from peerpulse.worker.store import Store
 from peerpulse.worker.store.rows import DigestCheckpoint
@@ -39,6 +49,13 @@ from peerpulse.worker.store.rows import DigestCheckpoint
 #: the digest (late delivery, a sync behind) lands after the horizon and costs
 #: nothing; older late records make the next digest read everything once.
 HORIZON_MARGIN = timedelta(days=3)
+
+log = logging.getLogger(__name__)
+
+#: (checkpoint, new window start, head events, head messages, source) -> the checkpoint
+#: re-based (``rules.engine.rebase_checkpoint`` with the account's people and rules).
+Rebase = Callable[[bytes, datetime, Iterable[EventInstance], Iterable[MessageMeta],
+                   "StoreSource"], bytes]
 
 
 @dataclass
@@ -54,6 +71,8 @@ class Reads:
     hook_events: tuple[Iterable[EventInstance], Iterable[EventInstance]] | None
     horizon: int | None  # the new checkpoint's horizon, when one is kept
     generation: int | None  # the generation read before the records (writers only)
+    # None: no record left the window; "rebased"; else why the re-base was refused
+    rebase: str | None = None
 
 
 def account_fingerprint(
@@ -74,29 +93,99 @@ def usable(found: DigestCheckpoint | None, fp: str, since: int, now: int,
            store: Store, account: str) -> bool:
     """Whether ``found`` is the exact pass over every record before its horizon that
     one full read at ``now`` (window from ``since``) would make."""
+    return status(found, fp, since, now, store, account) == "resume"
+
+
+def status(found: DigestCheckpoint | None, fp: str, since: int, now: int,
+           store: Store, account: str) -> str | None:
+    """"resume" when ``found`` is the exact pass over every record before its horizon
+    that one full read at ``now`` (window from ``since``) would make, "rebase" when it
+    is once the records that left the window since are taken out (``rules.rebase``),
+    None when it does not hold."""
     if found is None or found.state is None or found.horizon is None:
-        return False
+        return None
     if found.fingerprint != fp or found.since_ts is None:
-        return False
+        return None
     if found.dirty_from is not None and found.dirty_from < found.horizon:
-        return False
+        return None
     if now < found.horizon or since < found.since_ts:
-        return False
-    return not store.records_leaving(account, found.since_ts, since)
+        return None
+    if found.purged_below is not None and since < found.purged_below:
+        return None  # a purge deleted records this window still holds
+    if since > found.since_ts and (
+        (found.purged_below is not None and found.purged_below > found.since_ts)
+        or store.records_leaving(account, found.since_ts, since)
+    ):
+        return "rebase"
+    return "resume"
+
+
+class StoreSource:
+    """What a re-base reads besides the head (``rules.rebase.Source``): inside the new
+    window, before the checkpoint's horizon; counted, for the logs and benchmarks."""
+
+    def __init__(self, store: Store, account: str, since: datetime, horizon: int) -> None:
+        self.store, self.account, self.since, self.horizon = store, account, since, horizon
+        self.days = 0
+
+    def day(self, day: int) -> tuple[Iterable[EventInstance], Iterable[MessageMeta]]:
+        self.days += 1
+        lo, hi = math.floor(day * DAY), min(math.floor((day + 1) * DAY), self.horizon)
+        events = self.store.iter_events_starting(self.account, lo, hi, self.since)
+        messages = self.store.iter_messages(
+            self.account, since=max(_at(lo), self.since), until=_at(hi))
+        return events, messages
+
+    def recurring(self, start_from: float) -> Iterable[EventInstance]:
+        return self.store.iter_events_starting(
+            self.account, math.ceil(start_from), self.horizon, self.since, recurring_only=True)
+
+
+def rebased(found: DigestCheckpoint, store: Store, account: str, since: datetime,
+            rebase: Rebase | None) -> tuple[bytes | None, str]:
+    """``found``'s state re-based to the window starting at ``since`` (None when
+    refused), and the outcome ("rebased" or the reason), logged."""
+    assert found.state is not None and found.horizon is not None
+    end = (math.floor(since.timestamp() / DAY) + 1) * DAY
+    if rebase is None:
+        return None, "no re-base for this caller"
+    if end > found.horizon:
+        reason = "the window starts on the checkpoint's last day"
+    else:
+        source = StoreSource(store, account, since, found.horizon)
+        head_events = store.iter_events_starting(account, None, math.floor(end), since)
+        head_messages = store.iter_messages(account, since=since, until=_at(math.floor(end)))
+        try:
+            state = rebase(found.state, since, head_events, head_messages, source)
+        except Refused as exc:
+            reason = str(exc)
+        else:
+            log.info("%s: digest checkpoint re-based to a window from %s (%d other days read)",
+                     account, since.isoformat(timespec="seconds"), source.days)
+            return state, "rebased"
+    log.info("%s: digest checkpoint not re-based (%s): reading every record", account, reason)
+    return None, reason
 
 
 def plan(
     store: Store, account: AccountConfig, *, fp: str, since: datetime, now: datetime,
-    team_since: datetime, busy_week: tuple[datetime, datetime],
+    team_since: datetime, busy_week: tuple[datetime, datetime], rebase: Rebase | None = None,
 ) -> Reads:
-    """The reads of one digest: resumed from the stored checkpoint when it holds, and
-    split at a new horizon so that this digest keeps the next checkpoint."""
+    """The reads of one digest: resumed from the stored checkpoint when it holds (re-based
+    first when records left the window), and split at a new horizon so that this
+    digest keeps the next checkpoint."""
     name = account.name
     generation = store.begin_digest_checkpoint(name)
     found = store.digest_checkpoint(name)
     since_ts = math.floor(since.timestamp())
     now_ts = math.floor(now.timestamp())
-    resume = usable(found, fp, since_ts, now_ts, store, name)
+    state_now = status(found, fp, since_ts, now_ts, store, name)
+    outcome = None
+    state = found.state if found is not None else None
+    if state_now == "rebase":
+        assert found is not None
+        state, outcome = rebased(found, store, name, since, rebase)
+    resume = state_now is not None and state is not None
     start = found.horizon if resume and found is not None else None
     horizon: int | None = math.floor((now - HORIZON_MARGIN).timestamp())
     if horizon is not None and (horizon <= since_ts or (start is not None and horizon <= start)):
@@ -125,11 +214,11 @@ def plan(
         hooks = (series, busy)
     if horizon is None:
         return Reads(events(start, None), messages(start, None), (), (),
-                     found.state if resume and found else None, hooks, None, generation)
+                     state if resume else None, hooks, None, generation, outcome)
     return Reads(
         events(start, horizon), messages(start, horizon),
         events(horizon, None), messages(horizon, None),
-        found.state if resume and found else None, hooks, horizon, generation,
+        state if resume else None, hooks, horizon, generation, outcome,
     )
 
 
@@ -139,7 +228,7 @@ CARRY_STEP = timedelta(days=1)
 
 
 def carry(store: Store, account: AccountConfig, *, fp: str, since: datetime,
-          now: datetime) -> Reads | None:
+          now: datetime, rebase: Rebase | None = None) -> Reads | None:
     """The reads that move a usable checkpoint forward to ``now - HORIZON_MARGIN``
     (records from its horizon to the new one), for a run that sends no digest; None
     when there is no usable checkpoint (a carry never reads everything: that is the
@@ -150,16 +239,21 @@ def carry(store: Store, account: AccountConfig, *, fp: str, since: datetime,
         return None  # a reader
     found = store.digest_checkpoint(name)
     since_ts = math.floor(since.timestamp())
-    if found is None or not usable(found, fp, since_ts, math.floor(now.timestamp()),
-                                   store, name):
+    state_now = status(found, fp, since_ts, math.floor(now.timestamp()), store, name)
+    if found is None or state_now is None:
         return None
     assert found.horizon is not None  # usable
     horizon = math.floor((now - HORIZON_MARGIN).timestamp())
     if horizon - found.horizon < CARRY_STEP.total_seconds():
         return None
+    state, outcome = found.state, None
+    if state_now == "rebase":
+        state, outcome = rebased(found, store, name, since, rebase)
+        if state is None:
+            return None
     events = store.iter_events_starting(name, found.horizon, horizon, since)
     messages = store.iter_messages(name, since=_at(found.horizon), until=_at(horizon))
-    return Reads(events, messages, (), (), found.state, None, horizon, generation)
+    return Reads(events, messages, (), (), state, None, horizon, generation, outcome)
 
 
 def keep(store: Store, account: str, reads: Reads, fp: str, since: datetime,
@@ -176,6 +270,4 @@ def keep(store: Store, account: str, reads: Reads, fp: str, since: datetime,
 
 
 def _at(ts: int) -> datetime:
-    from datetime import UTC
-
     return datetime.fromtimestamp(ts, UTC)

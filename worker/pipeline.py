@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from peerpulse.connectors.records import Person
-from peerpulse.rules.engine import EngineInputs, EngineResult, advance, compute
+from peerpulse.rules.engine import (
+    EngineInputs,
+    EngineResult,
+    advance,
+    compute,
+    rebase_checkpoint,
+)
 from peerpulse.rules.errors import RuleError
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.peers import SharedDirectory
@@ -93,6 +99,7 @@ def compute_for_account(
             store, account, fp=fp, since=since, now=now,
             team_since=team_since,
             busy_week=(datetime.fromtimestamp(busy_lo, UTC), _ceil(busy_hi)),
+            rebase=_rebaser(account, rules, people, shared, now, period),
         )
     inputs = EngineInputs(
         account=account.name,
@@ -121,6 +128,7 @@ def compute_for_account(
     result = compute(inputs, rules)
     if reads is not None:
         checkpoint.keep(store, account.name, reads, fp, since, result.checkpoint)
+        result = dataclasses.replace(result, rebase=reads.rebase)
     digest = result.digest
     if history_note:  # before the action links: held-back people get none
         digest = loading.mark(digest, loading.status(store, account.name), now,
@@ -150,7 +158,9 @@ def carry_checkpoint(
     people, shared, people_key = _people(store, settings, account, rules)
     fp = checkpoint.account_fingerprint(account, rules, people_key,
                                         settings.privacy.retention_days)
-    reads = checkpoint.carry(store, account, fp=fp, since=since, now=now)
+    reads = checkpoint.carry(
+        store, account, fp=fp, since=since, now=now,
+        rebase=_rebaser(account, rules, people, shared, now, period_of(now, account.zone)))
     if reads is None:
         return False
     state = advance(EngineInputs(
@@ -160,6 +170,22 @@ def carry_checkpoint(
         people=people, shared=shared,
     ), rules)
     return checkpoint.keep(store, account.name, reads, fp, since, state)
+
+
+def _rebaser(account: AccountConfig, rules: Any, people: list[Person],
+             shared: SharedDirectory | None, now: datetime, period: str) -> checkpoint.Rebase:
+    """The re-base of a checkpoint past records that left the window (rules.rebase),
+    over this account's people and rules."""
+
+    def rebase(state: bytes, since: datetime, events: Any, messages: Any,
+               source: checkpoint.StoreSource) -> bytes:
+        return rebase_checkpoint(EngineInputs(
+            account=account.name, owner=account.owner, owner_aliases=account.owner_addresses,
+            timezone=account.timezone, now=now, period=period, events=events,
+            messages=messages, resume=state, people=people, shared=shared,
+        ), rules, since, source)
+
+    return rebase
 
 
 def people_for(store: Store, settings: Settings, account: AccountConfig) -> list[Person]:

@@ -104,7 +104,7 @@ def resumed(rows: list[tuple], horizons: list[float], later: list[tuple], rules)
         if pending:
             history = PeerHistory.build(compact, pending, rules)
             kept = history.compact(max(r[0] for r in pending), longest_window(rules))
-            full, compact = kept[5], (*kept[:5], [])
+            full, compact = kept[5], (*kept[:5], [], kept[6])
         lo = horizon
     tail = [r for r in rows if r[0] >= lo]
     return PeerHistory.build(compact, [*full, *tail, *later], rules)
@@ -136,7 +136,8 @@ def test_a_window_inside_a_summarized_day_is_refused_not_guessed() -> None:
     history = PeerHistory.build(None, rows, RULES)
     kept = history.compact(end, longest_window(RULES))
     thin = ([], [], b"", b"", b"")
-    compact = PeerHistory.build((kept[0], kept[1], kept[2], thin, kept[4], []), kept[5], RULES)
+    compact = PeerHistory.build((kept[0], kept[1], kept[2], thin, kept[4], [], kept[6]), kept[5],
+                                RULES)
     with pytest.raises(StaleHistory):
         # the checkpoint's thin rows dropped: a window boundary inside a summarized day
         for days in range(0, 200):

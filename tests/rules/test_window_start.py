@@ -5,16 +5,22 @@ The digest reads the records from ``now - retention_days`` on. A stored inferenc
 checkpoint made a week earlier started a week earlier: it saw records that have
 since left the window. Dropping their rows is not enough to turn it into the pass
 a full read makes now, because later records were classified in their light:
-these tests pin the two cases found (a thread's "Re:" answered an aged-out mail;
+the first two tests pin the two cases (a thread's "Re:" answered an aged-out mail;
 a series' first occurrence aged out, so the next one initiates). Open threads
-opened by an aged-out mail, by contrast, are dropped by their time alone. So a
-checkpoint is not reused once a record leaves the window (worker/checkpoint.py)
-until inference can re-classify the records those aged-out ones touched.
+opened by an aged-out mail, by contrast, are dropped by their time alone. Every
+such dependency is listed in rules/rebase.py, which re-bases the checkpoint past
+the aged-out records; the last two tests resume both pinned cases from a
+re-based checkpoint, without a full read, and get the full pass's flags.
 """
 
 from __future__ import annotations
 
-from tests.rules.builders import ME, days_ago, mail, meeting, run
+from datetime import datetime, timedelta
+
+from peerpulse.rules.engine import compute, rebase_checkpoint
+
+from tests.rules.builders import ME, NOW, days_ago, mail, meeting, run
+from tests.rules.test_rebase import RULES, Store, inputs
 
 FIN = "fin@corp.example"
 
@@ -41,3 +47,41 @@ def test_the_first_occurrence_left_in_the_window_initiates_the_series() -> None:
 
     assert initiated(run(series, [])) == [True, False, False]
     assert initiated(run(series[1:], [])) == [True, False]  # was False with the first one
+
+
+def _resumed_after_rebase(events: list, messages: list, before: datetime, since: datetime):
+    """A checkpoint at ``NOW - 5 days`` made over the window from ``before``, re-based to
+    the window from ``since``, resumed at ``NOW``; and the full pass from ``since``."""
+    store = Store(events, messages)
+    horizon = (NOW - timedelta(days=5)).timestamp()
+    inf = float("inf")
+    old = before.timestamp()
+    kept = compute(inputs(NOW - timedelta(days=2), store.ev(old, -inf, horizon),
+                          store.msg(old, -inf, horizon), checkpoint=True), RULES).checkpoint
+    new = since.timestamp()
+    end = (new // 86400 + 1) * 86400
+    state = rebase_checkpoint(
+        inputs(NOW, store.ev(new, -inf, end), store.msg(new, -inf, end), resume=kept),
+        RULES, since, store.source(new, horizon))
+    resumed = compute(inputs(NOW, store.ev(new, horizon, inf), store.msg(new, horizon, inf),
+                             resume=state, collect_interactions=False), RULES)
+    full = compute(inputs(NOW, store.ev(new, -inf, inf), store.msg(new, -inf, inf)), RULES)
+    return resumed, full
+
+
+def test_the_re_is_an_initiative_after_a_rebase_too() -> None:
+    aged = mail(days_ago(30), FIN, (ME,), subject="Budget Q3")
+    kept = mail(days_ago(20), ME, (FIN,), subject="Re: Budget Q3")
+    resumed, full = _resumed_after_rebase([], [aged, kept], days_ago(40), days_ago(25))
+    assert full.views[FIN].score.initiated_by_me == 1
+    assert resumed.views[FIN].score == full.views[FIN].score
+    assert resumed.digest == full.digest
+
+
+def test_the_next_occurrence_initiates_after_a_rebase_too() -> None:
+    series = [meeting(days_ago(d), FIN, series="weekly", uid=f"w{d}", recurring=True)
+              for d in (35, 28, 21)]
+    resumed, full = _resumed_after_rebase(series, [], days_ago(40), days_ago(30))
+    assert full.views[FIN].score.initiated_by_me == 1
+    assert resumed.views[FIN].score == full.views[FIN].score
+    assert resumed.digest == full.digest

@@ -286,8 +286,9 @@ def test_readers_use_the_checkpoint_but_never_write_it(demo: Demo) -> None:
 
 
 def test_a_moving_retention_window_and_a_purge_rebuild(demo: Demo) -> None:
-    """Records leaving the window (a short retention) or purged before the horizon: the
-    checkpoint no longer holds, and the digest still equals the full one."""
+    """Records leaving the window (a short retention): the checkpoint is re-based past
+    them (or, where the re-base refuses, everything read); a purge inside the window
+    (before the horizon): it no longer holds. The digest equals the full one."""
     short = dataclasses.replace(demo, settings=demo.settings.model_copy(update={
         "privacy": demo.settings.privacy.model_copy(update={"retention_days": 60})}))
     now = demo.now - timedelta(days=14)
@@ -295,7 +296,8 @@ def test_a_moving_retention_window_and_a_purge_rebuild(demo: Demo) -> None:
         first, full = both(store, short, now)
         assert_same(first, full)
         result, full = both(store, short, now + timedelta(days=7))
-        assert not result.resumed  # a week of records left the 60-day window
+        assert result.rebase is not None  # a week of records left the 60-day window
+        assert result.resumed == (result.rebase == "rebased")
         assert_same(result, full)
         both(store, demo, now)  # the long window again: a checkpoint under its fingerprint
         result, full = both(store, demo, now + timedelta(days=1))
@@ -342,3 +344,28 @@ def test_a_checkpoint_carried_forward_by_runs_without_a_digest(demo: Demo) -> No
         result, full = both(store, demo, start + timedelta(days=10))
         assert not result.resumed
         assert_same(result, full)
+
+
+def test_records_leaving_the_window_rebase_the_checkpoint(demo: Demo) -> None:
+    """A store holding more than ``retention_days``: records leave the window between
+    digests, read by them (week 1) or purged first as a sync does (weeks 2-3). The
+    checkpoint is re-based past them (rules/rebase.py), not read again in full, and
+    the digest still equals the full one. A 30-day reciprocity window so that the
+    6-month demo holds more than a retention window the re-base supports."""
+    rules = load_rules([("r.toml", "[reciprocity]\nwindow_days = 30\n")])
+    short = dataclasses.replace(demo, settings=demo.settings.model_copy(update={
+        "privacy": demo.settings.privacy.model_copy(update={"retention_days": 100})}))
+    # Windows from 110 days back: after the 114 days another test of the module
+    # purged (the demo's database is shared), so records leave each week.
+    start = demo.now - timedelta(days=10)
+    with open_store(demo.database) as store:
+        first, full = both(store, short, start, rules)
+        assert_same(first, full)
+        for week in (1, 2, 3):
+            now = start + timedelta(days=7 * week)
+            if week > 1:
+                store.purge_before(demo.account.name, now - timedelta(days=100))
+            result, full = both(store, short, now, rules)
+            assert result.resumed, result.rebase
+            assert result.rebase == "rebased"
+            assert_same(result, full)

@@ -94,8 +94,10 @@ def test_the_compacted_checkpoint_is_smaller_than_the_rows(demo: Demo) -> None:
     compacted += marshal.dumps({e: p[6] for e, p in persons.items()})
     assert len(rows) > 1000
     # About one row per peer and day here, the sparsest case: still smaller (0.64x
-    # when written); a day's summary replaces all its rows, so denser mail gains more.
-    assert len(compacted) < 0.8 * len(marshal.dumps(rows))
+    # when written, 0.83x since checkpoint version 4 keeps each day's totals for the
+    # re-base, rules/rebase.py); a day's summary replaces all its rows, so denser mail
+    # gains more.
+    assert len(compacted) < 0.9 * len(marshal.dumps(rows))
 
 
 def test_talking_points_read_no_more_rows_than_a_peer_view_keeps() -> None:

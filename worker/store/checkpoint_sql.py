@@ -25,14 +25,15 @@ from peerpulse.worker.store.rows import DigestCheckpoint
 
 def get(cur: Any, account: str) -> DigestCheckpoint | None:
     row = cur.execute(
-        "SELECT c.fingerprint, c.horizon, c.since_ts, c.dirty_from, c.generation, s.state "
+        "SELECT c.fingerprint, c.horizon, c.since_ts, c.dirty_from, c.generation, s.state, "
+        "c.purged_below "
         "FROM digest_checkpoints c LEFT JOIN digest_checkpoint_states s "
         "ON s.account = c.account WHERE c.account = ?", (account,)
     ).fetchone()
     if row is None:
         return None
     return DigestCheckpoint(row[0], row[1], row[2], row[3], int(row[4]),
-                            bytes(row[5]) if row[5] is not None else None)
+                            bytes(row[5]) if row[5] is not None else None, row[6])
 
 
 def begin(cur: Any, account: str) -> int:
@@ -59,8 +60,10 @@ def begin(cur: Any, account: str) -> int:
 
 def save(cur: Any, account: str, checkpoint: DigestCheckpoint, generation: int) -> bool:
     cur.execute(
+        # A checkpoint saved at the generation it began at saw the store after every
+        # purge so far (a purge bumps the generation): no cutoff is left to honour.
         "UPDATE digest_checkpoints SET fingerprint = ?, horizon = ?, since_ts = ?, "
-        "dirty_from = NULL WHERE account = ? AND generation = ?",
+        "dirty_from = NULL, purged_below = NULL WHERE account = ? AND generation = ?",
         (checkpoint.fingerprint, checkpoint.horizon, checkpoint.since_ts, account, generation),
     )
     if cur.rowcount != 1:
@@ -74,6 +77,26 @@ def save(cur: Any, account: str, checkpoint: DigestCheckpoint, generation: int) 
             (account, checkpoint.state),
         )
     return True
+
+
+def purged(cur: Any, account: str, limit: int, dirty_from: int | None) -> None:
+    """After a retention purge in the same transaction: ``dirty_from`` as it was before
+    its deletions (they only took records below ``limit``, which leave every window
+    starting from ``limit`` on: ``rules.rebase`` takes them out of the checkpoint), and
+    ``limit`` kept as ``purged_below``, below which the checkpoint no longer holds."""
+    cur.execute(
+        "UPDATE digest_checkpoints SET dirty_from = ?, purged_below = CASE WHEN "
+        "purged_below IS NULL OR purged_below < ? THEN ? ELSE purged_below END "
+        "WHERE account = ?", (dirty_from, limit, limit, account),
+    )
+
+
+def dirty_from(cur: Any, account: str) -> tuple[bool, int | None]:
+    """(whether the account has a checkpoint row, its ``dirty_from``)."""
+    row = cur.execute(
+        "SELECT dirty_from FROM digest_checkpoints WHERE account = ?", (account,)
+    ).fetchone()
+    return (row is not None, row[0] if row is not None else None)
 
 
 def records_between(cur: Any, account: str, lo: int, hi: int) -> bool:

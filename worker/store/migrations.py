@@ -474,3 +474,17 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        11,
+        "a retention purge re-bases the digest checkpoint instead of invalidating it "
+        "(issue 14)",
+        [
+            # Set with the purge's cutoff by the purge itself, which puts ``dirty_from``
+            # back as it was (sqlite_retention.purge_before): the records it deleted
+            # left the window, and rules/rebase.py takes them out of the checkpoint.
+            "ALTER TABLE digest_checkpoints ADD COLUMN purged_below INTEGER",
+        ],
+    )
+)

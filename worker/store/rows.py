@@ -131,7 +131,8 @@ class DigestCheckpoint:
     """The digest's inference checkpoint (rules/checkpoint.py) as stored: the pass over
     every record before ``horizon`` (epoch seconds), made under ``fingerprint`` with
     the retention window starting at ``since_ts``. ``dirty_from``: the earliest record
-    time written since (None: nothing); ``generation`` counts those writes."""
+    time written since (None: nothing); ``generation`` counts those writes; a retention
+    purge leaves both alone, and records its cutoff in ``purged_below``."""
 
     fingerprint: str | None
     horizon: int | None
@@ -139,3 +140,6 @@ class DigestCheckpoint:
     dirty_from: int | None
     generation: int
     state: bytes | None
+    # The latest retention cutoff a purge deleted records below without marking the
+    # checkpoint (migration 11): a digest whose window starts earlier cannot resume it.
+    purged_below: int | None = None

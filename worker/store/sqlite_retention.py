@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from peerpulse.worker.store import checkpoint_sql
+
 
 def horizon_key(account: str, source: str) -> str:
     """The ``store_meta`` key of a source's purge horizon. The unit separator
@@ -42,10 +44,16 @@ def purge_before(cur: sqlite3.Cursor, account: str, limit: int) -> dict[str, int
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, str(horizon)),
         )
+    kept, dirty_from = checkpoint_sql.dirty_from(cur, account)
     cur.execute("DELETE FROM events WHERE account = ? AND end_ts < ?", (account, limit))
     events = cur.rowcount
     cur.execute("DELETE FROM messages WHERE account = ? AND ts < ?", (account, limit))
     messages = cur.rowcount
+    if kept and (events or messages):
+        # Records below the cutoff leave every window from it on: the digest checkpoint
+        # is re-based past them (rules/rebase.py), not rebuilt; its triggers still bump
+        # ``generation``, so a digest reading meanwhile keeps nothing.
+        checkpoint_sql.purged(cur, account, limit, dirty_from)
     cur.execute("DELETE FROM title_changes WHERE account = ? AND seen_at < ?", (account, limit))
     # Command mails are mail too: their subject names a person, so they leave with
     # the messages they were read among. A source re-read later cannot apply one
