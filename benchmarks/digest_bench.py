@@ -3,6 +3,7 @@
     python -m benchmarks.digest_bench [--messages 1000000] [--events 100000] [--repeat 3]
     python -m benchmarks.digest_bench --quick      # ~100k messages, a couple of minutes
     python -m benchmarks.digest_bench --carried    # checkpoint carried by daily runs
+    python -m benchmarks.digest_bench --both       # weekly and carried, alternated
 
 Fills a store from the demo generator (real ICS and mbox files read through the
 ``files`` connector), then times, alternately in fresh subprocesses so that
@@ -21,6 +22,10 @@ none warms the others' caches more than the OS page cache does for all:
   the same checkpoint, whose size is printed. With ``--carried`` that checkpoint
   is then carried forward by 6 daily runs that send no digest
   (``pipeline.carry_checkpoint``), so the records read are the last ~4 days.
+  With ``--both``, both checkpoints are made and each round times the digest
+  resumed from each (``digest`` the weekly one, ``carried`` the other), put in
+  place before its run through the store's own checkpoint calls: the two cases
+  side by side on one store, in one run.
 
 The digest must be non-trivial: every run checks that it names a peer of the
 week and someone to reconnect with, and that its interaction count equals the
@@ -46,6 +51,7 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from benchmarks.demo_config import demo_config_text
 
@@ -164,7 +170,9 @@ def peak_rss_mb() -> float:
 def checkpoint(config: Path, now: str, carried: bool = False) -> None:
     """Keep the checkpoint last week's digest would have kept (a writer, 7 days before);
     with ``carried``, then carry it forward as the daily runs between the two digests
-    would (``pipeline.carry_checkpoint``, 6 days to 1 day before), timing each carry."""
+    would (``pipeline.carry_checkpoint``, 6 days to 1 day before), timing each carry.
+    A checkpoint already stored is dropped first, so that one run after another (or
+    after ``--both``) starts from the same place."""
     from peerpulse.worker.config import load_settings
     from peerpulse.worker.pipeline import carry_checkpoint, compute_for_account, read_rules
     from peerpulse.worker.store import open_store
@@ -175,6 +183,7 @@ def checkpoint(config: Path, now: str, carried: bool = False) -> None:
         moment = moment.replace(tzinfo=UTC)
     account, rules = settings.accounts[0], read_rules(settings)
     with open_store(settings.database_path) as store:
+        put_checkpoint(store, account.name, None)
         compute_for_account(store, settings, account, rules, now=moment - timedelta(days=7))
         if not carried:
             return
@@ -186,6 +195,42 @@ def checkpoint(config: Path, now: str, carried: bool = False) -> None:
                 raise SystemExit("digest benchmark: the checkpoint was not carried")
             spent.append(time.perf_counter() - started)
     print(f"checkpoint carried by 6 daily runs: {min(spent):.3f}-{max(spent):.3f}s each")
+
+
+def put_checkpoint(store: Any, account: str, kept: Any) -> None:
+    """Store ``kept`` (a ``DigestCheckpoint`` read earlier, or None: no checkpoint) as
+    the account's checkpoint, through the calls a digest writer makes."""
+    from peerpulse.worker.store.rows import DigestCheckpoint
+
+    generation = store.begin_digest_checkpoint(account)
+    if kept is None:
+        kept = DigestCheckpoint(None, None, None, None, generation, None)
+    if not store.save_digest_checkpoint(account, kept, generation):
+        raise SystemExit("digest benchmark: could not put the checkpoint in place")
+
+
+def both_checkpoints(config: Path, now: str) -> tuple[Any, Any]:
+    """The weekly checkpoint and the carried one (``checkpoint``), as stored."""
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.store import open_store
+
+    settings = load_settings(config)
+    name = settings.accounts[0].name
+    kept = []
+    for carried in (False, True):
+        checkpoint(config, now, carried)
+        with open_store(settings.database_path, read_only=True) as store:
+            kept.append(store.digest_checkpoint(name))
+    return kept[0], kept[1]
+
+
+def use_checkpoint(config: Path, kept: Any) -> None:
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.store import open_store
+
+    settings = load_settings(config)
+    with open_store(settings.database_path) as store:
+        put_checkpoint(store, settings.accounts[0].name, kept)
 
 
 def checkpoint_bytes(config: Path) -> int:
@@ -224,6 +269,8 @@ def main() -> None:
                         help="about 100k messages and 10k events (a couple of minutes)")
     parser.add_argument("--carried", action="store_true",
                         help="the digest resumes a checkpoint carried forward by daily runs")
+    parser.add_argument("--both", action="store_true",
+                        help="the weekly and the carried checkpoint, alternated in one run")
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--end", default=(date.today() - timedelta(days=1)).isoformat())
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
@@ -240,17 +287,25 @@ def main() -> None:
     config = prepare(workdir, args.messages, args.events, date.fromisoformat(args.end))
     facts = prepared(workdir)
     truth = int(facts["truth_interactions"])  # type: ignore[call-overload]
-    checkpoint(config, str(facts["now"]), args.carried)
-    figures: dict[str, list[dict[str, object]]] = {which: [] for which in PHASES}
+    kept: dict[str, Any] = {}
+    if args.both:
+        kept["digest"], kept["carried"] = both_checkpoints(config, str(facts["now"]))
+    else:
+        checkpoint(config, str(facts["now"]), args.carried)
+    timed = (*PHASES, "carried") if args.both else PHASES
+    figures: dict[str, list[dict[str, object]]] = {which: [] for which in timed}
     for _ in range(args.repeat):
-        for which in PHASES:
+        for which in timed:
+            if which in kept:
+                use_checkpoint(config, kept[which])
             out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.digest_bench", "--phase", which,
+                [sys.executable, "-m", "benchmarks.digest_bench", "--phase",
+                 "digest" if which == "carried" else which,
                  "--config", str(config), "--now", str(facts["now"])],
                 check=True, capture_output=True, text=True,
             )
             run = json.loads(out.stdout.strip().splitlines()[-1])
-            if which in ("digest", "full"):
+            if which in ("digest", "full", "carried"):
                 check_digest(run, truth)
             figures[which].append(run)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -258,7 +313,12 @@ def main() -> None:
     rows = figures["read"][0]["rows"]
     print(f"rows a full digest reads: {rows:,}; ground-truth interactions: {truth:,} "
           f"(digest agrees)")
-    print(f"checkpoint resumed: {checkpoint_bytes(config):,} bytes")
+    if args.both:
+        sizes = {k: len(v.state or b"") for k, v in kept.items()}
+        print(f"checkpoints resumed: weekly {sizes['digest']:,} bytes, "
+              f"carried {sizes['carried']:,} bytes")
+    else:
+        print(f"checkpoint resumed: {checkpoint_bytes(config):,} bytes")
     medians = {}
     for which, runs in figures.items():
         secs = sorted(float(r["seconds"]) for r in runs)  # type: ignore[arg-type]
@@ -269,6 +329,9 @@ def main() -> None:
     print(f"read / floor: {medians['read'] / medians['floor']:.2f}")
     print(f"digest / floor: {medians['digest'] / medians['floor']:.2f}")
     print(f"full / read (every raw record, as before): {medians['full'] / medians['read']:.3f}")
+    if args.both:
+        print(f"carried / read (checkpoint carried by daily runs): "
+              f"{medians['carried'] / medians['read']:.3f}")
     print(f"ratio: {medians['digest'] / medians['read']:.3f}")
 
 
