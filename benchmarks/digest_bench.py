@@ -4,6 +4,7 @@
     python -m benchmarks.digest_bench --quick      # ~100k messages, a couple of minutes
     python -m benchmarks.digest_bench --carried    # checkpoint carried by daily runs
     python -m benchmarks.digest_bench --quick --aged   # records age out of the window
+    python -m benchmarks.digest_bench --both       # weekly and carried, alternated
 
 Fills a store from the demo generator (real ICS and mbox files read through the
 ``files`` connector), then times, alternately in fresh subprocesses so that
@@ -22,6 +23,10 @@ none warms the others' caches more than the OS page cache does for all:
   the same checkpoint, whose size is printed. With ``--carried`` that checkpoint
   is then carried forward by 6 daily runs that send no digest
   (``pipeline.carry_checkpoint``), so the records read are the last ~4 days.
+  With ``--both``, both checkpoints are made and each round times the digest
+  resumed from each (``digest`` the weekly one, ``carried`` the other), put in
+  place before its run through the store's own checkpoint calls: the two cases
+  side by side on one store, in one run.
 
 With ``--aged`` the store spans more than ``retention_days`` (300 days over the
 demo's 12 months, on a copy of the store): the week between last week's digest
@@ -55,6 +60,7 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from benchmarks.demo_config import demo_config_text
 
@@ -228,7 +234,9 @@ def aged_weeks(config: Path, now: str, weeks: int) -> None:
 def checkpoint(config: Path, now: str, carried: bool = False, aged: bool = False) -> None:
     """Keep the checkpoint last week's digest would have kept (a writer, 7 days before);
     with ``carried``, then carry it forward as the daily runs between the two digests
-    would (``pipeline.carry_checkpoint``, 6 days to 1 day before), timing each carry."""
+    would (``pipeline.carry_checkpoint``, 6 days to 1 day before), timing each carry.
+    A checkpoint already stored is dropped first, so that one run after another (or
+    after ``--both``) starts from the same place."""
     from peerpulse.worker.config import load_settings
     from peerpulse.worker.pipeline import carry_checkpoint, compute_for_account, read_rules
     from peerpulse.worker.store import open_store
@@ -239,6 +247,7 @@ def checkpoint(config: Path, now: str, carried: bool = False, aged: bool = False
         moment = moment.replace(tzinfo=UTC)
     account, rules = settings.accounts[0], read_rules(settings)
     with open_store(settings.database_path) as store:
+        put_checkpoint(store, account.name, None)
         compute_for_account(store, settings, account, rules, now=moment - timedelta(days=7))
         if aged:  # the week's syncs purge what left the window, as `peerpulse run` does
             cutoff = moment - timedelta(days=settings.privacy.retention_days)
@@ -257,6 +266,42 @@ def checkpoint(config: Path, now: str, carried: bool = False, aged: bool = False
                 raise SystemExit("digest benchmark: the checkpoint was not carried")
             spent.append(time.perf_counter() - started)
     print(f"checkpoint carried by 6 daily runs: {min(spent):.3f}-{max(spent):.3f}s each")
+
+
+def put_checkpoint(store: Any, account: str, kept: Any) -> None:
+    """Store ``kept`` (a ``DigestCheckpoint`` read earlier, or None: no checkpoint) as
+    the account's checkpoint, through the calls a digest writer makes."""
+    from peerpulse.worker.store.rows import DigestCheckpoint
+
+    generation = store.begin_digest_checkpoint(account)
+    if kept is None:
+        kept = DigestCheckpoint(None, None, None, None, generation, None)
+    if not store.save_digest_checkpoint(account, kept, generation):
+        raise SystemExit("digest benchmark: could not put the checkpoint in place")
+
+
+def both_checkpoints(config: Path, now: str) -> tuple[Any, Any]:
+    """The weekly checkpoint and the carried one (``checkpoint``), as stored."""
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.store import open_store
+
+    settings = load_settings(config)
+    name = settings.accounts[0].name
+    kept = []
+    for carried in (False, True):
+        checkpoint(config, now, carried)
+        with open_store(settings.database_path, read_only=True) as store:
+            kept.append(store.digest_checkpoint(name))
+    return kept[0], kept[1]
+
+
+def use_checkpoint(config: Path, kept: Any) -> None:
+    from peerpulse.worker.config import load_settings
+    from peerpulse.worker.store import open_store
+
+    settings = load_settings(config)
+    with open_store(settings.database_path) as store:
+        put_checkpoint(store, settings.accounts[0].name, kept)
 
 
 def checkpoint_bytes(config: Path) -> int:
@@ -298,6 +343,8 @@ def main() -> None:
     parser.add_argument("--aged", action="store_true",
                         help=f"a {AGED_RETENTION_DAYS}-day retention: records leave the "
                         "window between the checkpoint and the digest")
+    parser.add_argument("--both", action="store_true",
+                        help="the weekly and the carried checkpoint, alternated in one run")
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--end", default=(date.today() - timedelta(days=1)).isoformat())
     parser.add_argument("--phase", choices=PHASES + ("fallback",), help=argparse.SUPPRESS)
@@ -314,15 +361,25 @@ def main() -> None:
     config = prepare(workdir, args.messages, args.events, date.fromisoformat(args.end))
     facts = prepared(workdir)
     truth = int(facts["truth_interactions"])  # type: ignore[call-overload]
-    phases = AGED_PHASES if args.aged else PHASES
+    if args.aged and (args.both or args.carried):
+        raise SystemExit("digest benchmark: --aged times its own pair (fallback, re-based); "
+                         "run --both or --carried without it")
     if args.aged:
         config = aged_config(workdir, config)
-    checkpoint(config, str(facts["now"]), args.carried, args.aged)
-    figures: dict[str, list[dict[str, object]]] = {which: [] for which in phases}
+    kept: dict[str, Any] = {}
+    if args.both:
+        kept["digest"], kept["carried"] = both_checkpoints(config, str(facts["now"]))
+    else:
+        checkpoint(config, str(facts["now"]), args.carried, args.aged)
+    timed = AGED_PHASES if args.aged else (*PHASES, "carried") if args.both else PHASES
+    figures: dict[str, list[dict[str, object]]] = {which: [] for which in timed}
     for _ in range(args.repeat):
-        for which in phases:
+        for which in timed:
+            if which in kept:
+                use_checkpoint(config, kept[which])
             out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.digest_bench", "--phase", which,
+                [sys.executable, "-m", "benchmarks.digest_bench", "--phase",
+                 "digest" if which == "carried" else which,
                  "--config", str(config), "--now", str(facts["now"])],
                 check=True, capture_output=True, text=True,
             )
@@ -333,7 +390,7 @@ def main() -> None:
                         run[k] != fallback[k] for k in ("peer_of_the_week", "reconnect",
                                                         "interactions")):
                     raise SystemExit(f"digest benchmark: re-based {run} vs full {fallback}")
-            elif which in ("digest", "full"):
+            elif which in ("digest", "full", "carried"):
                 check_digest(run, truth)
             figures[which].append(run)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -346,7 +403,12 @@ def main() -> None:
     else:
         print(f"rows a full digest reads: {rows:,}; ground-truth interactions: {truth:,} "
               f"(digest agrees)")
-    print(f"checkpoint resumed: {checkpoint_bytes(config):,} bytes")
+    if args.both:
+        sizes = {k: len(v.state or b"") for k, v in kept.items()}
+        print(f"checkpoints resumed: weekly {sizes['digest']:,} bytes, "
+              f"carried {sizes['carried']:,} bytes")
+    else:
+        print(f"checkpoint resumed: {checkpoint_bytes(config):,} bytes")
     medians = {}
     for which, runs in figures.items():
         secs = sorted(float(r["seconds"]) for r in runs)  # type: ignore[arg-type]
@@ -362,6 +424,9 @@ def main() -> None:
     else:
         print(f"full / read (every raw record, as before): "
               f"{medians['full'] / medians['read']:.3f}")
+    if args.both:
+        print(f"carried / read (checkpoint carried by daily runs): "
+              f"{medians['carried'] / medians['read']:.3f}")
     if args.aged:
         aged_weeks(config, str(facts["now"]), 8)
     print(f"ratio: {medians['digest'] / medians['read']:.3f}")

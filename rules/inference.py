@@ -392,13 +392,6 @@ def infer_messages(
         raw = m.sender
         sender = (known.get(raw) or resolve(raw)) if raw else ""
         is_reply = bool(m.in_reply_to or m.references)
-        subject_key = ""
-        prefixed = False
-        if is_kept_subject(m.subject):
-            prefixed, subject_key = split_reply_prefix(m.subject or "")
-        elif m.subject:  # hashed: the connector hashed the subject without its prefixes
-            prefixed = m.subject.startswith(HASHED_REPLY)
-            subject_key = m.subject.removeprefix(HASHED_REPLY).removeprefix(HASHED)
         if sender == owner:
             owner_seen += 1
             counterparts: list[str] = []
@@ -415,6 +408,8 @@ def infer_messages(
                 rule("mail.no_one_else")
                 continue
             answered = False
+            # Only now: most mail stops before its subject matters (noise, not to me).
+            prefixed, subject_key = _subject_key(m.subject)
             if subject_key:
                 answered = prefixed and _answers(threads, counterparts, subject_key, at)
                 if answered and not is_reply:
@@ -470,6 +465,7 @@ def infer_messages(
             rule("mail.not_addressed_to_me")
             exclude(sender, at, rid, "mail.not_addressed_to_me", "you are not in To or Cc")
             continue
+        prefixed, subject_key = _subject_key(m.subject)
         if subject_key:
             # Remembered for any sender, peer or not: the owner's "Re:" to a report
             # with a peer in Cc answers the report's thread (issue 9, item 4).
@@ -508,6 +504,17 @@ def infer_messages(
     state.owner_seen += owner_seen
     state.read += read
     return read
+
+
+def _subject_key(subject: str | None) -> tuple[bool, str]:
+    """(had a reply prefix, the key threads are matched by): the stripped subject, or
+    the connector's hash of it (hashed without its prefixes); "" without a subject."""
+    if is_kept_subject(subject):
+        return split_reply_prefix(subject or "")
+    if subject:
+        return (subject.startswith(HASHED_REPLY),
+                subject.removeprefix(HASHED_REPLY).removeprefix(HASHED))
+    return False, ""
 
 
 def _close_threads(

@@ -142,3 +142,24 @@ def test_a_window_inside_a_summarized_day_is_refused_not_guessed() -> None:
         # the checkpoint's thin rows dropped: a window boundary inside a summarized day
         for days in range(0, 200):
             compact.window(end - days * DAY - 3600)
+
+
+@pytest.mark.parametrize("rules", [RULES, FAST], ids=["default", "short-half-life"])
+@pytest.mark.parametrize("seed", [8, 9])
+def test_recompacting_a_resumed_history_keeps_the_same_thin_rows(seed: int, rules) -> None:
+    """A checkpoint carried forward copies the thin rows of the days it resumed (as
+    slices) and adds those of the new days: the same bytes as compacting every row
+    at the new horizon at once."""
+    rows = rows_of(seed)
+    first, second = START + 500 * DAY, START + 507 * DAY
+    before = [r for r in rows if r[0] < first]
+    between = [r for r in rows if first <= r[0] < second]
+    kept = PeerHistory.build(None, before, rules).compact(max(r[0] for r in before),
+                                                          longest_window(rules))
+    resumed = PeerHistory.build((*kept[:5], []), [*kept[5], *between], rules)
+    newest = max(r[0] for r in between)
+    again = resumed.compact(newest, longest_window(rules))
+    at_once = PeerHistory.build(None, [*before, *between], rules).compact(
+        newest, longest_window(rules))
+    assert again[3][0] and again[3] == at_once[3]  # thin rows: keys, starts and bytes
+    assert again[2] == at_once[2] and again[5] == at_once[5]

@@ -390,6 +390,25 @@ def test_events_by_start_split_the_digests_events_in_its_order(backend):
     assert [e.source_id for e in backend.iter_events_starting("a", None, cut, ends)] == ["e2"]
 
 
+def test_events_overlapping_a_window_are_the_same_whichever_index_finds_them(backend):
+    """The free slots' week is read by the events' end (migration 12): exactly the
+    events overlapping [since, until), a long one begun weeks before included, in
+    start order."""
+    backend.apply_batch("a", "s", SyncBatch(upserts=[
+        event(1),
+        event(2, end=T0 + timedelta(days=40)),  # weeks long: overlaps the window
+        event(20, end=T0 + timedelta(days=30)),  # ends exactly at the window's start
+        event(29, end=T0 + timedelta(days=29, hours=23)),  # ends just before it
+        event(31), event(33), event(37),  # inside; the last starts at its end
+        event(36, start=T0 + timedelta(days=36, hours=23, minutes=59)),
+    ]))
+    since, until = T0 + timedelta(days=30), T0 + timedelta(days=37)
+    found = [e.source_id for e in backend.iter_events("a", since=since, until=until)]
+    everything = list(backend.iter_events("a"))
+    assert found == [e.source_id for e in everything if e.start < until and e.end >= since]
+    assert found == ["e2", "e20", "e31", "e33", "e36"]
+
+
 def test_a_checkpoint_is_marked_by_every_write_before_its_horizon(backend):
     from peerpulse.worker.store.rows import DigestCheckpoint
 

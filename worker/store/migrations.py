@@ -488,3 +488,17 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        12,
+        "events by (account, end_ts): the events overlapping a window ahead of now (the "
+        "digest's free slots) found by their end (issue 14)",
+        [
+            # By (account, start_ts), "start before the window's end and end after its
+            # start" reads every event starting before the window's end: at 100k events,
+            # 60-70 ms of CPU for the ~10 of next week (a tenth of the resumed digest).
+            "CREATE INDEX events_by_end ON events (account, end_ts)",
+        ],
+    )
+)

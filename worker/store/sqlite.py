@@ -477,10 +477,21 @@ class SqliteStore(SharedSqlMethods):
     def iter_events(
         self, account: str, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[EventInstance]:
-        """Event instances overlapping [since, until), oldest first."""
+        """Event instances overlapping [since, until), oldest first.
+
+        A window with both ends (the digest's free slots: next week) is searched by
+        the events' end (``events_by_end``, migration 12; ``+start_ts`` keeps SQLite
+        off the start index, which would read every event starting before ``until``);
+        an open-ended one (every record since the retention start) by their start."""
         lo = codec.to_epoch(since) if since else -(2**62)
         hi = codec.to_epoch(until) if until else 2**62
-        sql = self._events_sql(_EVENT_SELECT)
+        if since is not None and until is not None:
+            sql = (
+                f"SELECT {_EVENT_SELECT} FROM events "  # noqa: S608 (constant column names)
+                "WHERE account = ? AND +start_ts < ? AND end_ts >= ? ORDER BY start_ts, source_id"
+            )
+        else:
+            sql = self._events_sql(_EVENT_SELECT)
         yield from self._iter_decoded(sql, (account, hi, lo), codec.event_from_row)
 
     def iter_messages(
