@@ -156,7 +156,7 @@ def test_recompacting_a_resumed_history_keeps_the_same_thin_rows(seed: int, rule
     between = [r for r in rows if first <= r[0] < second]
     kept = PeerHistory.build(None, before, rules).compact(max(r[0] for r in before),
                                                           longest_window(rules))
-    resumed = PeerHistory.build((*kept[:5], []), [*kept[5], *between], rules)
+    resumed = PeerHistory.build((*kept[:5], [], kept[6]), [*kept[5], *between], rules)
     newest = max(r[0] for r in between)
     again = resumed.compact(newest, longest_window(rules))
     at_once = PeerHistory.build(None, [*before, *between], rules).compact(
