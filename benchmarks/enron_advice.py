@@ -21,7 +21,10 @@ Reported (issue 9, item 1):
 - peer picks (peer of the week, reconnect, reciprocity, feedback, invitations)
   above the owner's title level in the owner's department, or two or more
   levels above anywhere (goal 0; issue 9, item 2);
-- owners whose computation raised (goal 0).
+- owners whose computation raised (goal 0);
+- first coffees this week over the senior owners: how many, how many of those on
+  the owner's phased first-coffee week (rules.sections.is_first_coffee_week),
+  and how often the most asked person is asked (issue: first coffees phased).
 Exit 0 when every goal is met, 1 otherwise.
 """
 
@@ -41,6 +44,7 @@ from peerpulse.connectors.records import Direction, MessageMeta, Person
 from peerpulse.rules.engine import EngineInputs, compute
 from peerpulse.rules.loader import load_rules
 from peerpulse.rules.scoring import tie_strength
+from peerpulse.rules.sections import is_first_coffee_week
 from peerpulse.rules.views import PeerView
 from peerpulse.worker.freshness import QUIET_DAYS, quiet_sources
 
@@ -122,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     cut_off = 0
     leader_picks = 0
     coffees: Counter[str] = Counter()  # first-coffee picks per person, over all senior owners
+    scheduled = 0  # senior owners for whom this is a first-coffee week (the rest: no ties)
     by_email = {p.email: p for p in directory}
     for pid in owners:
         owner = people[pid].email
@@ -161,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             named.append(d.peer_of_the_week.person.email)
             if d.peer_of_the_week.first_coffee:
                 coffees[d.peer_of_the_week.person.email] += 1
+                scheduled += is_first_coffee_week(
+                    result.digest.owner, period, rules.model.recommend.first_coffee_every)
         me = people[pid]
         mine = rules.title_level(me.title)[0]
         for email in named:
@@ -194,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{mean_base:.3f} (ratio {ratio:.2f}, goal >= 1.30)")
     print(f"peer picks that are leaders by title: {leader_picks} (goal 0)")
     busiest = coffees.most_common(1)[0] if coffees else ("-", 0)
-    print(f"first coffees: {sum(coffees.values())} to {len(coffees)} people; the most asked: "
+    print(f"first coffees: {sum(coffees.values())} of {len(senior)} senior owners "
+          f"({scheduled} on their first-coffee week, the rest have no tie to keep) "
+          f"to {len(coffees)} people; the most asked: "
           f"{busiest[1]} ({by_email[busiest[0]].name if busiest[1] else '-'})")
     ok = crashes == 0 and share >= 0.9 and ratio >= 1.3 and leader_picks == 0
     return 0 if ok else 1

@@ -169,8 +169,7 @@ def peer_of_the_week(
         strangers: list[PeerView] = []
         for v in candidates:
             (ties if established(v, ctx) else strangers).append(v)
-        week = int(ctx.period.split("-W")[1])
-        coffee_week = policy.first_coffee_every > 0 and week % policy.first_coffee_every == 0
+        coffee_week = is_first_coffee_week(ctx.owner, ctx.period, policy.first_coffee_every)
         if ties and not (coffee_week and (strangers or cold_left)):
             chosen = min(ties, key=lambda v: (-value_at_risk(v, ctx),
                                               _lottery(ctx.period, v.email, ctx.owner)))
@@ -188,6 +187,32 @@ def peer_of_the_week(
         reasons.append(f"Not suggested in the last {policy.rotation_weeks} weeks")
     return PeerOfTheWeek(person=entry(chosen, reasons, ctx), slots=slots(),
                          first_coffee=first_coffee)
+
+
+COFFEE_EPOCH = date(2001, 1, 1)  # a Monday; first-coffee weeks are counted from it
+
+
+def coffee_phase(owner: str, every: int) -> int:
+    """The owner's offset in the first-coffee cycle, in ``range(every)``.
+
+    A digest of the canonical address, not Python's ``hash`` (salted per process):
+    the same owner gets the same phase in every run, so a recomputed digest picks
+    the same peer, and the owners of one organization spread evenly over the
+    ``every`` weeks instead of all asking strangers for coffee the same week."""
+    digest = hashlib.sha256(f"first-coffee-phase|{owner}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % every
+
+
+def is_first_coffee_week(owner: str, period: str, every: int) -> bool:
+    """Whether ``period`` (``YYYY-Www``) is one of the owner's first-coffee weeks.
+
+    Weeks are counted from :data:`COFFEE_EPOCH`, not taken from the ISO week
+    number: that restarts at W01 after W52 or W53, which would make the interval
+    irregular across the new year. ``every`` 0 means never."""
+    if every <= 0:
+        return False
+    weeks = (period_monday(period) - COFFEE_EPOCH).days // 7
+    return (weeks + coffee_phase(owner, every)) % every == 0
 
 
 def _first_coffee(

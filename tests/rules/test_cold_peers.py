@@ -72,7 +72,7 @@ def test_the_aggregate_gives_what_the_sections_give_over_every_view(seed: int) -
     listed = ", ".join(f'"{e}"' for e in never)
     rules = load_rules([("r.toml", f"[recommend]\nnever = [{listed}]\n")])
     events, messages = _records(rng, peers)
-    period = rng.choice(("2026-W48", "2026-W47"))  # a first-coffee week, and not
+    period = rng.choice(("2026-W48", "2026-W47"))  # ME's first-coffee week, and not
     history = {"peer_of_the_week": [("2026-W46", e) for e in rng.sample(peers, 2)]}
     if rng.random() < 0.3:  # this week's pick already made: kept if still a candidate
         history["peer_of_the_week"].append((period, rng.choice(peers)))
@@ -134,7 +134,7 @@ def test_the_first_coffee_draw_is_stable_per_owner_and_period_and_spreads_over_p
     owners and weeks, every peer about equally often."""
     emails = [f"p{i:02d}@corp.example" for i in range(20)]
     owners = [f"m{i}@corp.example" for i in range(12)]
-    weeks = [f"2026-W{w:02d}" for w in range(4, 53, 4)]  # the first-coffee weeks
+    weeks = [f"2026-W{w:02d}" for w in range(4, 53, 4)]  # no tie to keep: a coffee each week
     picks = Counter()
     for owner in owners:
         for week in weeks:

@@ -324,12 +324,17 @@ def test_reconnect_minimum_history_is_configurable() -> None:
 
 def test_peer_of_the_week_prefers_a_tie_worth_keeping_and_offers_a_first_coffee_every_4th_week(
 ) -> None:
+    from peerpulse.rules.sections import is_first_coffee_week
+
+    # the test owner's phase (a digest of the address) makes W48 a first-coffee week
+    assert is_first_coffee_week(ME, "2026-W48", 4)
+    assert not is_first_coffee_week(ME, "2026-W47", 4)
     events, messages = _strong_tie_and_acquaintance()
     week47 = run(events, messages, now=NOW - timedelta(weeks=1), period="2026-W47").digest
     assert week47.peer_of_the_week is not None
     assert week47.peer_of_the_week.person.email == FIN
     assert not week47.peer_of_the_week.first_coffee
-    week48 = run(events, messages).digest  # 48 % 4 == 0: a first coffee
+    week48 = run(events, messages).digest  # the owner's first-coffee week
     pick = week48.peer_of_the_week
     assert pick is not None and pick.first_coffee and pick.person.email == HR
     assert any(r.startswith("A first coffee with") for r in pick.person.reasons)
@@ -449,7 +454,7 @@ def test_a_first_coffee_goes_to_the_department_the_owner_reaches_least() -> None
               Person("legal@corp.example", "Lee Legal", department="Legal",
                      title="Legal Manager", manages_anyone=True))
     events, messages = _strong_tie_and_acquaintance()
-    pick = run(events, messages, people=people).digest.peer_of_the_week  # W48: a first coffee
+    pick = run(events, messages, people=people).digest.peer_of_the_week  # W48: ME's coffee week
     assert pick is not None and pick.first_coffee
     assert pick.person.email == "legal@corp.example"
 
