@@ -78,12 +78,9 @@ def calendar_project_pacer(settings: GoogleSettings, credentials: Any) -> Any:
     (``project_calendar_requests_per_minute`` or ``project_quota_units_per_minute``
     set): its own bucket (row ``<project>/calendar``), as Calendar's quota is apart
     from Gmail's."""
-    rate = settings.project_calendar_requests_per_minute
-    if not rate and not settings.project_quota_units_per_minute:
-        return None
-    project = settings.quota_project or getattr(credentials, "project_id", None) or "default"
-    return project_limiter(f"{project}/calendar",
-                           (rate or CALENDAR_PROJECT_REQUESTS_PER_MINUTE) * HEADROOM)
+    return _api_pacer(settings, credentials, "calendar",
+                      settings.project_calendar_requests_per_minute,
+                      CALENDAR_PROJECT_REQUESTS_PER_MINUTE)
 
 
 def directory_project_pacer(settings: GoogleSettings, credentials: Any) -> Any:
@@ -93,12 +90,20 @@ def directory_project_pacer(settings: GoogleSettings, credentials: Any) -> Any:
     as the Admin SDK's quota is apart from Gmail's and Calendar's. Without a shared
     directory every mailbox lists the whole directory as itself, so an organization's
     first tick sends thousands of users.list pages at once."""
-    rate = settings.project_directory_requests_per_minute
+    return _api_pacer(settings, credentials, "directory",
+                      settings.project_directory_requests_per_minute,
+                      DIRECTORY_PROJECT_REQUESTS_PER_MINUTE)
+
+
+def _api_pacer(settings: GoogleSettings, credentials: Any, api: str, rate: float | None,
+               default: float) -> Any:
+    """A project-wide limiter of its own for an API whose quota is apart from Gmail's
+    (row ``<project>/<api>``), at ``rate`` (else ``default``) requests a minute less
+    the headroom; None when the project is not paced."""
     if not rate and not settings.project_quota_units_per_minute:
         return None
     project = settings.quota_project or getattr(credentials, "project_id", None) or "default"
-    return project_limiter(f"{project}/directory",
-                           (rate or DIRECTORY_PROJECT_REQUESTS_PER_MINUTE) * HEADROOM)
+    return project_limiter(f"{project}/{api}", (rate or default) * HEADROOM)
 
 
 def subject_for(context: SourceContext, settings: GoogleSettings) -> str:

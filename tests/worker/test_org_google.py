@@ -73,6 +73,24 @@ def _remaining(url: str) -> int:
             "AND task_name <> 'peerpulse.recover_stalled'").fetchone()[0]
 
 
+def _project_quota_outcome(url: str, fake, api: str, quota: int):
+    """A project-paced run's outcome for ``api`` (its sync runs' outcomes, units drawn
+    from the shared row, requests and span the fake saw, the fake's project 429s)."""
+    with psycopg.connect(url) as conn:
+        runs = conn.execute("SELECT outcome, count(*) FROM sync_runs WHERE source = %s "
+                            "GROUP BY outcome", (api,)).fetchall()
+        row = conn.execute("SELECT spent FROM api_project_quota WHERE project = %s",
+                           (f"{PROJECT}/{api}",)).fetchone()
+    spent = row[0] if row else 0.0
+    requests = getattr(fake, f"{api}_project_requests")
+    first, last = getattr(fake, f"{api}_project_span")
+    throttled = getattr(fake, f"{api}_project_throttled")
+    print(f"{api} requests {requests} in {last - first:.1f}s: "
+          f"{requests / (last - first) * 60:.0f}/min of {quota}/min; drawn from the row "
+          f"{spent:.0f}; project 429s {throttled}")
+    return runs, spent, requests, last - first, throttled
+
+
 def _sync_with_two_workers(tmp_path: Path, url: str, fake: FakeGoogle, managers: int,
                            extra: str, calendars: list[str] | None = None,
                            directory: bool = False) -> None:
@@ -140,18 +158,9 @@ def test_two_workers_share_the_calendar_project_quota_through_the_database(
     _sync_with_two_workers(tmp_path, url, fake, managers,
                            f"project_calendar_requests_per_minute = {quota}\n"
                            "mail = false\nwindow_past_days = 14\n", calendars=names)
-    with psycopg.connect(url) as conn:
-        runs = conn.execute("SELECT outcome, count(*) FROM sync_runs WHERE source = 'calendar' "
-                            "GROUP BY outcome").fetchall()
-        row = conn.execute("SELECT spent FROM api_project_quota WHERE project = %s",
-                           (f"{PROJECT}/calendar",)).fetchone()
-    spent = row[0] if row else 0.0
-    requests = fake.calendar_project_requests
-    seconds = fake.calendar_project_span[1] - fake.calendar_project_span[0]
-    print(f"calendar requests {requests} in {seconds:.1f}s: "
-          f"{requests / seconds * 60:.0f}/min of {quota}/min; drawn from the row {spent:.0f}; "
-          f"project 429s {fake.calendar_project_throttled}")
-    assert fake.calendar_project_throttled == 0
+    runs, spent, requests, seconds, throttled = _project_quota_outcome(
+        url, fake, "calendar", quota)
+    assert throttled == 0
     assert dict(runs) == {"ok": managers}, runs
     assert requests == managers * calendars  # one page per calendar, none retried
     assert seconds > 8  # the quota bound the run: 64 requests at 5 a second, less a burst
@@ -173,18 +182,9 @@ def test_two_workers_share_the_directory_project_quota_through_the_database(
     _sync_with_two_workers(tmp_path, url, fake, managers,
                            f"project_directory_requests_per_minute = {quota}\n"
                            "mail = false\nwindow_past_days = 14\n", directory=True)
-    with psycopg.connect(url) as conn:
-        runs = conn.execute("SELECT outcome, count(*) FROM sync_runs WHERE source = 'directory' "
-                            "GROUP BY outcome").fetchall()
-        row = conn.execute("SELECT spent FROM api_project_quota WHERE project = %s",
-                           (f"{PROJECT}/directory",)).fetchone()
-    spent = row[0] if row else 0.0
-    requests = fake.directory_project_requests
-    seconds = fake.directory_project_span[1] - fake.directory_project_span[0]
-    print(f"directory requests {requests} in {seconds:.1f}s: "
-          f"{requests / seconds * 60:.0f}/min of {quota}/min; drawn from the row {spent:.0f}; "
-          f"project 429s {fake.directory_project_throttled}")
-    assert fake.directory_project_throttled == 0
+    runs, spent, requests, seconds, throttled = _project_quota_outcome(
+        url, fake, "directory", quota)
+    assert throttled == 0
     assert dict(runs) == {"ok": managers}, runs
     assert requests == managers  # one users.list page per mailbox, none retried
     assert seconds > 10  # the quota bound the run: 16 requests at 1 a second, less a burst
