@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from benchmarks.demo_config import demo_config_text
+from benchmarks.demo_config import write_demo_config
 from benchmarks.digest_checks import (
     CheckResult,
     actions_match_truth,
@@ -143,12 +143,8 @@ def measure(demo: Path, workdir: Path) -> AccuracyReport:
     from peerpulse.worker.store import open_store
     from peerpulse.worker.sync import sync_account
 
-    meta = json.loads((demo / "demo.json").read_text())
     config = workdir / "config.toml"
-    config.write_text(demo_config_text(
-        "demo", demo.resolve(), (workdir / "state").resolve(), meta["owner"], meta["aliases"],
-        meta["timezone"], meta.get("privacy_subjects", "kept"),
-    ))
+    meta = write_demo_config(demo, workdir / "state", config)
     rules = read_rules(load_settings(config))
     settings = load_settings(config)
     account = settings.accounts[0]

@@ -32,3 +32,14 @@ window_future_days = 60
 type = "file"
 dir = "{state}/out"
 """
+
+
+def write_demo_config(demo: Path, state: Path, config: Path, name: str = "demo") -> dict:
+    """Write ``config`` for the demo the generator left in ``demo`` (its ``demo.json``
+    names the owner, aliases, zone and subject policy); returns that metadata."""
+    meta = json.loads((demo / "demo.json").read_text())
+    config.write_text(demo_config_text(
+        name, demo.resolve(), state.resolve(), meta["owner"], meta["aliases"],
+        meta["timezone"], meta.get("privacy_subjects", "kept"),
+    ))
+    return meta

@@ -33,6 +33,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from benchmarks.pg_local import local_cluster
+
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -43,17 +45,8 @@ def _server(url: str | None) -> Iterator[tuple[str, object]]:
     if url:
         yield url, None
         return
-    sys.path.insert(0, str(REPO))
-    from tests.pg_cluster import Cluster, unavailable_reason
-
-    reason = unavailable_reason()
-    if reason:
-        raise SystemExit(f"no PostgreSQL: {reason}")
-    cluster = Cluster().start()
-    try:
+    with local_cluster() as cluster:
         yield "", cluster
-    finally:
-        cluster.stop()
 
 
 def _new_db(base: str, cluster: object) -> str:

@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.pg_local import local_cluster
+
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-11-23T09:30:00+00:00"
 PROJECT_QUOTA = 1_200_000
@@ -235,30 +237,22 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     from tests.connectors.google.fake_org import read_demo
-    from tests.pg_cluster import Cluster, unavailable_reason
 
-    reason = unavailable_reason()
-    if reason:
-        raise SystemExit(f"no PostgreSQL: {reason}")
     results: list[dict[str, Any]] = []
     configs: dict[int, Path] = {}
-    cluster = Cluster().start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            subprocess.run(_pp("demo", "--out", str(root / "demo"), "--end", "2026-11-22",
-                               "--managers", "22", "--months", "2"), check=True,
-                           stdout=subprocess.DEVNULL)
-            meta = json.loads((root / "demo" / "demo.json").read_text())
-            template = read_demo(root / "demo", meta)
-            for managers in args.sizes:
-                for workers in (1, 2) if managers >= args.speedup_at else (1,):
-                    result, config = one_run(cluster, template, managers, workers, args, root)
-                    results.append(result)
-                    configs.setdefault(managers, config)
-            summary = summarize(results, configs, args)
-    finally:
-        cluster.stop()
+    with local_cluster() as cluster, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        subprocess.run(_pp("demo", "--out", str(root / "demo"), "--end", "2026-11-22",
+                           "--managers", "22", "--months", "2"), check=True,
+                       stdout=subprocess.DEVNULL)
+        meta = json.loads((root / "demo" / "demo.json").read_text())
+        template = read_demo(root / "demo", meta)
+        for managers in args.sizes:
+            for workers in (1, 2) if managers >= args.speedup_at else (1,):
+                result, config = one_run(cluster, template, managers, workers, args, root)
+                results.append(result)
+                configs.setdefault(managers, config)
+        summary = summarize(results, configs, args)
     summary["cpus"] = os.cpu_count()
     summary["load_avg_1m"] = round(os.getloadavg()[0], 2)
     print(json.dumps(summary, indent=2))

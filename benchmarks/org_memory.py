@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.org_google_bench import NOW, PROJECT_QUOTA, _cli, _config, _hwm_kb
+from benchmarks.pg_local import local_cluster
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -145,34 +146,26 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     from tests.connectors.google.fake_org import read_demo
-    from tests.pg_cluster import Cluster, unavailable_reason
 
-    reason = unavailable_reason()
-    if reason:
-        raise SystemExit(f"no PostgreSQL: {reason}")
-    cluster = Cluster().start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            subprocess.run([sys.executable, "-c",
-                            "from peerpulse.worker.cli import main; raise SystemExit(main())",
-                            "demo", "--out", str(root / "demo"), "--end", "2026-11-22",
-                            "--managers", "22", "--months", "2"], check=True,
-                           stdout=subprocess.DEVNULL)
-            meta = json.loads((root / "demo" / "demo.json").read_text())
-            template = read_demo(root / "demo", meta)
-            runs = [one_size(cluster, template, n, root, args) for n in args.sizes]
-            summary: dict[str, Any] = {"runs": [r for r, _ in runs]}
-            (small, large) = runs[0], runs[-1]
-            if len(runs) > 1:
-                added = large[0]["managers"] - small[0]["managers"]
-                summary["rss_bytes_per_added_manager"] = round(
-                    (large[0]["peak_rss_mb"] - small[0]["peak_rss_mb"]) * 2**20 / added)
-                if not args.no_trace:
-                    summary["grew"] = diff((small[0]["managers"], small[1]),
-                                           (large[0]["managers"], large[1]), args.top)
-    finally:
-        cluster.stop()
+    with local_cluster() as cluster, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        subprocess.run([sys.executable, "-c",
+                        "from peerpulse.worker.cli import main; raise SystemExit(main())",
+                        "demo", "--out", str(root / "demo"), "--end", "2026-11-22",
+                        "--managers", "22", "--months", "2"], check=True,
+                       stdout=subprocess.DEVNULL)
+        meta = json.loads((root / "demo" / "demo.json").read_text())
+        template = read_demo(root / "demo", meta)
+        runs = [one_size(cluster, template, n, root, args) for n in args.sizes]
+        summary: dict[str, Any] = {"runs": [r for r, _ in runs]}
+        (small, large) = runs[0], runs[-1]
+        if len(runs) > 1:
+            added = large[0]["managers"] - small[0]["managers"]
+            summary["rss_bytes_per_added_manager"] = round(
+                (large[0]["peak_rss_mb"] - small[0]["peak_rss_mb"]) * 2**20 / added)
+            if not args.no_trace:
+                summary["grew"] = diff((small[0]["managers"], small[1]),
+                                       (large[0]["managers"], large[1]), args.top)
     summary["load_avg_1m"] = round(os.getloadavg()[0], 2)
     print(json.dumps(summary, indent=2))
 

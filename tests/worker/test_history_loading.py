@@ -28,7 +28,7 @@ from peerpulse.worker.pipeline import compute_for_account, read_rules
 from peerpulse.worker.store import open_store
 from peerpulse.worker.sync import sync_account
 
-from benchmarks.demo_config import demo_config_text
+from benchmarks.demo_config import write_demo_config
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "digest.schema.json").read_text())
 SOURCE = "mailbox"  # a plugin's mail source, by a name no built-in uses
@@ -38,11 +38,8 @@ SOURCE = "mailbox"  # a plugin's mail source, by a name no built-in uses
 def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("loading")
     generate(tmp / "demo", seed=7, managers=30, months=8, end=date(2026, 11, 27))
-    meta = json.loads((tmp / "demo" / "demo.json").read_text())
     config = tmp / "config.toml"
-    config.write_text(demo_config_text(
-        "demo", (tmp / "demo").resolve(), (tmp / "state").resolve(), meta["owner"],
-        meta["aliases"], meta["timezone"]))
+    meta = write_demo_config(tmp / "demo", tmp / "state", config)
     settings = load_settings(config)
     account = settings.accounts[0]
     now = datetime.fromisoformat(meta["now"].replace("Z", "+00:00"))

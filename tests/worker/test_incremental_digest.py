@@ -28,7 +28,7 @@ from peerpulse.worker.pipeline import carry_checkpoint, compute_for_account, rea
 from peerpulse.worker.store import open_store
 from peerpulse.worker.sync import sync_account
 
-from benchmarks.demo_config import demo_config_text
+from benchmarks.demo_config import write_demo_config
 
 # (seed, last day of the demo, days before its end of the first digest, variant)
 CASES = [
@@ -62,14 +62,8 @@ def demo(request, tmp_path_factory) -> Demo:
     (seed, end, back, variant), backend = request.param
     tmp = tmp_path_factory.mktemp(f"incremental-{seed}")
     generate(tmp / "demo", seed=seed, managers=30, months=6, end=end, variant=variant)
-    import json
-
-    meta = json.loads((tmp / "demo" / "demo.json").read_text())
     config = tmp / "config.toml"
-    config.write_text(demo_config_text(
-        "demo", (tmp / "demo").resolve(), (tmp / "state").resolve(), meta["owner"],
-        meta["aliases"], meta["timezone"],
-    ))
+    meta = write_demo_config(tmp / "demo", tmp / "state", config)
     settings = load_settings(config)
     account = settings.accounts[0]
     now = datetime.fromisoformat(meta["now"].replace("Z", "+00:00"))

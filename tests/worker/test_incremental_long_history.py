@@ -12,7 +12,6 @@ tolerance is needed.
 
 from __future__ import annotations
 
-import json
 import marshal
 from datetime import date, datetime, timedelta
 
@@ -25,7 +24,7 @@ from peerpulse.worker.store import open_store
 from peerpulse.worker.store.rows import StoredOverride
 from peerpulse.worker.sync import sync_account
 
-from benchmarks.demo_config import demo_config_text
+from benchmarks.demo_config import write_demo_config
 from tests.worker.test_incremental_digest import Demo, assert_same, both
 
 SHORT = ("[tie_strength]\nhalf_life_days = 3\n[feedback]\nperiod = \"half\"\n"
@@ -36,12 +35,8 @@ SHORT = ("[tie_strength]\nhalf_life_days = 3\n[feedback]\nperiod = \"half\"\n"
 def demo(tmp_path_factory) -> Demo:
     tmp = tmp_path_factory.mktemp("long-history")
     generate(tmp / "demo", seed=5, managers=22, months=14, end=date(2026, 10, 30))
-    meta = json.loads((tmp / "demo" / "demo.json").read_text())
     config = tmp / "config.toml"
-    config.write_text(demo_config_text(
-        "demo", (tmp / "demo").resolve(), (tmp / "state").resolve(), meta["owner"],
-        meta["aliases"], meta["timezone"],
-    ))
+    meta = write_demo_config(tmp / "demo", tmp / "state", config)
     settings = load_settings(config)
     settings = settings.model_copy(update={"privacy": settings.privacy.model_copy(
         update={"retention_days": 500})})
