@@ -88,6 +88,22 @@ def test_each_person_shows_department_reason_and_why():
     assert "Recent: meal or coffee 14 Sep" in rendered.text
 
 
+def test_a_person_in_two_sections_shows_the_evidence_once_and_each_reason():
+    digest = full_digest()
+    yuki = digest.feedback[0]
+    invited = replace(digest.invitations[0], person=replace(
+        yuki, reasons=("No one from Design attended; invite Yuki Tanaka",)))
+    rendered = _render(replace(digest, invitations=(invited,)))
+    for part in (rendered.text, rendered.html):
+        assert part.count("Recent: meal or coffee 14 Sep") == 6  # six people, Yuki once
+        assert "No one from Design attended; invite Yuki Tanaka" in part
+        assert "Why: see ask for feedback above" in part
+    text = rendered.text
+    invite = text[text.index("INVITE TO YOUR TEAM MEETING"):]
+    assert "Yuki Tanaka" in invite and "Recent:" not in invite.split("COVERAGE")[0]
+    assert rendered.people.count("yuki@example.com") == 2  # both sections still name her
+
+
 def test_recent_is_deduplicated_with_counts_newest_first():
     from peerpulse.rules.recommendations import Evidence
 

@@ -115,16 +115,23 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
     actions = digest.stats.get("actions") or {}
     points = digest.stats.get("talking_points") or {}
 
-    def person(entry: PersonEntry) -> dict[str, Any]:
+    shown_in: dict[str, str] = {}
+
+    def person(entry: PersonEntry, section: str) -> dict[str, Any]:
+        """A person's block; a person already shown in an earlier section keeps only their
+        name and this section's reason, and points back: the same evidence twice in one
+        digest reads as two facts."""
         people.append(entry.email)
         talked = points.get(entry.email) if isinstance(points, dict) else None
+        earlier = shown_in.setdefault(entry.email, section)
         return {**_person_view(entry, today), "actions": _actions_view(actions.get(entry.email)),
-                "talked": _talked_view(talked)}
+                "talked": _talked_view(talked),
+                "shown_above": earlier if earlier != section else ""}
 
     pick = None
     if digest.peer_of_the_week is not None:
         pick = {
-            "person": person(digest.peer_of_the_week.person),
+            "person": person(digest.peer_of_the_week.person, "peer of the week"),
             "slots": [_slot_text(s.start, s.end) for s in digest.peer_of_the_week.slots[:3]],
             "hold_attached": hold_attached and bool(digest.peer_of_the_week.slots),
             "no_calendar": digest.stats.get("calendar") is False,
@@ -136,10 +143,10 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         "week_label": _week_label(digest.period),
         "range": week_range(digest.period),
         "pick": pick,
-        "reconnect": [person(p) for p in digest.reconnect],
+        "reconnect": [person(p, "reconnect") for p in digest.reconnect],
         "reciprocity": [
             {
-                "person": person(r.person),
+                "person": person(r.person, "reciprocity"),
                 "line": _reciprocity_line(r.direction, r.person, r.initiated_by_me,
                                           r.initiated_by_them, r.action),
             }
@@ -147,17 +154,17 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         ],
         "celebrate": [
             {
-                "person": person(c.person),
+                "person": person(c.person, "celebrate"),
                 "what": printable_line(c.what),
                 "date": _day(c.date, today),
             }
             for c in digest.celebrate
         ],
-        "feedback": [person(p) for p in digest.feedback],
-        "leaders": [person(p) for p in digest.leaders],
+        "feedback": [person(p, "ask for feedback") for p in digest.feedback],
+        "leaders": [person(p, "leaders to keep informed") for p in digest.leaders],
         "invitations": [
             {
-                "person": person(i.person),
+                "person": person(i.person, "invite to your team meeting"),
                 "meeting": printable_line(i.meeting_title, 120) or "your recurring team meeting",
                 "when": printable_line(f"{i.weekday.capitalize()}s at {i.local_time}", 60),
                 "departments": printable_line(", ".join(i.attendee_departments), 200)
@@ -167,7 +174,7 @@ def build_view(digest: Digest, *, now: datetime, hold_attached: bool = False) ->
         ],
         "coverage": _coverage_view(digest, today),
         "fading": [
-            {"person": person(p),
+            {"person": person(p, "fading"),
              "when": printable_line(f"in about {span(p.fades_in_days)}" if p.fades_in_days
                                is not None else "now", 40)}
             for p in digest.fading
