@@ -374,6 +374,31 @@ def test_without_a_manager_column_leaders_by_title_are_not_peers() -> None:
     assert run([], [], people=PEOPLE).digest.stats["management_chain_known"] is True
 
 
+def test_a_managing_director_is_above_vps_and_below_the_c_suite() -> None:
+    """Enron, Phillip Allen ("Mng Dir Trading"): his title matched no level, so every
+    titled person, a Mgr Trading included, was a leader and his digest had nothing to
+    do. Read as an SVP-level title, the VPs elsewhere are his peers and a president
+    & CEO of another division is still a leader, not a lunch to propose."""
+    people = (
+        Person(ME, "Phil Md", department="ENA Gas West", title="Mng Dir Trading",
+               manages_anyone=True),
+        Person("ceo@corp.example", "Casey Ceo", department="EWS", title="ENA President & CEO",
+               manages_anyone=True),
+        Person("vp@corp.example", "Vic Vp", department="ENA Gas Central", title="VP Trading",
+               manages_anyone=True),
+        Person("md@corp.example", "Mark Md", department="ENA Legal",
+               title="Mng Director & Gen Cnsl", manages_anyone=True),
+        Person("mgr@corp.example", "Max Mgr", department="ENA West Power", title="Mgr Trading",
+               manages_anyone=True),
+    )
+    messages = [mail(days_ago(d), p.email, (ME,)) for p in people[1:] for d in range(60, 200, 7)]
+    result = run([], messages, people=people)
+    assert set(result.views) == {"vp@corp.example", "md@corp.example", "mgr@corp.example"}
+    assert [e.email for e in result.digest.leaders] == ["ceo@corp.example"]
+    pick = result.digest.peer_of_the_week
+    assert pick is not None and pick.person.email != "ceo@corp.example"
+
+
 def test_leaders_have_their_own_place_and_are_never_counted_as_peers() -> None:
     """Issue 9, item 2: a leader the owner worked with and has not met for the default
     cadence is under "leaders to keep informed", never in a peer section; one met
@@ -541,15 +566,18 @@ def test_a_thread_over_a_few_days_is_one_contact_not_a_daily_rhythm() -> None:
 
 
 @pytest.mark.parametrize(("title", "level"), [
-    ("VP & CRO", 6), ("SVP, CFO", 6), ("EVP/CHRO", 6), ("Chief Risk Officer", 6),
+    ("VP & CRO", 7), ("SVP, CFO", 7), ("EVP/CHRO", 7), ("Chief Risk Officer", 7),
     ("VP Trading", 4), ("Director, Regulatory Affairs", 3), ("Sr Specialist", 0),
     ("Procurement Manager", 2), ("VP & Chief of Staff", 4), ("Chief Architect", 0),
-    ("Chief Executive", 6), ("Chief People Officer", 6),
+    ("Chief Executive", 7), ("Chief People Officer", 7),
+    ("Mng Director & Gen Cnsl", 5), ("Mng Dir Trading", 5), ("Managing Director, EMEA", 5),
+    ("MD, Investment Banking", 5), ("Director & Gen Cnsl Asst", 3), ("Dir Trading", 3),
 ])
 def test_a_title_takes_its_highest_level(title: str, level: int) -> None:
     """Seen on Enron: "VP & CRO" was read as a VP, so the Chief Risk Officer was a peer
     to ask for feedback for a VP owner; the C-suite abbreviation must win. And
     "VP & Chief of Staff" (Steven Kean) is a VP: read as C-level, it made the CEO
-    his peer to ask for feedback."""
+    his peer to ask for feedback. "Mng Director & Gen Cnsl" (Mark Haedicke) read as a
+    Director, below the VPs who were told to reconnect with him as a peer."""
     rules = load_rules([])
     assert rules.title_level(title)[0] == level
