@@ -203,6 +203,11 @@ class Reciprocity(_Section):
     min_difference: int = Field(default=3, ge=1)
     min_ratio: float = Field(default=2.0, ge=1)
     max_people: int = Field(default=5, ge=1)
+    # A peer whose threads the owner seldom answers is keeping them informed, not
+    # asking (rules.reciprocity.assess): at least this many threads in the window...
+    informing_min_threads: int = Field(default=10, ge=1)
+    # ... of which the owner answered at most this share.
+    informing_max_answered: float = Field(default=0.1, ge=0, le=1)
 
 
 class Feedback(_Section):
