@@ -91,20 +91,24 @@ def describe(standing: Standing, rules: RuleSet) -> str:
     """``explain``'s line: the verdict, the figures and the thresholds it compared."""
     model = rules.model.reciprocity
     s = standing
-    figures = (f"in {model.window_days} days you initiated {s.by_me}, they {s.by_them} "
-               f"({s.their_threads} threads, {s.answered} answered by you)")
+    share = s.answered / s.their_threads if s.their_threads else 0.0
+    figures = (f"in {model.window_days} days they initiated {s.by_them} ({s.their_threads} "
+               f"thread{'' if s.their_threads == 1 else 's'}, {s.answered} answered by you), "
+               f"you {s.by_me}")
+    stream = (f"informing_min_threads = {model.informing_min_threads}, "
+              f"informing_max_answered = {model.informing_max_answered:g}")
     if s.informing:
-        share = s.answered / s.their_threads if s.their_threads else 0.0
-        return (f"they keep you informed, no debt either way: {figures}; you answered "
-                f"{share:.0%} of their threads, at most informing_max_answered = "
-                f"{model.informing_max_answered:g} of at least informing_min_threads = "
-                f"{model.informing_min_threads}")
-    rule = (f"min_difference = {model.min_difference}, min_ratio = {model.min_ratio:g}")
+        return (f"they keep you informed, no debt either way: {figures}; {share:.0%} "
+                f"answered is a stream ({stream})")
+    tilt = f"min_difference = {model.min_difference}, min_ratio = {model.min_ratio:g}"
     if s.direction == Balance.YOU_OWE:
-        return f"you owe them one: {figures}; {rule}"
+        text = f"you owe them one: {figures} ({tilt})"
+        if s.their_threads >= model.informing_min_threads:
+            text += f"; {share:.0%} answered is not a stream ({stream})"
+        return text
     if s.direction == Balance.OWES_YOU:
-        return f"they owe you one: {figures}; {rule}"
-    return f"balanced or too little to say: {figures}; {rule}"
+        return f"they owe you one: {figures} ({tilt})"
+    return f"balanced or too little to say: {figures} ({tilt})"
 
 
 def _tilted(more: int, less: int, min_difference: int, min_ratio: float) -> bool:

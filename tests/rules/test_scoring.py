@@ -252,7 +252,7 @@ def test_a_stream_of_status_mail_is_no_debt_either_way() -> None:
     assert FIN not in {r.person.email for r in result.digest.reciprocity}
     why = str(result.explain(FIN))
     assert "reciprocity: they keep you informed, no debt either way" in why
-    assert "150 threads, 2 answered by you" in why
+    assert "they initiated 150 (150 threads, 2 answered by you), you 16; 1% answered" in why
 
 
 def test_how_many_threads_make_a_stream_is_a_rule() -> None:
