@@ -208,6 +208,8 @@ class Reciprocity(_Section):
     informing_min_threads: int = Field(default=10, ge=1)
     # ... of which the owner answered at most this share.
     informing_max_answered: float = Field(default=0.1, ge=0, le=1)
+    # Open threads this recent are named as replies to send; older, the step is to write.
+    reply_within_days: int = Field(default=28, ge=0)
 
 
 class Feedback(_Section):

@@ -342,8 +342,12 @@ def reciprocity(
         # The digest's line says who owes whom and the action; the reason adds only
         # how the initiatives were made (no fact twice in one entry).
         if direction == Balance.YOU_OWE:
-            latest = [_short_day(ctx.local_date(at), ctx.today) for at in v.open_latest]
-            action = _next_step(theirs, first, v.unanswered, latest)
+            cut = ctx.now_ts - model.reciprocity.reply_within_days * 86400
+            recent = [_short_day(ctx.local_date(at), ctx.today)
+                      for at in v.open_latest if at >= cut]
+            latest = (_short_day(ctx.local_date(v.open_latest[0]), ctx.today)
+                      if v.open_latest else "")
+            action = _next_step(theirs, first, v.unanswered, recent, latest)
             sentence = (f"In {window} days {v.name} started {_how(theirs, them)}, "
                         f"you {_how(mine, me)}")
         else:
@@ -402,22 +406,32 @@ def _short_day(day: date, today: date) -> str:
 
 
 def _next_step(theirs: tuple[int, int], first: str, unanswered: int = 0,
-               latest: Sequence[str] = ()) -> str:
+               recent: Sequence[str] = (), latest: str = "") -> str:
     """The concrete step: answer what is still open, else match how they reach out.
 
-    Open threads are named by the days of the latest one or two ("reply to Lee's
-    2 unanswered threads, of 7 Nov and 2 Nov"): a to-do for this week, however
-    many are open (the count stays, in brackets, beyond two).
+    ``recent``: the days of the latest one or two open threads within
+    ``[reciprocity] reply_within_days``, newest first; ``latest``: the day of the
+    latest open thread, however old. Open threads are named by those days ("reply
+    to Lee's 2 unanswered threads, of 7 Nov and 2 Nov"): a to-do for this week,
+    however many are open (the count stays, in brackets). When even the latest is
+    too old for a reply, the step is to write first, the debt still named.
     """
     threads, meetings = theirs
-    if unanswered and latest:
+    if unanswered and recent:
         if unanswered == 1:
-            return f"reply to {first}'s unanswered thread of {latest[0]}"
-        days = (f"both of {latest[0]}" if len(latest) < 2 or latest[0] == latest[1]
-                else f"of {latest[0]} and {latest[1]}")
+            return f"reply to {first}'s unanswered thread of {recent[0]}"
+        if len(recent) == 1:
+            return f"reply to {first}'s latest thread, of {recent[0]} ({unanswered} unanswered)"
+        days = f"both of {recent[0]}" if recent[0] == recent[1] else (
+            f"of {recent[0]} and {recent[1]}")
         if unanswered == 2:
             return f"reply to {first}'s 2 unanswered threads, {days}"
         return f"reply to {first}'s two latest threads, {days} ({unanswered} unanswered)"
+    if unanswered and latest:
+        if unanswered == 1:
+            return f"write to {first} first: {first}'s unanswered thread is from {latest}"
+        return (f"write to {first} first: the latest of {first}'s {unanswered} unanswered "
+                f"threads is from {latest}")
     if unanswered:  # no dates at hand (a view built without them)
         return f"reply to {first}'s {unanswered} unanswered thread{'' if unanswered == 1 else 's'}"
     if meetings > threads:

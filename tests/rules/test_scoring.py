@@ -213,6 +213,14 @@ def test_many_open_threads_are_a_bounded_to_do_the_latest_two_by_day() -> None:
         # eight threads, two answered: a quarter answered is a debt, not a newsletter
         ((3, 9, 15, 21, 27, 33, 39, 45), (3, 15),
          "reply to Finley's two latest threads, of 17 Nov and 5 Nov (6 unanswered)"),
+        ((3, 3.2, 9), (), "reply to Finley's two latest threads, both of 23 Nov (3 unanswered)"),
+        # Enron, Louise Kitchen in December: "reply to John's threads of 27 Jun" comes
+        # too late; past [reciprocity] reply_within_days the step is to write first
+        ((40,), (), "write to Finley first: Finley's unanswered thread is from 17 Oct"),
+        ((40, 50, 60), (), "write to Finley first: the latest of Finley's 3 unanswered "
+                           "threads is from 17 Oct"),
+        # only the recent ones are named: a July thread beside a November one is no reply
+        ((3, 40, 50), (), "reply to Finley's latest thread, of 23 Nov (3 unanswered)"),
     ],
 )
 def test_a_peer_waiting_for_answers_is_owed_one(
