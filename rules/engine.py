@@ -105,6 +105,13 @@ class EngineResult:
     # "rebased" when rules.rebase took them out, else why it could not (full read)
     rebase: str | None = None
 
+    def informing(self) -> list[str]:
+        """The peers whose threads keep the owner informed (``rules.reciprocity``): no
+        reciprocity entry either way; ``rules check`` lists them, so thresholds can be
+        tuned on the stored data."""
+        return sorted(email for email, view in self.views.items()
+                      if sections.standing(view, self._ctx).informing)
+
     def counted(self, email: str) -> list[tuple]:
         """Every interaction row of ``email`` the pass holds: all of them when the
         digest read every record (a resumed one holds only those after its checkpoint)."""

@@ -258,6 +258,7 @@ def test_a_stream_of_status_mail_is_no_debt_either_way() -> None:
     assert (view.score.initiated_by_me, view.score.initiated_by_them) == (16, 150)
     assert view.unanswered == 148
     assert FIN not in {r.person.email for r in result.digest.reciprocity}
+    assert result.informing() == [FIN]  # what `rules check` lists
     why = str(result.explain(FIN))
     assert "reciprocity: they keep you informed, no debt either way" in why
     assert "they initiated 150 (150 threads, 2 answered by you), you 16; 1% answered" in why
