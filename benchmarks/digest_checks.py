@@ -9,6 +9,7 @@ and its direction follows from them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,15 +56,29 @@ def reciprocity_matches_truth(digest: Any, truth: Mapping[str, tuple[int, int]])
     return CheckResult("reciprocity-lines-match-the-ground-truth", not wrong, "; ".join(wrong))
 
 
+def open_named(action: str) -> int:
+    """How many unanswered threads a "you owe" step says are open: "reply to Lee's
+    unanswered thread of 7 Nov" is one, "... 2 unanswered threads, of ..." two,
+    "... two latest threads, of 7 Nov and 2 Nov (5 unanswered)" five; 0 without any."""
+    if "unanswered" not in action:
+        return 0
+    found = re.search(r"(\d+) unanswered", action)
+    if found:
+        return int(found.group(1))
+    return 1 if "unanswered thread " in action else -1
+
+
 def actions_match_truth(digest: Any, unanswered: Mapping[str, int]) -> CheckResult:
-    """Every "you owe" line's next step names the ground truth's unanswered threads."""
+    """Every "you owe" line's next step names the ground truth's unanswered threads:
+    their count, and the day of the latest one (of the latest two, when recent enough
+    to answer): a bounded to-do."""
     wrong = []
     for r in digest.reciprocity:
         if str(r.direction) != "you_owe":
             continue
         n = unanswered.get(r.person.email, 0)
-        said = r.action.split("'s ", 1)[1] if "unanswered" in r.action else "0"
-        if not said.startswith(f"{n} unanswered thread" if n else "0"):
+        days = len(re.findall(r"\b\d{1,2} [A-Z][a-z]{2}\b", r.action))
+        if open_named(r.action) != n or (n and not 1 <= days <= min(n, 2)) or (not n and days):
             wrong.append(f"{r.person.email}: {r.action!r}, ground truth {n} unanswered")
     return CheckResult("you-owe-actions-name-the-unanswered-threads", not wrong,
                        "; ".join(wrong))

@@ -7,6 +7,7 @@ scores peers and builds every section of the :class:`~rules.recommendations.Dige
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -37,6 +38,7 @@ from peerpulse.rules.inference import (
 from peerpulse.rules.overrides import DONE_KIND, ActiveOverrides, Override, resolve
 from peerpulse.rules.peers import Directory, SharedDirectory, build_directory, owner_directory
 from peerpulse.rules.rebase import Source, infer_tracked, rebase
+from peerpulse.rules.reciprocity import describe
 from peerpulse.rules.recommendations import DepartmentCoverage, Digest
 from peerpulse.rules.ruleset import RuleSet
 from peerpulse.rules.scoring import days_until_below
@@ -102,6 +104,13 @@ class EngineResult:
     # set by the worker: None when no record left the window since the checkpoint,
     # "rebased" when rules.rebase took them out, else why it could not (full read)
     rebase: str | None = None
+
+    def informing(self) -> list[str]:
+        """The peers whose threads keep the owner informed (``rules.reciprocity``): no
+        reciprocity entry either way; ``rules check`` lists them, so thresholds can be
+        tuned on the stored data."""
+        return sorted(email for email, view in self.views.items()
+                      if sections.standing(view, self._ctx).informing)
 
     def counted(self, email: str) -> list[tuple]:
         """Every interaction row of ``email`` the pass holds: all of them when the
@@ -372,6 +381,7 @@ def _view(
     days_since = None if score.last_at is None else (
         ctx.today - ctx.local_date(score.last_at)).days
     window_from = ctx.now_ts - ctx.rules.model.reciprocity.window_days * 86400
+    open_times = [at for at in entry.open_threads.values() if at >= window_from] if entry else []
     return PeerView(
         email=email,
         person=person,
@@ -384,8 +394,8 @@ def _view(
         attendance=team.attendance.get(email, 0) if team else 0,
         fades_in=days_until_below(score.tie_strength, strength.dormant_below,
                                   strength.half_life_days),
-        unanswered=sum(1 for at in entry.open_threads.values() if at >= window_from)
-        if entry else 0,
+        unanswered=len(open_times),
+        open_latest=tuple(heapq.nlargest(2, open_times)),
         history=history,
         strength_at_last=0.0 if score.last_at is None else history.strength(score.last_at),
     )
@@ -505,6 +515,7 @@ def _explain(result: EngineResult, email: str) -> Explanation:
         days_overdue=view.overdue,
         initiated_by_me=view.score.initiated_by_me,
         initiated_by_them=view.score.initiated_by_them,
+        reciprocity=describe(sections.standing(view, ctx), ctx.rules),
         already_scheduled=view.upcoming,
         team_meeting_attendance=view.attendance,
         reasons=(recency_reason(view), *cadence_reasons(view)),

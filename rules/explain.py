@@ -29,6 +29,7 @@ class Explanation:
     days_overdue: int | None = None
     initiated_by_me: int = 0
     initiated_by_them: int = 0
+    reciprocity: str = ""  # the verdict and its figures (rules.reciprocity.describe)
     already_scheduled: str | None = None
     team_meeting_attendance: int = 0
     reasons: tuple[str, ...] = ()
@@ -54,6 +55,7 @@ class Explanation:
                 + (f" ({_ago(self.days_since)})" if self.days_since is not None else ""),
                 f"  due: {_due(self.days_overdue)}",
                 f"  initiated by you / by them: {self.initiated_by_me} / {self.initiated_by_them}",
+                *([f"  reciprocity: {self.reciprocity}"] if self.reciprocity else []),
                 f"  team meeting attendance: {self.team_meeting_attendance}",
             ]
             if self.dormant_below > 0:

@@ -4,10 +4,20 @@ Initiating is organizing a meeting or writing the first message of a thread
 (``[reciprocity]`` says which count). "You owe Lee one" when Lee initiated at
 least ``min_difference`` more times than you and at least ``min_ratio`` times
 as often; "Lee owes you" the other way round.
+
+Not every thread asks for an answer. A peer who started at least
+``informing_min_threads`` threads in the window, of which the owner answered at
+most ``informing_max_answered`` (a share), is keeping the owner informed (status
+mails, forwarded news): both sides know those threads expect no reply, so they
+are no favours owed, and "you owe Jeff one: Jeff started 150" would be false.
+Such a peer gets no reciprocity entry either way (their stream says nothing
+about who owes whom); ``explain`` says why. Headers alone tell it: the owner's
+own replies are what answered a thread (``rules.inference``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from peerpulse.rules.ruleset import RuleSet
@@ -23,6 +33,23 @@ class Balance(StrEnum):
     OWES_YOU = "owes_you"  # you reached out more
 
 
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where one peer stands: the direction (None: balanced, too little, or informing)
+    and the figures it was read from, for ``explain``."""
+
+    direction: Balance | None
+    informing: bool  # their threads are a stream that keeps you informed
+    by_me: int  # initiatives in the window
+    by_them: int
+    their_threads: int  # threads they started in the window (part of ``by_them``)
+    unanswered: int  # ... still unanswered
+
+    @property
+    def answered(self) -> int:
+        return max(self.their_threads - self.unanswered, 0)
+
+
 def balance(initiated_by_me: int, initiated_by_them: int, rules: RuleSet) -> Balance | None:
     """Which way the initiations tilt, or None (balanced, or too little to say)."""
     model = rules.model.reciprocity
@@ -31,6 +58,57 @@ def balance(initiated_by_me: int, initiated_by_them: int, rules: RuleSet) -> Bal
     if _tilted(initiated_by_me, initiated_by_them, model.min_difference, model.min_ratio):
         return Balance.OWES_YOU
     return None
+
+
+def may_be_informing(their_threads_at_most: int, unanswered: int, rules: RuleSet) -> bool:
+    """A cheap bound before counting threads: could :func:`informing` be true with at
+    most this many threads of theirs and this many still unanswered?"""
+    model = rules.model.reciprocity
+    least_open = model.informing_min_threads * (1 - model.informing_max_answered)
+    return their_threads_at_most >= model.informing_min_threads and unanswered >= least_open
+
+
+def informing(their_threads: int, unanswered: int, rules: RuleSet) -> bool:
+    """Whether a peer's threads keep the owner informed rather than ask: many threads
+    in the window, a small share of them answered (1 in 75 answered is a newsletter)."""
+    model = rules.model.reciprocity
+    if their_threads < model.informing_min_threads:
+        return False
+    answered = max(their_threads - unanswered, 0)
+    return answered <= model.informing_max_answered * their_threads
+
+
+def assess(by_me: int, by_them: int, their_threads: int, unanswered: int,
+           rules: RuleSet) -> Standing:
+    """The standing of one peer from the window's figures (``their_threads``: threads
+    they started, part of ``by_them``; ``unanswered``: those still open)."""
+    streams = informing(their_threads, unanswered, rules)
+    direction = None if streams else balance(by_me, by_them, rules)
+    return Standing(direction, streams, by_me, by_them, their_threads, unanswered)
+
+
+def describe(standing: Standing, rules: RuleSet) -> str:
+    """``explain``'s line: the verdict, the figures and the thresholds it compared."""
+    model = rules.model.reciprocity
+    s = standing
+    share = s.answered / s.their_threads if s.their_threads else 0.0
+    figures = (f"in {model.window_days} days they initiated {s.by_them} ({s.their_threads} "
+               f"thread{'' if s.their_threads == 1 else 's'}, {s.answered} answered by you), "
+               f"you {s.by_me}")
+    stream = (f"informing_min_threads = {model.informing_min_threads}, "
+              f"informing_max_answered = {model.informing_max_answered:g}")
+    if s.informing:
+        return (f"they keep you informed, no debt either way: {figures}; {share:.0%} "
+                f"answered is a stream ({stream})")
+    tilt = f"min_difference = {model.min_difference}, min_ratio = {model.min_ratio:g}"
+    if s.direction == Balance.YOU_OWE:
+        text = f"you owe them one: {figures} ({tilt})"
+        if s.their_threads >= model.informing_min_threads:
+            text += f"; {share:.0%} answered is not a stream ({stream})"
+        return text
+    if s.direction == Balance.OWES_YOU:
+        return f"they owe you one: {figures} ({tilt})"
+    return f"balanced or too little to say: {figures} ({tilt})"
 
 
 def _tilted(more: int, less: int, min_difference: int, min_ratio: float) -> bool:

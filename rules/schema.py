@@ -203,6 +203,13 @@ class Reciprocity(_Section):
     min_difference: int = Field(default=3, ge=1)
     min_ratio: float = Field(default=2.0, ge=1)
     max_people: int = Field(default=5, ge=1)
+    # A peer whose threads the owner seldom answers is keeping them informed, not
+    # asking (rules.reciprocity.assess): at least this many threads in the window...
+    informing_min_threads: int = Field(default=10, ge=1)
+    # ... of which the owner answered at most this share.
+    informing_max_answered: float = Field(default=0.1, ge=0, le=1)
+    # Open threads this recent are named as replies to send; older, the step is to write.
+    reply_within_days: int = Field(default=28, ge=0)
 
 
 class Feedback(_Section):

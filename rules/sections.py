@@ -15,7 +15,7 @@ from peerpulse.connectors.records import Person
 from peerpulse.rules.cold import ColdPeers, department_key
 from peerpulse.rules.coverage import DepartmentTally, Trend, trend
 from peerpulse.rules.history import day_of
-from peerpulse.rules.reciprocity import Balance, balance
+from peerpulse.rules.reciprocity import Balance, Standing, assess, balance, may_be_informing
 from peerpulse.rules.recommendations import (
     CelebrateEntry,
     DepartmentCoverage,
@@ -313,11 +313,14 @@ def reciprocity(
     the concrete next step. ``contact`` holds the people the digest already asks
     the owner to reach out to (peer of the week, reconnect, feedback, invitations):
     "let them make the next move" would contradict that, so such "owes you"
-    entries are left out; "you owe" agrees with it and stays.
+    entries are left out; "you owe" agrees with it and stays. A peer whose threads
+    keep the owner informed (``rules.reciprocity.informing``) is left out too.
     """
     model = ctx.rules.model
     found: list[tuple[float, int, str, PeerView, Balance]] = []
     untouched = balance(0, 0, ctx.rules)  # most peers of a big directory: asked once
+    window = model.reciprocity.window_days
+    since = ctx.now_ts - window * 86400
     for v in views:
         if ctx.blocked(v.email):
             continue
@@ -325,13 +328,13 @@ def reciprocity(
         direction = untouched if me == them == 0 else balance(me, them, ctx.rules)
         if direction == Balance.OWES_YOU and v.email in contact:
             continue
+        if direction and may_be_informing(them, v.unanswered, ctx.rules):
+            direction = standing(v, ctx, since).direction  # counting threads: rare
         if direction:
             gap = abs(me - them)
             found.append((-gap / (me + them), -gap, v.email, v, direction))
     found.sort(key=lambda t: (t[0], t[1], t[2]))
     out = []
-    window = model.reciprocity.window_days
-    since = ctx.now_ts - window * 86400
     for *_key, v, direction in found[: model.recommend.reciprocity_size]:
         me, them = v.score.initiated_by_me, v.score.initiated_by_them
         mine, theirs = _initiatives(v, since)
@@ -339,7 +342,12 @@ def reciprocity(
         # The digest's line says who owes whom and the action; the reason adds only
         # how the initiatives were made (no fact twice in one entry).
         if direction == Balance.YOU_OWE:
-            action = _next_step(theirs, first, v.unanswered)
+            cut = ctx.now_ts - model.reciprocity.reply_within_days * 86400
+            recent = [_short_day(ctx.local_date(at), ctx.today)
+                      for at in v.open_latest if at >= cut]
+            latest = (_short_day(ctx.local_date(v.open_latest[0]), ctx.today)
+                      if v.open_latest else "")
+            action = _next_step(theirs, first, v.unanswered, recent, latest)
             sentence = (f"In {window} days {v.name} started {_how(theirs, them)}, "
                         f"you {_how(mine, me)}")
         else:
@@ -348,6 +356,16 @@ def reciprocity(
                         f"{v.name} {_how(theirs, them)}")
         out.append(ReciprocityEntry(entry(v, [sentence], ctx), direction, me, them, action))
     return tuple(out)
+
+
+def standing(v: PeerView, ctx: Context, since: float | None = None) -> Standing:
+    """Where ``v`` stands in reciprocity (``rules.reciprocity.assess``): what the
+    section decides and ``explain`` prints."""
+    if since is None:
+        since = ctx.now_ts - ctx.rules.model.reciprocity.window_days * 86400
+    _mine, (their_threads, _meetings) = _initiatives(v, since)
+    return assess(v.score.initiated_by_me, v.score.initiated_by_them, their_threads,
+                  v.unanswered, ctx.rules)
 
 
 def _initiatives(v: PeerView, since: float) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -378,16 +396,43 @@ def _how(split: tuple[int, int], total: int) -> str:
     return " and ".join(parts) or "none"
 
 
-_ANSWERABLE = 5  # more open threads than this are named by count, not as a to-do
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _next_step(theirs: tuple[int, int], first: str, unanswered: int = 0) -> str:
-    """The concrete step: answer what is still open, else match how they reach out."""
+def _short_day(day: date, today: date) -> str:
+    """"7 Nov" (with the year when it is not this year), as the digest writes dates."""
+    text = f"{day.day} {_MONTHS[day.month - 1]}"
+    return text if day.year == today.year else f"{text} {day.year}"
+
+
+def _next_step(theirs: tuple[int, int], first: str, unanswered: int = 0,
+               recent: Sequence[str] = (), latest: str = "") -> str:
+    """The concrete step: answer what is still open, else match how they reach out.
+
+    ``recent``: the days of the latest one or two open threads within
+    ``[reciprocity] reply_within_days``, newest first; ``latest``: the day of the
+    latest open thread, however old. Open threads are named by those days ("reply
+    to Lee's 2 unanswered threads, of 7 Nov and 2 Nov"): a to-do for this week,
+    however many are open (the count stays, in brackets). When even the latest is
+    too old for a reply, the step is to write first, the debt still named.
+    """
     threads, meetings = theirs
-    if unanswered > _ANSWERABLE:
-        # "reply to Lynn's 96 unanswered threads" is true and no one will do it.
-        return f"answer {first}'s latest threads ({unanswered} unanswered)"
-    if unanswered:
+    if unanswered and recent:
+        if unanswered == 1:
+            return f"reply to {first}'s unanswered thread of {recent[0]}"
+        if len(recent) == 1:
+            return f"reply to {first}'s latest thread, of {recent[0]} ({unanswered} unanswered)"
+        days = f"both of {recent[0]}" if recent[0] == recent[1] else (
+            f"of {recent[0]} and {recent[1]}")
+        if unanswered == 2:
+            return f"reply to {first}'s 2 unanswered threads, {days}"
+        return f"reply to {first}'s two latest threads, {days} ({unanswered} unanswered)"
+    if unanswered and latest:
+        if unanswered == 1:
+            return f"write to {first} first: {first}'s unanswered thread is from {latest}"
+        return (f"write to {first} first: the latest of {first}'s {unanswered} unanswered "
+                f"threads is from {latest}")
+    if unanswered:  # no dates at hand (a view built without them)
         return f"reply to {first}'s {unanswered} unanswered thread{'' if unanswered == 1 else 's'}"
     if meetings > threads:
         return f"invite {first} next"

@@ -97,6 +97,7 @@ class PeerView:
     upcoming: str | None  # ISO date of a 1:1 / lunch / small meeting already scheduled
     attendance: int = 0  # occurrences of the owner's team meeting attended
     unanswered: int = 0  # threads they started in the reciprocity window, not answered yet
+    open_latest: tuple[float, ...] = ()  # times of the latest two of those, newest first
 
     @property
     def name(self) -> str:

@@ -529,6 +529,14 @@ def rules_check(args: argparse.Namespace, env: Env) -> ExitCode:
             width = max((len(k) for k in counts), default=10)
             for rule, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
                 env.print(f"  {rule.ljust(width)}  {count:>9,}")
+            streams = result.informing()
+            shown = ", ".join(streams[:5]) + (f", and {len(streams) - 5} more"
+                                              if len(streams) > 5 else "")
+            keep = "peer keeps" if len(streams) == 1 else "peers keep"
+            env.print(terminal_text(
+                f"  reciprocity: {len(streams)} {keep} you "
+                f"informed (threads you seldom answer: no debt either way; [reciprocity] "
+                f"informing_min_threads, informing_max_answered){': ' + shown if streams else ''}"))
             if result.digest.stats.get("management_chain_known") is False:
                 env.print("  note: the directory has no manager column, so your management "
                           "chain and reports are unknown; leaders and your team are told apart "

@@ -147,8 +147,9 @@ def assert_same_digest(mine, theirs) -> None:
     assert mine.coverage == theirs.coverage
     for email, view in theirs.views.items():
         other = mine.views[email]
-        assert (other.score, other.cadence, other.rows, other.unanswered) == (
-            view.score, view.cadence, view.rows, view.unanswered), email
+        assert (other.score, other.cadence, other.rows, other.unanswered,
+                other.open_latest) == (
+            view.score, view.cadence, view.rows, view.unanswered, view.open_latest), email
 
 
 def weeks(seed: int, count: int = 10, retention: int = RETENTION):

@@ -146,6 +146,7 @@ def test_rules_check_counts_what_each_rule_did(org, first_run):
     assert code == 0
     assert "rules OK" in out
     assert "noise.mail.exclude_list_id" in out
+    assert "reciprocity: 0 peers keep you informed" in out  # the demo's standard variant
 
 
 def test_a_broken_user_rule_file_stops_with_exit_2_naming_file_and_line(org, tmp_path):

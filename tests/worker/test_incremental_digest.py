@@ -94,9 +94,9 @@ def assert_same(incremental, full) -> None:
     for email, view in full.views.items():
         mine = incremental.views[email]
         assert (mine.score, mine.cadence, mine.days_since, mine.upcoming, mine.attendance,
-                mine.unanswered, mine.fades_in) == (
+                mine.unanswered, mine.open_latest, mine.fades_in) == (
                 view.score, view.cadence, view.days_since, view.upcoming, view.attendance,
-                view.unanswered, view.fades_in), email
+                view.unanswered, view.open_latest, view.fades_in), email
         assert mine.rows == view.rows, email
 
 

@@ -139,6 +139,7 @@ class Cast:
     new_hire: str  # one of the owner's direct reports
     partners: tuple[str, ...]  # peers in a weekly meeting the owner organizes
     asker: str  # starts six threads with the owner, two of them answered
+    streamer: str  # sends a weekly status thread to the owner and two peers, one answered
 
 
 def cast(org: OrgChart, profiles: dict[str, str]) -> Cast:
@@ -148,7 +149,8 @@ def cast(org: OrgChart, profiles: dict[str, str]) -> Cast:
     return Cast(series_peer=named["oliver"], series_mine=named["jose"], announcer=met[0],
                 congratulator=met[1], welcomer=met[2], reply_all=met[3], one_to_one=met[4],
                 new_hire=org.direct_reports[-1], partners=tuple(met[5:8]),
-                asker=next(p for p in org.peers if profiles.get(p) == "never"))
+                asker=next(p for p in org.peers if profiles.get(p) == "never"),
+                streamer=[p for p in org.peers if profiles.get(p) == "never"][-1])
 
 
 def extra_series(v: Variant, f: EventFactory, window: DemoWindow,
@@ -199,6 +201,17 @@ def extra_mail(v: Variant, mf: MailFactory, people: Cast) -> Iterator[MailSpec]:
                              subject=f"Capacity question {i + 1}", body=mf.body(),
                              labels=mf.labels_for(mf.person(people.asker)))
             yield from mf.thread(first, 1 if i in (1, 4) else 0, mf.owner())
+        # a weekly status mail to the owner and two peers, answered once: it keeps
+        # the owner informed; 20 threads are no favours owed (rules.reciprocity)
+        cc = [mf.person(p) for p in org.peers if p not in (people.streamer, people.asker)][:2]
+        for i in range(20):
+            day = w.end - timedelta(days=3 + 7 * i)
+            first = MailSpec(message_id=mf.message_id(), thread_id=mf.thread_id(),
+                             date=datetime.combine(day, time(8, 40), mf.zone(people.streamer)),
+                             sender=mf.person(people.streamer), to=[mf.owner(), *cc],
+                             subject=f"Status, week {20 - i}", body=mf.body(),
+                             labels=mf.labels_for(mf.person(people.streamer)))
+            yield from mf.thread(first, 1 if i == 7 else 0, mf.owner())
     if v.name != "congrats":
         return
 
@@ -290,6 +303,10 @@ def expectations(v: Variant, org: OrgChart, people: Cast,
                        "check": "in_section", "section": "reciprocity", "person": people.asker,
                        "why": "started six threads, two answered by a Re: without headers: "
                               "you owe them, and the step names the four still open"})
+        checks.append({"id": "a-status-stream-is-no-debt", "check": "not_in_section",
+                       "section": "reciprocity", "person": people.streamer,
+                       "why": "a weekly status mail to the owner and two peers, answered "
+                              "once in 20: it keeps the owner informed, no one owes one"})
     elif v.name == "no_manager":
         checks.append({"id": "digest-says-the-chain-is-unknown", "check": "chain_unknown",
                        "why": "without a manager column, chain and reports are unknown"})
