@@ -83,7 +83,7 @@ from itertools import groupby
 from typing import Protocol
 
 from peerpulse.connectors.records import EventInstance, MessageMeta
-from peerpulse.rules.checkpoint import capture, restore
+from peerpulse.rules.checkpoint import Pass, hand_over, restore
 from peerpulse.rules.history import DAY, bucket_of, drop_days, reopen_day
 from peerpulse.rules.identity import Identity
 from peerpulse.rules.inference import EventState, Hooks, MessageState, infer_events, infer_messages
@@ -188,10 +188,12 @@ def rebase(
     state: bytes, directory: Directory, identity: Identity, rules: RuleSet, now: datetime,
     since: float, head_events: Iterable[EventInstance], head_messages: Iterable[MessageMeta],
     source: Source,
-) -> bytes:
+) -> Pass:
     """The checkpoint ``state`` as one pass over the window starting at ``since`` keeps
-    it (same horizon). ``head_events``: the events ending at or after ``since`` that
-    start before the end of its day (start order); ``head_messages``: the messages
+    it (same horizon), handed over in memory (``rules.checkpoint.Pass``: resumed once;
+    ``rules.checkpoint.to_bytes`` gives the checkpoint it stands for). ``head_events``:
+    the events ending at or after ``since`` that start before the end of its day
+    (start order); ``head_messages``: the messages
     from ``since`` to the end of its day (time order); ``source`` the days a changed
     reply or series initiative falls on. Raises :class:`Refused`."""
     ledger, events, messages = restore(state, directory)
@@ -276,7 +278,7 @@ def rebase(
         read=msg_total.get(READ, 0), owner_seen=min(seen, 1), threads=threads,
         open_ids=messages.open_ids, open_keys=messages.open_keys, last=last,
         candidates=candidates, days=message_days)
-    return capture(out, ev_out, msg_out, rules)
+    return hand_over(out, ev_out, msg_out, rules)
 
 
 def _reclassify(

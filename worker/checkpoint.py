@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from peerpulse.connectors.records import EventInstance, MessageMeta, Person
-from peerpulse.rules.checkpoint import fingerprint
+from peerpulse.rules.checkpoint import Pass, fingerprint
 from peerpulse.rules.history import DAY
 from peerpulse.rules.rebase import Refused
 from peerpulse.worker.config import AccountConfig
@@ -53,9 +53,10 @@ HORIZON_MARGIN = timedelta(days=3)
 log = logging.getLogger(__name__)
 
 #: (checkpoint, new window start, head events, head messages, source) -> the checkpoint
-#: re-based (``rules.engine.rebase_checkpoint`` with the account's people and rules).
+#: re-based (``rules.engine.rebase_checkpoint`` with the account's people and rules),
+#: handed to the engine in memory (``rules.checkpoint.Pass``: no bytes round trip).
 Rebase = Callable[[bytes, datetime, Iterable[EventInstance], Iterable[MessageMeta],
-                   "StoreSource"], bytes]
+                   "StoreSource"], Pass]
 
 
 @dataclass
@@ -67,7 +68,7 @@ class Reads:
     messages: Iterable[MessageMeta]
     tail_events: Iterable[EventInstance]
     tail_messages: Iterable[MessageMeta]
-    resume: bytes | None
+    resume: bytes | Pass | None
     hook_events: tuple[Iterable[EventInstance], Iterable[EventInstance]] | None
     horizon: int | None  # the new checkpoint's horizon, when one is kept
     generation: int | None  # the generation read before the records (writers only)
@@ -142,7 +143,7 @@ class StoreSource:
 
 
 def rebased(found: DigestCheckpoint, store: Store, account: str, since: datetime,
-            rebase: Rebase | None) -> tuple[bytes | None, str]:
+            rebase: Rebase | None) -> tuple[Pass | None, str]:
     """``found``'s state re-based to the window starting at ``since`` (None when
     refused), and the outcome ("rebased" or the reason), logged."""
     assert found.state is not None and found.horizon is not None
