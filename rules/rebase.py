@@ -47,7 +47,9 @@ How each is re-based, with ``D`` the day (UTC) of the new start and ``E`` its en
   in the new window before it; else it stops being one (:func:`_flipped`): its
   threads' first time is its own, and its day is inferred again (``Source.day``)
   with the new window's threads and series, the rows of the peers it names put in
-  place of that day's (:func:`_reclassify`, ``rules.history.reopen_day``). Refused
+  place of that day's (:func:`_reclassify`, ``rules.history.reopen_day``; only that
+  day's records naming those peers are inferred again: the others' rows do not
+  change). Refused
   if it shares its second with the mail it answered (which came first is unknown);
 * (2) open threads: the checkpoint keeps none older than the reciprocity window
   as of its horizon, nor does a full pass; older ones cannot change which newer
@@ -66,8 +68,10 @@ How each is re-based, with ``D`` the day (UTC) of the new start and ``E`` its en
   refused if no day left in the window adds to them while the checkpoint's were set.
 
 What it reads: the head, plus one day per changed reply or series (a few a week
-on the demo), plus recurring events from ``E`` to each moved series' next
-occurrence. Refusals are logged by the worker (``worker/checkpoint.py``) with
+on the demo; of each, only the records naming the changed records' people are
+inferred), plus recurring events from ``E`` to each moved series' next
+occurrence. The result is handed to the engine in memory, uncompacted
+(``rules.checkpoint.Pass``). Refusals are logged by the worker (``worker/checkpoint.py``) with
 their reason; ``benchmarks/digest_bench.py --aged`` counts them over weeks of a
 store older than its retention, ``tests/rules/test_rebase.py`` over random
 two-year histories (none at a 300-day retention; most weeks at 100 days, shorter
@@ -77,7 +81,7 @@ than the reciprocity window).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import groupby
 from typing import Protocol
@@ -225,8 +229,8 @@ def rebase(
         later = [c for c in found if c[0] >= end and c[2] not in flipped]
         if later:
             candidates.setdefault(key, []).extend(later)
-    series_first, series_last, moved = _series(events, head_ev, end, identity, rules, now,
-                                               source, directory)
+    series_first, series_last, moved, attending = _series(
+        events, head_ev, end, identity, rules, now, source, directory)
 
     event_days = {d: c for d, c in events.days.items() if d > day}
     event_days.update(head_ev.days)
@@ -262,15 +266,20 @@ def rebase(
             target.open_threads.update(old.open_threads)
     initiated = events.initiated | head_ev.initiated
     changed = {rid for rid in flipped} | {found[1] for found in moved.values()}
-    days = sorted({math.floor(at / DAY) for at, _ in flipped.values()}
-                  | {math.floor(found[0] / DAY) for found in moved.values()})
-    for again in days:
+    # day -> the people the changed records of that day name: a mail's threads are one
+    # per person it passed between (its sender, or every recipient of the owner's)
+    named: dict[int, set[str]] = {}
+    for at, keys in flipped.values():
+        named.setdefault(math.floor(at / DAY), set()).update(key[0] for key in keys)
+    for start, rid in moved.values():
+        named.setdefault(math.floor(start / DAY), set()).update(attending[rid])
+    for again in sorted(named):
         prefill = dict(messages.threads)
         for _at, keys in flipped.values():
             for key in keys:
                 prefill[key] = threads[key]
-        initiated |= _reclassify(out, again, changed, source, identity, rules, now,
-                                 dict(series_first), prefill, directory, cut)
+        initiated |= _reclassify(out, again, changed, named[again], source, identity, rules,
+                                 now, dict(series_first), prefill, directory, cut)
     ev_out = EventState(
         read=ev_total.get(READ, 0), series_first=series_first,
         initiated=initiated, last=series_last, days=event_days)
@@ -282,20 +291,34 @@ def rebase(
 
 
 def _reclassify(
-    out: Ledger, day: int, changed: set[str], source: Source, identity: Identity,
-    rules: RuleSet, now: datetime, series_first: dict[str, tuple[float, str]],
-    threads: dict[tuple[str, str], float], directory: Directory, cut: float,
+    out: Ledger, day: int, changed: set[str], named: set[str], source: Source,
+    identity: Identity, rules: RuleSet, now: datetime,
+    series_first: dict[str, tuple[float, str]], threads: dict[tuple[str, str], float],
+    directory: Directory, cut: float,
 ) -> set[str]:
-    """Day ``day`` inferred again with the new window's series starts and threads, its
-    rows put in place of the old ones for every peer a ``changed`` record names (the
-    other records of the day classify as before; their rows come back unchanged).
+    """Day ``day``'s records that name someone in ``named`` (everyone a ``changed``
+    record names) inferred again with the new window's series starts and threads,
+    their rows put in place of the day's old ones for every peer a ``changed`` record
+    names (that peer's other records of the day classify as before and come back
+    unchanged). The day's other records are not inferred: no row of theirs changes.
+
+    Why a subset of the day is enough: with the threads' first times given
+    (``threads``: every key's earliest mail in the new window, whatever the day
+    holds) and the series' first occurrences given, a record's rows depend on that
+    record alone; a peer's rows of the day come from the records naming them, all
+    of which are here. Open threads are the exception (an owner's reply closes a
+    thread by its headers, whoever it is addressed to), and only a refusal reads
+    them: with fewer records fewer close, so this refuses at least when the whole
+    day would, never less.
 
     A peer's mail that stops being a reply asks for an answer: refused if it leaves
     a thread open inside the reciprocity window (``cut`` on: whether a later reply
     closes it is not known here) or becomes news to celebrate; an owner's mail that
     stops being one changes its rows only (the thread it closed left the window)."""
-    events, found = source.day(day)
-    messages = list(found)  # one day's: looked at again below
+    day_events, day_messages = source.day(day)
+    resolve = identity.resolve
+    events = [e for e in day_events if _names_event(e, named, resolve)]
+    messages = [m for m in day_messages if _names_message(m, named, resolve)]
     scratch = Ledger(directory)
     ev, msg = EventState(series_first=series_first), MessageState(threads=threads)
     infer_events(events, identity, rules, scratch, now, None, ev)
@@ -312,6 +335,8 @@ def _reclassify(
     for email, rows in scratch.peer_rows.items():
         if not any(r[3] in changed for r in rows):
             continue
+        if email not in named:  # never: a changed record's people are all named
+            raise Refused(f"reclassify: {email} not among the people to read again")
         target = out.person(email)
         if target.compact is not None:
             target.compact = reopen_day(target.compact, key)
@@ -319,6 +344,23 @@ def _reclassify(
             *(r for r in target.interactions if bucket_of(r) != key),
             *(r for r in rows if bucket_of(r) == key)]
     return ev.initiated
+
+
+def _names_event(event: EventInstance, people: set[str], resolve: Callable[[str], str]) -> bool:
+    """Whether ``event`` names someone in ``people`` (organizer or any attendee, as
+    ``rules.inference.participants_of`` resolves them; resources too: more is safe)."""
+    if event.organizer and resolve(event.organizer) in people:
+        return True
+    return any(resolve(a.email) in people for a in event.attendees)
+
+
+def _names_message(message: MessageMeta, people: set[str],
+                   resolve: Callable[[str], str]) -> bool:
+    """Whether ``message`` passed between the owner and someone in ``people``
+    (its sender, or anyone in To or Cc)."""
+    if message.sender and resolve(message.sender) in people:
+        return True
+    return any(resolve(a) in people for a in (*message.to, *message.cc))
 
 
 def _open_threads(ledger: Ledger, old: MessageState, head_ledger: Ledger,
@@ -394,10 +436,12 @@ def _threads(old: MessageState, head: MessageState, end: float) -> tuple[
 def _series(
     old: EventState, head: EventState, end: float, identity: Identity, rules: RuleSet,
     now: datetime, source: Source, directory: Directory,
-) -> tuple[dict[str, tuple[float, str]], dict[str, float], dict[str, tuple[float, str]]]:
+) -> tuple[dict[str, tuple[float, str]], dict[str, float], dict[str, tuple[float, str]],
+           dict[str, set[str]]]:
     """Dependency (3): each series' first initiating occurrence in the new window; and
     the series whose first occurrence moved past the head (series -> (start, id)),
-    found among the recurring events after it."""
+    found among the recurring events after it, and the peers counted in each of those
+    occurrences (record id -> peers: whose rows of its day change)."""
     first: dict[str, tuple[float, str]] = {}
     last: dict[str, float] = {}
     wanted: set[str] = set()
@@ -416,7 +460,7 @@ def _series(
         if series not in first:
             first[series], last[series] = found, head.last[series]
     if not wanted:
-        return first, last, {}
+        return first, last, {}, {}
     scratch = EventState()
 
     def until_found() -> Iterator[EventInstance]:
@@ -425,10 +469,17 @@ def _series(
                 return
             yield event
 
-    infer_events(until_found(), identity, rules, Ledger(directory), now, None, scratch)
+    seen = Ledger(directory)
+    infer_events(until_found(), identity, rules, seen, now, None, scratch)
     moved = {series: scratch.series_first[series] for series in wanted
              if series in scratch.series_first}
     if len(moved) < len(wanted):
         raise Refused("series: a later occurrence recorded, none found")
     first.update(moved)
-    return first, last, moved
+    rids = {rid for _start, rid in moved.values()}
+    attending: dict[str, set[str]] = {rid: set() for rid in rids}
+    for email, rows in seen.peer_rows.items():
+        for row in rows:
+            if row[3] in rids:
+                attending[row[3]].add(email)
+    return first, last, moved, attending
