@@ -108,8 +108,11 @@ class Source(Protocol):
     """The few records a re-base reads besides the head (the worker's store queries),
     all inside the new window and before the checkpoint's horizon."""
 
-    def day(self, day: int) -> tuple[Iterable[EventInstance], Iterable[MessageMeta]]:
-        """The events starting on ``day`` (UTC) and the messages dated on it."""
+    def day(self, day: int, naming: Callable[[str], bool] | None = None) -> tuple[
+            Iterable[EventInstance], Iterable[MessageMeta]]:
+        """The events starting on ``day`` (UTC) and the messages dated on it; with
+        ``naming``, the messages with a sender, To or Cc address it holds true for
+        (a store tests it before decoding; more may come: they are filtered again)."""
         ...
 
     def recurring(self, start_from: float) -> Iterable[EventInstance]:
@@ -315,8 +318,12 @@ def _reclassify(
     a thread open inside the reciprocity window (``cut`` on: whether a later reply
     closes it is not known here) or becomes news to celebrate; an owner's mail that
     stops being one changes its rows only (the thread it closed left the window)."""
-    day_events, day_messages = source.day(day)
     resolve = identity.resolve
+
+    def naming(address: str) -> bool:
+        return resolve(address) in named
+
+    day_events, day_messages = source.day(day, naming)
     events = [e for e in day_events if _names_event(e, named, resolve)]
     messages = [m for m in day_messages if _names_message(m, named, resolve)]
     scratch = Ledger(directory)

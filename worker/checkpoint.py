@@ -129,12 +129,13 @@ class StoreSource:
         self.store, self.account, self.since, self.horizon = store, account, since, horizon
         self.days = 0
 
-    def day(self, day: int) -> tuple[Iterable[EventInstance], Iterable[MessageMeta]]:
+    def day(self, day: int, naming: Callable[[str], bool] | None = None) -> tuple[
+            Iterable[EventInstance], Iterable[MessageMeta]]:
         self.days += 1
         lo, hi = math.floor(day * DAY), min(math.floor((day + 1) * DAY), self.horizon)
         events = self.store.iter_events_starting(self.account, lo, hi, self.since)
         messages = self.store.iter_messages(
-            self.account, since=max(_at(lo), self.since), until=_at(hi))
+            self.account, since=max(_at(lo), self.since), until=_at(hi), naming=naming)
         return events, messages
 
     def recurring(self, start_from: float) -> Iterable[EventInstance]:
