@@ -52,6 +52,9 @@ HORIZON_MARGIN = timedelta(days=3)
 
 log = logging.getLogger(__name__)
 
+#: How far ahead one query of a re-base's search for series' next occurrences reads.
+RECURRING_STEP = 7 * 86400
+
 #: (checkpoint, new window start, head events, head messages, source) -> the checkpoint
 #: re-based (``rules.engine.rebase_checkpoint`` with the account's people and rules),
 #: handed to the engine in memory (``rules.checkpoint.Pass``: no bytes round trip).
@@ -138,9 +141,16 @@ class StoreSource:
             self.account, since=max(_at(lo), self.since), until=_at(hi), naming=naming)
         return events, messages
 
-    def recurring(self, start_from: float) -> Iterable[EventInstance]:
-        return self.store.iter_events_starting(
-            self.account, math.ceil(start_from), self.horizon, self.since, recurring_only=True)
+    def recurring(self, start_from: float) -> Iterator[EventInstance]:
+        # A week at a time: the re-base stops at each moved series' next occurrence,
+        # usually within days, and one query to the horizon fetched thousands of rows
+        # ahead of it (a store reads in chunks of thousands).
+        lo = math.ceil(start_from)
+        while lo < self.horizon:
+            hi = min(lo + RECURRING_STEP, self.horizon)
+            yield from self.store.iter_events_starting(
+                self.account, lo, hi, self.since, recurring_only=True)
+            lo = hi
 
 
 def rebased(found: DigestCheckpoint, store: Store, account: str, since: datetime,
