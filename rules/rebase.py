@@ -59,7 +59,10 @@ How each is re-based, with ``D`` the day (UTC) of the new start and ``E`` its en
   that stops being a reply leaves a thread open inside it, or becomes news to
   celebrate. When ``E`` is inside it (a retention shorter than the reciprocity
   window), threads opened before the start go, and a thread the head leaves open
-  that the checkpoint does not hold is refused (a later reply may have closed it);
+  that the checkpoint does not hold was closed later, as in the old pass, when that
+  pass opened it too (:func:`_closed_since`); refused when the mail that opens it
+  stopped being a reply (the old pass opened nothing: whether a later reply closes
+  it is not known here) or its (peer, subject) has such a mail;
 * (3) a series whose first occurrence was before ``E`` takes the head's, or is
   dropped when its latest occurrence (``EventState.last``) is before ``E``;
   otherwise its first occurrence after ``E`` (``Source.recurring``, read until
@@ -215,13 +218,14 @@ def rebase(
 
     head = Ledger(directory)
     head_ev, head_msg = EventState(), MessageState()
-    infer_tracked(head_events, head_messages, identity, rules, head, now, None, head_ev,
+    head_mail = list(head_messages)  # one day's: looked at again by _open_threads
+    infer_tracked(head_events, head_mail, identity, rules, head, now, None, head_ev,
                   head_msg)
-    if end > cut:
-        _open_threads(ledger, messages, head, head_msg, since, cut)
 
     threads, last = _threads(messages, head_msg, end)
     flipped = _flipped(messages.candidates, since, end)
+    if end > cut:
+        _open_threads(ledger, messages, head, head_msg, since, end, cut, head_mail, flipped)
     for at, keys in flipped.values():
         for key in keys:  # its first mail in the new window (no earlier one is in it)
             threads[key] = at
@@ -371,15 +375,18 @@ def _names_message(message: MessageMeta, people: set[str],
 
 
 def _open_threads(ledger: Ledger, old: MessageState, head_ledger: Ledger,
-                  head: MessageState, since: float, cut: float) -> None:
+                  head: MessageState, since: float, end: float, cut: float,
+                  head_mail: list[MessageMeta],
+                  flipped: dict[str, tuple[float, list[tuple[str, str]]]]) -> None:
     """Dependency (2) when the new start is inside the reciprocity window (a retention
     shorter than it): threads opened before ``since`` go. One the head leaves open
     stays as the checkpoint has it (closings after the head are the same); one the
-    checkpoint does not hold could have been closed after the head, or be open only
-    now (a mail that stopped being a reply): refused when a section reads it."""
-    for mid, peer in head.open_ids.items():
-        if mid not in old.open_ids and head_ledger.persons[peer].open_threads[mid] >= cut:
-            raise Refused("open threads: one the head leaves open may have closed since")
+    checkpoint does not hold was closed after the head, or is open only now (a mail
+    that stopped being a reply): :func:`_closed_since` tells which, or refuses."""
+    opened = {mid: peer for mid, peer in head.open_ids.items()
+              if mid not in old.open_ids and head_ledger.persons[peer].open_threads[mid] >= cut}
+    if opened:
+        _closed_since(opened, old, head, since, end, head_mail, flipped)
     gone = {mid for mid, peer in old.open_ids.items()
             if (at := ledger.persons[peer].open_threads.get(mid)) is not None and at < since}
     for mid in gone:
@@ -392,6 +399,46 @@ def _open_threads(ledger: Ledger, old: MessageState, head_ledger: Ledger,
         mids[:] = [m for m in mids if m not in gone]
         if not mids:
             del old.open_keys[key]
+
+
+def _closed_since(opened: dict[str, str], old: MessageState, head: MessageState,
+                  since: float, end: float, head_mail: list[MessageMeta],
+                  flipped: dict[str, tuple[float, list[tuple[str, str]]]]) -> None:
+    """Threads the head leaves open that the checkpoint does not hold (Message-ID ->
+    peer): each is left out (closed, as in the checkpoint) when the old pass opened it
+    too, else refused.
+
+    The old pass saw the same mail; it opened a thread there too unless it was a
+    reply there, which, having no reply headers now, it could only be by its "Re:"
+    (then it is among the old reply candidates of its (peer, subject)). Opened and
+    absent from the checkpoint (not pruned: it is inside the reciprocity window),
+    it was closed before the horizon: by a reply's headers, the same in both passes,
+    or by the subject of an owner's "Re:", which closes the latest thread still open
+    of that (peer, subject). The two passes' lists of that (peer, subject) differ only
+    by the threads opened before ``since`` (older: they never come first) and by
+    mails that stopped being replies (opened in the new pass alone, or, the owner's,
+    closing nothing there): refused when that (peer, subject) has one of those, in
+    the head or after it; otherwise the same reply closes it in the new pass."""
+    key_of = {mid: key for key, mids in head.open_keys.items() for mid in mids
+              if mid in opened}
+    rid_of: dict[str, str] = {}
+    for m in head_mail:
+        if m.message_id in opened:
+            if m.message_id in rid_of:
+                raise Refused("open threads: two mails of the head share a Message-ID")
+            rid_of[m.message_id] = m.source_id
+    for mid in opened:
+        key = key_of.get(mid)
+        if key is None:
+            continue  # no subject: only a reply's headers close it, alike in both passes
+        found = old.candidates.get(key, ())
+        if any(c[2] == rid_of.get(mid) for c in found):
+            raise Refused("open threads: a mail of the head stopped being a reply and asks")
+        still = {c[2] for c in head.candidates.get(key, ())}
+        for at, _previous, rid in found:
+            if at >= since and (rid in flipped if at >= end else rid not in still):
+                raise Refused("open threads: its subject has a mail that stopped being "
+                              "a reply")
 
 
 def _flipped(candidates: dict[tuple[str, str], list[tuple[float, float, str]]], since: float,

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import pytest
 from peerpulse.rules import rebase as rebase_module
 from peerpulse.rules.engine import compute, rebase_checkpoint
+from peerpulse.rules.rebase import Refused
 
 from tests.rules.builders import ME, NOW, days_ago, mail, meeting, run
 from tests.rules.test_rebase import RULES, Store, inputs
@@ -119,3 +120,29 @@ def test_a_reclassified_day_infers_only_the_records_naming_the_changed_peers(
     assert resumed.views[FIN].score == full.views[FIN].score
     assert resumed.views[HR].score == full.views[HR].score
     assert resumed.digest == full.digest
+
+
+def test_a_thread_the_head_opens_and_a_later_reply_closed_is_re_based() -> None:
+    """The window's new start inside the reciprocity window: a peer's mail on the new
+    start's day asks, and the owner's later "Re:" closed it, so the checkpoint does not
+    hold it. It opened in the old pass too (it was no reply there), so the same reply
+    closes it in the new pass: re-based, not refused, and the digest is the full one."""
+    older = mail(days_ago(35), FIN, (ME,), subject="Budget")  # leaves the window
+    asks = mail(days_ago(25, 12), FIN, (ME,), subject="Offsite plans")
+    answer = mail(days_ago(20), ME, (FIN,), subject="Re: Offsite plans")
+    resumed, full = _resumed_after_rebase([], [older, asks, answer], days_ago(40),
+                                          days_ago(25))
+    assert full.views[FIN].unanswered == 0
+    assert resumed.views[FIN].unanswered == 0
+    assert resumed.views[FIN].score == full.views[FIN].score
+    assert resumed.digest == full.digest
+
+
+def test_a_head_mail_that_stopped_being_a_reply_and_asks_is_still_refused() -> None:
+    """The same mail, but a "Re:" that answered an aged-out one: the old pass opened no
+    thread for it, so whether the owner's later mail closes it is unknown: refused."""
+    older = mail(days_ago(35), FIN, (ME,), subject="Offsite plans")  # leaves the window
+    asks = mail(days_ago(25, 12), FIN, (ME,), subject="Re: Offsite plans")
+    answer = mail(days_ago(20), ME, (FIN,), subject="Re: Offsite plans")
+    with pytest.raises(Refused, match="stopped being a reply"):
+        _resumed_after_rebase([], [older, asks, answer], days_ago(40), days_ago(25))
