@@ -428,11 +428,13 @@ def _closed_since(opened: dict[str, str], old: MessageState, head: MessageState,
                 raise Refused("open threads: two mails of the head share a Message-ID")
             rid_of[m.message_id] = m.source_id
     for mid in opened:
+        if mid not in rid_of:  # never: the head opened it
+            raise Refused("open threads: a thread of the head without its mail")
         key = key_of.get(mid)
         if key is None:
             continue  # no subject: only a reply's headers close it, alike in both passes
         found = old.candidates.get(key, ())
-        if any(c[2] == rid_of.get(mid) for c in found):
+        if any(c[2] == rid_of[mid] for c in found):
             raise Refused("open threads: a mail of the head stopped being a reply and asks")
         still = {c[2] for c in head.candidates.get(key, ())}
         for at, _previous, rid in found:
