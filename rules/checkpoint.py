@@ -79,6 +79,46 @@ def capture(ledger: Ledger, events: EventState, messages: MessageState,
     """The pass so far, as bytes (a copy: the pass may go on afterwards), compacted:
     peers' interactions as per-day summaries (``rules.history``), and the pass's
     state without the entries that can no longer change a digest (:func:`_prune`)."""
+    return marshal.dumps(_body(ledger, events, messages, rules, compacted=True))
+
+
+class Pass:
+    """A checkpoint handed over in memory: what :func:`capture` keeps, but neither
+    turned into bytes nor compacted (``rules.rebase`` makes one, the engine resumes
+    it at once: serializing it only for :func:`restore` to parse it again cost a
+    copy of the whole state, and compacting the peers the re-base touched is done
+    anyway when the resumed pass is captured at its own horizon, to the same
+    checkpoint: ``tests/rules/test_rebase.py``). Its objects are the pass's own, not
+    copies: it is restored once (:func:`restore` empties it)."""
+
+    __slots__ = ("_body",)
+
+    def __init__(self, body: tuple) -> None:
+        self._body: tuple | None = body
+
+    def take(self) -> tuple:
+        body, self._body = self._body, None
+        if body is None:
+            raise CheckpointError("a checkpoint handed over in memory is restored once")
+        return body
+
+
+def hand_over(ledger: Ledger, events: EventState, messages: MessageState,
+              rules: RuleSet) -> Pass:
+    """The pass so far as :func:`capture` keeps it, in memory (:class:`Pass`): the
+    same pruning, no compaction, no copy (``ledger`` and the states are given up)."""
+    return Pass(_body(ledger, events, messages, rules, compacted=False))
+
+
+def to_bytes(kept: Pass, directory: Directory, rules: RuleSet) -> bytes:
+    """What :func:`capture` makes of the pass ``kept`` holds (compacted): the stored
+    form, to compare (tests) or store. Uses ``kept`` up."""
+    return capture(*restore(kept, directory), rules)
+
+
+def _body(ledger: Ledger, events: EventState, messages: MessageState, rules: RuleSet,
+          compacted: bool) -> tuple:
+    """What a checkpoint holds (see :func:`capture`); peers compacted when ``compacted``."""
     longest = longest_window(rules)
     latest = 0.0  # a time no later than the horizon: the newest row or thread seen
     persons: dict[str, tuple] = {}
@@ -91,7 +131,7 @@ def capture(ledger: Ledger, events: EventState, messages: MessageState,
         if rows:
             newest = max(r[0] for r in rows)
             latest = max(latest, newest)
-            if not _compacted_at(compact, rows, newest):
+            if compacted and not _compacted_at(compact, rows, newest):
                 # Each peer is compacted at their newest row: no later than the horizon,
                 # so every record after the horizon lands in a day kept as rows.
                 history = PeerHistory.build(compact, rows, rules)
@@ -119,7 +159,7 @@ def capture(ledger: Ledger, events: EventState, messages: MessageState,
         (messages.read, min(messages.owner_seen, 1), messages.threads, open_ids, open_keys,
          messages.last, messages.candidates, messages.days),
     )
-    return marshal.dumps(body)
+    return body
 
 
 def _compacted_at(compact: Compact | None, rows: list, newest: float) -> bool:
@@ -171,11 +211,14 @@ def _prune(ledger: Ledger, messages: MessageState, cut: float) -> tuple[
     return threads, ids, keys
 
 
-def restore(data: bytes, directory: Directory) -> tuple[Ledger, EventState, MessageState]:
-    """The pass :func:`capture` kept, over ``directory`` (the same people: the
-    fingerprint says so). Raises :class:`CheckpointError` on anything unexpected."""
+def restore(data: bytes | Pass, directory: Directory) -> tuple[
+        Ledger, EventState, MessageState]:
+    """The pass :func:`capture` kept (or :func:`hand_over` handed over), over
+    ``directory`` (the same people: the fingerprint says so). Raises
+    :class:`CheckpointError` on anything unexpected."""
     try:
-        body = marshal.loads(data)  # noqa: S302 (our own bytes, from our own store)
+        # marshal: our own bytes, from our own store
+        body = data.take() if isinstance(data, Pass) else marshal.loads(data)  # noqa: S302
         magic, version, counts, owner_records, leaders, persons, ev, msg = body
     except (EOFError, ValueError, TypeError) as exc:
         raise CheckpointError(f"not a checkpoint: {exc}") from None

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from peerpulse.connectors.records import EventInstance, MessageMeta, Person
 from peerpulse.rules import sections
 from peerpulse.rules.cadence import cadence_for, days_overdue, with_rhythm
-from peerpulse.rules.checkpoint import capture, restore
+from peerpulse.rules.checkpoint import Pass, capture, restore, to_bytes
 from peerpulse.rules.cold import ColdPeers, ColdPool, PeerViews
 from peerpulse.rules.coverage import DepartmentTally
 from peerpulse.rules.explain import Explanation
@@ -75,7 +75,7 @@ class EngineInputs:
     # every record before ``events``/``messages``; then the team meeting and busy time
     # come from ``hook_events`` (the recurring events of the team meeting's window,
     # the events overlapping the slots' week), not from the pass.
-    resume: bytes | None = None
+    resume: bytes | Pass | None = None  # a Pass: rules.rebase's, resumed once
     hook_events: tuple[Iterable[EventInstance], Iterable[EventInstance]] | None = None
     # With ``checkpoint``, the pass is kept after ``events`` + ``messages`` (in
     # ``EngineResult.checkpoint``) and goes on over ``tail_events`` + ``tail_messages``.
@@ -283,7 +283,7 @@ def advance(inputs: EngineInputs, rules: RuleSet) -> bytes:
 
 
 def rebase_checkpoint(inputs: EngineInputs, rules: RuleSet, since: datetime,
-                      source: Source) -> bytes:
+                      source: Source) -> Pass:
     """The checkpoint ``inputs.resume`` as a pass over the retention window starting at
     ``since`` keeps it (``rules.rebase``): ``inputs.events`` and ``inputs.messages``
     are that window's head (the records of the day ``since`` falls on, and the events
@@ -293,6 +293,15 @@ def rebase_checkpoint(inputs: EngineInputs, rules: RuleSet, since: datetime,
     identity, directory = _who_is_who(inputs, rules)
     return rebase(inputs.resume, directory, identity, rules, inputs.now, since.timestamp(),
                   inputs.events, inputs.messages, source)
+
+
+def checkpoint_bytes(inputs: EngineInputs, rules: RuleSet) -> bytes:
+    """The stored form of the pass ``inputs.resume`` hands over in memory (a
+    :func:`rebase_checkpoint` result): the checkpoint it stands for, compacted; the
+    pass is used up (tests compare it with a full pass's)."""
+    assert isinstance(inputs.resume, Pass)
+    _identity, directory = _who_is_who(inputs, rules)
+    return to_bytes(inputs.resume, directory, rules)
 
 
 def result_rows(ledger: Ledger, email: str) -> list[tuple]:

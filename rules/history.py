@@ -440,9 +440,8 @@ def drop_days(compact: Compact, through: int) -> Compact | None:
     firsts, counts = array("d"), array("H")
     firsts.frombytes(fb)
     counts.frombytes(cb)
-    sums = [0] * _WIDTH
-    for i in range(cut * _WIDTH, len(counts)):
-        sums[i % _WIDTH] += counts[i]
+    kept_counts = counts[cut * _WIDTH:]
+    sums = [sum(kept_counts[j::_WIDTH]) for j in range(_WIDTH)]  # per column, in C
     kinds = {k: n for k, n in zip(KIND_ORDER, sums[1:], strict=True) if n}
     assert base is not None  # days were summarized
     meet: tuple = (base[MEET], base[MEET_RID], base[MEET_KIND])
@@ -462,7 +461,7 @@ def drop_days(compact: Compact, through: int) -> Compact | None:
         {k: v for k, v in windows.items() if k > through},
         (t_keys, starts, ats, weights, flags),
         [r for r in kept if bucket_of(r) > through], full,
-        (firsts[cut:].tobytes(), counts[cut * _WIDTH:].tobytes()),
+        (firsts[cut:].tobytes(), kept_counts.tobytes()),
     )
 
 

@@ -47,7 +47,9 @@ How each is re-based, with ``D`` the day (UTC) of the new start and ``E`` its en
   in the new window before it; else it stops being one (:func:`_flipped`): its
   threads' first time is its own, and its day is inferred again (``Source.day``)
   with the new window's threads and series, the rows of the peers it names put in
-  place of that day's (:func:`_reclassify`, ``rules.history.reopen_day``). Refused
+  place of that day's (:func:`_reclassify`, ``rules.history.reopen_day``; only that
+  day's records naming those peers are inferred again: the others' rows do not
+  change). Refused
   if it shares its second with the mail it answered (which came first is unknown);
 * (2) open threads: the checkpoint keeps none older than the reciprocity window
   as of its horizon, nor does a full pass; older ones cannot change which newer
@@ -57,7 +59,10 @@ How each is re-based, with ``D`` the day (UTC) of the new start and ``E`` its en
   that stops being a reply leaves a thread open inside it, or becomes news to
   celebrate. When ``E`` is inside it (a retention shorter than the reciprocity
   window), threads opened before the start go, and a thread the head leaves open
-  that the checkpoint does not hold is refused (a later reply may have closed it);
+  that the checkpoint does not hold was closed later, as in the old pass, when that
+  pass opened it too (:func:`_closed_since`); refused when the mail that opens it
+  stopped being a reply (the old pass opened nothing: whether a later reply closes
+  it is not known here) or its (peer, subject) has such a mail;
 * (3) a series whose first occurrence was before ``E`` takes the head's, or is
   dropped when its latest occurrence (``EventState.last``) is before ``E``;
   otherwise its first occurrence after ``E`` (``Source.recurring``, read until
@@ -66,8 +71,10 @@ How each is re-based, with ``D`` the day (UTC) of the new start and ``E`` its en
   refused if no day left in the window adds to them while the checkpoint's were set.
 
 What it reads: the head, plus one day per changed reply or series (a few a week
-on the demo), plus recurring events from ``E`` to each moved series' next
-occurrence. Refusals are logged by the worker (``worker/checkpoint.py``) with
+on the demo; of each, only the records naming the changed records' people are
+inferred), plus recurring events from ``E`` to each moved series' next
+occurrence. The result is handed to the engine in memory, uncompacted
+(``rules.checkpoint.Pass``). Refusals are logged by the worker (``worker/checkpoint.py``) with
 their reason; ``benchmarks/digest_bench.py --aged`` counts them over weeks of a
 store older than its retention, ``tests/rules/test_rebase.py`` over random
 two-year histories (none at a 300-day retention; most weeks at 100 days, shorter
@@ -77,13 +84,13 @@ than the reciprocity window).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import groupby
 from typing import Protocol
 
 from peerpulse.connectors.records import EventInstance, MessageMeta
-from peerpulse.rules.checkpoint import capture, restore
+from peerpulse.rules.checkpoint import Pass, hand_over, restore
 from peerpulse.rules.history import DAY, bucket_of, drop_days, reopen_day
 from peerpulse.rules.identity import Identity
 from peerpulse.rules.inference import EventState, Hooks, MessageState, infer_events, infer_messages
@@ -104,8 +111,11 @@ class Source(Protocol):
     """The few records a re-base reads besides the head (the worker's store queries),
     all inside the new window and before the checkpoint's horizon."""
 
-    def day(self, day: int) -> tuple[Iterable[EventInstance], Iterable[MessageMeta]]:
-        """The events starting on ``day`` (UTC) and the messages dated on it."""
+    def day(self, day: int, naming: Callable[[str], bool] | None = None) -> tuple[
+            Iterable[EventInstance], Iterable[MessageMeta]]:
+        """The events starting on ``day`` (UTC) and the messages dated on it; with
+        ``naming``, the messages with a sender, To or Cc address it holds true for
+        (a store tests it before decoding; more may come: they are filtered again)."""
         ...
 
     def recurring(self, start_from: float) -> Iterable[EventInstance]:
@@ -188,10 +198,12 @@ def rebase(
     state: bytes, directory: Directory, identity: Identity, rules: RuleSet, now: datetime,
     since: float, head_events: Iterable[EventInstance], head_messages: Iterable[MessageMeta],
     source: Source,
-) -> bytes:
+) -> Pass:
     """The checkpoint ``state`` as one pass over the window starting at ``since`` keeps
-    it (same horizon). ``head_events``: the events ending at or after ``since`` that
-    start before the end of its day (start order); ``head_messages``: the messages
+    it (same horizon), handed over in memory (``rules.checkpoint.Pass``: resumed once;
+    ``rules.checkpoint.to_bytes`` gives the checkpoint it stands for). ``head_events``:
+    the events ending at or after ``since`` that start before the end of its day
+    (start order); ``head_messages``: the messages
     from ``since`` to the end of its day (time order); ``source`` the days a changed
     reply or series initiative falls on. Raises :class:`Refused`."""
     ledger, events, messages = restore(state, directory)
@@ -206,13 +218,14 @@ def rebase(
 
     head = Ledger(directory)
     head_ev, head_msg = EventState(), MessageState()
-    infer_tracked(head_events, head_messages, identity, rules, head, now, None, head_ev,
+    head_mail = list(head_messages)  # one day's: looked at again by _open_threads
+    infer_tracked(head_events, head_mail, identity, rules, head, now, None, head_ev,
                   head_msg)
-    if end > cut:
-        _open_threads(ledger, messages, head, head_msg, since, cut)
 
     threads, last = _threads(messages, head_msg, end)
     flipped = _flipped(messages.candidates, since, end)
+    if end > cut:
+        _open_threads(ledger, messages, head, head_msg, since, end, cut, head_mail, flipped)
     for at, keys in flipped.values():
         for key in keys:  # its first mail in the new window (no earlier one is in it)
             threads[key] = at
@@ -223,8 +236,8 @@ def rebase(
         later = [c for c in found if c[0] >= end and c[2] not in flipped]
         if later:
             candidates.setdefault(key, []).extend(later)
-    series_first, series_last, moved = _series(events, head_ev, end, identity, rules, now,
-                                               source, directory)
+    series_first, series_last, moved, attending = _series(
+        events, head_ev, end, identity, rules, now, source, directory)
 
     event_days = {d: c for d, c in events.days.items() if d > day}
     event_days.update(head_ev.days)
@@ -260,15 +273,20 @@ def rebase(
             target.open_threads.update(old.open_threads)
     initiated = events.initiated | head_ev.initiated
     changed = {rid for rid in flipped} | {found[1] for found in moved.values()}
-    days = sorted({math.floor(at / DAY) for at, _ in flipped.values()}
-                  | {math.floor(found[0] / DAY) for found in moved.values()})
-    for again in days:
+    # day -> the people the changed records of that day name: a mail's threads are one
+    # per person it passed between (its sender, or every recipient of the owner's)
+    named: dict[int, set[str]] = {}
+    for at, keys in flipped.values():
+        named.setdefault(math.floor(at / DAY), set()).update(key[0] for key in keys)
+    for start, rid in moved.values():
+        named.setdefault(math.floor(start / DAY), set()).update(attending[rid])
+    for again in sorted(named):
         prefill = dict(messages.threads)
         for _at, keys in flipped.values():
             for key in keys:
                 prefill[key] = threads[key]
-        initiated |= _reclassify(out, again, changed, source, identity, rules, now,
-                                 dict(series_first), prefill, directory, cut)
+        initiated |= _reclassify(out, again, changed, named[again], source, identity, rules,
+                                 now, dict(series_first), prefill, directory, cut)
     ev_out = EventState(
         read=ev_total.get(READ, 0), series_first=series_first,
         initiated=initiated, last=series_last, days=event_days)
@@ -276,24 +294,42 @@ def rebase(
         read=msg_total.get(READ, 0), owner_seen=min(seen, 1), threads=threads,
         open_ids=messages.open_ids, open_keys=messages.open_keys, last=last,
         candidates=candidates, days=message_days)
-    return capture(out, ev_out, msg_out, rules)
+    return hand_over(out, ev_out, msg_out, rules)
 
 
 def _reclassify(
-    out: Ledger, day: int, changed: set[str], source: Source, identity: Identity,
-    rules: RuleSet, now: datetime, series_first: dict[str, tuple[float, str]],
-    threads: dict[tuple[str, str], float], directory: Directory, cut: float,
+    out: Ledger, day: int, changed: set[str], named: set[str], source: Source,
+    identity: Identity, rules: RuleSet, now: datetime,
+    series_first: dict[str, tuple[float, str]], threads: dict[tuple[str, str], float],
+    directory: Directory, cut: float,
 ) -> set[str]:
-    """Day ``day`` inferred again with the new window's series starts and threads, its
-    rows put in place of the old ones for every peer a ``changed`` record names (the
-    other records of the day classify as before; their rows come back unchanged).
+    """Day ``day``'s records that name someone in ``named`` (everyone a ``changed``
+    record names) inferred again with the new window's series starts and threads,
+    their rows put in place of the day's old ones for every peer a ``changed`` record
+    names (that peer's other records of the day classify as before and come back
+    unchanged). The day's other records are not inferred: no row of theirs changes.
+
+    Why a subset of the day is enough: with the threads' first times given
+    (``threads``: every key's earliest mail in the new window, whatever the day
+    holds) and the series' first occurrences given, a record's rows depend on that
+    record alone; a peer's rows of the day come from the records naming them, all
+    of which are here. Open threads are the exception (an owner's reply closes a
+    thread by its headers, whoever it is addressed to), and only a refusal reads
+    them: with fewer records fewer close, so this refuses at least when the whole
+    day would, never less.
 
     A peer's mail that stops being a reply asks for an answer: refused if it leaves
     a thread open inside the reciprocity window (``cut`` on: whether a later reply
     closes it is not known here) or becomes news to celebrate; an owner's mail that
     stops being one changes its rows only (the thread it closed left the window)."""
-    events, found = source.day(day)
-    messages = list(found)  # one day's: looked at again below
+    resolve = identity.resolve
+
+    def naming(address: str) -> bool:
+        return resolve(address) in named
+
+    day_events, day_messages = source.day(day, naming)
+    events = [e for e in day_events if _names_event(e, named, resolve)]
+    messages = [m for m in day_messages if _names_message(m, named, resolve)]
     scratch = Ledger(directory)
     ev, msg = EventState(series_first=series_first), MessageState(threads=threads)
     infer_events(events, identity, rules, scratch, now, None, ev)
@@ -310,6 +346,8 @@ def _reclassify(
     for email, rows in scratch.peer_rows.items():
         if not any(r[3] in changed for r in rows):
             continue
+        if email not in named:  # never: a changed record's people are all named
+            raise Refused(f"reclassify: {email} not among the people to read again")
         target = out.person(email)
         if target.compact is not None:
             target.compact = reopen_day(target.compact, key)
@@ -319,16 +357,36 @@ def _reclassify(
     return ev.initiated
 
 
+def _names_event(event: EventInstance, people: set[str], resolve: Callable[[str], str]) -> bool:
+    """Whether ``event`` names someone in ``people`` (organizer or any attendee, as
+    ``rules.inference.participants_of`` resolves them; resources too: more is safe)."""
+    if event.organizer and resolve(event.organizer) in people:
+        return True
+    return any(resolve(a.email) in people for a in event.attendees)
+
+
+def _names_message(message: MessageMeta, people: set[str],
+                   resolve: Callable[[str], str]) -> bool:
+    """Whether ``message`` passed between the owner and someone in ``people``
+    (its sender, or anyone in To or Cc)."""
+    if message.sender and resolve(message.sender) in people:
+        return True
+    return any(resolve(a) in people for a in (*message.to, *message.cc))
+
+
 def _open_threads(ledger: Ledger, old: MessageState, head_ledger: Ledger,
-                  head: MessageState, since: float, cut: float) -> None:
+                  head: MessageState, since: float, end: float, cut: float,
+                  head_mail: list[MessageMeta],
+                  flipped: dict[str, tuple[float, list[tuple[str, str]]]]) -> None:
     """Dependency (2) when the new start is inside the reciprocity window (a retention
     shorter than it): threads opened before ``since`` go. One the head leaves open
     stays as the checkpoint has it (closings after the head are the same); one the
-    checkpoint does not hold could have been closed after the head, or be open only
-    now (a mail that stopped being a reply): refused when a section reads it."""
-    for mid, peer in head.open_ids.items():
-        if mid not in old.open_ids and head_ledger.persons[peer].open_threads[mid] >= cut:
-            raise Refused("open threads: one the head leaves open may have closed since")
+    checkpoint does not hold was closed after the head, or is open only now (a mail
+    that stopped being a reply): :func:`_closed_since` tells which, or refuses."""
+    opened = {mid: peer for mid, peer in head.open_ids.items()
+              if mid not in old.open_ids and head_ledger.persons[peer].open_threads[mid] >= cut}
+    if opened:
+        _closed_since(opened, old, head, since, end, head_mail, flipped)
     gone = {mid for mid, peer in old.open_ids.items()
             if (at := ledger.persons[peer].open_threads.get(mid)) is not None and at < since}
     for mid in gone:
@@ -341,6 +399,48 @@ def _open_threads(ledger: Ledger, old: MessageState, head_ledger: Ledger,
         mids[:] = [m for m in mids if m not in gone]
         if not mids:
             del old.open_keys[key]
+
+
+def _closed_since(opened: dict[str, str], old: MessageState, head: MessageState,
+                  since: float, end: float, head_mail: list[MessageMeta],
+                  flipped: dict[str, tuple[float, list[tuple[str, str]]]]) -> None:
+    """Threads the head leaves open that the checkpoint does not hold (Message-ID ->
+    peer): each is left out (closed, as in the checkpoint) when the old pass opened it
+    too, else refused.
+
+    The old pass saw the same mail; it opened a thread there too unless it was a
+    reply there, which, having no reply headers now, it could only be by its "Re:"
+    (then it is among the old reply candidates of its (peer, subject)). Opened and
+    absent from the checkpoint (not pruned: it is inside the reciprocity window),
+    it was closed before the horizon: by a reply's headers, the same in both passes,
+    or by the subject of an owner's "Re:", which closes the latest thread still open
+    of that (peer, subject). The two passes' lists of that (peer, subject) differ only
+    by the threads opened before ``since`` (older: they never come first) and by
+    mails that stopped being replies (opened in the new pass alone, or, the owner's,
+    closing nothing there): refused when that (peer, subject) has one of those, in
+    the head or after it; otherwise the same reply closes it in the new pass."""
+    key_of = {mid: key for key, mids in head.open_keys.items() for mid in mids
+              if mid in opened}
+    rid_of: dict[str, str] = {}
+    for m in head_mail:
+        if m.message_id in opened:
+            if m.message_id in rid_of:
+                raise Refused("open threads: two mails of the head share a Message-ID")
+            rid_of[m.message_id] = m.source_id
+    for mid in opened:
+        if mid not in rid_of:  # never: the head opened it
+            raise Refused("open threads: a thread of the head without its mail")
+        key = key_of.get(mid)
+        if key is None:
+            continue  # no subject: only a reply's headers close it, alike in both passes
+        found = old.candidates.get(key, ())
+        if any(c[2] == rid_of[mid] for c in found):
+            raise Refused("open threads: a mail of the head stopped being a reply and asks")
+        still = {c[2] for c in head.candidates.get(key, ())}
+        for at, _previous, rid in found:
+            if at >= since and (rid in flipped if at >= end else rid not in still):
+                raise Refused("open threads: its subject has a mail that stopped being "
+                              "a reply")
 
 
 def _flipped(candidates: dict[tuple[str, str], list[tuple[float, float, str]]], since: float,
@@ -392,10 +492,12 @@ def _threads(old: MessageState, head: MessageState, end: float) -> tuple[
 def _series(
     old: EventState, head: EventState, end: float, identity: Identity, rules: RuleSet,
     now: datetime, source: Source, directory: Directory,
-) -> tuple[dict[str, tuple[float, str]], dict[str, float], dict[str, tuple[float, str]]]:
+) -> tuple[dict[str, tuple[float, str]], dict[str, float], dict[str, tuple[float, str]],
+           dict[str, set[str]]]:
     """Dependency (3): each series' first initiating occurrence in the new window; and
     the series whose first occurrence moved past the head (series -> (start, id)),
-    found among the recurring events after it."""
+    found among the recurring events after it, and the peers counted in each of those
+    occurrences (record id -> peers: whose rows of its day change)."""
     first: dict[str, tuple[float, str]] = {}
     last: dict[str, float] = {}
     wanted: set[str] = set()
@@ -414,7 +516,7 @@ def _series(
         if series not in first:
             first[series], last[series] = found, head.last[series]
     if not wanted:
-        return first, last, {}
+        return first, last, {}, {}
     scratch = EventState()
 
     def until_found() -> Iterator[EventInstance]:
@@ -423,10 +525,17 @@ def _series(
                 return
             yield event
 
-    infer_events(until_found(), identity, rules, Ledger(directory), now, None, scratch)
+    seen = Ledger(directory)
+    infer_events(until_found(), identity, rules, seen, now, None, scratch)
     moved = {series: scratch.series_first[series] for series in wanted
              if series in scratch.series_first}
     if len(moved) < len(wanted):
         raise Refused("series: a later occurrence recorded, none found")
     first.update(moved)
-    return first, last, moved
+    rids = {rid for _start, rid in moved.values()}
+    attending: dict[str, set[str]] = {rid: set() for rid in rids}
+    for email, rows in seen.peer_rows.items():
+        for row in rows:
+            if row[3] in rids:
+                attending[row[3]].add(email)
+    return first, last, moved, attending

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from peerpulse.connectors.records import EventInstance, MessageMeta, Person
-from peerpulse.rules.checkpoint import fingerprint
+from peerpulse.rules.checkpoint import Pass, fingerprint
 from peerpulse.rules.history import DAY
 from peerpulse.rules.rebase import Refused
 from peerpulse.worker.config import AccountConfig
@@ -52,10 +52,14 @@ HORIZON_MARGIN = timedelta(days=3)
 
 log = logging.getLogger(__name__)
 
+#: How far ahead one query of a re-base's search for series' next occurrences reads.
+RECURRING_STEP = 7 * 86400
+
 #: (checkpoint, new window start, head events, head messages, source) -> the checkpoint
-#: re-based (``rules.engine.rebase_checkpoint`` with the account's people and rules).
+#: re-based (``rules.engine.rebase_checkpoint`` with the account's people and rules),
+#: handed to the engine in memory (``rules.checkpoint.Pass``: no bytes round trip).
 Rebase = Callable[[bytes, datetime, Iterable[EventInstance], Iterable[MessageMeta],
-                   "StoreSource"], bytes]
+                   "StoreSource"], Pass]
 
 
 @dataclass
@@ -67,7 +71,7 @@ class Reads:
     messages: Iterable[MessageMeta]
     tail_events: Iterable[EventInstance]
     tail_messages: Iterable[MessageMeta]
-    resume: bytes | None
+    resume: bytes | Pass | None
     hook_events: tuple[Iterable[EventInstance], Iterable[EventInstance]] | None
     horizon: int | None  # the new checkpoint's horizon, when one is kept
     generation: int | None  # the generation read before the records (writers only)
@@ -128,21 +132,29 @@ class StoreSource:
         self.store, self.account, self.since, self.horizon = store, account, since, horizon
         self.days = 0
 
-    def day(self, day: int) -> tuple[Iterable[EventInstance], Iterable[MessageMeta]]:
+    def day(self, day: int, naming: Callable[[str], bool] | None = None) -> tuple[
+            Iterable[EventInstance], Iterable[MessageMeta]]:
         self.days += 1
         lo, hi = math.floor(day * DAY), min(math.floor((day + 1) * DAY), self.horizon)
         events = self.store.iter_events_starting(self.account, lo, hi, self.since)
         messages = self.store.iter_messages(
-            self.account, since=max(_at(lo), self.since), until=_at(hi))
+            self.account, since=max(_at(lo), self.since), until=_at(hi), naming=naming)
         return events, messages
 
-    def recurring(self, start_from: float) -> Iterable[EventInstance]:
-        return self.store.iter_events_starting(
-            self.account, math.ceil(start_from), self.horizon, self.since, recurring_only=True)
+    def recurring(self, start_from: float) -> Iterator[EventInstance]:
+        # A week at a time: the re-base stops at each moved series' next occurrence,
+        # usually within days, and one query to the horizon fetched thousands of rows
+        # ahead of it (a store reads in chunks of thousands).
+        lo = math.ceil(start_from)
+        while lo < self.horizon:
+            hi = min(lo + RECURRING_STEP, self.horizon)
+            yield from self.store.iter_events_starting(
+                self.account, lo, hi, self.since, recurring_only=True)
+            lo = hi
 
 
 def rebased(found: DigestCheckpoint, store: Store, account: str, since: datetime,
-            rebase: Rebase | None) -> tuple[bytes | None, str]:
+            rebase: Rebase | None) -> tuple[Pass | None, str]:
     """``found``'s state re-based to the window starting at ``since`` (None when
     refused), and the outcome ("rebased" or the reason), logged."""
     assert found.state is not None and found.horizon is not None

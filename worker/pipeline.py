@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from peerpulse.connectors.records import Person
+from peerpulse.rules.checkpoint import Pass
 from peerpulse.rules.engine import (
     EngineInputs,
     EngineResult,
@@ -178,7 +179,7 @@ def _rebaser(account: AccountConfig, rules: Any, people: list[Person],
     over this account's people and rules."""
 
     def rebase(state: bytes, since: datetime, events: Any, messages: Any,
-               source: checkpoint.StoreSource) -> bytes:
+               source: checkpoint.StoreSource) -> Pass:
         return rebase_checkpoint(EngineInputs(
             account=account.name, owner=account.owner, owner_aliases=account.owner_addresses,
             timezone=account.timezone, now=now, period=period, events=events,

@@ -15,14 +15,19 @@ re-based checkpoint, without a full read, and get the full pass's flags.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta
 
+import pytest
+from peerpulse.rules import rebase as rebase_module
 from peerpulse.rules.engine import compute, rebase_checkpoint
+from peerpulse.rules.rebase import Refused
 
 from tests.rules.builders import ME, NOW, days_ago, mail, meeting, run
 from tests.rules.test_rebase import RULES, Store, inputs
 
 FIN = "fin@corp.example"
+HR = "hr@corp.example"
 
 
 def _flags(result, person: str) -> list[tuple[bool, bool]]:
@@ -85,3 +90,59 @@ def test_the_next_occurrence_initiates_after_a_rebase_too() -> None:
     assert full.views[FIN].score.initiated_by_me == 1
     assert resumed.views[FIN].score == full.views[FIN].score
     assert resumed.digest == full.digest
+
+
+def test_a_reclassified_day_infers_only_the_records_naming_the_changed_peers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The "Re:" that stops being a reply is re-read with the other mail of its peer that
+    day (their rows of the day are put back whole); mail of that day with someone else
+    is not inferred again, and the digest is the full pass's all the same."""
+    aged = mail(days_ago(30), FIN, (ME,), subject="Budget Q3")
+    flipped = mail(days_ago(20, 10), ME, (FIN,), subject="Re: Budget Q3")
+    same_peer = mail(days_ago(20, 12), FIN, (ME,), subject="Lunch?")
+    others = [mail(days_ago(20, h), HR, (ME,), subject=f"Hiring {h}") for h in (9, 11, 13)]
+    others.append(mail(days_ago(20, 14), ME, (HR,), subject="Re: Hiring 9"))
+    inferred: list[str] = []
+    real = rebase_module.infer_messages
+
+    def spy(messages, *args, **kwargs):
+        if sys._getframe(1).f_code.co_name == "_reclassify":  # not the head, not the pass
+            messages = list(messages)
+            inferred.extend(m.source_id for m in messages)
+        return real(messages, *args, **kwargs)
+
+    monkeypatch.setattr(rebase_module, "infer_messages", spy)
+    messages = sorted([aged, flipped, same_peer, *others], key=lambda m: m.timestamp)
+    resumed, full = _resumed_after_rebase([], messages, days_ago(40), days_ago(25))
+    assert set(inferred) == {flipped.source_id, same_peer.source_id}
+    fin = full.views[FIN].score
+    assert (fin.initiated_by_me, fin.initiated_by_them) == (1, 1)  # the Re:, the lunch
+    assert resumed.views[FIN].score == full.views[FIN].score
+    assert resumed.views[HR].score == full.views[HR].score
+    assert resumed.digest == full.digest
+
+
+def test_a_thread_the_head_opens_and_a_later_reply_closed_is_re_based() -> None:
+    """The window's new start inside the reciprocity window: a peer's mail on the new
+    start's day asks, and the owner's later "Re:" closed it, so the checkpoint does not
+    hold it. It opened in the old pass too (it was no reply there), so the same reply
+    closes it in the new pass: re-based, not refused, and the digest is the full one."""
+    older = mail(days_ago(35), FIN, (ME,), subject="Budget")  # leaves the window
+    asks = mail(days_ago(25, 12), FIN, (ME,), subject="Offsite plans")
+    answer = mail(days_ago(20), ME, (FIN,), subject="Re: Offsite plans")
+    resumed, full = _resumed_after_rebase([], [older, asks, answer], days_ago(40),
+                                          days_ago(25))
+    assert full.views[FIN].unanswered == 0
+    assert resumed.views[FIN].unanswered == 0
+    assert resumed.views[FIN].score == full.views[FIN].score
+    assert resumed.digest == full.digest
+
+
+def test_a_head_mail_that_stopped_being_a_reply_and_asks_is_still_refused() -> None:
+    """The same mail, but a "Re:" that answered an aged-out one: the old pass opened no
+    thread for it, so whether the owner's later mail closes it is unknown: refused."""
+    older = mail(days_ago(35), FIN, (ME,), subject="Offsite plans")  # leaves the window
+    asks = mail(days_ago(25, 12), FIN, (ME,), subject="Re: Offsite plans")
+    answer = mail(days_ago(20), ME, (FIN,), subject="Re: Offsite plans")
+    with pytest.raises(Refused, match="stopped being a reply"):
+        _resumed_after_rebase([], [older, asks, answer], days_ago(40), days_ago(25))

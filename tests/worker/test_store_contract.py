@@ -117,6 +117,32 @@ def test_raw_rows_are_the_digests_rows_undecoded_events_first(backend):
     ]
 
 
+def test_messages_naming_someone_are_the_decoded_ones_that_name_them(backend):
+    """A re-base reads again only the mail of a few people on a day (rules.rebase): the
+    test sees the addresses as stored, sender, To and Cc, never Bcc."""
+    mails = [
+        message(1, sender="Kim@Example.com", to=("dana@example.com",)),
+        message(2, to=("dana@example.com", "kim@example.com")),
+        message(3, cc=("x@example.com", "kim@example.com")),
+        message(4, bcc=("kim@example.com",)),
+        message(5),
+        message(6, sender=None, to=(), cc=()),
+    ]
+    backend.apply_batch("a", "s", SyncBatch(upserts=mails))
+    seen: list[str] = []
+
+    def naming(address: str) -> bool:
+        seen.append(address)
+        return address.lower() == "kim@example.com"
+
+    got = list(backend.iter_messages("a", since=T0, until=T0 + timedelta(hours=6),
+                                     naming=naming))
+    assert [m.source_id for m in got] == ["m1@x", "m2@x", "m3@x"]
+    assert got == [m for m in backend.iter_messages("a") if m.source_id in {"m1@x", "m2@x",
+                                                                              "m3@x"}]
+    assert "kim@example.com" in seen and all(a for a in seen)
+
+
 def test_accounts_do_not_see_each_others_records(backend):
     backend.apply_batch("a", "s", SyncBatch(upserts=[message(1)]))
     assert list(backend.iter_messages("b")) == []

@@ -171,6 +171,17 @@ def message_from_row(row: tuple[Any, ...]) -> MessageMeta:
 _fromtimestamp = datetime.fromtimestamp
 
 
+def names_any(row: tuple[Any, ...], naming: Callable[[str], bool]) -> bool:
+    """Whether a stored message row (``source_id`` first, then MESSAGE_COLUMNS) has a
+    sender, To or Cc address ``naming`` holds true for: the addresses as decoding would
+    give them, without decoding the rest of the row."""
+    sender, to_addrs, cc_addrs = row[4], row[5], row[6]
+    if sender and naming(sender):
+        return True
+    return any(naming(a) for a in (*(to_addrs.split(SEP) if to_addrs else ()),
+                                   *(cc_addrs.split(SEP) if cc_addrs else ())))
+
+
 def person_row(person: Person) -> tuple[Any, ...]:
     return (
         person.email, person.name, _join(person.aliases), person.department, person.title,

@@ -496,7 +496,8 @@ class PostgresStore(SharedSqlMethods):
         yield from self._stream(sql, (account, hi, lo), codec.event_from_row)
 
     def iter_messages(
-        self, account: str, since: datetime | None = None, until: datetime | None = None
+        self, account: str, since: datetime | None = None, until: datetime | None = None,
+        *, naming: Callable[[str], bool] | None = None,
     ) -> Iterator[MessageMeta]:
         lo = codec.to_epoch(since) if since else -(2**62)
         hi = codec.to_epoch(until) if until else 2**62
@@ -504,7 +505,13 @@ class PostgresStore(SharedSqlMethods):
             f"SELECT source_id, {', '.join(codec.MESSAGE_COLUMNS)} FROM messages "
             "WHERE account = %s AND ts >= %s AND ts < %s ORDER BY ts, source_id"
         )
-        yield from self._stream(sql, (account, lo, hi), codec.message_from_row)
+        if naming is None:
+            yield from self._stream(sql, (account, lo, hi), codec.message_from_row)
+            return
+        names_any, decode = codec.names_any, codec.message_from_row
+        for row in self._stream(sql, (account, lo, hi), tuple):
+            if names_any(row, naming):
+                yield decode(row)
 
     def iter_events_starting(
         self, account: str, start_from: int | None, start_before: int | None,

@@ -495,13 +495,21 @@ class SqliteStore(SharedSqlMethods):
         yield from self._iter_decoded(sql, (account, hi, lo), codec.event_from_row)
 
     def iter_messages(
-        self, account: str, since: datetime | None = None, until: datetime | None = None
+        self, account: str, since: datetime | None = None, until: datetime | None = None,
+        *, naming: Callable[[str], bool] | None = None,
     ) -> Iterator[MessageMeta]:
-        """Message metadata with since <= timestamp < until, oldest first."""
+        """Message metadata with since <= timestamp < until, oldest first (with
+        ``naming``: only rows naming someone it holds true for, decoded)."""
         lo = codec.to_epoch(since) if since else -(2**62)
         hi = codec.to_epoch(until) if until else 2**62
         sql = self._messages_sql(_MESSAGE_SELECT)
-        yield from self._iter_decoded(sql, (account, lo, hi), codec.message_from_row)
+        if naming is None:
+            yield from self._iter_decoded(sql, (account, lo, hi), codec.message_from_row)
+            return
+        names_any, decode = codec.names_any, codec.message_from_row
+        for row in self._iter_rows(sql, (account, lo, hi)):
+            if names_any(row, naming):
+                yield decode(row)
 
     def iter_raw_rows(
         self, account: str, since: datetime | None = None
