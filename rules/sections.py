@@ -341,17 +341,22 @@ def reciprocity(
         first = v.name.split(" ", 1)[0] if v.name else v.email
         # The digest's line says who owes whom and the action; the reason adds only
         # how the initiatives were made (no fact twice in one entry).
+        cut = ctx.now_ts - model.reciprocity.reply_within_days * 86400
+        recent = [_short_day(ctx.local_date(at), ctx.today)
+                  for at in v.open_latest if at >= cut]
         if direction == Balance.YOU_OWE:
-            cut = ctx.now_ts - model.reciprocity.reply_within_days * 86400
-            recent = [_short_day(ctx.local_date(at), ctx.today)
-                      for at in v.open_latest if at >= cut]
             latest = (_short_day(ctx.local_date(v.open_latest[0]), ctx.today)
                       if v.open_latest else "")
             action = _next_step(theirs, first, v.unanswered, recent, latest)
             sentence = (f"In {window} days {v.name} started {_how(theirs, them)}, "
                         f"you {_how(mine, me)}")
         else:
-            action = f"let {first} make the next move"
+            # Even when they owe you, a recent thread of theirs still waiting on you
+            # comes first: "let Luca make the next move" while Luca waits on a reply
+            # would have the owner ignore a question.
+            action = (f"reply to {first}'s open thread of {recent[0]}, then let {first} "
+                      "make the next move" if v.unanswered and recent
+                      else f"let {first} make the next move")
             sentence = (f"In {window} days you started {_how(mine, me)}, "
                         f"{v.name} {_how(theirs, them)}")
         out.append(ReciprocityEntry(entry(v, [sentence], ctx), direction, me, them, action))

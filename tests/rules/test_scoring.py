@@ -276,3 +276,21 @@ def test_how_many_threads_make_a_stream_is_a_rule() -> None:
     share = load_rules([("r.toml", "[reciprocity]\ninforming_max_answered = 0.0\n")])
     owed = run([], _status_stream(), rules=share).digest.reciprocity
     assert FIN in {r.person.email for r in owed}  # two answered: above a share of 0
+
+
+def test_when_they_owe_you_their_recent_open_thread_still_comes_first() -> None:
+    """The demo's Mia Ortiz: "Mia owes you one ... Let Mia make the next move" while a
+    thread of hers from ten days ago waited on the owner. The balance stays theirs to
+    restore; the step answers the open thread first. An old open thread does not."""
+    rules = load_rules([("r.toml", "[feedback]\ncount = 0\n")])  # not also a feedback ask
+    own = [mail(days_ago(d), ME, (FIN,), subject=f"Ask {d}") for d in range(5, 60, 6)]
+    theirs = [mail(days_ago(10), FIN, (ME,), subject="Question")]
+    result = run([], own + theirs, rules=rules)
+    (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]
+    assert fin.direction == "owes_you"
+    assert fin.action == ("reply to Finley's open thread of 16 Nov, "
+                          "then let Finley make the next move")
+    old = [mail(days_ago(50), FIN, (ME,), subject="Question")]
+    result = run([], own + old, rules=rules)
+    (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]
+    assert fin.action == "let Finley make the next move"
