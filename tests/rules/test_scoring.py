@@ -54,6 +54,13 @@ def test_shorter_half_life_forgets_faster() -> None:
         (Person("a@x.example", department="Sales", title="Manager"), 40, 45, "default"),
         (Person("a@x.example", department="Finance", title="Director"), None, 22,
          "key function Finance"),
+        # Enron: a division's "President & CEO" and a "Mng Dir Trading" matched no
+        # influential title, so their cadence was a Manager's
+        (Person("a@x.example", department="EWS", title="ENA President & CEO"), None, 45,
+         "default"),
+        (Person("a@x.example", department="ENA Gas West", title="Mng Dir Trading"), None, 45,
+         "default"),
+        (Person("a@x.example", department="Ops", title="Coordinator"), None, 60, "default"),
     ],
 )
 def test_cadence_per_group_key_function_and_influence(
