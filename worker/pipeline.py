@@ -115,6 +115,9 @@ def compute_for_account(
         checkpoint=bool(reads and reads.horizon is not None),
         tail_events=reads.tail_events if reads else (),
         tail_messages=reads.tail_messages if reads else (),
+        ahead=bool(reads and reads.horizon is not None and reads.ahead is not None),
+        mid_events=reads.mid_events if reads else (),
+        mid_messages=reads.mid_messages if reads else (),
         people=people,
         shared=shared,
         title_changes=changes,
@@ -127,8 +130,10 @@ def compute_for_account(
     )
     result = compute(inputs, rules)
     if reads is not None:
-        checkpoint.keep(store, account.name, reads, fp, since, result.checkpoint)
-        result = dataclasses.replace(result, rebase=reads.rebase)
+        checkpoint.keep(store, account.name, reads, fp, since, result.checkpoint,
+                        result.ahead_checkpoint)
+        result = dataclasses.replace(result, rebase=reads.rebase,
+                                     resumed_from=reads.resumed_from)
     digest = result.digest
     if history_note:  # before the action links: held-back people get none
         digest = loading.mark(digest, loading.status(store, account.name), now,

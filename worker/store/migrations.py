@@ -502,3 +502,18 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        13,
+        "the digest checkpoint's second state, at the digest's own time (issue 14)",
+        [
+            # A weekly digest keeps, besides the checkpoint at ``horizon`` (3 days before
+            # it), the pass up to its own time: the next digest resumes that one when no
+            # record dated before ``ahead_horizon`` was written since (worker/checkpoint.py),
+            # and reads 7 days instead of 10.
+            "ALTER TABLE digest_checkpoints ADD COLUMN ahead_horizon INTEGER",
+            "ALTER TABLE digest_checkpoint_states ADD COLUMN ahead_state BLOB",
+        ],
+    )
+)
