@@ -10,7 +10,6 @@ opens a connection or writes SQL.
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
