@@ -223,12 +223,14 @@ def plan(
     keeps the next checkpoint's two states."""
     name = account.name
     generation = store.begin_digest_checkpoint(name)
-    found = store.digest_checkpoint(name)
     since_ts = math.floor(since.timestamp())
     now_ts = math.floor(now.timestamp())
-    state, start, outcome = _resumable(ahead_of(found), fp, since, now_ts, store, name, rebase)
+    # The second state first; the first (another read of megabytes) only without it.
+    state, start, outcome = _resumable(store.digest_checkpoint(name, "ahead"), fp, since,
+                                       now_ts, store, name, rebase)
     if state is None:
-        state, start, outcome = _resumable(found, fp, since, now_ts, store, name, rebase)
+        state, start, outcome = _resumable(store.digest_checkpoint(name, "first"), fp, since,
+                                           now_ts, store, name, rebase)
     resume = state is not None
     horizon: int | None = math.floor((now - HORIZON_MARGIN).timestamp())
     if horizon is not None and (horizon <= since_ts or (start is not None and horizon <= start)):

@@ -491,6 +491,11 @@ def test_a_checkpoint_second_state_goes_with_a_mark_before_it(backend):
                             None, AT + 6 * 3600, b"ahead")
     assert backend.save_digest_checkpoint("a", kept, generation)
     assert backend.digest_checkpoint("a") == kept
+    # Read one state at a time (each is megabytes): the second as a checkpoint of its own.
+    assert backend.digest_checkpoint("a", "ahead") == dataclasses.replace(
+        kept, horizon=AT + 6 * 3600, state=b"ahead", ahead_horizon=None, ahead_state=None)
+    assert backend.digest_checkpoint("a", "first") == dataclasses.replace(
+        kept, ahead_state=None)
     backend.apply_batch("a", "s", SyncBatch(upserts=[message(7)]))  # after both
     generation = backend.begin_digest_checkpoint("a")
     found = backend.digest_checkpoint("a")
@@ -510,6 +515,7 @@ def test_a_checkpoint_second_state_goes_with_a_mark_before_it(backend):
     assert backend.save_digest_checkpoint("a", without, generation)
     found = backend.digest_checkpoint("a")
     assert (found.ahead_horizon, found.ahead_state) == (None, None)
+    assert backend.digest_checkpoint("a", "ahead") is None
 
 
 def test_marking_a_checkpoint_does_not_copy_its_state_per_record_written(backend):

@@ -23,19 +23,34 @@ from typing import Any
 from peerpulse.worker.store.rows import DigestCheckpoint
 
 
-def get(cur: Any, account: str) -> DigestCheckpoint | None:
+#: Which states :func:`get` reads (each is megabytes: a digest reads the one it resumes).
+PARTS = ("both", "first", "ahead")
+
+
+def get(cur: Any, account: str, part: str = "both") -> DigestCheckpoint | None:
+    """The checkpoint with both states ("both"), with the first only ("first": the
+    second's horizon kept, its state None), or its second state as a checkpoint of its
+    own ("ahead": that horizon and state; None when there is none)."""
+    first = "s.state" if part in ("both", "first") else "NULL"
+    second = "s.ahead_state" if part in ("both", "ahead") else "NULL"
     row = cur.execute(
-        "SELECT c.fingerprint, c.horizon, c.since_ts, c.dirty_from, c.generation, s.state, "
-        "c.purged_below, c.ahead_horizon, s.ahead_state "
+        "SELECT c.fingerprint, c.horizon, c.since_ts, c.dirty_from, c.generation, "  # noqa: S608
+        f"{first}, c.purged_below, c.ahead_horizon, {second} "
         "FROM digest_checkpoints c LEFT JOIN digest_checkpoint_states s "
         "ON s.account = c.account WHERE c.account = ?", (account,)
     ).fetchone()
     if row is None:
         return None
-    ahead = row[7] if row[8] is not None else None
+    if part == "ahead":
+        if row[7] is None or row[8] is None:
+            return None
+        return DigestCheckpoint(row[0], row[7], row[2], row[3], int(row[4]), bytes(row[8]),
+                                row[6])
+    ahead = row[7] if part == "first" or row[8] is not None else None
     return DigestCheckpoint(row[0], row[1], row[2], row[3], int(row[4]),
                             bytes(row[5]) if row[5] is not None else None, row[6],
-                            ahead, bytes(row[8]) if ahead is not None else None)
+                            ahead, bytes(row[8]) if ahead is not None and row[8] is not None
+                            else None)
 
 
 def begin(cur: Any, account: str) -> int:
