@@ -22,7 +22,6 @@ from typing import Any
 
 from peerpulse.worker.store.rows import DigestCheckpoint
 
-
 #: Which states :func:`get` reads (each is megabytes: a digest reads the one it resumes).
 PARTS = ("both", "first", "ahead")
 
