@@ -517,3 +517,19 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        14,
+        "recurring events by (account, start_ts): the team meeting's series found without "
+        "reading every event of its weeks (issue 14)",
+        [
+            # The digest resumed from a checkpoint reads the recurring events of the team
+            # meeting's window (13 weeks): by (account, start_ts) SQLite visited every
+            # event of those weeks (~26,000 at 100k events) for ~90 recurring ones,
+            # 15 ms of a 0.5 s digest.
+            "CREATE INDEX events_recurring ON events (account, start_ts, source_id) "
+            "WHERE recurring = 1",
+        ],
+    )
+)
