@@ -25,6 +25,15 @@ tests/rules/test_window_start.py) are classified again on their day. Each
 outcome is logged; when the re-base cannot be exact it says why and the digest
 reads everything, as it did for any store older than ``retention_days``.
 
+A digest also keeps a second state, the pass up to about its own time
+(:func:`ahead_horizon`, migration 13): the next weekly digest resumes that one, and
+reads ~7 days instead of ~10, while no record dated before it was written since
+(the same ``dirty_from`` mark; a writer's ``begin`` drops the second state alone
+when the mark falls between the two horizons). Otherwise it resumes the first, as
+before: late mail inside the margin costs 3 more days, never a wrong digest. A
+carry keeps the second state while it is ahead of the new horizon, and starts
+from it once it is behind.
+
 A checkpoint is written only by a writer whose reads saw no concurrent write
 (``generation``). Everything backend-specific stays behind the store Protocol.
 """
