@@ -20,8 +20,9 @@ none warms the others' caches more than the OS page cache does for all:
   inference checkpoint the previous week's digest kept (``worker/checkpoint.py``;
   made once before the timings by a digest 7 days earlier, whose second state,
   kept at its own time, is what a digest a week later resumes: the records read
-  are the ~7 days since; without it, the ~10 days after its first horizon). Opened read-only, so every repeat resumes
-  the same checkpoint, whose size is printed. With ``--carried`` that checkpoint
+  are the ~7 days since; without it, the ~10 days after its first horizon).
+  Opened read-only, so every repeat resumes the same checkpoint, whose size is
+  printed. With ``--carried`` that checkpoint
   is then carried forward by 6 daily runs that send no digest
   (``pipeline.carry_checkpoint``), so the records read are the last ~4 days.
   With ``--both``, both checkpoints are made and each round times the digest
