@@ -18,9 +18,11 @@ none warms the others' caches more than the OS page cache does for all:
   every raw record (decode, infer, score, recommend), as before issue 14;
 - ``digest``: what ``peerpulse digest`` runs: the same digest resumed from the
   inference checkpoint the previous week's digest kept (``worker/checkpoint.py``;
-  made once before the timings by a digest 7 days earlier, so the records read
-  are the ~10 days after its horizon). Opened read-only, so every repeat resumes
-  the same checkpoint, whose size is printed. With ``--carried`` that checkpoint
+  made once before the timings by a digest 7 days earlier, whose second state,
+  kept at its own time, is what a digest a week later resumes: the records read
+  are the ~7 days since; without it, the ~10 days after its first horizon).
+  Opened read-only, so every repeat resumes the same checkpoint, whose size is
+  printed. With ``--carried`` that checkpoint
   is then carried forward by 6 daily runs that send no digest
   (``pipeline.carry_checkpoint``), so the records read are the last ~4 days.
   With ``--both``, both checkpoints are made and each round times the digest
@@ -40,8 +42,9 @@ The digest must be non-trivial: every run checks that it names a peer of the
 week and someone to reconnect with, and that its interaction count equals the
 generator's ground truth (``ground_truth.jsonl``); a mismatch stops the benchmark.
 
-Prints each phase's min/median/max wall time and peak RSS, the ratios of the
-medians, and as its last line ``ratio: X`` (digest median ÷ read median; ``full /
+Prints each phase's min/median/max wall time, median CPU time and peak RSS, the
+ratios of the medians (wall, then CPU: on a loaded machine wall time measures the
+load as well), and as its last line ``ratio: X`` (digest median ÷ read median; ``full /
 read`` is the same ratio for the digest from every raw record). Ratios
 measured side by side in one run are what to compare across machines; absolute
 seconds are not.
@@ -143,7 +146,7 @@ def phase(config: Path, which: str, now: str) -> dict[str, object]:
             from peerpulse.worker import checkpoint as planning
 
             planning.rebased = lambda *_a, **_k: (None, "off for the benchmark")  # type: ignore[assignment]
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         rows = 0
         if which == "floor":
             rows = store.scan_floor(account.name, since)  # type: ignore[attr-defined]
@@ -159,6 +162,9 @@ def phase(config: Path, which: str, now: str) -> dict[str, object]:
             if which == "fallback" and result.resumed:
                 raise SystemExit("digest benchmark: the fallback resumed a checkpoint")
             figures["rebase"] = result.rebase
+            if result.resumed_from is not None:  # how far back the records read start
+                figures["tail_days"] = round((moment.timestamp() - result.resumed_from)
+                                             / 86400, 2)
             digest = result.digest
             rows = int(digest.stats["events_read"]) + int(digest.stats["messages_read"])
             figures.update(
@@ -168,8 +174,9 @@ def phase(config: Path, which: str, now: str) -> dict[str, object]:
                 interactions=int(digest.stats["interactions"]),
             )
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
     peak_mb = peak_rss_mb()
-    figures.update(seconds=elapsed, peak_mb=peak_mb, rows=rows)
+    figures.update(seconds=elapsed, cpu=cpu, peak_mb=peak_mb, rows=rows)
     return figures
 
 
@@ -312,7 +319,7 @@ def checkpoint_bytes(config: Path) -> int:
     settings = load_settings(config)
     with open_store(settings.database_path, read_only=True) as store:
         found = store.digest_checkpoint(settings.accounts[0].name)
-    return len(found.state) if found and found.state else 0
+    return len(found.state or b"") + len(found.ahead_state or b"") if found else 0
 
 
 def check_digest(run: dict[str, object], truth_interactions: int) -> None:
@@ -404,18 +411,22 @@ def main() -> None:
         print(f"rows a full digest reads: {rows:,}; ground-truth interactions: {truth:,} "
               f"(digest agrees)")
     if args.both:
-        sizes = {k: len(v.state or b"") for k, v in kept.items()}
-        print(f"checkpoints resumed: weekly {sizes['digest']:,} bytes, "
+        sizes = {k: len(v.state or b"") + len(v.ahead_state or b"") for k, v in kept.items()}
+        print(f"checkpoints stored (both states): weekly {sizes['digest']:,} bytes, "
               f"carried {sizes['carried']:,} bytes")
     else:
         print(f"checkpoint resumed: {checkpoint_bytes(config):,} bytes")
-    medians = {}
+    medians, cpu_medians = {}, {}
     for which, runs in figures.items():
+        cpu_medians[which] = statistics.median(float(r["cpu"]) for r in runs)  # type: ignore[arg-type]
         secs = sorted(float(r["seconds"]) for r in runs)  # type: ignore[arg-type]
         peak = max(float(r["peak_mb"]) for r in runs)  # type: ignore[arg-type]
         medians[which] = statistics.median(secs)
+        tail = runs[0].get("tail_days")
         print(f"{which:>6}: min {secs[0]:.3f}s  median {medians[which]:.3f}s  "
-              f"max {secs[-1]:.3f}s  peak RSS {peak:.0f} MB")
+              f"max {secs[-1]:.3f}s  CPU median {cpu_medians[which]:.3f}s  "
+              f"peak RSS {peak:.0f} MB"
+              + (f"  (records of the last {tail} days read)" if tail is not None else ""))
     print(f"read / floor: {medians['read'] / medians['floor']:.2f}")
     print(f"digest / floor: {medians['digest'] / medians['floor']:.2f}")
     if args.aged:
@@ -427,6 +438,10 @@ def main() -> None:
     if args.both:
         print(f"carried / read (checkpoint carried by daily runs): "
               f"{medians['carried'] / medians['read']:.3f}")
+    # On a loaded machine wall time measures the others' load too; CPU time does less.
+    cpu_ratios = [f"{which} {cpu_medians[which] / cpu_medians['read']:.3f}"
+                  for which in timed if which not in ("floor", "read")]
+    print("CPU-time medians / read's: " + ", ".join(cpu_ratios))
     if args.aged:
         aged_weeks(config, str(facts["now"]), 8)
     print(f"ratio: {medians['digest'] / medians['read']:.3f}")

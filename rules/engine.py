@@ -82,6 +82,12 @@ class EngineInputs:
     checkpoint: bool = False
     tail_events: Iterable[EventInstance] = ()
     tail_messages: Iterable[MessageMeta] = ()
+    # With ``ahead`` too, the pass goes on over ``mid_events`` + ``mid_messages`` (the
+    # records between the two horizons, before the tail) and is kept again after them
+    # (``EngineResult.ahead_checkpoint``): the next digest's shorter way, when it holds.
+    ahead: bool = False
+    mid_events: Iterable[EventInstance] = ()
+    mid_messages: Iterable[MessageMeta] = ()
     # ``people`` resolved as far as no owner is needed (``peers.share_directory``), when
     # an organization's managers share one directory: used only if made from this very
     # ``people`` list and these rules; the result is the same as without it (issue 12).
@@ -100,10 +106,13 @@ class EngineResult:
     _identity: Identity
     _ctx: Context
     checkpoint: bytes | None = None  # the pass before the tail (inputs.checkpoint)
+    ahead_checkpoint: bytes | None = None  # the pass after the mid records (inputs.ahead)
     resumed: bool = False  # computed from inputs.resume
     # set by the worker: None when no record left the window since the checkpoint,
     # "rebased" when rules.rebase took them out, else why it could not (full read)
     rebase: str | None = None
+    # set by the worker: the horizon of the checkpoint state resumed (epoch seconds)
+    resumed_from: int | None = None
 
     def informing(self) -> list[str]:
         """The peers whose threads keep the owner informed (``rules.reciprocity``): no
@@ -142,6 +151,16 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
                      event_state)
         infer_messages(inputs.messages, identity, rules, ledger, inputs.now, message_state)
     kept = capture(ledger, event_state, message_state, rules) if inputs.checkpoint else None
+    ahead = None
+    if inputs.ahead:
+        infer_tracked(inputs.mid_events, inputs.mid_messages, identity, rules, ledger,
+                      inputs.now, pass_hooks, event_state, message_state)
+        ahead = capture(ledger, event_state, message_state, rules)
+    else:
+        infer_events(inputs.mid_events, identity, rules, ledger, inputs.now, pass_hooks,
+                     event_state)
+        infer_messages(inputs.mid_messages, identity, rules, ledger, inputs.now,
+                       message_state)
     infer_events(inputs.tail_events, identity, rules, ledger, inputs.now, pass_hooks,
                  event_state)
     infer_messages(inputs.tail_messages, identity, rules, ledger, inputs.now, message_state)
@@ -252,6 +271,7 @@ def compute(inputs: EngineInputs, rules: RuleSet) -> EngineResult:
         _identity=identity,
         _ctx=ctx,
         checkpoint=kept,
+        ahead_checkpoint=ahead,
         resumed=inputs.resume is not None,
     )
 

@@ -506,9 +506,25 @@ def infer_messages(
     return read
 
 
+_SUBJECT_KEYS: dict[str | None, tuple[bool, str]] = {}
+_SUBJECT_KEYS_KEPT = 50_000
+
+
 def _subject_key(subject: str | None) -> tuple[bool, str]:
     """(had a reply prefix, the key threads are matched by): the stripped subject, or
-    the connector's hash of it (hashed without its prefixes); "" without a subject."""
+    the connector's hash of it (hashed without its prefixes); "" without a subject.
+
+    A thread's mails share their subject, so each distinct one is split once (a
+    bounded cache: a function of the subject alone; ~30,000 calls a weekly digest)."""
+    found = _SUBJECT_KEYS.get(subject)
+    if found is None:
+        if len(_SUBJECT_KEYS) >= _SUBJECT_KEYS_KEPT:
+            _SUBJECT_KEYS.clear()
+        found = _SUBJECT_KEYS[subject] = _split_subject(subject)
+    return found
+
+
+def _split_subject(subject: str | None) -> tuple[bool, str]:
     if is_kept_subject(subject):
         return split_reply_prefix(subject or "")
     if subject:

@@ -25,12 +25,22 @@ tests/rules/test_window_start.py) are classified again on their day. Each
 outcome is logged; when the re-base cannot be exact it says why and the digest
 reads everything, as it did for any store older than ``retention_days``.
 
+A digest also keeps a second state, the pass up to about its own time
+(:func:`ahead_horizon`, migration 13): the next weekly digest resumes that one, and
+reads ~7 days instead of ~10, while no record dated before it was written since
+(the same ``dirty_from`` mark; a writer's ``begin`` drops the second state alone
+when the mark falls between the two horizons). Otherwise it resumes the first, as
+before: late mail inside the margin costs 3 more days, never a wrong digest. A
+carry keeps the second state while it is ahead of the new horizon, and starts
+from it once it is behind.
+
 A checkpoint is written only by a writer whose reads saw no concurrent write
 (``generation``). Everything backend-specific stays behind the store Protocol.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
@@ -49,6 +59,11 @@ from peerpulse.worker.store.rows import DigestCheckpoint
 #: the digest (late delivery, a sync behind) lands after the horizon and costs
 #: nothing; older late records make the next digest read everything once.
 HORIZON_MARGIN = timedelta(days=3)
+
+#: The second state (:func:`ahead_horizon`) is kept this long before the digest's own
+#: time or the newest mail's: mail a few minutes late (dated before a sync that missed
+#: it) then lands after it, and the next digest can still resume it.
+AHEAD_SLACK = timedelta(hours=1)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +92,13 @@ class Reads:
     generation: int | None  # the generation read before the records (writers only)
     # None: no record left the window; "rebased"; else why the re-base was refused
     rebase: str | None = None
+    # With ``ahead``, the tail is split there: ``mid_*`` from ``horizon`` to ``ahead``
+    # (after which the second state is kept), ``tail_*`` from ``ahead`` on.
+    mid_events: Iterable[EventInstance] = ()
+    mid_messages: Iterable[MessageMeta] = ()
+    ahead: int | None = None
+    resumed_from: int | None = None  # the horizon of the state resumed (None: none)
+    ahead_state: bytes | None = None  # a carry's second state, kept as it was
 
 
 def account_fingerprint(
@@ -179,31 +201,64 @@ def rebased(found: DigestCheckpoint, store: Store, account: str, since: datetime
     return None, reason
 
 
+def ahead_of(found: DigestCheckpoint | None) -> DigestCheckpoint | None:
+    """The second state ``found`` holds (the pass up to the digest that kept it), as a
+    checkpoint of its own: the same fingerprint, window and marks, a later horizon."""
+    if found is None or found.ahead_state is None or found.ahead_horizon is None:
+        return None
+    return dataclasses.replace(found, horizon=found.ahead_horizon, state=found.ahead_state,
+                               ahead_horizon=None, ahead_state=None)
+
+
+def _resumable(found: DigestCheckpoint | None, fp: str, since: datetime, now_ts: int,
+               store: Store, name: str, rebase: Rebase | None
+               ) -> tuple[bytes | None, int | None, str | None]:
+    """(state, its horizon, re-base outcome) of ``found`` for this digest: the state
+    None when it does not hold."""
+    state_now = status(found, fp, math.floor(since.timestamp()), now_ts, store, name)
+    if state_now is None or found is None:
+        return None, None, None
+    state, outcome = found.state, None
+    if state_now == "rebase":
+        state, outcome = rebased(found, store, name, since, rebase)
+    return state, found.horizon if state is not None else None, outcome
+
+
+def ahead_horizon(store: Store, account: str, now: datetime, horizon: int) -> int | None:
+    """Where a digest at ``now`` keeps its second state: its own time, or the newest
+    mail's if earlier (a sync behind: mail dated before it arrives late), less
+    :data:`AHEAD_SLACK`; None when that is not after ``horizon``."""
+    mail, _event = store.newest_record_times(account, now)
+    at = min(now, mail) if mail is not None else now
+    ahead = math.floor((at - AHEAD_SLACK).timestamp())
+    return ahead if ahead > horizon else None
+
+
 def plan(
     store: Store, account: AccountConfig, *, fp: str, since: datetime, now: datetime,
     team_since: datetime, busy_week: tuple[datetime, datetime], rebase: Rebase | None = None,
 ) -> Reads:
     """The reads of one digest: resumed from the stored checkpoint when it holds (re-based
-    first when records left the window), and split at a new horizon so that this
-    digest keeps the next checkpoint."""
+    first when records left the window; its second state first, when that holds),
+    and split at a new horizon, and a second one at about ``now``, so that this digest
+    keeps the next checkpoint's two states."""
     name = account.name
     generation = store.begin_digest_checkpoint(name)
-    found = store.digest_checkpoint(name)
     since_ts = math.floor(since.timestamp())
     now_ts = math.floor(now.timestamp())
-    state_now = status(found, fp, since_ts, now_ts, store, name)
-    outcome = None
-    state = found.state if found is not None else None
-    if state_now == "rebase":
-        assert found is not None
-        state, outcome = rebased(found, store, name, since, rebase)
-    resume = state_now is not None and state is not None
-    start = found.horizon if resume and found is not None else None
+    # The second state first; the first (another read of megabytes) only without it.
+    state, start, outcome = _resumable(store.digest_checkpoint(name, "ahead"), fp, since,
+                                       now_ts, store, name, rebase)
+    if state is None:
+        state, start, outcome = _resumable(store.digest_checkpoint(name, "first"), fp, since,
+                                           now_ts, store, name, rebase)
+    resume = state is not None
     horizon: int | None = math.floor((now - HORIZON_MARGIN).timestamp())
     if horizon is not None and (horizon <= since_ts or (start is not None and horizon <= start)):
         horizon = None  # nothing new worth keeping
     if generation is None:
         horizon = None  # readers never write
+    ahead = ahead_horizon(store, name, now, horizon) if horizon is not None else None
 
     def events(lo: int | None, hi: int | None) -> Iterator[EventInstance]:
         return store.iter_events_starting(name, lo, hi, since)
@@ -226,11 +281,17 @@ def plan(
         hooks = (series, busy)
     if horizon is None:
         return Reads(events(start, None), messages(start, None), (), (),
-                     state if resume else None, hooks, None, generation, outcome)
+                     state, hooks, None, generation, outcome, resumed_from=start)
+    if ahead is None:
+        return Reads(events(start, horizon), messages(start, horizon),
+                     events(horizon, None), messages(horizon, None),
+                     state, hooks, horizon, generation, outcome, resumed_from=start)
     return Reads(
         events(start, horizon), messages(start, horizon),
-        events(horizon, None), messages(horizon, None),
-        state if resume else None, hooks, horizon, generation, outcome,
+        events(ahead, None), messages(ahead, None),
+        state, hooks, horizon, generation, outcome,
+        mid_events=events(horizon, ahead), mid_messages=messages(horizon, ahead),
+        ahead=ahead, resumed_from=start,
     )
 
 
@@ -251,32 +312,51 @@ def carry(store: Store, account: AccountConfig, *, fp: str, since: datetime,
         return None  # a reader
     found = store.digest_checkpoint(name)
     since_ts = math.floor(since.timestamp())
-    state_now = status(found, fp, since_ts, math.floor(now.timestamp()), store, name)
-    if found is None or state_now is None:
-        return None
-    assert found.horizon is not None  # usable
+    now_ts = math.floor(now.timestamp())
     horizon = math.floor((now - HORIZON_MARGIN).timestamp())
-    if horizon - found.horizon < CARRY_STEP.total_seconds():
+    # The second state, when the new horizon is past it, is the shorter way there; when
+    # it is not, it is kept as it is (unless the window moved: it was not re-based).
+    ahead = ahead_of(found)
+    step = CARRY_STEP.total_seconds()
+    base = ahead if ahead is not None and ahead.horizon is not None \
+        and ahead.horizon <= horizon - step else found
+    state_now = status(base, fp, since_ts, now_ts, store, name)
+    if state_now is None and base is not found:
+        base, state_now = found, status(found, fp, since_ts, now_ts, store, name)
+    if base is None or state_now is None:
         return None
-    state, outcome = found.state, None
+    assert base.horizon is not None  # usable
+    if horizon - base.horizon < step:
+        return None
+    state, outcome = base.state, None
     if state_now == "rebase":
-        state, outcome = rebased(found, store, name, since, rebase)
+        state, outcome = rebased(base, store, name, since, rebase)
         if state is None:
             return None
-    events = store.iter_events_starting(name, found.horizon, horizon, since)
-    messages = store.iter_messages(name, since=_at(found.horizon), until=_at(horizon))
-    return Reads(events, messages, (), (), state, None, horizon, generation, outcome)
+    kept = None
+    if ahead is not None and base is found and state_now == "resume" \
+            and ahead.horizon is not None and ahead.horizon > horizon:
+        kept = ahead
+    events = store.iter_events_starting(name, base.horizon, horizon, since)
+    messages = store.iter_messages(name, since=_at(base.horizon), until=_at(horizon))
+    return Reads(events, messages, (), (), state, None, horizon, generation, outcome,
+                 ahead=kept.horizon if kept else None, ahead_state=kept.state if kept else None,
+                 resumed_from=base.horizon)
 
 
 def keep(store: Store, account: str, reads: Reads, fp: str, since: datetime,
-         state: bytes | None) -> bool:
-    """Store the new checkpoint, unless a record was written while the digest read."""
+         state: bytes | None, ahead_state: bytes | None = None) -> bool:
+    """Store the new checkpoint (and its second state, at ``reads.ahead``), unless a
+    record was written while the digest read."""
     if reads.horizon is None or reads.generation is None or state is None:
         return False
+    ahead_state = ahead_state if ahead_state is not None else reads.ahead_state
+    ahead = reads.ahead if ahead_state is not None else None
     return store.save_digest_checkpoint(
         account,
         DigestCheckpoint(fp, reads.horizon, math.floor(since.timestamp()), None,
-                         reads.generation, state),
+                         reads.generation, state, None, ahead,
+                         ahead_state if ahead is not None else None),
         reads.generation,
     )
 

@@ -8,7 +8,10 @@ engine, and hands back the engine's result. Nothing here decides anything.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -116,6 +119,9 @@ def compute_for_account(
         checkpoint=bool(reads and reads.horizon is not None),
         tail_events=reads.tail_events if reads else (),
         tail_messages=reads.tail_messages if reads else (),
+        ahead=bool(reads and reads.horizon is not None and reads.ahead is not None),
+        mid_events=reads.mid_events if reads else (),
+        mid_messages=reads.mid_messages if reads else (),
         people=people,
         shared=shared,
         title_changes=changes,
@@ -126,10 +132,16 @@ def compute_for_account(
         has_calendar=_has_calendar(account),
         overrides=overrides.to_rules(store.overrides(account.name)),
     )
-    result = compute(inputs, rules)
+    if reads is None:
+        result = compute(inputs, rules)
+    else:
+        with collector_paused():
+            result = compute(inputs, rules)
     if reads is not None:
-        checkpoint.keep(store, account.name, reads, fp, since, result.checkpoint)
-        result = dataclasses.replace(result, rebase=reads.rebase)
+        checkpoint.keep(store, account.name, reads, fp, since, result.checkpoint,
+                        result.ahead_checkpoint)
+        result = dataclasses.replace(result, rebase=reads.rebase,
+                                     resumed_from=reads.resumed_from)
     digest = result.digest
     if history_note:  # before the action links: held-back people get none
         digest = loading.mark(digest, loading.status(store, account.name), now,
@@ -144,6 +156,23 @@ def compute_for_account(
         if points:
             digest = dataclasses.replace(digest, stats={**digest.stats, "talking_points": points})
     return dataclasses.replace(result, digest=digest)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a resumed digest computes: restoring
+    the checkpoint and reading the tail allocate ~10^5 containers that live until the
+    digest is done, and the collections they set off (~190, traversing them again
+    and again) cost 60-70 ms of CPU at 1M messages, ~15% of the digest. What it
+    allocates holds no cycles worth collecting early (peak RSS unchanged, 86 MB);
+    the collector runs again afterwards, as it was."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def carry_checkpoint(

@@ -277,3 +277,23 @@ def test_a_bounded_window_of_events_is_searched_by_their_end(store):
     (sql,) = [s for s in seen if "FROM events" in s]
     plan = " ".join(str(row) for row in store._db.execute("EXPLAIN QUERY PLAN " + sql))
     assert "events_by_end" in plan, plan
+
+
+def test_recurring_events_are_searched_by_their_own_index(store):
+    """The team meeting's series (recurring events of 13 weeks) come through
+    ``events_recurring`` (migration 14): by start, SQLite visited every event of those
+    weeks (15 ms of CPU at 100k events, for ~90 recurring ones)."""
+    store.apply_batch("a", "s", SyncBatch(upserts=[
+        event(n, recurring=n % 5 == 0) for n in range(40)]))
+    seen: list[str] = []
+    store._db.set_trace_callback(seen.append)
+    try:
+        lo, hi = T0 + timedelta(days=10), T0 + timedelta(days=30)
+        found = list(store.iter_events_starting("a", int(lo.timestamp()), int(hi.timestamp()),
+                                                recurring_only=True))
+    finally:
+        store._db.set_trace_callback(None)
+    assert [e.source_id for e in found] == ["e10", "e15", "e20", "e25"]
+    (sql,) = [s for s in seen if "FROM events" in s]
+    plan = " ".join(str(row) for row in store._db.execute("EXPLAIN QUERY PLAN " + sql))
+    assert "events_recurring" in plan, plan

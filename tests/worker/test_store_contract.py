@@ -9,6 +9,7 @@ opens a connection or writes SQL.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -502,6 +503,45 @@ def test_a_digest_starting_consumes_the_mark_and_any_write_during_it_refuses_the
     second = backend.begin_digest_checkpoint("a")
     assert not backend.save_digest_checkpoint("a", kept, first)
     assert backend.save_digest_checkpoint("a", kept, second)
+
+
+def test_a_checkpoint_second_state_goes_with_a_mark_before_it(backend):
+    """The state kept at a digest's own time (``ahead_*``, migration 13) beside the one
+    at ``horizon``: a begin keeps it while the mark is at or after it and drops it
+    alone when the mark falls between the two; a save without it drops it."""
+    from peerpulse.worker.store.rows import DigestCheckpoint
+
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(1), message(5)]))
+    generation = backend.begin_digest_checkpoint("a")
+    kept = DigestCheckpoint("fp", AT + 3 * 3600, AT - 86400, None, generation, b"state",
+                            None, AT + 6 * 3600, b"ahead")
+    assert backend.save_digest_checkpoint("a", kept, generation)
+    assert backend.digest_checkpoint("a") == kept
+    # Read one state at a time (each is megabytes): the second as a checkpoint of its own.
+    assert backend.digest_checkpoint("a", "ahead") == dataclasses.replace(
+        kept, horizon=AT + 6 * 3600, state=b"ahead", ahead_horizon=None, ahead_state=None)
+    assert backend.digest_checkpoint("a", "first") == dataclasses.replace(
+        kept, ahead_state=None)
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(7)]))  # after both
+    generation = backend.begin_digest_checkpoint("a")
+    found = backend.digest_checkpoint("a")
+    assert (found.ahead_horizon, found.ahead_state, found.state) == (
+        AT + 6 * 3600, b"ahead", b"state")
+    backend.apply_batch("a", "s", SyncBatch(upserts=[message(4)]))  # between the two
+    assert backend.digest_checkpoint("a").ahead_state == b"ahead"  # a reader still sees it
+    generation = backend.begin_digest_checkpoint("a")
+    found = backend.digest_checkpoint("a")
+    assert (found.horizon, found.state, found.ahead_horizon, found.ahead_state) == (
+        AT + 3 * 3600, b"state", None, None)
+    kept = dataclasses.replace(kept, generation=generation)
+    assert backend.save_digest_checkpoint("a", kept, generation)
+    generation = backend.begin_digest_checkpoint("a")
+    without = dataclasses.replace(kept, generation=generation, ahead_horizon=None,
+                                  ahead_state=None)
+    assert backend.save_digest_checkpoint("a", without, generation)
+    found = backend.digest_checkpoint("a")
+    assert (found.ahead_horizon, found.ahead_state) == (None, None)
+    assert backend.digest_checkpoint("a", "ahead") is None
 
 
 def test_marking_a_checkpoint_does_not_copy_its_state_per_record_written(backend):

@@ -22,18 +22,34 @@ from typing import Any
 
 from peerpulse.worker.store.rows import DigestCheckpoint
 
+#: Which states :func:`get` reads (each is megabytes: a digest reads the one it resumes).
+PARTS = ("both", "first", "ahead")
 
-def get(cur: Any, account: str) -> DigestCheckpoint | None:
+
+def get(cur: Any, account: str, part: str = "both") -> DigestCheckpoint | None:
+    """The checkpoint with both states ("both"), with the first only ("first": the
+    second's horizon kept, its state None), or its second state as a checkpoint of its
+    own ("ahead": that horizon and state; None when there is none)."""
+    first = "s.state" if part in ("both", "first") else "NULL"
+    second = "s.ahead_state" if part in ("both", "ahead") else "NULL"
     row = cur.execute(
-        "SELECT c.fingerprint, c.horizon, c.since_ts, c.dirty_from, c.generation, s.state, "
-        "c.purged_below "
+        "SELECT c.fingerprint, c.horizon, c.since_ts, c.dirty_from, c.generation, "  # noqa: S608
+        f"{first}, c.purged_below, c.ahead_horizon, {second} "
         "FROM digest_checkpoints c LEFT JOIN digest_checkpoint_states s "
         "ON s.account = c.account WHERE c.account = ?", (account,)
     ).fetchone()
     if row is None:
         return None
+    if part == "ahead":
+        if row[7] is None or row[8] is None:
+            return None
+        return DigestCheckpoint(row[0], row[7], row[2], row[3], int(row[4]), bytes(row[8]),
+                                row[6])
+    ahead = row[7] if part == "first" or row[8] is not None else None
     return DigestCheckpoint(row[0], row[1], row[2], row[3], int(row[4]),
-                            bytes(row[5]) if row[5] is not None else None, row[6])
+                            bytes(row[5]) if row[5] is not None else None, row[6],
+                            ahead, bytes(row[8]) if ahead is not None and row[8] is not None
+                            else None)
 
 
 def begin(cur: Any, account: str) -> int:
@@ -47,9 +63,15 @@ def begin(cur: Any, account: str) -> int:
         "DELETE FROM digest_checkpoint_states WHERE account = ? AND EXISTS (SELECT 1 FROM "
         "digest_checkpoints WHERE account = ? AND dirty_from < horizon)", (account, account)
     )
+    cur.execute(  # the second state goes as soon as a record dated before it was written
+        "UPDATE digest_checkpoint_states SET ahead_state = NULL WHERE account = ? AND EXISTS "
+        "(SELECT 1 FROM digest_checkpoints WHERE account = ? AND dirty_from < ahead_horizon)",
+        (account, account)
+    )
     cur.execute(
         "UPDATE digest_checkpoints SET generation = generation + 1, dirty_from = NULL, "
-        "horizon = CASE WHEN dirty_from < horizon THEN NULL ELSE horizon END "
+        "horizon = CASE WHEN dirty_from < horizon THEN NULL ELSE horizon END, "
+        "ahead_horizon = CASE WHEN dirty_from < ahead_horizon THEN NULL ELSE ahead_horizon END "
         "WHERE account = ?", (account,)
     )
     row = cur.execute(
@@ -59,12 +81,18 @@ def begin(cur: Any, account: str) -> int:
 
 
 def save(cur: Any, account: str, checkpoint: DigestCheckpoint, generation: int) -> bool:
+    """Replace the checkpoint, both states (a second state not given is dropped: it
+    belongs to the pass it was kept with)."""
+    ahead = (checkpoint.ahead_horizon if checkpoint.state is not None
+             and checkpoint.ahead_state is not None else None)
     cur.execute(
         # A checkpoint saved at the generation it began at saw the store after every
         # purge so far (a purge bumps the generation): no cutoff is left to honour.
         "UPDATE digest_checkpoints SET fingerprint = ?, horizon = ?, since_ts = ?, "
-        "dirty_from = NULL, purged_below = NULL WHERE account = ? AND generation = ?",
-        (checkpoint.fingerprint, checkpoint.horizon, checkpoint.since_ts, account, generation),
+        "dirty_from = NULL, purged_below = NULL, ahead_horizon = ? "
+        "WHERE account = ? AND generation = ?",
+        (checkpoint.fingerprint, checkpoint.horizon, checkpoint.since_ts, ahead, account,
+         generation),
     )
     if cur.rowcount != 1:
         return False
@@ -72,9 +100,10 @@ def save(cur: Any, account: str, checkpoint: DigestCheckpoint, generation: int) 
         cur.execute("DELETE FROM digest_checkpoint_states WHERE account = ?", (account,))
     else:
         cur.execute(
-            "INSERT INTO digest_checkpoint_states (account, state) VALUES (?, ?) "
-            "ON CONFLICT (account) DO UPDATE SET state = excluded.state",
-            (account, checkpoint.state),
+            "INSERT INTO digest_checkpoint_states (account, state, ahead_state) "
+            "VALUES (?, ?, ?) ON CONFLICT (account) DO UPDATE SET state = excluded.state, "
+            "ahead_state = excluded.ahead_state",
+            (account, checkpoint.state, checkpoint.ahead_state if ahead is not None else None),
         )
     return True
 

@@ -502,3 +502,34 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        13,
+        "the digest checkpoint's second state, at the digest's own time (issue 14)",
+        [
+            # A weekly digest keeps, besides the checkpoint at ``horizon`` (3 days before
+            # it), the pass up to its own time: the next digest resumes that one when no
+            # record dated before ``ahead_horizon`` was written since (worker/checkpoint.py),
+            # and reads 7 days instead of 10.
+            "ALTER TABLE digest_checkpoints ADD COLUMN ahead_horizon INTEGER",
+            "ALTER TABLE digest_checkpoint_states ADD COLUMN ahead_state BLOB",
+        ],
+    )
+)
+
+MIGRATIONS.append(
+    (
+        14,
+        "recurring events by (account, start_ts): the team meeting's series found without "
+        "reading every event of its weeks (issue 14)",
+        [
+            # The digest resumed from a checkpoint reads the recurring events of the team
+            # meeting's window (13 weeks): by (account, start_ts) SQLite visited every
+            # event of those weeks (~26,000 at 100k events) for ~90 recurring ones,
+            # 15 ms of a 0.5 s digest.
+            "CREATE INDEX events_recurring ON events (account, start_ts, source_id) "
+            "WHERE recurring = 1",
+        ],
+    )
+)

@@ -154,8 +154,10 @@ class Store(Protocol):
 
     # -- the digest's inference checkpoint (issue 14, item 1) ----------------------
 
-    def digest_checkpoint(self, account: str) -> DigestCheckpoint | None:
-        """The stored checkpoint (None: none, or a backend that keeps none)."""
+    def digest_checkpoint(self, account: str, part: str = "both") -> DigestCheckpoint | None:
+        """The stored checkpoint (None: none, or a backend that keeps none): both states,
+        the first only ("first") or the second as a checkpoint of its own ("ahead";
+        None without one): each state is megabytes, a digest reads the one it resumes."""
         ...
 
     def begin_digest_checkpoint(self, account: str) -> int | None:

@@ -143,3 +143,8 @@ class DigestCheckpoint:
     # The latest retention cutoff a purge deleted records below without marking the
     # checkpoint (migration 11): a digest whose window starts earlier cannot resume it.
     purged_below: int | None = None
+    # The pass up to a later time (a digest's own: migration 13), kept beside the one at
+    # ``horizon``: resumed only while no record dated before ``ahead_horizon`` was
+    # written since (``dirty_from``); a writer's ``begin`` drops it otherwise.
+    ahead_horizon: int | None = None
+    ahead_state: bytes | None = None

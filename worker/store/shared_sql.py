@@ -42,9 +42,12 @@ class SharedSqlMethods:
 
     # -- the digest's inference checkpoint (decisions in worker/checkpoint.py) -------
 
-    def digest_checkpoint(self, account: str) -> DigestCheckpoint | None:
+    def digest_checkpoint(self, account: str, part: str = "both") -> DigestCheckpoint | None:
+        if part not in checkpoint_sql.PARTS:
+            raise ValueError(f"digest_checkpoint: part {part!r}, expected one of "
+                             f"{checkpoint_sql.PARTS}")
         with self._shared_cursor() as cur:
-            return checkpoint_sql.get(cur, account)
+            return checkpoint_sql.get(cur, account, part)
 
     def begin_digest_checkpoint(self, account: str) -> int | None:
         if self.read_only:
