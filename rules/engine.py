@@ -309,7 +309,7 @@ def rebase_checkpoint(inputs: EngineInputs, rules: RuleSet, since: datetime,
     are that window's head (the records of the day ``since`` falls on, and the events
     running across it); ``source`` reads the few other days it needs. Raises
     ``rules.rebase.Refused`` when it cannot be exact."""
-    assert inputs.resume is not None
+    assert isinstance(inputs.resume, bytes)  # a stored checkpoint, not a handed-over pass
     identity, directory = _who_is_who(inputs, rules)
     return rebase(inputs.resume, directory, identity, rules, inputs.now, since.timestamp(),
                   inputs.events, inputs.messages, source)

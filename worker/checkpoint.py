@@ -197,7 +197,7 @@ def rebased(found: DigestCheckpoint, store: Store, account: str, since: datetime
             log.info("%s: digest checkpoint re-based to a window from %s (%d other days read)",
                      account, since.isoformat(timespec="seconds"), source.days)
             return state, "rebased"
-    log.info("%s: digest checkpoint not re-based (%s): reading every record", account, reason)
+    log.info("%s: digest checkpoint state not re-based (%s)", account, reason)
     return None, reason
 
 
@@ -212,13 +212,14 @@ def ahead_of(found: DigestCheckpoint | None) -> DigestCheckpoint | None:
 
 def _resumable(found: DigestCheckpoint | None, fp: str, since: datetime, now_ts: int,
                store: Store, name: str, rebase: Rebase | None
-               ) -> tuple[bytes | None, int | None, str | None]:
+               ) -> tuple[bytes | Pass | None, int | None, str | None]:
     """(state, its horizon, re-base outcome) of ``found`` for this digest: the state
     None when it does not hold."""
     state_now = status(found, fp, math.floor(since.timestamp()), now_ts, store, name)
     if state_now is None or found is None:
         return None, None, None
-    state, outcome = found.state, None
+    state: bytes | Pass | None = found.state
+    outcome = None
     if state_now == "rebase":
         state, outcome = rebased(found, store, name, since, rebase)
     return state, found.horizon if state is not None else None, outcome
@@ -328,7 +329,8 @@ def carry(store: Store, account: AccountConfig, *, fp: str, since: datetime,
     assert base.horizon is not None  # usable
     if horizon - base.horizon < step:
         return None
-    state, outcome = base.state, None
+    state: bytes | Pass | None = base.state
+    outcome = None
     if state_now == "rebase":
         state, outcome = rebased(base, store, name, since, rebase)
         if state is None:
