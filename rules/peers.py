@@ -339,7 +339,10 @@ class _Policy:
         Neither is a peer. Someone below your level in your own department is
         probably on your team (a VP of Regulatory Affairs and a Director of
         Regulatory Affairs): the spec's "not one of their reports", guessed the
-        same way, so a sideways tool does not send you to your own people.
+        same way, so a sideways tool does not send you to your own people. And
+        someone two or more levels below you anywhere is not a peer either: a
+        peer is about your level, sideways (Enron: a President & CEO was sent to
+        reconnect with Directors and VPs of other divisions, and told he owed them).
         """
         if self.owner_level is None:
             return None
@@ -359,13 +362,18 @@ class _Policy:
             return NotPeer("peers.report_in_my_department",
                            f"{name or 'untitled'} title below yours in your department "
                            "(no manager column): probably on your team")
+        if m.far_below_by_title_when_chain_unknown and level <= self.owner_level - 2:
+            return NotPeer("peers.far_below",
+                           f"{name or 'untitled'} title two or more levels below yours "
+                           "(no manager column): not a peer at your level")
         return None
 
 
 def _titles_stand_in(rules: RuleSet) -> bool:
     """Whether title levels judge anyone when no one in the directory has a manager."""
     m = rules.model.peers
-    return m.leaders_by_title_when_chain_unknown or m.reports_by_title_when_chain_unknown
+    return (m.leaders_by_title_when_chain_unknown or m.reports_by_title_when_chain_unknown
+            or m.far_below_by_title_when_chain_unknown)
 
 
 def _tail_verdict(

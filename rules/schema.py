@@ -73,6 +73,7 @@ class Peers(_Section):
     exclude: list[Email] = []
     leaders_by_title_when_chain_unknown: bool = True
     reports_by_title_when_chain_unknown: bool = True
+    far_below_by_title_when_chain_unknown: bool = True
     title_levels: list[TitleLevel] = []
 
 

@@ -393,10 +393,45 @@ def test_a_managing_director_is_above_vps_and_below_the_c_suite() -> None:
     )
     messages = [mail(days_ago(d), p.email, (ME,)) for p in people[1:] for d in range(60, 200, 7)]
     result = run([], messages, people=people)
-    assert set(result.views) == {"vp@corp.example", "md@corp.example", "mgr@corp.example"}
+    # the Mgr Trading, three levels below, is no peer of a Managing Director either
+    assert set(result.views) == {"vp@corp.example", "md@corp.example"}
     assert [e.email for e in result.digest.leaders] == ["ceo@corp.example"]
     pick = result.digest.peer_of_the_week
     assert pick is not None and pick.person.email != "ceo@corp.example"
+
+
+@pytest.mark.parametrize(("owner_title", "peers"), [
+    # a division's CEO: the other presidents are peers; VPs and Directors elsewhere not
+    ("President & CEO", {"ceo2@corp.example"}),
+    # a VP: Directors elsewhere (one level down) are peers, a Manager two down is not
+    ("VP Trading", {"dir@corp.example", "vp@corp.example"}),
+    # a Director: the Manager one level down is a peer
+    ("Director", {"dir@corp.example", "vp@corp.example", "mgr@corp.example"}),
+])
+def test_two_or_more_levels_below_you_is_not_a_peer(owner_title: str, peers: set[str]) -> None:
+    """Enron, Greg Whalley (President & CEO, EWS): "reconnect with Jeff Dasovich
+    (Director)" and "you owe Richard one" (a VP of another division). Without a
+    manager column, a peer is about your level, sideways; ``explain`` says why the
+    others are not, and the rule can be switched off."""
+    people = (
+        Person(ME, "Owen Owner", department="EWS", title=owner_title, manages_anyone=True),
+        Person("ceo2@corp.example", "Stan Ceo", department="ETS", title="President & CEO",
+               manages_anyone=True),
+        Person("vp@corp.example", "Rick Vp", department="Risk", title="VP & Chief Risk Manager",
+               manages_anyone=True),
+        Person("dir@corp.example", "Jeff Dir", department="Regulatory", title="Director",
+               manages_anyone=True),
+        Person("mgr@corp.example", "Max Mgr", department="Legal", title="Manager",
+               manages_anyone=True),
+    )
+    messages = [mail(days_ago(d), p.email, (ME,)) for p in people[1:] for d in range(10, 200, 9)]
+    result = run([], messages, people=people)
+    assert set(result.views) == peers
+    far = {p.email for p in people[1:]} - peers
+    below = [e for e in far if "below yours" in str(result.explain(e))]
+    assert all("two or more levels below yours" in str(result.explain(e)) for e in below)
+    off = load_rules([("r.toml", "[peers]\nfar_below_by_title_when_chain_unknown = false\n")])
+    assert set(run([], messages, people=people, rules=off).views) >= peers | set(below)
 
 
 def test_leaders_have_their_own_place_and_are_never_counted_as_peers() -> None:
