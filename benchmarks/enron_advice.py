@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     scheduled = 0  # senior owners for whom this is a first-coffee week (the rest: no ties)
     by_email = {p.email: p for p in directory}
     owe = owed = streams = 0
+    one_way = 0  # reconnect picks the owner never wrote to nor met: all their mail came in
     since = now.timestamp() - rules.model.reciprocity.window_days * 86400
     for pid in owners:
         owner = people[pid].email
@@ -187,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 leader_picks += 1
         chosen = [result.views[e.email] for e in result.digest.reconnect]
         picks += len(chosen)
+        one_way += sum(1 for v in chosen if set(v.score.kinds) <= {"mail_received"})
         with_history += sum(1 for v in chosen if v.score.interactions >= 3)
         on_days += sum(1 for v in chosen if v.history and v.history.contact_days() >= 3)
         pick_strengths += [_strength_at_last(v, rules) for v in chosen]
@@ -206,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(their digest says so at the top): {cut_off}")
     print(f"reconnect picks: {picks}; with >= 3 prior interactions: {with_history} "
           f"(share {share:.2f}, goal >= 0.90); on >= 3 separate days: {on_days} "
-          f"(share {on_days / picks if picks else 0.0:.2f})")
+          f"(share {on_days / picks if picks else 0.0:.2f}); the owner never wrote to nor "
+          f"met them: {one_way}")
     print(f"mean strength at last contact: picks {mean_picks:.3f}, longest-silent baseline "
           f"{mean_base:.3f} (ratio {ratio:.2f}, goal >= 1.30)")
     print(f"peer picks that are leaders by title: {leader_picks} (goal 0)")

@@ -91,11 +91,16 @@ def established(view: PeerView, ctx: Context) -> bool:
     """
     if not view.score.interactions:
         return False  # both minimums are at least 1 (rules.schema)
+    kinds = view.score.kinds
+    if not any(n for k, n in kinds.items() if k != "mail_received"):
+        # Only their mail, never a reply or a meeting: they reached out, you never
+        # did. That is no tie to reconnect ("you used to be in touch" would be
+        # false); reciprocity names what they are owed (Enron: 21 of 116 picks).
+        return False
     policy = ctx.rules.model.recommend
     needed = policy.reconnect_min_interactions
     if view.score.interactions >= needed and _contact_days(view) >= needed:
         return True
-    kinds = view.score.kinds
     met = sum(n for k, n in kinds.items() if k in MEETINGS and k != "large_meeting")
     return met >= policy.reconnect_min_meetings
 

@@ -302,6 +302,20 @@ def test_an_acquaintance_with_two_messages_is_never_a_reconnect_pick() -> None:
     assert [e.email for e in digest.reconnect] == [HR]
 
 
+def test_mail_that_only_ever_came_in_is_no_tie_to_reconnect() -> None:
+    """Enron: 21 of 116 reconnect picks were people whose mail the owner never
+    answered and never met ("Elizabeth Sager: last mail from them 676 days ago"): no
+    "you used to be in touch". One reply of the owner's makes it a two-way tie; the
+    unanswered threads stay reciprocity's ("you owe")."""
+    theirs = [mail(days_ago(d), HR, (ME,), subject=f"Question {d}") for d in (200, 190, 180)]
+    digest = run([], theirs).digest
+    assert HR not in [e.email for e in digest.reconnect]
+    assert digest.peer_of_the_week is None or digest.peer_of_the_week.person.email != HR \
+        or digest.peer_of_the_week.first_coffee
+    answered = theirs + [mail(days_ago(179), ME, (HR,), subject="Re: Question 180")]
+    assert [e.email for e in run([], answered).digest.reconnect] == [HR]
+
+
 def test_one_afternoons_thread_is_one_exchange_not_a_tie_to_reconnect() -> None:
     """Three mails on one day 200 days ago ("646 days overdue" on the Enron mail) are
     one exchange; the same three on three days are a history."""
