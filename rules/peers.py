@@ -362,9 +362,10 @@ class _Policy:
             return NotPeer("peers.report_in_my_department",
                            f"{name or 'untitled'} title below yours in your department "
                            "(no manager column): probably on your team")
-        if m.far_below_by_title_when_chain_unknown and level <= self.owner_level - 2:
+        if m.far_below_by_title_when_chain_unknown and 0 < level <= self.owner_level - 2:
+            # a title no level names (or none) says nothing about rank: still a peer
             return NotPeer("peers.far_below",
-                           f"{name or 'untitled'} title two or more levels below yours "
+                           f"{name} title two or more levels below yours "
                            "(no manager column): not a peer at your level")
         return None
 

@@ -437,7 +437,12 @@ def test_two_or_more_levels_below_you_is_not_a_peer(owner_title: str, peers: set
                manages_anyone=True),
         Person("mgr@corp.example", "Max Mgr", department="Legal", title="Manager",
                manages_anyone=True),
+        # no title, or one no level names: nothing known of their rank, still a peer
+        Person("none@corp.example", "Nat None", department="Sales", manages_anyone=True),
+        Person("odd@corp.example", "Otto Odd", department="Sales", title="Principal",
+               manages_anyone=True),
     )
+    peers = peers | {"none@corp.example", "odd@corp.example"}
     messages = [mail(days_ago(d), p.email, (ME,)) for p in people[1:] for d in range(10, 200, 9)]
     result = run([], messages, people=people)
     assert set(result.views) == peers
