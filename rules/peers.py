@@ -89,7 +89,12 @@ def build_directory(people: Sequence[Person], identity: Identity, rules: RuleSet
     chain_known = bool(managers)
     owner_person = resolved.get(identity.owner)
     if not chain_known and _titles_stand_in(rules) and owner_person:
-        policy.owner_level = rules.title_level(owner_person.title)[0]
+        level, named = rules.title_level(owner_person.title)
+        # An owner's title no level names says nothing about their rank: judged from it
+        # (level 0), every titled person would be a leader and the digest empty (Enron:
+        # "Mng Dir Trading" before it was a level). Only the top level leads them then.
+        policy.owner_level = level if named is not None else None
+        policy.owner_unranked = named is None
         policy.owner_department = (owner_person.department or "").lower()
     for email, person in resolved.items():
         verdict = policy.judge(email, person)
@@ -312,6 +317,7 @@ class _Policy:
         self.exclude = {identity.resolve(e) for e in self.model.exclude}
         # Set only when the chain is unknown and titles stand in for it.
         self.owner_level: int | None = None
+        self.owner_unranked = False  # the owner's title names no level
         self.owner_department = ""
 
     def judge(self, email: str, person: Person) -> NotPeer | None:
@@ -344,9 +350,16 @@ class _Policy:
         peer is about your level, sideways (Enron: a President & CEO was sent to
         reconnect with Directors and VPs of other divisions, and told he owed them).
         """
-        if self.owner_level is None:
-            return None
         m = self.model
+        if self.owner_level is None:
+            if self.owner_unranked and m.leaders_by_title_when_chain_unknown:
+                level, name = self.rules.title_level(person.title)
+                top = self.rules.title_levels[0][0] if self.rules.title_levels else 0
+                if name is not None and level == top:
+                    return NotPeer("peers.leader",
+                                   f"{name} title, the top level; yours names no level "
+                                   "(no manager column)")
+            return None
         level, name = self.rules.title_level(person.title)
         same = (person.department or "").lower() == self.owner_department != ""
         if m.leaders_by_title_when_chain_unknown:

@@ -453,6 +453,28 @@ def test_two_or_more_levels_below_you_is_not_a_peer(owner_title: str, peers: set
     assert set(run([], messages, people=people, rules=off).views) >= peers | set(below)
 
 
+def test_an_owner_title_no_level_names_makes_no_one_a_leader_or_a_report() -> None:
+    """Phillip Allen's "Mng Dir Trading" matched no level, so he was read as level 0:
+    every titled person was his leader, even a Mgr Trading, and his digest had
+    nothing to do. A title no level names says nothing of rank: only the top level
+    leads such an owner."""
+    people = (
+        Person(ME, "Pat Principal", department="ENA Gas West", title="Principal",
+               manages_anyone=True),
+        Person("vp@corp.example", "Vic Vp", department="ENA Gas Central", title="VP Trading",
+               manages_anyone=True),
+        Person("mgr@corp.example", "Max Mgr", department="ENA Gas West", title="Mgr Trading",
+               manages_anyone=True),
+        Person("ceo@corp.example", "Casey Ceo", department="Enron", title="President & CEO",
+               manages_anyone=True),
+    )
+    messages = [mail(days_ago(d), p.email, (ME,)) for p in people[1:] for d in range(10, 200, 9)]
+    result = run([], messages, people=people)
+    assert set(result.views) == {"vp@corp.example", "mgr@corp.example"}
+    # the top level (the C-suite) still leads anyone: it is above whatever "Principal" is
+    assert "the top level; yours names no level" in str(result.explain("ceo@corp.example"))
+
+
 def test_leaders_have_their_own_place_and_are_never_counted_as_peers() -> None:
     """Issue 9, item 2: a leader the owner worked with and has not met for the default
     cadence is under "leaders to keep informed", never in a peer section; one met
