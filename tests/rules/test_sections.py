@@ -475,6 +475,23 @@ def test_an_owner_title_no_level_names_makes_no_one_a_leader_or_a_report() -> No
     assert "the top level; yours names no level" in str(result.explain("ceo@corp.example"))
 
 
+def test_a_coo_is_led_by_the_chief_executive_of_their_own_division() -> None:
+    """Enron, Louise Kitchen (COO, EWS): "Greg owes you one ... let Greg make the next
+    move" named Greg Whalley, President & CEO of EWS, her boss. The chief executive
+    leads the other officers; a CFO of another division stays her peer."""
+    people = (
+        Person(ME, "Lou Coo", department="EWS", title="COO", manages_anyone=True),
+        Person("ceo@corp.example", "Greg Ceo", department="EWS", title="President & CEO",
+               manages_anyone=True),
+        Person("cfo@corp.example", "Cleo Cfo", department="ETS", title="VP & CFO",
+               manages_anyone=True),
+    )
+    messages = [mail(days_ago(d), p.email, (ME,)) for p in people[1:] for d in range(10, 200, 9)]
+    result = run([], messages, people=people)
+    assert set(result.views) == {"cfo@corp.example"}
+    assert "peers.leader_in_my_department" in str(result.explain("ceo@corp.example"))
+
+
 def test_leaders_have_their_own_place_and_are_never_counted_as_peers() -> None:
     """Issue 9, item 2: a leader the owner worked with and has not met for the default
     cadence is under "leaders to keep informed", never in a peer section; one met
@@ -645,7 +662,8 @@ def test_a_thread_over_a_few_days_is_one_contact_not_a_daily_rhythm() -> None:
     ("VP & CRO", 7), ("SVP, CFO", 7), ("EVP/CHRO", 7), ("Chief Risk Officer", 7),
     ("VP Trading", 4), ("Director, Regulatory Affairs", 3), ("Sr Specialist", 0),
     ("Procurement Manager", 2), ("VP & Chief of Staff", 4), ("Chief Architect", 0),
-    ("Chief Executive", 7), ("Chief People Officer", 7),
+    ("Chief Executive", 8), ("Chief People Officer", 7), ("President & CEO", 8),
+    ("ENA President & CEO", 8), ("COO", 7), ("Vice President, Sales", 4),
     ("Mng Director & Gen Cnsl", 5), ("Mng Dir Trading", 5), ("Managing Director, EMEA", 5),
     ("MD, Investment Banking", 5), ("Director & Gen Cnsl Asst", 3), ("Dir Trading", 3),
 ])
