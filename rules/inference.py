@@ -426,9 +426,12 @@ def infer_messages(
                 _close_threads(m, counterparts, subject_key if answered else "", open_ids,
                                open_keys, persons)
             # A new thread to at most max_people asks them for an answer (as a peer's
-            # does of the owner, below): open until they answer it.
+            # does of the owner, below): open until they answer it. Only one whose
+            # answer could be seen without reply headers (it has a subject): else a
+            # mailbox exported without them (Enron) would show every such thread
+            # unanswered, a stream made of no signal.
             initiates = not is_reply and len(counterparts) <= max_people
-            opens = m.message_id if initiates else None
+            opens = m.message_id if initiates and subject_key else None
             row = (at, "mail_sent", w_sent + w_reply if is_reply else w_sent, rid,
                    first_initiates and initiates, False, is_reply)
             for email in counterparts:
@@ -440,8 +443,7 @@ def infer_messages(
                         rows.append(row)
                         if opens:
                             persons[email].mine_open[opens] = at
-                            if subject_key:
-                                mine_keys.setdefault((email, subject_key), []).append(opens)
+                            mine_keys.setdefault((email, subject_key), []).append(opens)
                         continue
                     rule(blocked[0])
                     exclude(email, at, rid, blocked[0], blocked[1])

@@ -127,8 +127,10 @@ def describe(standing: Standing, rules: RuleSet) -> str:
             text += f"; {share:.0%} answered is not a stream ({stream})"
         return text
     mine_share = s.mine_answered / s.my_threads if s.my_threads else 0.0
+    # the threads they left open, not those answered: a thread without a subject in a
+    # mailbox without reply headers is never open, and was not seen answered either
     yours = (f" ({s.my_threads} thread{'' if s.my_threads == 1 else 's'}, "
-             f"{s.mine_answered} answered by them)")
+             f"{s.mine_unanswered} unanswered by them)")
     if s.streaming:
         return (f"you keep them informed, they owe you nothing: {figures}{yours}; "
                 f"{mine_share:.0%} of yours answered is a stream ({stream})")

@@ -321,7 +321,7 @@ def test_the_owners_stream_is_no_debt_owed_to_the_owner() -> None:
     assert result.informing() == []
     why = str(result.explain(FIN))
     assert "reciprocity: you keep them informed, they owe you nothing" in why
-    assert "you 43 (43 threads, 2 answered by them); 5% of yours answered is a stream" in why
+    assert "you 43 (43 threads, 41 unanswered by them); 5% of yours answered is a stream" in why
     # the same mail with the stream thresholds out of reach: the entry this removes
     rules = load_rules([("r.toml", NO_FEEDBACK + "[reciprocity]\ninforming_min_threads = 100\n")])
     (fin,) = [r for r in run([], _owners_stream(), rules=rules).digest.reciprocity
@@ -337,7 +337,7 @@ def test_a_peer_who_answers_your_threads_still_owes_you_one(answered: tuple[int,
     (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]
     assert fin.direction == "owes_you"
     assert result.informed() == []
-    assert f"{len(answered)} answered by them" in str(result.explain(FIN))
+    assert f"{43 - len(answered)} unanswered by them" in str(result.explain(FIN))
     assert "of yours answered is not a stream" in str(result.explain(FIN))
 
 
@@ -352,6 +352,18 @@ def test_a_few_threads_never_returned_are_still_owed(replies: int) -> None:
     (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]
     assert fin.direction == "owes_you"
     assert result.views[FIN].mine_unanswered == 5 - replies
+
+
+def test_threads_without_a_subject_are_no_signal_of_a_stream() -> None:
+    """Enron, Jeffrey Shankman to Greg Whalley: 19 threads with no subject in an export
+    without reply headers. Nothing could show an answer to them, so they are not a
+    stream: "Greg owes you one" stays."""
+    own = [mail(days_ago(2 + 4 * i), ME, (FIN,), subject="") for i in range(19)]
+    theirs = [mail(days_ago(3 + 20 * i), FIN, (ME,), subject=f"Question {i}") for i in range(3)]
+    result = run([], own + theirs, rules=load_rules([("r.toml", NO_FEEDBACK)]))
+    (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]
+    assert fin.direction == "owes_you"
+    assert result.views[FIN].mine_unanswered == 0
 
 
 def test_when_they_owe_you_their_recent_open_thread_still_comes_first() -> None:
