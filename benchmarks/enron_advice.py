@@ -25,9 +25,10 @@ Reported (issue 9, item 1):
 - first coffees this week over the senior owners: how many, how many of those on
   the owner's phased first-coffee week (rules.sections.is_first_coffee_week),
   and how often the most asked person is asked (issue: first coffees phased);
-- reciprocity lines over the senior owners ("you owe", "owes you"), and the
+- reciprocity lines over the senior owners ("you owe", "owes you"), the
   peers whose threads keep the owner informed
-  (rules.reciprocity.informing: no line either way), for reading, not a goal.
+  (rules.reciprocity.informing: no line either way), and the peers the owner's
+  threads keep informed (no "owes you"), for reading, not a goal.
 Exit 0 when every goal is met, 1 otherwise.
 """
 
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     coffees: Counter[str] = Counter()  # first-coffee picks per person, over all senior owners
     scheduled = 0  # senior owners for whom this is a first-coffee week (the rest: no ties)
     by_email = {p.email: p for p in directory}
-    owe = owed = streams = 0
+    owe = owed = streams = own_streams = 0
     one_way = 0  # reconnect picks the owner never wrote to nor met: all their mail came in
     since = now.timestamp() - rules.model.reciprocity.window_days * 86400
     for pid in owners:
@@ -171,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         owed += sum(1 for e in d.reciprocity if e.direction == "owes_you")
         streams += sum(1 for v in result.views.values() if v.history is not None
                        and informing(v.history.window(since)[4], v.unanswered, rules))
+        own_streams += sum(1 for v in result.views.values() if v.history is not None
+                           and informing(v.history.window(since)[2], v.mine_unanswered, rules))
         named = [e.email for e in d.reconnect] + [e.person.email for e in d.reciprocity]
         named += [e.email for e in d.feedback] + [e.person.email for e in d.invitations]
         if d.peer_of_the_week:
@@ -219,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
           f"to {len(coffees)} people; the most asked: "
           f"{busiest[1]} ({by_email[busiest[0]].name if busiest[1] else '-'})")
     print(f"reciprocity over the senior owners: {owe} \"you owe\", {owed} \"owes you\"; "
-          f"peers whose threads keep the owner informed (no line either way): {streams}")
+          f"peers whose threads keep the owner informed (no line either way): {streams}; "
+          f"peers the owner's threads keep informed (no \"owes you\"): {own_streams}")
     ok = crashes == 0 and share >= 0.9 and ratio >= 1.3 and leader_picks == 0
     return 0 if ok else 1
 

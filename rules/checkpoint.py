@@ -54,7 +54,9 @@ from peerpulse.rules.tally import Ledger
 #: announcements to more than [reciprocity] max_people are nobody's initiative.
 #: 4: per-day counters and totals, threads' and series' latest times, reply candidates
 #: (rules.rebase: the window's start moves without a full read); owner flags 0/1.
-CHECKPOINT_VERSION = 4
+#: 5: the owner's threads each peer has not answered (``PersonLedger.mine_open``,
+#: ``MessageState.mine_keys``): the owner's own stream is no debt owed to the owner.
+CHECKPOINT_VERSION = 5
 
 _MAGIC = "peerpulse-checkpoint"
 
@@ -125,8 +127,8 @@ def _body(ledger: Ledger, events: EventState, messages: MessageState, rules: Rul
     peers = ledger.peer_rows
     for email, entry in ledger.persons.items():
         rows, compact = entry.interactions, entry.compact
-        if email not in peers and not (rows or compact or entry.subject_hits
-                                        or entry.open_threads or entry.upcoming):
+        if email not in peers and not (rows or compact or entry.subject_hits or entry.open_threads
+                                        or entry.mine_open or entry.upcoming):
             continue  # someone only excluded: exclusions are not kept
         if rows:
             newest = max(r[0] for r in rows)
@@ -138,18 +140,20 @@ def _body(ledger: Ledger, events: EventState, messages: MessageState, rules: Rul
                 kept = history.compact(newest, longest)
                 rows, compact = kept[5], (*kept[:5], [], kept[6])
         persons[email] = (rows, 0, entry.upcoming, entry.upcoming_kind,
-                          entry.subject_hits, entry.open_threads, compact)
+                          entry.subject_hits, entry.open_threads, compact, entry.mine_open)
     if messages.last:  # each thread's latest time: exact however the window moved
         latest = max(latest, max(messages.last.values()))
-    open_threads, open_ids, open_keys = _prune(
-        ledger, messages, latest - rules.model.reciprocity.window_days * DAY)
+    cut = latest - rules.model.reciprocity.window_days * DAY
+    open_threads, open_ids, open_keys = _prune(ledger, messages, cut)
+    mine_open, mine_keys = _prune_mine(ledger, messages, cut)
     celebrate_from = latest - rules.model.celebrate.window_days * DAY
     for email, kept_threads in open_threads.items():
         if email not in persons:
             continue  # nothing kept of them (and no open thread: only peers have some)
-        rows, excluded, upcoming, upcoming_kind, hits, _open, compact = persons[email]
+        rows, excluded, upcoming, upcoming_kind, hits, _open, compact, _mine = persons[email]
         hits = [h for h in hits if h[0] >= celebrate_from]
-        persons[email] = (rows, excluded, upcoming, upcoming_kind, hits, kept_threads, compact)
+        persons[email] = (rows, excluded, upcoming, upcoming_kind, hits, kept_threads, compact,
+                          mine_open.get(email, {}))
     body: tuple = (
         _MAGIC, CHECKPOINT_VERSION,
         ledger.counts, min(ledger.owner_records, 1), ledger.leader_contacts, persons,
@@ -157,7 +161,7 @@ def _body(ledger: Ledger, events: EventState, messages: MessageState, rules: Rul
         # row before the horizon is final (a series' first occurrence is its earliest).
         (events.read, events.series_first, {}, events.initiated, events.last, events.days),
         (messages.read, min(messages.owner_seen, 1), messages.threads, open_ids, open_keys,
-         messages.last, messages.candidates, messages.days),
+         messages.last, messages.candidates, messages.days, mine_keys),
     )
     return body
 
@@ -211,6 +215,23 @@ def _prune(ledger: Ledger, messages: MessageState, cut: float) -> tuple[
     return threads, ids, keys
 
 
+def _prune_mine(ledger: Ledger, messages: MessageState, cut: float) -> tuple[
+        dict[str, dict[str, float]], dict[tuple[str, str], list[str]]]:
+    """The owner's open threads as :func:`_prune` keeps the peers': those older than
+    ``cut`` left out, and each (peer, subject) list without its closed entries and its
+    leading run of old ones (a peer's "Re:" closes the latest open one first)."""
+    persons = ledger.persons
+    threads = {email: {mid: at for mid, at in entry.mine_open.items() if at >= cut}
+               for email, entry in persons.items() if entry.mine_open}
+    keys: dict[tuple[str, str], list[str]] = {}
+    for key, mids in messages.mine_keys.items():
+        still = threads.get(key[0], {})
+        kept = [mid for mid in mids if mid in still]  # in time order: old ones lead
+        if kept:
+            keys[key] = kept
+    return threads, keys
+
+
 def restore(data: bytes | Pass, directory: Directory) -> tuple[
         Ledger, EventState, MessageState]:
     """The pass :func:`capture` kept (or :func:`hand_over` handed over), over
@@ -230,13 +251,14 @@ def restore(data: bytes | Pass, directory: Directory) -> tuple[
     for email, contacts in leaders.items():
         ledger.leader_contacts.setdefault(email, []).extend(contacts)
     for email, (rows, excluded, upcoming, upcoming_kind, hits, open_threads,
-                compact) in persons.items():
+                compact, mine_open) in persons.items():
         entry = ledger.person(email)
         entry.interactions.extend(rows)
         entry.excluded_total = excluded
         entry.upcoming, entry.upcoming_kind = upcoming, upcoming_kind
         entry.subject_hits.extend(hits)
         entry.open_threads.update(open_threads)
+        entry.mine_open.update(mine_open)
         entry.compact = compact
     try:
         events = EventState(*ev)

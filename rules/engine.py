@@ -121,6 +121,12 @@ class EngineResult:
         return sorted(email for email, view in self.views.items()
                       if sections.standing(view, self._ctx).informing)
 
+    def informed(self) -> list[str]:
+        """The peers the owner's threads keep informed (the other direction of
+        :meth:`informing`): they seldom answer, and owe the owner nothing for it."""
+        return sorted(email for email, view in self.views.items()
+                      if sections.standing(view, self._ctx).streaming)
+
     def counted(self, email: str) -> list[tuple]:
         """Every interaction row of ``email`` the pass holds: all of them when the
         digest read every record (a resumed one holds only those after its checkpoint)."""
@@ -425,6 +431,7 @@ def _view(
                                   strength.half_life_days),
         unanswered=len(open_times),
         open_latest=tuple(heapq.nlargest(2, open_times)),
+        mine_unanswered=sum(at >= window_from for at in entry.mine_open.values()) if entry else 0,
         history=history,
         strength_at_last=0.0 if score.last_at is None else history.strength(score.last_at),
     )

@@ -114,6 +114,9 @@ class MessageState:
         default_factory=dict)
     # day (UTC) -> what that day's messages added to every counter (rules.rebase)
     days: dict[int, dict[str, int]] = field(default_factory=dict)
+    # (peer, stripped subject) -> Message-IDs of the owner's threads to that peer, for
+    # exports without reply headers (the peer's "Re:" answers the latest one still open)
+    mine_keys: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -368,6 +371,9 @@ def infer_messages(
     # (peer, stripped subject) -> Message-IDs, for exports without reply headers.
     open_ids = state.open_ids
     open_keys = state.open_keys
+    # The owner's threads to peers, until the peer answers: PersonLedger.mine_open, and
+    # (peer, stripped subject) -> Message-IDs, as for the peers' threads above.
+    mine_keys = state.mine_keys
     persons = ledger.persons
     check_blocked = bool(rules.blocked_addresses or rules.blocked_domains)
     message_noise = MessageNoise(rules)
@@ -419,9 +425,15 @@ def infer_messages(
             if open_ids and is_reply:
                 _close_threads(m, counterparts, subject_key if answered else "", open_ids,
                                open_keys, persons)
+            # A new thread to at most max_people asks them for an answer (as a peer's
+            # does of the owner, below): open until they answer it. Only one whose
+            # answer could be seen without reply headers (it has a subject): else a
+            # mailbox exported without them (Enron) would show every such thread
+            # unanswered, a stream made of no signal.
+            initiates = not is_reply and len(counterparts) <= max_people
+            opens = m.message_id if initiates and subject_key else None
             row = (at, "mail_sent", w_sent + w_reply if is_reply else w_sent, rid,
-                   first_initiates and not is_reply and len(counterparts) <= max_people,
-                   False, is_reply)
+                   first_initiates and initiates, False, is_reply)
             for email in counterparts:
                 rows = peer_rows.get(email) or peer_rows_of(email)
                 if rows is not None:
@@ -429,6 +441,9 @@ def infer_messages(
                     if blocked is None:
                         counts["kinds.mail_sent"] = counts.get("kinds.mail_sent", 0) + 1
                         rows.append(row)
+                        if opens:
+                            persons[email].mine_open[opens] = at
+                            mine_keys.setdefault((email, subject_key), []).append(opens)
                         continue
                     rule(blocked[0])
                     exclude(email, at, rid, blocked[0], blocked[1])
@@ -466,11 +481,12 @@ def infer_messages(
             exclude(sender, at, rid, "mail.not_addressed_to_me", "you are not in To or Cc")
             continue
         prefixed, subject_key = _subject_key(m.subject)
+        by_subject = False
         if subject_key:
             # Remembered for any sender, peer or not: the owner's "Re:" to a report
             # with a peer in Cc answers the report's thread (issue 9, item 4).
             if not is_reply and prefixed and _answers(threads, (sender,), subject_key, at):
-                is_reply = True
+                is_reply = by_subject = True
                 _candidate(candidates, last, (sender,), subject_key, at, rid)
             _remember(threads, last, (sender,), subject_key, at)
         rows = peer_rows.get(sender)
@@ -482,6 +498,10 @@ def infer_messages(
             else:
                 counts[UNKNOWN] = counts.get(UNKNOWN, 0) + 1
             continue
+        if is_reply:
+            mine = persons[sender].mine_open
+            if mine:
+                _answer_mine(m, sender, subject_key if by_subject else "", mine, mine_keys)
         counts["kinds.mail_received"] = counts.get("kinds.mail_received", 0) + 1
         # To more than max_people (me included), a new thread is an announcement: it
         # asks no one in particular for an answer, so it is neither an initiative
@@ -552,6 +572,21 @@ def _close_threads(
                 if open_ids.pop(message_id, None) is not None:
                     persons[email].open_threads.pop(message_id, None)
                     break
+
+
+def _answer_mine(m: MessageMeta, sender: str, subject_key: str, mine: dict[str, float],
+                 mine_keys: dict[tuple[str, str], list[str]]) -> None:
+    """A peer's reply answers the owner's threads to them that it names
+    (In-Reply-To/References), or, without those headers, the latest one still open
+    with its subject, which it answers by ``Re:``: :func:`_close_threads` the other way."""
+    for ref in (m.in_reply_to, *m.references):
+        if ref:
+            mine.pop(ref, None)
+    if subject_key:  # only set for a reply told by its "Re:" alone (no reply headers)
+        pending = mine_keys.get((sender, subject_key))
+        while pending:
+            if mine.pop(pending.pop(), None) is not None:
+                break
 
 
 def _answers(threads: dict[tuple[str, str], float], peers: Iterable[str], key: str,

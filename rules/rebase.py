@@ -20,7 +20,10 @@ none: scoring reads the per-day summaries the pass leaves):
    and whether a subject is the sender's own news (celebrate);
 2. open threads: a peer's mail that asks opens one (by Message-ID and by (peer,
    subject)); the owner's later reply closes it by In-Reply-To/References, or by
-   subject the latest open one of that (peer, subject);
+   subject the latest open one of that (peer, subject). The owner's new threads
+   to peers are open the same way until each peer answers (``mine_open``,
+   ``mine_keys``), and everything said of (2) below holds for them with the
+   roles swapped;
 3. a recurring series' initiative: only its earliest initiating occurrence in the
    window keeps its flags (``EventState.series_first``);
 4. whether the owner was found yet: noise mail naming the owner counts toward
@@ -271,6 +274,7 @@ def rebase(
             *(h for h in (old.subject_hits if old else ()) if h[0] >= end)])
         if old is not None:
             target.open_threads.update(old.open_threads)
+            target.mine_open.update(old.mine_open)
     initiated = events.initiated | head_ev.initiated
     changed = {rid for rid in flipped} | {found[1] for found in moved.values()}
     # day -> the people the changed records of that day name: a mail's threads are one
@@ -293,7 +297,7 @@ def rebase(
     msg_out = MessageState(
         read=msg_total.get(READ, 0), owner_seen=min(seen, 1), threads=threads,
         open_ids=messages.open_ids, open_keys=messages.open_keys, last=last,
-        candidates=candidates, days=message_days)
+        candidates=candidates, days=message_days, mine_keys=messages.mine_keys)
     return hand_over(out, ev_out, msg_out, rules)
 
 
@@ -318,10 +322,12 @@ def _reclassify(
     them: with fewer records fewer close, so this refuses at least when the whole
     day would, never less.
 
-    A peer's mail that stops being a reply asks for an answer: refused if it leaves
-    a thread open inside the reciprocity window (``cut`` on: whether a later reply
-    closes it is not known here) or becomes news to celebrate; an owner's mail that
-    stops being one changes its rows only (the thread it closed left the window)."""
+    A mail that stops being a reply asks for an answer, the peer's of the owner and
+    the owner's of the peer: refused if it leaves a thread open inside the
+    reciprocity window (``cut`` on: whether a later reply closes it is not known
+    here; with a retention longer than that window such a mail is older and this
+    never happens) or becomes news to celebrate. The thread it closed, as a reply,
+    left the window: it closes nothing in either pass."""
     resolve = identity.resolve
 
     def naming(address: str) -> bool:
@@ -340,6 +346,12 @@ def _reclassify(
                       and m.source_id in changed]
             if opened:
                 raise Refused(f"thread: {opened[0].source_id} stops being a reply and asks")
+        if any(at >= cut for at in entry.mine_open.values()):
+            opened = [m for m in messages if m.message_id in entry.mine_open
+                      and entry.mine_open[m.message_id] >= cut and m.source_id in changed]
+            if opened:
+                raise Refused(f"thread: the owner's {opened[0].source_id} stops being a reply "
+                              "and asks")
         if any(rid in changed for _at, _subject, rid in entry.subject_hits):
             raise Refused("thread: a mail that stops being a reply becomes news to celebrate")
     key = 2 * day
@@ -386,7 +398,22 @@ def _open_threads(ledger: Ledger, old: MessageState, head_ledger: Ledger,
     opened = {mid: peer for mid, peer in head.open_ids.items()
               if mid not in old.open_ids and head_ledger.persons[peer].open_threads[mid] >= cut}
     if opened:
-        _closed_since(opened, old, head, since, end, head_mail, flipped)
+        key_of = {mid: key for key, mids in head.open_keys.items() for mid in mids
+                  if mid in opened}
+        _closed_since([(mid, key_of.get(mid)) for mid in opened], old, head, since, end,
+                      head_mail, flipped)
+    # the owner's threads, the same way: one the head leaves open that the checkpoint
+    # does not hold was answered after the head, or is open only now
+    mine: list[tuple[str, tuple[str, str] | None]] = []
+    for peer, entry in head_ledger.persons.items():
+        held = ledger.persons[peer].mine_open if peer in ledger.persons else {}
+        new = {mid for mid, at in entry.mine_open.items() if at >= cut and mid not in held}
+        if new:
+            key_of = {mid: key for key, mids in head.mine_keys.items() if key[0] == peer
+                      for mid in mids if mid in new}
+            mine.extend((mid, key_of.get(mid)) for mid in new)
+    if mine:
+        _closed_since(mine, old, head, since, end, head_mail, flipped)
     gone = {mid for mid, peer in old.open_ids.items()
             if (at := ledger.persons[peer].open_threads.get(mid)) is not None and at < since}
     for mid in gone:
@@ -399,14 +426,24 @@ def _open_threads(ledger: Ledger, old: MessageState, head_ledger: Ledger,
         mids[:] = [m for m in mids if m not in gone]
         if not mids:
             del old.open_keys[key]
+    for entry in ledger.persons.values():
+        for mid in [m for m, at in entry.mine_open.items() if at < since]:
+            del entry.mine_open[mid]
+    for key, mids in list(old.mine_keys.items()):
+        still = ledger.persons[key[0]].mine_open if key[0] in ledger.persons else {}
+        mids[:] = [m for m in mids if m in still]
+        if not mids:
+            del old.mine_keys[key]
 
 
-def _closed_since(opened: dict[str, str], old: MessageState, head: MessageState,
-                  since: float, end: float, head_mail: list[MessageMeta],
+def _closed_since(opened: list[tuple[str, tuple[str, str] | None]], old: MessageState,
+                  head: MessageState, since: float, end: float, head_mail: list[MessageMeta],
                   flipped: dict[str, tuple[float, list[tuple[str, str]]]]) -> None:
-    """Threads the head leaves open that the checkpoint does not hold (Message-ID ->
-    peer): each is left out (closed, as in the checkpoint) when the old pass opened it
-    too, else refused.
+    """Threads the head leaves open that the checkpoint does not hold (Message-ID and
+    its (peer, subject), if any): each is left out (closed, as in the checkpoint) when
+    the old pass opened it too, else refused. The same for a peer's thread (the owner
+    closes it) as for the owner's (the peer closes it), with "reply" and "opens" meaning
+    the same in both directions.
 
     The old pass saw the same mail; it opened a thread there too unless it was a
     reply there, which, having no reply headers now, it could only be by its "Re:"
@@ -419,18 +456,16 @@ def _closed_since(opened: dict[str, str], old: MessageState, head: MessageState,
     mails that stopped being replies (opened in the new pass alone, or, the owner's,
     closing nothing there): refused when that (peer, subject) has one of those, in
     the head or after it; otherwise the same reply closes it in the new pass."""
-    key_of = {mid: key for key, mids in head.open_keys.items() for mid in mids
-              if mid in opened}
+    ids = {mid for mid, _key in opened}
     rid_of: dict[str, str] = {}
     for m in head_mail:
-        if m.message_id in opened:
+        if m.message_id in ids:
             if m.message_id in rid_of:
                 raise Refused("open threads: two mails of the head share a Message-ID")
             rid_of[m.message_id] = m.source_id
-    for mid in opened:
+    for mid, key in opened:
         if mid not in rid_of:  # never: the head opened it
             raise Refused("open threads: a thread of the head without its mail")
-        key = key_of.get(mid)
         if key is None:
             continue  # no subject: only a reply's headers close it, alike in both passes
         found = old.candidates.get(key, ())

@@ -13,6 +13,14 @@ are no favours owed, and "you owe Jeff one: Jeff started 150" would be false.
 Such a peer gets no reciprocity entry either way (their stream says nothing
 about who owes whom); ``explain`` says why. Headers alone tell it: the owner's
 own replies are what answered a thread (``rules.inference``).
+
+The same holds the other way: threads the owner started to a peer (weekly
+reports, FYI mail), at least ``informing_min_threads`` of them, the peer answering
+at most ``informing_max_answered``, are the owner keeping the peer informed. They
+expected no answer, so the peer owes the owner nothing for them: no "owes you"
+entry ("Paul owes you one: you started 43" would be false). A "you owe" entry
+stays (leaving those threads out would only widen the peer's lead). The peer's
+replies are what answered the owner's threads, told exactly as the owner's are.
 """
 
 from __future__ import annotations
@@ -44,10 +52,17 @@ class Standing:
     by_them: int
     their_threads: int  # threads they started in the window (part of ``by_them``)
     unanswered: int  # ... still unanswered
+    streaming: bool = False  # your threads are a stream that keeps them informed
+    my_threads: int = 0  # threads you started in the window (part of ``by_me``)
+    mine_unanswered: int = 0  # ... that they left unanswered
 
     @property
     def answered(self) -> int:
         return max(self.their_threads - self.unanswered, 0)
+
+    @property
+    def mine_answered(self) -> int:
+        return max(self.my_threads - self.mine_unanswered, 0)
 
 
 def balance(initiated_by_me: int, initiated_by_them: int, rules: RuleSet) -> Balance | None:
@@ -79,12 +94,17 @@ def informing(their_threads: int, unanswered: int, rules: RuleSet) -> bool:
 
 
 def assess(by_me: int, by_them: int, their_threads: int, unanswered: int,
-           rules: RuleSet) -> Standing:
+           rules: RuleSet, my_threads: int = 0, mine_unanswered: int = 0) -> Standing:
     """The standing of one peer from the window's figures (``their_threads``: threads
-    they started, part of ``by_them``; ``unanswered``: those still open)."""
+    they started, part of ``by_them``; ``unanswered``: those still open; ``my_threads``
+    and ``mine_unanswered`` the same of the owner's threads, left open by them)."""
     streams = informing(their_threads, unanswered, rules)
+    mine = informing(my_threads, mine_unanswered, rules)
     direction = None if streams else balance(by_me, by_them, rules)
-    return Standing(direction, streams, by_me, by_them, their_threads, unanswered)
+    if mine and direction == Balance.OWES_YOU:
+        direction = None  # your stream asked for nothing: no favour owed to you
+    return Standing(direction, streams, by_me, by_them, their_threads, unanswered, mine,
+                    my_threads, mine_unanswered)
 
 
 def describe(standing: Standing, rules: RuleSet) -> str:
@@ -106,8 +126,19 @@ def describe(standing: Standing, rules: RuleSet) -> str:
         if s.their_threads >= model.informing_min_threads:
             text += f"; {share:.0%} answered is not a stream ({stream})"
         return text
+    mine_share = s.mine_answered / s.my_threads if s.my_threads else 0.0
+    # the threads they left open, not those answered: a thread without a subject in a
+    # mailbox without reply headers is never open, and was not seen answered either
+    yours = (f" ({s.my_threads} thread{'' if s.my_threads == 1 else 's'}, "
+             f"{s.mine_unanswered} unanswered by them)")
+    if s.streaming:
+        return (f"you keep them informed, they owe you nothing: {figures}{yours}; "
+                f"{mine_share:.0%} of yours answered is a stream ({stream})")
     if s.direction == Balance.OWES_YOU:
-        return f"they owe you one: {figures} ({tilt})"
+        text = f"they owe you one: {figures}{yours} ({tilt})"
+        if s.my_threads >= model.informing_min_threads:
+            text += f"; {mine_share:.0%} of yours answered is not a stream ({stream})"
+        return text
     return f"balanced or too little to say: {figures} ({tilt})"
 
 

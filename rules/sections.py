@@ -319,7 +319,8 @@ def reciprocity(
     the owner to reach out to (peer of the week, reconnect, feedback, invitations):
     "let them make the next move" would contradict that, so such "owes you"
     entries are left out; "you owe" agrees with it and stays. A peer whose threads
-    keep the owner informed (``rules.reciprocity.informing``) is left out too.
+    keep the owner informed (``rules.reciprocity.informing``) is left out too, and so
+    is an "owes you" made of the owner's own stream of threads to the peer.
     """
     model = ctx.rules.model
     found: list[tuple[float, int, str, PeerView, Balance]] = []
@@ -333,7 +334,9 @@ def reciprocity(
         direction = untouched if me == them == 0 else balance(me, them, ctx.rules)
         if direction == Balance.OWES_YOU and v.email in contact:
             continue
-        if direction and may_be_informing(them, v.unanswered, ctx.rules):
+        if direction and (may_be_informing(them, v.unanswered, ctx.rules) or (
+                direction == Balance.OWES_YOU
+                and may_be_informing(me, v.mine_unanswered, ctx.rules))):
             direction = standing(v, ctx, since).direction  # counting threads: rare
         if direction:
             gap = abs(me - them)
@@ -373,9 +376,9 @@ def standing(v: PeerView, ctx: Context, since: float | None = None) -> Standing:
     section decides and ``explain`` prints."""
     if since is None:
         since = ctx.now_ts - ctx.rules.model.reciprocity.window_days * 86400
-    _mine, (their_threads, _meetings) = _initiatives(v, since)
+    (my_threads, _mine), (their_threads, _meetings) = _initiatives(v, since)
     return assess(v.score.initiated_by_me, v.score.initiated_by_them, their_threads,
-                  v.unanswered, ctx.rules)
+                  v.unanswered, ctx.rules, my_threads, v.mine_unanswered)
 
 
 def _initiatives(v: PeerView, since: float) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -40,6 +40,9 @@ class PersonLedger:
     subject_hits: list[tuple[float, str, str]] = field(default_factory=list)  # (at, subject, id)
     # Threads this peer started (Message-ID -> time) that the owner has not answered yet.
     open_threads: dict[str, float] = field(default_factory=dict)
+    # Threads the owner started to this peer (Message-ID -> time) that this peer has not
+    # answered yet: the other direction, to tell the owner's own stream from a debt.
+    mine_open: dict[str, float] = field(default_factory=dict)
     # Interactions a checkpoint summarized (rules.history); ``interactions`` holds the rest.
     compact: Compact | None = None
 

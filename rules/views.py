@@ -98,6 +98,7 @@ class PeerView:
     attendance: int = 0  # occurrences of the owner's team meeting attended
     unanswered: int = 0  # threads they started in the reciprocity window, not answered yet
     open_latest: tuple[float, ...] = ()  # times of the latest two of those, newest first
+    mine_unanswered: int = 0  # threads you started in the reciprocity window they left unanswered
 
     @property
     def name(self) -> str:

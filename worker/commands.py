@@ -537,6 +537,13 @@ def rules_check(args: argparse.Namespace, env: Env) -> ExitCode:
                 f"  reciprocity: {len(streams)} {keep} you "
                 f"informed (threads you seldom answer: no debt either way; [reciprocity] "
                 f"informing_min_threads, informing_max_answered){': ' + shown if streams else ''}"))
+            mine = result.informed()
+            listed = ", ".join(mine[:5]) + (f", and {len(mine) - 5} more"
+                                            if len(mine) > 5 else "")
+            env.print(terminal_text(
+                f"  reciprocity: you keep {len(mine)} {'peer' if len(mine) == 1 else 'peers'} "
+                f"informed (threads they seldom answer: they owe you nothing for them; same "
+                f"thresholds){': ' + listed if mine else ''}"))
             if result.digest.stats.get("management_chain_known") is False:
                 env.print("  note: the directory has no manager column, so your management "
                           "chain and reports are unknown; leaders and your team are told apart "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from peerpulse.connectors.records import Person
 from peerpulse.rules.cadence import cadence_for, days_overdue
@@ -285,12 +287,93 @@ def test_how_many_threads_make_a_stream_is_a_rule() -> None:
     assert FIN in {r.person.email for r in owed}  # two answered: above a share of 0
 
 
+def _owners_stream(answered: tuple[int, ...] = (3, 7)) -> list:
+    """Shaped like Enron's Kimberly Watson to Paul: 43 weekly reports in 180 days from
+    the owner to one peer, who answers two (one by In-Reply-To, one by a "Re:" alone)
+    and starts 7 threads of their own, all answered."""
+    own = [mail(days_ago(2 + 4 * i), ME, (FIN,), subject=f"Weekly report {i}",
+                mid=f"report-{i}@corp.example") for i in range(43)]
+    replies = []
+    for k, i in enumerate(answered):
+        reply = mail(days_ago(1.5 + 4 * i), FIN, (ME,), subject=f"Re: Weekly report {i}")
+        if k % 2 == 0:  # by its header; the other ones by their subject alone
+            reply = dataclasses.replace(reply, in_reply_to=f"report-{i}@corp.example")
+        replies.append(reply)
+    theirs = [mail(days_ago(3 + 20 * i), FIN, (ME,), subject=f"Question {i}") for i in range(7)]
+    answers = [mail(days_ago(2.8 + 20 * i), ME, (FIN,), subject=f"Re: Question {i}")
+               for i in range(7)]
+    return own + replies + theirs + answers
+
+
+NO_FEEDBACK = "[feedback]\ncount = 0\n"  # Finley not also a feedback ask (no "owes you")
+
+
+def test_the_owners_stream_is_no_debt_owed_to_the_owner() -> None:
+    """Enron, Kimberly Watson: "Paul owes you one: you started 43, Paul 7. Let Paul make
+    the next move". Weekly reports expect no answer; the peer answering 2 of 43 owes
+    the owner nothing for them. ``explain`` says why, ``rules check`` lists the peer."""
+    result = run([], _owners_stream(), rules=load_rules([("r.toml", NO_FEEDBACK)]))
+    view = result.views[FIN]
+    assert (view.score.initiated_by_me, view.score.initiated_by_them) == (43, 7)
+    assert (view.mine_unanswered, view.unanswered) == (41, 0)
+    assert FIN not in {r.person.email for r in result.digest.reciprocity}
+    assert result.informed() == [FIN]
+    assert result.informing() == []
+    why = str(result.explain(FIN))
+    assert "reciprocity: you keep them informed, they owe you nothing" in why
+    assert "you 43 (43 threads, 41 unanswered by them); 5% of yours answered is a stream" in why
+    # the same mail with the stream thresholds out of reach: the entry this removes
+    rules = load_rules([("r.toml", NO_FEEDBACK + "[reciprocity]\ninforming_min_threads = 100\n")])
+    (fin,) = [r for r in run([], _owners_stream(), rules=rules).digest.reciprocity
+              if r.person.email == FIN]
+    assert fin.direction == "owes_you"
+
+
+@pytest.mark.parametrize("answered", [(3, 7, 11, 15, 19), tuple(range(0, 43, 3))])
+def test_a_peer_who_answers_your_threads_still_owes_you_one(answered: tuple[int, ...]) -> None:
+    """Answered more than [reciprocity] informing_max_answered of the time, the owner's
+    threads asked, and the debt stays ("not a stream" in ``explain``)."""
+    result = run([], _owners_stream(answered), rules=load_rules([("r.toml", NO_FEEDBACK)]))
+    (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]
+    assert fin.direction == "owes_you"
+    assert result.informed() == []
+    assert f"{43 - len(answered)} unanswered by them" in str(result.explain(FIN))
+    assert "of yours answered is not a stream" in str(result.explain(FIN))
+
+
+@pytest.mark.parametrize("replies", [0, 2])
+def test_a_few_threads_never_returned_are_still_owed(replies: int) -> None:
+    """The basic case stays: five threads started, none by the peer, answered or not
+    (too few to be a stream)."""
+    own = [mail(days_ago(3 + 7 * i), ME, (FIN,), subject=f"Lunch {i}") for i in range(5)]
+    own += [mail(days_ago(2 + 7 * i), FIN, (ME,), subject=f"Re: Lunch {i}")
+            for i in range(replies)]
+    result = run([], own, rules=load_rules([("r.toml", NO_FEEDBACK)]))
+    (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]
+    assert fin.direction == "owes_you"
+    assert result.views[FIN].mine_unanswered == 5 - replies
+
+
+def test_threads_without_a_subject_are_no_signal_of_a_stream() -> None:
+    """Enron, Jeffrey Shankman to Greg Whalley: 19 threads with no subject in an export
+    without reply headers. Nothing could show an answer to them, so they are not a
+    stream: "Greg owes you one" stays."""
+    own = [mail(days_ago(2 + 4 * i), ME, (FIN,), subject="") for i in range(19)]
+    theirs = [mail(days_ago(3 + 20 * i), FIN, (ME,), subject=f"Question {i}") for i in range(3)]
+    result = run([], own + theirs, rules=load_rules([("r.toml", NO_FEEDBACK)]))
+    (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]
+    assert fin.direction == "owes_you"
+    assert result.views[FIN].mine_unanswered == 0
+
+
 def test_when_they_owe_you_their_recent_open_thread_still_comes_first() -> None:
     """The demo's Mia Ortiz: "Mia owes you one ... Let Mia make the next move" while a
     thread of hers from ten days ago waited on the owner. The balance stays theirs to
     restore; the step answers the open thread first. An old open thread does not."""
     rules = load_rules([("r.toml", "[feedback]\ncount = 0\n")])  # not also a feedback ask
     own = [mail(days_ago(d), ME, (FIN,), subject=f"Ask {d}") for d in range(5, 60, 6)]
+    # Finley answers two of the ten: asks, not the owner's stream (see below)
+    own += [mail(days_ago(d - 0.5), FIN, (ME,), subject=f"Re: Ask {d}") for d in (17, 29)]
     theirs = [mail(days_ago(10), FIN, (ME,), subject="Question")]
     result = run([], own + theirs, rules=rules)
     (fin,) = [r for r in result.digest.reciprocity if r.person.email == FIN]

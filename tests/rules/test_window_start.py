@@ -75,12 +75,28 @@ def _resumed_after_rebase(events: list, messages: list, before: datetime, since:
 
 
 def test_the_re_is_an_initiative_after_a_rebase_too() -> None:
+    """The owner's "Re:" now starts a thread, answered by Finley the same day (the
+    re-base reads that day again: it knows the thread is closed)."""
     aged = mail(days_ago(30), FIN, (ME,), subject="Budget Q3")
     kept = mail(days_ago(20), ME, (FIN,), subject="Re: Budget Q3")
-    resumed, full = _resumed_after_rebase([], [aged, kept], days_ago(40), days_ago(25))
+    answer = mail(days_ago(20, 1), FIN, (ME,), subject="Re: Budget Q3")
+    resumed, full = _resumed_after_rebase([], [aged, kept, answer], days_ago(40), days_ago(25))
     assert full.views[FIN].score.initiated_by_me == 1
+    assert full.views[FIN].mine_unanswered == 0
     assert resumed.views[FIN].score == full.views[FIN].score
+    assert resumed.views[FIN].mine_unanswered == 0
     assert resumed.digest == full.digest
+
+
+def test_the_re_that_starts_a_thread_left_open_is_refused() -> None:
+    """Unanswered that day, the owner's thread the "Re:" now starts is open until a
+    reply the re-base does not read (the old pass never opened it): refused, and the
+    digest reads everything, rather than guess whether Finley answered it."""
+    aged = mail(days_ago(30), FIN, (ME,), subject="Budget Q3")
+    kept = mail(days_ago(20), ME, (FIN,), subject="Re: Budget Q3")
+    later = mail(days_ago(10), FIN, (ME,), subject="Re: Budget Q3")  # closes it: not read
+    with pytest.raises(Refused, match="the owner's"):
+        _resumed_after_rebase([], [aged, kept, later], days_ago(40), days_ago(25))
 
 
 def test_the_next_occurrence_initiates_after_a_rebase_too() -> None:
@@ -99,6 +115,7 @@ def test_a_reclassified_day_infers_only_the_records_naming_the_changed_peers(
     is not inferred again, and the digest is the full pass's all the same."""
     aged = mail(days_ago(30), FIN, (ME,), subject="Budget Q3")
     flipped = mail(days_ago(20, 10), ME, (FIN,), subject="Re: Budget Q3")
+    answer = mail(days_ago(20, 11), FIN, (ME,), subject="Re: Budget Q3")  # closes it
     same_peer = mail(days_ago(20, 12), FIN, (ME,), subject="Lunch?")
     others = [mail(days_ago(20, h), HR, (ME,), subject=f"Hiring {h}") for h in (9, 11, 13)]
     others.append(mail(days_ago(20, 14), ME, (HR,), subject="Re: Hiring 9"))
@@ -112,9 +129,9 @@ def test_a_reclassified_day_infers_only_the_records_naming_the_changed_peers(
         return real(messages, *args, **kwargs)
 
     monkeypatch.setattr(rebase_module, "infer_messages", spy)
-    messages = sorted([aged, flipped, same_peer, *others], key=lambda m: m.timestamp)
+    messages = sorted([aged, flipped, answer, same_peer, *others], key=lambda m: m.timestamp)
     resumed, full = _resumed_after_rebase([], messages, days_ago(40), days_ago(25))
-    assert set(inferred) == {flipped.source_id, same_peer.source_id}
+    assert set(inferred) == {flipped.source_id, answer.source_id, same_peer.source_id}
     fin = full.views[FIN].score
     assert (fin.initiated_by_me, fin.initiated_by_them) == (1, 1)  # the Re:, the lunch
     assert resumed.views[FIN].score == full.views[FIN].score
