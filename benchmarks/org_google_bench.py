@@ -37,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +138,12 @@ def _database(url: str, managers: int) -> dict[str, Any]:
             "events": events, "failed_source_runs": failed, "unfinished_jobs": jobs}
 
 
-def one_run(cluster: Any, template: Any, managers: int, workers: int,
-            args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], Path]:
+@contextmanager
+def enqueued(template: Any, managers: int, run: Path, url: str,
+             args: argparse.Namespace) -> Iterator[tuple[Any, Path]]:
+    """A fake Google on 127.0.0.1 holding ``managers`` mailboxes (2026 prices, the
+    per-user and project quotas), and the config of an organization whose sync of all
+    of them is enqueued in the database at ``url``; the fake stops on exit."""
     from peerpulse.connectors.google.auth import SCOPE_DIRECTORY
 
     from tests.connectors.google.conftest import READ_SCOPES
@@ -149,13 +155,21 @@ def one_run(cluster: Any, template: Any, managers: int, workers: int,
                       project_quota_per_minute=PROJECT_QUOTA).start()
     try:
         populate(fake, template, managers)
-        run = root / f"n{managers}-w{workers}"
         run.mkdir()
-        url = cluster.new_database()
         config = _config(run / "org.toml", url, fake, managers, args)
         code, out = _cli("--config", str(config), "org", "enqueue", "sync", "--now", NOW)
         if code:
             raise SystemExit(out)
+        yield fake, config
+    finally:
+        fake.stop()
+
+
+def one_run(cluster: Any, template: Any, managers: int, workers: int,
+            args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], Path]:
+    url = cluster.new_database()
+    with enqueued(template, managers, root / f"n{managers}-w{workers}", url, args) as (
+            fake, config):
         wall, rss, cpu = _drain(config, workers, args)
         stats = _database(url, managers)
         calls = len(fake.log)
@@ -178,8 +192,6 @@ def one_run(cluster: Any, template: Any, managers: int, workers: int,
                 PROJECT_QUOTA / 60 * max(1e-9, fake.project_span[1] - fake.project_span[0])), 4),
             **stats,
         }
-    finally:
-        fake.stop()
     print(json.dumps(result), flush=True)
     return result, config
 

@@ -29,7 +29,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from benchmarks.org_google_bench import NOW, PROJECT_QUOTA, _cli, _config, _hwm_kb
+from benchmarks.org_google_bench import NOW, _hwm_kb, enqueued
 from benchmarks.pg_local import local_cluster
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,27 +84,10 @@ def drain(config: Path, snapshot: Path, args: argparse.Namespace) -> dict[str, A
 
 def one_size(cluster: Any, template: Any, managers: int, root: Path,
              args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
-    from peerpulse.connectors.google.auth import SCOPE_DIRECTORY
-
-    from tests.connectors.google.conftest import READ_SCOPES
-    from tests.connectors.google.fake_google import FakeGoogle
-    from tests.connectors.google.fake_org import populate
-
-    fake = FakeGoogle(allowed_scopes=READ_SCOPES | {SCOPE_DIRECTORY}, latency=args.latency,
-                      quota_per_minute=6000, prices="2026", max_concurrent=25,
-                      project_quota_per_minute=PROJECT_QUOTA).start()
-    try:
-        populate(fake, template, managers)
-        run = root / f"n{managers}"
-        run.mkdir()
-        config = _config(run / "org.toml", cluster.new_database(), fake, managers, args)
-        code, out = _cli("--config", str(config), "org", "enqueue", "sync", "--now", NOW)
-        if code:
-            raise SystemExit(out)
+    run = root / f"n{managers}"
+    with enqueued(template, managers, run, cluster.new_database(), args) as (_fake, config):
         snapshot = run / "worker.snapshot"
         result = {"managers": managers, **drain(config, snapshot, args)}
-    finally:
-        fake.stop()
     print(json.dumps(result), flush=True)
     return result, snapshot
 
